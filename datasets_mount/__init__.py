@@ -1,0 +1,1 @@
+"""Dataset catalog, storage, synthetic data and read-only mounts into workspaces."""

@@ -1,0 +1,396 @@
+"""The `enclave` command line. Every command that reports takes --json."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import wraps
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from enclave import audit
+from enclave.db import session_scope, upgrade
+from enclave.errors import EnclaveError
+from enclave.models import MemberRole, Project, ProjectState, Role, User
+from enclave.settings import get_settings
+from policies import PolicyError, load_policies
+
+
+def actor() -> str:
+    return os.environ.get("ENCLAVE_ACTOR") or getpass.getuser()
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+    else:
+        click.echo(human(data) if human else json.dumps(data, ensure_ascii=False, indent=1, default=str))
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
+
+
+def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input ends with one clear line (or a JSON error object) and exit code 2, never a traceback."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except (EnclaveError, PolicyError) as exc:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def parse_date(value: str | None, what: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise EnclaveError(f"{what} '{value}' is not a date like 2027-03-31") from exc
+
+
+def project_dict(p: Project) -> dict[str, Any]:
+    return {
+        "slug": p.slug, "title": p.title, "state": p.state.value, "approval_ref": p.approval_ref,
+        "purpose": p.purpose, "pi": p.pi, "start": p.start_date, "expiry": p.expiry_date,
+        "limits": {"cpu": p.cpu_limit, "mem": p.mem_limit, "pids": p.pids_limit},
+        "members": sorted(({"user": m.user.username, "role": m.role.value} for m in p.members),
+                          key=lambda m: m["user"]),
+        "datasets": sorted(a.dataset.label for a in p.approvals if a.active),
+    }
+
+
+@click.group()
+def main() -> None:
+    """Enclave: a trusted research environment for health data."""
+
+
+# --- running the enclave -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=True, help="Create the demo users, project and dataset.")
+@json_option
+@reports_errors
+def up(demo: bool, as_json: bool) -> None:
+    """Start the enclave (idempotent): migrate, seed the demo, start the IdP and the hub."""
+    from enclave import demo as demo_mod
+    from enclave.runner import start_all
+
+    settings = get_settings()
+    policies = load_policies(settings.policy_dir)
+    upgrade()
+    seeded = demo_mod.seed(settings, policies) if demo else None
+    start_all(settings, demo_mod.write_idp_config(settings))
+    logins = demo_mod.demo_logins(settings) if demo else {}
+    roles = {u["username"]: u["groups"][0] for u in demo_mod.DEMO_USERS}
+    data = {"url": f"{settings.public_url}/hub/", "idp": settings.idp_url, "demo": seeded,
+            "logins": [{"username": u, "password": p, "role": roles.get(u, "")} for u, p in logins.items()]}
+
+    def human(d: dict[str, Any]) -> str:
+        lines = [f"Enclave is running: {d['url']}"]
+        if d["logins"]:
+            lines.append("Demo logins (username / password / role):")
+            lines += [f"  {x['username']:8} {x['password']:14} {x['role']}" for x in d["logins"]]
+        return "\n".join(lines)
+
+    emit(data, as_json, human)
+
+
+@main.command()
+@json_option
+def down(as_json: bool) -> None:
+    """Stop the hub, proxy and IdP, and remove workspace containers and project networks."""
+    from enclave.runner import stop_all
+
+    emit(stop_all(get_settings()), as_json, lambda d: f"stopped: {', '.join(d['stopped']) or 'nothing running'}")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    upgrade()
+    click.echo("database is at the newest schema")
+
+
+@main.group("policy")
+def policy_group() -> None:
+    """Policy files."""
+
+
+@policy_group.command("check")
+@json_option
+@reports_errors
+def policy_check(as_json: bool) -> None:
+    """Validate policies/*.yaml and show the result."""
+    p = load_policies(get_settings().policy_dir)
+    emit({"ok": True, "source": str(p.source), "workspace": p.workspace.model_dump(),
+          "datasets": p.datasets.model_dump()}, as_json, lambda d: f"policies in {d['source']} are valid")
+
+
+@main.group("demo")
+def demo_group() -> None:
+    """Demo data."""
+
+
+@demo_group.command("seed")
+@json_option
+@reports_errors
+def demo_seed(as_json: bool) -> None:
+    """Create the demo users, project and synthetic dataset (idempotent)."""
+    from enclave import demo as demo_mod
+
+    settings = get_settings()
+    upgrade()
+    emit(demo_mod.seed(settings, load_policies(settings.policy_dir)), as_json)
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@main.group("user")
+def user_group() -> None:
+    """User accounts (normally created at first login through the IdP)."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default="", help="Real name.")
+@click.option("--email", default="")
+@json_option
+@reports_errors
+def user_add(username: str, roles: tuple[str, ...], name: str, email: str, as_json: bool) -> None:
+    from enclave.projects import upsert_user
+
+    with session_scope() as s:
+        u = upsert_user(s, actor(), username, display_name=name, email=email, roles=list(roles))
+        data = {"username": u.username, "roles": u.roles}
+    emit(data, as_json, lambda d: f"user {d['username']} has roles {', '.join(d['roles'])}")
+
+
+@user_group.command("list")
+@json_option
+def user_list(as_json: bool) -> None:
+    with session_scope() as s:
+        data = [{"username": u.username, "name": u.display_name, "roles": u.roles, "last_login": u.last_login}
+                for u in s.execute(select(User).order_by(User.username)).scalars()]
+    emit(data, as_json, lambda d: "\n".join(f"{u['username']:16} {','.join(u['roles'])}" for u in d))
+
+
+@user_group.command("startable")
+@click.argument("username")
+@json_option
+@reports_errors
+def user_startable(username: str, as_json: bool) -> None:
+    """The projects USERNAME belongs to, and whether they may start a workspace in each (and why not)."""
+    from enclave.projects import projects_for
+
+    with session_scope() as s:
+        data = [r.__dict__ for r in projects_for(s, username)]
+    emit(data, as_json, lambda d: "\n".join(
+        f"{r['project']:24} {'yes' if r['can_start'] else 'no: ' + r['reason']}" for r in d)
+        or f"{username} is not a member of any project")
+
+
+# --- projects ------------------------------------------------------------------------------------
+
+
+@main.group("project")
+def project_group() -> None:
+    """Projects: one approved purpose each, with members, datasets, expiry and limits."""
+
+
+@project_group.command("create")
+@click.argument("slug")
+@click.option("--title", required=True)
+@click.option("--approval-ref", required=True, help="Ethics / data-access committee reference.")
+@click.option("--purpose", required=True)
+@click.option("--pi", required=True, help="Username of the principal investigator.")
+@click.option("--start", default=None, help="YYYY-MM-DD (default: today).")
+@click.option("--expiry", required=True, help="YYYY-MM-DD.")
+@click.option("--cpu", type=float, default=None)
+@click.option("--mem", default=None, help="Memory limit, e.g. 4G.")
+@click.option("--pids", type=int, default=None)
+@json_option
+@reports_errors
+def project_create(slug: str, title: str, approval_ref: str, purpose: str, pi: str, start: str | None,
+                   expiry: str, cpu: float | None, mem: str | None, pids: int | None, as_json: bool) -> None:
+    from enclave.projects import create_project, today
+
+    policies = load_policies(get_settings().policy_dir)
+    mem = mem.upper() if mem else None
+    policies.limits_for(cpu, mem, pids)  # refuse limits above policy before anything is written
+    with session_scope() as s:
+        p = create_project(s, actor(), slug=slug, title=title, approval_ref=approval_ref, purpose=purpose, pi=pi,
+                           start=parse_date(start, "--start") or today(), expiry=parse_date(expiry, "--expiry"),
+                           cpu_limit=cpu, mem_limit=mem, pids_limit=pids)
+        data = project_dict(p)
+    emit(data, as_json, lambda d: f"project {d['slug']} created ({d['state']})")
+
+
+@project_group.command("list")
+@json_option
+def project_list(as_json: bool) -> None:
+    with session_scope() as s:
+        data = [project_dict(p) for p in s.execute(select(Project).order_by(Project.slug)).scalars()]
+    emit(data, as_json, lambda d: "\n".join(
+        f"{p['slug']:24} {p['state']:10} expires {p['expiry']}  {p['title']}" for p in d) or "no projects")
+
+
+@project_group.command("show")
+@click.argument("slug")
+@json_option
+@reports_errors
+def project_show(slug: str, as_json: bool) -> None:
+    from enclave.projects import get_project
+
+    with session_scope() as s:
+        data = project_dict(get_project(s, slug))
+    emit(data, as_json)
+
+
+@project_group.command("transition")
+@click.argument("slug")
+@click.argument("state", type=click.Choice([st.value for st in ProjectState]))
+@click.option("--reason", required=True)
+@json_option
+@reports_errors
+def project_transition(slug: str, state: str, reason: str, as_json: bool) -> None:
+    """Move a project to another state (requested → approved → active → suspended → expired/closed)."""
+    from enclave.projects import transition
+
+    with session_scope() as s:
+        data = project_dict(transition(s, actor(), slug, ProjectState(state), reason))
+    emit(data, as_json, lambda d: f"project {d['slug']} is now {d['state']}")
+
+
+@project_group.command("add-member")
+@click.argument("slug")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in MemberRole]), default=MemberRole.RESEARCHER.value)
+@json_option
+@reports_errors
+def project_add_member(slug: str, username: str, role: str, as_json: bool) -> None:
+    from enclave.projects import add_member
+
+    with session_scope() as s:
+        m = add_member(s, actor(), slug, username, MemberRole(role))
+        data = {"project": slug, "user": username, "role": m.role.value}
+    emit(data, as_json, lambda d: f"{d['user']} is a {d['role']} in {d['project']}")
+
+
+@project_group.command("remove-member")
+@click.argument("slug")
+@click.argument("username")
+@json_option
+@reports_errors
+def project_remove_member(slug: str, username: str, as_json: bool) -> None:
+    from enclave.projects import remove_member
+
+    with session_scope() as s:
+        remove_member(s, actor(), slug, username)
+    emit({"project": slug, "removed": username}, as_json, lambda d: f"{username} removed from {slug}")
+
+
+@project_group.command("approve-dataset")
+@click.argument("slug")
+@click.argument("dataset", metavar="NAME@VERSION")
+@json_option
+@reports_errors
+def project_approve_dataset(slug: str, dataset: str, as_json: bool) -> None:
+    from enclave.projects import approve_dataset
+
+    name, sep, version = dataset.partition("@")
+    if not sep or not name or not version:
+        raise EnclaveError(f"dataset '{dataset}' must be given as NAME@VERSION, e.g. cohort@v1")
+    policies = load_policies(get_settings().policy_dir)
+    allowed = {t for t, tier in policies.datasets.tiers.items() if tier.allowed_in_workspaces}
+    with session_scope() as s:
+        approve_dataset(s, actor(), slug, name, version, allowed)
+    emit({"project": slug, "approved": dataset}, as_json, lambda d: f"{dataset} approved for {slug}")
+
+
+@project_group.command("revoke-dataset")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--reason", required=True)
+@json_option
+@reports_errors
+def project_revoke_dataset(slug: str, name: str, reason: str, as_json: bool) -> None:
+    from enclave.projects import revoke_dataset
+
+    with session_scope() as s:
+        a = revoke_dataset(s, actor(), slug, name, reason)
+        data = {"project": slug, "revoked": a.dataset.label}
+    emit(data, as_json, lambda d: f"{d['revoked']} revoked for {slug}")
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Check the whole chain; exit 1 and name each record that was edited, inserted or deleted."""
+    with session_scope() as s:
+        report = audit.verify(s)
+    emit(report.to_dict(), as_json, lambda d: (
+        f"audit trail intact: {d['records']} records" if d["ok"] else
+        "AUDIT TRAIL TAMPERED:\n" + "\n".join(f"  record {p['seq']}: {p['kind']}: {p['message']}"
+                                              for p in d["problems"])))
+    sys.exit(0 if report.ok else 1)
+
+
+@audit_group.command("query")
+@click.option("--user", default=None, help="Who acted.")
+@click.option("--project", default=None)
+@click.option("--since", default=None, help="ISO date or date-time, e.g. 2026-11-01.")
+@click.option("--action", default=None, help="Action name; * is a wildcard, e.g. 'workspace.*'.")
+@click.option("--limit", type=int, default=1000)
+@json_option
+@reports_errors
+def audit_query(user: str | None, project: str | None, since: str | None, action: str | None, limit: int,
+                as_json: bool) -> None:
+    """Who did what: records filtered by user, project, time and action."""
+    since_dt = None
+    if since:
+        try:
+            since_dt = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise EnclaveError(f"--since '{since}' is not a date like 2026-11-01 or 2026-11-01T08:00") from exc
+        if since_dt.tzinfo is None:
+            since_dt = since_dt.replace(tzinfo=UTC)
+    with session_scope() as s:
+        rows = audit.query(s, user=user, project=project, since=since_dt, action=action, limit=limit)
+    emit(rows, as_json, lambda d: "\n".join(
+        f"{r['seq']:6} {r['ts'][:19]} {r['actor']:12} {r['action']:20} {r['project'] or '-':16} {r['target']}"
+        for r in d) or "no matching records")
+
+
+if __name__ == "__main__":
+    main()

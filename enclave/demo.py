@@ -1,0 +1,103 @@
+"""Demo data for `make up`: users in the demo IdP, a project, and a synthetic de-identified dataset."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from datasets_mount.catalog import store_version
+from datasets_mount.synthetic import write_cohort
+from enclave.db import session_scope
+from enclave.idp import hash_password
+from enclave.models import Dataset, MemberRole, Project, ProjectState
+from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
+from enclave.settings import Settings
+from policies import Policies
+
+DEMO_USERS: list[dict[str, Any]] = [
+    {"username": "alice", "name": "Alice Li 李爱丽", "groups": ["researcher"]},
+    {"username": "bob", "name": "Bob Wang 王博", "groups": ["reviewer"]},
+    {"username": "carol", "name": "Carol Zhang 张卡", "groups": ["reviewer"]},
+    {"username": "admin", "name": "Dana Admin 管理员", "groups": ["admin"]},
+    {"username": "audrey", "name": "Audrey Chen 陈审计", "groups": ["auditor"]},
+]
+DEMO_PROJECT = "demo-diabetes"
+DEMO_DATASET = ("cohort", "v1")
+
+
+def idp_config_path(settings: Settings) -> Path:
+    return settings.home / "idp" / "config.json"
+
+
+def logins_path(settings: Settings) -> Path:
+    return settings.secrets_dir / "demo-logins.json"
+
+
+def demo_logins(settings: Settings) -> dict[str, str]:
+    """Demo passwords, generated once per installation (never fixed in the code)."""
+    path = logins_path(settings)
+    logins: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for u in DEMO_USERS:
+        if u["username"] not in logins:
+            logins[u["username"]] = secrets.token_urlsafe(9)
+            changed = True
+    if changed:
+        settings.secret("audit.key")  # makes the secrets folder with its permissions
+        path.write_text(json.dumps(logins, indent=1))
+        path.chmod(0o600)
+    return logins
+
+
+def write_idp_config(settings: Settings, extra_users: list[dict[str, Any]] | None = None) -> Path:
+    """The demo IdP's users and the hub's client registration."""
+    logins = demo_logins(settings)
+    users = {}
+    for u in DEMO_USERS + (extra_users or []):
+        password = u.get("password") or logins[u["username"]]
+        users[u["username"]] = {"password": hash_password(password), "name": u["name"],
+                                "email": f"{u['username']}@example.org", "groups": u["groups"]}
+    cfg = {
+        "issuer": settings.idp_url,
+        "key_file": str(settings.secrets_dir / "idp-signing-key.json"),
+        "users": users,
+        "clients": {"enclave-hub": {"secret": settings.secret("idp-client"),
+                                    "redirect_uris": [f"{settings.public_url}/hub/oauth_callback"]}},
+    }
+    path = idp_config_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cfg, indent=1, ensure_ascii=False))
+    path.chmod(0o600)
+    return path
+
+
+def seed(settings: Settings, policies: Policies, actor: str = "demo-seed") -> dict[str, Any]:
+    """Create the demo users, dataset and project; running it again changes nothing."""
+    with session_scope() as s:
+        for u in DEMO_USERS:
+            upsert_user(s, actor, u["username"], display_name=u["name"], email=f"{u['username']}@example.org",
+                        roles=u["groups"])
+        name, version = DEMO_DATASET
+        if not s.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
+            with tempfile.TemporaryDirectory() as tmp:
+                write_cohort(Path(tmp), rows=20000)
+                store_version(s, actor, policies, settings.datasets_dir, Path(tmp), name=name, version=version,
+                              tier=2)
+        if not s.execute(select(Project).where(Project.slug == DEMO_PROJECT)).first():
+            create_project(s, actor, slug=DEMO_PROJECT, title="Diabetes outcomes (demo) 糖尿病结局研究（演示）",
+                           approval_ref="DEMO-ETHICS-2026-001",
+                           purpose="Demonstration: readmission after diabetes admissions",
+                           pi="alice", start=today(), expiry=today() + timedelta(days=365))
+            transition(s, actor, DEMO_PROJECT, ProjectState.APPROVED, "demo approval")
+            add_member(s, actor, DEMO_PROJECT, "alice", MemberRole.PI)
+            allowed = {t for t, tier in policies.datasets.tiers.items() if tier.allowed_in_workspaces}
+            approve_dataset(s, actor, DEMO_PROJECT, name, version, allowed)
+            transition(s, actor, DEMO_PROJECT, ProjectState.ACTIVE, "demo start")
+    return {"project": DEMO_PROJECT, "dataset": f"{DEMO_DATASET[0]}@{DEMO_DATASET[1]}",
+            "users": [u["username"] for u in DEMO_USERS]}

@@ -1,0 +1,17 @@
+"""Domain errors whose message is the reason shown to the person who asked."""
+
+
+class EnclaveError(Exception):
+    """Something a user asked for cannot be done; the message says exactly why."""
+
+
+class NotFound(EnclaveError):
+    pass
+
+
+class NotAllowed(EnclaveError):
+    pass
+
+
+class InvalidTransition(EnclaveError):
+    pass

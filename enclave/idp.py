@@ -1,0 +1,278 @@
+"""A small OpenID Connect provider standing in for the institution's identity provider.
+
+Real deployments point the hub at the institution's IdP; this one lets a fresh machine run the whole
+login path for real: authorization code flow with PKCE (S256 required), RS256-signed ID tokens,
+a userinfo endpoint and a `groups` claim that the hub maps to enclave roles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import html
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import tornado.ioloop
+import tornado.web
+from authlib.jose import JsonWebKey, jwt
+
+CODE_TTL = 60
+TOKEN_TTL = 3600
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), 200_000).hex()
+    return f"pbkdf2_sha256${salt}${digest}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _algo, salt, _digest = stored.split("$")
+    except ValueError:
+        return False
+    return hmac.compare_digest(hash_password(password, salt), stored)
+
+
+@dataclass
+class Grant:
+    username: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    challenge: str
+    expires: float
+
+
+class Provider:
+    def __init__(self, issuer: str, users: dict[str, Any], clients: dict[str, Any], key: dict[str, Any]):
+        self.issuer = issuer.rstrip("/")
+        self.users = users
+        self.clients = clients
+        self.key = JsonWebKey.import_key(key)
+        self.codes: dict[str, Grant] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+
+    def claims(self, username: str) -> dict[str, Any]:
+        u = self.users[username]
+        return {"sub": username, "preferred_username": username, "name": u.get("name", username),
+                "email": u.get("email", ""), "email_verified": bool(u.get("email")),
+                "groups": list(u.get("groups", []))}
+
+    def id_token(self, grant: Grant) -> str:
+        now = int(time.time())
+        payload = {"iss": self.issuer, "aud": grant.client_id, "iat": now, "exp": now + TOKEN_TTL,
+                   **self.claims(grant.username)}
+        if grant.nonce:
+            payload["nonce"] = grant.nonce
+        header = {"alg": "RS256", "kid": self.key.thumbprint()}
+        return jwt.encode(header, payload, self.key).decode()
+
+
+class Base(tornado.web.RequestHandler):
+    @property
+    def provider(self) -> Provider:
+        return self.settings["provider"]
+
+    def check_xsrf_cookie(self) -> None:  # the token endpoint is called by servers, not browsers
+        pass
+
+    def error(self, status: int, error: str, description: str) -> None:
+        self.set_status(status)
+        self.finish({"error": error, "error_description": description})
+
+
+class Discovery(Base):
+    def get(self) -> None:
+        i = self.provider.issuer
+        self.finish({
+            "issuer": i, "authorization_endpoint": f"{i}/authorize", "token_endpoint": f"{i}/token",
+            "userinfo_endpoint": f"{i}/userinfo", "jwks_uri": f"{i}/jwks",
+            "response_types_supported": ["code"], "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "groups"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "claims_supported": ["sub", "preferred_username", "name", "email", "groups"],
+        })
+
+
+class Jwks(Base):
+    def get(self) -> None:
+        pub = self.provider.key.as_dict(is_private=False)
+        pub["kid"] = self.provider.key.thumbprint()
+        pub["use"], pub["alg"] = "sig", "RS256"
+        self.finish({"keys": [pub]})
+
+
+LOGIN_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>{title}</title><style>body{{font-family:sans-serif;max-width:24em;margin:4em auto}}
+label,input,button{{display:block;width:100%;margin:.4em 0}}.err{{color:#b00}}</style></head><body>
+<h1>{title}</h1><p>{subtitle}</p><p class="err" role="alert">{error}</p>
+<form method="post" action="authorize">{hidden}
+<label for="username">{user_label}</label><input id="username" name="username" autocomplete="username" required>
+<label for="password">{pass_label}</label><input id="password" name="password" type="password"
+ autocomplete="current-password" required>
+<button id="login" type="submit">{button}</button></form></body></html>"""
+
+TEXT = {
+    "en": {"title": "Institution sign-in", "subtitle": "Sign in with your real-name institutional account.",
+           "user_label": "Username", "pass_label": "Password", "button": "Sign in",
+           "bad": "Unknown username or wrong password."},
+    "zh-CN": {"title": "机构统一身份认证", "subtitle": "请使用实名机构账号登录。", "user_label": "用户名",
+              "pass_label": "密码", "button": "登录", "bad": "用户名或密码错误。"},
+}
+
+AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+               "code_challenge_method")
+
+
+def pick_language(accept: str) -> str:
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+class Authorize(Base):
+    def _params(self) -> dict[str, str]:
+        return {k: self.get_argument(k, "") for k in AUTH_PARAMS}
+
+    def _validate(self, p: dict[str, str]) -> str | None:
+        client = self.provider.clients.get(p["client_id"])
+        if client is None:
+            return "unknown client_id"
+        if p["redirect_uri"] not in client["redirect_uris"]:
+            return "redirect_uri is not registered for this client"
+        if p["response_type"] != "code":
+            return "only response_type=code is supported"
+        if "openid" not in p["scope"].split():
+            return "scope must include openid"
+        if p["code_challenge_method"] != "S256" or len(p["code_challenge"]) < 43:
+            return "PKCE with code_challenge_method=S256 is required"
+        return None
+
+    def _page(self, p: dict[str, str], error: str = "") -> None:
+        lang = pick_language(self.request.headers.get("Accept-Language", ""))
+        t = TEXT[lang]
+        hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in p.items())
+        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                        "form-action 'self'")
+        self.set_header("X-Frame-Options", "DENY")
+        self.finish(LOGIN_PAGE.format(lang=lang, hidden=hidden, error=html.escape(error), **{
+            k: v for k, v in t.items() if k != "bad"}))
+
+    def get(self) -> None:
+        p = self._params()
+        problem = self._validate(p)
+        if problem:
+            self.set_status(400)
+            self.finish(f"invalid authorization request: {html.escape(problem)}")
+            return
+        self._page(p)
+
+    def post(self) -> None:
+        p = self._params()
+        problem = self._validate(p)
+        if problem:
+            self.set_status(400)
+            self.finish(f"invalid authorization request: {html.escape(problem)}")
+            return
+        username = self.get_argument("username", "").strip()
+        user = self.provider.users.get(username)
+        if user is None or not check_password(self.get_argument("password", ""), user["password"]):
+            lang = pick_language(self.request.headers.get("Accept-Language", ""))
+            self.set_status(401)
+            self._page(p, TEXT[lang]["bad"])
+            return
+        code = secrets.token_urlsafe(32)
+        self.provider.codes[code] = Grant(username, p["client_id"], p["redirect_uri"], p["scope"],
+                                          p["nonce"] or None, p["code_challenge"], time.time() + CODE_TTL)
+        sep = "&" if "?" in p["redirect_uri"] else "?"
+        self.redirect(p["redirect_uri"] + sep + urlencode({"code": code, "state": p["state"]}))
+
+
+class Token(Base):
+    def post(self) -> None:
+        client_id, secret = self.get_argument("client_id", ""), self.get_argument("client_secret", "")
+        auth = self.request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            from urllib.parse import unquote
+
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        client = self.provider.clients.get(client_id)
+        if client is None or not hmac.compare_digest(client["secret"], secret):
+            return self.error(401, "invalid_client", "client authentication failed")
+        if self.get_argument("grant_type", "") != "authorization_code":
+            return self.error(400, "unsupported_grant_type", "only authorization_code is supported")
+        grant = self.provider.codes.pop(self.get_argument("code", ""), None)
+        if grant is None or grant.expires < time.time() or grant.client_id != client_id:
+            return self.error(400, "invalid_grant", "unknown, used or expired code")
+        if grant.redirect_uri != self.get_argument("redirect_uri", ""):
+            return self.error(400, "invalid_grant", "redirect_uri does not match")
+        verifier = self.get_argument("code_verifier", "")
+        expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if not verifier or not hmac.compare_digest(expected, grant.challenge):
+            return self.error(400, "invalid_grant", "PKCE code_verifier does not match")
+        access = secrets.token_urlsafe(32)
+        self.provider.tokens[access] = (grant.username, time.time() + TOKEN_TTL)
+        self.set_header("Cache-Control", "no-store")
+        self.finish({"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_TTL,
+                     "scope": grant.scope, "id_token": self.provider.id_token(grant)})
+
+
+class UserInfo(Base):
+    def get(self) -> None:
+        auth = self.request.headers.get("Authorization", "")
+        entry = self.provider.tokens.get(auth.removeprefix("Bearer ").strip()) if auth else None
+        if entry is None or entry[1] < time.time():
+            self.set_header("WWW-Authenticate", 'Bearer error="invalid_token"')
+            return self.error(401, "invalid_token", "missing, unknown or expired access token")
+        self.finish(self.provider.claims(entry[0]))
+
+
+def make_app(provider: Provider) -> tornado.web.Application:
+    return tornado.web.Application([
+        (r"/\.well-known/openid-configuration", Discovery), (r"/jwks", Jwks), (r"/authorize", Authorize),
+        (r"/token", Token), (r"/userinfo", UserInfo),
+    ], provider=provider)
+
+
+def load_or_create_key(path: Path) -> dict[str, Any]:
+    if path.exists():
+        return json.loads(path.read_text())
+    key = JsonWebKey.generate_key("RSA", 2048, is_private=True).as_dict(is_private=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(key))
+    path.chmod(0o600)
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Enclave demo OIDC identity provider")
+    parser.add_argument("--config", required=True, help="JSON file with issuer, users and clients")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ip", default="127.0.0.1")
+    args = parser.parse_args()
+    cfg = json.loads(Path(args.config).read_text())
+    provider = Provider(cfg["issuer"], cfg["users"], cfg["clients"], load_or_create_key(Path(cfg["key_file"])))
+    make_app(provider).listen(args.port, address=args.ip)
+    print(f"enclave-idp listening on {args.ip}:{args.port} issuer {provider.issuer}", flush=True)
+    tornado.ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

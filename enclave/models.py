@@ -1,0 +1,175 @@
+"""The things people talk about, as SQLAlchemy models, with their states and allowed transitions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> SAEnum:
+    # Stored as plain strings so that adding a state is a data change, not a type migration.
+    return SAEnum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class Role(enum.StrEnum):
+    """Enclave-wide roles, taken from the identity provider's groups claim."""
+
+    RESEARCHER = "researcher"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class ProjectState(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+PROJECT_TRANSITIONS: dict[ProjectState, frozenset[ProjectState]] = {
+    ProjectState.REQUESTED: frozenset({ProjectState.APPROVED, ProjectState.CLOSED}),
+    ProjectState.APPROVED: frozenset({ProjectState.ACTIVE, ProjectState.SUSPENDED, ProjectState.CLOSED}),
+    ProjectState.ACTIVE: frozenset({ProjectState.SUSPENDED, ProjectState.EXPIRED, ProjectState.CLOSED}),
+    ProjectState.SUSPENDED: frozenset({ProjectState.ACTIVE, ProjectState.EXPIRED, ProjectState.CLOSED}),
+    ProjectState.EXPIRED: frozenset({ProjectState.CLOSED}),
+    ProjectState.CLOSED: frozenset(),
+}
+
+
+class MemberRole(enum.StrEnum):
+    PI = "pi"
+    RESEARCHER = "researcher"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class Project(Base):
+    """One approved purpose: its own members, datasets, expiry, limits and network."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    approval_ref: Mapped[str] = mapped_column(String(100), default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    pi: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[ProjectState] = mapped_column(_enum(ProjectState), default=ProjectState.REQUESTED)
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expiry_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    cpu_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mem_limit: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pids_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    members: Mapped[list[Membership]] = relationship(back_populates="project", cascade="all, delete-orphan")
+    approvals: Mapped[list[Approval]] = relationship(back_populates="project", cascade="all, delete-orphan")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole), default=MemberRole.RESEARCHER)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class Dataset(Base):
+    """One immutable version of a dataset; the manifest records every file's checksum and schema."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    tier: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(500))
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class Approval(Base):
+    """A dataset version approved for a project; revoking keeps the row for the record."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="RESTRICT"))
+    approved_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    project: Mapped[Project] = relationship(back_populates="approvals")
+    dataset: Mapped[Dataset] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEvent(Base):
+    """One record of the append-only, HMAC-chained audit trail."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    project: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    target: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Single row naming the chain's last record; updating it first serialises concurrent writers."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="0" * 64)

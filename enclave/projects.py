@@ -1,0 +1,241 @@
+"""Projects, members and dataset approvals: the one place that changes them and writes the audit trail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from enclave import audit
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.models import (
+    PROJECT_TRANSITIONS,
+    Approval,
+    Dataset,
+    MemberRole,
+    Membership,
+    Project,
+    ProjectState,
+    Role,
+    User,
+)
+
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user account '{username}' (users get an account at first login or with "
+                       "`enclave user add`)")
+    return user
+
+
+def get_project(session: Session, slug: str) -> Project:
+    project = session.execute(select(Project).where(Project.slug == slug)).scalar_one_or_none()
+    if project is None:
+        raise NotFound(f"no project '{slug}'")
+    return project
+
+
+def get_dataset(session: Session, name: str, version: str) -> Dataset:
+    ds = session.execute(
+        select(Dataset).where(Dataset.name == name, Dataset.version == version)
+    ).scalar_one_or_none()
+    if ds is None:
+        raise NotFound(f"no dataset '{name}' version '{version}'")
+    return ds
+
+
+def upsert_user(session: Session, actor: str, username: str, *, display_name: str = "", email: str = "",
+                roles: list[str] | None = None, login: bool = False) -> User:
+    """Create or update an account; role changes are audited as access changes."""
+    if not USERNAME.match(username):
+        raise EnclaveError(f"username '{username}' is not valid: use lower-case letters, digits, '.', '_' "
+                           "or '-', starting with a letter or digit")
+    unknown = [r for r in roles or [] if r not in {x.value for x in Role}]
+    if unknown:
+        raise EnclaveError(f"unknown role(s) {', '.join(unknown)}; roles are "
+                           + ", ".join(r.value for r in Role))
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    created = user is None
+    if user is None:
+        user = User(username=username, roles=[])
+        session.add(user)
+    old_roles = sorted(user.roles or [])
+    if display_name:
+        user.display_name = display_name
+    if email:
+        user.email = email
+    if roles is not None:
+        user.roles = sorted(set(roles))
+    if login:
+        user.last_login = datetime.now(UTC)
+    session.flush()
+    if created:
+        audit.record(session, actor, "user.create", target=username, roles=user.roles)
+    elif roles is not None and old_roles != user.roles:
+        audit.record(session, actor, "user.roles", target=username, before=old_roles, after=user.roles)
+    return user
+
+
+def create_project(session: Session, actor: str, *, slug: str, title: str, approval_ref: str, purpose: str,
+                   pi: str, start: date | None, expiry: date | None, cpu_limit: float | None = None,
+                   mem_limit: str | None = None, pids_limit: int | None = None) -> Project:
+    if not SLUG.match(slug):
+        raise EnclaveError(f"project name '{slug}' is not valid: 3-40 lower-case letters, digits or '-', "
+                           "starting with a letter")
+    if session.execute(select(Project).where(Project.slug == slug)).scalar_one_or_none():
+        raise EnclaveError(f"project '{slug}' already exists")
+    if not approval_ref.strip():
+        raise EnclaveError("an approval reference (ethics / data-access committee decision) is required")
+    if expiry and start and expiry <= start:
+        raise EnclaveError(f"expiry {expiry} must be after start {start}")
+    if expiry and expiry <= today():
+        raise EnclaveError(f"expiry {expiry} is not in the future")
+    pi_user = get_user(session, pi)
+    project = Project(slug=slug, title=title, approval_ref=approval_ref, purpose=purpose, pi=pi,
+                      state=ProjectState.REQUESTED, start_date=start, expiry_date=expiry,
+                      cpu_limit=cpu_limit, mem_limit=mem_limit, pids_limit=pids_limit)
+    session.add(project)
+    session.flush()
+    session.add(Membership(project=project, user=pi_user, role=MemberRole.PI))
+    session.flush()
+    audit.record(session, actor, "project.create", project=slug, target=slug, title=title,
+                 approval_ref=approval_ref, purpose=purpose, pi=pi, start=start, expiry=expiry,
+                 limits={"cpu": cpu_limit, "mem": mem_limit, "pids": pids_limit})
+    return project
+
+
+def transition(session: Session, actor: str, slug: str, to: ProjectState, reason: str) -> Project:
+    project = get_project(session, slug)
+    if to not in PROJECT_TRANSITIONS[project.state]:
+        allowed = ", ".join(sorted(s.value for s in PROJECT_TRANSITIONS[project.state])) or "none"
+        raise InvalidTransition(f"project '{slug}' cannot go from {project.state.value} to {to.value} "
+                                f"(allowed: {allowed})")
+    if not reason.strip():
+        raise EnclaveError("a reason is required for every project state change")
+    before = project.state
+    project.state = to
+    session.flush()
+    audit.record(session, actor, "project.transition", project=slug, target=slug, before=before.value,
+                 after=to.value, reason=reason)
+    return project
+
+
+def add_member(session: Session, actor: str, slug: str, username: str,
+               role: MemberRole = MemberRole.RESEARCHER) -> Membership:
+    project = get_project(session, slug)
+    user = get_user(session, username)
+    if project.state in (ProjectState.EXPIRED, ProjectState.CLOSED):
+        raise NotAllowed(f"project '{slug}' is {project.state.value}: members can no longer be added")
+    existing = next((m for m in project.members if m.user_id == user.id), None)
+    if existing:
+        if existing.role == role:
+            return existing
+        before = existing.role
+        existing.role = role
+        session.flush()
+        audit.record(session, actor, "member.role", project=slug, target=username, before=before.value,
+                     after=role.value)
+        return existing
+    m = Membership(project=project, user=user, role=role)
+    session.add(m)
+    session.flush()
+    audit.record(session, actor, "member.add", project=slug, target=username, role=role.value)
+    return m
+
+
+def remove_member(session: Session, actor: str, slug: str, username: str) -> None:
+    project = get_project(session, slug)
+    user = get_user(session, username)
+    m = next((m for m in project.members if m.user_id == user.id), None)
+    if m is None:
+        raise NotFound(f"'{username}' is not a member of project '{slug}'")
+    project.members.remove(m)
+    session.flush()
+    audit.record(session, actor, "member.remove", project=slug, target=username)
+
+
+def approve_dataset(session: Session, actor: str, slug: str, name: str, version: str,
+                    allowed_tiers: set[int]) -> Approval:
+    project = get_project(session, slug)
+    ds = get_dataset(session, name, version)
+    if ds.tier not in allowed_tiers:
+        raise NotAllowed(f"dataset {ds.label} is tier {ds.tier}, which policy does not allow in workspaces")
+    for a in project.approvals:
+        if a.active and a.dataset.name == name:
+            if a.dataset.version == version:
+                return a
+            raise EnclaveError(f"project '{slug}' already has {a.dataset.label} approved; "
+                               "revoke it before approving another version")
+    a = Approval(project=project, dataset=ds, approved_by=actor)
+    session.add(a)
+    session.flush()
+    audit.record(session, actor, "dataset.approve", project=slug, target=ds.label, tier=ds.tier)
+    return a
+
+
+def revoke_dataset(session: Session, actor: str, slug: str, name: str, reason: str) -> Approval:
+    project = get_project(session, slug)
+    a = next((a for a in project.approvals if a.active and a.dataset.name == name), None)
+    if a is None:
+        raise NotFound(f"project '{slug}' has no active approval for dataset '{name}'")
+    a.revoked_at = datetime.now(UTC)
+    a.revoked_by = actor
+    session.flush()
+    audit.record(session, actor, "dataset.revoke", project=slug, target=a.dataset.label, reason=reason)
+    return a
+
+
+@dataclass(frozen=True)
+class Startability:
+    project: str
+    title: str
+    can_start: bool
+    reason: str
+
+
+def startability(project: Project, user: User, on: date | None = None) -> Startability:
+    """Whether `user` may start a workspace in `project` now, and if not, why (in words for the user)."""
+    on = on or today()
+    member = any(m.user_id == user.id for m in project.members)
+    reason = ""
+    if Role.RESEARCHER.value not in (user.roles or []):
+        reason = "your account does not have the researcher role"
+    elif not member:
+        reason = f"you are not a member of project '{project.slug}'"
+    elif project.state != ProjectState.ACTIVE:
+        reason = f"project '{project.slug}' is {project.state.value}, not active"
+    elif project.start_date and on < project.start_date:
+        reason = f"project '{project.slug}' starts on {project.start_date}"
+    elif project.expiry_date and on >= project.expiry_date:
+        reason = f"project '{project.slug}' expired on {project.expiry_date}"
+    return Startability(project.slug, project.title, reason == "", reason)
+
+
+def projects_for(session: Session, username: str) -> list[Startability]:
+    """Every project the user belongs to, with whether they may start a workspace in it."""
+    user = get_user(session, username)
+    return [startability(m.project, user) for m in sorted(user.memberships, key=lambda m: m.project.slug)]
+
+
+def check_can_start(session: Session, username: str, slug: str) -> Project:
+    user = get_user(session, username)
+    project = get_project(session, slug)
+    s = startability(project, user)
+    if not s.can_start:
+        raise NotAllowed(f"cannot start a workspace: {s.reason}")
+    return project
+
+
+def active_datasets(project: Project) -> list[Dataset]:
+    return sorted((a.dataset for a in project.approvals if a.active), key=lambda d: d.name)

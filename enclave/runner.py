@@ -1,0 +1,117 @@
+"""Starts and stops the enclave's processes (demo IdP and hub with its proxy) for a single host.
+
+Production hosts run the same commands as systemd services (see ansible/); this is what `make up`
+uses: background processes with pid files and logs under ENCLAVE_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import docker
+
+from enclave.settings import REPO_ROOT, Settings
+
+
+def _pidfile(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"{name}.pid"
+
+
+def running_pid(settings: Settings, name: str) -> int | None:
+    path = _pidfile(settings, name)
+    try:
+        pid = int(path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"ENCLAVE_HOME": str(settings.home), "ENCLAVE_DB_URL": settings.db_url,
+                "ENCLAVE_POLICY_DIR": str(settings.policy_dir), "ENCLAVE_PUBLIC_PORT": str(settings.public_port),
+                "ENCLAVE_HUB_API_PORT": str(settings.hub_api_port), "ENCLAVE_IDP_PORT": str(settings.idp_port),
+                "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port), "ENCLAVE_IMAGE": settings.image,
+                "ENCLAVE_INSTANCE": settings.instance,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
+    return env
+
+
+def start_process(settings: Settings, name: str, argv: list[str]) -> int:
+    pid = running_pid(settings, name)
+    if pid:
+        return pid
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.log_dir / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.run_dir,
+                                env=_env(settings), start_new_session=True)
+    _pidfile(settings, name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def wait_http(url: str, timeout: float, name: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f}s; end of {log}:\n{tail}")
+
+
+def start_all(settings: Settings, idp_config: Path) -> None:
+    start_process(settings, "idp", [sys.executable, "-m", "enclave.idp", "--config", str(idp_config),
+                                    "--port", str(settings.idp_port)])
+    wait_http(f"{settings.idp_url}/.well-known/openid-configuration", 30, "identity provider",
+              settings.log_dir / "idp.log")
+    start_process(settings, "hub", [sys.executable, "-m", "jupyterhub", "-f",
+                                    str(REPO_ROOT / "hub" / "jupyterhub_config.py")])
+    wait_http(f"{settings.public_url}/hub/health", 90, "hub", settings.log_dir / "hub.log")
+
+
+def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
+    pid = running_pid(settings, name)
+    if not pid:
+        _pidfile(settings, name).unlink(missing_ok=True)
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    _pidfile(settings, name).unlink(missing_ok=True)
+    return True
+
+
+def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, object]:
+    stopped = [n for n in ("hub", "idp") if stop_process(settings, n)]
+    removed: list[str] = []
+    if remove_workspaces:
+        client = docker.from_env()
+        for c in client.containers.list(all=True, filters={"label": f"org.enclave.instance={settings.instance}"}):
+            c.remove(force=True)
+            removed.append(c.name)
+        for net in client.networks.list(filters={"label": f"org.enclave.instance={settings.instance}"}):
+            net.remove()
+    return {"stopped": stopped, "removed_containers": removed}

@@ -1,0 +1,99 @@
+"""Where the enclave keeps its state, read from the environment so tests can run side by side."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_url: str
+    policy_dir: Path
+    public_port: int = 8000
+    hub_api_port: int = 8081
+    idp_port: int = 9000
+    proxy_api_port: int = 8001
+    image: str = "enclave-workspace:latest"
+    instance: str = "enclave"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.home / "projects"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def audit_anchor(self) -> Path:
+        return self.home / "audit" / "head.json"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port}"
+
+    @property
+    def idp_url(self) -> str:
+        return f"http://127.0.0.1:{self.idp_port}"
+
+    def secret(self, name: str, nbytes: int = 32) -> str:
+        """A persistent random secret, created on first use and readable only by root."""
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        path = self.secrets_dir / name
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(nbytes))
+        return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    home = Path(os.environ.get("ENCLAVE_HOME", str(REPO_ROOT / "var"))).resolve()
+    db_url = os.environ.get("ENCLAVE_DB_URL") or f"sqlite:///{home / 'enclave.sqlite'}"
+    return Settings(
+        home=home,
+        db_url=db_url,
+        policy_dir=Path(os.environ.get("ENCLAVE_POLICY_DIR", str(REPO_ROOT / "policies"))).resolve(),
+        public_port=_env_int("ENCLAVE_PUBLIC_PORT", 8000),
+        hub_api_port=_env_int("ENCLAVE_HUB_API_PORT", 8081),
+        idp_port=_env_int("ENCLAVE_IDP_PORT", 9000),
+        proxy_api_port=_env_int("ENCLAVE_PROXY_API_PORT", 8001),
+        image=os.environ.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
+        instance=os.environ.get("ENCLAVE_INSTANCE", "enclave"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""JupyterHub configuration, spawner, authenticator and roles for Enclave."""

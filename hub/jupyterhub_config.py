@@ -1,0 +1,74 @@
+"""JupyterHub configuration for Enclave; every value comes from enclave settings and policies."""
+
+import sys
+
+from enclave.settings import REPO_ROOT, get_settings
+from hub.i18n import install as install_i18n
+from policies import load_policies
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821
+settings = get_settings()
+policies = load_policies(settings.policy_dir)  # a wrong policy file stops start-up here, naming file and key
+settings.run_dir.mkdir(parents=True, exist_ok=True)
+resolv = settings.run_dir / "empty-resolv.conf"
+resolv.write_text("# Enclave workspaces have no DNS resolver.\n")
+
+c.JupyterHub.bind_url = f"http://0.0.0.0:{settings.public_port}"
+c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{settings.hub_api_port}"
+c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{settings.hub_api_port}"
+c.JupyterHub.db_url = f"sqlite:///{settings.home / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret = bytes.fromhex(settings.secret("hub-cookie"))
+c.JupyterHub.cleanup_servers = False  # a hub restart leaves running workspaces alone
+c.JupyterHub.allow_named_servers = False
+c.JupyterHub.concurrent_spawn_limit = 20
+c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
+
+c.ConfigurableHTTPProxy.command = [str(REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy-auth")
+
+# Login: the institution's OIDC provider (the demo IdP by default), code flow with PKCE.
+c.JupyterHub.authenticator_class = "hub.auth.EnclaveAuthenticator"
+idp = settings.idp_url
+c.EnclaveAuthenticator.client_id = "enclave-hub"
+c.EnclaveAuthenticator.client_secret = settings.secret("idp-client")
+c.EnclaveAuthenticator.oauth_callback_url = f"{settings.public_url}/hub/oauth_callback"
+c.EnclaveAuthenticator.authorize_url = f"{idp}/authorize"
+c.EnclaveAuthenticator.token_url = f"{idp}/token"
+c.EnclaveAuthenticator.userdata_url = f"{idp}/userinfo"
+c.EnclaveAuthenticator.scope = ["openid", "profile", "email", "groups"]
+c.EnclaveAuthenticator.enable_pkce = True
+c.EnclaveAuthenticator.username_claim = "preferred_username"  # never an unverified e-mail
+c.EnclaveAuthenticator.login_service = "Institution IdP"
+c.EnclaveAuthenticator.manage_groups = True
+c.EnclaveAuthenticator.auth_state_groups_key = "oauth_user.groups"
+c.EnclaveAuthenticator.allowed_groups = {"researcher", "reviewer", "admin", "auditor"}
+c.EnclaveAuthenticator.admin_groups = {"admin"}
+
+# Workspaces.
+c.JupyterHub.spawner_class = "hub.spawner.EnclaveSpawner"
+c.EnclaveSpawner.image = settings.image
+c.EnclaveSpawner.pull_policy = "never"
+c.EnclaveSpawner.remove = True
+c.EnclaveSpawner.use_internal_ip = True
+c.EnclaveSpawner.empty_resolv_conf = str(resolv)
+c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
+c.EnclaveSpawner.default_url = "/lab/tree/workspace"
+c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
+c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
+c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server"]
+c.EnclaveSpawner.debug = False
+
+# Idle culler, with only the scopes it needs.
+c.JupyterHub.load_roles = [
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+]
+c.JupyterHub.services = [
+    {"name": "idle-culler",
+     "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                 f"--timeout={policies.workspace.idle_timeout_seconds}",
+                 f"--cull-every={policies.workspace.cull_every_seconds}"]},
+]
+
+install_i18n(c)

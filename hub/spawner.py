@@ -1,0 +1,156 @@
+"""EnclaveSpawner: one hardened container per user per approved project, on the project's own network."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from dockerspawner import DockerSpawner
+from tornado import web
+from traitlets import Unicode
+
+from datasets_mount.mounts import Mount, dataset_mount, project_workspace
+from enclave import audit
+from enclave.db import session_scope
+from enclave.errors import EnclaveError
+from enclave.projects import active_datasets, check_can_start, projects_for
+from enclave.settings import get_settings
+from hub.network import ensure_firewall, ensure_project_network
+from policies import load_policies
+
+WORKSPACE_UID = 1000
+
+
+def _t(en: str, zh: str) -> str:
+    """Both languages in the page; the hub's page shows the one matching the browser."""
+    return f'<span class="i18n" lang="en">{en}</span><span class="i18n" lang="zh-CN">{zh}</span>'
+
+
+class EnclaveSpawner(DockerSpawner):
+    """Adds to DockerSpawner what it leaves out: project choice, per-project internal networks,
+    the host firewall, dataset mounts from approvals, hardening and limits from policy, and audit."""
+
+    project = Unicode("", help="Slug of the project this server was started for (persisted in state).")
+    empty_resolv_conf = Unicode(
+        help="Host path of an empty resolv.conf mounted into workspaces, so they have no DNS resolver."
+    ).tag(config=True)
+
+    def _options_form_default(self) -> Any:
+        return self._project_form
+
+    def _project_form(self, spawner: EnclaveSpawner) -> str:
+        try:
+            with session_scope() as s:
+                rows = projects_for(s, spawner.user.name)
+        except EnclaveError as exc:
+            return f'<p class="alert alert-warning">{html.escape(str(exc))}</p>'
+        ok = [r for r in rows if r.can_start]
+        blocked = [r for r in rows if not r.can_start]
+        parts = []
+        if ok:
+            opts = "".join(
+                f'<option value="{html.escape(r.project)}">{html.escape(r.title)} ({html.escape(r.project)})'
+                "</option>" for r in ok)
+            parts.append(f'<label for="project">{_t("Project", "项目")}</label>'
+                         f'<select id="project" name="project" class="form-control">{opts}</select>')
+        else:
+            parts.append('<p class="alert alert-warning" id="no-project">'
+                         + _t("You have no active approved project, so you cannot start a workspace.",
+                              "您没有已批准且处于活动状态的项目，因此无法启动工作区。") + "</p>")
+        if blocked:
+            items = "".join(f"<li>{html.escape(r.project)}: {html.escape(r.reason)}</li>" for r in blocked)
+            parts.append(f'<p>{_t("Not available:", "不可用：")}</p><ul id="blocked-projects">{items}</ul>')
+        return "\n".join(parts)
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
+        return {"project": (formdata.get("project") or [""])[0]}
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self.project:
+            state["project"] = self.project
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.project = state.get("project", "")
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.project = ""
+
+    def _choose_project(self) -> str:
+        wanted = (self.user_options or {}).get("project", "")
+        if wanted:
+            return wanted
+        with session_scope() as s:
+            ok = [r.project for r in projects_for(s, self.user.name) if r.can_start]
+        if len(ok) == 1:
+            return ok[0]
+        if not ok:
+            raise web.HTTPError(403, "You have no active approved project, so you cannot start a workspace.")
+        raise web.HTTPError(400, "Choose a project: you are a member of " + ", ".join(ok))
+
+    async def start(self) -> Any:
+        settings = get_settings()
+        policies = load_policies(settings.policy_dir)
+        slug = self._choose_project()
+        try:
+            with session_scope() as s:
+                project = check_can_start(s, self.user.name, slug)
+                limits = policies.limits_for(project.cpu_limit, project.mem_limit, project.pids_limit)
+                mounts = [dataset_mount(Path(d.location), d.name) for d in active_datasets(project)]
+                datasets = [d.label for d in active_datasets(project)]
+        except EnclaveError as exc:
+            with session_scope() as s:
+                audit.record(s, self.user.name, "workspace.denied", project=slug, target=self.user.name,
+                             reason=str(exc))
+            raise web.HTTPError(403, str(exc)) from exc
+
+        net = ensure_project_network(self.client, settings.instance, slug)
+        ensure_firewall(settings.hub_api_port)
+        workspace = project_workspace(settings.projects_dir, slug)
+        mounts.append(Mount(workspace, "/workspace", False))
+        mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
+
+        self.project = slug
+        self.object_name = f"{settings.instance}-ws-{self.escaped_name}-{slug}"
+        self.network_name = net.name
+        self.hub_connect_url = f"http://{net.gateway}:{settings.hub_api_port}"
+        self.volumes = dict(m.docker_volume() for m in mounts)
+        self.mem_limit = limits.mem_limit
+        self.cpu_limit = limits.cpu_limit
+        scratch = policies.workspace.scratch_size
+        self.extra_host_config = {
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": True,
+            "tmpfs": {
+                "/tmp": f"rw,nosuid,nodev,noexec,size={scratch}",
+                "/home/researcher": f"rw,nosuid,nodev,size={scratch},uid={WORKSPACE_UID},gid={WORKSPACE_UID},"
+                                    "mode=0700",
+            },
+            "pids_limit": limits.pids_limit,
+            "memswap_limit": limits.mem_limit,
+            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
+            "ipc_mode": "private",
+            "init": True,
+        }
+        self.extra_create_kwargs = {"user": f"{WORKSPACE_UID}:{WORKSPACE_UID}",
+                                    "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
+                                               "org.enclave.instance": settings.instance}}
+        self.environment = {"ENCLAVE_PROJECT": slug}
+        with session_scope() as s:
+            audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
+                         network=net.name, datasets=datasets,
+                         mounts=[{"host": str(m.host), "container": m.container, "read_only": m.read_only}
+                                 for m in mounts],
+                         limits=limits.model_dump())
+        return await super().start()
+
+    async def stop(self, now: bool = False) -> None:
+        project = self.project
+        await super().stop(now=now)
+        with session_scope() as s:
+            audit.record(s, self.user.name, "workspace.stop", project=project or None, target=self.object_name)

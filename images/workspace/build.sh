@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the workspace image with no network inside the build:
+#   1. a Debian 12 base made with debootstrap on the host and loaded with `docker import`;
+#   2. a wheelhouse downloaded on the host for the image's Python (cp311, manylinux, binary only);
+#   3. `docker build --network=none` from those two.
+# Re-running is cheap: each step is skipped when its result is already there and unchanged.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+image="${ENCLAVE_IMAGE:-enclave-workspace:latest}"
+base="enclave-base:bookworm"
+cache="${ENCLAVE_BUILD_CACHE:-$root/var/build}"
+pip="${ENCLAVE_PIP:-$root/.venv/bin/pip}"
+mkdir -p "$cache"
+
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  echo "[image] debootstrap Debian 12 base (a few minutes)"
+  rootfs="$cache/rootfs"
+  rm -rf "$rootfs"
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,tini \
+    bookworm "$rootfs" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$cache/debootstrap.log" >&2; exit 1; }
+  chroot "$rootfs" apt-get clean
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' - "$base" >/dev/null
+  rm -rf "$rootfs"
+fi
+
+ctx="$cache/context"
+mkdir -p "$ctx/wheelhouse"
+cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$ctx/"
+if ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then
+  echo "[image] downloading the wheelhouse (binary wheels for cp311 manylinux)"
+  "$pip" download --quiet --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+    --platform manylinux_2_36_x86_64 --platform manylinux2014_x86_64 --platform linux_x86_64 \
+    -d "$ctx/wheelhouse" -r "$here/requirements.txt"
+  cp "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"
+fi
+
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json; ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
+if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
+  echo "[image] $image is up to date"
+  exit 0
+fi
+echo "[image] docker build --network=none $image"
+docker build --network=none --label "enclave.build=$sum" -t "$image" "$ctx" >"$cache/docker-build.log" 2>&1 \
+  || { tail -n 40 "$cache/docker-build.log" >&2; exit 1; }
+echo "[image] built $image"

@@ -1,0 +1,79 @@
+"""Schemas of the policy files: unknown keys and wrong values are errors, never silently ignored."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def size_to_bytes(text: str) -> int:
+    m = _SIZE.match(text.strip().upper())
+    if not m:
+        raise ValueError(f"{text!r} is not a size such as 512M or 2G")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _check_size(text: str) -> str:
+    size_to_bytes(text)
+    return text.strip().upper()
+
+
+Size = Annotated[str, AfterValidator(_check_size)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(Strict):
+    cpu_limit: float = Field(gt=0, le=64, description="CPU cores")
+    mem_limit: Size = Field(description="memory, e.g. 2G")
+    pids_limit: int = Field(ge=16, le=100000, description="processes and threads")
+
+
+class WorkspacePolicy(Strict):
+    """Limits and timeouts for workspaces; a project may ask for less than the maximum, never more."""
+
+    defaults: Limits
+    maximum: Limits
+    scratch_size: Size = "1G"
+    idle_timeout_seconds: int = Field(default=3600, ge=60)
+    cull_every_seconds: int = Field(default=300, ge=10)
+    start_timeout_seconds: int = Field(default=120, ge=10)
+
+    @model_validator(mode="after")
+    def _defaults_within_maximum(self) -> WorkspacePolicy:
+        d, m = self.defaults, self.maximum
+        if d.cpu_limit > m.cpu_limit:
+            raise ValueError("defaults.cpu_limit is above maximum.cpu_limit")
+        if size_to_bytes(d.mem_limit) > size_to_bytes(m.mem_limit):
+            raise ValueError("defaults.mem_limit is above maximum.mem_limit")
+        if d.pids_limit > m.pids_limit:
+            raise ValueError("defaults.pids_limit is above maximum.pids_limit")
+        return self
+
+
+class Tier(Strict):
+    name: str
+    description: str = ""
+    allowed_in_workspaces: bool = True
+
+
+class DatasetPolicy(Strict):
+    """Dataset tiers; a tier not allowed in workspaces can be neither ingested nor approved."""
+
+    tiers: dict[int, Tier]
+
+    @model_validator(mode="after")
+    def _tiers_known(self) -> DatasetPolicy:
+        if not self.tiers:
+            raise ValueError("tiers: at least one tier must be defined")
+        return self
+
+
+SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy}
