@@ -22,7 +22,8 @@ from urllib.parse import urlencode
 
 import tornado.ioloop
 import tornado.web
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 CODE_TTL = 60
 TOKEN_TTL = 3600
@@ -58,7 +59,7 @@ class Provider:
         self.issuer = issuer.rstrip("/")
         self.users = users
         self.clients = clients
-        self.key = JsonWebKey.import_key(key)
+        self.key = RSAKey.import_key(key)
         self.codes: dict[str, Grant] = {}
         self.tokens: dict[str, tuple[str, float]] = {}
 
@@ -75,7 +76,7 @@ class Provider:
         if grant.nonce:
             payload["nonce"] = grant.nonce
         header = {"alg": "RS256", "kid": self.key.thumbprint()}
-        return jwt.encode(header, payload, self.key).decode()
+        return jwt.encode(header, payload, self.key)
 
 
 class Base(tornado.web.RequestHandler):
@@ -108,7 +109,7 @@ class Discovery(Base):
 
 class Jwks(Base):
     def get(self) -> None:
-        pub = self.provider.key.as_dict(is_private=False)
+        pub = self.provider.key.as_dict(private=False)
         pub["kid"] = self.provider.key.thumbprint()
         pub["use"], pub["alg"] = "sig", "RS256"
         self.finish({"keys": [pub]})
@@ -254,7 +255,7 @@ def make_app(provider: Provider) -> tornado.web.Application:
 def load_or_create_key(path: Path) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
-    key = JsonWebKey.generate_key("RSA", 2048, is_private=True).as_dict(is_private=True)
+    key = RSAKey.generate_key(2048).as_dict(private=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(key))
     path.chmod(0o600)

@@ -19,6 +19,7 @@ from docker.errors import NotFound
 
 BRIDGE_PREFIX = "enc"
 CHAIN = "ENCLAVE-INPUT"
+FORWARD_CHAIN = "ENCLAVE-FORWARD"
 LABEL = "org.enclave.project"
 
 
@@ -74,16 +75,35 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return subprocess.run([exe, "-w", *args], capture_output=True, text=True, check=check)
 
 
-def ensure_firewall(hub_api_port: int) -> None:
-    """INPUT from any enclave bridge: replies and the hub API port only; everything else is refused."""
-    if _iptables("-n", "-L", CHAIN, check=False).returncode != 0:
-        _iptables("-N", CHAIN)
-        _iptables("-A", CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
-        _iptables("-A", CHAIN, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset")
-        _iptables("-A", CHAIN, "-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
-    rule = ["-p", "tcp", "--dport", str(hub_api_port), "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"]
-    if _iptables("-C", CHAIN, *rule, check=False).returncode != 0:
-        _iptables("-I", CHAIN, "2", *rule)
-    jump = ["-i", f"{BRIDGE_PREFIX}+", "-j", CHAIN]
-    if _iptables("-C", "INPUT", *jump, check=False).returncode != 0:
-        _iptables("-I", "INPUT", "1", *jump)
+def _ensure_chain(chain: str, final_rules: list[list[str]]) -> None:
+    if _iptables("-n", "-L", chain, check=False).returncode != 0:
+        _iptables("-N", chain)
+        for rule in final_rules:
+            _iptables("-A", chain, *rule)
+
+
+def _ensure_rule(chain: str, rule: list[str], position: int) -> None:
+    if _iptables("-C", chain, *rule, check=False).returncode != 0:
+        _iptables("-I", chain, str(position), *rule)
+
+
+def ensure_firewall(hub_api_port: int, bridge: str) -> None:
+    """Host rules for enclave bridges, refusing (not silently dropping) what is not allowed.
+
+    INPUT (to the host itself): replies and the hub API port only.
+    FORWARD (through the host): traffic inside the same project bridge only; anything bound for another
+    bridge or for the outside is refused at once, so egress attempts fail fast and provably.
+    """
+    reject = [["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
+              ["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]]
+    _ensure_chain(CHAIN, [["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"], *reject])
+    _ensure_rule(CHAIN, ["-p", "tcp", "--dport", str(hub_api_port), "-m", "conntrack", "--ctstate", "NEW",
+                         "-j", "ACCEPT"], 2)
+    _ensure_rule("INPUT", ["-i", f"{BRIDGE_PREFIX}+", "-j", CHAIN], 1)
+
+    _ensure_chain(FORWARD_CHAIN, [["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]])
+    _ensure_rule(FORWARD_CHAIN, ["-i", bridge, "-o", bridge, "-j", "RETURN"], 1)
+    if _iptables("-n", "-L", "DOCKER-USER", check=False).returncode != 0:
+        _iptables("-N", "DOCKER-USER")
+        _ensure_rule("FORWARD", ["-j", "DOCKER-USER"], 1)
+    _ensure_rule("DOCKER-USER", ["-i", f"{BRIDGE_PREFIX}+", "-j", FORWARD_CHAIN], 1)

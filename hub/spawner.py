@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from pathlib import Path
 from typing import Any
 
+import docker
 from dockerspawner import DockerSpawner
 from tornado import web
 from traitlets import Unicode
@@ -108,8 +110,9 @@ class EnclaveSpawner(DockerSpawner):
                              reason=str(exc))
             raise web.HTTPError(403, str(exc)) from exc
 
-        net = ensure_project_network(self.client, settings.instance, slug)
-        ensure_firewall(settings.hub_api_port)
+        # docker-py and iptables calls block; run them off the hub's event loop.
+        net = await asyncio.to_thread(ensure_project_network, docker.from_env(), settings.instance, slug)
+        await asyncio.to_thread(ensure_firewall, settings.hub_api_port, net.bridge)
         workspace = project_workspace(settings.projects_dir, slug)
         mounts.append(Mount(workspace, "/workspace", False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
