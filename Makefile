@@ -1,0 +1,31 @@
+# The two set-up commands in the README are `make up` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+VENV := .venv
+ENCLAVE := $(VENV)/bin/enclave
+
+.PHONY: up down test setup image lint bench status
+
+## Install everything (idempotent) and start the enclave with embedded defaults and demo data.
+up: setup
+	$(ENCLAVE) up
+
+## Stop the hub, proxy, IdP and all workspace containers.
+down:
+	@if [ -x $(ENCLAVE) ]; then $(ENCLAVE) down; else echo "nothing to stop"; fi
+
+## Install everything (idempotent) and run the whole test suite (unit, PostgreSQL, Docker, hub, IdP, browser).
+test: setup
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+image:
+	bash images/workspace/build.sh
+
+lint:
+	$(VENV)/bin/ruff check .
+
+## Benchmarks (not part of `make test`): results are written to benchmarks/results/.
+bench: setup
+	$(VENV)/bin/python benchmarks/spawn_time.py

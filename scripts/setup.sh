@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs for `make up` and `make test`. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_system.sh
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[enclave] creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.enclave-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[enclave] installing Python packages"
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+
+if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[enclave] installing configurable-http-proxy (npm)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash images/workspace/build.sh

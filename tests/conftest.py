@@ -1,0 +1,54 @@
+"""Shared fixtures: an isolated enclave home and database (SQLite and PostgreSQL) per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from enclave import db
+from enclave.settings import REPO_ROOT, get_settings
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    for engine in list(db._ENGINES.values()):
+        engine.dispose()
+    db._ENGINES.clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'enclave.sqlite'}"
+        return
+    admin_url = os.environ.get("ENCLAVE_TEST_PG_URL")
+    if not admin_url:
+        pytest.skip("ENCLAVE_TEST_PG_URL is not set (make test starts PostgreSQL and sets it)")
+    name = f"enclave_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    _reset_caches()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def enclave_home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh enclave home with the schema migrated, on the parametrised database."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ENCLAVE_HOME", str(home))
+    monkeypatch.setenv("ENCLAVE_DB_URL", db_url)
+    monkeypatch.setenv("ENCLAVE_POLICY_DIR", str(REPO_ROOT / "policies"))
+    monkeypatch.setenv("ENCLAVE_ACTOR", "steward")
+    _reset_caches()
+    db.upgrade()
+    yield home
+    _reset_caches()
