@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_process(settings: Settings, name: str, argv: list[str]) -> int:
+def start_process(settings: Settings, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
     pid = running_pid(settings, name)
     if pid:
         return pid
@@ -53,7 +52,7 @@ def start_process(settings: Settings, name: str, argv: list[str]) -> int:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.log_dir / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.run_dir,
-                                env=_env(settings), start_new_session=True)
+                                env={**_env(settings), **(extra_env or {})}, start_new_session=True)
     _pidfile(settings, name).write_text(str(proc.pid))
     return proc.pid
 
@@ -63,12 +62,9 @@ def wait_http(url: str, timeout: float, name: str, log: Path) -> None:
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status < 500:
+                if resp.status == 200:
                     return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except OSError:
+        except OSError:  # includes HTTPError: the proxy answers 404 until the hub has added its route
             pass
         time.sleep(0.3)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
@@ -80,6 +76,13 @@ def start_all(settings: Settings, idp_config: Path) -> None:
                                     "--port", str(settings.idp_port)])
     wait_http(f"{settings.idp_url}/.well-known/openid-configuration", 30, "identity provider",
               settings.log_dir / "idp.log")
+    # The proxy runs on its own, so restarting the hub keeps routes to running workspaces.
+    start_process(settings, "proxy", [
+        str(REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"), "--ip", "0.0.0.0",
+        "--port", str(settings.public_port), "--api-ip", "127.0.0.1", "--api-port", str(settings.proxy_api_port),
+        "--default-target", f"http://127.0.0.1:{settings.hub_api_port}",
+        "--error-target", f"http://127.0.0.1:{settings.hub_api_port}/hub/error",
+    ], extra_env={"CONFIGPROXY_AUTH_TOKEN": settings.secret("proxy-auth")})
     start_process(settings, "hub", [sys.executable, "-m", "jupyterhub", "-f",
                                     str(REPO_ROOT / "hub" / "jupyterhub_config.py")])
     wait_http(f"{settings.public_url}/hub/health", 90, "hub", settings.log_dir / "hub.log")
@@ -105,7 +108,7 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
 
 
 def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, object]:
-    stopped = [n for n in ("hub", "idp") if stop_process(settings, n)]
+    stopped = [n for n in ("hub", "proxy", "idp") if stop_process(settings, n)]
     removed: list[str] = []
     if remove_workspaces:
         client = docker.from_env()

@@ -2,7 +2,7 @@
 
 import sys
 
-from enclave.settings import REPO_ROOT, get_settings
+from enclave.settings import get_settings
 from hub.i18n import install as install_i18n
 from policies import load_policies
 
@@ -23,7 +23,7 @@ c.JupyterHub.allow_named_servers = False
 c.JupyterHub.concurrent_spawn_limit = 20
 c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
 
-c.ConfigurableHTTPProxy.command = [str(REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.should_start = False  # enclave.runner (or systemd) runs it, so hub restarts keep routes
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy-auth")
 
