@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import tornado.ioloop
 import tornado.web
@@ -169,8 +169,10 @@ class Authorize(Base):
         lang = pick_language(self.request.headers.get("Accept-Language", ""))
         t = TEXT[lang]
         hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in p.items())
+        # form-action also governs the redirect after the post, so the client's origin is allowed too
+        target = urlsplit(p["redirect_uri"])
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-                        "form-action 'self'")
+                        f"form-action 'self' {target.scheme}://{target.netloc}")
         self.set_header("X-Frame-Options", "DENY")
         self.finish(LOGIN_PAGE.format(lang=lang, hidden=hidden, error=html.escape(error), **{
             k: v for k, v in t.items() if k != "bad"}))

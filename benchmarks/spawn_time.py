@@ -1,0 +1,124 @@
+"""Workspace start time: from "start" to a usable JupyterLab page, against a bare-container baseline.
+
+Measured in one run on this machine:
+- baseline: `docker run` of the same image with a plain `jupyter lab` until its page answers (no hub,
+  no network creation, no mounts, no hardening) - what a plain spawner cannot beat;
+- enclave, sequential: 10 starts of one researcher's workspace through the real hub (API call, spawn,
+  proxy route, then the Lab page through the server's own OAuth handshake), stopped between runs;
+- enclave, concurrent: 10 researchers of the same project starting at once.
+Results go to benchmarks/results/spawn_time.json; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from enclave.demo import DEMO_PROJECT  # noqa: E402
+from enclave.harness import HubSession, instance  # noqa: E402
+
+RUNS = 10
+CONCURRENT = 10
+PORTS = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",
+         "ENCLAVE_PROXY_API_PORT": "28001"}
+USERS = [{"username": f"bench{i:02d}", "name": f"Bench {i}", "groups": ["researcher"], "password": f"bench-{i}"}
+         for i in range(CONCURRENT)]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 0.95), 3),
+            "min_s": round(min(values), 3), "max_s": round(max(values), 3)}
+
+
+def baseline(image: str) -> list[float]:
+    client = docker.from_env()
+    times = []
+    for i in range(RUNS):
+        name = f"enclave-bench-baseline-{i}"
+        t0 = time.perf_counter()
+        c = client.containers.run(image, ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--ServerApp.token=",
+                                          "--ServerApp.root_dir=/tmp"],
+                                  name=name, detach=True, user="1000:1000", environment={"HOME": "/tmp"},
+                                  read_only=False)
+        try:
+            c.reload()
+            ip = c.attrs["NetworkSettings"]["IPAddress"]
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://{ip}:8888/lab", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.1)
+            times.append(time.perf_counter() - t0)
+        finally:
+            c.remove(force=True)
+    return times
+
+
+def timed_start(session: HubSession) -> float:
+    t0 = time.perf_counter()
+    r = session.start(DEMO_PROJECT)
+    assert r.status_code in (201, 202), r.text
+    lab = session.open_lab()
+    assert lab.status_code == 200, lab.status_code
+    return time.perf_counter() - t0
+
+
+def add_bench_users(settings, policies) -> None:  # type: ignore[no-untyped-def]
+    from enclave.db import session_scope
+    from enclave.projects import add_member, upsert_user
+
+    with session_scope() as s:
+        for u in USERS:
+            upsert_user(s, "bench", u["username"], roles=u["groups"])
+            add_member(s, "bench", DEMO_PROJECT, u["username"])
+
+
+def main() -> None:
+    out = Path(__file__).resolve().parent / "results" / "spawn_time.json"
+    image = "enclave-workspace:latest"
+    base = baseline(image)
+    with tempfile.TemporaryDirectory() as tmp, instance(Path(tmp), name="enclavebench", ports=PORTS,
+                                                        setup=add_bench_users, extra_users=USERS) as e:
+        one = e.login(USERS[0]["username"])
+        seq = []
+        for _ in range(RUNS):
+            seq.append(timed_start(one))
+            one.stop()
+        sessions = [e.login(u["username"]) for u in USERS]
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            conc = list(pool.map(timed_start, sessions))
+        wall = time.perf_counter() - t0
+        for s in sessions:
+            s.stop()
+    result = {
+        "machine": {"cpus": __import__("os").cpu_count()},
+        "baseline_bare_container": summary(base),
+        "enclave_sequential": summary(seq),
+        "enclave_concurrent": {**summary(conc), "wall_s": round(wall, 3), "all_succeeded": len(conc) == CONCURRENT},
+        "ratio_p50_enclave_vs_baseline": round(statistics.median(seq) / statistics.median(base), 2),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
