@@ -51,14 +51,17 @@ def baseline(image: str) -> list[float]:
     for i in range(RUNS):
         name = f"enclave-bench-baseline-{i}"
         t0 = time.perf_counter()
-        c = client.containers.run(image, ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--ServerApp.token=",
-                                          "--ServerApp.root_dir=/tmp"],
+        c = client.containers.run(image, ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--ServerApp.token="],
                                   name=name, detach=True, user="1000:1000", environment={"HOME": "/tmp"},
                                   read_only=False)
         try:
             c.reload()
             ip = c.attrs["NetworkSettings"]["IPAddress"]
+            deadline = time.monotonic() + 120
             while True:
+                c.reload()
+                if c.status != "running" or time.monotonic() > deadline:
+                    raise RuntimeError(f"baseline container {c.status}: {c.logs()[-2000:].decode(errors='replace')}")
                 try:
                     with urllib.request.urlopen(f"http://{ip}:8888/lab", timeout=2) as r:
                         if r.status == 200:

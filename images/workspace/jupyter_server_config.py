@@ -4,6 +4,6 @@ c.ServerApp.jpserver_extensions = {"enclave_lockdown": True}
 c.ContentsManager.files_handler_class = "enclave_lockdown.BlockedHandler"
 c.ContentsManager.allow_hidden = False
 c.ServerApp.root_dir = "/srv/enclave"
-c.ServerApp.preferred_dir = "/srv/enclave/workspace"
+c.FileContentsManager.preferred_dir = "workspace"
 c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
 c.LanguageServerManager.autodetect = False
