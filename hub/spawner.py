@@ -16,7 +16,7 @@ from datasets_mount.mounts import Mount, dataset_mount, project_workspace
 from enclave import audit
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
-from enclave.projects import active_datasets, check_can_start, projects_for
+from enclave.projects import SLUG, active_datasets, check_can_start, projects_for
 from enclave.settings import get_settings
 from hub.network import ensure_firewall, ensure_project_network
 from policies import load_policies
@@ -27,6 +27,16 @@ WORKSPACE_UID = 1000
 def _t(en: str, zh: str) -> str:
     """Both languages in the page; the hub's page shows the one matching the browser."""
     return f'<span class="i18n" lang="en">{en}</span><span class="i18n" lang="zh-CN">{zh}</span>'
+
+
+def _check_user_options(spawner: EnclaveSpawner, user_options: dict[str, Any]) -> None:
+    """User options come from a form or the REST API: only a project name is accepted."""
+    unknown = sorted(set(user_options) - {"project"})
+    if unknown:
+        raise web.HTTPError(400, f"unknown option(s) {', '.join(unknown)}; only 'project' may be given")
+    project = user_options.get("project", "")
+    if project and not (isinstance(project, str) and SLUG.match(project)):
+        raise web.HTTPError(400, f"'{project}' is not a project name")
 
 
 class EnclaveSpawner(DockerSpawner):
@@ -64,6 +74,9 @@ class EnclaveSpawner(DockerSpawner):
             items = "".join(f"<li>{html.escape(r.project)}: {html.escape(r.reason)}</li>" for r in blocked)
             parts.append(f'<p>{_t("Not available:", "不可用：")}</p><ul id="blocked-projects">{items}</ul>')
         return "\n".join(parts)
+
+    def _apply_user_options_default(self) -> Any:
+        return _check_user_options
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
         return {"project": (formdata.get("project") or [""])[0]}

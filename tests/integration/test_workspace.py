@@ -230,6 +230,14 @@ def test_non_member_is_told_why_in_the_ui(enclave: Enclave):
     assert "选择项目" in zh and "退出登录" in zh
 
 
+def test_unknown_spawn_options_are_refused(enclave: Enclave):
+    eve = enclave.login("eve")
+    r = eve.api("POST", "/users/eve/server", json={"project": DEMO_PROJECT, "image": "ubuntu:latest"})
+    assert r.status_code == 400 and "unknown option(s) image" in r.text
+    r = eve.api("POST", "/users/eve/server", json={"project": "../etc"})
+    assert r.status_code == 400 and "is not a project name" in r.text
+
+
 def test_pkce_is_required_by_the_identity_provider(enclave: Enclave):
     import requests
 
