@@ -1,0 +1,36 @@
+"""Column-level detection of direct identifiers in tables, reporting counts and never values."""
+
+import polars as pl
+
+from enclave.pii.columns import scan_frame
+from tests.unit.test_pii import make_id
+
+
+def test_identifier_columns_found_with_row_counts():
+    df = pl.DataFrame({
+        "study_id": ["S001", "S002", "S003"],
+        "idno": [make_id(), make_id(seq="453"), "unknown"],
+        "contact": ["13812345678", "139 1234 5678", None],
+        "mobile_int": [13812345678, 13912345678, 13712345678],
+        "age": [34, 55, 61],
+        "notes": ["复查", "患者李明，住院号ZY88231", "ok"],
+    })
+    found = {(f.column, f.entity): f for f in scan_frame(df)}
+    assert found[("idno", "CN_RESIDENT_ID")].rows == 2
+    assert found[("contact", "CN_PHONE")].rows == 2
+    assert found[("mobile_int", "CN_PHONE")].rows == 3
+    assert ("notes", "MEDICAL_RECORD_NO") in found and ("notes", "PERSON_CN") in found
+    assert not any(col in ("study_id", "age") for col, _ in found)
+    assert all(make_id() not in str(f.to_dict()) for f in found.values())
+
+
+def test_header_hints_catch_names_without_patterns():
+    df = pl.DataFrame({"姓名": ["王芳", "李强"], "diagnosis": ["E11", "I10"]})
+    found = scan_frame(df)
+    assert [(f.column, f.entity, f.by) for f in found] == [("姓名", "PERSON", "column name")]
+
+
+def test_statistics_and_masked_values_are_clean():
+    df = pl.DataFrame({"phone_masked": ["138****5678", "139****0000"], "count": [123456789012, 5],
+                       "p": [0.0001, 0.5], "period": ["2019-2023", "2020-01-01"]})
+    assert [f.entity for f in scan_frame(df) if f.by == "values"] == []
