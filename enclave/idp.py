@@ -25,6 +25,8 @@ import tornado.web
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from enclave.i18n import pick_language
+
 CODE_TTL = 60
 TOKEN_TTL = 3600
 
@@ -137,16 +139,6 @@ AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "
                "code_challenge_method")
 
 
-def pick_language(accept: str) -> str:
-    for part in accept.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
-
-
 class Authorize(Base):
     def _params(self) -> dict[str, str]:
         return {k: self.get_argument(k, "") for k in AUTH_PARAMS}
@@ -177,21 +169,24 @@ class Authorize(Base):
         self.finish(LOGIN_PAGE.format(lang=lang, hidden=hidden, error=html.escape(error), **{
             k: v for k, v in t.items() if k != "bad"}))
 
-    def get(self) -> None:
+    def _valid_params(self) -> dict[str, str] | None:
+        """The request's parameters, or None after answering 400 naming what is wrong."""
         p = self._params()
         problem = self._validate(p)
         if problem:
             self.set_status(400)
             self.finish(f"invalid authorization request: {html.escape(problem)}")
-            return
-        self._page(p)
+            return None
+        return p
+
+    def get(self) -> None:
+        p = self._valid_params()
+        if p is not None:
+            self._page(p)
 
     def post(self) -> None:
-        p = self._params()
-        problem = self._validate(p)
-        if problem:
-            self.set_status(400)
-            self.finish(f"invalid authorization request: {html.escape(problem)}")
+        p = self._valid_params()
+        if p is None:
             return
         username = self.get_argument("username", "").strip()
         user = self.provider.users.get(username)

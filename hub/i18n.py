@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from enclave.i18n import pick_language
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 ZH_CN: dict[str, str] = {
@@ -33,17 +35,7 @@ ZH_CN: dict[str, str] = {
 }
 
 CATALOGS = {"zh-CN": ZH_CN}
-
-
-def pick_language(accept_language: str) -> str:
-    """The first of zh-* or en-* in the header wins; anything else falls back to English."""
-    for part in accept_language.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
+__all__ = ["install", "pick_language", "translator"]
 
 
 def translator(lang: str) -> Callable[[str], str]:
