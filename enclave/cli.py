@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -343,6 +344,104 @@ def project_revoke_dataset(slug: str, name: str, reason: str, as_json: bool) -> 
         a = revoke_dataset(s, actor(), slug, name, reason)
         data = {"project": slug, "revoked": a.dataset.label}
     emit(data, as_json, lambda d: f"{d['revoked']} revoked for {slug}")
+
+
+# --- datasets ------------------------------------------------------------------------------------
+
+
+@main.group("dataset")
+def dataset_group() -> None:
+    """Datasets: checked at the door, stored immutably, approved per project."""
+
+
+@dataset_group.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--tier", type=int, required=True)
+@click.option("--quasi", default=None, help="Comma-separated quasi-identifier columns (default: suggested by policy).")
+@click.option("--override-reason", default=None, help="Accept despite failed checks; recorded in the audit trail.")
+@json_option
+@reports_errors
+def dataset_ingest(path: Path, name: str, version: str, tier: int, quasi: str | None, override_reason: str | None,
+                   as_json: bool) -> None:
+    """Check and store PATH (a CSV/TSV/Parquet/Excel file or a folder of them) as NAME@VERSION."""
+    from rich.progress import Progress
+
+    from datasets_mount.ingest import IngestRefused, ingest
+
+    settings = get_settings()
+    policies = load_policies(settings.policy_dir)
+    quasi_cols = [q.strip() for q in quasi.split(",") if q.strip()] if quasi else None
+    with Progress(disable=as_json, transient=True) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        try:
+            with session_scope() as s:
+                report = ingest(s, actor(), settings, policies, path, name=name, version=version, tier=tier,
+                                quasi=quasi_cols, override_reason=override_reason, progress=progress)
+        except IngestRefused as exc:
+            if as_json:
+                click.echo(json.dumps({"error": str(exc), **exc.report}, ensure_ascii=False, indent=1, default=str))
+            else:
+                click.echo("refused: dataset " + exc.report["dataset"], err=True)
+                for p in exc.report["problems"]:
+                    click.echo(f"  - {p}", err=True)
+                click.echo("nothing was stored; fix the data, or pass --override-reason to accept it anyway",
+                           err=True)
+            sys.exit(2)
+    emit(report, as_json, lambda d: f"stored {d['dataset']} (tier {d['tier']}): "
+         f"{sum(f['rows'] for f in d['files'])} rows in {len(d['files'])} file(s)")
+
+
+def dataset_dict(d: Any) -> dict[str, Any]:
+    return {"name": d.name, "version": d.version, "tier": d.tier, "location": d.location, "created_by": d.created_by,
+            "created_at": d.created_at, "files": d.manifest.get("files", [])}
+
+
+@dataset_group.command("list")
+@json_option
+def dataset_list(as_json: bool) -> None:
+    from enclave.models import Dataset
+
+    with session_scope() as s:
+        data = [dataset_dict(d) for d in s.execute(select(Dataset).order_by(Dataset.name, Dataset.version)).scalars()]
+    emit(data, as_json, lambda d: "\n".join(
+        f"{x['name']}@{x['version']:10} tier {x['tier']}  {sum(f.get('rows', 0) for f in x['files'])} rows"
+        for x in d) or "no datasets")
+
+
+@dataset_group.command("show")
+@click.argument("dataset", metavar="NAME@VERSION")
+@json_option
+@reports_errors
+def dataset_show(dataset: str, as_json: bool) -> None:
+    from enclave.projects import get_dataset
+
+    name, _, version = dataset.partition("@")
+    with session_scope() as s:
+        d = get_dataset(s, name, version)
+        data = {**dataset_dict(d), "manifest": d.manifest}
+    emit(data, as_json)
+
+
+@dataset_group.command("verify")
+@json_option
+@reports_errors
+def dataset_verify(as_json: bool) -> None:
+    """Re-check every stored file against its manifest; exit 1 naming any change."""
+    from datasets_mount.catalog import verify_dataset
+    from enclave.models import Dataset
+
+    with session_scope() as s:
+        data = [{"dataset": d.label, "problems": verify_dataset(d)} for d in s.execute(select(Dataset)).scalars()]
+    bad = [d for d in data if d["problems"]]
+    emit({"ok": not bad, "datasets": data}, as_json, lambda r: "\n".join(
+        f"{d['dataset']}: " + ("ok" if not d["problems"] else "; ".join(d["problems"])) for d in r["datasets"]))
+    sys.exit(1 if bad else 0)
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -65,9 +65,16 @@ class Tier(Strict):
 
 
 class DatasetPolicy(Strict):
-    """Dataset tiers; a tier not allowed in workspaces can be neither ingested nor approved."""
+    """Dataset tiers and the checks at the door; a tier not allowed in workspaces is never ingested."""
 
     tiers: dict[int, Tier]
+    import_dir: str = Field(default="import", description="where stewards put files to ingest; relative to "
+                            "ENCLAVE_HOME unless absolute")
+    k_anonymity: int = Field(default=5, ge=2, le=1000)
+    suggested_quasi_identifiers: list[str] = Field(default_factory=lambda: [
+        "age", "age_band", "sex", "gender", "postcode", "zip", "zipcode", "birth_date", "dob", "birth_year",
+        "admission_date", "discharge_date", "ethnicity", "region", "性别", "年龄", "邮编", "出生日期"])
+    max_file_bytes: int = Field(default=20 * 1024**3, ge=1)
 
     @model_validator(mode="after")
     def _tiers_known(self) -> DatasetPolicy:

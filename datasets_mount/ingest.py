@@ -1,0 +1,104 @@
+"""`enclave dataset ingest`: read, check, convert to Parquet and store immutably - or refuse and change nothing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datasets_mount.catalog import store_version
+from datasets_mount.checks import FileCheck, check_table
+from datasets_mount.reader import TABLE_SUFFIXES, IngestError, read_table
+from enclave import audit
+from enclave.models import Dataset
+from enclave.settings import Settings
+from policies import Policies
+
+
+class IngestRefused(IngestError):
+    """The checks failed; `report` says exactly which file, column and how many rows."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
+
+
+def import_root(settings: Settings, policies: Policies) -> Path:
+    p = Path(policies.datasets.import_dir)
+    return (p if p.is_absolute() else settings.home / p).resolve()
+
+
+def source_files(source: Path, root: Path) -> list[Path]:
+    real = source.resolve()
+    if not real.is_relative_to(root):
+        raise IngestError(f"{source} is outside the import area {root}; place files there first")
+    if not real.exists():
+        raise IngestError(f"{source} does not exist")
+    files = [real] if real.is_file() else sorted(
+        p for p in real.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for f in files:
+        if f.is_symlink() or not f.resolve().is_relative_to(root):
+            raise IngestError(f"{f.name}: links out of the import area are not accepted")
+        if f.suffix.lower() not in TABLE_SUFFIXES:
+            raise IngestError(f"{f.name}: not a CSV, TSV, Parquet or Excel file")
+    if not files:
+        raise IngestError(f"{source}: no files to ingest")
+    return files
+
+
+def ingest(session: Session, actor: str, settings: Settings, policies: Policies, source: Path, *, name: str,
+           version: str, tier: int, quasi: list[str] | None = None, override_reason: str | None = None,
+           progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    if tier not in policies.datasets.tiers:
+        raise IngestError(f"tier {tier} is not defined in datasets.yaml")
+    if not policies.datasets.tiers[tier].allowed_in_workspaces:
+        t = policies.datasets.tiers[tier]
+        raise IngestError(f"tier {tier} ({t.name}) is refused by policy: such data never enters the enclave")
+    if session.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
+        raise IngestError(f"dataset '{name}' version '{version}' already exists; versions are never overwritten")
+    files = source_files(source, import_root(settings, policies))
+    for f in files:
+        if f.stat().st_size > policies.datasets.max_file_bytes:
+            raise IngestError(f"{f.name}: larger than the policy's max_file_bytes")
+    checks: list[FileCheck] = []
+    with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
+        out_dir = Path(tmp) / "parquet"
+        out_dir.mkdir()
+        stems: set[str] = set()
+        for i, f in enumerate(files):
+            if progress:
+                progress(f.name, i, len(files))
+            df, info = read_table(f)
+            fc = check_table(f.name, df, policies, quasi)
+            fc.source = info
+            checks.append(fc)
+            stem = f.stem
+            if stem in stems:
+                raise IngestError(f"{f.name}: two files would both become {stem}.parquet")
+            stems.add(stem)
+            df.write_parquet(out_dir / f"{stem}.parquet")
+        if progress:
+            progress("checks done", len(files), len(files))
+        report = {"dataset": f"{name}@{version}", "tier": tier, "files": [c.to_dict() for c in checks],
+                  "problems": [f"{c.file}: {p}" for c in checks for p in c.problems]}
+        if report["problems"] and not override_reason:
+            audit.record(session, actor, "dataset.refused", target=f"{name}@{version}", tier=tier,
+                         problems=report["problems"])
+            session.commit()  # the refusal is on record even though nothing is stored
+            raise IngestRefused(f"dataset {name}@{version} refused: " + "; ".join(report["problems"]), report)
+        ds = store_version(session, actor, policies, settings.datasets_dir, out_dir, name=name, version=version,
+                           tier=tier)
+    ds.manifest = {**ds.manifest, "checks": report["files"], "override_reason": override_reason,
+                   "sources": [f.name for f in files]}
+    if override_reason and report["problems"]:
+        audit.record(session, actor, "dataset.override", target=ds.label, reason=override_reason,
+                     problems=report["problems"])
+    audit.record(session, actor, "dataset.ingest", target=ds.label, tier=tier,
+                 rows=sum(c.rows for c in checks), files=len(files))
+    os.sync()
+    return {**report, "accepted": True, "override_reason": override_reason, "location": ds.location}
