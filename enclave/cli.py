@@ -221,6 +221,12 @@ def project_group() -> None:
     """Projects: one approved purpose each, with members, datasets, expiry and limits."""
 
 
+def _stop_workspaces(slug: str, reason: str) -> list[str]:
+    from enclave.workspaces import stop_project_workspaces
+
+    return stop_project_workspaces(get_settings(), slug, reason, actor())
+
+
 @project_group.command("create")
 @click.argument("slug")
 @click.option("--title", required=True)
@@ -282,6 +288,8 @@ def project_transition(slug: str, state: str, reason: str, as_json: bool) -> Non
 
     with session_scope() as s:
         data = project_dict(transition(s, actor(), slug, ProjectState(state), reason))
+    if ProjectState(state) in (ProjectState.SUSPENDED, ProjectState.EXPIRED, ProjectState.CLOSED):
+        data["stopped_workspaces"] = _stop_workspaces(slug, f"project {state}: {reason}")
     emit(data, as_json, lambda d: f"project {d['slug']} is now {d['state']}")
 
 
@@ -342,7 +350,9 @@ def project_revoke_dataset(slug: str, name: str, reason: str, as_json: bool) -> 
 
     with session_scope() as s:
         a = revoke_dataset(s, actor(), slug, name, reason)
-        data = {"project": slug, "revoked": a.dataset.label}
+        data: dict[str, Any] = {"project": slug, "revoked": a.dataset.label}
+    # running workspaces still have the dataset mounted: stop them; the next start mounts what is approved
+    data["stopped_workspaces"] = _stop_workspaces(slug, f"dataset {data['revoked']} revoked: {reason}")
     emit(data, as_json, lambda d: f"{d['revoked']} revoked for {slug}")
 
 

@@ -3,6 +3,7 @@
 import sys
 
 from enclave.settings import get_settings
+from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.i18n import install as install_i18n
 from policies import load_policies
 
@@ -63,12 +64,15 @@ c.EnclaveSpawner.debug = False
 c.JupyterHub.load_roles = [
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
+    {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
 c.JupyterHub.services = [
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",
                  f"--cull-every={policies.workspace.cull_every_seconds}"]},
+    {"name": HUB_SERVICE, "api_token": settings.secret("hub-admin-token")},
 ]
 
 install_i18n(c)

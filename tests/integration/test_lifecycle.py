@@ -1,0 +1,63 @@
+"""Suspending a project or revoking a dataset stops its running workspaces at once."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import docker
+from click.testing import CliRunner
+
+from enclave import audit
+from enclave.cli import main
+from enclave.db import session_scope
+from enclave.models import ProjectState
+from enclave.projects import add_member, approve_dataset, create_project, today, transition
+from tests.integration.conftest import Enclave
+
+PROJECT = "lifecycle-study"
+
+
+def cli(*args: str) -> dict:
+    res = CliRunner().invoke(main, [*args, "--json"], env={"ENCLAVE_ACTOR": "steward"})
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def running_containers(enclave: Enclave) -> list[str]:
+    return [c.name for c in docker.from_env().containers.list(filters={"label": [
+        f"org.enclave.project={PROJECT}", f"org.enclave.instance={enclave.settings.instance}"]})]
+
+
+def test_suspension_and_revocation_stop_workspaces(enclave: Enclave):
+    with session_scope() as s:
+        create_project(s, "steward", slug=PROJECT, title="Lifecycle", approval_ref="ETH-3", purpose="lifecycle",
+                       pi="dave", start=today(), expiry=today() + timedelta(days=10))
+        add_member(s, "steward", PROJECT, "alice")
+        approve_dataset(s, "steward", PROJECT, "cohort", "v1", {2})
+        transition(s, "steward", PROJECT, ProjectState.APPROVED, "ok")
+        transition(s, "steward", PROJECT, ProjectState.ACTIVE, "ok")
+    alice = enclave.login("alice")
+    assert alice.start(PROJECT).status_code in (201, 202)
+    assert running_containers(enclave)
+
+    out = cli("project", "revoke-dataset", PROJECT, "cohort", "--reason", "data-sharing agreement ended")
+    assert out["stopped_workspaces"] == ["alice"]
+    assert not alice.server() and not running_containers(enclave)
+    # the next start no longer mounts the revoked dataset
+    assert alice.start(PROJECT).status_code in (201, 202)
+    listing = enclave.container("alice").exec_run(["ls", "/data"]).output.decode().split()
+    assert listing == []
+
+    out = cli("project", "transition", PROJECT, "suspended", "--reason", "annual report overdue")
+    assert out["stopped_workspaces"] == ["alice"]
+    assert not alice.server() and not running_containers(enclave)
+    r = alice.start(PROJECT, wait=False)
+    assert r.status_code == 403 and "is suspended" in r.text
+    page = alice.http.get(f"{enclave.url}/hub/spawn", timeout=30).content.decode()
+    assert "lifecycle-study: project &#39;lifecycle-study&#39; is suspended" in page or "is suspended" in page
+    with session_scope() as s:
+        reasons = [r["details"]["reason"] for r in audit.query(s, project=PROJECT,
+                                                                action="workspace.stopped-by-policy")]
+    assert reasons == ["dataset cohort@v1 revoked: data-sharing agreement ended",
+                       "project suspended: annual report overdue"]
