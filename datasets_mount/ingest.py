@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from datasets_mount.catalog import store_version
 from datasets_mount.checks import FileCheck, check_table
+from datasets_mount.dummy import dummy_frame
+from datasets_mount.index import build_index, write_index
 from datasets_mount.reader import TABLE_SUFFIXES, IngestError, read_table
 from enclave import audit
 from enclave.models import Dataset
@@ -26,6 +29,14 @@ class IngestRefused(IngestError):
     def __init__(self, message: str, report: dict[str, Any]):
         super().__init__(message)
         self.report = report
+
+
+def index_path(settings: Settings, name: str, version: str) -> Path:
+    return settings.home / "index" / name / version
+
+
+def dummy_path(settings: Settings, name: str, version: str) -> Path:
+    return settings.home / "dummy" / name / version
 
 
 def import_root(settings: Settings, policies: Policies) -> Path:
@@ -67,8 +78,10 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
             raise IngestError(f"{f.name}: larger than the policy's max_file_bytes")
     checks: list[FileCheck] = []
     with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
-        out_dir = Path(tmp) / "parquet"
-        out_dir.mkdir()
+        out_dir, index_dir, dummy_dir = Path(tmp) / "parquet", Path(tmp) / "index", Path(tmp) / "dummy"
+        for d in (out_dir, index_dir, dummy_dir):
+            d.mkdir()
+        key = bytes.fromhex(settings.secret("dataset-index.key"))
         stems: set[str] = set()
         for i, f in enumerate(files):
             if progress:
@@ -82,6 +95,9 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
                 raise IngestError(f"{f.name}: two files would both become {stem}.parquet")
             stems.add(stem)
             df.write_parquet(out_dir / f"{stem}.parquet")
+            quasi_used = fc.kanon.quasi_identifiers if fc.kanon else []
+            write_index(build_index(df, key, quasi_used, policies.datasets.k_anonymity), index_dir / f"{stem}.parquet")
+            dummy_frame(df, k=policies.datasets.k_anonymity).write_parquet(dummy_dir / f"{stem}.parquet")
         if progress:
             progress("checks done", len(files), len(files))
         report = {"dataset": f"{name}@{version}", "tier": tier, "files": [c.to_dict() for c in checks],
@@ -93,8 +109,15 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
             raise IngestRefused(f"dataset {name}@{version} refused: " + "; ".join(report["problems"]), report)
         ds = store_version(session, actor, policies, settings.datasets_dir, out_dir, name=name, version=version,
                            tier=tier)
+        # beside the dataset, never mounted: the index for export checks, and the dummy for documentation
+        for kind, src in (("index", index_dir), ("dummy", dummy_dir)):
+            target = index_path(settings, name, version) if kind == "index" else dummy_path(settings, name, version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.move(str(src), target)
     ds.manifest = {**ds.manifest, "checks": report["files"], "override_reason": override_reason,
-                   "sources": [f.name for f in files]}
+                   "sources": [f.name for f in files], "index": str(index_path(settings, name, version)),
+                   "dummy": str(dummy_path(settings, name, version))}
     if override_reason and report["problems"]:
         audit.record(session, actor, "dataset.override", target=ds.label, reason=override_reason,
                      problems=report["problems"])

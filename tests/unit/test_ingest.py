@@ -132,3 +132,29 @@ def test_mixed_types_truncated_parquet_duplicates_and_paths(imports: Path, encla
     code, rep = ingest(imports / "ok.csv", "ident", "v1", "4")
     assert code == 2 and "refused by policy" in rep["error"]
     assert stored(enclave_home) == ["cohort", "cohort/v1", "cohort/v1/ok.parquet"]
+
+
+def test_index_holds_keyed_digests_and_dummy_has_no_real_rows(imports: Path, enclave_home: Path):
+    df = cohort(2000)
+    df.write_csv(imports / "c.csv")
+    code, rep = ingest(imports / "c.csv", "cohort", "v1", "2", "--quasi", "sex,region")
+    assert code == 0, rep
+    index = pl.read_parquet(enclave_home / "index" / "cohort" / "v1" / "c.parquet")
+    ids = index.filter(pl.col("kind") == "identifier")
+    assert set(ids["column"]) == {"study_id"} and ids.height == 2000
+    import hashlib
+
+    assert "S00000000" not in index["digest"].to_list()
+    assert hashlib.sha256(b"S00000000").hexdigest()[:32] not in index["digest"].to_list()
+    from datasets_mount.index import digest
+    from enclave.settings import get_settings
+
+    key = bytes.fromhex(get_settings().secret("dataset-index.key"))
+    assert digest(key, "S00000007") in ids["digest"].to_list()
+    assert (enclave_home / "index" / "cohort" / "v1" / "c.parquet").stat().st_mode & 0o077 == 0
+    dummy = pl.read_parquet(enclave_home / "dummy" / "cohort" / "v1" / "c.parquet")
+    real = pl.read_parquet(enclave_home / "datasets" / "cohort" / "v1" / "c.parquet")
+    assert dummy.columns == df.columns and dummy.schema == real.schema
+    assert not set(dummy["study_id"]) & set(df["study_id"])
+    assert dummy["hba1c"].min() >= df["hba1c"].min() and dummy["hba1c"].max() <= df["hba1c"].max()
+    assert set(dummy["region"]) <= set(df["region"])

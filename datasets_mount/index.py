@@ -1,0 +1,60 @@
+"""The keyed-hash index of a dataset's identifying values, used by the export checks.
+
+Plain hashes of low-entropy values (an 11-digit phone number) can be reversed by brute force, so
+every value is hashed with a secret key that stays in the enclave (keyed BLAKE2b, an HMAC-equivalent
+construction). The index holds digests and row numbers only, never values, and is never mounted
+into workspaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+
+from enclave.pii.columns import scan_frame
+
+
+def normalise_value(value: object) -> str:
+    return unicodedata.normalize("NFKC", str(value)).strip().upper()
+
+
+def digest(key: bytes, value: object) -> str:
+    return hashlib.blake2b(normalise_value(value).encode(), key=key[:64], digest_size=16).hexdigest()
+
+
+def record_key_columns(df: pl.DataFrame) -> list[str]:
+    """Text columns that single out records (nearly every value distinct), e.g. pseudonymous study ids."""
+    return [c for c in df.columns if df[c].dtype == pl.Utf8 and df.height >= 20
+            and df[c].n_unique() >= 0.95 * df.height]
+
+
+def build_index(df: pl.DataFrame, key: bytes, quasi: list[str], k: int) -> pl.DataFrame:
+    parts: list[pl.DataFrame] = []
+    columns = {f.column for f in scan_frame(df)} | set(record_key_columns(df))
+    for col in sorted(columns):
+        s = df[col]
+        rows = [i for i, v in enumerate(s.to_list()) if v is not None]
+        parts.append(pl.DataFrame({"kind": "identifier", "column": col, "row": rows,
+                                   "digest": [digest(key, s[i]) for i in rows]}))
+    if quasi:
+        sized = df.with_row_index("row").with_columns(pl.len().over(quasi).alias("_n"))
+        rare = sized.filter(pl.col("_n") < k)
+        if rare.height:
+            combos = rare.select(pl.concat_str([pl.lit(f"{q}=") + pl.col(q).cast(pl.Utf8).fill_null("")
+                                                for q in quasi], separator="|").alias("c"), "row")
+            parts.append(pl.DataFrame({"kind": "rare_combo", "column": "|".join(quasi),
+                                       "row": combos["row"].cast(pl.Int64).to_list(),
+                                       "digest": [digest(key, c) for c in combos["c"].to_list()]}))
+    schema = {"kind": pl.Utf8, "column": pl.Utf8, "row": pl.Int64, "digest": pl.Utf8}
+    return pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+
+
+def write_index(index: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    index.write_parquet(path)
+    os.chmod(path, 0o600)
