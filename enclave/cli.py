@@ -221,6 +221,40 @@ def project_group() -> None:
     """Projects: one approved purpose each, with members, datasets, expiry and limits."""
 
 
+@project_group.command("expire-due")
+@json_option
+@reports_errors
+def project_expire_due(as_json: bool) -> None:
+    """Expire every active or suspended project whose expiry date has passed (run daily)."""
+    from enclave.projects import today, transition
+
+    with session_scope() as s:
+        due = [p.slug for p in s.execute(select(Project)).scalars()
+               if p.state in (ProjectState.ACTIVE, ProjectState.SUSPENDED) and p.expiry_date
+               and p.expiry_date <= today()]
+    results = []
+    for slug in due:
+        with session_scope() as s:
+            transition(s, actor(), slug, ProjectState.EXPIRED, "expiry date reached")
+        results.append({"project": slug, "stopped_workspaces": _stop_workspaces(slug, "project expired")})
+    emit(results, as_json, lambda d: "\n".join(f"expired {r['project']}" for r in d) or "nothing to expire")
+
+
+@project_group.command("purge-archives")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@json_option
+@reports_errors
+def project_purge_archives(dry_run: bool, as_json: bool) -> None:
+    """Delete closed projects' archived workspaces older than the policy's retention period."""
+    from enclave.archive import purge_archives
+
+    settings = get_settings()
+    days = load_policies(settings.policy_dir).workspace.archive_retention_days
+    due = purge_archives(settings, days, actor(), dry_run=dry_run)
+    emit({"dry_run": dry_run, "retention_days": days, "purged": due}, as_json,
+         lambda d: ("would delete" if dry_run else "deleted") + f" {len(d['purged'])} archive(s)")
+
+
 def _stop_workspaces(slug: str, reason: str) -> list[str]:
     from enclave.workspaces import stop_project_workspaces
 
@@ -290,6 +324,10 @@ def project_transition(slug: str, state: str, reason: str, as_json: bool) -> Non
         data = project_dict(transition(s, actor(), slug, ProjectState(state), reason))
     if ProjectState(state) in (ProjectState.SUSPENDED, ProjectState.EXPIRED, ProjectState.CLOSED):
         data["stopped_workspaces"] = _stop_workspaces(slug, f"project {state}: {reason}")
+    if ProjectState(state) == ProjectState.CLOSED:
+        from enclave.archive import archive_workspace
+
+        data["archive"] = archive_workspace(get_settings(), slug, actor())
     emit(data, as_json, lambda d: f"project {d['slug']} is now {d['state']}")
 
 

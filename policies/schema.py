@@ -45,6 +45,8 @@ class WorkspacePolicy(Strict):
     idle_timeout_seconds: int = Field(default=3600, ge=60)
     cull_every_seconds: int = Field(default=300, ge=10)
     start_timeout_seconds: int = Field(default=120, ge=10)
+    archive_retention_days: int = Field(default=365, ge=0, description="closed projects' archived workspaces "
+                                        "are deleted this many days after closing")
 
     @model_validator(mode="after")
     def _defaults_within_maximum(self) -> WorkspacePolicy:

@@ -152,3 +152,42 @@ def test_dataset_approval_respects_tiers_and_versions(people):
         tier4.tier = 4
     with session_scope() as s, pytest.raises(NotAllowed, match="tier 4"):
         approve_dataset(s, "steward", "study-one", "cohort", "v1", {0, 1, 2, 3})
+
+
+def test_closing_archives_read_only_and_purge_respects_retention(people):
+    from datetime import UTC, datetime
+
+    from enclave.archive import purge_archives
+
+    make_project()
+    ws = get_settings().projects_dir / "study-one" / "workspace"
+    ws.mkdir(parents=True)
+    (ws / "analysis.ipynb").write_text("{}")
+    code, data = cli("project", "transition", "study-one", "closed", "--reason", "study finished")
+    assert code == 0 and data["archive"]["files"] == 1
+    archive = get_settings().projects_dir / "study-one" / "archive"
+    assert not ws.exists() and (archive / "analysis.ipynb").stat().st_mode & 0o222 == 0
+    assert (archive / "analysis.ipynb").stat().st_uid == 0
+    code, data = cli("project", "purge-archives", "--dry-run")
+    assert data["purged"] == [] and archive.exists()  # within the 365-day retention
+    later = datetime.now(UTC) + timedelta(days=366)
+    assert [d["project"] for d in purge_archives(get_settings(), 365, "steward", now=later)] == ["study-one"]
+    assert not archive.exists()
+    with session_scope() as s:
+        assert [r["action"] for r in audit.query(s, action="workspace.*")] == ["workspace.archive", "workspace.purge"]
+
+
+def test_expire_due_expires_projects_past_their_date(people):
+    from sqlalchemy import update
+
+    from enclave.models import Project
+
+    make_project()
+    with session_scope() as s:
+        transition(s, "steward", "study-one", ProjectState.APPROVED, "ok")
+        transition(s, "steward", "study-one", ProjectState.ACTIVE, "ok")
+        s.execute(update(Project).values(expiry_date=TODAY - timedelta(days=1)))
+    code, data = cli("project", "expire-due")
+    assert code == 0 and [d["project"] for d in data] == ["study-one"]
+    assert cli("project", "show", "study-one")[1]["state"] == "expired"
+    assert cli("project", "expire-due")[1] == []
