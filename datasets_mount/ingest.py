@@ -83,10 +83,16 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
             d.mkdir()
         key = bytes.fromhex(settings.secret("dataset-index.key"))
         stems: set[str] = set()
-        for i, f in enumerate(files):
+        steps = 5 * len(files)
+
+        def step(label: str, done: int) -> None:
             if progress:
-                progress(f.name, i, len(files))
+                progress(label, done, steps)
+
+        for i, f in enumerate(files):
+            step(f"{f.name}: reading", 5 * i)
             df, info = read_table(f)
+            step(f"{f.name}: checking {df.height:,} rows", 5 * i + 1)
             fc = check_table(f.name, df, policies, quasi)
             fc.source = info
             checks.append(fc)
@@ -94,12 +100,14 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
             if stem in stems:
                 raise IngestError(f"{f.name}: two files would both become {stem}.parquet")
             stems.add(stem)
+            step(f"{f.name}: writing Parquet", 5 * i + 2)
             df.write_parquet(out_dir / f"{stem}.parquet")
+            step(f"{f.name}: building the index", 5 * i + 3)
             quasi_used = fc.kanon.quasi_identifiers if fc.kanon else []
             write_index(build_index(df, key, quasi_used, policies.datasets.k_anonymity), index_dir / f"{stem}.parquet")
+            step(f"{f.name}: making the dummy", 5 * i + 4)
             dummy_frame(df, k=policies.datasets.k_anonymity).write_parquet(dummy_dir / f"{stem}.parquet")
-        if progress:
-            progress("checks done", len(files), len(files))
+        step("checks done", steps)
         report = {"dataset": f"{name}@{version}", "tier": tier, "files": [c.to_dict() for c in checks],
                   "problems": [f"{c.file}: {p}" for c in checks for p in c.problems]}
         if report["problems"] and not override_reason:

@@ -47,6 +47,14 @@ def _decode(raw: bytes, name: str) -> tuple[str, str]:
 
 
 def _read_text(path: Path, separator: str) -> tuple[pl.DataFrame, str]:
+    kind = "TSV" if separator == "\t" else "CSV"
+    try:  # fast path: polars reads UTF-8 straight from the file and refuses invalid bytes
+        return pl.read_csv(path, separator=separator, infer_schema_length=10_000, try_parse_dates=True), "utf-8"
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
+            raise IngestError(f"{path.name}: cannot be read as {kind}: {str(exc).splitlines()[0]}") from exc
+    except pl.exceptions.NoDataError as exc:
+        raise IngestError(f"{path.name}: the file is empty") from exc
     raw = path.read_bytes()
     text, encoding = _decode(raw, path.name)
     if not text.strip():
@@ -56,8 +64,7 @@ def _read_text(path: Path, separator: str) -> tuple[pl.DataFrame, str]:
                          try_parse_dates=True)
     except pl.exceptions.ComputeError as exc:
         msg = str(exc).splitlines()[0]
-        raise IngestError(f"{path.name}: cannot be read as {'TSV' if separator == chr(9) else 'CSV'} "
-                          f"({encoding}): {msg}") from exc
+        raise IngestError(f"{path.name}: cannot be read as {kind} ({encoding}): {msg}") from exc
     return df, encoding
 
 

@@ -83,6 +83,7 @@ class Project(Base):
     purpose: Mapped[str] = mapped_column(Text, default="")
     pi: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[ProjectState] = mapped_column(_enum(ProjectState), default=ProjectState.REQUESTED)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
     start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     expiry_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     cpu_limit: Mapped[float | None] = mapped_column(Float, nullable=True)

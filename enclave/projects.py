@@ -125,6 +125,7 @@ def transition(session: Session, actor: str, slug: str, to: ProjectState, reason
         raise EnclaveError("a reason is required for every project state change")
     before = project.state
     project.state = to
+    project.state_reason = reason
     session.flush()
     audit.record(session, actor, "project.transition", project=slug, target=slug, before=before.value,
                  after=to.value, reason=reason)
@@ -215,6 +216,8 @@ def startability(project: Project, user: User, on: date | None = None) -> Starta
         reason = f"you are not a member of project '{project.slug}'"
     elif project.state != ProjectState.ACTIVE:
         reason = f"project '{project.slug}' is {project.state.value}, not active"
+        if project.state_reason and project.state != ProjectState.REQUESTED:
+            reason += f" ({project.state_reason})"
     elif project.start_date and on < project.start_date:
         reason = f"project '{project.slug}' starts on {project.start_date}"
     elif project.expiry_date and on >= project.expiry_date:

@@ -55,7 +55,7 @@ def test_suspension_and_revocation_stop_workspaces(enclave: Enclave):
     r = alice.start(PROJECT, wait=False)
     assert r.status_code == 403 and "is suspended" in r.text
     page = alice.http.get(f"{enclave.url}/hub/spawn", timeout=30).content.decode()
-    assert "lifecycle-study: project &#39;lifecycle-study&#39; is suspended" in page or "is suspended" in page
+    assert "is suspended, not active (annual report overdue)" in page
     with session_scope() as s:
         reasons = [r["details"]["reason"] for r in audit.query(s, project=PROJECT,
                                                                 action="workspace.stopped-by-policy")]

@@ -116,7 +116,7 @@ def test_only_active_members_with_researcher_role_may_start(people):
         upsert_user(s, "steward", "alice", roles=["researcher"])
         transition(s, "steward", "study-one", ProjectState.SUSPENDED, "audit finding")
     with session_scope() as s:
-        assert projects_for(s, "alice")[0].reason == "project 'study-one' is suspended, not active"
+        assert projects_for(s, "alice")[0].reason == "project 'study-one' is suspended, not active (audit finding)"
 
 
 def test_dataset_approval_respects_tiers_and_versions(people):
