@@ -26,6 +26,18 @@ def digest(key: bytes, value: object) -> str:
     return hashlib.blake2b(normalise_value(value).encode(), key=key[:64], digest_size=16).hexdigest()
 
 
+def digests(key: bytes, values: pl.Series) -> list[str]:
+    """`digest` for a whole column: normalised by polars, hashed from a copy of one keyed state."""
+    norm = values.cast(pl.Utf8).str.normalize("NFKC").str.strip_chars().str.to_uppercase()
+    keyed = hashlib.blake2b(key=key[:64], digest_size=16)
+    out = []
+    for v in norm.to_list():
+        h = keyed.copy()
+        h.update(v.encode())
+        out.append(h.hexdigest())
+    return out
+
+
 def record_key_columns(df: pl.DataFrame) -> list[str]:
     """Text columns that single out records (nearly every value distinct), e.g. pseudonymous study ids."""
     return [c for c in df.columns if df[c].dtype == pl.Utf8 and df.height >= 20
@@ -36,10 +48,9 @@ def build_index(df: pl.DataFrame, key: bytes, quasi: list[str], k: int) -> pl.Da
     parts: list[pl.DataFrame] = []
     columns = {f.column for f in scan_frame(df)} | set(record_key_columns(df))
     for col in sorted(columns):
-        s = df[col]
-        rows = [i for i, v in enumerate(s.to_list()) if v is not None]
-        parts.append(pl.DataFrame({"kind": "identifier", "column": col, "row": rows,
-                                   "digest": [digest(key, s[i]) for i in rows]}))
+        present = df.select(pl.col(col)).with_row_index("row").filter(pl.col(col).is_not_null())
+        parts.append(pl.DataFrame({"kind": "identifier", "column": col, "row": present["row"].cast(pl.Int64),
+                                   "digest": digests(key, present[col])}))
     if quasi:
         sized = df.with_row_index("row").with_columns(pl.len().over(quasi).alias("_n"))
         rare = sized.filter(pl.col("_n") < k)
@@ -47,8 +58,8 @@ def build_index(df: pl.DataFrame, key: bytes, quasi: list[str], k: int) -> pl.Da
             combos = rare.select(pl.concat_str([pl.lit(f"{q}=") + pl.col(q).cast(pl.Utf8).fill_null("")
                                                 for q in quasi], separator="|").alias("c"), "row")
             parts.append(pl.DataFrame({"kind": "rare_combo", "column": "|".join(quasi),
-                                       "row": combos["row"].cast(pl.Int64).to_list(),
-                                       "digest": [digest(key, c) for c in combos["c"].to_list()]}))
+                                       "row": combos["row"].cast(pl.Int64),
+                                       "digest": digests(key, combos["c"])}))
     schema = {"kind": pl.Utf8, "column": pl.Utf8, "row": pl.Int64, "digest": pl.Utf8}
     return pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
 
