@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from datasets_mount.catalog import store_version
+from datasets_mount.ingest import import_root, ingest
 from datasets_mount.synthetic import write_cohort
 from enclave.db import session_scope
 from enclave.idp import hash_password
@@ -85,10 +85,12 @@ def seed(settings: Settings, policies: Policies, actor: str = "demo-seed") -> di
                         roles=u["groups"])
         name, version = DEMO_DATASET
         if not s.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
-            with tempfile.TemporaryDirectory() as tmp:
+            # through the same checks as any steward's data
+            imports = import_root(settings, policies)
+            imports.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=imports) as tmp:
                 write_cohort(Path(tmp), rows=20000)
-                store_version(s, actor, policies, settings.datasets_dir, Path(tmp), name=name, version=version,
-                              tier=2)
+                ingest(s, actor, settings, policies, Path(tmp), name=name, version=version, tier=2)
         if not s.execute(select(Project).where(Project.slug == DEMO_PROJECT)).first():
             create_project(s, actor, slug=DEMO_PROJECT, title="Diabetes outcomes (demo) 糖尿病结局研究（演示）",
                            approval_ref="DEMO-ETHICS-2026-001",
