@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from enclave.pii.names import has_common_surname
 from enclave.pii.recognizers import find_all
 
 # Cells worth a closer look: long digit runs (IDs, phones, cards), e-mail, passport/permit shapes,
@@ -51,6 +52,22 @@ def _as_text(series: pl.Series) -> pl.Series | None:
     return None
 
 
+def _cn_name_rows(text: pl.Series) -> int:
+    """Rows of a column that is mostly bare Chinese personal names (2-4 characters, a common surname)."""
+    present = text.drop_nulls()
+    if present.len() < 5:
+        return 0
+    shaped = present.filter(present.str.contains(r"^[\u4e00-\u9fff]{2,4}$"))
+    if shaped.len() < 0.6 * present.len():
+        return 0
+    distinct = shaped.unique()
+    named = distinct.filter(distinct.map_elements(has_common_surname, return_dtype=pl.Boolean))
+    # names are many and varied; a handful of repeated words (城市, 科室) is a category, not names
+    if named.len() < 0.6 * distinct.len() or distinct.len() < min(20, 0.3 * present.len()):
+        return 0
+    return int(shaped.is_in(named.implode()).sum())
+
+
 def scan_column(name: str, series: pl.Series) -> list[ColumnFinding]:
     findings: list[ColumnFinding] = []
     text = _as_text(series)
@@ -63,6 +80,10 @@ def scan_column(name: str, series: pl.Series) -> list[ColumnFinding]:
                 for entity in {m.entity for m in find_all(str(value))}:
                     per_entity[entity] = per_entity.get(entity, 0) + int(n)
             findings += [ColumnFinding(name, e, n, "values") for e, n in sorted(per_entity.items())]
+    if text is not None and not any(f.entity == "PERSON_CN" for f in findings):
+        n = _cn_name_rows(text)
+        if n:
+            findings.append(ColumnFinding(name, "PERSON_CN", n, "values"))
     for pattern, entity in HEADER_HINTS.items():
         if re.search(pattern, name, re.IGNORECASE) and series.null_count() < len(series):
             if not any(f.entity.startswith(entity[:6]) for f in findings):

@@ -34,3 +34,17 @@ def test_statistics_and_masked_values_are_clean():
     df = pl.DataFrame({"phone_masked": ["138****5678", "139****0000"], "count": [123456789012, 5],
                        "p": [0.0001, 0.5], "period": ["2019-2023", "2020-01-01"]})
     assert [f.entity for f in scan_frame(df) if f.by == "values"] == []
+
+
+def test_bare_chinese_name_column_is_found_but_categories_are_not():
+    import random
+
+    rng = random.Random(1)
+    given = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+    names = [rng.choice("王李张刘陈杨黄赵吴周") + "".join(rng.choice(given) for _ in range(rng.choice((1, 2))))
+             for _ in range(200)]
+    df = pl.DataFrame({"who": names, "city": [rng.choice(["北京", "上海", "广州", "成都"]) for _ in range(200)],
+                       "dept": [rng.choice(["内科", "外科", "儿科", "王府井"]) for _ in range(200)]})
+    found = {(f.column, f.entity): f.rows for f in scan_frame(df)}
+    assert found.get(("who", "PERSON_CN"), 0) >= 190
+    assert ("city", "PERSON_CN") not in found and ("dept", "PERSON_CN") not in found
