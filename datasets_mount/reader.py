@@ -94,7 +94,11 @@ def read_table(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
         if kind == "parquet":
             df = pl.read_parquet(path)
         elif kind in ("xlsx", "xls"):
-            df = pl.read_excel(path)
+            sheets = pl.read_excel(path, sheet_id=0)  # every sheet, so none is dropped unseen
+            if len(sheets) != 1:
+                raise IngestError(f"{path.name}: the workbook has {len(sheets)} sheets "
+                                  f"({', '.join(sheets)}); save each sheet as its own file")
+            (info["sheet"], df), = sheets.items()
         else:
             df, info["encoding"] = _read_text(path, "\t" if kind == "tsv" else ",")
     except IngestError:

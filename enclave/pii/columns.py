@@ -52,6 +52,21 @@ def _as_text(series: pl.Series) -> pl.Series | None:
     return None
 
 
+EN_NAME = r"^[A-Z][a-z]+(?: [A-Z]\.)?(?: (?:O'|Mc|Mac)?[A-Z][a-z'-]+){1,2}$"
+
+
+def _en_name_rows(text: pl.Series) -> int:
+    """Rows of a column that is mostly "Given Family" names: capitalised words with wide variety."""
+    present = text.drop_nulls()
+    if present.len() < 5:
+        return 0
+    shaped = present.filter(present.str.contains(EN_NAME))
+    distinct = shaped.n_unique()
+    if shaped.len() < 0.6 * present.len() or distinct < min(20, 0.3 * present.len()):
+        return 0
+    return shaped.len()
+
+
 def _cn_name_rows(text: pl.Series) -> int:
     """Rows of a column that is mostly bare Chinese personal names (2-4 characters, a common surname)."""
     present = text.drop_nulls()
@@ -80,10 +95,11 @@ def scan_column(name: str, series: pl.Series) -> list[ColumnFinding]:
                 for entity in {m.entity for m in find_all(str(value))}:
                     per_entity[entity] = per_entity.get(entity, 0) + int(n)
             findings += [ColumnFinding(name, e, n, "values") for e, n in sorted(per_entity.items())]
-    if text is not None and not any(f.entity == "PERSON_CN" for f in findings):
-        n = _cn_name_rows(text)
-        if n:
-            findings.append(ColumnFinding(name, "PERSON_CN", n, "values"))
+    if text is not None:
+        for entity, count in (("PERSON_CN", _cn_name_rows), ("PERSON_EN", _en_name_rows)):
+            n = 0 if any(f.entity == entity for f in findings) else count(text)
+            if n:
+                findings.append(ColumnFinding(name, entity, n, "values"))
     for pattern, entity in HEADER_HINTS.items():
         if re.search(pattern, name, re.IGNORECASE) and series.null_count() < len(series):
             if not any(f.entity.startswith(entity[:6]) for f in findings):

@@ -158,3 +158,18 @@ def test_index_holds_keyed_digests_and_dummy_has_no_real_rows(imports: Path, enc
     assert not set(dummy["study_id"]) & set(df["study_id"])
     assert dummy["hba1c"].min() >= df["hba1c"].min() and dummy["hba1c"].max() <= df["hba1c"].max()
     assert set(dummy["region"]) <= set(df["region"])
+
+
+def test_multi_sheet_workbook_is_refused_rather_than_partly_read(imports: Path, enclave_home: Path):
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(imports / "two.xlsx"))
+    for sheet in ("cases", "controls"):
+        ws = wb.add_worksheet(sheet)
+        ws.write_row(0, 0, ["sex", "y"])
+        for r in range(1, 11):
+            ws.write_row(r, 0, ["F", r])
+    wb.close()
+    code, rep = ingest(imports / "two.xlsx")
+    assert code == 2 and "the workbook has 2 sheets (cases, controls)" in rep["error"]
+    assert stored(enclave_home) == []

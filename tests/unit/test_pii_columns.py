@@ -48,3 +48,15 @@ def test_bare_chinese_name_column_is_found_but_categories_are_not():
     found = {(f.column, f.entity): f.rows for f in scan_frame(df)}
     assert found.get(("who", "PERSON_CN"), 0) >= 190
     assert ("city", "PERSON_CN") not in found and ("dept", "PERSON_CN") not in found
+
+
+def test_english_name_column_is_found_but_capitalised_categories_are_not():
+    import random
+
+    rng = random.Random(2)
+    first = ["James", "Mary", "Robert", "Linda", "Michael", "Susan", "David", "Karen", "John", "Lisa"]
+    last = ["Smith", "Jones", "Brown", "Taylor", "Wilson", "Evans", "Walker", "O'Brien", "McDonald", "Clarke"]
+    df = pl.DataFrame({"x": [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(100)],
+                       "ward": [rng.choice(["Heart Failure", "General Surgery", "Renal Unit"]) for _ in range(100)]})
+    found = {(f.column, f.entity) for f in scan_frame(df)}
+    assert ("x", "PERSON_EN") in found and not any(col == "ward" for col, _ in found)
