@@ -492,6 +492,39 @@ def dataset_verify(as_json: bool) -> None:
     sys.exit(1 if bad else 0)
 
 
+# --- egress ------------------------------------------------------------------------------------
+
+
+@main.group("egress")
+def egress_group() -> None:
+    """Export checks and review."""
+
+
+@egress_group.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Run every automated export check on PATHS; exit 1 when any file is blocked."""
+    from egress_review.scan import rules_used, scan_path
+
+    policy = load_policies(get_settings().policy_dir).egress
+    rules = rules_used(policy)
+    results = [{**scan_path(p, policy).to_dict(), "rules": rules} for p in paths]
+
+    def human(rows: list[dict[str, Any]]) -> str:
+        lines = []
+        for r in rows:
+            lines.append(f"{r['verdict'].upper():6} {r['path']} ({r['type']})")
+            for f in r["findings"]:
+                where = ", ".join(f"{k} {v}" for k, v in f.get("location", {}).items())
+                lines.append(f"   {f['verdict']:6} {f['check']}: {f['detail']}" + (f" [{where}]" if where else ""))
+        return "\n".join(lines)
+
+    emit(results, as_json, human)
+    sys.exit(1 if any(r["verdict"] == "block" for r in results) else 0)
+
+
 # --- audit ---------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from policies.schema import SECTIONS, DatasetPolicy, Limits, WorkspacePolicy, size_to_bytes
+from policies.schema import SECTIONS, DatasetPolicy, EgressPolicy, Limits, WorkspacePolicy, size_to_bytes
 
 
 class PolicyError(ValueError):
@@ -19,6 +19,7 @@ class PolicyError(ValueError):
 class Policies:
     workspace: WorkspacePolicy
     datasets: DatasetPolicy
+    egress: EgressPolicy
     source: Path
 
     def limits_for(self, cpu: float | None, mem: str | None, pids: int | None) -> Limits:

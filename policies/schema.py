@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -85,4 +85,30 @@ class DatasetPolicy(Strict):
         return self
 
 
-SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy}
+class DisclosureControl(Strict):
+    """Statistical disclosure control for tables (ACRO defaults; OpenSAFELY-style rounding selectable)."""
+
+    mode: Literal["threshold", "opensafely"] = "threshold"
+    threshold: int = Field(default=10, ge=1, description="counts below this fail (mode threshold)")
+    redact_at_or_below: int = Field(default=7, ge=0, description="mode opensafely: counts <= this must be redacted")
+    rounding_base: int = Field(default=5, ge=1, description="mode opensafely: other counts must be multiples")
+    zeros_disclosive: bool = True
+    dominance_n: int = Field(default=2, ge=1)
+    dominance_k: float = Field(default=0.9, gt=0, le=1)
+    p_percent: float = Field(default=0.1, gt=0, lt=1)
+    min_residual_df: int = Field(default=10, ge=1)
+
+
+class EgressPolicy(Strict):
+    """What may leave, and the automatic checks every file gets before two people review it."""
+
+    allowed_types: list[str] = Field(default_factory=lambda: [
+        "csv", "tsv", "txt", "md", "json", "html", "ipynb", "png", "jpg", "pdf", "parquet", "xlsx"])
+    max_file_bytes: int = Field(default=16 * 1024**2, ge=1)
+    archives: Literal["unpack", "refuse"] = "unpack"
+    row_cap: int = Field(default=5000, ge=1)
+    sdc: DisclosureControl = Field(default_factory=DisclosureControl)
+
+
+SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,
+                                     "egress": EgressPolicy}

@@ -8,12 +8,14 @@ if [ ! -x .venv/bin/python ]; then
   echo "[enclave] creating .venv"
   python3 -m venv .venv
 fi
+# Reinstall when the dependencies or the set of top-level packages change (editable installs map packages once).
 stamp=.venv/.enclave-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+want=$( (cat pyproject.toml; ls -d */__init__.py) | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[enclave] installing Python packages"
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e ".[dev]"
-  touch "$stamp"
+  echo "$want" > "$stamp"
 fi
 
 if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

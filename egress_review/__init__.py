@@ -1,0 +1,1 @@
+"""Export requests, automated checks, the two-person review, releases."""

@@ -1,0 +1,200 @@
+"""Everything readable in an output file, with where it was: text segments and tables.
+
+Values hide in notebook outputs, HTML attributes, JSON, image metadata and encoded blobs; each is
+pulled out as text with a location a reviewer can find again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import polars as pl
+
+from egress_review.filetypes import decode_text
+
+
+@dataclass
+class Segment:
+    text: str
+    location: dict[str, Any]
+
+
+class _HTMLText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[tuple[str, int]] = []
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.parts.append((data, self.getpos()[0]))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for _, value in attrs:
+            if value and value.strip():
+                self.parts.append((value, self.getpos()[0]))
+
+
+def html_segments(text: str, base: dict[str, Any]) -> Iterator[Segment]:
+    p = _HTMLText()
+    p.feed(text)
+    for data, line in p.parts:
+        yield Segment(data, {**base, "line": line})
+
+
+def _json_strings(obj: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _json_strings(v, f"{path}.{k}")
+            yield str(k), f"{path} (key)"
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _json_strings(v, f"{path}[{i}]")
+    elif obj is not None:
+        yield str(obj), path
+
+
+def png_text(data: bytes) -> Iterator[Segment]:
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        kind = ctype.decode("latin-1")
+        try:
+            if kind == "tEXt":
+                key, _, val = body.partition(b"\x00")
+                yield Segment(val.decode("latin-1"), {"chunk": kind, "key": key.decode("latin-1")})
+            elif kind == "zTXt":
+                key, _, rest = body.partition(b"\x00")
+                yield Segment(zlib.decompress(rest[1:]).decode("latin-1"), {"chunk": kind, "key": key.decode()})
+            elif kind == "iTXt":
+                key, _, rest = body.partition(b"\x00")
+                flag, rest = rest[0], rest[2:]
+                _lang, _, rest = rest.partition(b"\x00")
+                _tkey, _, val = rest.partition(b"\x00")
+                text = zlib.decompress(val) if flag else val
+                yield Segment(text.decode("utf-8", "replace"), {"chunk": kind, "key": key.decode()})
+            elif kind == "eXIf":
+                yield from _printable(body, {"chunk": kind})
+        except (zlib.error, IndexError, UnicodeDecodeError):
+            yield Segment("", {"chunk": kind, "unreadable": True})
+        pos += 12 + length
+
+
+def _printable(data: bytes, loc: dict[str, Any]) -> Iterator[Segment]:
+    for m in re.finditer(rb"[\x20-\x7e]{4,}", data):
+        yield Segment(m.group().decode("ascii"), {**loc, "offset": m.start()})
+    for enc in ("utf-16-le", "utf-8"):
+        text = data.decode(enc, "ignore")
+        for m in re.finditer(r"[\u4e00-\u9fff\w@.+-]{4,}", text):
+            if not m.group().isascii():
+                yield Segment(m.group(), {**loc, "encoding": enc})
+
+
+def jpeg_text(data: bytes) -> Iterator[Segment]:
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):  # end of image / start of scan: metadata is over
+            break
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        body = data[pos + 4:pos + 2 + length]
+        if marker == 0xFE or 0xE0 <= marker <= 0xEF:
+            yield from _printable(body, {"segment": f"APP{marker - 0xE0}" if marker != 0xFE else "COM"})
+        pos += 2 + length
+
+
+def notebook_segments(nb: dict[str, Any]) -> Iterator[Segment]:
+    for i, cell in enumerate(nb.get("cells", [])):
+        src = cell.get("source", "")
+        yield Segment("".join(src) if isinstance(src, list) else str(src), {"cell": i, "part": "source"})
+        for j, out in enumerate(cell.get("outputs", []) or []):
+            loc = {"cell": i, "output": j}
+            if "text" in out:
+                t = out["text"]
+                yield Segment("".join(t) if isinstance(t, list) else str(t), {**loc, "part": "stream"})
+            for mime, value in (out.get("data") or {}).items():
+                v = "".join(value) if isinstance(value, list) else value
+                if mime == "text/html":
+                    yield from html_segments(str(v), {**loc, "part": mime})
+                elif mime in ("image/png", "image/jpeg"):
+                    try:
+                        raw = base64.b64decode(str(v))
+                    except binascii.Error:
+                        continue
+                    inner = png_text(raw) if mime == "image/png" else jpeg_text(raw)
+                    for seg in inner:
+                        yield Segment(seg.text, {**loc, "part": mime, **seg.location})
+                elif isinstance(v, str):
+                    yield Segment(v, {**loc, "part": mime})
+                else:
+                    for s, path in _json_strings(v, "$"):
+                        yield Segment(s, {**loc, "part": mime, "path": path})
+
+
+def text_segments(data: bytes, ftype: str) -> Iterator[Segment]:
+    if ftype == "png":
+        yield from png_text(data)
+        return
+    if ftype == "jpg":
+        yield from jpeg_text(data)
+        return
+    text = decode_text(data)
+    if text is None:
+        return
+    if ftype in ("json", "ipynb"):
+        obj = json.loads(text)
+        if ftype == "ipynb":
+            yield from notebook_segments(obj)
+        else:
+            for s, path in _json_strings(obj, "$"):
+                yield Segment(s, {"path": path})
+    elif ftype in ("html", "svg"):
+        yield from html_segments(text, {})
+    else:
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield Segment(line, {"line": n})
+
+
+B64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b")
+
+
+def decoded_blobs(seg: Segment) -> Iterator[Segment]:
+    """Text hidden as base64 or hex inside a segment, decoded (only when it decodes to readable text)."""
+    for rx, kind in ((B64, "base64"), (HEX, "hex")):
+        for m in rx.finditer(seg.text):
+            try:
+                raw = base64.b64decode(m.group() + "=" * (-len(m.group()) % 4)) if kind == "base64" \
+                    else bytes.fromhex(m.group())
+            except (binascii.Error, ValueError):
+                continue
+            text = decode_text(raw)
+            if text and sum(c.isprintable() for c in text) >= 0.9 * len(text):
+                yield Segment(text, {**seg.location, "decoded": kind})
+
+
+def read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
+    try:
+        if ftype in ("csv", "tsv"):
+            text = decode_text(data) or ""
+            return pl.read_csv(io.StringIO(text), separator="\t" if ftype == "tsv" else ",",
+                               infer_schema_length=10_000)
+        if ftype == "parquet":
+            return pl.read_parquet(io.BytesIO(data))
+        if ftype == "xlsx":
+            sheets = pl.read_excel(io.BytesIO(data), sheet_id=0)
+            return pl.concat(list(sheets.values()), how="diagonal_relaxed") if sheets else None
+    except Exception:  # a broken table is reported by the caller as unreadable
+        return None
+    return None

@@ -1,0 +1,79 @@
+"""File type by content, never by name; a name that claims another type is itself a finding."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+EXPECTED = {".csv": {"csv", "txt"}, ".tsv": {"tsv", "txt"}, ".txt": {"txt", "csv", "tsv"}, ".log": {"txt"},
+            ".md": {"md", "txt"}, ".json": {"json"}, ".html": {"html"}, ".htm": {"html"}, ".ipynb": {"ipynb"},
+            ".png": {"png"}, ".jpg": {"jpg"}, ".jpeg": {"jpg"}, ".pdf": {"pdf"}, ".parquet": {"parquet"},
+            ".xlsx": {"xlsx"}, ".zip": {"zip"}, ".pkl": {"pickle"}, ".pickle": {"pickle"}, ".joblib": {"pickle"},
+            ".svg": {"svg"}}
+
+
+def decode_text(data: bytes) -> str | None:
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:
+            return text
+    return None
+
+
+def _delimited(text: str, sep: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if len(lines) < 2:
+        return False
+    counts = {ln.count(sep) for ln in lines}
+    return len(counts) == 1 and counts.pop() >= 1
+
+
+def detect(data: bytes, name: str = "") -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PAR1") and data.endswith(b"PAR1"):
+        return "parquet"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            return "binary"
+        return "xlsx" if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names) else "zip"
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    if data.startswith(b"\x7fELF") or data.startswith(b"MZ"):
+        return "binary"
+    text = decode_text(data)
+    if text is None:
+        return "binary"
+    stripped = text.lstrip().lower()
+    if stripped.startswith("{") or stripped.startswith("["):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return "ipynb" if isinstance(obj, dict) and "cells" in obj and "nbformat" in obj else "json"
+    if stripped.startswith("<svg") or (stripped.startswith("<?xml") and "<svg" in stripped[:500]):
+        return "svg"
+    if stripped.startswith(("<!doctype html", "<html")) or "<body" in stripped[:2000]:
+        return "html"
+    if _delimited(text, "\t"):
+        return "tsv"
+    if _delimited(text, ","):
+        return "csv"
+    return "md" if name.lower().endswith(".md") else "txt"
+
+
+def name_matches(name: str, detected: str) -> bool:
+    dot = name.rfind(".")
+    ext = name[dot:].lower() if dot >= 0 else ""
+    return detected in EXPECTED.get(ext, {detected}) if ext else True
