@@ -1,41 +1,18 @@
 """The keyed-hash index of a dataset's identifying values, used by the export checks.
 
-Plain hashes of low-entropy values (an 11-digit phone number) can be reversed by brute force, so
-every value is hashed with a secret key that stays in the enclave (keyed BLAKE2b, an HMAC-equivalent
-construction). The index holds digests and row numbers only, never values, and is never mounted
+It holds digests (`enclave.pii.keyed`) and row numbers only, never values, and is never mounted
 into workspaces.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import unicodedata
 from pathlib import Path
 
 import polars as pl
 
 from enclave.pii.columns import scan_frame
-
-
-def normalise_value(value: object) -> str:
-    return unicodedata.normalize("NFKC", str(value)).strip().upper()
-
-
-def digest(key: bytes, value: object) -> str:
-    return hashlib.blake2b(normalise_value(value).encode(), key=key[:64], digest_size=16).hexdigest()
-
-
-def digests(key: bytes, values: pl.Series) -> list[str]:
-    """`digest` for a whole column: normalised by polars, hashed from a copy of one keyed state."""
-    norm = values.cast(pl.Utf8).str.normalize("NFKC").str.strip_chars().str.to_uppercase()
-    keyed = hashlib.blake2b(key=key[:64], digest_size=16)
-    out = []
-    for v in norm.to_list():
-        h = keyed.copy()
-        h.update(v.encode())
-        out.append(h.hexdigest())
-    return out
+from enclave.pii.keyed import digests
 
 
 def record_key_columns(df: pl.DataFrame) -> list[str]:

@@ -19,6 +19,7 @@ from datasets_mount.index import build_index, write_index
 from datasets_mount.reader import TABLE_SUFFIXES, IngestError, read_table
 from enclave import audit
 from enclave.models import Dataset
+from enclave.pii.keyed import index_key, index_root
 from enclave.settings import Settings
 from policies import Policies
 
@@ -32,7 +33,7 @@ class IngestRefused(IngestError):
 
 
 def index_path(settings: Settings, name: str, version: str) -> Path:
-    return settings.home / "index" / name / version
+    return index_root(settings) / name / version
 
 
 def dummy_path(settings: Settings, name: str, version: str) -> Path:
@@ -81,7 +82,7 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
         out_dir, index_dir, dummy_dir = Path(tmp) / "parquet", Path(tmp) / "index", Path(tmp) / "dummy"
         for d in (out_dir, index_dir, dummy_dir):
             d.mkdir()
-        key = bytes.fromhex(settings.secret("dataset-index.key"))
+        key = index_key(settings)
         stems: set[str] = set()
         steps = 5 * len(files)
 

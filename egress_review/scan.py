@@ -8,10 +8,11 @@ import re
 import zipfile
 from pathlib import Path
 
-from egress_review import checks
+from egress_review import checks, owndata
 from egress_review.extract import read_table, text_segments
 from egress_review.filetypes import detect, name_matches
 from egress_review.findings import FileResult, Finding, Verdict
+from egress_review.owndata import OwnDataIndex
 from policies.schema import EgressPolicy
 
 ACTIVE = re.compile(rb"<script|javascript:|\son[a-z]+\s*=|application/javascript", re.IGNORECASE)
@@ -19,7 +20,8 @@ TEXT_TYPES = {"csv", "tsv", "txt", "md", "json", "html", "ipynb", "svg", "png", 
 TABLE_TYPES = {"csv", "tsv", "parquet", "xlsx"}
 
 
-def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0) -> FileResult:
+def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
+               own: OwnDataIndex | None = None) -> FileResult:
     ftype = detect(data, name)
     result = FileResult(name, ftype, hashlib.sha256(data).hexdigest())
     f = result.findings
@@ -41,7 +43,7 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0) -> 
                     f.append(Finding("file-type", Verdict.BLOCK, f"member {info.filename} too large",
                                      rule=f"max_file_bytes={policy.max_file_bytes}"))
                     continue
-                result.members.append(scan_bytes(f"{name}!{info.filename}", z.read(info), policy, depth + 1))
+                result.members.append(scan_bytes(f"{name}!{info.filename}", z.read(info), policy, depth + 1, own))
         return result
     if ftype == "pickle":
         f.extend(checks.pickle_model(data))
@@ -62,18 +64,22 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0) -> 
         f.extend(checks.pii_in_table(df))
         f.extend(checks.row_level(df, policy))
         f.extend(checks.disclosure_control(df, policy.sdc))
+        if own:
+            f.extend(owndata.in_table(own, df))
     elif ftype in TEXT_TYPES:
         segments = list(text_segments(data, ftype))
         f.extend(checks.pii_in_segments(segments))
         f.extend(checks.residual_df(segments, policy.sdc))
+        if own:
+            f.extend(owndata.in_segments(own, segments))
     if ftype in ("html", "svg", "ipynb") and ACTIVE.search(data):
         f.append(Finding("active-content", Verdict.REVIEW, "may contain script; shown inert to reviewers",
                          rule="inert-rendering"))
     return result
 
 
-def scan_path(path: Path, policy: EgressPolicy) -> FileResult:
-    result = scan_bytes(path.name, path.read_bytes(), policy)
+def scan_path(path: Path, policy: EgressPolicy, own: OwnDataIndex | None = None) -> FileResult:
+    result = scan_bytes(path.name, path.read_bytes(), policy, own=own)
     result.path = str(path)
     return result
 

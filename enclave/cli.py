@@ -506,11 +506,15 @@ def egress_group() -> None:
 @reports_errors
 def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
     """Run every automated export check on PATHS; exit 1 when any file is blocked."""
+    from egress_review.owndata import OwnDataIndex
     from egress_review.scan import rules_used, scan_path
+    from enclave.pii.keyed import index_key, index_root
 
-    policy = load_policies(get_settings().policy_dir).egress
+    settings = get_settings()
+    policy = load_policies(settings.policy_dir).egress
+    own = OwnDataIndex.load(index_root(settings), index_key(settings))
     rules = rules_used(policy)
-    results = [{**scan_path(p, policy).to_dict(), "rules": rules} for p in paths]
+    results = [{**scan_path(p, policy, own).to_dict(), "rules": rules} for p in paths]
 
     def human(rows: list[dict[str, Any]]) -> str:
         lines = []

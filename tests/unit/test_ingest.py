@@ -146,7 +146,7 @@ def test_index_holds_keyed_digests_and_dummy_has_no_real_rows(imports: Path, enc
 
     assert "S00000000" not in index["digest"].to_list()
     assert hashlib.sha256(b"S00000000").hexdigest()[:32] not in index["digest"].to_list()
-    from datasets_mount.index import digest
+    from enclave.pii.keyed import digest
     from enclave.settings import get_settings
 
     key = bytes.fromhex(get_settings().secret("dataset-index.key"))
