@@ -150,6 +150,106 @@ class Approval(Base):
         return self.revoked_at is None
 
 
+class ExportState(enum.StrEnum):
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    CONFLICTED = "conflicted"
+    RELEASED = "released"
+    WITHDRAWN = "withdrawn"
+
+
+EXPORT_TRANSITIONS: dict[ExportState, frozenset[ExportState]] = {
+    ExportState.SUBMITTED: frozenset({ExportState.IN_REVIEW, ExportState.WITHDRAWN}),
+    ExportState.IN_REVIEW: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED,
+                                      ExportState.CONFLICTED, ExportState.WITHDRAWN}),
+    ExportState.CONFLICTED: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED}),
+    ExportState.APPROVED: frozenset({ExportState.RELEASED}),
+    ExportState.RETURNED: frozenset({ExportState.SUBMITTED, ExportState.WITHDRAWN}),
+    ExportState.REJECTED: frozenset(),
+    ExportState.RELEASED: frozenset(),
+    ExportState.WITHDRAWN: frozenset(),
+}
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    RETURN = "return"
+    REJECT = "reject"
+
+
+class ExportRequest(Base):
+    """Files a researcher asks to take out, with the automated findings and two reviews."""
+
+    __tablename__ = "export_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(40), index=True)
+    requester: Mapped[str] = mapped_column(String(64), index=True)
+    justification: Mapped[str] = mapped_column(Text)
+    state: Mapped[ExportState] = mapped_column(_enum(ExportState), default=ExportState.SUBMITTED)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+
+    files: Mapped[list[ExportFile]] = relationship(back_populates="request", cascade="all, delete-orphan",
+                                                   order_by="ExportFile.id")
+    reviews: Mapped[list[Review]] = relationship(back_populates="request", cascade="all, delete-orphan",
+                                                 order_by="Review.id")
+    release: Mapped[Release | None] = relationship(back_populates="request", cascade="all, delete-orphan")
+
+
+class ExportFile(Base):
+    """A copy taken at request time, addressed by sha256: later edits in the workspace change nothing."""
+
+    __tablename__ = "export_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("export_requests.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    scan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    request: Mapped[ExportRequest] = relationship(back_populates="files")
+
+    @property
+    def verdict(self) -> str:
+        return str(self.scan.get("verdict", "review"))
+
+
+class Review(Base):
+    """One reviewer's decision on a request, with per-file votes; unique per reviewer."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("request_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("export_requests.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[Decision] = mapped_column(_enum(Decision))
+    file_votes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment_to_requester: Mapped[str] = mapped_column(Text, default="")
+    private_comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[ExportRequest] = relationship(back_populates="reviews")
+
+
+class Release(Base):
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("export_requests.id", ondelete="CASCADE"), unique=True)
+    released_by: Mapped[str] = mapped_column(String(64))
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    request: Mapped[ExportRequest] = relationship(back_populates="release")
+
+
 class AuditEvent(Base):
     """One record of the append-only, HMAC-chained audit trail."""
 

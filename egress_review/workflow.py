@@ -1,0 +1,168 @@
+"""The one place that changes export requests: submit, review, resolve, withdraw, release - each audited."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from egress_review import rules
+from egress_review.scan import rules_used, scan_bytes
+from enclave import __version__, audit
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.models import (
+    EXPORT_TRANSITIONS,
+    Decision,
+    ExportFile,
+    ExportRequest,
+    ExportState,
+    ProjectState,
+    Release,
+    Review,
+)
+from enclave.projects import get_project, get_user
+from policies.schema import EgressPolicy
+
+OUTCOME = {Decision.APPROVE: ExportState.APPROVED, Decision.RETURN: ExportState.RETURNED,
+           Decision.REJECT: ExportState.REJECTED}
+
+
+def _move(session: Session, req: ExportRequest, to: ExportState, actor: str, **details: Any) -> None:
+    if to not in EXPORT_TRANSITIONS[req.state]:
+        raise InvalidTransition(f"request {req.id} cannot go from {req.state.value} to {to.value}")
+    before = req.state
+    req.state = to
+    req.updated_at = datetime.now(UTC)
+    session.flush()
+    audit.record(session, actor, f"export.{to.value}", project=req.project, target=f"request:{req.id}",
+                 before=before.value, **details)
+
+
+def store_blob(store: Path, data: bytes) -> str:
+    """Content-addressed copy; written once, read-only."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = store / digest[:2] / digest
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o400)
+        tmp.rename(path)
+    return digest
+
+
+def get_request(session: Session, request_id: int) -> ExportRequest:
+    req = session.get(ExportRequest, request_id)
+    if req is None:
+        raise NotFound(f"no export request {request_id}")
+    return req
+
+
+def submit(session: Session, requester: str, project_slug: str, files: list[tuple[str, bytes]], justification: str,
+           store: Path, policy: EgressPolicy) -> ExportRequest:
+    project = get_project(session, project_slug)
+    user = get_user(session, requester)
+    if not any(m.user_id == user.id for m in project.members):
+        raise NotAllowed(f"you are not a member of project '{project_slug}'")
+    if project.state != ProjectState.ACTIVE:
+        raise NotAllowed(f"project '{project_slug}' is {project.state.value}: no exports")
+    if not justification.strip():
+        raise EnclaveError("a justification is required: say what the files are and why they are safe to release")
+    if not files:
+        raise EnclaveError("no files in the request")
+    req = ExportRequest(project=project_slug, requester=requester, justification=justification)
+    session.add(req)
+    for name, data in files:
+        result = scan_bytes(name, data, policy)
+        req.files.append(ExportFile(name=name, sha256=store_blob(store, data), size=len(data),
+                                    scan={**result.to_dict(), "rules": rules_used(policy)}))
+    session.flush()
+    audit.record(session, requester, "export.submit", project=project_slug, target=f"request:{req.id}",
+                 files=[{"name": f.name, "sha256": f.sha256, "verdict": f.verdict} for f in req.files])
+    return req
+
+
+def review(session: Session, reviewer: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
+           comment_to_requester: str = "", private_comment: str = "") -> ExportRequest:
+    req = get_request(session, request_id)
+    user = get_user(session, reviewer)
+    members = {m.user.username for m in get_project(session, req.project).members}
+    rules.check_can_review(req, user, members)
+    rules.check_decision(req, decision, file_votes)
+    if decision != Decision.APPROVE and not comment_to_requester.strip():
+        raise EnclaveError("returning or rejecting a request needs a comment to the requester")
+    if req.state == ExportState.SUBMITTED:
+        _move(session, req, ExportState.IN_REVIEW, reviewer)
+    req.reviews.append(Review(reviewer=reviewer, decision=decision, file_votes=file_votes,
+                              comment_to_requester=comment_to_requester, private_comment=private_comment))
+    session.flush()
+    audit.record(session, reviewer, "export.review", project=req.project, target=f"request:{req.id}",
+                 decision=decision.value, files={k: v.get("decision") for k, v in file_votes.items()})
+    if len(req.reviews) == rules.REVIEWERS_NEEDED:
+        decisions = {r.decision for r in req.reviews}
+        outcome = OUTCOME[decisions.pop()] if len(decisions) == 1 else ExportState.CONFLICTED
+        _move(session, req, outcome, "system", reviewers=[r.reviewer for r in req.reviews])
+    return req
+
+
+def resolve(session: Session, actor: str, request_id: int, decision: Decision, reason: str) -> ExportRequest:
+    """A conflicted request is resolved explicitly, with a reason, by someone who reviewed it."""
+    req = get_request(session, request_id)
+    if req.state != ExportState.CONFLICTED:
+        raise InvalidTransition(f"request {req.id} is {req.state.value}, not conflicted")
+    if actor not in {r.reviewer for r in req.reviews}:
+        raise NotAllowed("only the request's reviewers can resolve a conflict")
+    if not reason.strip():
+        raise EnclaveError("resolving a conflict needs a reason")
+    if decision == Decision.APPROVE and any(f.verdict == "block" for f in req.files):
+        raise NotAllowed("a request with blocked files cannot be approved")
+    req.resolution = reason
+    _move(session, req, OUTCOME[decision], actor, reason=reason)
+    return req
+
+
+def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest:
+    req = get_request(session, request_id)
+    rules.check_can_withdraw(req, requester)
+    _move(session, req, ExportState.WITHDRAWN, requester)
+    return req
+
+
+def release(session: Session, actor: str, request_id: int, policy: EgressPolicy) -> Release:
+    """Approved files become downloadable by the requester; results.json records everything."""
+    req = get_request(session, request_id)
+    if req.state != ExportState.APPROVED:
+        raise InvalidTransition(f"request {req.id} is {req.state.value}, not approved")
+    if req.release is not None:
+        raise InvalidTransition(f"request {req.id} is already released")
+    record = {
+        "request": req.id, "project": req.project, "requester": req.requester, "justification": req.justification,
+        "submitted_at": req.created_at.isoformat(), "released_at": datetime.now(UTC).isoformat(),
+        "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.size, "verdict": f.verdict,
+                   "findings": f.scan.get("findings", [])} for f in req.files],
+        "checks_run": ["file-type", "personal-data", "own-data", "row-level", "disclosure-control", "model"],
+        "rules": rules_used(policy),
+        "reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
+                     "at": r.created_at.isoformat()} for r in req.reviews],
+        "resolution": req.resolution or None,
+        "tool_versions": {"enclave": __version__, **_versions()},
+    }
+    rel = Release(request=req, released_by=actor, record=record)
+    session.add(rel)
+    _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in req.files])
+    return rel
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("polars", "phonenumbers"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
