@@ -36,6 +36,7 @@ elif step == "kanon":
     extra = {{"smallest_class": k.smallest_class, "classes": k.classes, "records_below_k": k.records_below_k}}
 else:
     os.environ["ENCLAVE_HOME"] = home
+    from pathlib import Path
     from enclave.db import session_scope, upgrade
     from enclave.settings import get_settings
     from datasets_mount.ingest import ingest
@@ -45,7 +46,7 @@ else:
     policies = load_policies(s.policy_dir)
     t0 = time.perf_counter()
     with session_scope() as ses:
-        rep = ingest(ses, "bench", s, policies, __import__("pathlib").Path(path), name="cohort",
+        rep = ingest(ses, "bench", s, policies, Path(path), name="cohort",
                      version="v1", tier=2, quasi=["sex", "region"])
     extra = {{"problems": rep["problems"], "identifier_columns": [i["column"] for f in rep["files"]
              for i in f["identifiers"]]}}

@@ -12,6 +12,7 @@ Results go to benchmarks/results/spawn_time.json; nothing here is asserted.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -112,7 +113,7 @@ def main() -> None:
         for s in sessions:
             s.stop()
     result = {
-        "machine": {"cpus": __import__("os").cpu_count()},
+        "machine": {"cpus": os.cpu_count()},
         "baseline_bare_container": summary(base),
         "enclave_sequential": summary(seq),
         "enclave_concurrent": {**summary(conc), "wall_s": round(wall, 3), "all_succeeded": len(conc) == CONCURRENT},

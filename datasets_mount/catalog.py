@@ -15,6 +15,18 @@ from enclave.models import Dataset
 from policies import Policies
 
 
+def check_new_version(session: Session, policies: Policies, *, name: str, version: str, tier: int) -> None:
+    """A new version must have a tier policy allows and a name@version never used before."""
+    if tier not in policies.datasets.tiers:
+        raise EnclaveError(f"tier {tier} is not defined in datasets.yaml (known: "
+                           + ", ".join(str(t) for t in sorted(policies.datasets.tiers)) + ")")
+    if not policies.datasets.tiers[tier].allowed_in_workspaces:
+        t = policies.datasets.tiers[tier]
+        raise NotAllowed(f"tier {tier} ({t.name}) is refused by policy: such data never enters the enclave")
+    if session.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
+        raise EnclaveError(f"dataset '{name}' version '{version}' already exists; versions are never overwritten")
+
+
 def store_version(session: Session, actor: str, policies: Policies, root: Path, source: Path, *, name: str,
                   version: str, tier: int) -> Dataset:
     """Copy prepared Parquet files into a new immutable version and record it.
@@ -22,13 +34,7 @@ def store_version(session: Session, actor: str, policies: Policies, root: Path, 
     The copy goes to a staging folder first and is renamed into place only when complete, so a
     failure leaves no half-stored version behind.
     """
-    if tier not in policies.datasets.tiers:
-        raise EnclaveError(f"tier {tier} is not defined in datasets.yaml (known: "
-                           + ", ".join(str(t) for t in sorted(policies.datasets.tiers)) + ")")
-    if not policies.datasets.tiers[tier].allowed_in_workspaces:
-        raise NotAllowed(f"tier {tier} ({policies.datasets.tiers[tier].name}) is refused by policy")
-    if session.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
-        raise EnclaveError(f"dataset '{name}' version '{version}' already exists; versions are never overwritten")
+    check_new_version(session, policies, name=name, version=version, tier=tier)
     final = version_dir(root, name, version)
     if final.exists():
         raise EnclaveError(f"{final} already exists on disk but not in the catalog; refusing to overwrite")

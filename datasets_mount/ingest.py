@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datasets_mount.catalog import store_version
+from datasets_mount.catalog import check_new_version, store_version
 from datasets_mount.checks import FileCheck, check_table
 from datasets_mount.dummy import dummy_frame
 from datasets_mount.index import build_index, write_index
 from datasets_mount.reader import TABLE_SUFFIXES, IngestError, read_table
 from enclave import audit
-from enclave.models import Dataset
 from enclave.pii.keyed import index_key, index_root
 from enclave.settings import Settings
 from policies import Policies
@@ -66,13 +63,7 @@ def source_files(source: Path, root: Path) -> list[Path]:
 def ingest(session: Session, actor: str, settings: Settings, policies: Policies, source: Path, *, name: str,
            version: str, tier: int, quasi: list[str] | None = None, override_reason: str | None = None,
            progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    if tier not in policies.datasets.tiers:
-        raise IngestError(f"tier {tier} is not defined in datasets.yaml")
-    if not policies.datasets.tiers[tier].allowed_in_workspaces:
-        t = policies.datasets.tiers[tier]
-        raise IngestError(f"tier {tier} ({t.name}) is refused by policy: such data never enters the enclave")
-    if session.execute(select(Dataset).where(Dataset.name == name, Dataset.version == version)).first():
-        raise IngestError(f"dataset '{name}' version '{version}' already exists; versions are never overwritten")
+    check_new_version(session, policies, name=name, version=version, tier=tier)  # before reading big files
     files = source_files(source, import_root(settings, policies))
     for f in files:
         if f.stat().st_size > policies.datasets.max_file_bytes:
@@ -132,5 +123,4 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
                      problems=report["problems"])
     audit.record(session, actor, "dataset.ingest", target=ds.label, tier=tier,
                  rows=sum(c.rows for c in checks), files=len(files))
-    os.sync()
     return {**report, "accepted": True, "override_reason": override_reason, "location": ds.location}

@@ -6,7 +6,7 @@ Each `check_…` raises NotAllowed whose message is the reason; each `can_…` r
 from __future__ import annotations
 
 from enclave.errors import NotAllowed
-from enclave.models import Decision, ExportRequest, ExportState, Role, User
+from enclave.models import EXPORT_TRANSITIONS, Decision, ExportRequest, ExportState, Role, User
 
 REVIEWERS_NEEDED = 2
 
@@ -53,7 +53,7 @@ def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[
 def check_can_withdraw(request: ExportRequest, username: str) -> None:
     if request.requester != username:
         raise NotAllowed("only the requester can withdraw a request")
-    if ExportState.WITHDRAWN not in _allowed(request.state):
+    if ExportState.WITHDRAWN not in EXPORT_TRANSITIONS[request.state]:
         raise NotAllowed(f"request {request.id} is {request.state.value} and can no longer be withdrawn")
 
 
@@ -69,8 +69,3 @@ def visible_reviews(request: ExportRequest, viewer: str) -> list[str]:
     done = len(request.reviews) >= REVIEWERS_NEEDED
     return [r.reviewer for r in request.reviews if done or r.reviewer == viewer]
 
-
-def _allowed(state: ExportState) -> frozenset[ExportState]:
-    from enclave.models import EXPORT_TRANSITIONS
-
-    return EXPORT_TRANSITIONS[state]
