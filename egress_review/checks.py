@@ -10,8 +10,8 @@ import polars as pl
 
 from egress_review.extract import Segment, decoded_blobs
 from egress_review.findings import Finding, Verdict
-from enclave.pii import find_all
 from enclave.pii.columns import PREFILTER
+from enclave.pii.engine import analyze, quick
 from policies.schema import DisclosureControl, EgressPolicy
 
 # Identifiers that single a person out on their own block; softer ones (names, addresses, dates of
@@ -26,11 +26,20 @@ STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
 TREE_MODELS = ("sklearn.tree", "sklearn.ensemble._forest", "sklearn.ensemble._gb", "sklearn.ensemble._iforest")
 
 
+# Text worth handing to presidio at all: digits, @, capitalised word pairs, titles, Chinese.
+CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z]|[\u4e00-\u9fff]"
+                       r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|[EGHM][A-Z]?\d{7}|[:=]\s*[A-Z][a-z]")
+NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]"
+FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio reads it
+
+
 def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
     out: list[Finding] = []
     for seg in segments:
         for s in (seg, *decoded_blobs(seg)):
-            for m in find_all(s.text):
+            if not CANDIDATE.search(s.text):
+                continue
+            for m in analyze(s.text):
                 verdict = Verdict.BLOCK if m.entity in BLOCKING else Verdict.REVIEW
                 out.append(Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity,
                                    location={**s.location, "offset": m.start}))
@@ -38,18 +47,42 @@ def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
 
 
 def pii_in_table(df: pl.DataFrame) -> list[Finding]:
+    """A vectorised pass picks candidate cells; each distinct candidate value is read once.
+
+    Our recognisers read every candidate; presidio only English free text (names, US/UK phones).
+    """
     out: list[Finding] = []
     for col in df.columns:
         s = df[col]
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
         text = s.cast(pl.Utf8)
-        hits = text.str.contains(PREFILTER).fill_null(False) | text.str.contains(r"[\u4e00-\u9fff]").fill_null(False)
-        for row in hits.arg_true().to_list():
-            for m in find_all(str(text[row])):
+        named = text.str.contains(NAME_HINT).fill_null(False)
+        hits = (text.str.contains(PREFILTER) | text.str.contains(r"[\u4e00-\u9fff]")).fill_null(False) | named
+        cand = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": text, "named": named}).filter(hits)
+        for value, is_named, rows in cand.group_by("value", "named").agg(pl.col("row")).iter_rows():
+            free = is_named and len(value) > FREE_TEXT and " " in value
+            for m in (analyze(value) if free else quick(value)):
                 verdict = Verdict.BLOCK if m.entity in BLOCKING else Verdict.REVIEW
-                out.append(Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity,
-                                   location={"row": row + 1, "column": col}))
+                for row in rows:
+                    out.append(Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity,
+                                       location={"row": row + 1, "column": col}))
+    out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
+    return out
+
+
+FORMULA = r"^[=+\-@]\s*[A-Za-z_(]"
+
+
+def formulas(df: pl.DataFrame) -> list[Finding]:
+    """Cells a spreadsheet would run as formulas (`=HYPERLINK(...)`, `@SUM(...)`): harmless here, not on a laptop."""
+    out = []
+    for col in df.columns:
+        if df[col].dtype != pl.Utf8:
+            continue
+        for row in df[col].str.contains(FORMULA).fill_null(False).arg_true().to_list()[:20]:
+            out.append(Finding("active-content", Verdict.REVIEW, "cell starts with a spreadsheet formula",
+                               rule="spreadsheet-formula", location={"row": row + 1, "column": col}))
     return out
 
 
@@ -133,25 +166,49 @@ def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:
     return out
 
 
+SAFE_GLOBALS = ("sklearn.", "numpy.", "scipy.", "_codecs.encode", "copyreg._reconstructor", "collections.OrderedDict",
+                "builtins.object", "builtins.slice", "builtins.set", "builtins.frozenset", "builtins.complex",
+                "builtins.bytearray")
+MIN_LEAF = 5
+
+
 def pickle_model(data: bytes) -> list[Finding]:
-    """Read a pickle's opcodes without running it: which classes it would build."""
+    """Read a pickle's opcodes without running it: which classes it would build and their settings."""
     classes: list[str] = []
     strings: list[str] = []
+    leaves: list[int] = []
+    want_leaf = False
     try:
         for op, arg, _pos in pickletools.genops(data):
+            if op.name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                continue  # the memo bookkeeping between a key and its value
+            if want_leaf and isinstance(arg, int) and not isinstance(arg, bool):
+                leaves.append(arg)
+            want_leaf = False
             if op.name == "GLOBAL":
                 classes.append(str(arg).replace(" ", "."))
             elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
                 strings.append(str(arg))
+                want_leaf = arg == "min_samples_leaf"
             elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
                 classes.append(f"{strings[-2]}.{strings[-1]}")
     except Exception as exc:  # a malformed pickle is as unreadable as any binary
         return [Finding("model", Verdict.BLOCK, f"pickle cannot be parsed: {exc}", rule="binary-output")]
-    out = [Finding("model", Verdict.BLOCK, "pickled object: not human-readable, never passes automatically "
-                   f"(builds {', '.join(sorted(set(classes))[:8]) or 'no classes'})", rule="binary-output")]
+    built = sorted(set(classes))
+    out = [Finding("model", Verdict.REVIEW, "pickled object: not human-readable, never passes automatically "
+                   f"(builds {', '.join(built[:8]) or 'no classes'})", rule="binary-output")]
+    unsafe = [c for c in built if not c.startswith(SAFE_GLOBALS)]
+    if unsafe:
+        out.append(Finding("model", Verdict.BLOCK, f"loading it would call {', '.join(unsafe[:5])}: not a model",
+                           rule="pickle-globals"))
     if any(c.startswith(STORING_MODELS) for c in classes):
         out.append(Finding("model", Verdict.BLOCK, "SVM / k-NN models store training rows", rule="stores-rows"))
     if any(c.startswith(TREE_MODELS) for c in classes):
-        out.append(Finding("model", Verdict.REVIEW, "tree-based model: check min_samples_leaf >= 5 and run the "
-                           "membership-inference test", rule="min_samples_leaf>=5"))
+        small = sorted({v for v in leaves if v < MIN_LEAF})
+        if small:
+            out.append(Finding("model", Verdict.BLOCK, f"tree-based model with min_samples_leaf={small[0]}: leaves "
+                               "this small memorise rows", rule=f"min_samples_leaf>={MIN_LEAF}"))
+        elif not leaves:
+            out.append(Finding("model", Verdict.REVIEW, "tree-based model: min_samples_leaf could not be read",
+                               rule=f"min_samples_leaf>={MIN_LEAF}"))
     return out

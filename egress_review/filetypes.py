@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -25,11 +26,15 @@ def decode_text(data: bytes) -> str | None:
 
 
 def _delimited(text: str, sep: str) -> bool:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if len(lines) < 2:
+    """Same number of fields (at least two) on the first lines, quoted separators understood."""
+    head = text[:65536]
+    if len(head) < len(text):
+        head = head[:head.rfind("\n")]  # drop a cut-off last line
+    rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(c.strip() for c in r)][:50]
+    if len(rows) < 2:
         return False
-    counts = {ln.count(sep) for ln in lines}
-    return len(counts) == 1 and counts.pop() >= 1
+    counts = {len(r) for r in rows}
+    return len(counts) == 1 and counts.pop() >= 2
 
 
 def detect(data: bytes, name: str = "") -> str:

@@ -64,6 +64,7 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
         f.extend(checks.pii_in_table(df))
         f.extend(checks.row_level(df, policy))
         f.extend(checks.disclosure_control(df, policy.sdc))
+        f.extend(checks.formulas(df))
         if own:
             f.extend(owndata.in_table(own, df))
     elif ftype in TEXT_TYPES:

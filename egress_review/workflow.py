@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -11,10 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from egress_review import rules
+from egress_review import membership, rules
+from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
 from enclave import __version__, audit
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
     Decision,
@@ -48,11 +50,18 @@ def store_blob(store: Path, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     path = store / digest[:2] / digest
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o400)
-        tmp.rename(path)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o400)
+            tmp.rename(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise Unavailable("the export store is full: the request was not made; tell the enclave "
+                                  "administrators, then try again") from exc
+            raise
     return digest
 
 
@@ -64,7 +73,12 @@ def get_request(session: Session, request_id: int) -> ExportRequest:
 
 
 def submit(session: Session, requester: str, project_slug: str, files: list[tuple[str, bytes]], justification: str,
-           store: Path, policy: EgressPolicy) -> ExportRequest:
+           store: Path, policy: EgressPolicy, own: OwnDataIndex | None = None,
+           model: dict[str, Any] | None = None) -> ExportRequest:
+    """Copies and checks every file in one transaction: a request exists whole or not at all.
+
+    `model` names training (and held-out) data for pickled models, for the membership-inference test.
+    """
     project = get_project(session, project_slug)
     user = get_user(session, requester)
     if not any(m.user_id == user.id for m in project.members):
@@ -78,7 +92,9 @@ def submit(session: Session, requester: str, project_slug: str, files: list[tupl
     req = ExportRequest(project=project_slug, requester=requester, justification=justification)
     session.add(req)
     for name, data in files:
-        result = scan_bytes(name, data, policy)
+        result = scan_bytes(name, data, policy, own=own)
+        if model and result.type == "pickle":
+            result.findings.extend(membership.findings(data, model, policy.model_attack_auc))
         req.files.append(ExportFile(name=name, sha256=store_blob(store, data), size=len(data),
                                     scan={**result.to_dict(), "rules": rules_used(policy)}))
     session.flush()
@@ -133,7 +149,13 @@ def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest
     return req
 
 
-def release(session: Session, actor: str, request_id: int, policy: EgressPolicy) -> Release:
+def settle(session: Session, request_id: int) -> Release | None:
+    """An approved request is released at once: the decision of two reviewers is the release decision."""
+    req = get_request(session, request_id)
+    return release(session, "system", request_id) if req.state == ExportState.APPROVED else None
+
+
+def release(session: Session, actor: str, request_id: int) -> Release:
     """Approved files become downloadable by the requester; results.json records everything."""
     req = get_request(session, request_id)
     if req.state != ExportState.APPROVED:
@@ -146,7 +168,7 @@ def release(session: Session, actor: str, request_id: int, policy: EgressPolicy)
         "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.size, "verdict": f.verdict,
                    "findings": f.scan.get("findings", [])} for f in req.files],
         "checks_run": ["file-type", "personal-data", "own-data", "row-level", "disclosure-control", "model"],
-        "rules": rules_used(policy),
+        "rules": req.files[0].scan.get("rules", {}) if req.files else {},
         "reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
                      "at": r.created_at.isoformat()} for r in req.reviews],
         "resolution": req.resolution or None,
@@ -162,7 +184,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("polars", "phonenumbers"):
+    for pkg in ("polars", "phonenumbers", "presidio-analyzer", "scikit-learn"):
         with contextlib.suppress(PackageNotFoundError):
             out[pkg] = version(pkg)
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import docker
 
-from enclave.settings import REPO_ROOT, Settings
+from enclave.settings import EGRESS_PREFIX, REPO_ROOT, Settings
 
 
 def _pidfile(settings: Settings, name: str) -> Path:
@@ -38,10 +39,15 @@ def _env(settings: Settings) -> dict[str, str]:
     env.update({"ENCLAVE_HOME": str(settings.home), "ENCLAVE_DB_URL": settings.db_url,
                 "ENCLAVE_POLICY_DIR": str(settings.policy_dir), "ENCLAVE_PUBLIC_PORT": str(settings.public_port),
                 "ENCLAVE_HUB_API_PORT": str(settings.hub_api_port), "ENCLAVE_IDP_PORT": str(settings.idp_port),
-                "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port), "ENCLAVE_IMAGE": settings.image,
+                "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port),
+                "ENCLAVE_EGRESS_PORT": str(settings.egress_port), "ENCLAVE_IMAGE": settings.image,
+                "ENCLAVE_TLS_CERT": settings.tls_cert, "ENCLAVE_TLS_KEY": settings.tls_key,
                 "ENCLAVE_INSTANCE": settings.instance,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
     return env
+
+
+_STARTED: dict[str, subprocess.Popen[bytes]] = {}  # children of this process (a dead one is a zombie, not gone)
 
 
 def start_process(settings: Settings, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
@@ -54,14 +60,17 @@ def start_process(settings: Settings, name: str, argv: list[str], extra_env: dic
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.run_dir,
                                 env={**_env(settings), **(extra_env or {})}, start_new_session=True)
     _pidfile(settings, name).write_text(str(proc.pid))
+    _STARTED[name] = proc
     return proc.pid
 
 
 def wait_http(url: str, timeout: float, name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
+    local_tls = ssl.create_default_context()
+    local_tls.check_hostname, local_tls.verify_mode = False, ssl.CERT_NONE  # 127.0.0.1 with the site's certificate
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2, context=local_tls) as resp:
                 if resp.status == 200:
                     return
         except OSError:  # includes HTTPError: the proxy answers 404 until the hub has added its route
@@ -82,10 +91,38 @@ def start_all(settings: Settings, idp_config: Path) -> None:
         "--port", str(settings.public_port), "--api-ip", "127.0.0.1", "--api-port", str(settings.proxy_api_port),
         "--default-target", f"http://127.0.0.1:{settings.hub_api_port}",
         "--error-target", f"http://127.0.0.1:{settings.hub_api_port}/hub/error",
+        *(["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key] if settings.tls_cert else []),
     ], extra_env={"CONFIGPROXY_AUTH_TOKEN": settings.secret("proxy-auth")})
+    start_egress_service(settings)
+    start_hub(settings)
+    for name in ("idp", "proxy", "egress-review", "hub"):  # an answer could come from someone else on the port
+        proc = _STARTED.get(name)
+        if not running_pid(settings, name) or (proc is not None and proc.poll() is not None):
+            log = settings.log_dir / f"{name}.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{name} exited right after starting (port taken?); end of {log}:\n{tail}")
+
+
+def start_hub(settings: Settings) -> None:
     start_process(settings, "hub", [sys.executable, "-m", "jupyterhub", "-f",
                                     str(REPO_ROOT / "hub" / "jupyterhub_config.py")])
     wait_http(f"{settings.public_url}/hub/health", 90, "hub", settings.log_dir / "hub.log")
+
+
+def start_egress_service(settings: Settings) -> None:
+    """The egress-review service, registered with the hub as an external service (its own process)."""
+    start_process(settings, "egress-review", [sys.executable, "-m", "egress_review.service"])
+    wait_http(f"http://127.0.0.1:{settings.egress_port}{EGRESS_PREFIX}health", 30, "egress-review service",
+              settings.log_dir / "egress-review.log")
+
+
+def status(settings: Settings) -> dict[str, object]:
+    """Which enclave processes run (pid or None) and how many workspaces."""
+    procs = {n: running_pid(settings, n) for n in ("idp", "proxy", "egress-review", "hub")}
+    client = docker.from_env()
+    ws = client.containers.list(filters={"label": f"org.enclave.instance={settings.instance}"})
+    return {"processes": procs, "running": all(procs.values()), "workspaces": len(ws),
+            "url": f"{settings.public_url}/hub/"}
 
 
 def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
@@ -108,7 +145,7 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
 
 
 def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, object]:
-    stopped = [n for n in ("hub", "proxy", "idp") if stop_process(settings, n)]
+    stopped = [n for n in ("hub", "egress-review", "proxy", "idp") if stop_process(settings, n)]
     removed: list[str] = []
     if remove_workspaces:
         client = docker.from_env()

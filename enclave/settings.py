@@ -21,6 +21,10 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
 
 
+EGRESS_SERVICE = "egress-review"
+EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -30,7 +34,10 @@ class Settings:
     hub_api_port: int = 8081
     idp_port: int = 9000
     proxy_api_port: int = 8001
+    egress_port: int = 8082
     image: str = "enclave-workspace:latest"
+    tls_cert: str = ""
+    tls_key: str = ""
     instance: str = "enclave"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -55,12 +62,18 @@ class Settings:
         return self.home / "run"
 
     @property
+    def egress_store(self) -> Path:
+        """Content-addressed copies of every file ever requested for export (never mounted anywhere)."""
+        return self.home / "egress" / "store"
+
+    @property
     def audit_anchor(self) -> Path:
         return self.home / "audit" / "head.json"
 
     @property
     def public_url(self) -> str:
-        return f"http://127.0.0.1:{self.public_port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://127.0.0.1:{self.public_port}"
 
     @property
     def idp_url(self) -> str:
@@ -89,7 +102,10 @@ def load_settings() -> Settings:
         hub_api_port=_env_int("ENCLAVE_HUB_API_PORT", 8081),
         idp_port=_env_int("ENCLAVE_IDP_PORT", 9000),
         proxy_api_port=_env_int("ENCLAVE_PROXY_API_PORT", 8001),
+        egress_port=_env_int("ENCLAVE_EGRESS_PORT", 8082),
         image=os.environ.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
+        tls_cert=os.environ.get("ENCLAVE_TLS_CERT", ""),
+        tls_key=os.environ.get("ENCLAVE_TLS_KEY", ""),
         instance=os.environ.get("ENCLAVE_INSTANCE", "enclave"),
     )
 

@@ -2,7 +2,8 @@
 
 import sys
 
-from enclave.settings import get_settings
+from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
+from enclave.settings import EGRESS_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.i18n import install as install_i18n
 from policies import load_policies
@@ -57,7 +58,8 @@ c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
 c.EnclaveSpawner.default_url = "/lab/tree/workspace"
 c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
 c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
-c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server"]
+# A workspace's own token may post activity and ask for exports, nothing else (no downloads, no admin).
+c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user"]
 c.EnclaveSpawner.debug = False
 
 # Idle culler, with only the scopes it needs.
@@ -67,7 +69,13 @@ c.JupyterHub.load_roles = [
     # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
     {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
+# Export requests, reviews and releases: a hub service (run by enclave.runner or systemd) behind the proxy.
+c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"}
 c.JupyterHub.services = [
+    {"name": EGRESS_SERVICE, "url": f"http://127.0.0.1:{settings.egress_port}",
+     "api_token": settings.secret("egress-review-token"), "oauth_no_confirm": True, "display": True,
+     "oauth_client_allowed_scopes": [f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"]},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",

@@ -2,7 +2,7 @@
 
 An internal network has no route out, and Docker drops traffic between bridges. What is left is the
 host itself: a container can reach any host service through its network's gateway address, so the
-INPUT chain lets traffic from enclave bridges reach the hub API port and nothing else.
+INPUT chain lets traffic from enclave bridges reach the hub API and export service ports, nothing else.
 """
 
 from __future__ import annotations
@@ -87,18 +87,19 @@ def _ensure_rule(chain: str, rule: list[str], position: int) -> None:
         _iptables("-I", chain, str(position), *rule)
 
 
-def ensure_firewall(hub_api_port: int, bridge: str) -> None:
+def ensure_firewall(host_ports: list[int], bridge: str) -> None:
     """Host rules for enclave bridges, refusing (not silently dropping) what is not allowed.
 
-    INPUT (to the host itself): replies and the hub API port only.
+    INPUT (to the host itself): replies, the hub API and the export-request service only.
     FORWARD (through the host): traffic inside the same project bridge only; anything bound for another
     bridge or for the outside is refused at once, so egress attempts fail fast and provably.
     """
     reject = [["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
               ["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]]
     _ensure_chain(CHAIN, [["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"], *reject])
-    _ensure_rule(CHAIN, ["-p", "tcp", "--dport", str(hub_api_port), "-m", "conntrack", "--ctstate", "NEW",
-                         "-j", "ACCEPT"], 2)
+    for port in host_ports:
+        _ensure_rule(CHAIN, ["-p", "tcp", "--dport", str(port), "-m", "conntrack", "--ctstate", "NEW",
+                             "-j", "ACCEPT"], 2)
     _ensure_rule("INPUT", ["-i", f"{BRIDGE_PREFIX}+", "-j", CHAIN], 1)
 
     _ensure_chain(FORWARD_CHAIN, [["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]])

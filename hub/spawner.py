@@ -17,7 +17,7 @@ from enclave import audit
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
 from enclave.projects import SLUG, active_datasets, check_can_start, projects_for
-from enclave.settings import get_settings
+from enclave.settings import EGRESS_PREFIX, get_settings
 from hub.network import ensure_firewall, ensure_project_network
 from policies import load_policies
 
@@ -124,8 +124,13 @@ class EnclaveSpawner(DockerSpawner):
             raise web.HTTPError(403, str(exc)) from exc
 
         # docker-py and iptables calls block; run them off the hub's event loop.
-        net = await asyncio.to_thread(ensure_project_network, docker.from_env(), settings.instance, slug)
-        await asyncio.to_thread(ensure_firewall, settings.hub_api_port, net.bridge)
+        try:
+            client = await asyncio.to_thread(docker.from_env)
+            net = await asyncio.to_thread(ensure_project_network, client, settings.instance, slug)
+        except docker.errors.DockerException as exc:
+            raise web.HTTPError(503, "The container engine does not answer; no workspace can start until it is "
+                                     "back. Please try again in a few minutes.") from exc
+        await asyncio.to_thread(ensure_firewall, [settings.hub_api_port, settings.egress_port], net.bridge)
         workspace = project_workspace(settings.projects_dir, slug)
         mounts.append(Mount(workspace, "/workspace", False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
@@ -156,7 +161,9 @@ class EnclaveSpawner(DockerSpawner):
         self.extra_create_kwargs = {"user": f"{WORKSPACE_UID}:{WORKSPACE_UID}",
                                     "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
                                                "org.enclave.instance": settings.instance}}
-        self.environment = {"ENCLAVE_PROJECT": slug}
+        # enclave-export talks to the egress-review service on the host, with the server's own token
+        self.environment = {"ENCLAVE_PROJECT": slug,
+                            "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
         with session_scope() as s:
             audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
                          network=net.name, datasets=datasets,

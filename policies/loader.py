@@ -47,28 +47,29 @@ def _format(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def load_section(path: Path, section: str) -> object:
+    """One policy file, validated against its section's schema."""
+    model = SECTIONS.get(section)
+    if model is None:
+        raise PolicyError(f"{path}: unknown policy file; expected one of " + ", ".join(f"{s}.yaml" for s in SECTIONS))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: key '(top level)': expected a mapping of settings")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_format(path, exc)) from exc
+
+
 def load_policies(directory: Path) -> Policies:
     if not directory.is_dir():
         raise PolicyError(f"{directory}: policy directory does not exist")
-    loaded: dict[str, object] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        section = path.stem
-        model = SECTIONS.get(section)
-        if model is None:
-            raise PolicyError(f"{path}: unknown policy file; expected one of "
-                              + ", ".join(f"{s}.yaml" for s in SECTIONS))
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise PolicyError(f"{path}: not UTF-8 text: {exc}") from exc
-        if not isinstance(data, dict):
-            raise PolicyError(f"{path}: key '(top level)': expected a mapping of settings")
-        try:
-            loaded[section] = model.model_validate(data)
-        except ValidationError as exc:
-            raise PolicyError(_format(path, exc)) from exc
+    loaded = {path.stem: load_section(path, path.stem) for path in sorted(directory.glob("*.yaml"))}
     missing = [s for s in SECTIONS if s not in loaded]
     if missing:
         raise PolicyError(f"{directory}: missing policy file(s): " + ", ".join(f"{s}.yaml" for s in missing))

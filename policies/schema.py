@@ -108,6 +108,16 @@ class EgressPolicy(Strict):
     archives: Literal["unpack", "refuse"] = "unpack"
     row_cap: int = Field(default=5000, ge=1)
     sdc: DisclosureControl = Field(default_factory=DisclosureControl)
+    model_attack_auc: float = Field(default=0.6, gt=0.5, le=1.0,
+                                    description="worst-case membership-inference AUC at which a model is blocked")
+    project_sdc: dict[str, DisclosureControl] = Field(
+        default_factory=dict, description="per-project disclosure control, e.g. OpenSAFELY-style rounding")
+
+    def for_project(self, slug: str) -> EgressPolicy:
+        """The policy a project's requests are checked against."""
+        if slug in self.project_sdc:
+            return self.model_copy(update={"sdc": self.project_sdc[slug]})
+        return self
 
 
 SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,

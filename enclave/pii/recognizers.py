@@ -95,7 +95,7 @@ _EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"PERSON_CN": _plausible_c
 def find_all(text: str, entities: set[str] | None = None) -> list[Match]:
     """All identifiers in `text` (positions refer to the half-width text), best match per span."""
     base = halfwidth(text)
-    joined = join_split_digits(base)
+    joined, positions = join_split_digits(base)
     found: dict[tuple[int, int], Match] = {}
     for rec in RECOGNIZERS:
         if entities and rec.entity not in entities:
@@ -108,9 +108,8 @@ def find_all(text: str, entities: set[str] | None = None) -> list[Match]:
                 if check and not check(value):
                     continue
                 start, end = m.span(rec.group)
-                if t is not base:  # position in the joined text: report the value's first position in base
-                    start = max(0, base.find(value[:4]))
-                    end = start + len(value)
+                if t is not base:  # a position in the joined text: map it back to the text as given
+                    start, end = positions[start], positions[end - 1] + 1
                 key = (start, end)
                 if key not in found or found[key].score < rec.score:
                     found[key] = Match(rec.entity, start, end, value, rec.score)

@@ -12,6 +12,9 @@ base="enclave-base:bookworm"
 cache="${ENCLAVE_BUILD_CACHE:-$root/var/build}"
 pip="${ENCLAVE_PIP:-$root/.venv/bin/pip}"
 mkdir -p "$cache"
+check=false
+[ "${1:-}" = "--check" ] && check=true   # print "image" when a build is needed, build nothing
+if $check && ! docker image inspect "$base" >/dev/null 2>&1; then echo image; exit 0; fi
 
 if ! docker image inspect "$base" >/dev/null 2>&1; then
   echo "[image] debootstrap Debian 12 base (a few minutes)"
@@ -29,6 +32,8 @@ fi
 ctx="$cache/context"
 mkdir -p "$ctx/wheelhouse"
 cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$ctx/"
+cp "$root/egress_review/client.py" "$ctx/enclave_export.py"   # the in-workspace `enclave-export`
+if $check && ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then echo image; exit 0; fi
 if ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then
   echo "[image] downloading the wheelhouse (binary wheels for cp311 manylinux)"
   "$pip" download --quiet --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
@@ -39,9 +44,10 @@ fi
 
 sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json; ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
-  echo "[image] $image is up to date"
+  $check || echo "[image] $image is up to date"
   exit 0
 fi
+if $check; then echo image; exit 0; fi
 echo "[image] docker build --network=none $image"
 docker build --network=none --label "enclave.build=$sum" -t "$image" "$ctx" >"$cache/docker-build.log" 2>&1 \
   || { tail -n 40 "$cache/docker-build.log" >&2; exit 1; }

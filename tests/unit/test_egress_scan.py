@@ -7,14 +7,11 @@ import io
 import json
 import pickle
 import struct
-import sys
-import types
 import zipfile
 import zlib
 from pathlib import Path
 
 import polars as pl
-import pytest
 from click.testing import CliRunner
 
 from egress_review.scan import scan_bytes
@@ -132,36 +129,51 @@ def test_archives_are_unpacked_or_refused():
     assert scan("out.zip", buf.getvalue(), refuse)["findings"][0]["rule"] == "archives"
 
 
-@pytest.fixture
-def fake_sklearn():
-    """Stand-in classes under scikit-learn's module names, so real-looking pickles can be made."""
-    made, added = {}, []
-    for parent in ("sklearn", "sklearn.svm", "sklearn.tree"):
-        if parent not in sys.modules:
-            sys.modules[parent] = types.ModuleType(parent)
-            added.append(parent)
-    for mod, cls in (("sklearn.svm._classes", "SVC"), ("sklearn.tree._classes", "DecisionTreeClassifier")):
-        m = types.ModuleType(mod)
-        k = type(cls, (), {"__module__": mod})
-        setattr(m, cls, k)
-        sys.modules[mod] = m
-        added.append(mod)
-        made[cls] = k
-    yield made
-    for mod in added:
-        sys.modules.pop(mod, None)
+def _fit(model):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    return model.fit(X, (X[:, 0] > 0).astype(int))
 
 
-def test_pickles_are_inspected_without_being_run(fake_sklearn):
-    svc = pickle.dumps(fake_sklearn["SVC"](), protocol=4)
-    r = scan("model.pkl", svc)
-    assert r["type"] == "pickle" and r["verdict"] == "block"
-    assert {f["rule"] for f in r["findings"]} == {"binary-output", "stores-rows"}
-    tree = scan("tree.pkl", pickle.dumps(fake_sklearn["DecisionTreeClassifier"](), protocol=2))
-    assert "min_samples_leaf>=5" in {f["rule"] for f in tree["findings"]}
+def test_pickled_models_are_inspected_without_being_run():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    for model in (SVC(), KNeighborsClassifier()):
+        r = scan("model.pkl", pickle.dumps(_fit(model)))
+        assert r["type"] == "pickle" and r["verdict"] == "block"
+        assert {"binary-output", "stores-rows"} <= {f["rule"] for f in r["findings"]}
+    leafy = scan("tree.pkl", pickle.dumps(_fit(DecisionTreeClassifier(min_samples_leaf=1))))
+    assert leafy["verdict"] == "block" and any("min_samples_leaf=1" in f["detail"] for f in leafy["findings"])
+    forest = scan("rf.pkl", pickle.dumps(_fit(RandomForestClassifier(n_estimators=3, min_samples_leaf=2))))
+    assert forest["verdict"] == "block"
+    safe = scan("tree.pkl", pickle.dumps(_fit(DecisionTreeClassifier(min_samples_leaf=10)), protocol=2))
+    # never passes automatically, but a reviewer may approve it
+    assert safe["verdict"] == "review" and {f["rule"] for f in safe["findings"]} == {"binary-output"}
     evil = b"cos\nsystem\n(S'touch /tmp/pwned-by-egress-test'\ntR."
     r = scan("evil.pkl", b"\x80\x02" + evil)
-    assert r["verdict"] == "block" and not Path("/tmp/pwned-by-egress-test").exists()
+    assert r["verdict"] == "block" and "os.system" in json.dumps(r["findings"])
+    assert not Path("/tmp/pwned-by-egress-test").exists()
+
+
+def test_spreadsheet_formulas_are_flagged():
+    r = scan("t.csv", b"g,n,link\na,120,=HYPERLINK(\"http://x\")\nb,130,-5\n")
+    f = [x for x in r["findings"] if x["rule"] == "spreadsheet-formula"]
+    assert r["verdict"] == "review" and f[0]["location"] == {"row": 1, "column": "link"} and len(f) == 1
+
+
+def test_per_project_disclosure_control():
+    from policies.schema import DisclosureControl
+
+    policy = POLICY.model_copy(update={"project_sdc": {"os-study": DisclosureControl(mode="opensafely")}})
+    table = b"g,n\na,12\nb,15\n"
+    assert scan("t.csv", table, policy.for_project("other"))["verdict"] == "pass"
+    r = scan("t.csv", table, policy.for_project("os-study"))
+    assert r["verdict"] == "block" and r["findings"][0]["rule"] == "round-to-5"
 
 
 def test_active_content_is_flagged_for_review_only_when_present():

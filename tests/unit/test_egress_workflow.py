@@ -58,13 +58,13 @@ def test_two_approvals_then_release_with_a_full_record(world: Path):
     assert decide("bob", rid) == ExportState.IN_REVIEW
     assert decide("carol", rid) == ExportState.APPROVED
     with session_scope() as s:
-        rel = workflow.release(s, "bob", rid, POLICY)
+        rel = workflow.release(s, "bob", rid)
         rec = rel.record
     assert [r["reviewer"] for r in rec["reviews"]] == ["bob", "carol"]
     assert rec["files"][0]["sha256"] and rec["rules"]["sdc"]["threshold"] == 10 and rec["tool_versions"]["enclave"]
     with session_scope() as s:
         with pytest.raises(InvalidTransition, match="already released|not approved"):
-            workflow.release(s, "bob", rid, POLICY)
+            workflow.release(s, "bob", rid)
         assert [r["action"] for r in audit.query(s, action="export.*")] == [
             "export.submit", "export.in_review", "export.review", "export.review", "export.approved",
             "export.released"]
@@ -135,3 +135,39 @@ def test_files_are_copied_by_content_at_request_time(world: Path):
         f = workflow.get_request(s, rid).files[0]
     blob = world / f.sha256[:2] / f.sha256
     assert blob.read_bytes() == CLEAN[1] and blob.stat().st_mode & 0o222 == 0
+
+
+def test_what_requesters_and_reviewers_see_and_settle_releases(world: Path):
+    from egress_review.views import request_view
+
+    rid = submit(world)
+    with session_scope() as s:
+        workflow.review(s, "bob", rid, Decision.APPROVE, votes(rid), private_comment="checked rounding")
+        req = workflow.get_request(s, rid)
+        assert "comments" not in request_view(req, "alice")  # nothing for the requester before the end
+        assert request_view(req, "carol", reviewer=True)["reviews"] == []  # blind
+        assert workflow.settle(s, rid) is None  # not approved yet: nothing released
+        workflow.review(s, "carol", rid, Decision.APPROVE, votes(rid), comment_to_requester="fine")
+        rel = workflow.settle(s, rid)
+        assert rel is not None and rel.released_by == "system" and req.state == ExportState.RELEASED
+        mine = request_view(req, "alice")
+        assert mine["comments"] == ["fine"] and "checked rounding" not in str(mine)
+        assert [d["sha256"] for d in mine["downloads"]] == [f.sha256 for f in req.files]
+        assert "downloads" not in request_view(req, "bob", reviewer=True)
+        assert [r["reviewer"] for r in request_view(req, "carol", reviewer=True)["reviews"]] == ["bob", "carol"]
+
+
+def test_cli_lists_and_shows_requests(world: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from enclave.cli import main
+
+    rid = submit(world)
+    out = CliRunner().invoke(main, ["egress", "list", "--state", "submitted", "--json"])
+    assert out.exit_code == 0 and [r["id"] for r in json.loads(out.output)] == [rid]
+    out = CliRunner().invoke(main, ["egress", "show", str(rid), "--json"])
+    assert json.loads(out.output)["files"][0]["name"] == "table.csv"
+    out = CliRunner().invoke(main, ["egress", "show", "999", "--json"])
+    assert out.exit_code == 2 and "no export request 999" in out.output

@@ -1,0 +1,151 @@
+"""Shows a reviewed file to a reviewer without ever running anything from it.
+
+Everything is escaped text or a table of escaped cells; HTML, SVG and notebook HTML outputs are
+shown as source, never rendered. Only raster images are displayed, as images. The pages carry a
+Content-Security-Policy with no script source at all, so even a mistake here cannot run code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from egress_review.extract import read_table
+from egress_review.filetypes import decode_text
+
+MAX_ROWS = 500
+MAX_LINES = 5000
+FORMULA = re.compile(r"^[=+\-@]\s*[A-Za-z_(]")
+
+
+@dataclass
+class Rendered:
+    kind: str  # table | lines | notebook | image | none
+    html: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _hits(findings: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for f in findings:
+        loc = f.get("location") or {}
+        if key in loc:
+            out[loc[key]].append(f)
+    return out
+
+
+def _mark(text: str, found: list[dict[str, Any]]) -> str:
+    if not found:
+        return escape(text)
+    worst = "block" if any(f["verdict"] == "block" for f in found) else "review"
+    title = escape("; ".join(f"{f['check']}: {f['detail']}" for f in found))
+    return f'<mark class="hit {worst}" title="{title}">{escape(text)}</mark>'
+
+
+def _table(data: bytes, ftype: str, findings: list[dict[str, Any]]) -> Rendered:
+    df = read_table(data, ftype)
+    if df is None:
+        return Rendered("none", "", ["table could not be read"])
+    cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    rows_hit: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    cols_hit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in findings:
+        loc = f.get("location") or {}
+        if "row" in loc and "column" in loc:
+            cells[(loc["row"], loc["column"])].append(f)
+        elif "row" in loc:
+            rows_hit[loc["row"]].append(f)
+        elif "column" in loc:
+            cols_hit[loc["column"]].append(f)
+    head = "".join(f"<th>{_mark(c, cols_hit.get(c, []))}</th>" for c in df.columns)
+    body = []
+    for i, row in enumerate(df.head(MAX_ROWS).iter_rows(), start=1):
+        tds = []
+        for col, value in zip(df.columns, row, strict=True):
+            text = "" if value is None else str(value)
+            cls = ' class="formula"' if FORMULA.match(text) else ""
+            tds.append(f"<td{cls}>{_mark(text, cells.get((i, col), []))}</td>")
+        row_cls = ' class="hit-row"' if i in rows_hit else ""
+        body.append(f'<tr{row_cls}><th class="rn">{i}</th>{"".join(tds)}</tr>')
+    notes = [f"showing {min(df.height, MAX_ROWS)} of {df.height} rows"] if df.height > MAX_ROWS else []
+    html = (f'<table class="data"><thead><tr><th class="rn">#</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+    return Rendered("table", html, notes)
+
+
+def _lines(text: str, findings: list[dict[str, Any]]) -> Rendered:
+    hits = _hits(findings, "line")
+    rows = []
+    for n, line in enumerate(text.splitlines()[:MAX_LINES], start=1):
+        rows.append(f'<tr><th class="rn">{n}</th><td><pre>{_mark(line, hits.get(n, []))}</pre></td></tr>')
+    return Rendered("lines", f'<table class="source">{"".join(rows)}</table>')
+
+
+def _notebook(text: str, findings: list[dict[str, Any]]) -> Rendered:
+    hits = _hits(findings, "cell")
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return _lines(text, findings)
+    parts = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        parts.append(f'<section class="cell"><h4>[{i}] {escape(str(cell.get("cell_type", "")))}</h4>'
+                     f"<pre>{_mark(src, [f for f in hits.get(i, []) if f['location'].get('part') == 'source'])}"
+                     "</pre>")
+        for j, out in enumerate(cell.get("outputs", []) or []):
+            found = [f for f in hits.get(i, []) if f["location"].get("output") == j]
+            if "text" in out:
+                t = out["text"]
+                parts.append(f'<pre class="out">{_mark("".join(t) if isinstance(t, list) else str(t), found)}</pre>')
+            for mime, value in (out.get("data") or {}).items():
+                v = "".join(value) if isinstance(value, list) else value
+                if mime in ("image/png", "image/jpeg") and isinstance(v, str):
+                    clean = re.sub(r"[^A-Za-z0-9+/=]", "", v)
+                    parts.append(f'<img class="out" alt="output {i}.{j}" src="data:{mime};base64,{clean}">')
+                else:
+                    shown = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, indent=1)
+                    parts.append(f'<p class="mime">{escape(mime)} (shown as source)</p>'
+                                 f'<pre class="out">{_mark(shown, found)}</pre>')
+        parts.append("</section>")
+    return Rendered("notebook", "".join(parts))
+
+
+def render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
+    ftype = scan.get("type") or "binary"
+    findings = scan.get("findings", [])
+    if ftype in ("csv", "tsv", "parquet", "xlsx"):
+        return _table(data, ftype, findings)
+    if ftype in ("png", "jpg"):
+        return Rendered("image", f'<img class="reviewed" alt="reviewed image" src="{escape(image_url)}">')
+    text = decode_text(data) if ftype in ("txt", "md", "json", "html", "svg", "ipynb") else None
+    if text is None:
+        note = {"pickle": "a pickled object: never opened here; see the findings",
+                "zip": "an archive: each member's findings are listed below"}.get(
+            ftype, "binary content: it cannot be shown; see the findings")
+        return Rendered("none", "", [note])
+    if ftype == "ipynb":
+        return _notebook(text, findings)
+    rendered = _lines(text, findings)
+    if ftype in ("html", "svg"):
+        rendered.notes.append(f"{ftype.upper()} is shown as source and never rendered")
+    return rendered
+
+
+def image_bytes(data: bytes, ftype: str) -> tuple[bytes, str] | None:
+    """Only real raster images are served as images (the type comes from the content, not the name)."""
+    if ftype == "png" and data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data, "image/png"
+    if ftype == "jpg" and data.startswith(b"\xff\xd8\xff"):
+        return data, "image/jpeg"
+    return None
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

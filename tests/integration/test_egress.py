@@ -1,0 +1,241 @@
+"""The export path through the real service: requests from inside workspaces, who may do what, releases.
+
+Everything here goes through the hub (tokens, OAuth), the proxy and the egress-review service, as a
+user or a hostile workspace would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from enclave import audit
+from enclave.db import session_scope
+from enclave.demo import DEMO_PROJECT
+from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession
+
+EXPORT = r"""
+import json, os, subprocess, sys
+def export(*args):
+    r = subprocess.run(["enclave-export", "--json", *args], capture_output=True, text=True, cwd="/workspace")
+    return {"rc": r.returncode, "out": json.loads(r.stdout) if r.stdout.strip() else None,
+            "err": r.stderr.strip()}
+"""
+
+
+def in_ws(enclave: Enclave, user: str, code: str) -> Any:
+    res = enclave.container(user).exec_run(["python", "-c", EXPORT + code], demux=True)
+    out, err = res.output
+    assert res.exit_code == 0, (err or b"").decode()
+    return json.loads(out.decode())
+
+
+@pytest.fixture(scope="module")
+def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
+    alice, dave = enclave.login("alice"), enclave.login("dave")
+    for s, project in ((alice, DEMO_PROJECT), (dave, OTHER_PROJECT)):
+        r = s.start(project)
+        assert r.status_code in (201, 202), r.text
+    yield {"alice": alice, "dave": dave}
+    alice.stop()
+    dave.stop()
+
+
+@pytest.fixture(scope="module")
+def requests_made(enclave: Enclave, running) -> dict[str, Any]:
+    return in_ws(enclave, "alice", r"""
+os.makedirs("/workspace/out/sub", exist_ok=True)
+open("/workspace/out/table.csv", "w").write("sex,n\nF,9800\nM,10200\n")
+open("/workspace/out/ids.txt", "w").write("身份证号 11010519491231002X\n")
+open("/workspace/out/real.txt", "w").write("fine\n")
+for name, target in (("link.txt", "/data/cohort/cohort.parquet"), ("sub/up.txt", "../real.txt")):
+    if not os.path.lexists("/workspace/out/" + name):
+        os.symlink(target, "/workspace/out/" + name)
+if not os.path.exists("/workspace/out/hard.txt"):
+    os.link("/workspace/out/real.txt", "/workspace/out/hard.txt")
+out = {
+  "clean": export("request", "out/table.csv", "-j", "Counts by sex"),
+  "blocked": export("request", "out/ids.txt", "-j", "oops"),
+  "symlink": export("request", "out/link.txt", "-j", "x"),
+  "dotdot": export("request", "../etc/passwd", "-j", "x"),
+  "absolute": export("request", "/etc/passwd", "-j", "x"),
+  "hardlink": export("request", "out/hard.txt", "-j", "x"),
+  "device": export("request", "/dev/zero", "-j", "x"),
+  "no_reason": export("request", "out/table.csv", "-j", " "),
+  "listed": export("list"),
+}
+print(json.dumps(out))
+""")
+
+
+def test_requests_from_the_workspace_are_copied_checked_and_tricks_refused(enclave: Enclave, requests_made):
+    r = requests_made
+    assert r["clean"]["rc"] == 0 and r["clean"]["out"]["state"] == "submitted"
+    assert r["clean"]["out"]["project"] == DEMO_PROJECT and r["clean"]["out"]["files"][0]["verdict"] == "pass"
+    blocked = r["blocked"]["out"]["files"][0]
+    assert blocked["verdict"] == "block" and blocked["findings"][0]["entity"] == "CN_RESIDENT_ID"
+    assert "11010519491231002X" not in json.dumps(blocked)  # findings never repeat the value
+    assert "symbolic link" in r["symlink"]["err"]
+    assert "inside the project workspace" in r["dotdot"]["err"]
+    assert "inside the project workspace" in r["absolute"]["err"]
+    assert "hard link" in r["hardlink"]["err"]
+    assert "inside the project workspace" in r["device"]["err"]
+    assert "justification" in r["no_reason"]["err"]
+    mine = {r["clean"]["out"]["id"], r["blocked"]["out"]["id"]}
+    assert [x["state"] for x in r["listed"]["out"] if x["id"] in mine] == ["submitted", "submitted"]
+    # the stored copy is what was checked: editing the workspace file later changes nothing
+    sha = r["clean"]["out"]["files"][0]["sha256"]
+    stored = enclave.settings.egress_store / sha[:2] / sha
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
+    in_ws(enclave, "alice", 'open("/workspace/out/table.csv", "w").write("sex,n\\nF,1\\n"); print("{}")')
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
+    with session_scope() as s:
+        assert audit.query(s, action="export.submit", project=DEMO_PROJECT)
+
+
+def _service(enclave: Enclave) -> str:
+    return f"{enclave.url}/services/egress-review/"
+
+
+def test_the_workspace_token_is_only_good_for_its_own_requests(enclave: Enclave, running, requests_made):
+    rid = requests_made["clean"]["out"]["id"]
+    token = enclave.container("alice").attrs["Config"]["Env"]
+    token = next(v.split("=", 1)[1] for v in token if v.startswith("JUPYTERHUB_API_TOKEN="))
+    h = {"Authorization": f"token {token}"}
+    hub = f"{enclave.url}/hub/api"
+    # no admin API, no other users
+    assert requests.get(f"{hub}/users", headers=h, timeout=30).status_code == 403
+    assert requests.get(f"{hub}/users/dave", headers=h, timeout=30).status_code in (403, 404)
+    # from outside the workspace, the same token cannot submit
+    r = requests.post(_service(enclave) + "api/requests", headers=h, timeout=30,
+                      json={"files": ["out/table.csv"], "justification": "x"})
+    assert r.status_code == 403 and "own workspace" in r.json()["error"]
+    # no download scope, even for its own requests
+    r = requests.get(_service(enclave) + f"api/requests/{rid}/download/results.json", headers=h, timeout=30)
+    assert r.status_code == 403
+    # another project's workspace cannot see alice's request, nor list it
+    dave = in_ws(enclave, "dave", f'print(json.dumps([export("show", "{rid}"), export("list")]))')
+    assert dave[0]["rc"] == 2 and "no export request" in dave[0]["err"]
+    assert dave[1]["out"] == []
+    # a workspace cannot withdraw someone else's request
+    dave = in_ws(enclave, "dave", f'print(json.dumps(export("withdraw", "{rid}")))')
+    assert dave["rc"] == 2
+
+
+XSRF: dict[str, str] = {}
+
+
+def _form(session: HubSession, url: str) -> tuple[str, str]:
+    """The page, and the form token of this session (kept from an earlier form if the page has none now)."""
+    r = session.http.get(url, timeout=30)
+    assert r.status_code == 200, r.text[-500:]
+    page = r.content.decode()
+    m = re.search(r'name="_xsrf" value="([^"]+)"', page)
+    if m:
+        XSRF[session.username] = m.group(1)
+    return page, XSRF.get(session.username, "")
+
+
+def _review(session: HubSession, enclave: Enclave, rid: int, file_votes: dict[str, tuple[str, str]], decision: str,
+            comment: str = "", xsrf: bool = True) -> requests.Response:
+    _page, token = _form(session, _service(enclave) + f"requests/{rid}")
+    data = {"decision": decision, "comment_to_requester": comment}
+    for fid, (vote, c) in file_votes.items():
+        data[f"file-{fid}"], data[f"comment-{fid}"] = vote, c
+    if xsrf:
+        data["_xsrf"] = token
+    return session.http.post(_service(enclave) + f"requests/{rid}/review", data=data, timeout=30)
+
+
+def test_review_rules_through_the_ui(enclave: Enclave, running, requests_made):
+    clean, blocked = requests_made["clean"]["out"], requests_made["blocked"]["out"]
+    alice, bob, carol = running["alice"], enclave.login("bob"), enclave.login("carol")
+    cfid, bfid = str(clean["files"][0]["id"]), str(blocked["files"][0]["id"])
+    # alice (researcher, requester) cannot review her own request
+    r = _review(alice, enclave, clean["id"], {cfid: ("approve", "")}, "approve")
+    assert r.status_code in (403, 404)
+    # a blocked file cannot be approved, even by posting the form by hand
+    r = _review(bob, enclave, blocked["id"], {bfid: ("approve", "ok")}, "approve")
+    assert r.status_code == 403 and "cannot be approved" in r.content.decode()
+    # CSRF: a review posted without the form's token is refused
+    r = _review(bob, enclave, clean["id"], {cfid: ("approve", "")}, "approve", xsrf=False)
+    assert r.status_code == 403
+    # the queue shows it to bob; alice has not got a queue
+    assert f'data-request="{clean["id"]}"' in bob.http.get(_service(enclave), timeout=30).content.decode()
+    assert 'id="queue"' not in alice.http.get(_service(enclave), timeout=30).content.decode()
+    # nothing downloadable before release
+    r = alice.http.get(_service(enclave) + f"requests/{clean['id']}/download/{cfid}", timeout=30)
+    assert r.status_code == 403
+    # bob approves; he cannot act twice; carol does not see his decision before hers
+    assert _review(bob, enclave, clean["id"], {cfid: ("approve", "")}, "approve").status_code == 200
+    assert _review(bob, enclave, clean["id"], {cfid: ("approve", "")}, "approve").status_code == 403
+    page, _ = _form(carol, _service(enclave) + f"requests/{clean['id']}")
+    assert "<td>bob</td>" not in page
+    assert _review(carol, enclave, clean["id"], {cfid: ("approve", "")}, "approve").status_code == 200
+    # two approvals release it: the requester downloads, with hashes and results.json
+    info = alice.http.get(_service(enclave) + f"api/requests/{clean['id']}", timeout=30).json()
+    assert info["state"] == "released"
+    data = alice.http.get(_service(enclave) + info["downloads"][0]["path"], timeout=30)
+    assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == clean["files"][0]["sha256"]
+    rec = alice.http.get(_service(enclave) + info["results"], timeout=30).json()
+    assert [x["reviewer"] for x in rec["reviews"]] == ["bob", "carol"]
+    assert rec["files"][0]["sha256"] == clean["files"][0]["sha256"] and rec["rules"]["sdc"]["threshold"] == 10
+    assert rec["tool_versions"]["presidio-analyzer"]
+    # only the requester can download: reviewers cannot
+    assert bob.http.get(_service(enclave) + info["downloads"][0]["path"], timeout=30).status_code in (403, 404)
+    with session_scope() as s:
+        actions = [e["action"] for e in audit.query(s, project=DEMO_PROJECT, limit=100000)
+                   if e["target"] == f"request:{clean['id']}"]
+    assert {"export.submit", "export.review", "export.in_review", "export.approved", "export.released",
+            "export.download"} <= set(actions)
+
+
+def test_withdraw_and_comments_reach_the_requester(enclave: Enclave, running, requests_made):
+    blocked = requests_made["blocked"]["out"]
+    bob, carol = enclave.login("bob"), enclave.login("carol")
+    bfid = str(blocked["files"][0]["id"])
+    for who in (bob, carol):
+        r = _review(who, enclave, blocked["id"], {bfid: ("reject", "contains a resident ID")}, "return",
+                    comment="Please remove the identifier column.")
+        assert r.status_code == 200
+    shown = in_ws(enclave, "alice", f'print(json.dumps(export("show", "{blocked["id"]}")))')["out"]
+    assert shown["state"] == "returned" and "Please remove the identifier column." in shown["comments"]
+    assert "private_comment" not in json.dumps(shown)
+    again = in_ws(enclave, "alice", r"""
+open("/workspace/out/notes.md", "w").write("# Notes\nMean length of stay 5.1 days.\n")
+r = export("request", "out/notes.md", "-j", "second try")
+w = export("withdraw", str(r["out"]["id"]))
+print(json.dumps([r, w, export("withdraw", str(r["out"]["id"]))]))""")
+    assert again[1]["out"]["state"] == "withdrawn" and again[2]["rc"] == 2
+
+
+MODEL = r"""
+import pickle, numpy as np, polars as pl
+from sklearn.tree import DecisionTreeClassifier
+rng = np.random.default_rng(0)
+X = rng.normal(size=(400, 5)); y = (X[:, 0] + rng.normal(scale=2, size=400) > 0).astype(int)
+df = pl.DataFrame({**{f"x{i}": X[:, i] for i in range(5)}, "y": y})
+df[:200].write_csv("/workspace/out/train.csv"); df[200:].write_csv("/workspace/out/holdout.csv")
+model = DecisionTreeClassifier(min_samples_leaf=1, random_state=0).fit(X[:200], y[:200])
+pickle.dump(model, open("/workspace/out/model.pkl", "wb"))
+r = export("request", "out/model.pkl", "-j", "model", "--training-data", "out/train.csv",
+           "--holdout-data", "out/holdout.csv", "--target", "y")
+print(json.dumps(r))
+"""
+
+
+def test_a_model_gets_a_membership_inference_score_from_a_throwaway_container(enclave: Enclave, running):
+    r = in_ws(enclave, "alice", MODEL)
+    assert r["rc"] == 0, r["err"]
+    f = r["out"]["files"][0]
+    assert f["type"] == "pickle" and f["verdict"] == "block"
+    rules = {x["rule"]: x for x in f["findings"]}
+    assert "min_samples_leaf>=5" in rules  # read statically from the pickle
+    mia = next(x for x in f["findings"] if x["rule"].startswith("membership-inference"))
+    assert mia["location"]["score"] > 0.6 and mia["verdict"] == "block", mia
