@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datasets_mount.storage import build_manifest, seal, verify_manifest, version_dir
+from datasets_mount.storage import build_manifest, seal, version_dir
 from enclave import audit
+from enclave.checksums import verify_manifest
 from enclave.errors import EnclaveError, NotAllowed
 from enclave.models import Dataset
 from policies import Policies

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,13 +9,7 @@ from typing import Any
 
 import polars as pl
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from enclave.checksums import sha256_file
 
 
 def version_dir(root: Path, name: str, version: str) -> Path:
@@ -46,18 +39,3 @@ def seal(directory: Path) -> None:
     for path in directory.rglob("*"):
         os.chmod(path, 0o555 if path.is_dir() else 0o444)
     os.chmod(directory, 0o555)
-
-
-def verify_manifest(directory: Path, manifest: dict[str, Any]) -> list[str]:
-    """Differences between the files on disk and the manifest, in words; empty when all match."""
-    problems = []
-    listed = {f["path"]: f for f in manifest.get("files", [])}
-    present = {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
-    for rel in sorted(set(listed) - present):
-        problems.append(f"{rel}: missing")
-    for rel in sorted(present - set(listed)):
-        problems.append(f"{rel}: not in the manifest")
-    for rel in sorted(set(listed) & present):
-        if sha256_file(directory / rel) != listed[rel]["sha256"]:
-            problems.append(f"{rel}: content changed (sha256 differs)")
-    return problems

@@ -119,9 +119,12 @@ class VerifyReport:
         return {"ok": self.ok, "records": self.records, "problems": [asdict(p) for p in self.problems]}
 
 
-def verify(session: Session, anchor_path: Path | None = None) -> VerifyReport:
-    """Walk the chain and name every record that was edited, inserted, reordered or deleted."""
-    key = _key()
+def verify(session: Session, anchor_path: Path | None = None, key: bytes | None = None) -> VerifyReport:
+    """Walk the chain and name every record that was edited, inserted, reordered or deleted.
+
+    `key` and `anchor_path` default to this enclave's; a restore drill passes the restored ones.
+    """
+    key = key or _key()
     report = VerifyReport()
     prev_seq, prev_hash = 0, GENESIS
     for ev in session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -113,6 +114,30 @@ def create_project(session: Session, actor: str, *, slug: str, title: str, appro
                  approval_ref=approval_ref, purpose=purpose, pi=pi, start=start, expiry=expiry,
                  limits={"cpu": cpu_limit, "mem": mem_limit, "pids": pids_limit})
     return project
+
+
+UPDATABLE = ("title", "purpose", "expiry_date", "cpu_limit", "mem_limit", "pids_limit")
+
+
+def update_project(session: Session, actor: str, slug: str, **changes: Any) -> dict[str, tuple[Any, Any]]:
+    """Change what may change after approval (not the approval reference or the PI); returns what changed."""
+    project = get_project(session, slug)
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise EnclaveError(f"cannot update {', '.join(sorted(unknown))} of a project")
+    expiry = changes.get("expiry_date")
+    if expiry is not None and expiry <= today():
+        raise EnclaveError(f"expiry {expiry} is not in the future")
+    if expiry is not None and project.start_date and expiry <= project.start_date:
+        raise EnclaveError(f"expiry {expiry} must be after start {project.start_date}")
+    done = {k: (getattr(project, k), v) for k, v in changes.items() if v is not None and getattr(project, k) != v}
+    for k, (_before, after) in done.items():
+        setattr(project, k, after)
+    if done:
+        session.flush()
+        audit.record(session, actor, "project.update", project=slug, target=slug,
+                     changes={k: {"before": b, "after": a} for k, (b, a) in done.items()})
+    return done
 
 
 def transition(session: Session, actor: str, slug: str, to: ProjectState, reason: str) -> Project:
