@@ -75,7 +75,27 @@ def project_dict(p: Project) -> dict[str, Any]:
     }
 
 
-@click.group()
+class EnclaveGroup(click.Group):
+    """Every command: an enclave error (bad input, a service down) is one clear line, never a traceback."""
+
+    argv: list[str] = []
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self.argv = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (EnclaveError, PolicyError) as exc:
+            if "--json" in self.argv:
+                click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=EnclaveGroup)
 def main() -> None:
     """Enclave: a trusted research environment for health data."""
 
@@ -121,6 +141,17 @@ def down(as_json: bool) -> None:
     emit(stop_all(get_settings()), as_json, lambda d: f"stopped: {', '.join(d['stopped']) or 'nothing running'}")
 
 
+@main.command("status")
+@json_option
+def status_cmd(as_json: bool) -> None:
+    """Which enclave processes are running, and how many workspaces."""
+    from enclave.runner import status
+
+    emit(status(get_settings()), as_json, lambda d: "\n".join(
+        [f"{n:14} " + (f"running (pid {p})" if p else "stopped") for n, p in d["processes"].items()]
+        + [f"workspaces     {d['workspaces']}"]))
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""
@@ -139,10 +170,19 @@ def policy_group() -> None:
 
 
 @policy_group.command("check")
+@click.option("--file", "one_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="check only this file (e.g. before installing it) ...")
+@click.option("--section", type=click.Choice(["workspace", "datasets", "egress"]), help="... as this section")
 @json_option
 @reports_errors
-def policy_check(as_json: bool) -> None:
-    """Validate policies/*.yaml and show the result."""
+def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> None:
+    """Validate policies/*.yaml (or one file) and show the result."""
+    if one_file is not None:
+        from policies.loader import load_section
+
+        load_section(one_file, section or one_file.stem)
+        emit({"ok": True, "source": str(one_file)}, as_json, lambda d: f"{d['source']} is valid")
+        return
     p = load_policies(get_settings().policy_dir)
     emit({"ok": True, "source": str(p.source), "workspace": p.workspace.model_dump(),
           "datasets": p.datasets.model_dump()}, as_json, lambda d: f"policies in {d['source']} are valid")
@@ -287,6 +327,33 @@ def project_create(slug: str, title: str, approval_ref: str, purpose: str, pi: s
                            cpu_limit=cpu, mem_limit=mem, pids_limit=pids)
         data = project_dict(p)
     emit(data, as_json, lambda d: f"project {d['slug']} created ({d['state']})")
+
+
+@project_group.command("update")
+@click.argument("slug")
+@click.option("--title")
+@click.option("--purpose")
+@click.option("--expiry", help="YYYY-MM-DD.")
+@click.option("--cpu", type=float)
+@click.option("--mem", help="Memory limit, e.g. 4G.")
+@click.option("--pids", type=int)
+@json_option
+@reports_errors
+def project_update(slug: str, title: str | None, purpose: str | None, expiry: str | None, cpu: float | None,
+                   mem: str | None, pids: int | None, as_json: bool) -> None:
+    """Change title, purpose, expiry or resource limits (within policy); audited."""
+    from enclave.projects import get_project, update_project
+
+    mem = mem.upper() if mem else None
+    with session_scope() as s:
+        p = get_project(s, slug)
+        policies = load_policies(get_settings().policy_dir)
+        policies.limits_for(cpu or p.cpu_limit, mem or p.mem_limit, pids or p.pids_limit)
+        changed = update_project(s, actor(), slug, title=title, purpose=purpose,
+                                 expiry_date=parse_date(expiry, "--expiry"), cpu_limit=cpu, mem_limit=mem,
+                                 pids_limit=pids)
+        data = {**project_dict(p), "changed": sorted(changed)}
+    emit(data, as_json, lambda d: f"project {d['slug']}: " + (", ".join(d["changed"]) or "no change"))
 
 
 @project_group.command("list")
@@ -527,6 +594,95 @@ def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
 
     emit(results, as_json, human)
     sys.exit(1 if any(r["verdict"] == "block" for r in results) else 0)
+
+
+@egress_group.command("list")
+@click.option("--state", help="only requests in this state (submitted, in_review, conflicted, released, ...)")
+@click.option("--project", help="only this project's requests")
+@json_option
+@reports_errors
+def egress_list(state: str | None, project: str | None, as_json: bool) -> None:
+    """Export requests with their states (for stewards and auditors; reviewers use the web UI)."""
+    from egress_review.views import request_view
+    from enclave.models import ExportRequest, ExportState
+
+    with session_scope() as s:
+        q = s.query(ExportRequest).order_by(ExportRequest.id)
+        if state:
+            try:
+                q = q.filter(ExportRequest.state == ExportState(state))
+            except ValueError as exc:
+                raise EnclaveError(f"unknown state '{state}': one of "
+                                   + ", ".join(x.value for x in ExportState)) from exc
+        if project:
+            q = q.filter(ExportRequest.project == project)
+        rows = [request_view(r, actor(), detail=False) for r in q.all()]
+    emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['id']:>5}  {r['state']:<10} {r['verdict']:<6} {r['project']:<20} {r['requester']:<12} {r['files']} file(s)"
+        for r in rs) or "no requests")
+
+
+@egress_group.command("show")
+@click.argument("request_id", type=int)
+@json_option
+@reports_errors
+def egress_show(request_id: int, as_json: bool) -> None:
+    """One request with files, findings, reviews (after both decided) and the release record."""
+    from egress_review.views import request_view
+    from egress_review.workflow import get_request
+
+    with session_scope() as s:
+        req = get_request(s, request_id)
+        data = request_view(req, actor(), reviewer=True)
+        data["release"] = req.release.record if req.release else None
+    emit(data, as_json, lambda d: json.dumps(d, ensure_ascii=False, indent=2, default=str))
+
+
+# --- backup --------------------------------------------------------------------------------------
+
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--with-datasets", is_flag=True, help="also copy the dataset files (manifests are always included)")
+@json_option
+@reports_errors
+def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
+    """A consistent snapshot: database, audit trail, secrets, release store, policies, dataset manifests."""
+    from rich.console import Console
+
+    from enclave.backup import backup
+
+    console = Console(stderr=True, quiet=as_json)
+    with console.status("backing up") as status:
+        result = backup(get_settings(), dest, with_datasets, progress=lambda step: status.update(f"backing up: {step}"))
+    with session_scope() as s:
+        audit.record(s, actor(), "backup.create", target=str(dest), files=result["files"], bytes=result["bytes"],
+                     with_datasets=with_datasets)
+    emit(result, as_json, lambda r: f"backup written to {r['backup']}: {r['files']} files, {r['bytes']} bytes")
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--target", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="an empty folder to restore into (a new ENCLAVE_HOME)")
+@click.option("--verify/--no-verify", default=True, help="verify the audit chain and every checksum afterwards")
+@click.option("--db-url", help="for a PostgreSQL backup: URL of an empty database to restore into")
+@json_option
+@reports_errors
+def restore_cmd(src: Path, target: Path, verify: bool, db_url: str | None, as_json: bool) -> None:
+    """Restore a backup into an empty place and prove it whole; exit 1 on any mismatch."""
+    from enclave.backup import restore
+
+    result = restore(src, target, verify, db_url)
+
+    def human(r: dict[str, Any]) -> str:
+        head = f"restore {'OK' if r['ok'] else 'FAILED'}" + (f" into {r['restored']}" if r["restored"] else "")
+        if r.get("checked"):
+            head += " (" + ", ".join(f"{k} {v}" for k, v in r["checked"].items()) + ")"
+        return "\n".join([head, *(f"  - {p}" for p in r["problems"])])
+
+    emit(result, as_json, human)
+    sys.exit(0 if result["ok"] else 1)
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enclave.errors import Unavailable
 from enclave.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -50,8 +52,16 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except OperationalError as exc:
+        with suppress(Exception):
+            session.rollback()
+        if exc.connection_invalidated or "connect" in str(exc.orig).lower() or "unable to open" in str(exc.orig):
+            raise Unavailable(f"the database is unavailable ({str(exc.orig).strip().splitlines()[0]}); nothing "
+                              "was changed, try again when it is back") from exc
+        raise
     except BaseException:
-        session.rollback()
+        with suppress(Exception):
+            session.rollback()
         raise
     finally:
         session.close()

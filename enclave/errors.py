@@ -15,3 +15,7 @@ class NotAllowed(EnclaveError):
 
 class InvalidTransition(EnclaveError):
     pass
+
+
+class Unavailable(EnclaveError):
+    """A service the enclave depends on (database, Docker engine, storage) is down or full; nothing was changed."""

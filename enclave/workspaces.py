@@ -41,9 +41,15 @@ def stop_project_workspaces(settings: Settings, slug: str, reason: str, actor: s
                     stopped.append(user["name"])
     except (urllib.error.URLError, OSError):
         pass  # hub down: the containers are removed directly below
-    client = docker.from_env()
-    for c in client.containers.list(all=True, filters={"label": [f"org.enclave.project={slug}",
-                                                                  f"org.enclave.instance={settings.instance}"]}):
+    try:
+        client = docker.from_env()
+        containers = client.containers.list(all=True, filters={"label": [f"org.enclave.project={slug}",
+                                                                          f"org.enclave.instance={settings.instance}"]})
+    except docker.errors.DockerException:
+        # No engine answers: it runs without live-restore, so no container of it runs either, and the
+        # spawner checks the project's state before anything starts again.
+        containers = []
+    for c in containers:
         c.remove(force=True)
         user = c.labels.get("org.enclave.user", "")
         if user not in stopped:

@@ -2,6 +2,10 @@
 # Starts dockerd when no engine answers (machines here have no init system running it).
 set -euo pipefail
 if docker info >/dev/null 2>&1; then exit 0; fi
+# an engine that is still shutting down holds its pid file: wait for it to go
+for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+if docker info >/dev/null 2>&1; then exit 0; fi
+if [ -f /var/run/docker.pid ] && ! pgrep -x dockerd >/dev/null; then rm -f /var/run/docker.pid; fi
 mkdir -p /var/log/enclave
 echo "[enclave] starting dockerd"
 nohup dockerd >/var/log/enclave/dockerd.log 2>&1 &

@@ -15,10 +15,11 @@ from enclave.harness import Enclave, HubSession, instance, run_in
 __all__ = ["Enclave", "HubSession", "run_in", "OTHER_PROJECT"]
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "18000", "ENCLAVE_HUB_API_PORT": "18081", "ENCLAVE_IDP_PORT": "19000",
-         "ENCLAVE_PROXY_API_PORT": "18001"}
+         "ENCLAVE_PROXY_API_PORT": "18001", "ENCLAVE_EGRESS_PORT": "18082"}
 EXTRA_USERS = [
     {"username": "dave", "name": "Dave Zhou 周大伟", "groups": ["researcher"], "password": "dave-it-pw"},
     {"username": "eve", "name": "Eve Sun 孙伊", "groups": ["researcher"], "password": "eve-it-pw"},
+    {"username": "frank", "name": "Frank Wu 吴凡", "groups": ["researcher"], "password": "frank-it-pw"},
 ]
 OTHER_PROJECT = "other-study"
 
@@ -34,8 +35,9 @@ def _other_project(settings, policies) -> None:  # type: ignore[no-untyped-def]
     from datasets_mount.catalog import store_version
     from datasets_mount.synthetic import write_cohort
     from enclave.db import session_scope
+    from enclave.demo import DEMO_PROJECT
     from enclave.models import ProjectState
-    from enclave.projects import approve_dataset, create_project, today, transition, upsert_user
+    from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
 
     with session_scope() as s:
         for u in EXTRA_USERS:
@@ -48,6 +50,7 @@ def _other_project(settings, policies) -> None:  # type: ignore[no-untyped-def]
         store_version(s, "test", policies, settings.datasets_dir, src, name="registry", version="v1", tier=2)
         approve_dataset(s, "test", OTHER_PROJECT, "registry", "v1", {0, 1, 2, 3})
         transition(s, "test", OTHER_PROJECT, ProjectState.ACTIVE, "ok")
+        add_member(s, "test", DEMO_PROJECT, "frank")  # a second researcher in the demo project
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ out["tcp:public-dns"] = tcp("8.8.8.8", 53)
 out["udp:outside"] = udp("192.0.2.10", 53)
 out["tcp:metadata"] = tcp("169.254.169.254", 80)
 gw = GATEWAY
-for port in (HUB_API_PORT, PUBLIC_PORT, IDP_PORT, 22, 5432, 2375):
+for port in (HUB_API_PORT, EGRESS_PORT, PUBLIC_PORT, IDP_PORT, PROXY_API_PORT, 22, 5432, 2375):
     out["gw:%d" % port] = tcp(gw, port)
 try:
     socket.socket(socket.AF_INET6).connect(("2001:db8::1", 80)); out["ipv6"] = "connected"
@@ -104,7 +104,8 @@ print(json.dumps(out))
 def probe(enclave: Enclave, user: str, project: str, targets: list[str]) -> dict:
     s = enclave.settings
     code = (PROBE.replace("GATEWAY", repr(gateway(enclave, project)))
-            .replace("HUB_API_PORT", str(s.hub_api_port)).replace("PUBLIC_PORT", str(s.public_port))
+            .replace("HUB_API_PORT", str(s.hub_api_port)).replace("EGRESS_PORT", str(s.egress_port))
+            .replace("PROXY_API_PORT", str(s.proxy_api_port)).replace("PUBLIC_PORT", str(s.public_port))
             .replace("IDP_PORT", str(s.idp_port)).replace("TARGETS", json.dumps(targets)))
     return run_in(enclave.container(user), code)
 
@@ -120,10 +121,10 @@ def test_isolation_from_inside_the_workspace(enclave: Enclave, running):
     for key in ("tcp:outside", "tcp:public-dns", "udp:outside", "tcp:metadata"):
         assert r[key] in ("EHOSTUNREACH", "ENETUNREACH", "ECONNREFUSED"), (key, r[key])
     assert r["ipv6"] in ("EADDRNOTAVAIL", "ENETUNREACH", "EAFNOSUPPORT")
-    # of the host, only the hub API answers
+    # of the host, only the hub API and the export-request service answer
     s = enclave.settings
-    assert r[f"gw:{s.hub_api_port}"] == "connected"
-    for port in (s.public_port, s.idp_port, 22, 5432, 2375):
+    assert r[f"gw:{s.hub_api_port}"] == "connected" and r[f"gw:{s.egress_port}"] == "connected"
+    for port in (s.public_port, s.idp_port, s.proxy_api_port, 22, 5432, 2375):
         assert r[f"gw:{port}"] in ("ECONNREFUSED", "EHOSTUNREACH"), (port, r[f"gw:{port}"])
     # another project's workspace is unreachable
     assert r[f"peer:{ip_of(dave_c)}"] in ("EHOSTUNREACH", "ECONNREFUSED", "ETIMEDOUT", "timeout")

@@ -1,0 +1,143 @@
+"""A hostile researcher inside a real workspace: process bombs, privilege tricks, other people's servers,
+and the workspace token against the review and admin paths."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from enclave.demo import DEMO_PROJECT
+from enclave.harness import run_in
+from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession
+
+
+@pytest.fixture(scope="module")
+def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
+    sessions = {u: enclave.login(u) for u in ("alice", "frank", "dave")}
+    for user, project in (("alice", DEMO_PROJECT), ("frank", DEMO_PROJECT), ("dave", OTHER_PROJECT)):
+        r = sessions[user].start(project)
+        assert r.status_code in (201, 202), r.text
+    yield sessions
+    for s in sessions.values():
+        s.stop()
+
+
+def hub_ok(enclave: Enclave) -> bool:
+    with urllib.request.urlopen(f"{enclave.url}/hub/health", timeout=10) as r:
+        return r.status == 200
+
+
+FORK_BOMB = r"""
+import errno, json, os, signal, time
+kids = []
+try:
+    while len(kids) < 5000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+    out = {"forked": len(kids), "stopped_by": None}
+except OSError as e:
+    out = {"forked": len(kids), "stopped_by": errno.errorcode[e.errno]}
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+for k in kids:
+    os.waitpid(k, 0)
+print(json.dumps(out))
+"""
+
+MEMORY_BOMB = r"""
+import json, subprocess, sys
+code = "b = bytearray(3 * 1024**3)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')"
+r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+print(json.dumps({"rc": r.returncode, "out": r.stdout.strip(), "err": r.stderr.strip()[-200:]}))
+"""
+
+PRIVILEGE = r"""
+import ctypes, errno, json, os, socket
+out = {}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "ALLOWED"
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+libc = ctypes.CDLL(None, use_errno=True)
+def call(rc):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+attempt("setuid0", lambda: os.setuid(0))
+attempt("userns", lambda: call(libc.unshare(0x10000000)))
+attempt("mountns", lambda: call(libc.unshare(0x00020000)))
+attempt("mount", lambda: call(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None)))
+attempt("raw_socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+attempt("chown_root", lambda: os.chown("/workspace", 0, 0))
+open("/workspace/suid-test", "w").write("x")
+os.chmod("/workspace/suid-test", 0o4755)
+out["suid_bit_kept"] = bool(os.stat("/workspace/suid-test").st_mode & 0o4000)
+os.unlink("/workspace/suid-test")
+print(json.dumps(out))
+"""
+
+
+def test_fork_bomb_stays_inside_the_pid_limit(enclave: Enclave, running):
+    r = run_in(enclave.container("alice"), FORK_BOMB)
+    assert r["stopped_by"] == "EAGAIN" and r["forked"] < 512, r
+    assert hub_ok(enclave)
+    assert enclave.container("dave").exec_run(["echo", "alive"]).output.strip() == b"alive"
+    assert running["frank"].server().get("ready")
+
+
+def test_memory_bomb_is_killed_inside_its_own_workspace(enclave: Enclave, running):
+    r = run_in(enclave.container("alice"), MEMORY_BOMB)
+    assert r["out"] != "survived" and r["rc"] != 0, r  # OOM-killed (-9) or MemoryError, never 3 GiB
+    assert hub_ok(enclave) and running["alice"].server().get("ready")
+    assert enclave.container("frank").exec_run(["echo", "alive"]).output.strip() == b"alive"
+
+
+def test_privilege_tricks_fail(enclave: Enclave, running):
+    r = run_in(enclave.container("alice"), PRIVILEGE)
+    for key in ("setuid0", "userns", "mountns", "mount", "raw_socket", "chown_root"):
+        assert r[key] in ("EPERM", "EACCES", "EINVAL"), (key, r[key])
+    # a set-uid bit on a researcher's own file gains nothing (no-new-privileges, uid 1000 owner)
+
+
+def test_another_users_server_in_the_same_project_needs_their_token(enclave: Enclave, running):
+    frank = enclave.container("frank")
+    frank.reload()
+    ip = next(iter(frank.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    code = f"""
+import json, os, urllib.request, urllib.error
+out = {{}}
+own = {{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}}
+for name, headers in (("none", {{}}), ("own_token", own)):
+    req = urllib.request.Request("http://{ip}:8888/user/frank/api/contents/workspace", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            out[name] = r.status
+    except urllib.error.HTTPError as e:
+        out[name] = e.code
+print(json.dumps(out))
+"""
+    r = run_in(enclave.container("alice"), code)
+    assert r["none"] in (302, 403) and r["own_token"] in (401, 403), r
+
+
+def test_workspace_token_cannot_review_or_administer(enclave: Enclave, running):
+    env = enclave.container("alice").attrs["Config"]["Env"]
+    token = next(v.split("=", 1)[1] for v in env if v.startswith("JUPYTERHUB_API_TOKEN="))
+    h = {"Authorization": f"token {token}"}
+    svc = f"{enclave.url}/services/egress-review/"
+    assert requests.post(svc + "requests/1/review", headers=h, data={"decision": "approve"},
+                         timeout=30).status_code == 403
+    assert requests.get(svc, headers=h, timeout=30).status_code == 403  # no reviewer UI either
+    for method, path in (("GET", "/users"), ("POST", "/users/alice/tokens"), ("DELETE", "/users/frank/server"),
+                         ("GET", "/services")):
+        assert requests.request(method, f"{enclave.url}/hub/api{path}", headers=h, timeout=30).status_code == 403
+    assert json.loads(requests.get(f"{enclave.url}/hub/api/user", headers=h, timeout=30).text)["name"] == "alice"

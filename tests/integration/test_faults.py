@@ -1,0 +1,128 @@
+"""Faults: the hub restarts under running workspaces; the egress-review service dies mid-scan and between
+reviews; the export store fills up. Each time nothing is lost or half-done, and work resumes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from enclave import runner
+from enclave.db import session_scope
+from enclave.demo import DEMO_PROJECT
+from enclave.models import ExportRequest, Release
+from tests.integration.conftest import Enclave, HubSession
+
+EXPORT = r"""
+import json, subprocess, sys
+r = subprocess.run(["enclave-export", "--json", "request", *sys.argv[1:], "-j", "fault test"],
+                   capture_output=True, text=True, cwd="/workspace")
+print(json.dumps({"rc": r.returncode, "out": json.loads(r.stdout) if r.stdout.strip() else None,
+                  "err": r.stderr.strip()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def alice(enclave: Enclave) -> Iterator[HubSession]:
+    s = enclave.login("alice")
+    r = s.start(DEMO_PROJECT)
+    assert r.status_code in (201, 202), r.text
+    yield s
+    s.stop()
+
+
+def export(enclave: Enclave, *paths: str) -> dict:
+    res = enclave.container("alice").exec_run(["python", "-c", EXPORT, *paths], demux=True)
+    return json.loads(res.output[0].decode())
+
+
+def write(enclave: Enclave, path: str, code: str) -> None:
+    res = enclave.container("alice").exec_run(["python", "-c", code])
+    assert res.exit_code == 0, res.output.decode()
+
+
+def requests_state() -> list[tuple[int, str, int]]:
+    with session_scope() as s:
+        return [(r.id, r.state.value, len(r.files)) for r in s.query(ExportRequest).order_by(ExportRequest.id)]
+
+
+def kill_service(name: str) -> None:
+    proc = runner._STARTED[name]  # the suite's enclave processes are children of this process
+    proc.kill()
+    proc.wait()
+
+
+def test_hub_restart_keeps_running_workspaces(enclave: Enclave, alice: HubSession):
+    before = enclave.container("alice").id
+    kill_service("hub")
+    assert enclave.container("alice").status == "running"
+    runner.start_hub(enclave.settings)
+    assert enclave.container("alice").id == before
+    assert alice.server().get("ready")
+    assert alice.open_lab().status_code == 200  # through the proxy, which kept its routes
+
+
+def test_killing_the_service_mid_scan_loses_nothing_and_leaves_nothing_half_done(enclave: Enclave, alice):
+    write(enclave, "/workspace/big.csv", "import random\nr = random.Random(1)\n"
+          "rows = ['id,phone,note'] + [f'{i},13{r.randrange(10**9):09d},Patient John Smith seen' "
+          "for i in range(400000)]\nopen('/workspace/big.csv', 'w').write('\\n'.join(rows))")
+    before = requests_state()
+    job = enclave.container("alice").exec_run(["python", "-c", EXPORT, "big.csv"], detach=True)
+    assert job is not None
+    store = enclave.settings.egress_store
+    for _ in range(100):  # wait until the copy is being written or scanned, then kill
+        if list(store.glob("*/*.tmp")) or len(requests_state()) > len(before):
+            break
+        subprocess.run(["sleep", "0.05"])
+    kill_service("egress-review")
+    runner.start_egress_service(enclave.settings)
+    after = requests_state()
+    assert all(files > 0 for _id, _state, files in after), after  # no request without its files
+    assert after[:len(before)] == before
+    assert not list(store.glob("*/*.tmp"))
+    # and work resumes
+    write(enclave, "/workspace/small.csv", "open('/workspace/small.csv', 'w').write('g,n\\na,120\\n')")
+    r = export(enclave, "small.csv")
+    assert r["rc"] == 0 and r["out"]["state"] == "submitted"
+
+
+def _review(session: HubSession, enclave: Enclave, rid: int, fid: int) -> int:
+    svc = f"{enclave.url}/services/egress-review/"
+    page = session.http.get(svc + f"requests/{rid}", timeout=30).content.decode()
+    token = re.search(r'name="_xsrf" value="([^"]+)"', page)
+    data = {"_xsrf": token.group(1) if token else "", "decision": "approve", f"file-{fid}": "approve"}
+    return session.http.post(svc + f"requests/{rid}/review", data=data, timeout=30).status_code
+
+
+def test_killing_the_service_between_reviews_releases_exactly_once(enclave: Enclave, alice):
+    write(enclave, "/workspace/t2.csv", "open('/workspace/t2.csv', 'w').write('g,n\\na,150\\n')")
+    req = export(enclave, "t2.csv")["out"]
+    rid, fid = req["id"], req["files"][0]["id"]
+    bob, carol = enclave.login("bob"), enclave.login("carol")
+    assert _review(bob, enclave, rid, fid) == 200
+    kill_service("egress-review")
+    runner.start_egress_service(enclave.settings)
+    assert _review(bob, enclave, rid, fid) == 403  # his review survived the restart
+    assert _review(carol, enclave, rid, fid) == 200
+    with session_scope() as s:
+        assert s.get(ExportRequest, rid).state.value == "released"
+        assert s.query(Release).filter_by(request_id=rid).count() == 1
+
+
+def test_a_full_export_store_is_a_clear_error_and_work_resumes(enclave: Enclave, alice):
+    store = enclave.settings.egress_store
+    write(enclave, "/workspace/mid.csv", "open('/workspace/mid.csv', 'w').write('g,n\\n' + 'a,120\\n' * 40000)")
+    before = requests_state()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(store)], check=True)
+    try:
+        r = export(enclave, "mid.csv")
+        assert r["rc"] == 2 and "export store is full" in r["err"], r
+        assert requests_state() == before
+        assert not list(store.rglob("*.tmp"))
+    finally:
+        subprocess.run(["umount", str(store)], check=True)
+    r = export(enclave, "mid.csv")
+    assert r["rc"] == 0 and r["out"]["state"] == "submitted"
