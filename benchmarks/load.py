@@ -171,13 +171,19 @@ def main() -> None:
             requests.get(svc + "health", timeout=60)
             return time.perf_counter() - t0
 
+        failed_pages: list[str] = []
+
         def review_pages(i: int) -> list[float]:
             times = []
             rid = some[i % len(some)]
-            for path in ("", f"requests/{rid}", f"requests/{rid}/files/{file_of[rid]}"):
+            pages = (("", 'id="queue"'), (f"requests/{rid}", 'id="state"'),
+                     (f"requests/{rid}/files/{file_of[rid]}", 'id="content"'))
+            for path, marker in pages:  # a login page answered instead would also be a 200
                 t0 = time.perf_counter()
-                reviewers[i].http.get(svc + path, timeout=60)
+                r = reviewers[i].http.get(svc + path, timeout=60)
                 times.append(time.perf_counter() - t0)
+                if r.status_code != 200 or marker not in r.text:
+                    failed_pages.append(f"{r.status_code} /{path}")
             return times
 
         with ThreadPoolExecutor(REVIEWERS) as pool:
@@ -187,7 +193,9 @@ def main() -> None:
             pages = [t for ts in pool.map(review_pages, range(REVIEWERS)) for t in ts]
         wall = time.perf_counter() - t0
         result["reviewers"] = {"baseline_health_page": summary(base),
-                               "ui_pages": {**summary(pages), "wall_s": round(wall, 2), "reviewers": REVIEWERS},
+                               "ui_pages": {**summary(pages), "wall_s": round(wall, 2), "reviewers": REVIEWERS,
+                                            "pages": len(pages), "failed": len(failed_pages),
+                                            "failed_examples": failed_pages[:5]},
                                "ratio_p95_ui_vs_health": round(pct(pages, 0.95) / pct(base, 0.95), 1)}
         print(json.dumps(result["reviewers"]), flush=True)
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")

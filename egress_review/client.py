@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import sys
@@ -53,6 +54,9 @@ def call(method: str, path: str, body: dict[str, Any] | None = None, url: str | 
         raise ExportError(f"{exc.code}: {message}") from None
     except urllib.error.URLError as exc:
         raise ExportError(f"the export service does not answer: {exc.reason}") from None
+    except (http.client.HTTPException, ConnectionError) as exc:  # it went away while working on the call
+        raise ExportError(f"the export service stopped before answering ({exc.__class__.__name__}); "
+                          "'enclave-export list' shows whether the request was made") from None
 
 
 def workspace_path(path: str) -> str:

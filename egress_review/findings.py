@@ -48,9 +48,30 @@ class FileResult:
                 worst = m.verdict
         return worst
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, per_kind: int | None = None) -> dict[str, Any]:
+        """`per_kind` keeps that many findings of each kind and column, and one line counting the rest."""
+        findings = compact(self.findings, per_kind) if per_kind else self.findings
         d: dict[str, Any] = {"path": self.path, "type": self.type, "sha256": self.sha256,
-                             "verdict": self.verdict.value, "findings": [f.to_dict() for f in self.findings]}
+                             "verdict": self.verdict.value, "findings": [f.to_dict() for f in findings]}
         if self.members:
-            d["members"] = [m.to_dict() for m in self.members]
+            d["members"] = [m.to_dict(per_kind) for m in self.members]
         return d
+
+
+def compact(findings: list[Finding], per_kind: int) -> list[Finding]:
+    """A review record a person can read: an extract full of phone numbers is 50 examples and a count.
+
+    Kinds are (check, entity or rule, verdict, column); the verdict of the file is unchanged.
+    """
+    kept: list[Finding] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for f in findings:
+        kind = (f.check, f.entity, f.rule, f.verdict, f.location.get("column"))
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= per_kind:
+            kept.append(f)
+    for (check, entity, rule, verdict, column), n in seen.items():
+        if n > per_kind:
+            kept.append(Finding(check, verdict, f"{n - per_kind} more like the above ({n} in all)", entity, rule,
+                                {"column": column, "omitted": n - per_kind} if column else {"omitted": n - per_kind}))
+    return kept

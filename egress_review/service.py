@@ -23,6 +23,7 @@ from typing import Any
 import docker
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
 from egress_review import render, rules, workflow
@@ -35,7 +36,7 @@ from enclave import audit
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.i18n import pick_language
-from enclave.models import Decision, ExportRequest, ExportState, Role
+from enclave.models import Decision, ExportRequest, ExportState, Review, Role
 from enclave.pii.keyed import index_key, index_root
 from enclave.projects import get_project, get_user
 from enclave.settings import EGRESS_PREFIX, EGRESS_SERVICE, Settings, get_settings
@@ -307,20 +308,25 @@ class HomePage(Handler):
     @web.authenticated
     def get(self) -> None:
         name = self.username
+        eager = (selectinload(ExportRequest.files), selectinload(ExportRequest.reviews))
         with session_scope() as s:
             roles_ = _roles(s, name)
             queue, reviewed = [], []
             if Role.REVIEWER.value in roles_:
                 me = get_user(s, name)
-                open_ = s.query(ExportRequest).filter(ExportRequest.state.in_(
+                members: dict[str, set[str]] = {}  # per project, once per page
+                open_ = s.query(ExportRequest).options(*eager).filter(ExportRequest.state.in_(
                     [ExportState.SUBMITTED, ExportState.IN_REVIEW])).order_by(ExportRequest.id).all()
-                queue = [request_view(r, name, detail=False) for r in open_
-                         if rules.can_review(r, me, _members(s, r))]
-                done = s.query(ExportRequest).order_by(ExportRequest.id.desc()).limit(200).all()
-                reviewed = [request_view(r, name, detail=False) for r in done
-                            if any(v.reviewer == name for v in r.reviews)]
-            mine = [request_view(r, name, detail=False) for r in
-                    s.query(ExportRequest).filter_by(requester=name).order_by(ExportRequest.id.desc()).all()]
+                for r in open_:
+                    if r.project not in members:
+                        members[r.project] = _members(s, r)
+                    if rules.can_review(r, me, members[r.project]):
+                        queue.append(request_view(r, name, detail=False))
+                done = s.query(ExportRequest).options(*eager).join(Review).filter(Review.reviewer == name)
+                reviewed = [request_view(r, name, detail=False)
+                            for r in done.order_by(ExportRequest.id.desc()).limit(200).all()]
+            mine = [request_view(r, name, detail=False) for r in s.query(ExportRequest).options(*eager)
+                    .filter_by(requester=name).order_by(ExportRequest.id.desc()).all()]
             self.page("home.html", queue=queue, reviewed=reviewed, mine=mine,
                       is_reviewer=Role.REVIEWER.value in roles_)
 

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,20 @@ def _move(session: Session, req: ExportRequest, to: ExportState, actor: str, **d
                  before=before.value, **details)
 
 
+# Findings kept per kind and column in a request's record (the rest are counted): reviewers read them.
+FINDINGS_PER_KIND = 50
+
+
 def store_blob(store: Path, data: bytes) -> str:
-    """Content-addressed copy; written once, read-only."""
+    """Content-addressed copy; written once, read-only.
+
+    The temporary name is unique per call: the service submits from several threads at once, often
+    the same content (the same table requested twice), and each must finish its own copy.
+    """
     digest = hashlib.sha256(data).hexdigest()
     path = store / digest[:2] / digest
     if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.parent / f"{digest}.{uuid.uuid4().hex}.tmp"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(data)
@@ -96,7 +105,7 @@ def submit(session: Session, requester: str, project_slug: str, files: list[tupl
         if model and result.type == "pickle":
             result.findings.extend(membership.findings(data, model, policy.model_attack_auc))
         req.files.append(ExportFile(name=name, sha256=store_blob(store, data), size=len(data),
-                                    scan={**result.to_dict(), "rules": rules_used(policy)}))
+                                    scan={**result.to_dict(FINDINGS_PER_KIND), "rules": rules_used(policy)}))
     session.flush()
     audit.record(session, requester, "export.submit", project=project_slug, target=f"request:{req.id}",
                  files=[{"name": f.name, "sha256": f.sha256, "verdict": f.verdict} for f in req.files])

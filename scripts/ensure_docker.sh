@@ -8,8 +8,9 @@ if docker info >/dev/null 2>&1; then exit 0; fi
 if [ -f /var/run/docker.pid ] && ! pgrep -x dockerd >/dev/null; then rm -f /var/run/docker.pid; fi
 mkdir -p /var/log/enclave
 echo "[enclave] starting dockerd"
-nohup dockerd >/var/log/enclave/dockerd.log 2>&1 &
-for _ in $(seq 1 60); do
+nohup dockerd >>/var/log/enclave/dockerd.log 2>&1 &
+# a restart can wait on the previous containerd and its shims letting go: allow it time
+for _ in $(seq 1 180); do
   if docker info >/dev/null 2>&1; then exit 0; fi
   sleep 1
 done

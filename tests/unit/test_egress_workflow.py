@@ -171,3 +171,36 @@ def test_cli_lists_and_shows_requests(world: Path):
     assert json.loads(out.output)["files"][0]["name"] == "table.csv"
     out = CliRunner().invoke(main, ["egress", "show", "999", "--json"])
     assert out.exit_code == 2 and "no export request 999" in out.output
+
+
+
+def test_the_same_content_stored_at_once_from_many_threads(tmp_path: Path):
+    """The service submits from several threads: the same file sent at once is stored once, no call fails."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = b"g,n\n" + b"a,120\n" * 1_000_000
+    start = threading.Barrier(8)
+
+    def one(_: int) -> str:
+        start.wait()
+        return workflow.store_blob(tmp_path, data)
+
+    for _ in range(3):
+        with ThreadPoolExecutor(8) as pool:
+            digests = set(pool.map(one, range(8)))
+        assert len(digests) == 1
+        stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert len(stored) == 1 and stored[0].read_bytes() == data and not list(tmp_path.rglob("*.tmp"))
+        stored[0].unlink()
+
+
+def test_a_request_full_of_identifiers_keeps_examples_and_a_count(world: Path):
+    phones = "\n".join(f"{i},1381234{i:04d}" for i in range(300))
+    with session_scope() as s:
+        req = workflow.submit(s, "alice", "study", [("extract.csv", f"id,phone\n{phones}\n".encode())], "extract",
+                              world, POLICY)
+        scan = req.files[0].scan
+    phone = [f for f in scan["findings"] if f.get("location", {}).get("column") == "phone"]
+    assert scan["verdict"] == "block" and len(phone) == workflow.FINDINGS_PER_KIND + 1
+    assert phone[-1]["location"]["omitted"] == 300 - workflow.FINDINGS_PER_KIND and "300 in all" in phone[-1]["detail"]
