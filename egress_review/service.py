@@ -360,18 +360,24 @@ class RequestPage(Handler):
                       can_resolve=can_resolve, is_requester=req.requester == name)
 
 
-class FilePage(Handler):
+class StoredFileHandler(Handler):
+    def visible_file(self, session: Any, name: str, rid: str, fid: str) -> tuple[ExportRequest, Any, bytes]:
+        """The request, file and stored bytes, for its requester or a reviewer who may see it; else 404."""
+        req = session.get(ExportRequest, int(rid))
+        if req is None or not (_reviewer_access(session, req, name) or req.requester == name):
+            raise web.HTTPError(404, f"no export request {rid}")
+        f = next((f for f in req.files if str(f.id) == fid), None)
+        if f is None:
+            raise web.HTTPError(404, f"request {rid} has no file {fid}")
+        return req, f, (self.ctx.settings.egress_store / f.sha256[:2] / f.sha256).read_bytes()
+
+
+class FilePage(StoredFileHandler):
     @web.authenticated
     def get(self, rid: str, fid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = s.get(ExportRequest, int(rid))
-            if req is None or not (_reviewer_access(s, req, name) or req.requester == name):
-                raise web.HTTPError(404, f"no export request {rid}")
-            f = next((f for f in req.files if str(f.id) == fid), None)
-            if f is None:
-                raise web.HTTPError(404, f"request {rid} has no file {fid}")
-            data = (self.ctx.settings.egress_store / f.sha256[:2] / f.sha256).read_bytes()
+            req, f, data = self.visible_file(s, name, rid, fid)
             shown = render.render(data, f.scan, f"{EGRESS_PREFIX}requests/{rid}/files/{fid}/image")
             if req.requester != name:
                 audit.record(s, name, "export.inspect", project=req.project, target=f"request:{rid}", file=f.name)
@@ -379,20 +385,14 @@ class FilePage(Handler):
                       shown=shown)
 
 
-class ImageRaw(Handler):
+class ImageRaw(StoredFileHandler):
     """Raster images only, served with a sandbox CSP and nosniff; anything else is refused."""
 
     @web.authenticated
     def get(self, rid: str, fid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = s.get(ExportRequest, int(rid))
-            if req is None or not (_reviewer_access(s, req, name) or req.requester == name):
-                raise web.HTTPError(404, f"no export request {rid}")
-            f = next((f for f in req.files if str(f.id) == fid), None)
-            if f is None:
-                raise web.HTTPError(404, f"request {rid} has no file {fid}")
-            data = (self.ctx.settings.egress_store / f.sha256[:2] / f.sha256).read_bytes()
+            req, f, data = self.visible_file(s, name, rid, fid)
         img = render.image_bytes(data, str(f.scan.get("type")))
         if img is None:
             raise web.HTTPError(415, "only PNG and JPEG images are shown")

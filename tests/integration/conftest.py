@@ -6,13 +6,14 @@ It runs on its own ports, home and instance name, so it never touches an enclave
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
 from enclave.harness import Enclave, HubSession, instance, run_in
 
-__all__ = ["Enclave", "HubSession", "run_in", "OTHER_PROJECT"]
+__all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJECT"]
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "18000", "ENCLAVE_HUB_API_PORT": "18081", "ENCLAVE_IDP_PORT": "19000",
          "ENCLAVE_PROXY_API_PORT": "18001", "ENCLAVE_EGRESS_PORT": "18082"}
@@ -62,3 +63,17 @@ def enclave(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enclave]:
         finally:
             log = e.settings.log_dir / "hub.log"
             print("\n--- hub log tail ---\n" + log.read_text(errors="replace")[-4000:])
+
+
+@contextmanager
+def running_workspaces(enclave: Enclave, projects: dict[str, str]) -> Iterator[dict[str, HubSession]]:
+    """Logs each user in and starts their workspace for the given project; stops them all afterwards."""
+    sessions = {user: enclave.login(user) for user in projects}
+    try:
+        for user, project in projects.items():
+            r = sessions[user].start(project)
+            assert r.status_code in (201, 202), r.text
+        yield sessions
+    finally:
+        for session in sessions.values():
+            session.stop()

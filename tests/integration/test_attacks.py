@@ -12,18 +12,13 @@ import requests
 
 from enclave.demo import DEMO_PROJECT
 from enclave.harness import run_in
-from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession
+from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, running_workspaces
 
 
 @pytest.fixture(scope="module")
 def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
-    sessions = {u: enclave.login(u) for u in ("alice", "frank", "dave")}
-    for user, project in (("alice", DEMO_PROJECT), ("frank", DEMO_PROJECT), ("dave", OTHER_PROJECT)):
-        r = sessions[user].start(project)
-        assert r.status_code in (201, 202), r.text
-    yield sessions
-    for s in sessions.values():
-        s.stop()
+    with running_workspaces(enclave, {"alice": DEMO_PROJECT, "frank": DEMO_PROJECT, "dave": OTHER_PROJECT}) as s:
+        yield s
 
 
 def hub_ok(enclave: Enclave) -> bool:

@@ -18,7 +18,7 @@ import requests
 from enclave import audit
 from enclave.db import session_scope
 from enclave.demo import DEMO_PROJECT
-from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession
+from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, running_workspaces
 
 EXPORT = r"""
 import json, os, subprocess, sys
@@ -38,13 +38,8 @@ def in_ws(enclave: Enclave, user: str, code: str) -> Any:
 
 @pytest.fixture(scope="module")
 def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
-    alice, dave = enclave.login("alice"), enclave.login("dave")
-    for s, project in ((alice, DEMO_PROJECT), (dave, OTHER_PROJECT)):
-        r = s.start(project)
-        assert r.status_code in (201, 202), r.text
-    yield {"alice": alice, "dave": dave}
-    alice.stop()
-    dave.stop()
+    with running_workspaces(enclave, {"alice": DEMO_PROJECT, "dave": OTHER_PROJECT}) as sessions:
+        yield sessions
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,13 @@ from enclave import audit
 from enclave.db import session_scope
 from enclave.demo import DEMO_PROJECT
 from hub.network import network_name
-from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, run_in
+from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, run_in, running_workspaces
 
 
 @pytest.fixture(scope="module")
 def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
-    alice, dave = enclave.login("alice"), enclave.login("dave")
-    for s, project in ((alice, DEMO_PROJECT), (dave, OTHER_PROJECT)):
-        r = s.start(project)
-        assert r.status_code in (201, 202), r.text
-    yield {"alice": alice, "dave": dave}
-    alice.stop()
-    dave.stop()
+    with running_workspaces(enclave, {"alice": DEMO_PROJECT, "dave": OTHER_PROJECT}) as sessions:
+        yield sessions
 
 
 def gateway(enclave: Enclave, project: str) -> str:
