@@ -124,6 +124,22 @@ print(json.dumps(out))
     assert r["none"] in (302, 403) and r["own_token"] in (401, 403), r
 
 
+def test_another_users_server_through_the_proxy_needs_their_login(enclave: Enclave, running):
+    """Alice, logged in or with her workspace token, cannot use Frank's server in the same project."""
+    env = enclave.container("alice").attrs["Config"]["Env"]
+    token = next(v.split("=", 1)[1] for v in env if v.startswith("JUPYTERHUB_API_TOKEN="))
+    franks = f"{enclave.url}/user/frank/api/contents/workspace"
+    # the control: Frank, after his server's OAuth, reads the path
+    assert running["frank"].open_lab().status_code == 200
+    assert running["frank"].http.get(franks, timeout=60).status_code == 200
+    # Alice's browser session asks for Frank's JupyterLab: the hub refuses her the OAuth grant for it
+    lab = running["alice"].http.get(f"{enclave.url}/user/frank/lab", timeout=60)
+    assert lab.status_code == 403 and "/hub/api/oauth2/authorize" in lab.url, (lab.status_code, lab.url)
+    assert running["alice"].http.get(franks, timeout=60).status_code == 403
+    assert requests.get(franks, headers={"Authorization": f"token {token}"}, timeout=60).status_code == 403
+    assert running["alice"].open_lab().status_code == 200  # her own server is fine
+
+
 def test_workspace_token_cannot_review_or_administer(enclave: Enclave, running):
     env = enclave.container("alice").attrs["Config"]["Env"]
     token = next(v.split("=", 1)[1] for v in env if v.startswith("JUPYTERHUB_API_TOKEN="))
