@@ -401,15 +401,20 @@ class ImageRaw(StoredFileHandler):
         self.finish(img[0])
 
 
-class ReviewAction(Handler):
-    @web.authenticated
-    def post(self, rid: str) -> None:
-        name = self.username
+class DecisionAction(Handler):
+    def decision(self) -> Decision:
+        """The form's approve / return / reject; anything else is a 400."""
         decision = self.get_body_argument("decision", "")
         try:
-            choice = Decision(decision)
+            return Decision(decision)
         except ValueError as exc:
             raise web.HTTPError(400, f"unknown decision '{decision}'") from exc
+
+
+class ReviewAction(DecisionAction):
+    @web.authenticated
+    def post(self, rid: str) -> None:
+        name, choice = self.username, self.decision()
         with session_scope() as s:
             req = self.run(lambda: workflow.get_request(s, int(rid)))
             votes = {str(f.id): {"decision": self.get_body_argument(f"file-{f.id}", ""),
@@ -421,15 +426,10 @@ class ReviewAction(Handler):
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
 
 
-class ResolveAction(Handler):
+class ResolveAction(DecisionAction):
     @web.authenticated
     def post(self, rid: str) -> None:
-        name = self.username
-        decision = self.get_body_argument("decision", "")
-        try:
-            choice = Decision(decision)
-        except ValueError as exc:
-            raise web.HTTPError(400, f"unknown decision '{decision}'") from exc
+        name, choice = self.username, self.decision()
         with session_scope() as s:
             self.run(lambda: workflow.resolve(s, name, int(rid), choice, self.get_body_argument("reason", "")))
             self.run(lambda: workflow.settle(s, int(rid)))
