@@ -33,6 +33,7 @@ from egress_review.owndata import OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import file_view, release_files, request_view
 from enclave import audit
+from enclave.checksums import content_path
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.i18n import pick_language
@@ -284,7 +285,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             f = next((f for f in release_files(req) if str(f.id) == what), None)
             if f is None:
                 raise web.HTTPError(404, f"request {rid} has no released file {what}")
-            data = (handler.ctx.settings.egress_store / f.sha256[:2] / f.sha256).read_bytes()
+            data = content_path(handler.ctx.settings.egress_store, f.sha256).read_bytes()
             handler.set_header("Content-Type", "application/octet-stream")
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f.name.rsplit("/", 1)[-1])
             handler.set_header("Content-Disposition", f'attachment; filename="{safe}"')
@@ -369,7 +370,7 @@ class StoredFileHandler(Handler):
         f = next((f for f in req.files if str(f.id) == fid), None)
         if f is None:
             raise web.HTTPError(404, f"request {rid} has no file {fid}")
-        return req, f, (self.ctx.settings.egress_store / f.sha256[:2] / f.sha256).read_bytes()
+        return req, f, content_path(self.ctx.settings.egress_store, f.sha256).read_bytes()
 
 
 class FilePage(StoredFileHandler):

@@ -17,6 +17,7 @@ from egress_review import membership, rules
 from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
 from enclave import __version__, audit
+from enclave.checksums import content_path
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
@@ -57,7 +58,7 @@ def store_blob(store: Path, data: bytes) -> str:
     the same content (the same table requested twice), and each must finish its own copy.
     """
     digest = hashlib.sha256(data).hexdigest()
-    path = store / digest[:2] / digest
+    path = content_path(store, digest)
     if not path.exists():
         tmp = path.parent / f"{digest}.{uuid.uuid4().hex}.tmp"
         try:

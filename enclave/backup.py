@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from enclave import __version__
+from enclave.checksums import content_path, verify_manifest
 from enclave.checksums import sha256_file as _sha256
-from enclave.checksums import verify_manifest
 from enclave.errors import EnclaveError
 from enclave.settings import Settings
 
@@ -186,7 +186,7 @@ def verify_home(home: Path, db_url: str, manifest: dict[str, Any] | None = None)
                         problems.append(f"release store: {blob.name} does not match its content")
             checked["store_blobs"] = blobs
             for f in s.execute(select(ExportFile)).scalars():
-                if not (store / f.sha256[:2] / f.sha256).exists():
+                if not content_path(store, f.sha256).exists():
                     problems.append(f"export file {f.name} of request {f.request_id}: copy {f.sha256[:12]} missing")
             datasets = 0
             for d in s.execute(select(Dataset)).scalars():

@@ -1,4 +1,5 @@
-"""File checksums and manifest comparison, shared by dataset storage and backup verification."""
+"""File checksums, content addresses and manifest comparison, shared by dataset storage, the export store
+and backup verification."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def content_path(store: Path, sha256: str) -> Path:
+    """Where a content-addressed store (the export store) keeps the bytes with this sha256."""
+    return store / sha256[:2] / sha256
 
 
 def verify_manifest(directory: Path, manifest: dict[str, Any]) -> list[str]:
