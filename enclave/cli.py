@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +37,6 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
 
 
-def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input ends with one clear line (or a JSON error object) and exit code 2, never a traceback."""
-
-    @wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except (EnclaveError, PolicyError) as exc:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
-            else:
-                click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
 def parse_date(value: str | None, what: str) -> date | None:
     if not value:
         return None
@@ -76,7 +58,8 @@ def project_dict(p: Project) -> dict[str, Any]:
 
 
 class EnclaveGroup(click.Group):
-    """Every command: an enclave error (bad input, a service down) is one clear line, never a traceback."""
+    """Every command: an enclave error (bad input, a service down) is one clear line (or a JSON error
+    object with --json) and exit code 2, never a traceback."""
 
     argv: list[str] = []
 
@@ -106,7 +89,6 @@ def main() -> None:
 @main.command()
 @click.option("--demo/--no-demo", default=True, help="Create the demo users, project and dataset.")
 @json_option
-@reports_errors
 def up(demo: bool, as_json: bool) -> None:
     """Start the enclave (idempotent): migrate, seed the demo, start the IdP and the hub."""
     from enclave import demo as demo_mod
@@ -174,7 +156,6 @@ def policy_group() -> None:
               help="check only this file (e.g. before installing it) ...")
 @click.option("--section", type=click.Choice(["workspace", "datasets", "egress"]), help="... as this section")
 @json_option
-@reports_errors
 def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> None:
     """Validate policies/*.yaml (or one file) and show the result."""
     if one_file is not None:
@@ -195,7 +176,6 @@ def demo_group() -> None:
 
 @demo_group.command("seed")
 @json_option
-@reports_errors
 def demo_seed(as_json: bool) -> None:
     """Create the demo users, project and synthetic dataset (idempotent)."""
     from enclave import demo as demo_mod
@@ -219,7 +199,6 @@ def user_group() -> None:
 @click.option("--name", default="", help="Real name.")
 @click.option("--email", default="")
 @json_option
-@reports_errors
 def user_add(username: str, roles: tuple[str, ...], name: str, email: str, as_json: bool) -> None:
     from enclave.projects import upsert_user
 
@@ -241,7 +220,6 @@ def user_list(as_json: bool) -> None:
 @user_group.command("startable")
 @click.argument("username")
 @json_option
-@reports_errors
 def user_startable(username: str, as_json: bool) -> None:
     """The projects USERNAME belongs to, and whether they may start a workspace in each (and why not)."""
     from enclave.projects import projects_for
@@ -263,7 +241,6 @@ def project_group() -> None:
 
 @project_group.command("expire-due")
 @json_option
-@reports_errors
 def project_expire_due(as_json: bool) -> None:
     """Expire every active or suspended project whose expiry date has passed (run daily)."""
     from enclave.projects import today, transition
@@ -283,7 +260,6 @@ def project_expire_due(as_json: bool) -> None:
 @project_group.command("purge-archives")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @json_option
-@reports_errors
 def project_purge_archives(dry_run: bool, as_json: bool) -> None:
     """Delete closed projects' archived workspaces older than the policy's retention period."""
     from enclave.archive import purge_archives
@@ -313,7 +289,6 @@ def _stop_workspaces(slug: str, reason: str) -> list[str]:
 @click.option("--mem", default=None, help="Memory limit, e.g. 4G.")
 @click.option("--pids", type=int, default=None)
 @json_option
-@reports_errors
 def project_create(slug: str, title: str, approval_ref: str, purpose: str, pi: str, start: str | None,
                    expiry: str, cpu: float | None, mem: str | None, pids: int | None, as_json: bool) -> None:
     from enclave.projects import create_project, today
@@ -338,7 +313,6 @@ def project_create(slug: str, title: str, approval_ref: str, purpose: str, pi: s
 @click.option("--mem", help="Memory limit, e.g. 4G.")
 @click.option("--pids", type=int)
 @json_option
-@reports_errors
 def project_update(slug: str, title: str | None, purpose: str | None, expiry: str | None, cpu: float | None,
                    mem: str | None, pids: int | None, as_json: bool) -> None:
     """Change title, purpose, expiry or resource limits (within policy); audited."""
@@ -368,7 +342,6 @@ def project_list(as_json: bool) -> None:
 @project_group.command("show")
 @click.argument("slug")
 @json_option
-@reports_errors
 def project_show(slug: str, as_json: bool) -> None:
     from enclave.projects import get_project
 
@@ -382,7 +355,6 @@ def project_show(slug: str, as_json: bool) -> None:
 @click.argument("state", type=click.Choice([st.value for st in ProjectState]))
 @click.option("--reason", required=True)
 @json_option
-@reports_errors
 def project_transition(slug: str, state: str, reason: str, as_json: bool) -> None:
     """Move a project to another state (requested → approved → active → suspended → expired/closed)."""
     from enclave.projects import transition
@@ -403,7 +375,6 @@ def project_transition(slug: str, state: str, reason: str, as_json: bool) -> Non
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in MemberRole]), default=MemberRole.RESEARCHER.value)
 @json_option
-@reports_errors
 def project_add_member(slug: str, username: str, role: str, as_json: bool) -> None:
     from enclave.projects import add_member
 
@@ -417,7 +388,6 @@ def project_add_member(slug: str, username: str, role: str, as_json: bool) -> No
 @click.argument("slug")
 @click.argument("username")
 @json_option
-@reports_errors
 def project_remove_member(slug: str, username: str, as_json: bool) -> None:
     from enclave.projects import remove_member
 
@@ -430,7 +400,6 @@ def project_remove_member(slug: str, username: str, as_json: bool) -> None:
 @click.argument("slug")
 @click.argument("dataset", metavar="NAME@VERSION")
 @json_option
-@reports_errors
 def project_approve_dataset(slug: str, dataset: str, as_json: bool) -> None:
     from enclave.projects import approve_dataset
 
@@ -449,7 +418,6 @@ def project_approve_dataset(slug: str, dataset: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--reason", required=True)
 @json_option
-@reports_errors
 def project_revoke_dataset(slug: str, name: str, reason: str, as_json: bool) -> None:
     from enclave.projects import revoke_dataset
 
@@ -477,7 +445,6 @@ def dataset_group() -> None:
 @click.option("--quasi", default=None, help="Comma-separated quasi-identifier columns (default: suggested by policy).")
 @click.option("--override-reason", default=None, help="Accept despite failed checks; recorded in the audit trail.")
 @json_option
-@reports_errors
 def dataset_ingest(path: Path, name: str, version: str, tier: int, quasi: str | None, override_reason: str | None,
                    as_json: bool) -> None:
     """Check and store PATH (a CSV/TSV/Parquet/Excel file or a folder of them) as NAME@VERSION."""
@@ -532,7 +499,6 @@ def dataset_list(as_json: bool) -> None:
 @dataset_group.command("show")
 @click.argument("dataset", metavar="NAME@VERSION")
 @json_option
-@reports_errors
 def dataset_show(dataset: str, as_json: bool) -> None:
     from enclave.projects import get_dataset
 
@@ -545,7 +511,6 @@ def dataset_show(dataset: str, as_json: bool) -> None:
 
 @dataset_group.command("verify")
 @json_option
-@reports_errors
 def dataset_verify(as_json: bool) -> None:
     """Re-check every stored file against its manifest; exit 1 naming any change."""
     from datasets_mount.catalog import verify_dataset
@@ -570,7 +535,6 @@ def egress_group() -> None:
 @egress_group.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
-@reports_errors
 def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
     """Run every automated export check on PATHS; exit 1 when any file is blocked."""
     from egress_review.owndata import OwnDataIndex
@@ -600,7 +564,6 @@ def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--state", help="only requests in this state (submitted, in_review, conflicted, released, ...)")
 @click.option("--project", help="only this project's requests")
 @json_option
-@reports_errors
 def egress_list(state: str | None, project: str | None, as_json: bool) -> None:
     """Export requests with their states (for stewards and auditors; reviewers use the web UI)."""
     from egress_review.views import request_view
@@ -625,7 +588,6 @@ def egress_list(state: str | None, project: str | None, as_json: bool) -> None:
 @egress_group.command("show")
 @click.argument("request_id", type=int)
 @json_option
-@reports_errors
 def egress_show(request_id: int, as_json: bool) -> None:
     """One request with files, findings, reviews (after both decided) and the release record."""
     from egress_review.views import request_view
@@ -645,7 +607,6 @@ def egress_show(request_id: int, as_json: bool) -> None:
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--with-datasets", is_flag=True, help="also copy the dataset files (manifests are always included)")
 @json_option
-@reports_errors
 def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
     """A consistent snapshot: database, audit trail, secrets, release store, policies, dataset manifests."""
     from rich.console import Console
@@ -668,7 +629,6 @@ def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
 @click.option("--verify/--no-verify", default=True, help="verify the audit chain and every checksum afterwards")
 @click.option("--db-url", help="for a PostgreSQL backup: URL of an empty database to restore into")
 @json_option
-@reports_errors
 def restore_cmd(src: Path, target: Path, verify: bool, db_url: str | None, as_json: bool) -> None:
     """Restore a backup into an empty place and prove it whole; exit 1 on any mismatch."""
     from enclave.backup import restore
@@ -713,7 +673,6 @@ def audit_verify(as_json: bool) -> None:
 @click.option("--action", default=None, help="Action name; * is a wildcard, e.g. 'workspace.*'.")
 @click.option("--limit", type=int, default=1000)
 @json_option
-@reports_errors
 def audit_query(user: str | None, project: str | None, since: str | None, action: str | None, limit: int,
                 as_json: bool) -> None:
     """Who did what: records filtered by user, project, time and action."""
