@@ -26,9 +26,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.starts import alone_then_together, pct, succeeded, summary  # noqa: E402
 from egress_review.scan import scan_bytes  # noqa: E402
 from enclave.demo import DEMO_PROJECT  # noqa: E402
-from enclave.harness import HubSession, instance, run_in  # noqa: E402
+from enclave.harness import instance, run_in  # noqa: E402
 from policies import load_policies  # noqa: E402
 
 STARTS, SUBMISSIONS, REVIEWERS = 20, 200, 50
@@ -66,16 +67,6 @@ with ThreadPoolExecutor(10) as pool:
 """
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 0.95), 3),
-            "max_s": round(max(values), 3)}
-
-
 def setup(settings, policies) -> None:  # type: ignore[no-untyped-def]
     from enclave.db import session_scope
     from enclave.projects import add_member, upsert_user
@@ -87,31 +78,14 @@ def setup(settings, policies) -> None:  # type: ignore[no-untyped-def]
             add_member(s, "load", DEMO_PROJECT, u["username"])
 
 
-def timed_start(session: HubSession) -> float:
-    t0 = time.perf_counter()
-    r = session.start(DEMO_PROJECT)
-    if r.status_code not in (201, 202) or session.open_lab().status_code != 200:
-        return float("nan")
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     out = Path(__file__).resolve().parent / "results" / "load.json"
     result: dict[str, object] = {"machine": {"cpus": os.cpu_count()}}
     with tempfile.TemporaryDirectory() as tmp, instance(Path(tmp), name="enclaveload", ports=PORTS, setup=setup,
                                                         extra_users=RESEARCHERS + REVIEWER_USERS) as e:
         # 1. starts
-        alone = e.login(RESEARCHERS[0]["username"])
-        single = []
-        for _ in range(3):
-            single.append(timed_start(alone))
-            alone.stop()
-        sessions = [e.login(u["username"]) for u in RESEARCHERS]
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(STARTS) as pool:
-            starts = list(pool.map(timed_start, sessions))
-        wall = time.perf_counter() - t0
-        ok = [s for s in starts if s == s]
+        single, starts, wall, sessions = alone_then_together(e, [u["username"] for u in RESEARCHERS], 3)
+        ok = succeeded(starts)
         result["starts"] = {"baseline_single": summary(single), "concurrent": {
             **summary(ok), "wall_s": round(wall, 2), "succeeded": len(ok), "of": STARTS},
             "ratio_p50_concurrent_vs_single": round(statistics.median(ok) / statistics.median(single), 2)}

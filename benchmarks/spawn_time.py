@@ -18,15 +18,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.starts import alone_then_together, succeeded, summary  # noqa: E402
 from enclave.demo import DEMO_PROJECT  # noqa: E402
-from enclave.harness import HubSession, instance  # noqa: E402
+from enclave.harness import instance  # noqa: E402
 
 RUNS = 10
 CONCURRENT = 10
@@ -34,16 +34,6 @@ PORTS = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLA
          "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082"}
 USERS = [{"username": f"bench{i:02d}", "name": f"Bench {i}", "groups": ["researcher"], "password": f"bench-{i}"}
          for i in range(CONCURRENT)]
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 0.95), 3),
-            "min_s": round(min(values), 3), "max_s": round(max(values), 3)}
 
 
 def baseline(image: str) -> list[float]:
@@ -75,15 +65,6 @@ def baseline(image: str) -> list[float]:
     return times
 
 
-def timed_start(session: HubSession) -> float:
-    t0 = time.perf_counter()
-    r = session.start(DEMO_PROJECT)
-    assert r.status_code in (201, 202), r.text
-    lab = session.open_lab()
-    assert lab.status_code == 200, lab.status_code
-    return time.perf_counter() - t0
-
-
 def add_bench_users(settings, policies) -> None:  # type: ignore[no-untyped-def]
     from enclave.db import session_scope
     from enclave.projects import add_member, upsert_user
@@ -100,24 +81,16 @@ def main() -> None:
     base = baseline(image)
     with tempfile.TemporaryDirectory() as tmp, instance(Path(tmp), name="enclavebench", ports=PORTS,
                                                         setup=add_bench_users, extra_users=USERS) as e:
-        one = e.login(USERS[0]["username"])
-        seq = []
-        for _ in range(RUNS):
-            seq.append(timed_start(one))
-            one.stop()
-        sessions = [e.login(u["username"]) for u in USERS]
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(CONCURRENT) as pool:
-            conc = list(pool.map(timed_start, sessions))
-        wall = time.perf_counter() - t0
+        seq, conc, wall, sessions = alone_then_together(e, [u["username"] for u in USERS], RUNS)
         for s in sessions:
             s.stop()
     result = {
         "machine": {"cpus": os.cpu_count()},
         "baseline_bare_container": summary(base),
-        "enclave_sequential": summary(seq),
-        "enclave_concurrent": {**summary(conc), "wall_s": round(wall, 3), "all_succeeded": len(conc) == CONCURRENT},
-        "ratio_p50_enclave_vs_baseline": round(statistics.median(seq) / statistics.median(base), 2),
+        "enclave_sequential": summary(succeeded(seq)),
+        "enclave_concurrent": {**summary(succeeded(conc)), "wall_s": round(wall, 3),
+                               "all_succeeded": len(succeeded(conc)) == CONCURRENT},
+        "ratio_p50_enclave_vs_baseline": round(statistics.median(succeeded(seq)) / statistics.median(base), 2),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     out.write_text(json.dumps(result, indent=1))

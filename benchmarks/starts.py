@@ -1,0 +1,52 @@
+"""Timing workspace starts through the real hub: shared by the start-time and the load benchmarks."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from enclave.demo import DEMO_PROJECT
+from enclave.harness import Enclave, HubSession
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 0.95), 3),
+            "min_s": round(min(values), 3), "max_s": round(max(values), 3)}
+
+
+def timed_start(session: HubSession) -> float:
+    """From "start" to a usable JupyterLab page (through the server's own OAuth); NaN if it failed."""
+    t0 = time.perf_counter()
+    r = session.start(DEMO_PROJECT)
+    if r.status_code not in (201, 202) or session.open_lab().status_code != 200:
+        return float("nan")
+    return time.perf_counter() - t0
+
+
+def succeeded(times: list[float]) -> list[float]:
+    return [t for t in times if not math.isnan(t)]
+
+
+def alone_then_together(enclave: Enclave, usernames: list[str],
+                        runs: int) -> tuple[list[float], list[float], float, list[HubSession]]:
+    """`runs` starts of the first user's workspace, stopped in between, then every user's at once.
+
+    Returns both lists of times, the wall time of the concurrent starts and the (still running) sessions.
+    """
+    alone = enclave.login(usernames[0])
+    single = []
+    for _ in range(runs):
+        single.append(timed_start(alone))
+        alone.stop()
+    sessions = [enclave.login(u) for u in usernames]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        together = list(pool.map(timed_start, sessions))
+    return single, together, time.perf_counter() - t0, sessions
