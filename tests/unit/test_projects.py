@@ -191,3 +191,19 @@ def test_expire_due_expires_projects_past_their_date(people):
     assert code == 0 and [d["project"] for d in data] == ["study-one"]
     assert cli("project", "show", "study-one")[1]["state"] == "expired"
     assert cli("project", "expire-due")[1] == []
+
+
+def test_suspending_works_while_the_container_engine_is_down(people, monkeypatch: pytest.MonkeyPatch):
+    """No engine means no workspace runs (no live-restore): the suspension goes through and says so."""
+    import docker
+
+    def down() -> None:
+        raise docker.errors.DockerException("Error while fetching server API version: connection refused")
+
+    monkeypatch.setattr(docker, "from_env", down)
+    make_project()
+    with session_scope() as s:
+        transition(s, "steward", "study-one", ProjectState.APPROVED, "ok")
+        transition(s, "steward", "study-one", ProjectState.ACTIVE, "ok")
+    code, data = cli("project", "transition", "study-one", "suspended", "--reason", "audit finding")
+    assert code == 0 and data["state"] == "suspended" and data["stopped_workspaces"] == []
