@@ -29,7 +29,7 @@ from tornado import ioloop, web
 from egress_review import render, rules, workflow
 from egress_review.collect import collect
 from egress_review.i18n import translator
-from egress_review.owndata import OwnDataIndex
+from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import file_view, release_files, request_view
 from enclave import audit
@@ -39,7 +39,7 @@ from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.i18n import pick_language
 from enclave.models import Decision, ExportRequest, ExportState, Review, Role
 from enclave.pii.keyed import index_key, index_root
-from enclave.projects import get_project, get_user
+from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import EGRESS_PREFIX, EGRESS_SERVICE, Settings, get_settings
 from policies import load_policies
 from policies.loader import Policies
@@ -57,17 +57,16 @@ class Context:
         self.settings = settings
         self.policies: Policies = load_policies(settings.policy_dir)
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-        self._index: tuple[float, OwnDataIndex] | None = None
+        self._indexes: IndexCache | None = None
 
-    def own_index(self) -> OwnDataIndex | None:
-        """Reloaded when ingestion has written a newer index."""
+    def own_index(self, labels: list[str]) -> OwnDataIndex | None:
+        """The indexes of these datasets only (the project's approved ones), cached per dataset version."""
         root = index_root(self.settings)
-        if not root.exists():
+        if not labels or not root.exists():
             return None
-        mtime = max((p.stat().st_mtime for p in root.rglob("*.parquet")), default=0.0)
-        if self._index is None or self._index[0] != mtime:
-            self._index = (mtime, OwnDataIndex.load(root, index_key(self.settings)))
-        return self._index[1]
+        if self._indexes is None:
+            self._indexes = IndexCache(root, index_key(self.settings))
+        return self._indexes.for_datasets(labels)
 
     def workspace_of(self, username: str) -> tuple[str, set[str]] | None:
         """The project and addresses of the user's running workspace, from the container itself."""
@@ -229,8 +228,9 @@ class RequestsApi(ApiHandler):
                 model["data"] = {key: collect(root, str(body[key]), policy.max_file_bytes)[1]
                                  for key in ("training_data", "holdout_data") if body.get(key)}
             with session_scope() as s:
+                approved = [d.label for d in active_datasets(get_project(s, slug))]
                 req = workflow.submit(s, name, slug, files, justification, settings.egress_store, policy,
-                                      own=self.ctx.own_index(), model=model)
+                                      own=self.ctx.own_index(approved), model=model)
                 return req.id
 
         return self.run(go)
@@ -504,8 +504,9 @@ def main() -> None:
     for partial in settings.egress_store.glob("*/*.tmp"):  # left by a copy cut off when the service died
         partial.unlink(missing_ok=True)
     app = make_app(ctx)
-    app.listen(settings.egress_port, address="0.0.0.0", xheaders=False, max_body_size=1024**2)
-    log.info("egress-review listening on :%d%s", settings.egress_port, EGRESS_PREFIX)
+    # plain HTTP, loopback only: workspaces come through their gateway, redirected (hub.network)
+    app.listen(settings.egress_port, address=settings.internal_address, xheaders=False, max_body_size=1024**2)
+    log.info("egress-review listening on %s:%d%s", settings.internal_address, settings.egress_port, EGRESS_PREFIX)
     ioloop.IOLoop.current().start()
 
 

@@ -534,18 +534,33 @@ def egress_group() -> None:
 
 @egress_group.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", help="compare with this project's approved datasets (the own-data check); "
+                                "without it the own-data check is not run")
 @json_option
-def egress_scan(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Run every automated export check on PATHS; exit 1 when any file is blocked."""
+def egress_scan(paths: tuple[Path, ...], project: str | None, as_json: bool) -> None:
+    """Run every automated export check on PATHS; exit 1 when any file is blocked.
+
+    The own-data check compares only with the datasets approved for --project, as a request from that
+    project would be checked; it never compares with every dataset in the enclave.
+    """
     from egress_review.owndata import OwnDataIndex
     from egress_review.scan import rules_used, scan_path
     from enclave.pii.keyed import index_key, index_root
+    from enclave.projects import active_datasets, get_project
 
     settings = get_settings()
     policy = load_policies(settings.policy_dir).egress
-    own = OwnDataIndex.load(index_root(settings), index_key(settings))
+    labels: list[str] = []
+    if project:
+        with session_scope() as s:
+            labels = [d.label for d in active_datasets(get_project(s, project))]
+    elif not as_json:  # JSON says it with an empty own_data_datasets
+        click.echo("own-data check not run: give --project to compare with a project's approved datasets",
+                   err=True)
+    own = OwnDataIndex.load(index_root(settings), index_key(settings), labels) if labels else None
     rules = rules_used(policy)
-    results = [{**scan_path(p, policy, own).to_dict(), "rules": rules} for p in paths]
+    results = [{**scan_path(p, policy, own).to_dict(), "rules": rules, "own_data_datasets": labels}
+               for p in paths]
 
     def human(rows: list[dict[str, Any]]) -> str:
         lines = []

@@ -23,6 +23,14 @@ def index_root(settings: Settings) -> Path:
     return settings.home / "index"
 
 
+def dataset_index_dir(root: Path, label: str) -> Path:
+    """Where the index of one dataset version (`name@version`) lives under `root`: `<name>/<version>/`."""
+    name, sep, version = label.partition("@")
+    if not sep or not name or not version or any(c in label for c in "/\\\0") or ".." in label:
+        raise ValueError(f"'{label}' is not a dataset label like cohort@v1")
+    return root / name / version
+
+
 def normalise_value(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip().upper()
 

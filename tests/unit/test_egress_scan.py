@@ -18,10 +18,9 @@ from egress_review.scan import scan_bytes
 from enclave.cli import main
 from enclave.settings import REPO_ROOT
 from policies import load_policies
-from tests.unit.test_pii import make_id
+from tests.identifiers import RID
 
 POLICY = load_policies(REPO_ROOT / "policies").egress
-RID = make_id()
 
 
 def scan(name: str, data: bytes, policy=POLICY) -> dict:
@@ -192,30 +191,3 @@ def test_cli_json_shape(tmp_path: Path):
     f = rows[0]["findings"][0]
     assert {"check", "rule", "detail", "location", "verdict"} <= set(f) and f["location"] == {"row": 1, "column": "n"}
     assert rows[0]["rules"]["sdc"]["threshold"] == 10
-
-
-def test_the_projects_own_data_is_recognised_in_outputs(enclave_home: Path):
-    from click.testing import CliRunner as Runner
-
-    from datasets_mount.synthetic import cohort
-
-    imports = enclave_home / "import"
-    imports.mkdir(parents=True)
-    src = cohort(400).with_columns(pl.Series("phone", [f"139{i:08d}" for i in range(400)]))
-    src.write_csv(imports / "c.csv")
-    res = Runner().invoke(main, ["dataset", "ingest", str(imports / "c.csv"), "--name", "cohort", "--version", "v1",
-                                 "--tier", "2", "--quasi", "sex,region", "--override-reason", "test data", "--json"])
-    assert res.exit_code == 0, res.output
-    out = enclave_home / "out"
-    out.mkdir()
-    (out / "summary.csv").write_text("region,n\nA,120\nB,95\n")
-    (out / "leak.txt").write_text(f"follow up S{7:08d} and S{9:08d}\n")
-    (out / "rows.csv").write_text("id,tel\n" + f"S{3:08d},139{3:08d}\n")
-    res = Runner().invoke(main, ["egress", "scan", *(str(out / n) for n in ("summary.csv", "leak.txt", "rows.csv")),
-                                 "--json"])
-    rows = {Path(r["path"]).name: r for r in json.loads(res.output)}
-    assert rows["summary.csv"]["verdict"] == "pass"
-    leak = [f for f in rows["leak.txt"]["findings"] if f["check"] == "own-data"]
-    assert len(leak) == 2 and all(f["rule"] == "dataset-value" and "cohort@v1" in f["detail"] for f in leak)
-    own = {f["rule"] for f in rows["rows.csv"]["findings"] if f["check"] == "own-data"}
-    assert own == {"dataset-value", "same-record"}

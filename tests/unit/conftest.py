@@ -1,0 +1,49 @@
+"""Unit-test helpers shared by the export tests: two projects, each with its own indexed dataset."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from datasets_mount.synthetic import cohort
+from enclave.cli import main
+from enclave.db import session_scope
+from enclave.models import ProjectState
+from enclave.projects import approve_dataset, create_project, today, transition, upsert_user
+
+
+def _ingest(home: Path, name: str, df: pl.DataFrame) -> None:
+    imports = home / "import"
+    imports.mkdir(parents=True, exist_ok=True)
+    df.write_csv(imports / f"{name}.csv")
+    res = CliRunner().invoke(main, ["dataset", "ingest", str(imports / f"{name}.csv"), "--name", name,
+                                    "--version", "v1", "--tier", "2", "--quasi", "sex,region",
+                                    "--override-reason", "test data", "--json"])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.fixture
+def two_projects(enclave_home: Path) -> Path:
+    """`study` (alice) has cohort@v1: ids S…, phones 139…; `clinic` (eve) has clinic@v1: ids C…, phones 137….
+
+    The PIs are the projects' members; reviewers bob and carol are in neither. Returns the export store.
+    """
+    n = 400
+    _ingest(enclave_home, "cohort", cohort(n).with_columns(pl.Series("phone", [f"139{i:08d}" for i in range(n)])))
+    _ingest(enclave_home, "clinic", cohort(n, seed=3).with_columns(
+        pl.Series("study_id", [f"C{i:08d}" for i in range(n)]), pl.Series("phone", [f"137{i:08d}" for i in range(n)])))
+    with session_scope() as s:
+        for name, roles in [("alice", ["researcher"]), ("eve", ["researcher"]), ("bob", ["reviewer"]),
+                            ("carol", ["reviewer"])]:
+            upsert_user(s, "admin", name, roles=roles)
+        for slug, pi, dataset in [("study", "alice", "cohort"), ("clinic", "eve", "clinic")]:
+            create_project(s, "admin", slug=slug, title=slug, approval_ref="E", purpose="p", pi=pi,
+                           start=today(), expiry=today() + timedelta(days=9))
+            transition(s, "admin", slug, ProjectState.APPROVED, "ok")
+            transition(s, "admin", slug, ProjectState.ACTIVE, "ok")
+            approve_dataset(s, "admin", slug, dataset, "v1", {2})
+    return enclave_home / "store"
