@@ -22,6 +22,13 @@ def _env_int(name: str, default: int) -> int:
 
 
 EGRESS_SERVICE = "egress-review"
+# The one uid and gid researchers' processes run as in every workspace container (the image's
+# `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
+WORKSPACE_UID = 1000
+WORKSPACE_GID = 1000
+# Where the hub API, the export service, the IdP and the proxy API listen: plain HTTP stays on the host.
+# Workspaces reach the first two at their gateway address, redirected here (hub.network).
+INTERNAL_ADDRESS = "127.0.0.1"
 EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
 
 
@@ -69,6 +76,11 @@ class Settings:
     @property
     def audit_anchor(self) -> Path:
         return self.home / "audit" / "head.json"
+
+    @property
+    def internal_address(self) -> str:
+        """Where the plain-HTTP services (hub API, export service, IdP, proxy API) listen."""
+        return INTERNAL_ADDRESS
 
     @property
     def public_url(self) -> str:

@@ -6,6 +6,7 @@ from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, S
 from enclave.settings import EGRESS_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.i18n import install as install_i18n
+from hub.network import ensure_external_firewall
 from policies import load_policies
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -16,8 +17,11 @@ resolv = settings.run_dir / "empty-resolv.conf"
 resolv.write_text("# Enclave workspaces have no DNS resolver.\n")
 
 c.JupyterHub.bind_url = f"http://0.0.0.0:{settings.public_port}"
-c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{settings.hub_api_port}"
-c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{settings.hub_api_port}"
+# The hub API is plain HTTP: loopback only. Workspaces reach it at their gateway, redirected (hub.network).
+c.JupyterHub.hub_bind_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
+c.JupyterHub.hub_connect_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
+# From outside (any interface but loopback and the enclave bridges) only the public proxy port answers.
+ensure_external_firewall([settings.hub_api_port, settings.egress_port, settings.idp_port, settings.proxy_api_port])
 c.JupyterHub.db_url = f"sqlite:///{settings.home / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret = bytes.fromhex(settings.secret("hub-cookie"))
 c.JupyterHub.cleanup_servers = False  # a hub restart leaves running workspaces alone
@@ -26,7 +30,7 @@ c.JupyterHub.concurrent_spawn_limit = 20
 c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
 
 c.ConfigurableHTTPProxy.should_start = False  # enclave.runner (or systemd) runs it, so hub restarts keep routes
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+c.ConfigurableHTTPProxy.api_url = f"http://{settings.internal_address}:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy-auth")
 
 # Login: the institution's OIDC provider (the demo IdP by default), code flow with PKCE.
@@ -73,7 +77,7 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"}
 c.JupyterHub.services = [
-    {"name": EGRESS_SERVICE, "url": f"http://127.0.0.1:{settings.egress_port}",
+    {"name": EGRESS_SERVICE, "url": f"http://{settings.internal_address}:{settings.egress_port}",
      "api_token": settings.secret("egress-review-token"), "oauth_no_confirm": True, "display": True,
      "oauth_client_allowed_scopes": [f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"]},
     {"name": "idle-culler",

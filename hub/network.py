@@ -3,6 +3,15 @@
 An internal network has no route out, and Docker drops traffic between bridges. What is left is the
 host itself: a container can reach any host service through its network's gateway address, so the
 INPUT chain lets traffic from enclave bridges reach the hub API and export service ports, nothing else.
+
+The hub API and the export service listen on 127.0.0.1 only (plain HTTP must never be reachable from
+outside, where only the proxy's public port is). Workspaces still reach them at their gateway address:
+a nat PREROUTING rule rewrites connections entering on an enclave bridge for a host address on those
+two ports to 127.0.0.1, with `route_localnet` enabled on the enclave bridges only (a listener per
+gateway would need adding and removing as project networks come and go, in two processes). The source
+address is kept, so the export service still checks that a request comes from the caller's container.
+From every other interface but loopback, the enclave's own ports (hub API, export service, IdP,
+proxy API) are refused, so from outside only the public proxy port answers.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,9 +27,14 @@ from dataclasses import dataclass
 import docker
 from docker.errors import NotFound
 
+from enclave.settings import INTERNAL_ADDRESS
+
 BRIDGE_PREFIX = "enc"
 CHAIN = "ENCLAVE-INPUT"
 FORWARD_CHAIN = "ENCLAVE-FORWARD"
+NAT_CHAIN = "ENCLAVE-PREROUTING"
+EXTERNAL_CHAIN = "ENCLAVE-EXTERNAL"
+_BRIDGE = re.compile(rf"{BRIDGE_PREFIX}[0-9a-f]{{11}}")
 LABEL = "org.enclave.project"
 
 
@@ -75,25 +90,59 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return subprocess.run([exe, "-w", *args], capture_output=True, text=True, check=check)
 
 
-def _ensure_chain(chain: str, final_rules: list[list[str]]) -> None:
-    if _iptables("-n", "-L", chain, check=False).returncode != 0:
-        _iptables("-N", chain)
+def _ensure_chain(chain: str, final_rules: list[list[str]], table: str = "filter") -> None:
+    if _iptables("-t", table, "-n", "-L", chain, check=False).returncode != 0:
+        _iptables("-t", table, "-N", chain)
         for rule in final_rules:
-            _iptables("-A", chain, *rule)
+            _iptables("-t", table, "-A", chain, *rule)
 
 
-def _ensure_rule(chain: str, rule: list[str], position: int) -> None:
-    if _iptables("-C", chain, *rule, check=False).returncode != 0:
-        _iptables("-I", chain, str(position), *rule)
+def _ensure_rule(chain: str, rule: list[str], position: int, table: str = "filter") -> None:
+    if _iptables("-t", table, "-C", chain, *rule, check=False).returncode != 0:
+        _iptables("-t", table, "-I", chain, str(position), *rule)
+
+
+def _route_localnet(bridge: str) -> None:
+    """Let this enclave bridge (and no other interface) carry connections rewritten to 127.0.0.1."""
+    if not _BRIDGE.fullmatch(bridge):
+        raise ValueError(f"{bridge!r} is not an enclave bridge name")
+    with open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet", "w") as fh:
+        fh.write("1\n")
+
+
+def ensure_gateway_redirect(host_ports: list[int], bridge: str) -> None:
+    """Connections from enclave bridges to a host address on `host_ports` go to 127.0.0.1, where the
+    hub API and the export service listen; the source address is kept."""
+    _ensure_chain(NAT_CHAIN, [], table="nat")
+    for port in host_ports:
+        _ensure_rule(NAT_CHAIN, ["-p", "tcp", "-m", "addrtype", "--dst-type", "LOCAL", "--dport", str(port),
+                                 "-j", "DNAT", "--to-destination", INTERNAL_ADDRESS], 1, table="nat")
+    _ensure_rule("PREROUTING", ["-i", f"{BRIDGE_PREFIX}+", "-j", NAT_CHAIN], 1, table="nat")
+    _route_localnet(bridge)
+
+
+def ensure_external_firewall(closed_ports: list[int]) -> None:
+    """From any interface but loopback and the enclave bridges, the enclave's internal ports are refused.
+
+    Called when the hub starts (before any workspace), so a host without project networks is covered too.
+    The public proxy port is never in `closed_ports`; everything else on the host is left to the site.
+    """
+    _ensure_chain(EXTERNAL_CHAIN, [["-i", f"{BRIDGE_PREFIX}+", "-j", "RETURN"]])
+    for port in closed_ports:
+        _ensure_rule(EXTERNAL_CHAIN, ["-p", "tcp", "--dport", str(port), "-j", "REJECT",
+                                      "--reject-with", "tcp-reset"], 2)
+    _ensure_rule("INPUT", ["!", "-i", "lo", "-j", EXTERNAL_CHAIN], 1)
 
 
 def ensure_firewall(host_ports: list[int], bridge: str) -> None:
     """Host rules for enclave bridges, refusing (not silently dropping) what is not allowed.
 
-    INPUT (to the host itself): replies, the hub API and the export-request service only.
+    INPUT (to the host itself): replies, the hub API and the export-request service only (reached at the
+    gateway address and redirected to 127.0.0.1, see `ensure_gateway_redirect`).
     FORWARD (through the host): traffic inside the same project bridge only; anything bound for another
     bridge or for the outside is refused at once, so egress attempts fail fast and provably.
     """
+    ensure_gateway_redirect(host_ports, bridge)
     reject = [["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
               ["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]]
     _ensure_chain(CHAIN, [["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"], *reject])

@@ -4,8 +4,12 @@ and the workspace token against the review and admin paths."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import pytest
 import requests
@@ -152,3 +156,65 @@ def test_workspace_token_cannot_review_or_administer(enclave: Enclave, running):
                          ("GET", "/services")):
         assert requests.request(method, f"{enclave.url}/hub/api{path}", headers=h, timeout=30).status_code == 403
     assert json.loads(requests.get(f"{enclave.url}/hub/api/user", headers=h, timeout=30).text)["name"] == "alice"
+
+
+OUTSIDE_NS, HOST_IF, OUTSIDE_IF = "enclave-it-outside", "itout-host", "itout-ns"
+HOST_ADDR, OUTSIDE_ADDR = "10.203.77.1", "10.203.77.2"  # a /30 this test creates and removes
+
+CONNECT = r"""
+import json, socket, sys, urllib.request
+host, ports, public = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+out = {}
+for port in ports:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        out[port] = "open"
+    except OSError as e:
+        out[port] = type(e).__name__
+with urllib.request.urlopen(f"http://{host}:{public}/hub/health", timeout=15) as r:
+    out["public"] = r.status
+print(json.dumps(out))
+"""
+
+
+@contextmanager
+def outside_machine() -> Iterator[None]:
+    """A network namespace wired to the host by a veth pair: a machine on the host's external network."""
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+    try:
+        ip("netns", "add", OUTSIDE_NS)
+        ip("link", "add", HOST_IF, "type", "veth", "peer", "name", OUTSIDE_IF, "netns", OUTSIDE_NS)
+        ip("addr", "add", f"{HOST_ADDR}/30", "dev", HOST_IF)
+        ip("link", "set", HOST_IF, "up")
+        ip("-n", OUTSIDE_NS, "addr", "add", f"{OUTSIDE_ADDR}/30", "dev", OUTSIDE_IF)
+        ip("-n", OUTSIDE_NS, "link", "set", OUTSIDE_IF, "up")
+        ip("-n", OUTSIDE_NS, "link", "set", "lo", "up")
+        yield
+    finally:
+        subprocess.run(["ip", "netns", "del", OUTSIDE_NS], capture_output=True)
+        subprocess.run(["ip", "link", "del", HOST_IF], capture_output=True)
+
+
+def test_from_outside_only_the_public_port_answers(enclave: Enclave):
+    """The hub API, export service, IdP and proxy API speak plain HTTP: bound to loopback, and refused from
+    any other interface even if something listened there; the public proxy port answers."""
+    st = enclave.settings
+    if st.tls_cert:
+        pytest.skip("the probe speaks plain HTTP to the public port")
+    internal = [st.hub_api_port, st.egress_port, st.idp_port, st.proxy_api_port]
+    with outside_machine(), ExitStack() as listeners:
+        for port in internal:
+            # Binding the host's external address works only because the services listen on 127.0.0.1 alone
+            # (a wildcard listener would hold the port); it stands for anything that might listen there.
+            sock = listeners.enter_context(socket.socket())
+            sock.bind((HOST_ADDR, port))
+            sock.listen()
+        probe = subprocess.run(["ip", "netns", "exec", OUTSIDE_NS, sys.executable, "-c", CONNECT, HOST_ADDR,
+                                json.dumps(internal), str(st.public_port)],
+                               capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    got = json.loads(probe.stdout)
+    assert got.pop("public") == 200
+    assert got == {str(p): "ConnectionRefusedError" for p in internal}, got
