@@ -40,9 +40,9 @@ def test_notebook_outputs_are_escaped_and_only_raster_images_shown():
 
 
 def test_tables_escape_cells_mark_formulas_and_highlight_findings():
-    from tests.unit.test_pii import make_id
+    from tests.identifiers import RID
 
-    data = f"g,n,note\na,3,<script>x</script>\nb,120,=HYPERLINK(\"http://x\")\nc,200,{make_id()}\n".encode()
+    data = f"g,n,note\na,3,<script>x</script>\nb,120,=HYPERLINK(\"http://x\")\nc,200,{RID}\n".encode()
     out = shown("t.csv", data)
     assert out.kind == "table" and "<script>" not in out.html and "&lt;script&gt;" in out.html
     assert 'class="formula"' in out.html

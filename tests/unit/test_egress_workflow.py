@@ -15,7 +15,7 @@ from enclave.models import Decision, ExportState, ProjectState
 from enclave.projects import add_member, create_project, today, transition, upsert_user
 from enclave.settings import REPO_ROOT
 from policies import load_policies
-from tests.unit.test_pii import make_id
+from tests.identifiers import RID
 
 POLICY = load_policies(REPO_ROOT / "policies").egress
 CLEAN = ("table.csv", b"diagnosis,n\nE11,120\nI10,85\n")
@@ -89,7 +89,7 @@ def test_nobody_reviews_their_own_or_their_projects_requests(world: Path):
 
 
 def test_blocked_files_cannot_be_approved_and_flagged_files_need_a_comment(world: Path):
-    rid = submit(world, [("ids.txt", f"id {make_id()}".encode())])
+    rid = submit(world, [("ids.txt", f"id {RID}".encode())])
     with pytest.raises(NotAllowed, match="blocking findings"):
         decide("bob", rid)
     assert decide("bob", rid, Decision.RETURN, comment="remove the identifiers") == ExportState.IN_REVIEW

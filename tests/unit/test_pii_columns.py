@@ -3,13 +3,13 @@
 import polars as pl
 
 from enclave.pii.columns import scan_frame
-from tests.unit.test_pii import make_id
+from tests.identifiers import RID, RID_2
 
 
 def test_identifier_columns_found_with_row_counts():
     df = pl.DataFrame({
         "study_id": ["S001", "S002", "S003"],
-        "idno": [make_id(), make_id(seq="453"), "unknown"],
+        "idno": [RID, RID_2, "unknown"],
         "contact": ["13812345678", "139 1234 5678", None],
         "mobile_int": [13812345678, 13912345678, 13712345678],
         "age": [34, 55, 61],
@@ -21,7 +21,7 @@ def test_identifier_columns_found_with_row_counts():
     assert found[("mobile_int", "CN_PHONE")].rows == 3
     assert ("notes", "MEDICAL_RECORD_NO") in found and ("notes", "PERSON_CN") in found
     assert not any(col in ("study_id", "age") for col, _ in found)
-    assert all(make_id() not in str(f.to_dict()) for f in found.values())
+    assert all(RID not in str(f.to_dict()) for f in found.values())
 
 
 def test_header_hints_catch_names_without_patterns():

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from enclave.pii import engine
-from tests.unit.test_pii import make_id
+from tests.identifiers import RID
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_english_name_hard_negatives():
 
 
 def test_chinese_text_ids_phones_and_names():
-    rid = make_id()
+    rid = RID
     found = entities(f"患者：王小明，身份证号{rid}，手机１３８ １２３４ ５６７８，家属电话010-62345678。")
     kinds = {e for e, _ in found}
     assert {"CN_RESIDENT_ID", "CN_PHONE", "PERSON_CN"} <= kinds
@@ -61,7 +61,7 @@ def test_precision_study_dates_statistics_masked_and_invalid_numbers():
 
 
 def test_long_text_is_chunked_and_offsets_stay_right():
-    rid = make_id()
+    rid = RID
     text = ("Mean length of stay 5.1 days in all groups.\n" * 7000) + f"ID {rid}\n"
     found = engine.analyze(text)
     assert [(m.entity, text[m.start:m.end]) for m in found] == [("CN_RESIDENT_ID", rid)]
