@@ -2,12 +2,16 @@
 
 Each record carries the hash of the previous one; the hash is keyed with a secret kept outside the
 database, so someone who can edit the database cannot forge a consistent chain. A copy of the
-chain's head is also kept outside the database (the anchor) so that cutting records off the end is
-detected too.
+chain's head is also kept outside the database (the anchor, a root-only file) so that cutting records
+off the end is detected too. A trail with records and no anchor does not verify: deleting the anchor
+would otherwise hide a truncation. When an anchor is really lost (a disk, a restore without it), an
+admin re-anchors with `enclave audit reanchor --reason ...`, which first verifies the chain and is
+itself a record in it.
 """
 
 from __future__ import annotations
 
+import enum
 import fcntl
 import hashlib
 import hmac
@@ -18,13 +22,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from enclave.errors import EnclaveError
 from enclave.models import AuditEvent, AuditHead
 from enclave.settings import get_settings
 
 GENESIS = "0" * 64
+# Problems that concern only the copy of the head outside the database, which re-anchoring replaces.
+ANCHOR_PROBLEMS = frozenset({"anchor-missing", "anchor-unreadable", "anchor-mismatch", "truncated"})
+
+
+class AuditAction(enum.StrEnum):
+    """Actions the audit module records about the trail itself."""
+
+    REANCHOR = "audit.reanchor"
 
 
 def _key() -> bytes:
@@ -70,8 +84,6 @@ def record(session: Session, actor: str, action: str, *, project: str | None = N
     anchor = get_settings().audit_anchor
     seq, digest = ev.seq, ev.hash
 
-    from sqlalchemy import event as sa_event
-
     @sa_event.listens_for(session, "after_commit", once=True)
     def _write_anchor(_s: Session) -> None:
         write_anchor(anchor, seq, digest)
@@ -79,24 +91,47 @@ def record(session: Session, actor: str, action: str, *, project: str | None = N
     return ev
 
 
-def write_anchor(path: Path, seq: int, digest: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+def write_anchor(path: Path, seq: int, digest: str, *, replace: bool = False) -> None:
+    """Move the anchor forward to (seq, digest); never back, unless an admin re-anchors (`replace`).
+
+    The folder and file are root-only: the database (and anyone who can only write to it) cannot
+    rewrite the anchor, and other local users cannot read or change it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    lock_fd = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(lock_fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        current = read_anchor(path)
-        if current and current[0] >= seq:
-            return
+        if not replace:
+            try:
+                current = read_anchor(path)
+            except AnchorError:
+                current = None  # an unreadable anchor is replaced by a good one; verify reports it until then
+            if current and current[0] >= seq:
+                return
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"seq": seq, "hash": digest}))
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps({"seq": seq, "hash": digest}))
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
 
 
+class AnchorError(EnclaveError):
+    """The anchor file exists but cannot be read as an anchor."""
+
+
 def read_anchor(path: Path) -> tuple[int, str] | None:
+    """The anchored (seq, hash), or None when there is no anchor file."""
     try:
         data = json.loads(path.read_text())
         return int(data["seq"]), str(data["hash"])
     except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AnchorError(f"the audit anchor {path} cannot be read ({exc})") from exc
 
 
 @dataclass
@@ -120,7 +155,8 @@ class VerifyReport:
 
 
 def verify(session: Session, anchor_path: Path | None = None, key: bytes | None = None) -> VerifyReport:
-    """Walk the chain and name every record that was edited, inserted, reordered or deleted.
+    """Walk the chain and name every record that was edited, inserted, reordered or deleted, and
+    check its end against the anchor (a missing anchor is a problem once there are records).
 
     `key` and `anchor_path` default to this enclave's; a restore drill passes the restored ones.
     """
@@ -144,18 +180,62 @@ def verify(session: Session, anchor_path: Path | None = None, key: bytes | None 
     if head is not None and (head.seq, head.hash) != (prev_seq, prev_hash):
         report.problems.append(Problem(prev_seq, "head-mismatch",
             f"the chain ends at record {prev_seq} but the head row says {head.seq}"))
-    anchor = read_anchor(anchor_path or get_settings().audit_anchor)
-    if anchor is not None:
-        a_seq, a_hash = anchor
-        if a_seq > prev_seq:
-            report.problems.append(Problem(a_seq, "truncated",
-                f"records {prev_seq + 1}..{a_seq} were deleted from the end of the trail"))
-        else:
-            at = session.get(AuditEvent, a_seq)
-            if at is not None and at.hash != a_hash:
-                report.problems.append(Problem(a_seq, "anchor-mismatch",
-                    f"record {a_seq} differs from the copy of the head kept outside the database"))
+    report.problems += _anchor_problems(session, anchor_path or get_settings().audit_anchor, prev_seq,
+                                        report.records)
     return report
+
+
+def _anchor_problems(session: Session, path: Path, last_seq: int, records: int) -> list[Problem]:
+    """The chain's end against the copy of its head kept outside the database."""
+    try:
+        anchor = read_anchor(path)
+    except AnchorError as exc:
+        return [Problem(last_seq, "anchor-unreadable", str(exc))]
+    if anchor is None:
+        if not records:
+            return []  # a new enclave: nothing recorded, nothing anchored
+        return [Problem(last_seq, "anchor-missing",
+                        f"the copy of the head kept outside the database ({path}) is missing, so records cut off "
+                        "the end cannot be ruled out; find out why, then an admin runs "
+                        "`enclave audit reanchor --reason ...`")]
+    a_seq, a_hash = anchor
+    if a_seq > last_seq:
+        return [Problem(a_seq, "truncated", f"records {last_seq + 1}..{a_seq} were deleted from the end of the trail")]
+    at = session.get(AuditEvent, a_seq)
+    if at is None or at.hash != a_hash:
+        return [Problem(a_seq, "anchor-mismatch",
+                        f"record {a_seq} differs from the copy of the head kept outside the database")]
+    return []
+
+
+def reanchor(session: Session, actor: str, reason: str, anchor_path: Path | None = None) -> dict[str, Any]:
+    """Anchor the trail at its current end, after a verified chain; recorded as its own action.
+
+    Only the anchor may be wrong: an edited, inserted or deleted record refuses re-anchoring, so it
+    cannot be used to bless a tampered trail. What the old anchor said stays in the new record.
+    """
+    if not reason.strip():
+        raise EnclaveError("--reason is required: say why the anchor is being replaced (it is recorded)")
+    path = anchor_path or get_settings().audit_anchor
+    report = verify(session, path)
+    chain = [p for p in report.problems if p.kind not in ANCHOR_PROBLEMS]
+    if chain:
+        raise EnclaveError("the audit chain itself does not verify, so it cannot be re-anchored: "
+                           + "; ".join(f"record {p.seq}: {p.kind}" for p in chain))
+    try:
+        previous = read_anchor(path)
+    except AnchorError:
+        previous = None
+    ev = record(session, actor, AuditAction.REANCHOR, target=str(path), reason=reason.strip(),
+                previous_anchor=list(previous) if previous else None,
+                replaced_problems=[asdict(p) for p in report.problems])
+    seq, digest = ev.seq, ev.hash
+
+    @sa_event.listens_for(session, "after_commit", once=True)
+    def _replace_anchor(_s: Session) -> None:
+        write_anchor(path, seq, digest, replace=True)
+
+    return {"anchored": seq, "previous": previous, "replaced_problems": [p.message for p in report.problems]}
 
 
 def query(session: Session, *, user: str | None = None, project: str | None = None,

@@ -681,6 +681,18 @@ def audit_verify(as_json: bool) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@audit_group.command("reanchor")
+@click.option("--reason", required=True, help="Why the anchor is replaced (e.g. the disk holding it was lost); "
+                                             "recorded in the trail.")
+@json_option
+def audit_reanchor(reason: str, as_json: bool) -> None:
+    """Anchor the trail at its current end after verifying the chain (when the anchor file was lost)."""
+    with session_scope() as s:
+        result = audit.reanchor(s, actor(), reason)
+    emit(result, as_json, lambda r: f"audit trail re-anchored at record {r['anchored']}"
+         + "".join(f"\n  replaced: {m}" for m in r["replaced_problems"]))
+
+
 @audit_group.command("query")
 @click.option("--user", default=None, help="Who acted.")
 @click.option("--project", default=None)

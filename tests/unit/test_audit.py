@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 
@@ -12,6 +15,7 @@ from enclave import audit
 from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import AuditEvent
+from enclave.settings import get_settings
 
 
 def _fill(n: int = 5) -> None:
@@ -130,3 +134,126 @@ def test_cli_verify_and_query(enclave_home):
     assert q.exit_code == 0 and {r["actor"] for r in json.loads(q.output)} == {"user0"}
     bad_since = runner.invoke(main, ["audit", "query", "--since", "yesterday"])
     assert bad_since.exit_code == 2 and "--since" in bad_since.output
+
+
+def _cut_tail(from_seq: int) -> None:
+    """Delete records from `from_seq` on and rewind the head row, as a careful attacker would."""
+    with session_scope() as s:
+        s.execute(delete(AuditEvent).where(AuditEvent.seq >= from_seq))
+        last = s.get(AuditEvent, from_seq - 1)
+        s.execute(text("UPDATE audit_head SET seq = :n, hash = :h WHERE id = 1"), {"n": last.seq, "h": last.hash})
+
+
+def test_a_deleted_anchor_is_an_error_once_there_are_records(enclave_home):
+    _fill()
+    _cut_tail(4)
+    get_settings().audit_anchor.unlink()  # the truncation's other half: remove the evidence
+    with session_scope() as s:
+        report = audit.verify(s)
+    assert not report.ok and _kinds(report) == {(3, "anchor-missing")}
+    bad = CliRunner().invoke(main, ["audit", "verify"])
+    assert bad.exit_code == 1 and "anchor-missing" in bad.output
+
+
+def test_a_new_trail_needs_no_anchor(enclave_home):
+    with session_scope() as s:
+        report = audit.verify(s)
+    assert report.ok and report.records == 0 and not get_settings().audit_anchor.exists()
+
+
+def test_an_unreadable_anchor_is_named(enclave_home):
+    _fill()
+    get_settings().audit_anchor.write_text("not json")
+    with session_scope() as s:
+        assert _kinds(audit.verify(s)) == {(5, "anchor-unreadable")}
+
+
+def test_the_anchor_is_readable_and_writable_by_root_only(enclave_home):
+    os.umask(0o022)
+    _fill(1)
+    anchor = get_settings().audit_anchor
+    assert stat.S_IMODE(anchor.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(anchor.stat().st_mode) == 0o600
+    assert anchor.stat().st_uid == os.getuid()
+
+
+def test_losing_only_the_last_record_is_detected(enclave_home):
+    _fill()
+    _cut_tail(5)
+    with session_scope() as s:
+        assert _kinds(audit.verify(s)) == {(5, "truncated")}
+
+
+@pytest.mark.parametrize("gone", [1, 3])
+def test_a_gap_of_a_single_record_is_never_accepted(enclave_home, gone):
+    _fill()
+    with session_scope() as s:
+        s.execute(delete(AuditEvent).where(AuditEvent.seq == gone))
+    with session_scope() as s:
+        report = audit.verify(s)
+    assert {(gone + 1, "deleted"), (gone + 1, "broken-link")} <= _kinds(report)
+
+
+def test_records_forged_with_another_key_are_named(enclave_home):
+    _fill(3)
+    key_file = get_settings().secrets_dir / "audit.key"
+    real = key_file.read_text()
+    key_file.write_text("f" * 64)  # the forger's key: a chain that links up, but not with ours
+    _fill(2)
+    key_file.write_text(real)
+    with session_scope() as s:
+        report = audit.verify(s)
+    assert {p.seq for p in report.problems if p.kind == "edited"} == {4, 5}
+
+
+def _reanchor(reason: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, ["audit", "reanchor", "--reason", reason, "--json"])
+    return res.exit_code, res.output
+
+
+def test_an_admin_reanchors_a_lost_anchor_and_it_is_recorded(enclave_home):
+    _fill()
+    get_settings().audit_anchor.unlink()
+    code, out = _reanchor("disk with /var/lib/enclave/audit replaced (ticket 42)")
+    assert code == 0, out
+    assert json.loads(out)["anchored"] == 6
+    with session_scope() as s:
+        assert audit.verify(s).ok
+        last = s.get(AuditEvent, 6)
+        details = json.loads(last.details)
+    assert last.action == audit.AuditAction.REANCHOR and last.actor == "steward"
+    assert details["reason"].startswith("disk with") and details["previous_anchor"] is None
+    assert [p["kind"] for p in details["replaced_problems"]] == ["anchor-missing"]
+    assert audit.read_anchor(get_settings().audit_anchor) == (6, last.hash)
+
+
+def test_reanchoring_after_a_truncation_keeps_the_old_anchor_in_the_trail(enclave_home):
+    _fill()
+    with session_scope() as s:
+        old_head = (5, s.get(AuditEvent, 5).hash)
+    _cut_tail(4)
+    code, out = _reanchor("restored from last night's backup")
+    assert code == 0, out
+    with session_scope() as s:
+        assert audit.verify(s).ok
+        details = json.loads(s.get(AuditEvent, 4).details)
+    assert tuple(details["previous_anchor"]) == old_head
+    assert [p["kind"] for p in details["replaced_problems"]] == ["truncated"]
+
+
+def test_reanchoring_refuses_a_chain_that_does_not_verify(enclave_home):
+    _fill()
+    with session_scope() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"))
+    get_settings().audit_anchor.unlink()
+    code, out = _reanchor("covering my tracks")
+    assert code == 2 and "record 3: edited" in out
+    assert not get_settings().audit_anchor.exists()
+    with session_scope() as s:
+        assert audit.verify(s).records == 5
+
+
+def test_reanchoring_needs_a_reason(enclave_home):
+    _fill()
+    code, out = _reanchor("   ")
+    assert code == 2 and "--reason" in out
