@@ -31,7 +31,7 @@ from egress_review.collect import collect
 from egress_review.i18n import translator
 from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from egress_review.views import file_view, release_files, request_view
+from egress_review.views import file_view, release_files, release_record_view, request_view
 from enclave import audit
 from enclave.checksums import content_path
 from enclave.db import session_scope
@@ -59,8 +59,9 @@ class Context:
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
         self._indexes: IndexCache | None = None
 
-    def own_index(self, labels: list[str]) -> OwnDataIndex | None:
-        """The indexes of these datasets only (the project's approved ones), cached per dataset version."""
+    def own_index(self, session: Any, slug: str) -> OwnDataIndex | None:
+        """The indexes of the datasets approved for the project now, and no others; cached per dataset version."""
+        labels = [d.label for d in active_datasets(get_project(session, slug))]
         root = index_root(self.settings)
         if not labels or not root.exists():
             return None
@@ -228,9 +229,8 @@ class RequestsApi(ApiHandler):
                 model["data"] = {key: collect(root, str(body[key]), policy.max_file_bytes)[1]
                                  for key in ("training_data", "holdout_data") if body.get(key)}
             with session_scope() as s:
-                approved = [d.label for d in active_datasets(get_project(s, slug))]
                 req = workflow.submit(s, name, slug, files, justification, settings.egress_store, policy,
-                                      own=self.ctx.own_index(approved), model=model)
+                                      own=self.ctx.own_index(s, slug), model=model)
                 return req.id
 
         return self.run(go)
@@ -278,7 +278,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
         if what == "results.json":
             handler.set_header("Content-Type", "application/json; charset=utf-8")
             handler.set_header("Content-Disposition", f'attachment; filename="request-{rid}-results.json"')
-            data = json.dumps(req.release.record, ensure_ascii=False, indent=2).encode()
+            data = json.dumps(release_record_view(req.release.record), ensure_ascii=False, indent=2).encode()
             audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
                          file="results.json")
         else:
@@ -379,10 +379,12 @@ class FilePage(StoredFileHandler):
         name = self.username
         with session_scope() as s:
             req, f, data = self.visible_file(s, name, rid, fid)
-            shown = render.render(data, f.scan, f"{EGRESS_PREFIX}requests/{rid}/files/{fid}/image")
+            seen = file_view(f, reviewer=req.requester != name)  # marks in the file only what the viewer may see
+            shown = render.render(data, {"type": seen["type"], "findings": seen["findings"]},
+                                  f"{EGRESS_PREFIX}requests/{rid}/files/{fid}/image")
             if req.requester != name:
                 audit.record(s, name, "export.inspect", project=req.project, target=f"request:{rid}", file=f.name)
-            self.page("file.html", r=request_view(req, name, reviewer=req.requester != name), f=file_view(f),
+            self.page("file.html", r=request_view(req, name, reviewer=req.requester != name), f=seen,
                       shown=shown)
 
 

@@ -3,10 +3,18 @@
 Requesters see their files, findings, state and the comments meant for them once reviewers have
 decided; never private notes or who voted how before the end. Reviewers are blind to each other
 until both have decided.
+
+Findings come in two forms. Reviewers see them as the checks wrote them (values masked). Requesters
+see `requester_finding`: check, verdict, kind (entity or rule), a fixed sentence and a position in
+their own file, and never a value, not even masked: what a requester sees can be read outside the
+enclave (a personal token, results.json), so it must carry nothing the checks read from data. Of
+the own-data check they learn only that the file is held for review, never the dataset, column or
+record that matched.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from egress_review import rules
@@ -16,10 +24,71 @@ DECIDED = {ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED, Exp
            ExportState.CONFLICTED}
 
 
-def file_view(f: ExportFile) -> dict[str, Any]:
+# What a requester reads for each check: fixed text, filled only with the kind (an entity or rule name).
+REQUESTER_TEXT = {
+    "personal-data": "personal data ({kind}) in this file",
+    "own-data": "held for review: a reviewer will compare this file with your project's data",
+    "disclosure-control": "breaks the disclosure-control rule {kind}",
+    "row-level": "looks like row-level data ({kind})",
+    "file-type": "breaks the file rule {kind}",
+    "active-content": "may contain active content ({kind})",
+    "model": "model check: {kind}",
+}
+UNKNOWN_CHECK = "held for review by the check {check} ({kind})"
+# A location a requester may see: a position in their own file. Own-data findings have none at all.
+NO_LOCATION = {"own-data"}
+VALUE_LIKE = re.compile(r"\d{4}|@")  # a column or key name that could itself be an identifier
+
+
+def _requester_location(location: dict[str, Any]) -> dict[str, Any]:
+    """Numbers (row, line, offset, cell, score) and short names that do not look like a value."""
+    out: dict[str, Any] = {}
+    for k, v in location.items():
+        if isinstance(v, int | float) or (isinstance(v, str) and len(v) <= 64 and not VALUE_LIKE.search(v)):
+            out[k] = v
+    return out
+
+
+def requester_finding(finding: dict[str, Any]) -> dict[str, Any]:
+    """The form of a stored finding a requester sees: nothing from the data, nothing of other datasets."""
+    check, kind = str(finding.get("check", "")), str(finding.get("entity") or finding.get("rule") or "")
+    text = REQUESTER_TEXT.get(check, UNKNOWN_CHECK)
+    out: dict[str, Any] = {"check": check, "verdict": finding.get("verdict"), "kind": kind,
+                           "detail": text.format(check=check, kind=kind)}
+    if check not in NO_LOCATION:
+        out["location"] = _requester_location(finding.get("location") or {})
+    return out
+
+
+def requester_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct requester form once: 40 own-data matches become one "held for review"."""
+    out: list[dict[str, Any]] = []
+    for f in map(requester_finding, findings):
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def _member_view(member: dict[str, Any], reviewer: bool) -> dict[str, Any]:
+    if reviewer:
+        return member
+    return {**member, "findings": requester_findings(member.get("findings", [])),
+            "members": [_member_view(m, reviewer) for m in member.get("members", [])]}
+
+
+def file_view(f: ExportFile, reviewer: bool = False) -> dict[str, Any]:
+    """Requesters get the requester form of every finding, also in archive members; reviewers the full one."""
+    findings = f.scan.get("findings", [])
     return {"id": f.id, "name": f.name, "sha256": f.sha256, "bytes": f.size, "type": f.scan.get("type"),
-            "verdict": f.verdict, "findings": f.scan.get("findings", []), "members": f.scan.get("members", []),
+            "verdict": f.verdict, "findings": findings if reviewer else requester_findings(findings),
+            "members": [_member_view(m, reviewer) for m in f.scan.get("members", [])],
             "rules": f.scan.get("rules", {})}
+
+
+def release_record_view(record: dict[str, Any]) -> dict[str, Any]:
+    """results.json as the requester downloads it: the release record with requester findings."""
+    return {**record, "files": [{**f, "findings": requester_findings(f.get("findings", []))}
+                                for f in record.get("files", [])]}
 
 
 def release_files(req: ExportRequest) -> list[ExportFile]:
@@ -37,7 +106,7 @@ def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer:
     if not detail:
         return out
     out["justification"] = req.justification
-    out["files"] = [file_view(f) for f in req.files]
+    out["files"] = [file_view(f, reviewer) for f in req.files]
     if reviewer:
         visible = set(rules.visible_reviews(req, viewer))
         out["reviews"] = [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
