@@ -13,11 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.report import write  # noqa: E402
 
 CHILD = r"""
 import json, os, resource, sys, time
@@ -89,11 +90,8 @@ def main() -> None:
         "k_anonymity_pass_alone": {"seconds": round(kanon["seconds"], 3), "rows_per_s": round(rows / kanon["seconds"]),
                                    "smallest_class": kanon["smallest_class"], "classes": kanon["classes"]},
         "ratio_enclave_vs_baseline_time": round(enclave["seconds"] / base["seconds"], 2),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    out = ROOT / "benchmarks" / "results" / "ingest.json"
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(json.dumps(result, indent=1, ensure_ascii=False))
+    write("ingest", result)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ Results go to benchmarks/results/spawn_time.json; nothing here is asserted.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +22,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.starts import alone_then_together, succeeded, summary  # noqa: E402
+from benchmarks.report import summary, write  # noqa: E402
+from benchmarks.starts import alone_then_together, succeeded  # noqa: E402
 from enclave.demo import DEMO_PROJECT  # noqa: E402
 from enclave.harness import instance  # noqa: E402
 
@@ -76,7 +75,6 @@ def add_bench_users(settings, policies) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    out = Path(__file__).resolve().parent / "results" / "spawn_time.json"
     image = "enclave-workspace:latest"
     base = baseline(image)
     with tempfile.TemporaryDirectory() as tmp, instance(Path(tmp), name="enclavebench", ports=PORTS,
@@ -85,16 +83,13 @@ def main() -> None:
         for s in sessions:
             s.stop()
     result = {
-        "machine": {"cpus": os.cpu_count()},
         "baseline_bare_container": summary(base),
         "enclave_sequential": summary(succeeded(seq)),
         "enclave_concurrent": {**summary(succeeded(conc)), "wall_s": round(wall, 3),
                                "all_succeeded": len(succeeded(conc)) == CONCURRENT},
         "ratio_p50_enclave_vs_baseline": round(statistics.median(succeeded(seq)) / statistics.median(base), 2),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    write("spawn_time", result)
 
 
 if __name__ == "__main__":

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from enclave.demo import DEMO_PROJECT
 from enclave.harness import Enclave, HubSession
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 0.95), 3),
-            "min_s": round(min(values), 3), "max_s": round(max(values), 3)}
 
 
 def timed_start(session: HubSession) -> float:

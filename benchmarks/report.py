@@ -1,0 +1,71 @@
+"""What every benchmark result carries: the commit it measured, the machine, and honest statistics.
+
+A result that does not say which code it measured cannot be compared with the next run, so each
+file in `benchmarks/results/` records `git rev-parse HEAD` and whether the tree had uncommitted
+changes. Percentiles need samples: with fewer than `MIN_FOR_P95` values a "p95" is just the
+maximum with a flattering name, so small samples report the maximum and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+MIN_FOR_P95 = 20
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def provenance() -> dict[str, Any]:
+    """The commit measured (and whether files differed from it), when, and on what machine."""
+    return {"commit": _git("rev-parse", "HEAD") or "unknown",
+            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """n, median, and p95 only where the sample allows it (else the maximum, named as such)."""
+    if not values:
+        return {"n": 0}
+    out: dict[str, Any] = {"n": len(values), "p50_s": round(statistics.median(values), 3),
+                           "min_s": round(min(values), 3), "max_s": round(max(values), 3)}
+    if len(values) >= MIN_FOR_P95:
+        out["p95_s"] = round(pct(values, 0.95), 3)
+    else:
+        out["note"] = f"fewer than {MIN_FOR_P95} samples: no p95, see max_s"
+    return out
+
+
+def tail(stats: dict[str, Any]) -> float:
+    """The p95 where there is one, else the maximum: what ratios between two samples compare."""
+    return float(stats.get("p95_s", stats.get("max_s", float("nan"))))
+
+
+def write(name: str, result: dict[str, Any]) -> Path:
+    """Writes `benchmarks/results/<name>.json` with the provenance first, and prints it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    text = json.dumps({**provenance(), **result}, indent=1, ensure_ascii=False)
+    out.write_text(text + "\n")
+    print(text)
+    return out
