@@ -104,7 +104,7 @@ def submit(session: Session, requester: str, project_slug: str, files: list[tupl
     for name, data in files:
         result = scan_bytes(name, data, policy, own=own)
         if model and result.type == "pickle":
-            result.findings.extend(membership.findings(data, model, policy.model_attack_auc))
+            result.findings.extend(membership.findings(data, model, policy.model_attack_auc, result.findings))
         req.files.append(ExportFile(name=name, sha256=store_blob(store, data), size=len(data),
                                     scan={**result.to_dict(FINDINGS_PER_KIND), "rules": rules_used(policy)}))
     session.flush()
