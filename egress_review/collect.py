@@ -1,61 +1,172 @@
 """Reads the files an export request names from the project workspace, refusing every trick.
 
-The workspace is researcher-controlled, so each path is checked on the host side: no absolute
-paths or `..`, no symlink anywhere on the way, a regular file with a single link (a hard link could
-point into a dataset), not over the size limit. The file is opened with O_NOFOLLOW and checked again
-on the open descriptor, so it cannot be swapped between the check and the read.
+The workspace is researcher-controlled and a process in it may change it while we read, so nothing
+is checked by path and then opened by path. Names are checked first (no absolute paths or `..`, no
+control, invisible or direction-changing characters). Then a short-lived child process
+(`egress_review.reader`) running as the workspace's own uid, not root, opens every file below an
+already-open descriptor of the workspace root with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+RESOLVE_NO_XDEV)`: no link anywhere on the path, no other filesystem, a regular file with a single
+link (a hard link could point into a dataset), not over the size limits - each checked on the open
+descriptor. The bytes are streamed back and handed to a sink (the export store) one chunk at a time,
+so a request is never held in memory whole.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
-import stat
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
+from typing import IO, TypeVar
 
+import regex
+
+from egress_review import reader
 from enclave.errors import EnclaveError
+from enclave.settings import WORKSPACE_GID, WORKSPACE_UID
+
+log = logging.getLogger("egress-review")
+T = TypeVar("T")
+READER_TIMEOUT_SECONDS = 300
+
+# Control, format (bidirectional overrides and isolates, zero-width, U+061C...), unassigned, private-use,
+# line/paragraph separators and every default-ignorable code point (Hangul fillers, variation selectors):
+# characters that make a name look like another one to the reviewer.
+_HIDDEN = regex.compile(r"[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]")
 
 
 class CollectError(EnclaveError):
     pass
 
 
-def _clean(relpath: str) -> PurePosixPath:
-    if any(ord(c) < 32 or c == "\x7f" for c in relpath):
-        raise CollectError(f"{relpath!r}: file names with control characters are refused")
+def shown(name: str) -> str:
+    """The name with every hidden character spelled out, so a message cannot itself be disguised."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", name)
+
+
+def clean(relpath: str) -> str:
+    """The workspace-relative path a request names, or CollectError saying what is wrong with it."""
+    hidden = _HIDDEN.findall(relpath)
+    if any(ord(c) < 32 or c == "\x7f" for c in hidden):
+        raise CollectError(f"{shown(relpath)!r}: file names with control characters are refused")
+    if hidden:
+        codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in hidden}))
+        raise CollectError(f"{shown(relpath)!r}: file names with invisible or direction-changing characters "
+                           f"({codes}) are refused; rename the file")
     p = PurePosixPath(relpath.removeprefix("/workspace/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise CollectError(f"{relpath}: only paths inside the project workspace can be exported")
-    return p
+    return str(p)
 
 
-def collect(workspace: Path, relpath: str, max_bytes: int) -> tuple[str, bytes]:
-    rel = _clean(relpath)
-    current = workspace
-    for part in rel.parts[:-1]:
-        current = current / part
-        st = os.lstat(current) if os.path.lexists(current) else None
-        if st is None:
-            raise CollectError(f"{relpath}: no such file in the workspace")
-        if stat.S_ISLNK(st.st_mode):
-            raise CollectError(f"{relpath}: '{part}' is a symbolic link; links are refused")
-        if not stat.S_ISDIR(st.st_mode):
-            raise CollectError(f"{relpath}: '{part}' is not a folder")
-    target = workspace / rel
+def _frames(out: IO[bytes], rel: str, max_file_bytes: int, budget: list[int]) -> Iterator[bytes]:
+    """One file's bytes from the reader; the limits are enforced here too, not only in the child."""
+    got = 0
+    while True:
+        head = out.read(reader.FRAME.size)
+        if len(head) != reader.FRAME.size:
+            raise CollectError(f"{rel}: the workspace reader stopped before the end of the file")
+        kind, length = reader.FRAME.unpack(head)
+        payload = out.read(length)
+        if len(payload) != length:
+            raise CollectError(f"{rel}: the workspace reader stopped before the end of the file")
+        if kind == b"E":
+            return
+        if kind == b"X":
+            raise CollectError(payload.decode(errors="replace"))
+        got += length
+        budget[0] -= length
+        if got > max_file_bytes:
+            raise CollectError(f"{rel}: grew beyond the limit of {max_file_bytes} bytes while being read")
+        if budget[0] < 0:
+            raise CollectError(f"{rel}: the files grew beyond the request's limit while being read")
+        yield payload
+
+
+def _start_reader(root_fd: int) -> subprocess.Popen[bytes]:
+    """The reader, which becomes the workspace user (no root uid, gid or group) before it reads; empty
+    environment, no site packages, only the workspace root's descriptor inherited."""
     try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError as exc:
-        raise CollectError(f"{relpath}: no such file in the workspace") from exc
-    except OSError as exc:  # ELOOP: the last component is a symlink
-        raise CollectError(f"{relpath}: symbolic links are refused") from exc
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise CollectError(f"{relpath}: not a regular file (devices, pipes and sockets are refused)")
-        if st.st_nlink != 1:
-            raise CollectError(f"{relpath}: has {st.st_nlink} hard links; hard links are refused")
-        if st.st_size > max_bytes:
-            raise CollectError(f"{relpath}: {st.st_size} bytes, over the limit of {max_bytes}")
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise CollectError(f"{relpath}: grew beyond the limit of {max_bytes} bytes while being read")
-    return str(rel), data
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", reader.__file__, str(root_fd), str(WORKSPACE_UID), str(WORKSPACE_GID)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(root_fd,), cwd="/",
+            env={})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CollectError("the workspace reader could not start as the workspace user; nothing was read "
+                           f"({exc})") from exc
+
+
+def collect(workspace: Path, relpaths: Sequence[str], max_file_bytes: int, max_total_bytes: int,
+            sink: Callable[[Iterator[bytes]], T]) -> list[tuple[str, T]]:
+    """Every file, or none: all are opened and checked before the first byte goes to `sink`.
+
+    `sink` consumes one file's chunks and returns what the caller keeps (the store's digest).
+    """
+    names = [clean(p) for p in relpaths]
+    try:
+        root_fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise CollectError("the project's workspace is not available; nothing was read") from exc
+    try:
+        proc = _start_reader(root_fd)
+    finally:
+        os.close(root_fd)
+    watchdog = threading.Timer(READER_TIMEOUT_SECONDS, proc.kill)
+    watchdog.start()
+    try:
+        return _exchange(proc, names, max_file_bytes, max_total_bytes, sink)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()
+        _close_pipes(proc)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    """After the reader has ended: its complaints go to the service log, never to the requester."""
+    assert proc.stderr is not None and proc.stdout is not None
+    with contextlib.suppress(OSError, ValueError):
+        err = proc.stderr.read()
+        if proc.returncode not in (0, -9) and err:
+            log.warning("workspace reader exited %s: %s", proc.returncode, err.decode(errors="replace")[-2000:])
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            if pipe is not None:
+                pipe.close()
+
+
+def _exchange(proc: subprocess.Popen[bytes], names: list[str], max_file_bytes: int, max_total_bytes: int,
+              sink: Callable[[Iterator[bytes]], T]) -> list[tuple[str, T]]:
+    assert proc.stdin is not None and proc.stdout is not None
+    job = {"paths": names, "max_file_bytes": max_file_bytes, "max_total_bytes": max_total_bytes}
+    try:
+        proc.stdin.write(json.dumps(job).encode())
+        proc.stdin.close()
+        first = proc.stdout.readline()
+        head = json.loads(first) if first else None
+    except (OSError, ValueError):
+        head = None
+    if not isinstance(head, dict):
+        raise CollectError("the workspace reader failed; nothing was read")
+    if head.get("errors"):
+        raise CollectError("; ".join(head["errors"]))
+    budget = [max_total_bytes]
+    try:
+        return [(rel, sink(_frames(proc.stdout, rel, max_file_bytes, budget))) for rel in names]
+    except struct.error as exc:
+        raise CollectError("the workspace reader sent something unreadable; nothing was kept") from exc
+
+
+def _in_memory(chunks: Iterator[bytes]) -> bytes:
+    return b"".join(chunks)
+
+
+def collect_one(workspace: Path, relpath: str, max_bytes: int) -> tuple[str, bytes]:
+    """One small file kept in memory (a model's training data for the membership-inference test)."""
+    return collect(workspace, [relpath], max_bytes, max_bytes, _in_memory)[0]

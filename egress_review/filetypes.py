@@ -78,7 +78,30 @@ def detect(data: bytes, name: str = "") -> str:
     return "md" if name.lower().endswith(".md") else "txt"
 
 
+# A name without an extension (README, LICENSE) is taken as plain text; anything else must say what it is.
+NO_EXTENSION = ".txt"
+
+
+def extension(name: str) -> str:
+    """The extension of the last component (a zip member's after `!`), lower-case, with its dot; or ''."""
+    base = name.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 else ""
+
+
 def name_matches(name: str, detected: str) -> bool:
-    dot = name.rfind(".")
-    ext = name[dot:].lower() if dot >= 0 else ""
-    return detected in EXPECTED.get(ext, {detected}) if ext else True
+    """Whether the name claims the type the content has. An extension the enclave does not know matches
+    nothing (a reviewer's tools would guess from it), and no extension matches plain text only."""
+    return detected in EXPECTED.get(extension(name) or NO_EXTENSION, set())
+
+
+def name_mismatch(name: str, detected: str) -> str | None:
+    """Why the name does not match the content, in words for the finding; None when it matches."""
+    if name_matches(name, detected):
+        return None
+    ext = extension(name)
+    if not ext:
+        return f"content is {detected} but the name has no extension (only plain text may have none)"
+    if ext not in EXPECTED:
+        return f"content is {detected} but the name ends in '{ext}', which is not a known type"
+    return f"content is {detected} but the name says otherwise ('{ext}')"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from egress_review import checks, owndata
 from egress_review.extract import read_table, text_segments
-from egress_review.filetypes import detect, name_matches
+from egress_review.filetypes import detect, name_mismatch
 from egress_review.findings import FileResult, Finding, Verdict
 from egress_review.owndata import OwnDataIndex
 from policies.schema import EgressPolicy
@@ -28,9 +28,8 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
     if len(data) > policy.max_file_bytes:
         f.append(Finding("file-type", Verdict.BLOCK, f"{len(data)} bytes: over the limit of {policy.max_file_bytes}",
                          rule=f"max_file_bytes={policy.max_file_bytes}"))
-    if not name_matches(name, ftype):
-        f.append(Finding("file-type", Verdict.BLOCK, f"content is {ftype} but the name says otherwise",
-                         rule="content-matches-name"))
+    if mismatch := name_mismatch(name, ftype):
+        f.append(Finding("file-type", Verdict.BLOCK, mismatch, rule="content-matches-name"))
     if ftype == "zip":
         if policy.archives == "refuse" or depth > 2:
             f.append(Finding("file-type", Verdict.BLOCK, "archives are refused by policy", rule="archives"))

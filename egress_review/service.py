@@ -26,8 +26,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
-from egress_review import render, rules, workflow
-from egress_review.collect import collect
+from egress_review import intake, render, rules, workflow
 from egress_review.i18n import translator
 from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
@@ -218,22 +217,9 @@ class RequestsApi(ApiHandler):
             self.send_json(request_view(workflow.get_request(s, rid), name), status=201)
 
     def _submit(self, name: str, slug: str, paths: list[str], justification: str, body: dict[str, Any]) -> int:
-        settings, policy = self.ctx.settings, self.ctx.policies.egress.for_project(slug)
-        root = settings.projects_dir / slug / "workspace"
-
-        def go() -> int:
-            files = [collect(root, p, policy.max_file_bytes) for p in paths]
-            model = None
-            if body.get("training_data"):
-                model = {k: body.get(k) for k in ("training_data", "holdout_data", "target")}
-                model["data"] = {key: collect(root, str(body[key]), policy.max_file_bytes)[1]
-                                 for key in ("training_data", "holdout_data") if body.get(key)}
-            with session_scope() as s:
-                req = workflow.submit(s, name, slug, files, justification, settings.egress_store, policy,
-                                      own=self.ctx.own_index(s, slug), model=model)
-                return req.id
-
-        return self.run(go)
+        policy = self.ctx.policies.egress.for_project(slug)
+        return self.run(lambda: intake.from_workspace(self.ctx.settings, policy, name, slug, paths, justification,
+                                                      body, self.ctx.own_index))
 
 
 class RequestApi(ApiHandler):
@@ -505,6 +491,7 @@ def main() -> None:
         os.chmod(settings.egress_store, 0o700)
     for partial in settings.egress_store.glob("*/*.tmp"):  # left by a copy cut off when the service died
         partial.unlink(missing_ok=True)
+    intake.clear_staging(settings)
     app = make_app(ctx)
     # plain HTTP, loopback only: workspaces come through their gateway, redirected (hub.network)
     app.listen(settings.egress_port, address=settings.internal_address, xheaders=False, max_body_size=1024**2)

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def get_request(session: Session, request_id: int) -> ExportRequest:
     return req
 
 
-def submit(session: Session, requester: str, project_slug: str, files: list[tuple[str, bytes]], justification: str,
+def submit(session: Session, requester: str, project_slug: str, files: Sequence[tuple[str, bytes]], justification: str,
            store: Path, policy: EgressPolicy, own: OwnDataIndex | None = None,
            model: dict[str, Any] | None = None) -> ExportRequest:
     """Copies and checks every file in one transaction: a request exists whole or not at all.

@@ -26,6 +26,10 @@ EGRESS_SERVICE = "egress-review"
 # `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
 WORKSPACE_UID = 1000
 WORKSPACE_GID = 1000
+# The one uid and gid researchers' processes run as in every workspace container (the image's
+# `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
+WORKSPACE_UID = 1000
+WORKSPACE_GID = 1000
 # Where the hub API, the export service, the IdP and the proxy API listen: plain HTTP stays on the host.
 # Workspaces reach the first two at their gateway address, redirected here (hub.network).
 INTERNAL_ADDRESS = "127.0.0.1"
@@ -72,6 +76,11 @@ class Settings:
     def egress_store(self) -> Path:
         """Content-addressed copies of every file ever requested for export (never mounted anywhere)."""
         return self.home / "egress" / "store"
+
+    @property
+    def egress_staging(self) -> Path:
+        """Where a request's files wait, on the host and root-only, between the workspace and the checks."""
+        return self.home / "egress" / "incoming"
 
     @property
     def audit_anchor(self) -> Path:

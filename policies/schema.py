@@ -105,6 +105,10 @@ class EgressPolicy(Strict):
     allowed_types: list[str] = Field(default_factory=lambda: [
         "csv", "tsv", "txt", "md", "json", "html", "ipynb", "png", "jpg", "pdf", "parquet", "xlsx"])
     max_file_bytes: int = Field(default=16 * 1024**2, ge=1)
+    max_files_per_request: int = Field(default=20, ge=1, description="files named in one request")
+    max_request_bytes: int = Field(default=64 * 1024**2, ge=1, description="all files of one request together")
+    max_requests_per_day: int = Field(default=20, ge=1, description="requests per project in any 24 hours")
+    max_files_per_day: int = Field(default=200, ge=1, description="files requested per project in any 24 hours")
     archives: Literal["unpack", "refuse"] = "unpack"
     row_cap: int = Field(default=5000, ge=1)
     sdc: DisclosureControl = Field(default_factory=DisclosureControl)
