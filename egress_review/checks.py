@@ -170,28 +170,42 @@ SAFE_GLOBALS = ("sklearn.", "numpy.", "scipy.", "_codecs.encode", "copyreg._reco
                 "builtins.object", "builtins.slice", "builtins.set", "builtins.frozenset", "builtins.complex",
                 "builtins.bytearray")
 MIN_LEAF = 5
+PICKLE_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING",
+                  "SHORT_BINSTRING"}
+PICKLE_MEMO_STORE = {"MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"}
+PICKLE_MEMO_GET = {"GET", "BINGET", "LONG_BINGET"}
+PICKLE_INTS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
+PICKLE_UNREAD_GLOBAL = "<a global that cannot be read without running the pickle>"
 
 
 def pickle_model(data: bytes) -> list[Finding]:
     """Read a pickle's opcodes without running it: which classes it would build and their settings."""
     classes: list[str] = []
-    strings: list[str] = []
     leaves: list[int] = []
-    want_leaf = False
+    memo: dict[int, object] = {}
+    pushed: list[object] = []  # what the last opcodes pushed: a string, or None for anything else
     try:
         for op, arg, _pos in pickletools.genops(data):
-            if op.name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
-                continue  # the memo bookkeeping between a key and its value
-            if want_leaf and isinstance(arg, int) and not isinstance(arg, bool):
+            name = op.name
+            if name in ("FRAME", "PROTO", "STOP"):
+                continue
+            if name in PICKLE_MEMO_STORE:  # the memo bookkeeping between a key and its value
+                memo[len(memo) if name == "MEMOIZE" else int(arg)] = pushed[-1] if pushed else None
+                continue
+            top = pushed[-1] if pushed else None
+            if top == "min_samples_leaf" and name in PICKLE_INTS:
                 leaves.append(arg)
-            want_leaf = False
-            if op.name == "GLOBAL":
+            if name in ("GLOBAL", "INST"):
                 classes.append(str(arg).replace(" ", "."))
-            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-                strings.append(str(arg))
-                want_leaf = arg == "min_samples_leaf"
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                classes.append(f"{strings[-2]}.{strings[-1]}")
+            elif name == "STACK_GLOBAL":
+                # module and name are the two strings pushed just before, directly or from the memo (protocol 4+)
+                module, attr = (pushed[-2:] if len(pushed) >= 2 else [None, None])
+                ok = isinstance(module, str) and isinstance(attr, str)
+                classes.append(f"{module}.{attr}" if ok else PICKLE_UNREAD_GLOBAL)
+            elif name.startswith("EXT"):  # a global from the copyreg extension registry: unknown here
+                classes.append(PICKLE_UNREAD_GLOBAL)
+            value = arg if name in PICKLE_STRINGS else memo.get(arg) if name in PICKLE_MEMO_GET else None
+            pushed = [*pushed[-1:], value if isinstance(value, str) else None]
     except Exception as exc:  # a malformed pickle is as unreadable as any binary
         return [Finding("model", Verdict.BLOCK, f"pickle cannot be parsed: {exc}", rule="binary-output")]
     built = sorted(set(classes))

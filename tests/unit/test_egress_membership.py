@@ -168,3 +168,40 @@ def test_the_rule_reads_the_static_findings():
     assert membership.can_test_model([review]) and not membership.can_test_model([review, block])
     with pytest.raises(membership.AttackFailed, match="static check blocked"):
         membership.check_can_test_model([block])
+
+
+def _fitted(model):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return model.fit(rng.normal(size=(40, 3)), [0, 1] * 20)
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL])
+def test_ordinary_models_pass_the_static_check_in_any_protocol_so_they_get_the_test(protocol: int):
+    """Protocol 4+ names classes with memoised strings; read wrongly, every real model looked hostile."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from egress_review.checks import pickle_model
+
+    for model in (LogisticRegression(), DecisionTreeClassifier(min_samples_leaf=10),
+                  GradientBoostingClassifier(min_samples_leaf=5, n_estimators=3)):
+        static = pickle_model(pickle.dumps(_fitted(model), protocol=protocol))
+        assert membership.can_test_model(static), (model, [f.detail for f in static])
+    leafy = pickle_model(pickle.dumps(_fitted(DecisionTreeClassifier(min_samples_leaf=1)), protocol=protocol))
+    assert [f.rule for f in leafy if f.verdict == Verdict.BLOCK] == ["min_samples_leaf>=5"]
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("INST opcode", b"(S'echo hi'\nios\nsystem\n."),
+    ("extension registry", b"\x80\x02\x82\x05)R."),
+    # os.system, with two harmless-looking strings pushed after it and popped again
+    ("strings popped before STACK_GLOBAL", b"\x80\x04\x8c\x02os\x8c\x06system\x8c\x07sklearn\x8c\x01x00\x93."),
+])
+def test_hostile_pickles_are_blocked_however_they_name_the_callable(name: str, data: bytes):
+    from egress_review.checks import pickle_model
+
+    static = pickle_model(data)
+    assert not membership.can_test_model(static), (name, [f.detail for f in static])
