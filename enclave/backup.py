@@ -6,10 +6,17 @@ secrets the chain and the indexes are keyed with, the release store, the policie
 manifests (dataset files only with `--with-datasets`), the keyed indexes and dummies, and a
 `backup.json` listing every file with its sha256. The folder is readable by root only.
 
-`restore` copies a backup into an empty place, checks every file against `backup.json`, then
+`backup.json` is signed (Ed25519, a detached JWS in `backup.json.sig`) with a key that is never in a
+backup (`Settings.backup_signing_key`, kept out of the copied secrets): checksums alone prove nothing
+to someone who can rewrite the files *and* the manifest, a signature they cannot make does.
+
+`restore` checks the signature and every file against `backup.json` before copying anything, then
 verifies the audit chain with the restored key and anchor, every release-store blob against its
 name, every stored export file's presence and, when datasets are included, every dataset checksum.
 Any mismatch is named and the restore reported as failed.
+
+PostgreSQL tools get the database's address on the command line without its password, which they
+read from a private temporary PGPASSFILE: any local user can read another process's command line.
 """
 
 from __future__ import annotations
@@ -19,10 +26,18 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from enclave import __version__
 from enclave.checksums import content_path, verify_manifest
@@ -31,10 +46,91 @@ from enclave.errors import EnclaveError
 from enclave.settings import Settings
 
 MANIFEST = "backup.json"
+SIGNATURE = "backup.json.sig"
+SIGNING_ALG = "Ed25519"
 
 
 class BackupError(EnclaveError):
     pass
+
+
+def signing_key(path: Path) -> OKPKey:
+    """This enclave's backup signing key, created (root-only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=True)))
+    return _load_key(path)
+
+
+def _load_key(path: Path) -> OKPKey:
+    """A private or public Ed25519 JWK; restoring on another host needs only the public half."""
+    try:
+        return OKPKey.import_key(json.loads(path.read_text()))
+    except FileNotFoundError as exc:
+        raise BackupError(f"backup signing key {path} is not there: pass --key with the offline copy of the "
+                          "key (or its public half) that signed the backup") from exc
+    except (OSError, ValueError, JoseError) as exc:
+        raise BackupError(f"{path} is not an Ed25519 key in JWK form ({exc})") from exc
+
+
+def _sign(dest: Path, key: OKPKey) -> None:
+    header = {"alg": SIGNING_ALG, "kid": key.thumbprint()}
+    token = jws.serialize_compact(header, (dest / MANIFEST).read_bytes(), key, algorithms=[SIGNING_ALG])
+    fd = os.open(dest / SIGNATURE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(jws.detach_content(token))
+
+
+def _check_signature(src: Path, key: OKPKey) -> list[str]:
+    """Empty when backup.json was signed by `key`, else why not."""
+    try:
+        token = (src / SIGNATURE).read_text().strip()
+    except FileNotFoundError:
+        return [f"{SIGNATURE}: missing, the backup is unsigned"]
+    try:
+        jws.deserialize_compact(token, key, payload=(src / MANIFEST).read_bytes(), algorithms=[SIGNING_ALG])
+    except JoseError:
+        return [f"{MANIFEST}: its signature does not verify with key {key.thumbprint()}: the backup was "
+                "rewritten, or signed by another enclave"]
+    return []
+
+
+def check_no_password_on_command_line(url: str) -> None:
+    """A database password given as an argument is readable by every local user (ps, /proc)."""
+    try:
+        password = make_url(url).password
+    except ArgumentError as exc:
+        raise BackupError(f"--db-url {url.split('://', 1)[0]}://...: not a database URL") from exc
+    if password:
+        raise BackupError("--db-url holds a password, which any local user can read on the command line: "
+                          "set ENCLAVE_RESTORE_DB_URL in the environment instead")
+
+
+@contextmanager
+def pg_connection(url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """(conninfo without the password, environment with a private PGPASSFILE holding it) for libpq tools."""
+    parsed = make_url(url).set(drivername="postgresql")
+    conninfo = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                          parsed.query).render_as_string(hide_password=False)
+    env = dict(os.environ)
+    if not parsed.password:
+        yield conninfo, env
+        return
+    with tempfile.TemporaryDirectory(prefix="enclave-pg-") as tmp:  # mode 0700, removed afterwards
+        passfile = Path(tmp) / "pgpass"
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        escaped = parsed.password.replace("\\", "\\\\").replace(":", "\\:")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"*:*:*:*:{escaped}\n")
+        env.update(PGPASSFILE=str(passfile))
+        env.pop("PGPASSWORD", None)
+        yield conninfo, env
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _copytree(src: Path, dst: Path, keep: Callable[[Path], bool] = lambda p: True) -> None:
@@ -57,9 +153,9 @@ def _db_snapshot(settings: Settings, dest: Path) -> str:
         dst.close()
         return "sqlite"
     if url.startswith("postgresql"):
-        plain = url.replace("+psycopg", "")
-        with open(dest / "enclave.pgdump", "wb") as out:
-            subprocess.run(["pg_dump", "--format=custom", "--no-owner", plain], stdout=out, check=True)
+        with open(dest / "enclave.pgdump", "wb") as out, pg_connection(url) as (conninfo, env):
+            subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--dbname", conninfo], stdout=out,
+                           env=env, check=True)
         return "postgresql"
     raise BackupError(f"cannot back up database {url.split(':', 1)[0]}")
 
@@ -80,6 +176,7 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
            progress: Callable[[str], None] = lambda _s: None) -> dict[str, Any]:
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest} is not empty: a backup goes into a new folder")
+    key = signing_key(settings.backup_signing_key)  # first, so a key problem leaves no half backup
     dest.mkdir(parents=True, exist_ok=True)
     os.chmod(dest, 0o700)
     home = settings.home
@@ -89,7 +186,8 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
     progress("database")
     db_kind = _db_snapshot(settings, dest)
     progress("secrets")
-    _copytree(settings.secrets_dir, dest / "secrets", lambda p: not p.name.startswith("demo-"))
+    _copytree(settings.secrets_dir, dest / "secrets",
+              lambda p: not p.name.startswith("demo-") and p != settings.backup_signing_key)
     progress("release store")
     _copytree(settings.egress_store, dest / "egress" / "store")
     progress("policies")
@@ -108,14 +206,16 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
                 "database": db_kind, "with_datasets": with_datasets, "files": files}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1))
     os.chmod(dest / MANIFEST, 0o600)
+    progress("signature")
+    _sign(dest, key)
     return {"backup": str(dest), "files": len(files), "bytes": sum(f["bytes"] for f in files.values()),
-            "database": db_kind, "with_datasets": with_datasets}
+            "database": db_kind, "with_datasets": with_datasets, "signed_by": key.thumbprint()}
 
 
 def _check_files(src: Path, manifest: dict[str, Any]) -> list[str]:
     problems = []
     listed = manifest["files"]
-    present = {str(p.relative_to(src)) for p in src.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {str(p.relative_to(src)) for p in src.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     for name in sorted(set(listed) - present):
         problems.append(f"{name}: missing from the backup")
     for name in sorted(present - set(listed)):
@@ -126,16 +226,20 @@ def _check_files(src: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def restore(src: Path, target: Path, verify: bool = True, db_url: str | None = None) -> dict[str, Any]:
-    """Restore into an empty place (a new ENCLAVE_HOME), then prove it is whole."""
+def restore(src: Path, target: Path, key_file: Path, verify: bool = True,
+            db_url: str | None = None) -> dict[str, Any]:
+    """Restore into an empty place (a new ENCLAVE_HOME), then prove it is whole.
+
+    `key_file` is the signing key (or its public half) the backup must have been signed with.
+    """
     try:
         manifest = json.loads((src / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         raise BackupError(f"{src}: not a backup ({MANIFEST} unreadable: {exc})") from exc
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: restore goes into an empty place")
-    problems = _check_files(src, manifest)
-    if problems:  # never restore from a damaged backup
+    problems = _check_signature(src, _load_key(key_file)) + _check_files(src, manifest)
+    if problems:  # never restore from a damaged or rewritten backup
         return {"ok": False, "restored": None, "problems": problems}
     target.mkdir(parents=True, exist_ok=True)
     os.chmod(target, 0o700)
@@ -147,10 +251,11 @@ def restore(src: Path, target: Path, verify: bool = True, db_url: str | None = N
     if manifest["database"] == "postgresql":
         if not db_url:
             raise BackupError("a PostgreSQL backup needs --db-url of an empty database to restore into")
-        subprocess.run(["pg_restore", "--no-owner", "--dbname", db_url.replace("+psycopg", ""),
-                        str(target / "enclave.pgdump")], check=True)
-    result: dict[str, Any] = {"ok": True, "restored": str(target), "db_url": url, "files": len(manifest["files"]),
-                              "problems": []}
+        with pg_connection(db_url) as (conninfo, env):
+            subprocess.run(["pg_restore", "--no-owner", "--dbname", conninfo, str(target / "enclave.pgdump")],
+                           env=env, check=True)
+    result: dict[str, Any] = {"ok": True, "restored": str(target), "db_url": _shown(url),
+                              "files": len(manifest["files"]), "problems": []}
     if verify:
         result.update(verify_home(target, url, manifest))
     return result

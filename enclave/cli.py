@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from sqlalchemy import select
 
 from enclave import audit
@@ -562,13 +563,17 @@ def egress_scan(paths: tuple[Path, ...], project: str | None, as_json: bool) -> 
     results = [{**scan_path(p, policy, own).to_dict(), "rules": rules, "own_data_datasets": labels}
                for p in paths]
 
-    def human(rows: list[dict[str, Any]]) -> str:
+    def human(rows: list[dict[str, Any]], indent: str = "") -> str:
         lines = []
         for r in rows:
-            lines.append(f"{r['verdict'].upper():6} {r['path']} ({r['type']})")
+            lines.append(f"{indent}{r['verdict'].upper():6} {r['path']} ({r['type']})")
+            lines += [f"{indent}   rebuilt: {note}" for note in r.get("rebuilt", [])]
             for f in r["findings"]:
                 where = ", ".join(f"{k} {v}" for k, v in f.get("location", {}).items())
-                lines.append(f"   {f['verdict']:6} {f['check']}: {f['detail']}" + (f" [{where}]" if where else ""))
+                lines.append(f"{indent}   {f['verdict']:6} {f['check']}: {f['detail']}"
+                             + (f" [{where}]" if where else ""))
+            if r.get("members"):
+                lines.append(human(r["members"], indent + "   "))
         return "\n".join(lines)
 
     emit(results, as_json, human)
@@ -642,13 +647,20 @@ def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
 @click.option("--target", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="an empty folder to restore into (a new ENCLAVE_HOME)")
 @click.option("--verify/--no-verify", default=True, help="verify the audit chain and every checksum afterwards")
-@click.option("--db-url", help="for a PostgreSQL backup: URL of an empty database to restore into")
+@click.option("--db-url", envvar="ENCLAVE_RESTORE_DB_URL",
+              help="for a PostgreSQL backup: URL of an empty database to restore into (with a password: only "
+                   "through ENCLAVE_RESTORE_DB_URL, never on the command line)")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="the backup signing key or its public half (default: this enclave's own key)")
 @json_option
-def restore_cmd(src: Path, target: Path, verify: bool, db_url: str | None, as_json: bool) -> None:
-    """Restore a backup into an empty place and prove it whole; exit 1 on any mismatch."""
-    from enclave.backup import restore
+def restore_cmd(src: Path, target: Path, verify: bool, db_url: str | None, key_file: Path | None,
+                as_json: bool) -> None:
+    """Restore a signed backup into an empty place and prove it whole; exit 1 on any mismatch."""
+    from enclave.backup import check_no_password_on_command_line, restore
 
-    result = restore(src, target, verify, db_url)
+    if db_url and click.get_current_context().get_parameter_source("db_url") is ParameterSource.COMMANDLINE:
+        check_no_password_on_command_line(db_url)
+    result = restore(src, target, key_file or get_settings().backup_signing_key, verify, db_url)
 
     def human(r: dict[str, Any]) -> str:
         head = f"restore {'OK' if r['ok'] else 'FAILED'}" + (f" into {r['restored']}" if r["restored"] else "")

@@ -50,6 +50,7 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     instance: str = "enclave"
+    backup_key_file: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -81,6 +82,11 @@ class Settings:
     def egress_staging(self) -> Path:
         """Where a request's files wait, on the host and root-only, between the workspace and the checks."""
         return self.home / "egress" / "incoming"
+
+    @property
+    def backup_signing_key(self) -> Path:
+        """Private key that signs backups; never copied into one (keep an offline copy to restore elsewhere)."""
+        return Path(self.backup_key_file) if self.backup_key_file else self.secrets_dir / "backup-signing.jwk"
 
     @property
     def audit_anchor(self) -> Path:
@@ -128,6 +134,7 @@ def load_settings() -> Settings:
         tls_cert=os.environ.get("ENCLAVE_TLS_CERT", ""),
         tls_key=os.environ.get("ENCLAVE_TLS_KEY", ""),
         instance=os.environ.get("ENCLAVE_INSTANCE", "enclave"),
+        backup_key_file=os.environ.get("ENCLAVE_BACKUP_KEY", ""),
     )
 
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from joserfc import jws
+from joserfc.jwk import OKPKey
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from egress_review import workflow
+from enclave import audit, backup
+from enclave.backup import MANIFEST, SIGNATURE
+from enclave.checksums import sha256_file
 from enclave.cli import main
 from enclave.db import session_scope
+from enclave.models import AuditEvent, AuditHead
 from enclave.settings import REPO_ROOT, get_settings
 from policies import load_policies
-from tests.unit.test_egress_workflow import world  # noqa: F401  (fixture)
 
 POLICY = load_policies(REPO_ROOT / "policies").egress
 
@@ -39,12 +47,24 @@ def restore_db(db_url: str):  # type: ignore[no-untyped-def]
     admin.dispose()
 
 
-def _cli(*args: str) -> tuple[int, dict]:
-    res = CliRunner().invoke(main, [*args, "--json"])
+def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    res = CliRunner().invoke(main, [*args, "--json"], env=env)
     return res.exit_code, json.loads(res.output)
 
 
-def test_round_trip_and_corruption(world: Path, tmp_path: Path, restore_db: str | None):  # noqa: F811
+def _public_half(key_file: Path) -> dict:
+    return {k: v for k, v in json.loads(key_file.read_text()).items() if k != "d"}
+
+
+def _reseal(backup: Path) -> None:
+    """What someone who can write the backup does after changing it: make every checksum match again."""
+    manifest = json.loads((backup / MANIFEST).read_text())
+    for name, entry in manifest["files"].items():
+        entry.update(sha256=sha256_file(backup / name), bytes=(backup / name).stat().st_size)
+    (backup / MANIFEST).write_text(json.dumps(manifest, indent=1))
+
+
+def test_round_trip_and_corruption(world: Path, tmp_path: Path, restore_db: str | None):
     settings = get_settings()
     with session_scope() as s:
         workflow.submit(s, "alice", "study", [("t.csv", b"g,n\na,120\n")], "table", settings.egress_store, POLICY)
@@ -52,10 +72,16 @@ def test_round_trip_and_corruption(world: Path, tmp_path: Path, restore_db: str 
     assert code == 0 and made["files"] >= 4
     assert oct((tmp_path / "bk").stat().st_mode & 0o777) == "0o700"
 
+    # the operator keeps the public half of the signing key away from the host (and from the backup)
+    offline = tmp_path / "offline-backup-key.jwk"
+    offline.write_text(json.dumps(_public_half(settings.backup_signing_key)))
+
     # destroy the source (files; the database too when it is SQLite), then restore elsewhere
     shutil.rmtree(settings.home)
     args = ["restore", str(tmp_path / "bk"), "--target", str(tmp_path / "restored")]
-    code, got = _cli(*args, *(["--db-url", restore_db] if restore_db else []))
+    code, err = _cli(*args)
+    assert code == 2 and "signing key" in err["error"] and "--key" in err["error"]
+    code, got = _cli(*args, "--key", str(offline), *(["--db-url", restore_db] if restore_db else []))
     assert code == 0 and got["ok"], got
     assert got["checked"]["audit_records"] > 5 and got["checked"]["store_blobs"] == 1
 
@@ -63,18 +89,18 @@ def test_round_trip_and_corruption(world: Path, tmp_path: Path, restore_db: str 
     blob = next(p for p in (tmp_path / "bk" / "egress" / "store").rglob("*") if p.is_file())
     os.chmod(blob, 0o600)
     blob.write_bytes(b"tampered")
-    code, bad = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "again"))
+    code, bad = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "again"), "--key", str(offline))
     assert code == 1 and not bad["ok"] and bad["restored"] is None
     assert any("corrupted" in p and blob.name in p for p in bad["problems"])
     assert not (tmp_path / "again").exists()
 
 
-def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path, db_url: str):  # noqa: F811
+def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path, db_url: str):
     if not db_url.startswith("sqlite"):
         pytest.skip("edits the restored SQLite file directly")
     assert _cli("backup", str(tmp_path / "bk"))[0] == 0
     code, got = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r"), "--no-verify")
-    assert code == 0
+    assert code == 0, got
     eng = create_engine(got["db_url"])
     with eng.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
@@ -85,8 +111,103 @@ def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path,
     assert not report["ok"] and any("record 2" in p and "edited" in p for p in report["problems"])
 
 
-def test_backup_refuses_a_non_empty_destination(world: Path, tmp_path: Path):  # noqa: F811
+def test_backup_refuses_a_non_empty_destination(world: Path, tmp_path: Path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     code, err = _cli("backup", str(tmp_path / "full"))
     assert code == 2 and "not empty" in err["error"]
+
+
+def _rewrite_trail(backup_dir: Path) -> None:
+    """Edit record 2 in the backup's database and re-chain every record with the backup's own audit key,
+    then move its anchor: a trail that verifies, with the same key, but says something else."""
+    key = (backup_dir / "secrets" / "audit.key").read_text().strip().encode()
+    engine = create_engine(f"sqlite:///{backup_dir / 'enclave.sqlite'}")
+    with Session(engine) as s, s.begin():
+        prev = audit.GENESIS
+        for ev in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars():
+            if ev.seq == 2:
+                ev.actor = "mallory"
+            ev.prev_hash, ev.hash = prev, audit.chain_hash(key, prev, ev)
+            prev = ev.hash
+        head = s.get(AuditHead, 1)
+        head.hash = prev
+        last = head.seq
+    engine.dispose()
+    (backup_dir / "audit" / "head.json").write_text(json.dumps({"seq": last, "hash": prev}))
+
+
+def test_a_backup_rewritten_with_its_manifest_is_refused(world: Path, tmp_path: Path, db_url: str):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("rewrites the backup's SQLite file")
+    bk = tmp_path / "bk"
+    assert _cli("backup", str(bk))[0] == 0
+    _rewrite_trail(bk)
+    _reseal(bk)
+    code, bad = _cli("restore", str(bk), "--target", str(tmp_path / "r"))
+    assert code == 1 and bad["restored"] is None and not (tmp_path / "r").exists()
+    assert bad["problems"] == [bad["problems"][0]] and "signature does not verify" in bad["problems"][0]
+
+    # nor does signing it again with a key of one's own help
+    forger = OKPKey.generate_key("Ed25519")
+    token = jws.serialize_compact({"alg": "Ed25519"}, (bk / MANIFEST).read_bytes(), forger, algorithms=["Ed25519"])
+    (bk / SIGNATURE).write_text(jws.detach_content(token))
+    code, bad = _cli("restore", str(bk), "--target", str(tmp_path / "r"))
+    assert code == 1 and "signature does not verify" in bad["problems"][0]
+
+    # an unsigned backup is refused too
+    (bk / SIGNATURE).unlink()
+    code, bad = _cli("restore", str(bk), "--target", str(tmp_path / "r"))
+    assert code == 1 and any("unsigned" in p for p in bad["problems"])
+
+
+def test_the_signing_key_never_goes_into_the_backup(world: Path, tmp_path: Path):
+    code, made = _cli("backup", str(tmp_path / "bk"))
+    assert code == 0
+    key_file = get_settings().backup_signing_key
+    private = json.loads(key_file.read_text())["d"].encode()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert made["signed_by"] == OKPKey.import_key(_public_half(key_file)).thumbprint()
+    files = [p for p in (tmp_path / "bk").rglob("*") if p.is_file()]
+    assert (tmp_path / "bk" / "secrets" / "audit.key").exists()  # the other secrets are there
+    assert all(private not in p.read_bytes() for p in files)
+
+
+def test_postgres_tools_get_no_password_on_their_command_line():
+    url = "postgresql+psycopg://enclave:pw:with%5Cspecial@db.internal:5433/enclave?sslmode=require"
+    with backup.pg_connection(url) as (conninfo, env):
+        passfile = Path(env["PGPASSFILE"])
+        assert "pw" not in conninfo and conninfo == "postgresql://enclave@db.internal:5433/enclave?sslmode=require"
+        assert passfile.read_text() == "*:*:*:*:pw\\:with\\\\special\n"
+        assert oct(passfile.stat().st_mode & 0o777) == "0o600" and "PGPASSWORD" not in env
+    assert not passfile.exists()
+
+
+def test_pg_dump_runs_without_the_password_in_argv(world: Path, tmp_path: Path, db_url: str,
+                                                   monkeypatch: pytest.MonkeyPatch):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("needs pg_dump against PostgreSQL")
+    secret = "s3cret-Pw"
+    with_password = db_url.replace("postgres@", f"postgres:{secret}@", 1)  # the test server trusts, ignores it
+    seen: list[tuple[list[str], str]] = []
+    real_run = subprocess.run
+
+    def recording_run(argv, *args, **kwargs):  # type: ignore[no-untyped-def]
+        passfile = kwargs.get("env", {}).get("PGPASSFILE")
+        seen.append((list(argv), Path(passfile).read_text() if passfile else ""))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(backup.subprocess, "run", recording_run)
+    made = backup.backup(dataclasses.replace(get_settings(), db_url=with_password), tmp_path / "bk")
+    assert made["database"] == "postgresql" and (tmp_path / "bk" / "enclave.pgdump").stat().st_size > 0
+    assert [argv[0] for argv, _ in seen] == ["pg_dump"]
+    assert all(secret not in arg for argv, _ in seen for arg in argv)
+    assert secret in seen[0][1]
+
+
+def test_a_restore_url_with_a_password_is_refused_on_the_command_line(world: Path, tmp_path: Path):
+    assert _cli("backup", str(tmp_path / "bk"))[0] == 0
+    args = ["restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r")]
+    code, err = _cli(*args, "--db-url", "postgresql://enclave:hunter2@db/enclave")
+    assert code == 2 and "ENCLAVE_RESTORE_DB_URL" in err["error"] and "hunter2" not in err["error"]
+    assert not (tmp_path / "r").exists()
