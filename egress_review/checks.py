@@ -8,16 +8,16 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from egress_review.extract import Segment, decoded_blobs
+from egress_review.extract import Segment
 from egress_review.findings import Finding, Verdict
-from enclave.pii.columns import PREFILTER
+from enclave.pii.columns import PREFILTER, float_column_identifiers, float_identifiers, split_identifiers
 from enclave.pii.engine import analyze, quick
+from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
+from enclave.pii.normalize import decoded_texts, expand_scientific
+from enclave.pii.recognizers import Match
 from policies.schema import DisclosureControl, EgressPolicy
 
-# Identifiers that single a person out on their own block; softer ones (names, addresses, dates of
-# birth found by label) need a human to look.
-BLOCKING = {"CN_RESIDENT_ID", "CN_PHONE", "BANK_CARD", "US_SSN", "EMAIL", "CN_PASSPORT", "CN_TRAVEL_PERMIT",
-            "MEDICAL_RECORD_NO"}
+BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
 COUNT_COLUMN = re.compile(r"^(n|count|counts|freq|frequency|num|number|cases|patients|people|人数|例数|频数|计数)$"
                           r"|(_n|_count|_cases)$", re.IGNORECASE)
 ID_COLUMN = re.compile(r"(patient|person|subject|study|record|case)_?id$|^id$|^mrn$|身份证|病案号|住院号",
@@ -26,23 +26,43 @@ STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
 TREE_MODELS = ("sklearn.tree", "sklearn.ensemble._forest", "sklearn.ensemble._gb", "sklearn.ensemble._iforest")
 
 
-# Text worth handing to presidio at all: digits, @, capitalised word pairs, titles, Chinese.
-CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z]|[\u4e00-\u9fff]"
-                       r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|[EGHM][A-Z]?\d{7}|[:=]\s*[A-Z][a-z]")
-NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]"
+# Text worth handing to the recognisers at all: digits (any script), @, capitalised word pairs (also
+# upper-case or accented: pinyin), titles, Chinese, spelled digits, character codes, invisible characters, blobs.
+CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+)?[A-Z]|[\u4e00-\u9fff]"
+                       r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|[A-Z]{1,3}\d{6,}|[:=]\s*[A-Z][a-z]|&#|\\[uxU][0-9A-Fa-f]"
+                       r"|[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]|[A-Za-z0-9+/=]{20,}|wxid_"
+                       r"|(?i:\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b[\s,-]+\b(?:zero|one|two|three|four|"
+                       r"five|six|seven|eight|nine)\b)")
+NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
 FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio reads it
+
+
+def _finding(m: Match, location: dict[str, object]) -> Finding:
+    verdict = Verdict.BLOCK if m.entity.blocks else Verdict.REVIEW
+    return Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity, rule=m.rule,
+                   location=location)
+
+
+def _texts_of(seg: Segment) -> list[Segment]:
+    """A segment, the blobs encoded inside it (base64/base32/hex, maybe compressed), and floats written out."""
+    out = [seg]
+    out += [Segment(text, {**seg.location, "decoded": kind}) for kind, text in decoded_texts(seg.text)]
+    expanded = expand_scientific(seg.text)
+    if expanded:
+        out.append(Segment(expanded, {**seg.location, "decoded": "scientific-notation"}))
+    return out
 
 
 def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
     out: list[Finding] = []
     for seg in segments:
-        for s in (seg, *decoded_blobs(seg)):
+        for s in _texts_of(seg):
             if not CANDIDATE.search(s.text):
                 continue
-            for m in analyze(s.text):
-                verdict = Verdict.BLOCK if m.entity in BLOCKING else Verdict.REVIEW
-                out.append(Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity,
-                                   location={**s.location, "offset": m.start}))
+            found = analyze(s.text)
+            if s.location.get("decoded") == "scientific-notation":
+                found += [m for m in float_identifiers(s.text) if not any(f.start == m.start for f in found)]
+            out.extend(_finding(m, {**s.location, "offset": m.start}) for m in found)
     return out
 
 
@@ -50,10 +70,15 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     """A vectorised pass picks candidate cells; each distinct candidate value is read once.
 
     Our recognisers read every candidate; presidio only English free text (names, US/UK phones).
+    Column headers are read too, floats are written out as the integers they hold, and identifiers
+    split across adjacent columns are put back together.
     """
     out: list[Finding] = []
     for col in df.columns:
         s = df[col]
+        if s.dtype.is_float():
+            out += [_finding(m, {"row": row + 1, "column": col}) for row, m in float_column_identifiers(s)]
+            continue
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
         text = s.cast(pl.Utf8)
@@ -63,11 +88,12 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
         for value, is_named, rows in cand.group_by("value", "named").agg(pl.col("row")).iter_rows():
             free = is_named and len(value) > FREE_TEXT and " " in value
             for m in (analyze(value) if free else quick(value)):
-                verdict = Verdict.BLOCK if m.entity in BLOCKING else Verdict.REVIEW
-                for row in rows:
-                    out.append(Finding("personal-data", verdict, f"{m.entity} {m.masked}", entity=m.entity,
-                                       location={"row": row + 1, "column": col}))
+                out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
+    for (left, right), row, m in split_identifiers(df):
+        out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))
     out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
+    for col in df.columns:
+        out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))
     return out
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from enclave.pii.entities import Entity
 from enclave.pii.names import has_common_surname
-from enclave.pii.recognizers import find_all
+from enclave.pii.recognizers import Match, find_all
+from enclave.pii.validators import PROVINCES, _valid_date
 
 # Cells worth a closer look: long digit runs (IDs, phones, cards), e-mail, passport/permit shapes,
 # labelled values, Chinese addresses and SSN shapes.
@@ -20,23 +22,29 @@ PREFILTER = (r"\d{11,19}|\d[\d\s-]{9,24}\d|@|[EGHM][A-Z]?\d{7,10}|\d{3}-\d{2}-\d
              r"|[省市区县].{0,20}[路街道巷村]|(?i:street|road|avenue|lane|drive|mrn|dob|date of birth|patient id)"
              r"|病案号|住院号|门诊号|病历号|医保|就诊卡|患者|病人|姓名|家属|联系人|医生|医师|护士|出生|生日")
 
-HEADER_HINTS: dict[str, str] = {
-    r"身份证|id_?card|resident_?id|shenfenzheng|sfz": "CN_RESIDENT_ID",
-    r"姓名|名字|^name$|full_?name|patient_?name|first_?name|last_?name|surname": "PERSON",
-    r"电话|手机|phone|mobile|tel": "CN_PHONE",
-    r"邮箱|e-?mail": "EMAIL",
-    r"地址|住址|address|street": "ADDRESS",
-    r"银行卡|卡号|bank_?card|card_?no": "BANK_CARD",
-    r"病案号|住院号|门诊号|病历号|医保|mrn|medical_?record": "MEDICAL_RECORD_NO",
-    r"护照|passport": "CN_PASSPORT",
-    r"ssn|social_?security": "US_SSN",
+HEADER_HINTS: dict[str, Entity] = {
+    r"身份证|id_?card|resident_?id|shenfenzheng|sfz": Entity.CN_RESIDENT_ID,
+    r"姓名|名字|^name$|full_?name|patient_?name|first_?name|last_?name|surname": Entity.PERSON,
+    r"电话|手机|phone|mobile|tel": Entity.CN_PHONE,
+    r"邮箱|e-?mail": Entity.EMAIL,
+    r"地址|住址|address|street": Entity.ADDRESS,
+    r"银行卡|卡号|bank_?card|card_?no": Entity.BANK_CARD,
+    r"社保|social_?security_?card": Entity.SOCIAL_SECURITY_NO,
+    r"医保|medical_?insurance|insurance_?no": Entity.MEDICAL_INSURANCE_NO,
+    r"病案号|住院号|门诊号|病历号|mrn|medical_?record|hospital_?(?:no|number)": Entity.MEDICAL_RECORD_NO,
+    r"护照|passport": Entity.CN_PASSPORT,
+    r"通行证|台胞证|回乡证|permit_?no": Entity.CN_TRAVEL_PERMIT,
+    r"车牌|licen[cs]e_?plate|plate_?no": Entity.LICENCE_PLATE,
+    r"微信|wechat|weixin|^qq|qq_?(?:no|number)|telegram|whatsapp": Entity.MESSAGING_HANDLE,
+    r"nhs_?(?:no|number)": Entity.UK_NHS_NUMBER,
+    r"ssn": Entity.US_SSN,
 }
 
 
 @dataclass(frozen=True)
 class ColumnFinding:
     column: str
-    entity: str
+    entity: Entity
     rows: int
     by: str  # "values" or "column name"
 
@@ -90,19 +98,18 @@ def scan_column(name: str, series: pl.Series) -> list[ColumnFinding]:
         candidates = text.filter(text.str.contains(PREFILTER).fill_null(False))
         if len(candidates):
             counts = candidates.rename("value").value_counts(name="n")
-            per_entity: dict[str, int] = {}
+            per_entity: dict[Entity, int] = {}
             for value, n in counts.iter_rows():
                 for entity in {m.entity for m in find_all(str(value))}:
                     per_entity[entity] = per_entity.get(entity, 0) + int(n)
             findings += [ColumnFinding(name, e, n, "values") for e, n in sorted(per_entity.items())]
-    if text is not None:
-        for entity, count in (("PERSON_CN", _cn_name_rows), ("PERSON_EN", _en_name_rows)):
-            n = 0 if any(f.entity == entity for f in findings) else count(text)
-            if n:
-                findings.append(ColumnFinding(name, entity, n, "values"))
+    if text is not None and not any(f.entity == Entity.PERSON for f in findings):
+        n = _cn_name_rows(text) or _en_name_rows(text)
+        if n:
+            findings.append(ColumnFinding(name, Entity.PERSON, n, "values"))
     for pattern, entity in HEADER_HINTS.items():
         if re.search(pattern, name, re.IGNORECASE) and series.null_count() < len(series):
-            if not any(f.entity.startswith(entity[:6]) for f in findings):
+            if all(f.entity != entity for f in findings):
                 findings.append(ColumnFinding(name, entity, len(series) - series.null_count(), "column name"))
             break
     return findings
@@ -112,4 +119,62 @@ def scan_frame(df: pl.DataFrame) -> list[ColumnFinding]:
     out: list[ColumnFinding] = []
     for name in df.columns:
         out += scan_column(name, df[name])
+    return out
+
+
+def _resident_id_shape(digits: str) -> bool:
+    """Region and birth date of an 18-digit resident ID, for numbers whose check digit a float has lost."""
+    return (len(digits) == 18 and digits.isdigit() and int(digits[:2]) in PROVINCES
+            and _valid_date(int(digits[6:10]), int(digits[10:12]), int(digits[12:14])))
+
+
+FLOAT_RULE = "cn-resident-id-as-float"
+
+
+def float_identifiers(text: str) -> list[Match]:
+    """18-digit runs (floats written out) shaped like a resident ID: region and date, check digit unknown."""
+    out = []
+    for m in re.finditer(r"(?<!\d)\d{18}(?!\d)", text):
+        if _resident_id_shape(m.group()):
+            out.append(Match(Entity.CN_RESIDENT_ID, m.start(), m.end(), m.group(), 0.8, FLOAT_RULE))
+    return out
+
+
+def float_column_identifiers(series: pl.Series) -> list[tuple[int, Match]]:
+    """Identifiers stored as floats: whole numbers read as integers (exact below 2**53), and resident IDs
+    that lost their last digits (1.10105194912310e+17) by their region and birth date."""
+    frame = pl.DataFrame({"v": series}).with_row_index("row").filter(
+        pl.col("v").is_finite() & (pl.col("v") >= 1e6) & (pl.col("v") == pl.col("v").floor()))
+    out: list[tuple[int, Match]] = []
+    for value, rows in frame.group_by("v").agg(pl.col("row")).iter_rows():
+        digits = f"{value:.0f}"
+        found = find_all(digits) if value < 2 ** 53 else []
+        if not found and _resident_id_shape(digits):
+            found = [Match(Entity.CN_RESIDENT_ID, 0, 18, digits, 0.8, FLOAT_RULE)]
+        out += [(row, m) for m in found for row in rows]
+    return out
+
+
+SPLIT_WHOLE = r"^(?:\d{17}[\dXx]|\d{15,19}|(?:\+?86)?1[3-9]\d{9})$"
+
+
+def split_identifiers(df: pl.DataFrame) -> list[tuple[tuple[str, str], int, Match]]:
+    """Identifiers cut into adjacent columns (id_part1 | id_part2): each pair of neighbouring digit columns
+    is joined row by row, and joins that make an identifier neither part is on its own are reported."""
+    out: list[tuple[tuple[str, str], int, Match]] = []
+    digit_cols = [c for c in df.columns if df[c].dtype == pl.Utf8 or df[c].dtype.is_integer()]
+    for left, right in zip(df.columns, df.columns[1:], strict=False):
+        if left not in digit_cols or right not in digit_cols:
+            continue
+        pair = df.select(pl.col(left).cast(pl.Utf8).str.strip_chars().alias("a"),
+                         pl.col(right).cast(pl.Utf8).str.strip_chars().alias("b")).with_row_index("row")
+        pair = pair.filter(pl.col("a").str.contains(r"^\d{2,}$") & pl.col("b").str.contains(r"^\d{1,}[Xx]?$"))
+        if pair.is_empty():
+            continue
+        joined = pair.with_columns(pl.concat_str("a", "b").alias("v")).filter(pl.col("v").str.contains(SPLIT_WHOLE))
+        for a, b, value, rows in joined.group_by("a", "b", "v").agg(pl.col("row")).iter_rows():
+            if find_all(a) or find_all(b):
+                continue
+            for m in find_all(value):
+                out += [((left, right), row, m) for row in rows]
     return out

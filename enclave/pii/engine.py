@@ -4,7 +4,7 @@ Presidio would normally load a downloaded spaCy model and tldextract fetches the
 on first use; neither may happen in the enclave. So presidio gets blank spaCy pipelines (tokeniser
 only, built from code) and tldextract is switched to the snapshot it ships. Names come from our
 own recognisers (a surname lexicon with labels for Chinese, a first-name lexicon and titles for
-English) rather than a statistical model. Our `find_all` (Chinese IDs with check digits, CN phone
+English, pinyin: see `names`) rather than a statistical model. Our `find_all` (Chinese IDs with check digits, CN phone
 numbers, 19-digit UnionPay cards, labelled record numbers, all without `\\b` next to Chinese) runs as
 one presidio recogniser; presidio adds its e-mail, US SSN and phone recognisers (CN, US and GB
 regions). Text is fed in small chunks, because presidio's context step grows with matches x tokens.
@@ -16,48 +16,20 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from enclave.pii.names import ENGLISH_FIRST_NAMES
+from enclave.pii import names
+from enclave.pii.entities import Entity
 from enclave.pii.recognizers import Match, find_all
 
 CHUNK = 1000
 CJK = re.compile(r"[\u4e00-\u9fff]")
-TITLES = r"Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Madam"
-EN_NAME = re.compile(
-    rf"(?<![A-Za-z])(?:(?P<title>{TITLES})\.?\s+)?(?P<first>[A-Z][a-z]{{1,14}})(?:\s+[A-Z]\.)?"
-    r"\s+(?P<last>(?:O'|Mc|Mac)?[A-Z][a-z'-]{1,20})(?![A-Za-z])")
-EN_TITLE_ONLY = re.compile(rf"(?<![A-Za-z])(?:{TITLES})\.?\s+(?P<last>(?:O'|Mc|Mac)?[A-Z][a-z'-]{{1,20}})(?![A-Za-z])")
-EN_LABEL = re.compile(r"(?i:\b(?:patient|name|full name|contact|next of kin|guardian)\s*[:=]\s*)"
-                      r"(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,2})")
-CAPITAL = re.compile(r"(?<![A-Za-z])[A-Z]")
-# capitalised words that start sentences or tables but are not first names
-_NOT_FIRST = frozenset({"The", "This", "That", "Table", "Figure", "Model", "Group", "Total", "Mean", "Age"})
-
-
-def english_names(text: str) -> list[Match]:
-    """Full names whose first name is a known first name, or any name after a title or a label."""
-    out: dict[tuple[int, int], Match] = {}
-    taken_to = -1
-    for start in CAPITAL.finditer(text):  # matches may overlap ("Patient John Smith"): try every capital
-        m = EN_NAME.match(text, start.start())
-        if m is None or m.start() < taken_to:
-            continue
-        first = m.group("first")
-        if m.group("title") or (first in ENGLISH_FIRST_NAMES and first not in _NOT_FIRST):
-            out[m.span()] = Match("PERSON", m.start(), m.end(), m.group(), 0.85)
-            taken_to = m.end()
-    for rx, group in ((EN_TITLE_ONLY, 0), (EN_LABEL, "name")):
-        for m in rx.finditer(text):
-            span = m.span(group)
-            if not any(s <= span[0] < e for s, e in out):
-                out[span] = Match("PERSON", span[0], span[1], m.group(group), 0.8)
-    return sorted(out.values(), key=lambda x: x.start)
+english_names = names.english_names  # kept for callers of the old location
 
 
 def quick(text: str) -> list[Match]:
     """Our recognisers without presidio's pipeline: for table cells already picked by a vectorised filter."""
     found = find_all(text)
     taken = [(m.start, m.end) for m in found]
-    found += [m for m in english_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
+    found += [m for m in names.person_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
     return found
 
 
@@ -87,14 +59,14 @@ def analyzer() -> Any:
             self.nlp = {"en": spacy.blank("en"), "zh": spacy.blank("zh")}
 
     class Ours(EntityRecognizer):
-        ENTITIES = ["CN_RESIDENT_ID", "CN_PHONE", "BANK_CARD", "EMAIL", "US_SSN", "CN_PASSPORT", "CN_TRAVEL_PERMIT",
-                    "MEDICAL_RECORD_NO", "DATE_OF_BIRTH", "ADDRESS", "PERSON_CN", "PERSON"]
+        ENTITIES = [e.value for e in Entity]
 
         def load(self) -> None:
             pass
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-            return [RecognizerResult(m.entity, m.start, m.end, m.score) for m in quick(text)]
+            return [RecognizerResult(m.entity.value, m.start, m.end, m.score,
+                                     recognition_metadata={"recognizer_name": m.rule}) for m in quick(text)]
 
     registry = RecognizerRegistry(supported_languages=["en", "zh"])
     for lang in ("en", "zh"):
@@ -109,7 +81,7 @@ def analyzer() -> Any:
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en", "zh"])
 
 
-PRESIDIO_ENTITY = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "US_SSN": "US_SSN"}
+PRESIDIO_ENTITY = {"EMAIL_ADDRESS": Entity.EMAIL, "PHONE_NUMBER": Entity.PHONE, "US_SSN": Entity.US_SSN}
 
 
 def _chunks(text: str) -> list[tuple[int, str]]:
@@ -133,9 +105,10 @@ def analyze(text: str) -> list[Match]:
         lang = "zh" if CJK.search(chunk) else "en"
         results = sorted(engine.analyze(text=chunk, language=lang), key=lambda r: (r.start - r.end, -r.score))
         for r in results:
-            entity = PRESIDIO_ENTITY.get(r.entity_type, r.entity_type)
+            entity = PRESIDIO_ENTITY.get(r.entity_type) or Entity(r.entity_type)
+            rule = (r.recognition_metadata or {}).get("recognizer_name") or "presidio"
             span = (offset + r.start, offset + r.end)
             if any(s <= span[0] and span[1] <= e for s, e in found):
                 continue  # inside a value already found (a phone number inside a resident ID, ...)
-            found[span] = Match(entity, span[0], span[1], text[span[0]:span[1]], r.score)
+            found[span] = Match(entity, span[0], span[1], text[span[0]:span[1]], r.score, rule)
     return sorted(found.values(), key=lambda m: m.start)

@@ -1,46 +1,379 @@
-"""Chinese person names, offline: a surname lexicon (the most frequent surnames cover ~85 % of people)."""
+"""Person names in running text, offline: Chinese characters, pinyin and English, with no cue word needed.
+
+Chinese: a surname lexicon (the Hundred Family Surnames, single and compound) finds where a name may
+start; jieba's dictionary (shipped inside the package, no download) says whether those characters are
+instead the start of an ordinary word (高血压, 白细胞, 方案, 华山医院) and, by the person names it lists,
+which characters given names are made of; words after the name (医院, 科, 菌, 病, 路) rule out places,
+departments, organisms and diseases; rare surnames that are also common characters need a context
+word (说, 诉, 男, 岁, 问, 和 ...). Pinyin: a surname and a given name made of one or two pinyin syllables
+(pypinyin's syllable table), in either order, with or without tone marks. English: a first name from
+gender-guesser's name dictionary (nam_dict, Great Britain, Ireland and U.S.A. columns: deliberately not
+Faker's lists, which the tests draw names from) followed by a capitalised surname, or a title.
+No tokenizer runs over text without Chinese characters.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+from enclave.pii.entities import Entity
+from enclave.pii.recognizers import Match
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# 百家姓 (the Hundred Family Surnames), single-character part, plus common surnames it does not list.
+HUNDRED_FAMILY = (
+    "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜戚谢邹喻柏水窦章云苏潘葛奚范彭郎"
+    "鲁韦昌马苗凤花方俞任袁柳酆鲍史唐费廉岑薛雷贺倪汤滕殷罗毕郝邬安常乐于时傅皮卞齐康伍余元卜顾孟平黄"
+    "和穆萧尹姚邵湛汪祁毛禹狄米贝明臧计伏成戴谈宋茅庞熊纪舒屈项祝董梁杜阮蓝闵席季麻强贾路娄危江童颜郭"
+    "梅盛林刁钟徐邱骆高夏蔡田樊胡凌霍虞万支柯昝管卢莫经房裘缪干解应宗丁宣贲邓郁单杭洪包诸左石崔吉钮龚"
+    "程嵇邢滑裴陆荣翁荀羊於惠甄曲家封芮羿储靳汲邴糜松井段富巫乌焦巴弓牧隗山谷车侯宓蓬全郗班仰秋仲伊宫"
+    "宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄印宿白怀蒲邰从鄂索咸籍赖卓蔺屠蒙池乔阴胥能苍双"
+    "闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍郤璩桑桂濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连茹习宦艾鱼容"
+    "向古易慎戈廖庾终暨居衡步都耿满弘匡国文寇广禄阙东殴殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空"
+    "曾毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公晋楚闫法汝鄢涂钦岳帅缑亢况郈有琴商牟佘佴伯赏墨哈"
+    "谯笪年爱阳佟言福付覃邝"
+)
+COMPOUND_SURNAMES = _words(
+    "万俟 司马 上官 欧阳 夏侯 诸葛 闻人 东方 赫连 皇甫 尉迟 公羊 澹台 公冶 宗政 濮阳 淳于 "
+    "单于 太叔 申屠 公孙 仲孙 轩辕 令狐 钟离 宇文 长孙 慕容 鲜于 闾丘 司徒 司空 亓官 司寇 "
+    "子车 颛孙 端木 巫马 公西 漆雕 乐正 壤驷 公良 拓跋 夹谷 宰父 谷梁 段干 百里 东郭 南门 "
+    "呼延 归海 羊舌 微生 梁丘 左丘 东门 西门 南宫 第五 "
+)
+# The ~300 most frequent surnames (about 85 % of people): these may start a name without a context word.
 COMMON_SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
     "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫"
     "孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌"
     "毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦"
     "褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘"
-    "池查麻苑迟邝"
-)
-COMPOUND_SURNAMES = frozenset({"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-                               "宇文", "司徒", "令狐", "夏侯", "端木", "轩辕"})
+    "池查麻苑迟邝萧洪廉")
+SURNAMES = frozenset(HUNDRED_FAMILY) | COMMON_SURNAMES
+# Common surnames that are also everyday function words: a name needs a context word after them.
+AMBIGUOUS = frozenset("于和时向成明文高方常安齐易关包宁尚单全应边师商沙查麻司古吉车项连路游能都那后相家国"
+                      "从有别空通终步满利东双红平元")
 
 
 def has_common_surname(value: str) -> bool:
+    """A 2-4 character value that starts with a common single or a compound surname (bare name columns)."""
     if len(value) < 2 or len(value) > 4:
         return False
     return value[:2] in COMPOUND_SURNAMES or value[0] in COMMON_SURNAMES
 
 
-# Common English first names (US census and UK ONS top lists), for names in free text without a statistical model.
-ENGLISH_FIRST_NAMES = frozenset({
-    "James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph", "Thomas", "Charles",
-    "Christopher", "Daniel", "Matthew", "Anthony", "Mark", "Donald", "Steven", "Paul", "Andrew", "Joshua", "Kenneth",
-    "Kevin", "Brian", "George", "Timothy", "Ronald", "Edward", "Jason", "Jeffrey", "Ryan", "Jacob", "Gary",
-    "Nicholas", "Eric", "Jonathan", "Stephen", "Larry", "Justin", "Scott", "Brandon", "Benjamin", "Samuel",
-    "Gregory", "Alexander", "Frank", "Patrick", "Raymond", "Jack", "Dennis", "Jerry", "Tyler", "Aaron", "Jose",
-    "Adam", "Nathan", "Henry", "Douglas", "Zachary", "Peter", "Kyle", "Ethan", "Walter", "Noah", "Jeremy",
-    "Christian", "Keith", "Roger", "Terry", "Gerald", "Harold", "Sean", "Austin", "Carl", "Arthur", "Lawrence",
-    "Dylan", "Jesse", "Jordan", "Bryan", "Billy", "Joe", "Bruce", "Gabriel", "Logan", "Albert", "Willie", "Alan",
-    "Juan", "Wayne", "Elijah", "Randy", "Roy", "Vincent", "Ralph", "Eugene", "Russell", "Bobby", "Mason", "Philip",
-    "Louis", "Harry", "Oliver", "Leo", "Liam", "Lucas", "Oscar", "Hugo", "Ian", "Mary", "Patricia", "Jennifer",
-    "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah", "Karen", "Lisa", "Nancy", "Betty", "Margaret",
-    "Sandra", "Ashley", "Kimberly", "Emily", "Donna", "Michelle", "Carol", "Amanda", "Dorothy", "Melissa", "Deborah",
-    "Stephanie", "Rebecca", "Sharon", "Laura", "Cynthia", "Kathleen", "Amy", "Angela", "Shirley", "Anna", "Brenda",
-    "Pamela", "Emma", "Nicole", "Helen", "Samantha", "Katherine", "Christine", "Debra", "Rachel", "Carolyn", "Janet",
-    "Catherine", "Maria", "Heather", "Diane", "Ruth", "Julie", "Olivia", "Joyce", "Virginia", "Victoria", "Kelly",
-    "Lauren", "Christina", "Joan", "Evelyn", "Judith", "Megan", "Andrea", "Cheryl", "Hannah", "Jacqueline", "Martha",
-    "Gloria", "Teresa", "Ann", "Sara", "Madison", "Frances", "Kathryn", "Janice", "Jean", "Abigail", "Alice", "Judy",
-    "Sophia", "Grace", "Denise", "Amber", "Doris", "Marilyn", "Danielle", "Beverly", "Isabella", "Theresa", "Diana",
-    "Natalie", "Brittany", "Charlotte", "Marie", "Kayla", "Alexis", "Lori", "Ava", "Mia", "Chloe", "Lucy", "Ella",
-    "Amelia", "Isla", "Poppy", "Jane", "Claire", "Fiona", "Eleanor", "Rose", "Harriet", "Edith", "Florence", "Mabel",
-    "Agnes",
-})
+# Characters that end or break a name: grammar words, pronouns, counters, numbers.
+STOP = frozenset("的了是在和有不这我他她它们于因诉说后等与及到被把将向对从也都就还又很最其之所以而但或者如若即已"
+                 "曾正再才各每该此那哪些么吗呢吧啊呀哦嗯个年月日时分秒岁次例名位种项条型期级度率量为以一二三四五六"
+                 "七八九十百千万两几多少无非未没要会能可应需请让给叫问称表示回忆提认告介绍入出院科病症菌药片粒毫克升"
+                 "男女你您咱自己前中上下里外内左右间来去过着地得并且或及时")
+# What follows a surname-led word that makes it a place, institution, department, organism or disease.
+NOT_A_PERSON_AFTER = re.compile(
+    r"^(?:医院|医科|医学|大学|学院|中学|小学|卫生|保健|诊所|中心|科|病(?![情人历房区床例史程])|"
+    r"症|综合征|菌|氏|路|街|道|巷|村|镇|乡|县|市|区|省|山|河|湖|江|桥|站|港|湾|岛|"
+    r"集团|公司|药业|制药|片|胶囊|注射液|颗粒|霉素|肽|胺|酮|酸)")
+CONTEXT_AFTER = re.compile(
+    r"^(?:[，,、]?\s*[男女][，,性]|说|诉|称|表示|回忆|提到|认为|告诉|介绍|讲|答|问|笑|哭|自述|没有|"
+    r"情绪|病情|血糖|血压|和(?:女儿|儿子|妻子|丈夫|家人|母亲|父亲|老伴)|最近|先生|女士|老师|"
+    r"医生|医师|大夫|护士|主任|教授|同学|同志|阿姨|叔叔|爷爷|奶奶|老人|"
+    r"的(?:妻子|丈夫|母亲|父亲|儿子|女儿|家属|病情)|[，,]?\s*\d{1,3}岁|入院|出院|就诊|复诊|住院|于\d)")
+CONTEXT_BEFORE = re.compile(
+    r"(?:患者|病人|家属|姓名|联系人|医生|医师|护士|主任|老师|问|叫|找|给|让|和|与|同|跟|访谈了|"
+    r"记录了|建议|对|向|陪|收治|探望|据|由|被|受访者|访谈对象|参与者)[:：\s]*$")
+CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> object:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()  # reads dict.txt inside the package (and caches it in the temp directory); no network
+    return jieba.dt
+
+
+@lru_cache(maxsize=1)
+def _name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """From jieba's dictionary: characters of given names (after a surname in words tagged `nr`), and the
+    surname-led three-character words tagged `nr` (mostly people; its two-character `nr` words are too
+    often ordinary words such as 阳光, 卫星, 康复 to trust without a context word)."""
+    counts: dict[str, int] = {}
+    names: set[str] = set()
+    for line in resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("nr") or not 2 <= len(parts[0]) <= 4:
+            continue
+        word = parts[0]
+        sur = 2 if word[:2] in COMPOUND_SURNAMES else 1 if word[0] in SURNAMES else 0
+        if not sur:
+            continue
+        names.add(word)
+        for c in word[sur:]:
+            counts[c] = counts.get(c, 0) + 1
+    given = frozenset(c for c, n in counts.items() if n >= 2 and c not in STOP)
+    return given, frozenset(w for w in names if len(w) >= 3 and all(c in given for c in w[1:]))
+
+
+def given_name_chars() -> frozenset[str]:
+    return _name_lexicon()[0]
+
+
+# jieba lists these surname-led words as names, but in clinical text they are things or places.
+NR_NOT_PERSON = _words(
+    "胡萝卜 黄金周 石家庄 季后赛 蒙古人 金水河 金水桥 黄鹤楼 屈家岭 杜鹃花 马其顿 莫斯科 "
+    "柏拉图 马克思 詹姆斯 王夫人 李太后 "
+)
+PLACE_END = frozenset("市县区镇乡村庄河湖江山岭楼桥湾岛港寺庙宫殿府人赛周")
+
+
+def _tokens(run: str) -> list[tuple[int, int, str]]:
+    """jieba's dictionary segmentation (no HMM guesses): (start, end, word)."""
+    out, pos = [], 0
+    for w in _jieba().cut(run, HMM=False):  # type: ignore[attr-defined]
+        out.append((pos, pos + len(w), w))
+        pos += len(w)
+    return out
+
+
+def _name_end(run: str, s: int, sur: int, starts: dict[int, tuple[int, str]]) -> int:
+    """Where a name starting with a surname at `s` ends: one or two given-name characters, or `s + sur`."""
+    given, freq = given_name_chars(), _jieba().FREQ  # type: ignore[attr-defined]
+    end = s + sur
+    for i in range(2):
+        c = run[end:end + 1]
+        if not c or c not in given:
+            break
+        nxt = starts.get(end)
+        if i == 1 and nxt and nxt[0] > end + 1 and freq.get(nxt[1], 0) > 0:
+            break  # the second character starts a word of its own (许利|提到)
+        end += 1
+    return end
+
+
+def _chinese_in_run(run: str, offset: int) -> list[Match]:
+    tokens = _tokens(run)
+    starts = {s: (e, w) for s, e, w in tokens}
+    freq = _jieba().FREQ  # type: ignore[attr-defined]
+    known = _name_lexicon()[1]
+    out: list[Match] = []
+    taken = 0
+    for s, e, w in tokens:
+        if s < taken:
+            continue
+        sur = 2 if run[s:s + 2] in COMPOUND_SURNAMES else 1 if run[s] in SURNAMES else 0
+        if not sur:
+            continue
+        in_word = e - s > sur and freq.get(w, 0) > 0 and not (sur == 2 and e - s <= 4)
+        end = e if in_word else _name_end(run, s, sur, starts)
+        if end == s + sur:
+            continue
+        after, before = run[end:end + 6], run[max(0, s - 6):s]
+        if NOT_A_PERSON_AFTER.match(after):
+            continue
+        surname = run[s:s + sur]
+        cued = bool(CONTEXT_AFTER.match(after) or CONTEXT_BEFORE.search(before))
+        if in_word:  # an ordinary word (高血压, 方案, 华山医院) unless jieba lists it as a person's name
+            listed = w in known and w not in NR_NOT_PERSON and w[-1] not in PLACE_END
+            if not (listed and surname not in AMBIGUOUS or cued and 2 <= len(w) <= 3 and all(
+                    c in given_name_chars() for c in w[sur:])):
+                continue
+        elif (surname in AMBIGUOUS or surname not in COMMON_SURNAMES and sur == 1) and not cued:
+            continue
+        out.append(Match(Entity.PERSON, offset + s, offset + end, run[s:end], 0.8 if cued else 0.7,
+                         "name.zh-surname-lexicon"))
+        taken = end
+    return out
+
+
+def chinese_names(text: str) -> list[Match]:
+    """Chinese personal names in running text, cue word or not."""
+    out: list[Match] = []
+    for m in CJK.finditer(text):
+        if len(m.group()) >= 2:
+            out += _chinese_in_run(m.group(), m.start())
+    return out
+
+
+# ---- pinyin ----
+
+@lru_cache(maxsize=1)
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable, from pypinyin's character table."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            out.add(_toneless(r))
+    return frozenset(s for s in out if s.isalpha() and s.isascii())
+
+
+@lru_cache(maxsize=1)
+def pinyin_surnames() -> frozenset[str]:
+    """Surnames written in pinyin (all readings of each lexicon surname; compounds as one word)."""
+    from pypinyin import Style, pinyin
+
+    out = set()
+    for s in SURNAMES | COMPOUND_SURNAMES:
+        readings = pinyin(s, style=Style.NORMAL, heteronym=True)
+        combos = [""]
+        for options in readings:
+            combos = [c + o for c in combos for o in options]
+        out.update(c.replace("ü", "v") for c in combos)
+    return frozenset(out)
+
+
+def _toneless(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.lower().replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v")
+                                       .replace("ǚ", "v").replace("ǜ", "v"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _syllable_count(word: str) -> int:
+    """How many pinyin syllables `word` splits into (0 if it does not), preferring fewer."""
+    syl = pinyin_syllables()
+    w = word.replace("'", "").replace("-", "").replace("’", "")
+    best = [0] + [99] * len(w)
+    for i in range(1, len(w) + 1):
+        for j in range(max(0, i - 6), i):
+            if best[j] < 99 and w[j:i] in syl:
+                best[i] = min(best[i], best[j] + 1)
+    return best[-1] if best[-1] < 99 else 0
+
+
+# English words that are also pinyin syllables: two of them together are English, not a name.
+ENGLISH_PINYIN = _words(
+    "a an he she me man men long fan song pan ban can hen ran run die lie tie pie you to so we who in on "
+    "ten tin pen bang hang gang hung lung sang shed shin tan wan yen zen "
+)
+NOT_PINYIN_NAME = frozenset({("hong", "kong"), ("tai", "chi"), ("feng", "shui"), ("yin", "yang"), ("kung", "fu"),
+                             ("mao", "tai"), ("ping", "pong"), ("xi", "an"), ("dim", "sum")})
+ROMAN = r"[A-Za-zÀ-ÖØ-öø-ɏ\u0300-\u036f'’-]"
+PINYIN_PAIR = re.compile(rf"(?<![A-Za-zÀ-ɏ])([A-ZÀ-ÞĀ-Ž]{ROMAN}*)\s+([A-ZÀ-ÞĀ-Ž]{ROMAN}*)(?![A-Za-zÀ-ɏ])")
+INSTITUTION = re.compile(r"^\s+(?:Hospital|Clinic|University|College|School|Institute|Medical|Centre|Center|Road|Rd|"
+                         r"Street|St|Lu|Jie|District|County|City|Province|Village|Town|Lake|River|Mountain|Park|"
+                         r"Station|Bridge|Temple|Group|Company|Co|Ltd|Pharmaceutical|Syndrome|Disease)\b")
+
+
+def _pinyin_name(first: str, second: str) -> bool:
+    a, b = _toneless(first), _toneless(second)
+    if (a, b) in NOT_PINYIN_NAME or (a in ENGLISH_PINYIN and b in ENGLISH_PINYIN and first.istitle()
+                                     and second.istitle() and a == first.lower() and b == second.lower()):
+        return False  # plain English ("He Ran", "Long Men"), unless written with tones
+    surnames = pinyin_surnames()
+    return ((a in surnames and 1 <= _syllable_count(b) <= 2 and len(b) <= 12)
+            or (b in surnames and 1 <= _syllable_count(a) <= 2 and len(a) <= 12))
+
+
+def pinyin_names(text: str) -> list[Match]:
+    """"Zhang Wei", "Wei Zhang", "Zhāng Wěi", "ZHANG Wei", "Ouyang Xiaoming"."""
+    out = []
+    pos = 0
+    while (m := PINYIN_PAIR.search(text, pos)) is not None:
+        first, second = m.group(1), m.group(2)
+        if _pinyin_name(first, second) and not INSTITUTION.match(text[m.end():m.end() + 20]):
+            out.append(Match(Entity.PERSON, m.start(), m.end(), m.group(), 0.75, "name.pinyin"))
+            pos = m.end()
+        else:
+            pos = m.start(2)
+    return out
+
+
+# ---- English ----
+
+@lru_cache(maxsize=1)
+def english_first_names() -> frozenset[str]:
+    """First names used in Great Britain, Ireland or the U.S.A., from gender-guesser's nam_dict.txt."""
+    text = resources.files("gender_guesser").joinpath("data/nam_dict.txt").read_text(encoding="utf-8")
+    out = set()
+    for line in text.splitlines():
+        if not line or line[0] in "#=" or len(line) < 33:
+            continue
+        if line[30:33].strip():
+            name = line[3:29].strip()
+            if name.isalpha():
+                out.add(name)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+MONTHS = _words(
+    "January February March April May June July August September October November December "
+)
+# Capitalised words after a first name that make it a place, an institution, a disease or a heading.
+NOT_SURNAME = _words(
+    "Clinic Hospital Hospitals Infirmary Centre Center University College School Institute Foundation "
+    "Trust Health Medical Medicine Disease Syndrome Sign Test Score Scale Criteria Classification Index "
+    "Street Road Avenue Lane Drive Way Square Park Station Airport County City Town Valley River Lake "
+    "Island Islands Mountain Bay Beach Ward Unit Department Group Study Trial Cohort Table Figure "
+    "Appendix Chapter Section Model Foundation Company Inc Ltd Corporation Pharmaceuticals Pharma Day "
+    "Week Month Year Morning Evening Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
+) | MONTHS
+TITLES = r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam|Dame|Lady|Lord"
+SURNAME = r"(?:O'|Mc|Mac|D'|De |Van |Von )?[A-Z][a-z'-]{1,20}(?:-[A-Z][a-z]+)?"
+EN_NAME = re.compile(
+    rf"(?<![A-Za-z])(?:(?P<title>{TITLES})\.?\s+)?(?P<first>[A-Z][a-z]{{1,14}}|[A-Z]{{2,14}})(?:\s+[A-Z]\.)?"
+    rf"\s+(?P<last>{SURNAME}|[A-Z]{{2,20}})(?![A-Za-z])")
+EN_TITLE_ONLY = re.compile(rf"(?<![A-Za-z])(?:{TITLES})\.?\s+(?P<last>{SURNAME})(?![A-Za-z])")
+EN_LABEL = re.compile(r"(?i:\b(?:patient|name|full name|contact|next of kin|guardian|interviewee|participant)"
+                      r"\s*[:=]\s*)(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,2})")
+CAPITAL = re.compile(r"(?<![A-Za-z])[A-Z]")
+DATE_WORD = re.compile(r"(?i)\b(?:in|on|since|from|until|till|by|during|of|early|late|mid|last|next|this)\s+$")
+
+
+def _english_full_name(text: str, m: re.Match[str]) -> bool:
+    first, last = m.group("first").title(), m.group("last")
+    if m.group("title"):
+        return True
+    if first not in english_first_names() or first.lower() in _stop_words():
+        return False
+    if last.title() in NOT_SURNAME or last.lower() in _stop_words() or last.startswith(("De ", "Van ", "Von ")):
+        return False
+    if first in MONTHS and DATE_WORD.search(text[max(0, m.start() - 8):m.start()]):
+        return False
+    return not text[m.end():m.end() + 2].startswith("'s")  # "Addison's disease" style eponyms
+
+
+def english_names(text: str) -> list[Match]:
+    """Full names whose first name is a known first name, or any name after a title or a label."""
+    out: dict[tuple[int, int], Match] = {}
+    taken_to = -1
+    for start in CAPITAL.finditer(text):  # matches may overlap ("Patient John Smith"): try every capital
+        m = EN_NAME.match(text, start.start())
+        if m is None or m.start() < taken_to or not _english_full_name(text, m):
+            continue
+        rule = "name.en-title" if m.group("title") else "name.en-first-name"
+        out[m.span()] = Match(Entity.PERSON, m.start(), m.end(), m.group(), 0.85, rule)
+        taken_to = m.end()
+    for rx, group, rule in ((EN_TITLE_ONLY, 0, "name.en-title"), (EN_LABEL, "name", "name.en-label")):
+        for m in rx.finditer(text):
+            span = m.span(group)
+            if not any(s <= span[0] < e for s, e in out):
+                out[span] = Match(Entity.PERSON, span[0], span[1], m.group(group), 0.8, rule)
+    return sorted(out.values(), key=lambda x: x.start)
+
+
+def person_names(text: str) -> list[Match]:
+    """Every person name: Chinese (only where there are Chinese characters), pinyin and English."""
+    found: list[Match] = []
+    if CJK.search(text):
+        found += chinese_names(text)
+    if CAPITAL.search(text):
+        taken = [(m.start, m.end) for m in found]
+        latin = english_names(text)
+        spans = [(m.start, m.end) for m in latin]
+        latin += [m for m in pinyin_names(text) if not any(s < m.end and m.start < e for s, e in spans)]
+        found += [m for m in latin if not any(s < m.end and m.start < e for s, e in taken)]
+    return sorted(found, key=lambda m: m.start)

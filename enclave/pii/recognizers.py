@@ -1,8 +1,10 @@
-"""Small recognisers, each with its pattern, validation and labels; the engine is `find_all`.
+"""Small recognisers, each with its name, pattern, validation and labels; the engine is `find_all`.
 
 Patterns use `(?<![0-9A-Za-z])…(?![0-9A-Za-z])` rather than `\\b`, which does not separate digits
-from adjacent Chinese characters (`卡号6222…`). Digit identifiers are also looked for after digits
-split by spaces or hyphens are joined again.
+from adjacent Chinese characters (`卡号6222…`). Text is first folded (invisible characters dropped,
+look-alike letters and digits of other scripts mapped to ASCII, `&#49;` and `\\u0031` decoded), and digit
+identifiers are also looked for after split digits are joined and spelled-out digits (一三八, 壹贰叁,
+"one three eight") are written as digits. Every match names the recogniser that produced it.
 """
 
 from __future__ import annotations
@@ -11,30 +13,44 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from enclave.pii.normalize import halfwidth, join_split_digits
-from enclave.pii.validators import is_bank_card, is_cn_phone, is_resident_id, is_us_ssn
+from enclave.pii.entities import Entity
+from enclave.pii.normalize import Folded, fold, join_split_digits, spelled_digits
+from enclave.pii.validators import (
+    is_bank_card,
+    is_cn_phone,
+    is_foreign_permanent_id,
+    is_hk_id,
+    is_mo_id,
+    is_nhs_number,
+    is_resident_id,
+    is_tw_id,
+    is_us_ssn,
+)
 
 L = r"(?<![0-9A-Za-z])"
 R = r"(?![0-9A-Za-z])"
+PROVINCE_ABBR = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
 
 @dataclass(frozen=True)
 class Recognizer:
-    entity: str
+    name: str  # recorded as the finding's rule
+    entity: Entity
     pattern: re.Pattern[str]
     validate: Callable[[str], bool] | None = None
     group: int = 0
-    joined_digits: bool = False  # also search after split digits are joined
+    digits: bool = False  # a digit identifier: also looked for after split/spelled digits are rewritten
     score: float = 0.9
 
 
 @dataclass(frozen=True)
 class Match:
-    entity: str
+    entity: Entity
     start: int
     end: int
     value: str
     score: float
+    rule: str = ""
 
     @property
     def masked(self) -> str:
@@ -44,41 +60,98 @@ class Match:
 
 
 def _label(labels: str, value: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:{labels})\s*(?:[:：=]|是|为)?\s*({value})", re.IGNORECASE)
+    return re.compile(rf"(?:{labels})\s*(?:[:：=#]|是|为)?\s*({value})", re.IGNORECASE)
 
+
+def _not_foreign(v: str) -> bool:
+    return v[0] != "9" and is_resident_id(v)
+
+
+def _residence_permit(v: str) -> bool:
+    return v[:2] in ("81", "82", "83") and is_resident_id(v)
+
+
+RID18 = r"\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+RECORD_NO = r"[A-Za-z0-9][A-Za-z0-9-]{3,19}"
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
-    Recognizer("CN_RESIDENT_ID", re.compile(
-        L + r"([1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx])" + R),
-        is_resident_id, group=1, joined_digits=True, score=1.0),
-    Recognizer("CN_RESIDENT_ID", re.compile(
+    Recognizer("cn-residence-permit", Entity.CN_RESIDENT_ID, re.compile(L + rf"(8[123]{RID18[3:]})" + R),
+               _residence_permit, group=1, digits=True, score=1.0),
+    Recognizer("cn-resident-id", Entity.CN_RESIDENT_ID, re.compile(L + rf"([1-8]{RID18})" + R),
+               _not_foreign, group=1, digits=True, score=0.99),
+    Recognizer("cn-resident-id-15", Entity.CN_RESIDENT_ID, re.compile(
         L + r"([1-8]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + R),
-        is_resident_id, group=1, joined_digits=True, score=0.7),
-    Recognizer("CN_PHONE", re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R), is_cn_phone, group=1,
-               joined_digits=True),
-    Recognizer("CN_PHONE", re.compile(L + r"(0\d{2,3}-\d{7,8})" + R), is_cn_phone, group=1, score=0.7),
-    Recognizer("BANK_CARD", re.compile(L + r"(\d{15,19})" + R), is_bank_card, group=1, joined_digits=True),
-    Recognizer("CN_PASSPORT", re.compile(L + r"([EG]\d{8}|E[A-HJ-NP-Z]\d{7})" + R), group=1, score=0.8),
-    Recognizer("CN_TRAVEL_PERMIT", re.compile(L + r"([HM]\d{8}(?:\d{2})?)" + R), group=1, score=0.8),
-    Recognizer("EMAIL", re.compile(r"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"), group=1),
-    Recognizer("US_SSN", re.compile(L + r"(\d{3}-\d{2}-\d{4})" + R), is_us_ssn, group=1, score=0.85),
-    Recognizer("MEDICAL_RECORD_NO", _label(
-        r"病案号|住院号|门诊号|病历号|医保卡号|医保号|就诊卡号|MRN|medical record (?:number|no\.?)|patient id",
-        r"[A-Za-z0-9][A-Za-z0-9-]{3,19}"), group=1, score=0.85),
-    Recognizer("DATE_OF_BIRTH", _label(
+        is_resident_id, group=1, digits=True, score=0.7),
+    Recognizer("cn-foreign-permanent-id", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(L + rf"(9{RID18})" + R),
+               is_foreign_permanent_id, group=1, digits=True, score=1.0),
+    Recognizer("cn-foreign-permanent-id-old", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(
+        L + r"([A-Z]{3}\d{12})" + R), is_foreign_permanent_id, group=1, score=0.85),
+    Recognizer("hk-id", Entity.HK_ID, re.compile(
+        r"(?<![0-9A-Za-z])([A-Z]{1,2}\d{6}\s?(?:\([0-9A]\)|（[0-9A]）))"), is_hk_id, group=1, score=0.95),
+    Recognizer("hk-id-labelled", Entity.HK_ID, _label(
+        r"香港身份证(?:号码?)?|HKID(?: (?:card|no\.?|number))?|Hong Kong ID(?: card)?(?: no\.?| number)?",
+        r"[A-Z]{1,2}\d{6}[0-9A]"), is_hk_id, group=1, score=0.95),
+    Recognizer("mo-id", Entity.MO_ID, re.compile(L + r"([157]\d{6}\([0-9]\))"), is_mo_id, group=1, score=0.85),
+    Recognizer("tw-id", Entity.TW_ID, re.compile(L + r"([A-Z][1289]\d{8})" + R), is_tw_id, group=1, score=0.95),
+    Recognizer("cn-phone", Entity.CN_PHONE, re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R), is_cn_phone,
+               group=1, digits=True),
+    Recognizer("cn-landline", Entity.CN_PHONE, re.compile(L + r"(0\d{2,3}-\d{7,8})" + R), is_cn_phone, group=1,
+               score=0.7),
+    Recognizer("bank-card-luhn", Entity.BANK_CARD, re.compile(L + r"(\d{15,19})" + R), is_bank_card, group=1,
+               digits=True),
+    Recognizer("cn-passport", Entity.CN_PASSPORT, re.compile(L + r"([EG]\d{8}|E[A-HJ-NP-Z]\d{7})" + R), group=1,
+               score=0.8),
+    Recognizer("hk-mo-home-return-permit", Entity.CN_TRAVEL_PERMIT, re.compile(L + r"([HM]\d{8}(?:\d{2})?)" + R),
+               group=1, score=0.8),
+    Recognizer("travel-permit-labelled", Entity.CN_TRAVEL_PERMIT, _label(
+        r"台胞证(?:号码?)?|台湾居民来往大陆通行证(?:号码?)?|回乡证(?:号码?)?|港澳居民来往内地通行证(?:号码?)?"
+        r"|往来港澳通行证(?:号码?)?|大陆居民往来台湾通行证(?:号码?)?|通行证(?:号码?)?"
+        r"|(?:home[- ]return|travel) permit(?: no\.?| number)?",
+        r"[A-Z]{0,2}\d{7,10}(?:\(\w\))?"), group=1, score=0.85),
+    Recognizer("email", Entity.EMAIL, re.compile(
+        r"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"), group=1),
+    Recognizer("us-ssn", Entity.US_SSN, re.compile(L + r"(\d{3}-\d{2}-\d{4})" + R), is_us_ssn, group=1, score=0.85),
+    Recognizer("nhs-number", Entity.UK_NHS_NUMBER, re.compile(L + r"(\d{3}[ -]\d{3}[ -]\d{4})" + R), is_nhs_number,
+               group=1, score=0.85),
+    Recognizer("nhs-number-labelled", Entity.UK_NHS_NUMBER, _label(r"NHS(?: number| no\.?|#)?", r"\d{10}"),
+               is_nhs_number, group=1, score=0.95),
+    Recognizer("social-security-labelled", Entity.SOCIAL_SECURITY_NO, _label(
+        r"社保卡号|社会保障卡号|社保号|社会保障号码?|社保编号|social security (?:card )?(?:number|no\.?)",
+        r"[A-Za-z0-9]{6,20}"), group=1, score=0.9),
+    Recognizer("medical-insurance-labelled", Entity.MEDICAL_INSURANCE_NO, _label(
+        r"医保卡号|医保号|医保编号|医疗保险号|医疗保险卡号|参保号|医保电子凭证号?"
+        r"|(?:medical |health )?insurance (?:card )?(?:number|no\.?)",
+        r"[A-Za-z0-9]{6,24}"), group=1, score=0.9),
+    Recognizer("medical-record-labelled", Entity.MEDICAL_RECORD_NO, _label(
+        r"病案号|住院号|门诊号|病历号|就诊卡号|就诊号|登记号|床号|检查号|MRN|hospital (?:number|no\.?)"
+        r"|medical record (?:number|no\.?)|patient id|inpatient (?:number|no\.?)|outpatient (?:number|no\.?)",
+        RECORD_NO), group=1, score=0.85),
+    Recognizer("cn-licence-plate", Entity.LICENCE_PLATE, re.compile(
+        rf"([{PROVINCE_ABBR}][A-HJ-NP-Z][·・ ]?(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]"
+        rf"|[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警港澳])){R}"),
+        group=1, score=0.85),
+    Recognizer("wechat-id", Entity.MESSAGING_HANDLE, re.compile(L + r"(wxid_[a-z0-9]{8,24})" + R), group=1),
+    Recognizer("wechat-labelled", Entity.MESSAGING_HANDLE, _label(
+        r"微信号?|weixin|wechat(?: id)?|vx|wx", r"[A-Za-z][-_A-Za-z0-9]{5,19}"), group=1, score=0.9),
+    Recognizer("qq-labelled", Entity.MESSAGING_HANDLE, _label(r"QQ号?码?|QQ", r"[1-9]\d{4,11}"), group=1, score=0.9),
+    Recognizer("handle-labelled", Entity.MESSAGING_HANDLE, _label(
+        r"telegram|whatsapp|skype|line id|微博号?|抖音号|钉钉号?|signal",
+        r"@?[A-Za-z0-9][-_.A-Za-z0-9]{3,31}"), group=1, score=0.85),
+    Recognizer("date-of-birth-labelled", Entity.DATE_OF_BIRTH, _label(
         r"出生日期|出生年月日|生日|DOB|date of birth|birth ?date|born on",
         r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{1,2}/\d{1,2}/\d{4}"), group=1, score=0.85),
-    Recognizer("PERSON_CN", _label(r"姓名|患者|病人|家属|联系人|医生|医师|护士", r"[\u4e00-\u9fff]{2,4}"),
-               group=1, score=0.75),
-    Recognizer("ADDRESS_CN", re.compile(
+    Recognizer("name.zh-label", Entity.PERSON, _label(r"姓名|患者|病人|家属|联系人|医生|医师|护士|受访者",
+                                                      r"[\u4e00-\u9fff]{2,4}"), group=1, score=0.75),
+    Recognizer("address-cn", Entity.ADDRESS, re.compile(
         r"([\u4e00-\u9fff]{2,8}(?:省|市|自治区)[\u4e00-\u9fff0-9]{0,20}?(?:区|县|镇|乡)"
         r"[\u4e00-\u9fff0-9]{0,20}?(?:路|街|道|巷|村|小区)(?:[0-9-]{1,6}(?:号院?|弄|栋|幢|楼|室))*)"), group=1,
         score=0.8),
-    Recognizer("ADDRESS_EN", re.compile(
+    Recognizer("address-en", Entity.ADDRESS, re.compile(
         r"(\d{1,5} [A-Z][a-z]+(?: [A-Z][a-z]+)* "
         r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd)\b\.?)"),
         group=1, score=0.75),
 )
+
 
 _CN_NAME_REJECT = frozenset("的了是在和有不这我他她它们")
 
@@ -89,34 +162,44 @@ def _plausible_cn_name(value: str) -> bool:
     return has_common_surname(value) and not (set(value) & _CN_NAME_REJECT)
 
 
-_EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"PERSON_CN": _plausible_cn_name}
+_EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"name.zh-label": _plausible_cn_name}
 
 
-def find_all(text: str, entities: set[str] | None = None) -> list[Match]:
-    """All identifiers in `text` (positions refer to the half-width text), best match per span."""
-    base = halfwidth(text)
-    joined, positions = join_split_digits(base)
+def _variants(folded: Folded) -> list[Folded]:
+    """The folded text, and the texts digit recognisers also read (each mapping back to the original)."""
+    out = [folded]
+    for make in (join_split_digits, spelled_digits):
+        v = make(folded)
+        if v is not None and v.text != folded.text:
+            out.append(v)
+    return out
+
+
+def find_all(text: str, entities: set[Entity] | None = None) -> list[Match]:
+    """All identifiers in `text`, best match per span; positions point into `text` as given."""
+    folded = fold(text)
+    variants = _variants(folded)
     found: dict[tuple[int, int], Match] = {}
     for rec in RECOGNIZERS:
         if entities and rec.entity not in entities:
             continue
-        targets = [base, joined] if rec.joined_digits and joined != base else [base]
-        for t in targets:
-            for m in rec.pattern.finditer(t):
+        for t in variants if rec.digits else variants[:1]:
+            for m in rec.pattern.finditer(t.text):
                 value = m.group(rec.group)
-                check = rec.validate or _EXTRA_VALIDATION.get(rec.entity)
+                check = rec.validate or _EXTRA_VALIDATION.get(rec.name)
                 if check and not check(value):
                     continue
-                start, end = m.span(rec.group)
-                if t is not base:  # a position in the joined text: map it back to the text as given
-                    start, end = positions[start], positions[end - 1] + 1
-                key = (start, end)
-                if key not in found or found[key].score < rec.score:
-                    found[key] = Match(rec.entity, start, end, value, rec.score)
-    # a phone or card inside a resident ID (or the reverse) is one finding: keep the longer, surer one
-    matches = sorted(found.values(), key=lambda x: (x.start, -(x.end - x.start)))
+                start, end = t.span(*m.span(rec.group))
+                if (start, end) not in found or found[(start, end)].score < rec.score:
+                    found[(start, end)] = Match(rec.entity, start, end, value, rec.score, rec.name)
+    return _one_per_place(found.values())
+
+
+def _one_per_place(matches: object) -> list[Match]:
+    """A phone or card inside a resident ID (or the reverse) is one finding: keep the longer, surer one."""
+    ordered = sorted(matches, key=lambda x: (x.start, -(x.end - x.start)))  # type: ignore[attr-defined]
     kept: list[Match] = []
-    for m in matches:
+    for m in ordered:
         if kept and m.start < kept[-1].end and m.entity != kept[-1].entity and m.score <= kept[-1].score:
             continue
         kept.append(m)

@@ -79,3 +79,70 @@ def is_us_ssn(value: str) -> bool:
         return False
     area, group, serial = parts
     return (area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000")
+
+
+def hk_id_check_char(prefix: str, digits: str) -> str:
+    """HKID: letters A=10..Z=35 (a one-letter prefix is padded with a space worth 36), then six digits,
+    weighted 9..2; the check makes the weighted sum with it a multiple of 11 (10 is written A)."""
+    letters = prefix.rjust(2)
+    values = [36 if c == " " else ord(c) - ord("A") + 10 for c in letters] + [int(d) for d in digits]
+    check = -sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True)) % 11
+    return "A" if check == 10 else str(check)
+
+
+def is_hk_id(value: str) -> bool:
+    """`A123456(3)` or `XY1234567`: one or two letters, six digits, a mod-11 check (brackets optional)."""
+    v = value.upper().replace("(", "").replace(")", "").replace(" ", "")
+    prefix = v[:-7]
+    if not (1 <= len(prefix) <= 2 and prefix.isalpha() and prefix.isascii() and v[-7:-1].isdigit()):
+        return False
+    return hk_id_check_char(prefix, v[-7:-1]) == v[-1]
+
+
+# Taiwan: the letter for the household-registration area stands for two digits (I, O, W, X, Y, Z out of order).
+_TW_LETTERS = {c: n for n, c in enumerate("ABCDEFGHJKLMNPQRSTUVXYWZIO", start=10)}
+
+
+def is_tw_id(value: str) -> bool:
+    """Taiwan national ID (A123456789) and the 2021 resident certificate for foreigners (A800000014):
+    letter as two digits weighted 1 and 9, the next eight digits 8..1, the check digit 1; sum mod 10 is 0."""
+    v = value.upper()
+    if len(v) != 10 or v[0] not in _TW_LETTERS or not v[1:].isdigit() or v[1] not in "1289":
+        return False
+    tens, units = divmod(_TW_LETTERS[v[0]], 10)
+    total = tens + units * 9 + sum(int(d) * w for d, w in zip(v[1:9], range(8, 0, -1), strict=True)) + int(v[9])
+    return total % 10 == 0
+
+
+def is_mo_id(value: str) -> bool:
+    """Macau BIR number `1234567(8)`: first digit 1, 5 or 7, six digits, one check digit in brackets.
+
+    The check-digit rule is not published, so the shape (with the brackets) is what identifies it.
+    """
+    v = value.replace(" ", "")
+    return len(v) == 10 and v[0] in "157" and v[1:7].isdigit() and v[7] == "(" and v[8].isdigit() and v[9] == ")"
+
+
+def is_foreign_permanent_id(value: str) -> bool:
+    """外国人永久居留身份证. New form (2023-12): 9, province of issue, 3-digit nationality, birth date,
+    sequence, and the resident-ID check character. Old form (2017): 3-letter nationality, 2-digit province,
+    YYMMDD, 3-digit sequence, 1 check digit (rule not published: shape, province and date must hold)."""
+    v = value.strip().upper()
+    if len(v) == 18 and v[0] == "9" and v[:17].isdigit():
+        return (int(v[1:3]) in PROVINCES and _valid_date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+                and resident_id_check_char(v[:17]) == v[17])
+    if len(v) == 15 and v[:3].isalpha() and v[:3].isascii() and v[3:].isdigit():
+        yy, mm, dd = int(v[5:7]), int(v[7:9]), int(v[9:11])
+        return int(v[3:5]) in PROVINCES and (_valid_date(1900 + yy, mm, dd) or _valid_date(2000 + yy, mm, dd))
+    return False
+
+
+def nhs_check_digit(first9: str) -> int | None:
+    """NHS number: weights 10..2 over nine digits, 11 minus the sum mod 11 (11 becomes 0, 10 is never issued)."""
+    check = 11 - sum(int(d) * w for d, w in zip(first9, range(10, 1, -1), strict=True)) % 11
+    return None if check == 10 else check % 11
+
+
+def is_nhs_number(value: str) -> bool:
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == 10 and digits.isdigit() and nhs_check_digit(digits[:9]) == int(digits[9])

@@ -182,14 +182,14 @@ def test_labelled_identifiers():
 
 
 def test_chinese_names_by_label_and_surname():
-    assert ("PERSON_CN", "王小明") in entities("患者王小明，男，45岁")
+    assert ("PERSON", "王小明") in entities("患者王小明，男，45岁")
     assert entities("患者的数量为120") == []  # label followed by ordinary words, no surname
     assert entities("医生建议复查") == []
 
 
 def test_addresses():
-    assert entities("住址：浙江省杭州市西湖区文三路90号") == [("ADDRESS_CN", "浙江省杭州市西湖区文三路90号")]
-    assert entities("lives at 221 Baker Street") == [("ADDRESS_EN", "221 Baker Street")]
+    assert entities("住址：浙江省杭州市西湖区文三路90号") == [("ADDRESS", "浙江省杭州市西湖区文三路90号")]
+    assert entities("lives at 221 Baker Street") == [("ADDRESS", "221 Baker Street")]
     assert entities("上海市的发病率为3.2%") == []
 
 

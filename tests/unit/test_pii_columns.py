@@ -19,7 +19,7 @@ def test_identifier_columns_found_with_row_counts():
     assert found[("idno", "CN_RESIDENT_ID")].rows == 2
     assert found[("contact", "CN_PHONE")].rows == 2
     assert found[("mobile_int", "CN_PHONE")].rows == 3
-    assert ("notes", "MEDICAL_RECORD_NO") in found and ("notes", "PERSON_CN") in found
+    assert ("notes", "MEDICAL_RECORD_NO") in found and ("notes", "PERSON") in found
     assert not any(col in ("study_id", "age") for col, _ in found)
     assert all(RID not in str(f.to_dict()) for f in found.values())
 
@@ -46,8 +46,8 @@ def test_bare_chinese_name_column_is_found_but_categories_are_not():
     df = pl.DataFrame({"who": names, "city": [rng.choice(["北京", "上海", "广州", "成都"]) for _ in range(200)],
                        "dept": [rng.choice(["内科", "外科", "儿科", "王府井"]) for _ in range(200)]})
     found = {(f.column, f.entity): f.rows for f in scan_frame(df)}
-    assert found.get(("who", "PERSON_CN"), 0) >= 190
-    assert ("city", "PERSON_CN") not in found and ("dept", "PERSON_CN") not in found
+    assert found.get(("who", "PERSON"), 0) >= 190
+    assert ("city", "PERSON") not in found and ("dept", "PERSON") not in found
 
 
 def test_english_name_column_is_found_but_capitalised_categories_are_not():
@@ -59,4 +59,4 @@ def test_english_name_column_is_found_but_capitalised_categories_are_not():
     df = pl.DataFrame({"x": [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(100)],
                        "ward": [rng.choice(["Heart Failure", "General Surgery", "Renal Unit"]) for _ in range(100)]})
     found = {(f.column, f.entity) for f in scan_frame(df)}
-    assert ("x", "PERSON_EN") in found and not any(col == "ward" for col, _ in found)
+    assert ("x", "PERSON") in found and not any(col == "ward" for col, _ in found)

@@ -46,7 +46,7 @@ def test_chinese_text_ids_phones_and_names():
     rid = RID
     found = entities(f"患者：王小明，身份证号{rid}，手机１３８ １２３４ ５６７８，家属电话010-62345678。")
     kinds = {e for e, _ in found}
-    assert {"CN_RESIDENT_ID", "CN_PHONE", "PERSON_CN"} <= kinds
+    assert {"CN_RESIDENT_ID", "CN_PHONE", "PERSON"} <= kinds
 
 
 def test_us_identifiers_and_phones():
