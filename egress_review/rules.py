@@ -1,24 +1,118 @@
 """Who may do what to an export request: one source of truth for the API, the UI and the CLI.
 
-Each `check_…` raises NotAllowed whose message is the reason; each `can_…` returns a bool for the UI.
+Each `check_can_…` raises a domain error whose message is the reason; each `can_…` returns a bool for
+the UI. Every rule is decided from the enclave's state as the caller's database session has it now:
+the user's roles, the project's members and state, the request's state and reviews. Nothing is
+remembered from a login, so taking a role away, removing a member or suspending a project stops the
+next request at once.
 """
 
 from __future__ import annotations
 
-from enclave.errors import NotAllowed
-from enclave.models import EXPORT_TRANSITIONS, Decision, ExportRequest, ExportState, Role, User
+from collections.abc import Callable
+from datetime import date
+
+from egress_review.findings import Verdict
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.models import (
+    EXPORT_TRANSITIONS,
+    Decision,
+    ExportFile,
+    ExportRequest,
+    ExportState,
+    FileVote,
+    Project,
+    Role,
+    User,
+)
+from enclave.projects import closed_reason, is_member, startability
 
 REVIEWERS_NEEDED = 2
+OPEN_FOR_REVIEW = frozenset({ExportState.SUBMITTED, ExportState.IN_REVIEW})
 
 
-def check_can_review(request: ExportRequest, reviewer: User, member_usernames: set[str]) -> None:
-    if Role.REVIEWER.value not in (reviewer.roles or []):
-        raise NotAllowed("only users with the reviewer role can review export requests")
-    if reviewer.username == request.requester:
-        raise NotAllowed("you cannot review your own export request")
-    if reviewer.username in member_usernames:
-        raise NotAllowed(f"you are a member of project '{request.project}' and cannot review its requests")
-    if request.state not in (ExportState.SUBMITTED, ExportState.IN_REVIEW):
+def _allowed(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except EnclaveError:
+        return False
+    return True
+
+
+def _same_project(request: ExportRequest, project: Project) -> None:
+    if project.slug != request.project:
+        raise ValueError(f"request {request.id} belongs to '{request.project}', not '{project.slug}'")
+
+
+def has_reviewer_role(user: User) -> bool:
+    return Role.REVIEWER.value in (user.roles or [])
+
+
+# --- requesters ---------------------------------------------------------------------------------
+
+
+def check_can_submit(user: User, project: Project, on: date | None = None) -> None:
+    """A researcher who is a member of an open project, now: the same answer as starting a workspace."""
+    s = startability(project, user, on)
+    if not s.can_start:
+        raise NotAllowed(f"no export requests: {s.reason}")
+
+
+def can_submit(user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_submit(user, project, on))
+
+
+def check_can_withdraw(request: ExportRequest, user: User) -> None:
+    if request.requester != user.username:
+        raise NotAllowed("only the requester can withdraw a request")
+    if ExportState.WITHDRAWN not in EXPORT_TRANSITIONS[request.state]:
+        raise NotAllowed(f"request {request.id} is {request.state.value} and can no longer be withdrawn")
+
+
+def can_withdraw(request: ExportRequest, user: User) -> bool:
+    return _allowed(lambda: check_can_withdraw(request, user))
+
+
+def check_can_download(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+    """Released files go to their requester only, and only while they may still work in the project."""
+    _same_project(request, project)
+    if request.requester != user.username:
+        raise NotAllowed("released files can be downloaded by the requester only")
+    if request.state != ExportState.RELEASED:
+        raise NotAllowed(f"request {request.id} is {request.state.value}: nothing is released")
+    s = startability(project, user, on)
+    if not s.can_start:
+        raise NotAllowed(f"no downloads: {s.reason}")
+
+
+def can_download(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_download(request, user, project, on))
+
+
+# --- reviewers ----------------------------------------------------------------------------------
+
+
+def _check_independent(request: ExportRequest, user: User, project: Project, act: str) -> None:
+    """A reviewer now, neither the requester nor a member of the request's project now."""
+    _same_project(request, project)
+    if not has_reviewer_role(user):
+        raise NotAllowed(f"only users with the reviewer role can {act} export requests")
+    if user.username == request.requester:
+        raise NotAllowed(f"you cannot {act} your own export request")
+    if is_member(project, user):
+        raise NotAllowed(f"you are a member of project '{project.slug}' and cannot {act} its requests")
+
+
+def _check_project_open(project: Project, on: date | None, act: str) -> None:
+    reason = closed_reason(project, on)
+    if reason:
+        raise NotAllowed(f"{reason}: its export requests cannot be {act} now")
+
+
+def check_can_review(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> None:
+    _check_independent(request, reviewer, project, "review")
+    _check_project_open(project, on, "reviewed")
+    if request.state not in OPEN_FOR_REVIEW:
         raise NotAllowed(f"request {request.id} is {request.state.value}, not open for review")
     if any(r.reviewer == reviewer.username for r in request.reviews):
         raise NotAllowed(f"you have already reviewed request {request.id}")
@@ -26,46 +120,91 @@ def check_can_review(request: ExportRequest, reviewer: User, member_usernames: s
         raise NotAllowed(f"request {request.id} already has {REVIEWERS_NEEDED} reviews")
 
 
-def can_review(request: ExportRequest, reviewer: User, member_usernames: set[str]) -> bool:
+def can_review(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_review(request, reviewer, project, on))
+
+
+def check_can_resolve(request: ExportRequest, resolver: User, project: Project, on: date | None = None) -> None:
+    """A conflict between two reviewers is settled by a third who reviewed neither side.
+
+    Letting one of the two resolve would let one reviewer release alone what the other rejected.
+    """
+    _check_independent(request, resolver, project, "resolve")
+    _check_project_open(project, on, "resolved")
+    if request.state != ExportState.CONFLICTED:
+        raise InvalidTransition(f"request {request.id} is {request.state.value}, not conflicted")
+    if any(r.reviewer == resolver.username for r in request.reviews):
+        raise NotAllowed(f"you reviewed request {request.id}: its conflict must be resolved by a third "
+                         "reviewer who reviewed neither side")
+
+
+def can_resolve(request: ExportRequest, resolver: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_resolve(request, resolver, project, on))
+
+
+def _vote(f: ExportFile, given: dict[str, str] | None) -> FileVote:
+    if given is None or not given.get("decision"):
+        raise NotAllowed(f"no decision given for file '{f.name}'")
     try:
-        check_can_review(request, reviewer, member_usernames)
-    except NotAllowed:
-        return False
-    return True
+        return FileVote(given["decision"])
+    except ValueError:
+        raise EnclaveError(f"file '{f.name}': unknown decision '{given['decision']}' (one of "
+                           + ", ".join(v.value for v in FileVote) + ")") from None
 
 
-def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[str, dict[str, str]]) -> None:
-    """Per-file votes are required; a blocked file cannot be approved; a flagged file needs a comment."""
+def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[str, dict[str, str]],
+                   explanation: str, *, resolving: bool = False) -> None:
+    """What a review and a resolution must both satisfy.
+
+    Every file has a vote; a blocked file cannot be approved; a flagged file is approved only with a
+    comment; a request is approved only when every file is. A review that returns or rejects says why
+    to the requester; a resolution always gives its reason.
+    """
+    unknown = sorted(set(file_votes) - {str(f.id) for f in request.files})
+    if unknown:
+        raise EnclaveError(f"request {request.id} has no file(s) {', '.join(unknown)}")
+    votes = {f.id: _vote(f, file_votes.get(str(f.id))) for f in request.files}
     for f in request.files:
-        vote = file_votes.get(str(f.id))
-        if vote is None:
-            raise NotAllowed(f"no decision given for file '{f.name}'")
-        if vote.get("decision") == "approve":
-            if f.verdict == "block":
-                raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
-            if f.verdict == "review" and not vote.get("comment", "").strip():
-                raise NotAllowed(f"file '{f.name}' has findings that need a reviewer comment")
-    approving_all = all(v.get("decision") == "approve" for v in file_votes.values())
-    if decision == Decision.APPROVE and not approving_all:
+        if votes[f.id] != FileVote.APPROVE:
+            continue
+        if f.verdict == Verdict.BLOCK:
+            raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
+        if f.verdict == Verdict.REVIEW and not file_votes[str(f.id)].get("comment", "").strip():
+            raise NotAllowed(f"file '{f.name}' has findings that need a reviewer comment")
+    if decision == Decision.APPROVE and any(v != FileVote.APPROVE for v in votes.values()):
         raise NotAllowed("a request can only be approved when every file is approved")
+    if resolving and not explanation.strip():
+        raise EnclaveError("resolving a conflict needs a reason")
+    if not resolving and decision != Decision.APPROVE and not explanation.strip():
+        raise EnclaveError("returning or rejecting a request needs a comment to the requester")
 
 
-def check_can_withdraw(request: ExportRequest, username: str) -> None:
-    if request.requester != username:
-        raise NotAllowed("only the requester can withdraw a request")
-    if ExportState.WITHDRAWN not in EXPORT_TRANSITIONS[request.state]:
-        raise NotAllowed(f"request {request.id} is {request.state.value} and can no longer be withdrawn")
+# --- seeing a request ---------------------------------------------------------------------------
 
 
-def check_can_download(request: ExportRequest, username: str) -> None:
-    if request.requester != username:
-        raise NotAllowed("released files can be downloaded by the requester only")
-    if request.state != ExportState.RELEASED:
-        raise NotAllowed(f"request {request.id} is {request.state.value}: nothing is released")
+def check_can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+    """The requester while a member of the project; a reviewer who may act on it or has acted on it.
+
+    Anyone else gets "no such request", so that request numbers reveal nothing.
+    """
+    _same_project(request, project)
+    if request.requester == user.username:
+        if not is_member(project, user):
+            raise NotAllowed(f"you are no longer a member of project '{project.slug}'")
+        return
+    acted = user.username == request.resolved_by or any(r.reviewer == user.username for r in request.reviews)
+    if acted and _allowed(lambda: _check_independent(request, user, project, "see")):
+        return
+    if can_review(request, user, project, on) or can_resolve(request, user, project, on):
+        return
+    raise NotFound(f"no export request {request.id}")
+
+
+def can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_see(request, user, project, on))
 
 
 def visible_reviews(request: ExportRequest, viewer: str) -> list[str]:
     """Reviewers are blind to each other until both have decided."""
     done = len(request.reviews) >= REVIEWERS_NEEDED
     return [r.reviewer for r in request.reviews if done or r.reviewer == viewer]
-

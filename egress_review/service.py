@@ -36,7 +36,7 @@ from enclave.checksums import content_path
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.i18n import pick_language
-from enclave.models import Decision, ExportRequest, ExportState, Review, Role
+from enclave.models import Decision, ExportRequest, ExportState, Review
 from enclave.pii.keyed import index_key, index_root
 from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import EGRESS_PREFIX, EGRESS_SERVICE, Settings, get_settings
@@ -111,10 +111,32 @@ class Handler(HubOAuthenticated, web.RequestHandler):
             return model
         return super().check_hub_user(model)  # type: ignore[no-any-return]
 
+    authenticated_by_token = False
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        """Records whether the `Authorization` header's token is what authenticated the request.
+
+        The hub tries the header first and falls back to the cookie when the token is not valid; only
+        a request the token itself authenticated may skip the XSRF check.
+        """
+        self._authenticating = True
+        try:
+            user: dict[str, Any] | None = super().get_current_user()
+        finally:
+            self._authenticating = False
+        self.authenticated_by_token = bool(user) and bool(getattr(self, "_token_authenticated", False))
+        return user
+
     def check_xsrf_cookie(self) -> None:
-        """Token calls (workspaces, the CLI) carry no cookie a browser could be tricked into sending."""
-        if self.request.headers.get("Authorization", "").lower().startswith(("token ", "bearer ")):
-            return
+        """Token calls (workspaces, the CLI) carry no cookie a browser could be tricked into sending.
+
+        Tornado checks before the handler runs, so the caller is identified first; a check asked for
+        while the hub falls back to the cookie is always made.
+        """
+        if not getattr(self, "_authenticating", False):
+            _ = self.current_user
+            if self.authenticated_by_token:
+                return
         super().check_xsrf_cookie()
 
     @property
@@ -212,6 +234,8 @@ class RequestsApi(ApiHandler):
         slug, ips = ws
         if self.request.remote_ip not in ips:
             raise web.HTTPError(403, "export requests are accepted only from your own workspace")
+        with session_scope() as s:  # refused before a single file is read
+            self.run(lambda: workflow.check_submitter(s, name, slug))
         rid = await asyncio.to_thread(self._submit, name, slug, paths, justification, body)
         with session_scope() as s:
             self.send_json(request_view(workflow.get_request(s, rid), name), status=201)
@@ -227,8 +251,8 @@ class RequestApi(ApiHandler):
     def get(self, rid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = self.run(lambda: _own(s, int(rid), name))
-            self.send_json(request_view(req, name))
+            req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
+            self.send_json(request_view(req, name, reviewer=req.requester != name))
 
 
 class WithdrawApi(ApiHandler):
@@ -236,7 +260,7 @@ class WithdrawApi(ApiHandler):
     def post(self, rid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = self.run(lambda: workflow.withdraw(s, name, _own(s, int(rid), name).id))
+            req = self.run(lambda: workflow.withdraw(s, name, int(rid)))
             self.send_json(request_view(req, name))
 
 
@@ -248,19 +272,10 @@ class DownloadApi(ApiHandler):
         _download(self, int(rid), what)
 
 
-def _own(session: Any, rid: int, name: str) -> ExportRequest:
-    """A requester sees only their own requests; others' look as if they did not exist."""
-    req = session.get(ExportRequest, rid)
-    if req is None or req.requester != name:
-        raise NotFound(f"no export request {rid} of yours")
-    return req
-
-
 def _download(handler: Handler, rid: int, what: str) -> None:
     name = handler.username
     with session_scope() as s:
-        req = handler.run(lambda: _own(s, rid, name))
-        handler.run(lambda: rules.check_can_download(req, name))
+        req = handler.run(lambda: workflow.downloadable(s, name, rid))
         if what == "results.json":
             handler.set_header("Content-Type", "application/json; charset=utf-8")
             handler.set_header("Content-Disposition", f'attachment; filename="request-{rid}-results.json"')
@@ -284,50 +299,30 @@ def _download(handler: Handler, rid: int, what: str) -> None:
 # --- web pages (people, logged in through the hub) ----------------------------------------------
 
 
-def _roles(session: Any, name: str) -> set[str]:
-    try:
-        return set(get_user(session, name).roles or [])
-    except NotFound:
-        return set()
-
-
 class HomePage(Handler):
     @web.authenticated
     def get(self) -> None:
         name = self.username
         eager = (selectinload(ExportRequest.files), selectinload(ExportRequest.reviews))
         with session_scope() as s:
-            roles_ = _roles(s, name)
+            me = self.run(lambda: get_user(s, name))
+            is_reviewer = rules.has_reviewer_role(me)
             queue, reviewed = [], []
-            if Role.REVIEWER.value in roles_:
-                me = get_user(s, name)
-                members: dict[str, set[str]] = {}  # per project, once per page
+            if is_reviewer:
+                projects: dict[str, Any] = {}  # per project, once per page
                 open_ = s.query(ExportRequest).options(*eager).filter(ExportRequest.state.in_(
-                    [ExportState.SUBMITTED, ExportState.IN_REVIEW])).order_by(ExportRequest.id).all()
+                    [*rules.OPEN_FOR_REVIEW, ExportState.CONFLICTED])).order_by(ExportRequest.id).all()
                 for r in open_:
-                    if r.project not in members:
-                        members[r.project] = _members(s, r)
-                    if rules.can_review(r, me, members[r.project]):
+                    if r.project not in projects:
+                        projects[r.project] = get_project(s, r.project)
+                    if rules.can_review(r, me, projects[r.project]) or rules.can_resolve(r, me, projects[r.project]):
                         queue.append(request_view(r, name, detail=False))
                 done = s.query(ExportRequest).options(*eager).join(Review).filter(Review.reviewer == name)
                 reviewed = [request_view(r, name, detail=False)
                             for r in done.order_by(ExportRequest.id.desc()).limit(200).all()]
             mine = [request_view(r, name, detail=False) for r in s.query(ExportRequest).options(*eager)
                     .filter_by(requester=name).order_by(ExportRequest.id.desc()).all()]
-            self.page("home.html", queue=queue, reviewed=reviewed, mine=mine,
-                      is_reviewer=Role.REVIEWER.value in roles_)
-
-
-def _members(session: Any, req: ExportRequest) -> set[str]:
-    return {m.user.username for m in get_project(session, req.project).members}
-
-
-def _reviewer_access(session: Any, req: ExportRequest, name: str) -> bool:
-    """Reviewers see a request if they may review it or have reviewed it; never their projects' own."""
-    if Role.REVIEWER.value not in _roles(session, name) or name in _members(session, req):
-        return False
-    return any(r.reviewer == name for r in req.reviews) or rules.can_review(req, get_user(session, name),
-                                                                             _members(session, req))
+            self.page("home.html", queue=queue, reviewed=reviewed, mine=mine, is_reviewer=is_reviewer)
 
 
 class RequestPage(Handler):
@@ -335,27 +330,17 @@ class RequestPage(Handler):
     def get(self, rid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = s.get(ExportRequest, int(rid))
-            if req is None:
-                raise web.HTTPError(404, f"no export request {rid}")
-            as_reviewer = _reviewer_access(s, req, name)
-            if not as_reviewer and req.requester != name:
-                raise web.HTTPError(404, f"no export request {rid}")
-            can_review = as_reviewer and rules.can_review(req, get_user(s, name), _members(s, req))
-            can_resolve = req.state == ExportState.CONFLICTED and any(r.reviewer == name for r in req.reviews)
-            self.page("request.html", r=request_view(req, name, reviewer=as_reviewer), can_review=can_review,
-                      can_resolve=can_resolve, is_requester=req.requester == name)
+            req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
+            me, project = workflow.parties(s, name, req)
+            self.page("request.html", r=request_view(req, name, reviewer=req.requester != name),
+                      can_review=rules.can_review(req, me, project), can_resolve=rules.can_resolve(req, me, project),
+                      is_requester=req.requester == name)
 
 
 class StoredFileHandler(Handler):
     def visible_file(self, session: Any, name: str, rid: str, fid: str) -> tuple[ExportRequest, Any, bytes]:
         """The request, file and stored bytes, for its requester or a reviewer who may see it; else 404."""
-        req = session.get(ExportRequest, int(rid))
-        if req is None or not (_reviewer_access(session, req, name) or req.requester == name):
-            raise web.HTTPError(404, f"no export request {rid}")
-        f = next((f for f in req.files if str(f.id) == fid), None)
-        if f is None:
-            raise web.HTTPError(404, f"request {rid} has no file {fid}")
+        req, f = self.run(lambda: workflow.visible_file(session, name, int(rid), fid))
         return req, f, content_path(self.ctx.settings.egress_store, f.sha256).read_bytes()
 
 
@@ -399,15 +384,18 @@ class DecisionAction(Handler):
         except ValueError as exc:
             raise web.HTTPError(400, f"unknown decision '{decision}'") from exc
 
+    def file_votes(self, req: ExportRequest) -> dict[str, dict[str, str]]:
+        """The form's vote and comment on each file of the request (checked by `rules.check_decision`)."""
+        return {str(f.id): {"decision": self.get_body_argument(f"file-{f.id}", ""),
+                            "comment": self.get_body_argument(f"comment-{f.id}", "")} for f in req.files}
+
 
 class ReviewAction(DecisionAction):
     @web.authenticated
     def post(self, rid: str) -> None:
         name, choice = self.username, self.decision()
         with session_scope() as s:
-            req = self.run(lambda: workflow.get_request(s, int(rid)))
-            votes = {str(f.id): {"decision": self.get_body_argument(f"file-{f.id}", ""),
-                                 "comment": self.get_body_argument(f"comment-{f.id}", "")} for f in req.files}
+            votes = self.file_votes(self.run(lambda: workflow.get_request(s, int(rid))))
             self.run(lambda: workflow.review(s, name, int(rid), choice, votes,
                                              self.get_body_argument("comment_to_requester", ""),
                                              self.get_body_argument("private_comment", "")))
@@ -420,7 +408,8 @@ class ResolveAction(DecisionAction):
     def post(self, rid: str) -> None:
         name, choice = self.username, self.decision()
         with session_scope() as s:
-            self.run(lambda: workflow.resolve(s, name, int(rid), choice, self.get_body_argument("reason", "")))
+            votes = self.file_votes(self.run(lambda: workflow.get_request(s, int(rid))))
+            self.run(lambda: workflow.resolve(s, name, int(rid), choice, votes, self.get_body_argument("reason", "")))
             self.run(lambda: workflow.settle(s, int(rid)))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
 
@@ -430,7 +419,7 @@ class WithdrawAction(Handler):
     def post(self, rid: str) -> None:
         name = self.username
         with session_scope() as s:
-            self.run(lambda: workflow.withdraw(s, name, _own(s, int(rid), name).id))
+            self.run(lambda: workflow.withdraw(s, name, int(rid)))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
 
 

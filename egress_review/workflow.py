@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egress_review import membership, rules
@@ -19,16 +20,17 @@ from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
 from enclave import __version__, audit
 from enclave.checksums import content_path
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
+from enclave.errors import EnclaveError, InvalidTransition, NotFound, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
     Decision,
     ExportFile,
     ExportRequest,
     ExportState,
-    ProjectState,
+    Project,
     Release,
     Review,
+    User,
 )
 from enclave.projects import get_project, get_user
 from policies.schema import EgressPolicy
@@ -76,11 +78,59 @@ def store_blob(store: Path, data: bytes) -> str:
     return digest
 
 
-def get_request(session: Session, request_id: int) -> ExportRequest:
-    req = session.get(ExportRequest, request_id)
+def get_request(session: Session, request_id: int, *, lock: bool = False) -> ExportRequest:
+    """The request; with `lock`, its row is held (`SELECT ... FOR UPDATE`) until the transaction ends.
+
+    A review or resolution reads the request's state and reviews, then changes them: without the lock,
+    two reviewers at once on PostgreSQL both read "one review so far" and leave a third review or a
+    request stuck in review. The lock makes the second wait and then read what the first wrote.
+    """
+    if lock:
+        req = session.execute(select(ExportRequest).where(ExportRequest.id == request_id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one_or_none()
+        if req is not None:
+            session.expire(req, ["reviews"])  # read again under the lock, never from before it
+    else:
+        req = session.get(ExportRequest, request_id)
     if req is None:
         raise NotFound(f"no export request {request_id}")
     return req
+
+
+def parties(session: Session, username: str, req: ExportRequest) -> tuple[User, Project]:
+    """The acting user and the request's project, as the database has them now (for the rules)."""
+    return get_user(session, username), get_project(session, req.project)
+
+
+def visible_request(session: Session, username: str, request_id: int, *, lock: bool = False) -> ExportRequest:
+    """The request if `username` may see it (`rules.check_can_see`); otherwise "no such request"."""
+    req = get_request(session, request_id, lock=lock)
+    try:
+        user, project = parties(session, username, req)
+    except NotFound:
+        raise NotFound(f"no export request {request_id}") from None
+    rules.check_can_see(req, user, project)
+    return req
+
+
+def visible_file(session: Session, username: str, request_id: int, file_id: str) -> tuple[ExportRequest, ExportFile]:
+    req = visible_request(session, username, request_id)
+    f = next((f for f in req.files if str(f.id) == file_id), None)
+    if f is None:
+        raise NotFound(f"request {request_id} has no file {file_id}")
+    return req, f
+
+
+def downloadable(session: Session, username: str, request_id: int) -> ExportRequest:
+    """A released request its requester may download from now (`rules.check_can_download`)."""
+    req = visible_request(session, username, request_id)
+    rules.check_can_download(req, *parties(session, username, req))
+    return req
+
+
+def check_submitter(session: Session, username: str, project_slug: str) -> None:
+    """`rules.check_can_submit` for this user and project as the database has them now."""
+    rules.check_can_submit(get_user(session, username), get_project(session, project_slug))
 
 
 def submit(session: Session, requester: str, project_slug: str, files: Sequence[tuple[str, bytes]], justification: str,
@@ -90,12 +140,7 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
 
     `model` names training (and held-out) data for pickled models, for the membership-inference test.
     """
-    project = get_project(session, project_slug)
-    user = get_user(session, requester)
-    if not any(m.user_id == user.id for m in project.members):
-        raise NotAllowed(f"you are not a member of project '{project_slug}'")
-    if project.state != ProjectState.ACTIVE:
-        raise NotAllowed(f"project '{project_slug}' is {project.state.value}: no exports")
+    check_submitter(session, requester, project_slug)
     if not justification.strip():
         raise EnclaveError("a justification is required: say what the files are and why they are safe to release")
     if not files:
@@ -116,13 +161,9 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
 
 def review(session: Session, reviewer: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
            comment_to_requester: str = "", private_comment: str = "") -> ExportRequest:
-    req = get_request(session, request_id)
-    user = get_user(session, reviewer)
-    members = {m.user.username for m in get_project(session, req.project).members}
-    rules.check_can_review(req, user, members)
-    rules.check_decision(req, decision, file_votes)
-    if decision != Decision.APPROVE and not comment_to_requester.strip():
-        raise EnclaveError("returning or rejecting a request needs a comment to the requester")
+    req = get_request(session, request_id, lock=True)
+    rules.check_can_review(req, *parties(session, reviewer, req))
+    rules.check_decision(req, decision, file_votes, comment_to_requester)
     if req.state == ExportState.SUBMITTED:
         _move(session, req, ExportState.IN_REVIEW, reviewer)
     req.reviews.append(Review(reviewer=reviewer, decision=decision, file_votes=file_votes,
@@ -137,25 +178,21 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
     return req
 
 
-def resolve(session: Session, actor: str, request_id: int, decision: Decision, reason: str) -> ExportRequest:
-    """A conflicted request is resolved explicitly, with a reason, by someone who reviewed it."""
-    req = get_request(session, request_id)
-    if req.state != ExportState.CONFLICTED:
-        raise InvalidTransition(f"request {req.id} is {req.state.value}, not conflicted")
-    if actor not in {r.reviewer for r in req.reviews}:
-        raise NotAllowed("only the request's reviewers can resolve a conflict")
-    if not reason.strip():
-        raise EnclaveError("resolving a conflict needs a reason")
-    if decision == Decision.APPROVE and any(f.verdict == "block" for f in req.files):
-        raise NotAllowed("a request with blocked files cannot be approved")
-    req.resolution = reason
-    _move(session, req, OUTCOME[decision], actor, reason=reason)
+def resolve(session: Session, actor: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
+            reason: str) -> ExportRequest:
+    """A conflicted request is resolved by a third reviewer, voting on every file as a reviewer does."""
+    req = get_request(session, request_id, lock=True)
+    rules.check_can_resolve(req, *parties(session, actor, req))
+    rules.check_decision(req, decision, file_votes, reason, resolving=True)
+    req.resolution, req.resolved_by, req.resolution_votes = reason, actor, file_votes
+    _move(session, req, OUTCOME[decision], actor, reason=reason, decision=decision.value,
+          files={k: v.get("decision") for k, v in file_votes.items()})
     return req
 
 
 def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest:
-    req = get_request(session, request_id)
-    rules.check_can_withdraw(req, requester)
+    req = visible_request(session, requester, request_id, lock=True)
+    rules.check_can_withdraw(req, get_user(session, requester))
     _move(session, req, ExportState.WITHDRAWN, requester)
     return req
 
@@ -185,6 +222,8 @@ def release(session: Session, actor: str, request_id: int) -> Release:
         "resolution": req.resolution or None,
         "tool_versions": {"enclave": __version__, **_versions()},
     }
+        "resolved_by": req.resolved_by or None,
+        "resolution_files": req.resolution_votes or None,
     rel = Release(request=req, released_by=actor, record=record)
     session.add(rel)
     _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in req.files])

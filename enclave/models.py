@@ -175,8 +175,18 @@ EXPORT_TRANSITIONS: dict[ExportState, frozenset[ExportState]] = {
 
 
 class Decision(enum.StrEnum):
+    """A reviewer's (or a conflict resolver's) decision on a whole request."""
+
     APPROVE = "approve"
     RETURN = "return"
+    REJECT = "reject"
+
+
+class FileVote(enum.StrEnum):
+    """A reviewer's vote on one file of a request: approve it, ask for changes, or reject it."""
+
+    APPROVE = "approve"
+    CHANGES = "changes"
     REJECT = "reject"
 
 
@@ -193,6 +203,9 @@ class ExportRequest(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolution: Mapped[str] = mapped_column(Text, default="")
+    # A conflict is resolved by a third reviewer, who votes on every file as a reviewer does.
+    resolved_by: Mapped[str] = mapped_column(String(64), default="")
+    resolution_votes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     files: Mapped[list[ExportFile]] = relationship(back_populates="request", cascade="all, delete-orphan",
                                                    order_by="ExportFile.id")

@@ -230,23 +230,39 @@ class Startability:
     reason: str
 
 
-def startability(project: Project, user: User, on: date | None = None) -> Startability:
-    """Whether `user` may start a workspace in `project` now, and if not, why (in words for the user)."""
+def is_member(project: Project, user: User) -> bool:
+    """Membership as the database has it now (removing a member takes effect on the next request)."""
+    return any(m.user_id == user.id for m in project.members)
+
+
+def closed_reason(project: Project, on: date | None = None) -> str:
+    """Why nothing may happen in `project` now (not active, not started, expired), or "" if it is open.
+
+    One answer for starting workspaces, export requests, reviews and downloads: a suspended, expired
+    or closed project stops all of them at once.
+    """
     on = on or today()
-    member = any(m.user_id == user.id for m in project.members)
-    reason = ""
-    if Role.RESEARCHER.value not in (user.roles or []):
-        reason = "your account does not have the researcher role"
-    elif not member:
-        reason = f"you are not a member of project '{project.slug}'"
-    elif project.state != ProjectState.ACTIVE:
+    if project.state != ProjectState.ACTIVE:
         reason = f"project '{project.slug}' is {project.state.value}, not active"
         if project.state_reason and project.state != ProjectState.REQUESTED:
             reason += f" ({project.state_reason})"
-    elif project.start_date and on < project.start_date:
-        reason = f"project '{project.slug}' starts on {project.start_date}"
-    elif project.expiry_date and on >= project.expiry_date:
-        reason = f"project '{project.slug}' expired on {project.expiry_date}"
+        return reason
+    if project.start_date and on < project.start_date:
+        return f"project '{project.slug}' starts on {project.start_date}"
+    if project.expiry_date and on >= project.expiry_date:
+        return f"project '{project.slug}' expired on {project.expiry_date}"
+    return ""
+
+
+def startability(project: Project, user: User, on: date | None = None) -> Startability:
+    """Whether `user` may start a workspace in `project` now, and if not, why (in words for the user)."""
+    reason = ""
+    if Role.RESEARCHER.value not in (user.roles or []):
+        reason = "your account does not have the researcher role"
+    elif not is_member(project, user):
+        reason = f"you are not a member of project '{project.slug}'"
+    else:
+        reason = closed_reason(project, on)
     return Startability(project.slug, project.title, reason == "", reason)
 
 

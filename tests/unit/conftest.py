@@ -13,7 +13,7 @@ from datasets_mount.synthetic import cohort
 from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import ProjectState
-from enclave.projects import approve_dataset, create_project, today, transition, upsert_user
+from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
 
 
 def _ingest(home: Path, name: str, df: pl.DataFrame) -> None:
@@ -46,4 +46,23 @@ def two_projects(enclave_home: Path) -> Path:
             transition(s, "admin", slug, ProjectState.APPROVED, "ok")
             transition(s, "admin", slug, ProjectState.ACTIVE, "ok")
             approve_dataset(s, "admin", slug, dataset, "v1", {2})
+    return enclave_home / "store"
+
+
+@pytest.fixture
+def world(enclave_home: Path) -> Path:
+    """Project `study`, active: alice (researcher, PI) and dave (researcher *and* reviewer) are members.
+
+    bob, carol and rita are reviewers in no project; eve is a researcher in no project. Returns the
+    export store.
+    """
+    with session_scope() as s:
+        for name, roles in [("alice", ["researcher"]), ("dave", ["researcher", "reviewer"]), ("bob", ["reviewer"]),
+                            ("carol", ["reviewer"]), ("rita", ["reviewer"]), ("eve", ["researcher"])]:
+            upsert_user(s, "admin", name, roles=roles)
+        create_project(s, "admin", slug="study", title="S", approval_ref="E", purpose="p", pi="alice",
+                       start=today(), expiry=today() + timedelta(days=9))
+        add_member(s, "admin", "study", "dave")
+        transition(s, "admin", "study", ProjectState.APPROVED, "ok")
+        transition(s, "admin", "study", ProjectState.ACTIVE, "ok")
     return enclave_home / "store"

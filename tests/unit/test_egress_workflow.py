@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,47 +9,10 @@ import pytest
 from egress_review import rules, workflow
 from enclave import audit
 from enclave.db import session_scope
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed
-from enclave.models import Decision, ExportState, ProjectState
-from enclave.projects import add_member, create_project, today, transition, upsert_user
-from enclave.settings import REPO_ROOT
-from policies import load_policies
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.models import Decision, ExportState, FileVote
+from tests.egress_helpers import CLEAN, FLAGGED, POLICY, conflict, decide, resolve, submit, votes
 from tests.identifiers import RID
-
-POLICY = load_policies(REPO_ROOT / "policies").egress
-CLEAN = ("table.csv", b"diagnosis,n\nE11,120\nI10,85\n")
-
-
-@pytest.fixture
-def world(enclave_home: Path) -> Path:
-    with session_scope() as s:
-        for name, roles in [("alice", ["researcher"]), ("dave", ["researcher", "reviewer"]), ("bob", ["reviewer"]),
-                            ("carol", ["reviewer"]), ("rita", ["reviewer"]), ("eve", ["researcher"])]:
-            upsert_user(s, "admin", name, roles=roles)
-        create_project(s, "admin", slug="study", title="S", approval_ref="E", purpose="p", pi="alice",
-                       start=today(), expiry=today() + timedelta(days=9))
-        add_member(s, "admin", "study", "dave")
-        transition(s, "admin", "study", ProjectState.APPROVED, "ok")
-        transition(s, "admin", "study", ProjectState.ACTIVE, "ok")
-    return enclave_home / "store"
-
-
-def submit(store: Path, files=(CLEAN,), who: str = "alice") -> int:
-    with session_scope() as s:
-        return workflow.submit(s, who, "study", list(files), "aggregate table for paper", store, POLICY).id
-
-
-def votes(request_id: int, decision: str = "approve", comment: str = "") -> dict:
-    with session_scope() as s:
-        req = workflow.get_request(s, request_id)
-        return {str(f.id): {"decision": decision, "comment": comment} for f in req.files}
-
-
-def decide(reviewer: str, rid: int, decision: Decision = Decision.APPROVE, comment: str = ""):
-    with session_scope() as s:
-        vote = "approve" if decision == Decision.APPROVE else "changes"
-        return workflow.review(s, reviewer, rid, decision, votes(rid, vote, comment),
-                               comment_to_requester=comment).state
 
 
 def test_two_approvals_then_release_with_a_full_record(world: Path):
@@ -69,9 +31,9 @@ def test_two_approvals_then_release_with_a_full_record(world: Path):
             "export.submit", "export.in_review", "export.review", "export.review", "export.approved",
             "export.released"]
         req = workflow.get_request(s, rid)
-        rules.check_can_download(req, "alice")
+        assert workflow.downloadable(s, "alice", rid) is req
         with pytest.raises(NotAllowed, match="requester only"):
-            rules.check_can_download(req, "dave")
+            workflow.downloadable(s, "bob", rid)
 
 
 def test_nobody_reviews_their_own_or_their_projects_requests(world: Path):
@@ -93,10 +55,10 @@ def test_blocked_files_cannot_be_approved_and_flagged_files_need_a_comment(world
     with pytest.raises(NotAllowed, match="blocking findings"):
         decide("bob", rid)
     assert decide("bob", rid, Decision.RETURN, comment="remove the identifiers") == ExportState.IN_REVIEW
-    rid2 = submit(world, [("page.html", b"<html><body><img src=x onerror=alert(1)>n=120</body></html>")])
+    rid2 = submit(world, [FLAGGED])
     with pytest.raises(NotAllowed, match="need a reviewer comment"):
         decide("bob", rid2)
-    assert decide("bob", rid2, comment="script is inert; numbers fine") == ExportState.IN_REVIEW
+    assert decide("bob", rid2, comment="a contact name, not a participant") == ExportState.IN_REVIEW
 
 
 def test_blind_until_both_decided_and_conflicts_are_resolved_explicitly(world: Path):
@@ -109,19 +71,18 @@ def test_blind_until_both_decided_and_conflicts_are_resolved_explicitly(world: P
     with session_scope() as s:
         req = workflow.get_request(s, rid)
         assert rules.visible_reviews(req, "carol") == ["bob", "carol"]
-        with pytest.raises(NotAllowed, match="only the request's reviewers"):
-            workflow.resolve(s, "rita", rid, Decision.APPROVE, "fine")
-        with pytest.raises(EnclaveError, match="needs a reason"):
-            workflow.resolve(s, "bob", rid, Decision.APPROVE, "")
-        assert workflow.resolve(s, "bob", rid, Decision.RETURN, "agreed to aggregate further").state == \
-            ExportState.RETURNED
+    with pytest.raises(EnclaveError, match="needs a reason"):
+        resolve("rita", rid, Decision.RETURN, FileVote.CHANGES, reason=" ")
+    assert resolve("rita", rid, Decision.RETURN, FileVote.CHANGES, "aggregate further") == ExportState.RETURNED
 
 
 def test_withdraw_and_who_may_submit(world: Path):
     rid = submit(world)
     with session_scope() as s:
+        with pytest.raises(NotFound, match=f"no export request {rid}"):
+            workflow.withdraw(s, "dave", rid)  # a project member who may not see it
         with pytest.raises(NotAllowed, match="only the requester"):
-            workflow.withdraw(s, "dave", rid)
+            workflow.withdraw(s, "bob", rid)  # a reviewer who may see it
         assert workflow.withdraw(s, "alice", rid).state == ExportState.WITHDRAWN
     with pytest.raises(NotAllowed, match="not a member"):
         submit(world, who="eve")
@@ -204,3 +165,135 @@ def test_a_request_full_of_identifiers_keeps_examples_and_a_count(world: Path):
     phone = [f for f in scan["findings"] if f.get("location", {}).get("column") == "phone"]
     assert scan["verdict"] == "block" and len(phone) == workflow.FINDINGS_PER_KIND + 1
     assert phone[-1]["location"]["omitted"] == 300 - workflow.FINDINGS_PER_KIND and "300 in all" in phone[-1]["detail"]
+
+
+# --- conflicts: resolved by a third reviewer, under every rule a review obeys ----------------------
+
+
+@pytest.mark.parametrize(("decision", "vote", "outcome"), [
+    (Decision.APPROVE, FileVote.APPROVE, ExportState.RELEASED),
+    (Decision.RETURN, FileVote.CHANGES, ExportState.RETURNED),
+    (Decision.REJECT, FileVote.REJECT, ExportState.REJECTED),
+])
+def test_a_third_reviewer_resolves_a_conflict_with_each_decision(world: Path, decision, vote, outcome):
+    rid = conflict(world)
+    assert resolve("rita", rid, decision, vote, reason="checked both views") in {outcome, ExportState.APPROVED}
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        assert req.state == outcome and req.resolved_by == "rita" and req.resolution == "checked both views"
+        assert {v["decision"] for v in req.resolution_votes.values()} == {vote.value}
+        resolved = [e for e in audit.query(s, action="export.*") if e["actor"] == "rita"]
+        assert resolved and resolved[0]["details"]["decision"] == decision.value
+        if outcome == ExportState.RELEASED:
+            assert req.release.record["resolved_by"] == "rita"
+            assert [r["reviewer"] for r in req.release.record["reviews"]] == ["bob", "carol"]
+
+
+@pytest.mark.parametrize("who", ["bob", "carol"])
+def test_neither_reviewer_of_a_conflict_can_resolve_it(world: Path, who: str):
+    rid = conflict(world)
+    with pytest.raises(NotAllowed, match="third reviewer who reviewed neither side"):
+        resolve(who, rid, Decision.APPROVE, FileVote.APPROVE)
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).state == ExportState.CONFLICTED
+
+
+def test_the_requester_and_project_members_cannot_resolve(world: Path):
+    rid = conflict(world)
+    with pytest.raises(NotAllowed, match="only users with the reviewer role can resolve"):
+        resolve("alice", rid, Decision.APPROVE, FileVote.APPROVE)
+    with pytest.raises(NotAllowed, match="member of project 'study' and cannot resolve"):
+        resolve("dave", rid, Decision.APPROVE, FileVote.APPROVE)
+    own = conflict(world, who="dave")  # dave is a reviewer too, and asked for this one
+    with pytest.raises(NotAllowed, match="cannot resolve your own"):
+        resolve("dave", own, Decision.APPROVE, FileVote.APPROVE)
+
+
+def test_a_resolution_cannot_approve_a_blocked_file(world: Path):
+    rid = conflict(world, [CLEAN, ("ids.txt", f"id {RID}".encode())])
+    with pytest.raises(NotAllowed, match="'ids.txt' has blocking findings"):
+        resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
+    mixed = votes(rid, FileVote.APPROVE, comment="fine")
+    with session_scope() as s:
+        blocked = next(str(f.id) for f in workflow.get_request(s, rid).files if f.name == "ids.txt")
+    mixed[blocked]["decision"] = FileVote.CHANGES.value
+    with pytest.raises(NotAllowed, match="only be approved when every file is approved"):
+        resolve("rita", rid, Decision.APPROVE, mixed)
+    assert resolve("rita", rid, Decision.REJECT, FileVote.REJECT, "identifiers") == ExportState.REJECTED
+
+
+def test_a_resolution_approves_a_flagged_file_only_with_a_comment(world: Path):
+    rid = conflict(world, [FLAGGED])
+    with pytest.raises(NotAllowed, match="need a reviewer comment"):
+        resolve("rita", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment=""))
+    with pytest.raises(NotAllowed, match="no decision given for file 'notes.txt'"):
+        resolve("rita", rid, Decision.APPROVE, {})
+    assert resolve("rita", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment="script inert")) == \
+        ExportState.APPROVED
+
+
+def test_a_conflict_needs_the_reviewer_role_now_and_an_open_project(world: Path):
+    from enclave.models import ProjectState
+    from enclave.projects import transition, upsert_user
+
+    rid = conflict(world)
+    with session_scope() as s:
+        upsert_user(s, "admin", "rita", roles=["researcher"])
+    with pytest.raises(NotAllowed, match="reviewer role can resolve"):
+        resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
+    with session_scope() as s:
+        upsert_user(s, "admin", "rita", roles=["reviewer"])
+        transition(s, "admin", "study", ProjectState.SUSPENDED, "audit")
+    with pytest.raises(NotAllowed, match="suspended, not active .audit.: its export requests cannot be resolved"):
+        resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
+
+
+def test_an_unknown_file_vote_is_refused_by_name(world: Path):
+    rid = submit(world)
+    bad = votes(rid)
+    next(iter(bad.values()))["decision"] = "return"
+    with session_scope() as s, pytest.raises(EnclaveError, match="'table.csv': unknown decision 'return'"):
+        workflow.review(s, "bob", rid, Decision.APPROVE, bad)
+
+
+# --- two reviews at once ----------------------------------------------------------------------------
+
+
+def test_simultaneous_reviews_on_postgresql_never_make_a_third_review_or_a_stale_state(world: Path, monkeypatch):
+    """Three reviewers post at the same moment; each holds its transaction open after reading the request.
+
+    Without the row lock all three read "no reviews yet": three reviews are stored and the request stays
+    in review. With it, the second and third wait, read what the first wrote, and one is refused.
+    """
+    import os
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not os.environ["ENCLAVE_DB_URL"].startswith("postgresql"):
+        pytest.skip("row locks are a PostgreSQL matter: SQLite refuses a second writer outright")
+    rid = submit(world)
+    ballots = votes(rid)
+    check = rules.check_can_review
+
+    def slow_check(*args, **kwargs):  # the window between reading the request and writing the review
+        check(*args, **kwargs)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(rules, "check_can_review", slow_check)
+    start = threading.Barrier(3)
+
+    def one(reviewer: str) -> str:
+        start.wait()
+        try:
+            with session_scope() as s:
+                return workflow.review(s, reviewer, rid, Decision.APPROVE, ballots).state.value
+        except NotAllowed as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(one, ["bob", "carol", "rita"]))
+    assert sorted(results) == ["approved", "in_review", f"request {rid} is approved, not open for review"]
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        assert len(req.reviews) == 2 and req.state == ExportState.APPROVED

@@ -17,7 +17,6 @@ from enclave.models import ExportRequest
 from enclave.settings import REPO_ROOT
 from policies import load_policies
 from tests.conftest import _reset_caches
-from tests.unit.test_egress_workflow import world  # noqa: F401  (fixture)
 
 POLICY = load_policies(REPO_ROOT / "policies").egress
 
@@ -62,7 +61,7 @@ def test_a_real_database_that_refuses_connections_then_comes_back(enclave_home: 
     assert json.loads(runner.invoke(main, ["audit", "verify", "--json"]).output)["ok"]
 
 
-def test_a_full_store_refuses_the_request_whole(world: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def test_a_full_store_refuses_the_request_whole(world: Path, monkeypatch: pytest.MonkeyPatch):
     def full(self: Path, data: bytes) -> int:
         self.open("wb").write(data[:10])  # a partial copy, as a real full disk leaves
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -1,0 +1,129 @@
+"""The egress service's handlers, over real HTTP, with the hub's token check replaced by a table of tokens.
+
+Proves that XSRF is skipped only for a request its `Authorization` token really authenticated, and that
+the pages decide from the database on every request (a role taken away counts at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jupyterhub.services.auth import HubAuth, HubOAuth
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import create_signed_value
+
+from egress_review import service, workflow
+from egress_review.scopes import SERVICE_ACCESS
+from enclave.db import session_scope
+from enclave.models import ExportState
+from enclave.projects import upsert_user
+from enclave.settings import EGRESS_PREFIX, get_settings
+from tests.egress_helpers import submit
+
+# token -> the user model the hub would return for it; anything else is an unknown token
+TOKENS = {f"{name}-token": {"name": name, "kind": "user", "scopes": [SERVICE_ACCESS]}
+          for name in ("alice", "bob")}
+
+
+class Service:
+    """The running service: its base URL and a signed login cookie as the hub's OAuth flow would set it."""
+
+    def __init__(self, base: str, cookie_name: str, secret: bytes) -> None:
+        self.base, self.cookie_name, self.secret = base, cookie_name, secret
+
+    def client(self, user: str | None = None) -> httpx.Client:
+        c = httpx.Client(base_url=self.base, timeout=30, follow_redirects=False)
+        if user:
+            c.cookies.set(self.cookie_name, create_signed_value(self.secret, self.cookie_name,
+                                                                f"{user}-token").decode())
+        return c
+
+
+@pytest.fixture
+def egress(world: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    settings = get_settings()
+    for key, value in service.hub_env(settings).items():
+        monkeypatch.setenv(key, value)
+
+    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
+                       use_cache: bool = True) -> dict[str, Any] | None:
+        return TOKENS.get(api_token)
+
+    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
+    loop = asyncio.new_event_loop()
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield Service(f"http://127.0.0.1:{port}{EGRESS_PREFIX}", HubOAuth().cookie_name,
+                  bytes.fromhex(settings.secret("egress-cookie")))
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def state(rid: int) -> ExportState:
+    with session_scope() as s:
+        return workflow.get_request(s, rid).state
+
+
+def form_token(c: httpx.Client, rid: int) -> str:
+    page = c.get(f"requests/{rid}")
+    assert page.status_code == 200, page.text[-300:]
+    m = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert m
+    return m.group(1)
+
+
+def test_a_bogus_token_header_does_not_excuse_a_cookie_request_from_xsrf(egress: Service):
+    rid = submit(egress_store())
+    with egress.client("alice") as c:
+        r = c.post(f"requests/{rid}/withdraw", headers={"Authorization": "token not-a-real-token"})
+    assert r.status_code == 403 and "_xsrf" in r.text
+    assert state(rid) == ExportState.SUBMITTED
+
+
+def test_a_cookie_request_needs_the_form_token_and_succeeds_with_it(egress: Service):
+    rid = submit(egress_store())
+    with egress.client("alice") as c:
+        assert c.post(f"requests/{rid}/withdraw").status_code == 403
+        assert state(rid) == ExportState.SUBMITTED
+        token = form_token(c, rid)
+        assert c.post(f"requests/{rid}/withdraw", data={"_xsrf": token}).status_code == 302
+    assert state(rid) == ExportState.WITHDRAWN
+
+
+def test_a_request_its_token_authenticates_needs_no_form_token(egress: Service):
+    rid = submit(egress_store())
+    with egress.client() as c:
+        r = c.post(f"requests/{rid}/withdraw", headers={"Authorization": "token alice-token"})
+    assert r.status_code == 302
+    assert state(rid) == ExportState.WITHDRAWN
+
+
+def test_a_reviewer_role_taken_away_counts_on_the_next_page(egress: Service):
+    rid = submit(egress_store())
+    with egress.client("bob") as c:
+        assert 'id="review-form"' in c.get(f"requests/{rid}").text
+        with session_scope() as s:
+            upsert_user(s, "admin", "bob", roles=["researcher"])
+        assert c.get(f"requests/{rid}").status_code == 404
+        home = c.get("")
+        assert home.status_code == 200 and 'id="queue"' not in home.text
+
+
+def egress_store() -> Path:
+    return get_settings().egress_store
