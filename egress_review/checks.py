@@ -10,18 +10,16 @@ import polars as pl
 
 from egress_review.extract import Segment
 from egress_review.findings import Finding, Verdict
+from egress_review.records import row_level  # noqa: F401
+from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
+from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
 from enclave.pii.columns import PREFILTER, float_column_identifiers, float_identifiers, split_identifiers
 from enclave.pii.engine import analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.normalize import decoded_texts, expand_scientific
 from enclave.pii.recognizers import Match
-from policies.schema import DisclosureControl, EgressPolicy
 
 BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
-COUNT_COLUMN = re.compile(r"^(n|count|counts|freq|frequency|num|number|cases|patients|people|人数|例数|频数|计数)$"
-                          r"|(_n|_count|_cases)$", re.IGNORECASE)
-ID_COLUMN = re.compile(r"(patient|person|subject|study|record|case)_?id$|^id$|^mrn$|身份证|病案号|住院号",
-                       re.IGNORECASE)
 STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
 TREE_MODELS = ("sklearn.tree", "sklearn.ensemble._forest", "sklearn.ensemble._gb", "sklearn.ensemble._iforest")
 
@@ -94,101 +92,6 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
     for col in df.columns:
         out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))
-    return out
-
-
-FORMULA = r"^[=+\-@]\s*[A-Za-z_(]"
-
-
-def formulas(df: pl.DataFrame) -> list[Finding]:
-    """Cells a spreadsheet would run as formulas (`=HYPERLINK(...)`, `@SUM(...)`): harmless here, not on a laptop."""
-    out = []
-    for col in df.columns:
-        if df[col].dtype != pl.Utf8:
-            continue
-        for row in df[col].str.contains(FORMULA).fill_null(False).arg_true().to_list()[:20]:
-            out.append(Finding("active-content", Verdict.REVIEW, "cell starts with a spreadsheet formula",
-                               rule="spreadsheet-formula", location={"row": row + 1, "column": col}))
-    return out
-
-
-def _count_columns(df: pl.DataFrame) -> list[str]:
-    return [c for c in df.columns if df[c].dtype.is_integer() and COUNT_COLUMN.search(c)]
-
-
-def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
-    out: list[Finding] = []
-    for col in _count_columns(df):
-        values = df[col]
-        for row, v in enumerate(values.to_list(), start=1):
-            if v is None:
-                continue
-            loc = {"row": row, "column": col}
-            if v == 0:
-                if sdc.zeros_disclosive:
-                    out.append(Finding("disclosure-control", Verdict.BLOCK, "zero count: class disclosure",
-                                       rule="zeros", location=loc))
-            elif sdc.mode == "threshold" and v < sdc.threshold:
-                out.append(Finding("disclosure-control", Verdict.BLOCK, f"count {v} below threshold {sdc.threshold}",
-                                   rule=f"threshold>={sdc.threshold}", location=loc))
-            elif sdc.mode == "opensafely":
-                if v <= sdc.redact_at_or_below:
-                    out.append(Finding("disclosure-control", Verdict.BLOCK,
-                                       f"count {v} must be redacted (<= {sdc.redact_at_or_below})",
-                                       rule=f"redact<={sdc.redact_at_or_below}", location=loc))
-                elif v % sdc.rounding_base:
-                    out.append(Finding("disclosure-control", Verdict.BLOCK,
-                                       f"count {v} is not rounded to {sdc.rounding_base}",
-                                       rule=f"round-to-{sdc.rounding_base}", location=loc))
-    cols = {c.lower(): c for c in df.columns}
-    total, top1, top2 = (cols.get(n) for n in ("total", "top1", "top2"))
-    if total and top1:
-        for row, r in enumerate(df.select([c for c in (total, top1, top2) if c]).iter_rows(), start=1):
-            t, a = r[0], r[1]
-            b = r[2] if top2 else 0
-            if t is None or a is None or t <= 0:
-                continue
-            loc = {"row": row, "column": total}
-            if min(x for x in (t, a, b or 0)) < 0:
-                out.append(Finding("disclosure-control", Verdict.REVIEW, "negative values: dominance unreliable",
-                                   rule="dominance", location=loc))
-                continue
-            if sdc.dominance_n <= 2 and (a + (b or 0)) / t >= sdc.dominance_k:
-                out.append(Finding("disclosure-control", Verdict.BLOCK,
-                                   f"top {sdc.dominance_n} contributors make {(a + (b or 0)) / t:.0%} of the total",
-                                   rule=f"dominance n={sdc.dominance_n} k={sdc.dominance_k}", location=loc))
-            if a > 0 and (t - a - (b or 0)) / a < sdc.p_percent:
-                out.append(Finding("disclosure-control", Verdict.BLOCK, "the second-largest contributor could "
-                                   f"estimate the largest within {sdc.p_percent:.0%}",
-                                   rule=f"p%={sdc.p_percent}", location=loc))
-    return out
-
-
-RESIDUAL_DF = re.compile(r"(?:Df Residuals|df_resid|residual (?:degrees of freedom|df)|残差自由度)\s*[:=]?\s*(\d+)",
-                         re.IGNORECASE)
-
-
-def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
-    out = []
-    for seg in segments:
-        for m in RESIDUAL_DF.finditer(seg.text):
-            if int(m.group(1)) < sdc.min_residual_df:
-                out.append(Finding("disclosure-control", Verdict.BLOCK,
-                                   f"regression has {m.group(1)} residual degrees of freedom",
-                                   rule=f"residual_df>={sdc.min_residual_df}", location=seg.location))
-    return out
-
-
-def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:
-    out = []
-    if df.height > policy.row_cap:
-        out.append(Finding("row-level", Verdict.BLOCK, f"{df.height} rows: more than the cap of {policy.row_cap} "
-                           "looks like a row-level extract", rule=f"row_cap={policy.row_cap}"))
-    for col in df.columns:
-        unique = df[col].n_unique()
-        if ID_COLUMN.search(col) or (df[col].dtype == pl.Utf8 and df.height >= 20 and unique >= 0.95 * df.height):
-            out.append(Finding("row-level", Verdict.BLOCK, f"column '{col}' identifies records ({unique} distinct "
-                               f"values in {df.height} rows)", rule="identifying-column", location={"column": col}))
     return out
 
 

@@ -13,6 +13,8 @@ from egress_review.extract import read_table, text_segments
 from egress_review.filetypes import detect, name_mismatch
 from egress_review.findings import FileResult, Finding, Verdict
 from egress_review.owndata import OwnDataIndex
+from egress_review.sdc import counts_in_prose
+from egress_review.tables import check_text_tables
 from policies.schema import EgressPolicy
 
 ACTIVE = re.compile(rb"<script|javascript:|\son[a-z]+\s*=|application/javascript", re.IGNORECASE)
@@ -70,6 +72,8 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
         segments = list(text_segments(data, ftype))
         f.extend(checks.pii_in_segments(segments))
         f.extend(checks.residual_df(segments, policy.sdc))
+        f.extend(counts_in_prose(segments, policy.sdc))
+        f.extend(check_text_tables(data, ftype, policy))
         if own:
             f.extend(owndata.in_segments(own, segments))
     if ftype in ("html", "svg", "ipynb") and ACTIVE.search(data):

@@ -1,0 +1,129 @@
+"""Record-level data recognised by its shape, not by a column whose values are all different.
+
+Aggregate tables are dense: their key columns (site, month, age band, year) combine into roughly every
+combination once, next to counts or statistics, and are normal however many distinct values a key has.
+Extracts of individual records are sparse: several attributes whose combinations are almost all
+unique and far fewer than the possible combinations, dates of birth or of visits, identifiers, or
+person-level measurements with no count beside them; a printed `head()` shows them with an index 0..4.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from egress_review.findings import Finding, Verdict
+from egress_review.sdc import STAT_NAME, _name_says_count, _tokens
+from policies.schema import EgressPolicy
+
+CHECK = "row-level"
+ID_COLUMN = re.compile(r"(patient|person|subject|study|record|case|participant|member|client|pat|hosp|admission|"
+                       r"encounter|visit)[_\s.]?(id|no|number|num|key)$|^(id|pid|mrn|nhs_?number|nhs_?no|empi|"
+                       r"chi_?number|uuid)$|身份证|病案号|住院号|门诊号|就诊号|病历号|患者编号|患者id|病人id|医保卡?号|社保卡?号",
+                       re.IGNORECASE)
+DOB_COLUMN = re.compile(r"^(dob|d\.o\.b|birth_?date|date_?of_?birth|birthdate|birthday|birth_?dt|bday)$"
+                        r"|出生日期|出生年月日|生日", re.IGNORECASE)
+PERSON_ATTRIBUTE = re.compile(r"^(sex|gender|age|age_years|ethnicity|ethnic_group|race|diagnosis|dx|postcode|zip|"
+                              r"zipcode|address|occupation|marital_status)$|性别|年龄|民族|诊断|住址|地址|职业|婚姻",
+                              re.IGNORECASE)
+FULL_DATE = r"^\s*(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?|\d{4}年\d{1,2}月\d{1,2}日|" \
+            r"\d{1,2}/\d{1,2}/\d{4})\s*$"
+ID_VALUE = r"^\s*(?:[A-Za-z]{0,4}[-_]?\d{6,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-" \
+           r"[0-9a-fA-F]{12}|[0-9a-fA-F]{20,})\s*$"
+MIN_ROWS = 20
+
+
+def _is_date(s: pl.Series) -> bool:
+    if s.dtype in (pl.Date, pl.Datetime):
+        return True
+    if s.dtype != pl.Utf8:
+        return False
+    values = s.drop_nulls()
+    return values.len() > 0 and bool(values.str.contains(FULL_DATE).mean() >= 0.9)
+
+
+def _is_measure(name: str, s: pl.Series) -> bool:
+    return s.dtype.is_float() or bool(STAT_NAME.search(name))
+
+
+def identifying_columns(df: pl.DataFrame) -> list[Finding]:
+    out = []
+    for col in df.columns:
+        s = df[col]
+        unique = s.n_unique()
+        by_name = bool(ID_COLUMN.search(col.strip()))
+        by_value = (s.dtype == pl.Utf8 and df.height >= MIN_ROWS and unique >= 0.95 * df.height
+                    and bool(s.drop_nulls().str.contains(ID_VALUE).mean() >= 0.9))
+        if by_name or by_value:
+            how = "its name" if by_name else "its values look like record identifiers"
+            out.append(Finding(CHECK, Verdict.BLOCK, f"column '{col}' identifies records ({how}; {unique} distinct "
+                               f"values in {df.height} rows)", rule="identifying-column", location={"column": col}))
+        elif DOB_COLUMN.search(col.strip()) and s.drop_nulls().len() > 0:
+            out.append(Finding(CHECK, Verdict.BLOCK, f"column '{col}' holds dates of birth: individual records",
+                               rule="date-of-birth", location={"column": col}))
+    return out
+
+
+def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
+    """Attributes whose combinations are nearly all unique and far fewer than possible: rows are people."""
+    if df.height < MIN_ROWS:
+        return []
+    counted = [c for c in df.columns if df[c].dtype.is_numeric() and _name_says_count(c)]
+    measures = [c for c in df.columns if c not in counted and _is_measure(c, df[c])]
+    keys = [c for c in df.columns if c not in counted and c not in measures and df[c].dtype != pl.Null]
+    dates = [c for c in keys if _is_date(df[c])]
+    people = [c for c in df.columns if PERSON_ATTRIBUTE.search(c.strip())]
+    out: list[Finding] = []
+    if len(keys) >= 3:
+        unique_rows = df.select(keys).is_unique().mean() or 0.0
+        possible = 1.0
+        for k in keys:
+            possible *= max(1, df[k].n_unique())
+        dense = df.height / possible
+        if unique_rows >= 0.8 and dense < 0.05 and (dates or not counted):
+            verdict = Verdict.BLOCK if dates or people else Verdict.REVIEW
+            out.append(Finding(CHECK, verdict, f"{df.height} rows whose combinations of {', '.join(keys[:6])} are "
+                               f"{unique_rows:.0%} unique and cover {dense:.1%} of the possible ones: looks like "
+                               "individual records", rule="record-shape"))
+            return out
+    if dates and not counted and not any(STAT_NAME.search(c) for c in df.columns) and len(df.columns) >= 3 \
+            and df.height >= 10:
+        verdict = Verdict.BLOCK if people else Verdict.REVIEW
+        out.append(Finding(CHECK, verdict, f"rows with event dates ({', '.join(dates[:3])}) and no counts or "
+                           "statistics: looks like individual visits", rule="record-dates",
+                           location={"column": dates[0]}))
+        return out
+    if df.height >= 50 and not counted and not any(STAT_NAME.search(c) for c in df.columns) and len(df.columns) >= 3:
+        varied = [c for c in measures if df[c].dtype.is_float() and df[c].n_unique() >= 0.5 * df.height]
+        if varied:
+            out.append(Finding(CHECK, Verdict.REVIEW, f"{df.height} rows of person-level measurements "
+                               f"({', '.join(varied[:3])}) with no counts or statistics", rule="record-measurements"))
+    return out
+
+
+def printed_head(df: pl.DataFrame, index: list[str] | None) -> list[Finding]:
+    """A frame printed with its index 0, 1, 2... and columns that describe people: `df.head()` of records."""
+    if not index or len(index) < 2 or not all(v.isdigit() for v in index):
+        return []
+    if [int(v) for v in index] != list(range(int(index[0]), int(index[0]) + len(index))):
+        return []
+    personal = [c for c in df.columns if ID_COLUMN.search(c.strip()) or DOB_COLUMN.search(c.strip())
+                or PERSON_ATTRIBUTE.search(c.strip()) or _is_date(df[c])
+                or any(t in ("name", "phone", "tel", "mobile", "email", "address", "姓名", "电话") for t in _tokens(c))
+                or re.search(r"姓名|电话|手机|住址|出生", c)]
+    counted = [c for c in df.columns if _name_says_count(c)]
+    if not personal or (counted and not any(ID_COLUMN.search(c) or DOB_COLUMN.search(c) for c in personal)):
+        return []
+    return [Finding(CHECK, Verdict.BLOCK, f"printed frame with index {index[0]}..{index[-1]} and columns "
+                    f"{', '.join(personal[:4])}: the head() of individual records", rule="printed-records")]
+
+
+def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:
+    out = []
+    if df.height > policy.row_cap:
+        out.append(Finding(CHECK, Verdict.BLOCK, f"{df.height} rows: more than the cap of {policy.row_cap} "
+                           "looks like a row-level extract", rule=f"row_cap={policy.row_cap}"))
+    out += identifying_columns(df)
+    out += sparse_combinations(df)
+    return out

@@ -1,0 +1,600 @@
+"""Statistical disclosure control of tables, as a trained output checker reads them.
+
+Counts are recognised by what a column holds (non-negative whole numbers next to grouping columns),
+not only by a short list of names; "n (%)" cells and percentages with a denominator are counts in
+disguise; a suppressed cell that the totals give back is not suppressed; cumulative series and
+numbers at risk disclose their steps; minima, maxima and statistics of tiny groups are single
+people's values. Every finding names the rule and the cell (row counted from 1 as a reader would).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from egress_review.extract import Segment
+from egress_review.findings import Finding, Verdict
+from policies.schema import DisclosureControl
+
+CHECK = "disclosure-control"
+MAX_CELLWISE_ROWS = 5000  # tables longer than this are row-level extracts: only the vectorised count check runs
+
+_SPLIT = re.compile(r"[\s_.\-/()（）:：]+")
+# Tokens of an English column name that say "this counts people or events".
+COUNT_TOKENS = frozenset({
+    "n", "num", "number", "count", "counts", "cnt", "freq", "frequency", "tally", "nobs", "obs", "case", "cases",
+    "death", "deaths", "died", "event", "events", "patient", "patients", "people", "persons", "person", "subjects",
+    "participants", "respondents", "admissions", "admitted", "births", "censor", "censored", "risk", "atrisk",
+    "positive", "negative", "positives", "survivors", "alive", "exposed", "users", "individuals", "women", "men",
+    "children", "visits", "referrals", "prescriptions", "diagnoses", "discharges", "readmissions", "infections",
+    "hospitalisations", "hospitalizations", "responders", "nonresponders", "dropouts", "withdrawals", "failures"})
+CN_COUNT = re.compile(r"(例数|人数|人次|频数|计数|数量|病例|死亡|发病|患者数|阳性|阴性|存活|删失|在险|随访数|例"
+                      r"|(?<![指分系参倍函对岁])数)$")
+# Names that say "this is a key or a statistic", whatever numbers it holds.
+STAT_TOKENS = frozenset({
+    "mean", "avg", "average", "median", "sd", "std", "stddev", "se", "sem", "var", "variance", "iqr", "q1", "q3",
+    "pct", "percent", "percentage", "prop", "proportion", "rate", "ratio", "share", "or", "hr", "rr", "irr", "coef",
+    "beta", "estimate", "est", "ci", "lower", "upper", "lcl", "ucl", "lci", "uci", "p", "pvalue", "pval", "statistic",
+    "stat", "z", "t", "chi2", "f", "min", "max", "minimum", "maximum", "cost", "amount", "value", "score", "weight",
+    "height", "bmi", "dose", "los", "duration", "length", "days", "hours", "minutes", "auc", "sens", "spec", "ppv",
+    "npv", "loglik", "aic", "bic", "r2", "survival", "surv", "hazard", "cumhaz", "prob", "probability", "odds",
+    "weighted", "per", "total_cost", "price", "top1", "top2", "top"})
+KEY_TOKENS = frozenset({
+    "year", "yr", "years", "month", "months", "week", "weeks", "day", "date", "quarter", "period", "time", "age",
+    "code", "id", "rank", "order", "index", "idx", "stage", "grade", "level", "band", "group", "arm", "cluster",
+    "site", "region", "zip", "postcode", "category", "chapter", "lag", "df", "dof", "degree", "seq", "row", "line",
+    "version", "wave", "cycle", "decile", "quintile", "quartile", "tertile", "centile", "percentile", "strata",
+    "stratum", "bin", "bucket", "cohort", "iteration", "fold", "seed", "k"})
+CN_NOT_COUNT = re.compile(r"(率|比|比例|占比|百分比|均值|平均|中位|标准差|系数|最小|最大|费用|金额|年龄|年份|年|月|周"
+                          r"|日期|时间|编码|代码|分期|分级|评分|得分|指数|分数)")
+TOTAL_LABEL = re.compile(r"^(total|totals|all|overall|sum|grand total|all patients|all participants|合计|总计|"
+                         r"总数|共计|总体|全部|总和|小计|全体)$", re.IGNORECASE)
+SUPPRESSED = re.compile(r"^\s*(?:[<≤＜]\s*=?\s*\d+|\*+|\[?redacted\]?|suppressed|masked|n/?a\*|c|x|-|—|–|<NA>|~)\s*$",
+                        re.IGNORECASE)
+NUMBER = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$|^\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*$")
+N_PCT = re.compile(r"^\s*(?P<n>\d[\d,]*|[<≤＜]\s*\d+|\*+|\[REDACTED\]|REDACTED)\s*(?:/\s*(?P<d>\d[\d,]*)\s*)?"
+                   r"[(（]\s*(?P<p>\d+(?:\.\d+)?)\s*(?P<pc>%|％)?\s*[)）]\s*$", re.IGNORECASE)
+N_PCT_CUE = re.compile(r"n\s*[(（]\s*%|no\.?\s*[(（]\s*%|例\s*[(（]\s*%|例数\s*[(（]|人数\s*[(（]|n\s*\(\s*percent",
+                       re.IGNORECASE)
+STAT_ROW_CUE = re.compile(r"mean|median|sd|iqr|range|均值|平均|中位|标准差|±", re.IGNORECASE)
+GROUP_N = re.compile(r"[(（\[,\s]\s*[nN]\s*[=＝]\s*(\d[\d,]*)|^[nN]\s*[=＝]\s*(\d[\d,]*)|[(（]\s*(\d+)\s*例\s*[)）]")
+MIN_MAX = re.compile(r"(?:^|[_\s.(])(?:min|max|minimum|maximum|p0|p100|q0|q4)(?:$|[_\s.)])|最小|最大", re.IGNORECASE)
+DESCRIBE_LABELS = frozenset({"count", "mean", "std", "min", "25%", "50%", "75%", "max", "null_count"})
+ORDER_LABEL = re.compile(r"^(min|max|minimum|maximum|最小值|最大值|最小|最大)$", re.IGNORECASE)
+CUMULATIVE = re.compile(r"cum|running|累计|累积", re.IGNORECASE)
+AT_RISK = re.compile(r"risk|在险|风险人数|期初", re.IGNORECASE)
+SURV_VALUE = re.compile(r"surv|km|kaplan|生存", re.IGNORECASE)
+SURV_TIME = re.compile(r"time|day|week|month|year|时间|天|月|年", re.IGNORECASE)
+STAT_NAME = re.compile(r"mean|median|avg|average|sd|std|iqr|均值|平均|中位|标准差", re.IGNORECASE)
+RATE_PER = re.compile(r"per[_\s.]?(\d+)\s*(k)?", re.IGNORECASE)
+DENOMINATOR = re.compile(r"^(denominator|denom|n_total|total_n|population|pop|n_eligible|n_cohort|cohort_size|"
+                         r"group_size|分母|总人数|总例数|人口数)$", re.IGNORECASE)
+PCT_NAME = re.compile(r"pct|percent|%|proportion|^prop|_prop|占比|百分比|构成比|比例|rate|率", re.IGNORECASE)
+
+
+def _tokens(name: str) -> list[str]:
+    return [t for t in _SPLIT.split(name.lower()) if t]
+
+
+def _name_says_count(name: str) -> bool:
+    toks = _tokens(name)
+    if any(t in STAT_TOKENS for t in toks) or CN_NOT_COUNT.search(name):
+        return False
+    if any(t in COUNT_TOKENS for t in toks) or CN_COUNT.search(name.strip()):
+        return True
+    joined = name.lower().replace(" ", "_")
+    return bool(re.match(r"^(n|num|no|number)_|^number_of|_(n|count|cnt)$|^at_risk|at_risk$", joined))
+
+
+def _name_says_not_count(name: str) -> bool:
+    toks = _tokens(name)
+    return any(t in STAT_TOKENS or t in KEY_TOKENS for t in toks) or bool(CN_NOT_COUNT.search(name))
+
+
+def parse_number(value: object) -> float | None:
+    """A cell as a number: ints, floats, '1,234', '12.0'; None for anything else."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    text = str(value)
+    if not NUMBER.match(text):
+        return None
+    return float(text.replace(",", ""))
+
+
+def is_suppressed(value: object) -> bool:
+    return value is None or (isinstance(value, str) and (not value.strip() or bool(SUPPRESSED.match(value))))
+
+
+@dataclass
+class Column:
+    """One column read as numbers, with suppressed cells ('<10', '*', '[REDACTED]', empty) told apart."""
+
+    name: str
+    position: int
+    nums: list[float | None]
+    suppressed: list[bool]
+    raw: list[object]
+
+    @property
+    def numeric(self) -> bool:
+        known = [v for v in self.nums if v is not None]
+        return bool(known) and all(v is not None or s for v, s in zip(self.nums, self.suppressed, strict=True))
+
+    @property
+    def whole(self) -> bool:
+        known = [v for v in self.nums if v is not None]
+        return self.numeric and all(v >= 0 and abs(v - round(v)) < 1e-9 for v in known)
+
+
+def columns(df: pl.DataFrame) -> list[Column]:
+    out = []
+    for i, name in enumerate(df.columns):
+        s = df[name]
+        raw = s.to_list() if s.dtype.is_numeric() or s.dtype == pl.Utf8 else s.cast(pl.Utf8, strict=False).to_list()
+        if s.dtype.is_numeric():
+            nums = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in raw]
+            sup = [v is None for v in nums]
+        else:
+            nums = [parse_number(v) for v in raw]
+            sup = [n is None and is_suppressed(v) for n, v in zip(nums, raw, strict=True)]
+        out.append(Column(name, i, nums, sup, raw))
+    return out
+
+
+def _is_index_run(col: Column) -> bool:
+    known = [v for v in col.nums if v is not None]
+    return len(known) >= 3 and all(b - a == 1 for a, b in zip(known, known[1:], strict=False))
+
+
+def _is_key_run(known: set[float]) -> bool:
+    """Distinct values 0..k or 1..k: the levels of a key such as ECOG status or parity."""
+    ordered = sorted(known)
+    return len(ordered) >= 2 and ordered[0] in (0.0, 1.0) and ordered[-1] - ordered[0] == len(ordered) - 1
+
+
+def _label_column(cols: list[Column]) -> Column | None:
+    """The first column of labels (strings that are not numbers): where 'Total' or 'min' rows are named."""
+    return next((c for c in cols if not c.numeric and any(isinstance(v, str) and v.strip() for v in c.raw)), None)
+
+
+def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[str, str]:
+    """Columns holding counts, each with how it was recognised ('name' or 'content').
+
+    Content: whole non-negative numbers (ints or ints stored as floats or text, suppressed cells allowed)
+    in a table that also has a grouping column, unless the name says key or statistic, or the column
+    is a 0/1 flag, a year, a running index or a key to the left of a named count.
+    """
+    cols = cols if cols is not None else columns(df)
+    found: dict[str, str] = {}
+    for c in cols:
+        if c.whole and _name_says_count(c.name):
+            found[c.name] = "name"
+    grouping = any(not c.numeric for c in cols) or any(_name_says_not_count(c.name) and c.numeric for c in cols)
+    first_named = min((c.position for c in cols if found.get(c.name) == "name"), default=len(cols))
+    if not grouping:
+        return found
+    for c in cols:
+        if c.name in found or not c.whole or _name_says_not_count(c.name):
+            continue
+        known = {v for v in c.nums if v is not None}
+        if known <= {0.0, 1.0} or all(1900 <= v <= 2100 for v in known) or _is_index_run(c):
+            continue
+        if c.position < first_named < len(cols) and (c.position == 0 or _is_key_run(known)):
+            continue  # an integer key (stage, parity) before the named count column
+        found[c.name] = "content"
+    return found
+
+
+def _small(v: float, sdc: DisclosureControl) -> bool:
+    limit = sdc.threshold if sdc.mode == "threshold" else sdc.redact_at_or_below + 1
+    return 0 < v < limit
+
+
+def count_cell(v: float, sdc: DisclosureControl, loc: dict, how: str = "") -> list[Finding]:
+    """The threshold, zero and rounding rules for one count (as shown, or recovered from a disguise)."""
+    n = int(round(v))
+    suffix = f" ({how})" if how else ""
+    if n == 0:
+        if sdc.zeros_disclosive:
+            return [Finding(CHECK, Verdict.BLOCK, f"zero count: class disclosure{suffix}", rule="zeros", location=loc)]
+        return []
+    if sdc.mode == "threshold":
+        if n < sdc.threshold:
+            return [Finding(CHECK, Verdict.BLOCK, f"count {n} below threshold {sdc.threshold}{suffix}",
+                            rule=f"threshold>={sdc.threshold}", location=loc)]
+        return []
+    if n <= sdc.redact_at_or_below:
+        return [Finding(CHECK, Verdict.BLOCK, f"count {n} must be redacted (<= {sdc.redact_at_or_below}){suffix}",
+                        rule=f"redact<={sdc.redact_at_or_below}", location=loc)]
+    if n % sdc.rounding_base:
+        return [Finding(CHECK, Verdict.BLOCK, f"count {n} is not rounded to {sdc.rounding_base}{suffix}",
+                        rule=f"round-to-{sdc.rounding_base}", location=loc)]
+    return []
+
+
+def _vectorised_counts(df: pl.DataFrame, counted: dict[str, str], sdc: DisclosureControl) -> list[Finding]:
+    """Long tables: the same rules, only on the cells that break them (found by polars, not a Python loop)."""
+    out: list[Finding] = []
+    for col in counted:
+        s = df[col].cast(pl.Float64, strict=False)
+        bad = (s == 0) if sdc.zeros_disclosive else pl.Series([False] * df.height)
+        if sdc.mode == "threshold":
+            bad = bad | ((s > 0) & (s < sdc.threshold))
+        else:
+            bad = bad | ((s > 0) & ((s <= sdc.redact_at_or_below) | (s % sdc.rounding_base != 0)))
+        for row in bad.fill_null(False).arg_true().to_list()[:200]:
+            out += count_cell(s[row], sdc, {"row": row + 1, "column": col})
+    return out
+
+
+def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
+                 sdc: DisclosureControl) -> list[Finding]:
+    if df.height > MAX_CELLWISE_ROWS:
+        return _vectorised_counts(df, counted, sdc)
+    out: list[Finding] = []
+    by_name = {c.name: c for c in cols}
+    for name, how in counted.items():
+        for row, v in enumerate(by_name[name].nums, start=1):
+            if v is not None:
+                out += count_cell(v, sdc, {"row": row, "column": name}, "count column recognised by content"
+                                  if how == "content" else "")
+    return out
+
+
+def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
+    """'12 (3.4%)', '12（3.4%）', '12/340 (3.5%)': the count is checked; a suppressed count beside its
+    percentage is given back by the percentage."""
+    out: list[Finding] = []
+    label = _label_column(cols)
+    header_cue = any(N_PCT_CUE.search(c.name) for c in cols)
+    for c in cols:
+        if c.numeric or c is label:
+            continue
+        col_cue = header_cue or bool(N_PCT_CUE.search(c.name))
+        for row, v in enumerate(c.raw, start=1):
+            m = N_PCT.match(v) if isinstance(v, str) else None
+            if not m:
+                continue
+            row_label = str(label.raw[row - 1]) if label is not None and label.raw[row - 1] is not None else ""
+            cued = m.group("pc") or N_PCT_CUE.search(row_label) or (col_cue and not STAT_ROW_CUE.search(row_label))
+            if not cued:
+                continue
+            loc = {"row": row, "column": c.name}
+            n = m.group("n")
+            if is_suppressed(n):
+                out.append(Finding(CHECK, Verdict.BLOCK, f"suppressed count shown with its percentage "
+                                   f"({m.group('p')}%): the percentage gives the count back",
+                                   rule="percentage-reveals-suppressed", location=loc))
+                continue
+            out += count_cell(float(n.replace(",", "")), sdc, loc, "count in an 'n (%)' cell")
+    return out
+
+
+def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
+                                 ) -> list[Finding]:
+    """A percentage (or rate per N) next to its denominator is the count it was computed from."""
+    denom = next((c for c in cols if DENOMINATOR.match(c.name.strip()) and c.whole), None)
+    if denom is None:
+        return []
+    out: list[Finding] = []
+    for c in cols:
+        if c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
+            continue
+        per = RATE_PER.search(c.name)
+        known = [v for v in c.nums if v is not None]
+        scale = (int(per.group(1)) * (1000 if per.group(2) else 1)) if per else (1.0 if known and max(known) <= 1
+                                                                                 and "prop" in c.name.lower() else 100)
+        for row, (p, d) in enumerate(zip(c.nums, denom.nums, strict=True), start=1):
+            if p is None or d is None:
+                continue
+            n = p * d / scale
+            if abs(n - round(n)) <= max(0.5, 0.02 * n):
+                out += count_cell(n, sdc, {"row": row, "column": c.name},
+                                  f"{p:g} of denominator {d:g} in '{denom.name}' is about {round(n)}")
+    return out
+
+
+def _total_lines(df: pl.DataFrame, cols: list[Column], counted: dict[str, str]):
+    label = _label_column(cols)
+    total_row = None
+    if label is not None:
+        total_row = next((i for i, v in enumerate(label.raw) if isinstance(v, str) and TOTAL_LABEL.match(v.strip())),
+                         None)
+    count_cols = [c for c in cols if c.name in counted or (c.whole and any(c.suppressed) and
+                                                           not _name_says_not_count(c.name))]
+    total_col = next((c for c in count_cols if TOTAL_LABEL.match(c.name.strip()) or
+                      re.match(r"^(total|all)[_\s]?(n|count)?$", c.name.strip(), re.I)), None)
+    return label, total_row, count_cols, total_col
+
+
+def secondary_from_totals(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
+                          sdc: DisclosureControl) -> list[Finding]:
+    """Suppressed cells that row or column totals give back: any line (a row with a total column, or a
+    column with a total row) with exactly one unknown cell is solved, repeatedly, as an attacker would."""
+    label, total_row, count_cols, total_col = _total_lines(df, cols, counted)
+    if (total_row is None and total_col is None) or len(count_cols) < 1:
+        return []
+    rows = [r for r in range(df.height) if r != total_row]
+    inner = [c for c in count_cols if c is not total_col]
+    lines: list[tuple[tuple[int, str], list[tuple[int, str]]]] = []
+    if total_col is not None:
+        lines += [((r, total_col.name), [(r, c.name) for c in inner]) for r in rows + ([total_row] if total_row
+                                                                                    is not None else [])]
+    if total_row is not None:
+        lines += [((total_row, c.name), [(r, c.name) for r in rows]) for c in count_cols]
+    by_name = {c.name: c for c in cols}
+    value: dict[tuple[int, str], float | None] = {}
+    for c in count_cols:
+        for r in range(df.height):
+            value[(r, c.name)] = None if c.suppressed[r] else c.nums[r]
+    suppressed = {k for k, v in value.items() if v is None}
+    additive = all(abs(value[t] - sum(value[p] for p in parts)) < 0.5 for t, parts in lines  # type: ignore[operator]
+                   if value[t] is not None and all(value[p] is not None for p in parts) and parts)
+    out: list[Finding] = []
+    recovered: dict[tuple[int, str], float] = {}
+    progress = True
+    while progress and suppressed:
+        progress = False
+        for t, parts in lines:
+            cells = [t, *parts]
+            unknown = [k for k in cells if value[k] is None]
+            if len(unknown) != 1 or not parts:
+                continue
+            k = unknown[0]
+            known_sum = sum(value[p] for p in parts if p != k)  # type: ignore[misc]
+            v = known_sum if k == t else value[t] - known_sum  # type: ignore[operator]
+            value[k] = v
+            recovered[k] = v
+            progress = True
+    for (r, name), v in sorted(recovered.items(), key=lambda kv: kv[0]):
+        raw = by_name[name].raw[r]
+        shown = "empty" if raw is None or (isinstance(raw, str) and not raw.strip()) else repr(raw)
+        out.append(Finding(CHECK, Verdict.BLOCK if additive else Verdict.REVIEW,
+                           f"suppressed cell ({shown}) is given back by the totals: {v:g}"
+                           + ("" if additive else " (approximately: the table does not add up exactly)"),
+                           rule="secondary-suppression", location={"row": r + 1, "column": name}))
+    if not recovered and sdc.mode == "threshold":
+        out += _hidden_remainders(df, lines, value, sdc)
+    return out
+
+
+def _hidden_remainders(df: pl.DataFrame, lines, value, sdc: DisclosureControl) -> list[Finding]:
+    """A total bigger than its shown parts by a small number: an unlisted category of that size."""
+    known = [v for v in value.values() if v is not None]
+    if known and all(v % 5 == 0 for v in known):
+        return []  # rounded tables do not add up exactly by design
+    out = []
+    for t, parts in lines:
+        if value[t] is None or not parts or any(value[p] is None for p in parts):
+            continue
+        rest = value[t] - sum(value[p] for p in parts)
+        if _small(rest, sdc):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"the total is {rest:g} more than the cells shown: a category "
+                               "this small is left out but recoverable", rule="secondary-total-minus-cells",
+                               location={"row": t[0] + 1, "column": t[1]}))
+    return out
+
+
+def series_steps(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl) -> list[Finding]:
+    """Cumulative counts and numbers at risk disclose each step: a small rise or fall is a small count."""
+    out = []
+    for c in cols:
+        if c.name not in counted or not (CUMULATIVE.search(c.name) or AT_RISK.search(c.name)):
+            continue
+        known = [(i, v) for i, v in enumerate(c.nums) if v is not None]
+        steps = [(i2, v2 - v1) for (_, v1), (i2, v2) in zip(known, known[1:], strict=False)]
+        if not steps or not (all(d >= 0 for _, d in steps) or all(d <= 0 for _, d in steps)):
+            continue
+        for i, d in steps:
+            if _small(abs(d), sdc):
+                what = "cumulative series" if CUMULATIVE.search(c.name) else "numbers at risk"
+                out.append(Finding(CHECK, Verdict.BLOCK, f"{what} change by {abs(d):g} between rows {i} and {i + 1}: "
+                                   "a step this small is a small count", rule="small-step",
+                                   location={"row": i + 1, "column": c.name}))
+    return out
+
+
+def survival_output(cols: list[Column], counted: dict[str, str]) -> list[Finding]:
+    """Kaplan-Meier curves and life tables always go to a person (ACRO), even when every count is large."""
+    names = [c.name for c in cols]
+    has_time = any(SURV_TIME.search(c.name) and c.numeric and not SURV_VALUE.search(c.name) for c in cols)
+    at_risk = any(AT_RISK.search(n) for n in names if n in counted)
+    surv = any(SURV_VALUE.search(n) for n in names)
+    events = any(re.search(r"event|death|censor|死亡|删失", n, re.I) for n in names if n in counted)
+    if (has_time and (at_risk or surv)) or (surv and events) or (at_risk and events):
+        return [Finding(CHECK, Verdict.REVIEW, "survival table (numbers at risk / events / survival): always "
+                        "reviewed; steps must hide fewer than the threshold", rule="survival-review")]
+    return []
+
+
+def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
+                     sdc: DisclosureControl) -> list[Finding]:
+    """Minimum and maximum are one person's value; any statistic of a tiny group is a few people's."""
+    out: list[Finding] = []
+    label = _label_column(cols)
+    row_labels = [str(v).strip().lower() if v is not None else "" for v in label.raw] if label else []
+    group_n = _group_sizes(cols, counted, row_labels)
+    for c in cols:
+        if MIN_MAX.search(c.name) and (c.numeric or any(v is not None for v in c.raw)):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"column '{c.name}' holds minima or maxima: single people's "
+                               "values", rule="min-max", location={"column": c.name}))
+    described = label is not None and len(DESCRIBE_LABELS & set(row_labels)) >= 3
+    for r, lab in enumerate(row_labels):
+        if ORDER_LABEL.match(lab):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"row '{label.raw[r]}' holds minima or maxima"  # type: ignore[union-attr]
+                               + (" (describe() output)" if described else "") + ": single people's values",
+                               rule="min-max", location={"row": r + 1, "column": label.name}))  # type: ignore[union-attr]
+    for c in cols:
+        n = group_n.get(c.name)
+        if n is not None and _small(n, sdc):
+            out.append(Finding(CHECK, Verdict.BLOCK, f"statistics in column '{c.name}' describe a group of {n:g}",
+                               rule="statistic-of-small-group", location={"column": c.name}))
+    stat_cols = [c for c in cols if STAT_NAME.search(c.name) or MIN_MAX.search(c.name)]
+    for cname in counted:
+        counts = next(c for c in cols if c.name == cname)
+        for s in stat_cols:
+            for r, (n, v) in enumerate(zip(counts.nums, s.raw, strict=True), start=1):
+                if n is not None and _small(n, sdc) and v is not None and str(v).strip() and not is_suppressed(v):
+                    out.append(Finding(CHECK, Verdict.BLOCK, f"'{s.name}' of a group of {n:g} ('{cname}')",
+                                       rule="statistic-of-small-group", location={"row": r, "column": s.name}))
+    return out
+
+
+def _group_sizes(cols: list[Column], counted: dict[str, str], row_labels: list[str]) -> dict[str, float]:
+    """Group sizes stated in a header ('Cases (n=6)', '病例组(6例)') or a describe() 'count' row."""
+    sizes: dict[str, float] = {}
+    for c in cols:
+        m = GROUP_N.search(c.name)
+        if m:
+            sizes[c.name] = float(next(g for g in m.groups() if g).replace(",", ""))
+    if "count" in row_labels:
+        r = row_labels.index("count")
+        for c in cols:
+            if c.nums[r] is not None and c.name not in counted:
+                sizes.setdefault(c.name, c.nums[r])  # type: ignore[arg-type]
+    return sizes
+
+
+def dominance(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
+    """(n,k) dominance and the p% rule on magnitude tables that give total, top1 (and top2) per cell."""
+    out: list[Finding] = []
+    cols = {c.lower(): c for c in df.columns}
+    total, top1, top2 = (cols.get(n) for n in ("total", "top1", "top2"))
+    if not (total and top1):
+        return out
+    for row, r in enumerate(df.select([c for c in (total, top1, top2) if c]).iter_rows(), start=1):
+        t, a = r[0], r[1]
+        b = r[2] if top2 else 0
+        if not all(isinstance(x, int | float) for x in (t, a)) or t <= 0:
+            continue
+        b = b if isinstance(b, int | float) else 0
+        loc = {"row": row, "column": total}
+        if min(t, a, b) < 0:
+            out.append(Finding(CHECK, Verdict.REVIEW, "negative values: dominance unreliable", rule="dominance",
+                               location=loc))
+            continue
+        if sdc.dominance_n <= 2 and (a + b) / t >= sdc.dominance_k:
+            out.append(Finding(CHECK, Verdict.BLOCK, f"top {sdc.dominance_n} contributors make {(a + b) / t:.0%} "
+                               "of the total", rule=f"dominance n={sdc.dominance_n} k={sdc.dominance_k}", location=loc))
+        if a > 0 and (t - a - b) / a < sdc.p_percent:
+            out.append(Finding(CHECK, Verdict.BLOCK, "the second-largest contributor could estimate the largest "
+                               f"within {sdc.p_percent:.0%}", rule=f"p%={sdc.p_percent}", location=loc))
+    return out
+
+
+def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
+    """Every table rule on one table."""
+    cols = columns(df) if df.height <= MAX_CELLWISE_ROWS else []
+    counted = count_columns(df, cols) if cols else {
+        c: "name" for c in df.columns if df[c].dtype.is_integer() and _name_says_count(c)}
+    out = small_counts(df, cols, counted, sdc)
+    if cols:
+        out += n_percent_cells(df, cols, sdc)
+        out += percentages_with_denominator(cols, counted, sdc)
+        out += secondary_from_totals(df, cols, counted, sdc)
+        out += series_steps(cols, counted, sdc)
+        out += survival_output(cols, counted)
+        out += order_statistics(df, cols, counted, sdc)
+    out += dominance(df, sdc)
+    return out
+
+
+def differences(tables: list[tuple[pl.DataFrame, dict]], sdc: DisclosureControl) -> list[Finding]:
+    """The same table with and without one category: two tables with the same columns and row labels
+    whose counts differ, all in one direction, by a small number somewhere."""
+    out: list[Finding] = []
+    keyed = []
+    for df, loc in tables:
+        if df.height > MAX_CELLWISE_ROWS or df.height == 0:
+            continue
+        cols = columns(df)
+        label = _label_column(cols)
+        counted = count_columns(df, cols)
+        if label is None or not counted:
+            continue
+        rows = {str(v).strip().lower(): i for i, v in enumerate(label.raw) if v is not None}
+        keyed.append((tuple(df.columns), rows, {c.name: c for c in cols if c.name in counted}, loc))
+    for i, (names_a, rows_a, counts_a, loc_a) in enumerate(keyed):
+        for names_b, rows_b, counts_b, loc_b in keyed[i + 1:]:
+            if names_a != names_b:
+                continue
+            common = [k for k in rows_a if k in rows_b]
+            if len(common) < max(1, len(rows_a) // 2):
+                continue
+            diffs = []
+            for name, ca in counts_a.items():
+                cb = counts_b.get(name)
+                if cb is None:
+                    continue
+                for k in common:
+                    a, b = ca.nums[rows_a[k]], cb.nums[rows_b[k]]
+                    if a is not None and b is not None:
+                        diffs.append((a - b, k, name))
+            if not diffs or not (all(d >= 0 for d, _, _ in diffs) or all(d <= 0 for d, _, _ in diffs)):
+                continue
+            small = [(d, k, n) for d, k, n in diffs if _small(abs(d), sdc)]
+            for d, k, n in small[:20]:
+                out.append(Finding(CHECK, Verdict.REVIEW, f"two tables with the same rows and columns differ by "
+                                   f"{abs(d):g} in row '{k}', column '{n}': if one is the other with a category "
+                                   "left out, the difference is a small count", rule="differencing",
+                                   location={**loc_b, "column": n, "row_label": k, "other_table": loc_a}))
+    return out
+
+
+RESIDUAL_DF = re.compile(r"(?:Df Residuals|df_resid|residual (?:degrees of freedom|df)|残差自由度)\s*[:=]?\s*(\d+)",
+                         re.IGNORECASE)
+_NUM = r"(\d{1,3}(?:,\d{3})+|\d+)"
+PROSE_COUNT = re.compile(rf"(?<![\w.,])(?:[nN]\s*[=＝]\s*{_NUM}|{_NUM}\s+(?:patients?|cases?|deaths?|people|"
+                         r"participants|subjects|individuals|women|men|children|persons|respondents)\b)"
+                         r"|(?<![第\d.])(\d+)\s*(?:例|名患者|名病人|位患者|人死亡|人次)")
+
+
+def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
+    out = []
+    for seg in segments:
+        for m in RESIDUAL_DF.finditer(seg.text):
+            if int(m.group(1)) < sdc.min_residual_df:
+                out.append(Finding(CHECK, Verdict.BLOCK, f"regression has {m.group(1)} residual degrees of freedom",
+                                   rule=f"residual_df>={sdc.min_residual_df}", location=seg.location))
+    return out
+
+
+def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
+    """'n = 4', '3 patients died', '死亡3例' in running text: small counts a reader sees at once."""
+    out = []
+    for seg in segments:
+        if seg.location.get("part") == "source":
+            continue  # code, not output
+        for m in PROSE_COUNT.finditer(seg.text):
+            n = int(next(g for g in m.groups() if g).replace(",", ""))
+            if _small(n, sdc):
+                out.append(Finding(CHECK, Verdict.REVIEW, f"small count in text: '{m.group().strip()}'",
+                                   rule="count-in-text", location={**seg.location, "offset": m.start()}))
+    return out
+
+
+CHART_COUNT_CUE = re.compile(r"\(n\)|\bn\b|count|number|cases|deaths|patients|admissions|events|people"
+                             r"|例数|人数|病例|死亡", re.IGNORECASE)
+
+
+def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
+    """A chart of counts annotated with its values: small value labels are small counts. Tick labels
+    (runs of consecutive or evenly spaced numbers, zero-padded months) are not values."""
+    if not any(CHART_COUNT_CUE.search(t) for t in texts if not t.strip().isdigit()):
+        return []
+    values = [int(t) for t in texts if t.isdigit() and not (len(t) > 1 and t.startswith("0"))]
+    steps = {b - a for a, b in zip(values, values[1:], strict=False)}
+    if len(values) >= 3 and len(steps) == 1:
+        return []  # an axis
+    out = []
+    for v in values:
+        if _small(v, sdc):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"chart labels a value of {v}: a small count",
+                               rule="count-in-chart", location={"label": str(v)}))
+    return out

@@ -1,0 +1,242 @@
+"""Disclosure control as a trained output checker sees it, through `scan_bytes`: counts recognised by
+what they hold, counts in disguise, secondary disclosure, order statistics, tables printed into text,
+and record-level data recognised by its shape (and not by a column of distinct months)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import polars as pl
+import pytest
+
+from egress_review.scan import scan_bytes
+from enclave.settings import REPO_ROOT
+from policies import load_policies
+
+POLICY = load_policies(REPO_ROOT / "policies").egress
+
+
+def scan(name: str, data: str | bytes) -> dict:
+    return scan_bytes(name, data.encode() if isinstance(data, str) else data, POLICY).to_dict()
+
+
+def rules(result: dict) -> set[tuple[str, int | None, str | None]]:
+    return {(f.get("rule"), f.get("location", {}).get("row"), f.get("location", {}).get("column"))
+            for f in result["findings"]}
+
+
+def rule_names(result: dict) -> set[str]:
+    return {f.get("rule") for f in result["findings"]}
+
+
+def notebook(plain: str, source: str = "df") -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": source, "metadata": {}, "execution_count": 1, "outputs": [
+            {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": plain}}]}]})
+
+
+@pytest.mark.parametrize("column", ["n_event", "n_at_risk", "n_positive", "n_censored", "cases", "deaths", "events",
+                                    "例数", "人数", "死亡数", "number_of_admissions"])
+def test_count_columns_are_recognised_by_their_many_names(column):
+    r = scan("t.csv", f"group,{column}\nA,120\nB,4\n")
+    assert ("threshold>=10", 2, column) in rules(r)
+
+
+def test_counts_are_recognised_by_content_also_as_floats():
+    r = scan("x.csv", "diagnosis,Diabetes,No diabetes\nE11,120,300\nI10,3,210\n")
+    assert ("threshold>=10", 2, "Diabetes") in rules(r)
+    r = scan("f.csv", "area,cases\nA,12.0\nB,4.0\n")
+    assert ("threshold>=10", 2, "cases") in rules(r)
+
+
+def test_keys_flags_and_years_are_not_counts():
+    assert scan("s.csv", "stage,n\n1,120\n2,85\n3,40\n4,22\n")["verdict"] == "pass"
+    assert scan("d.csv", "diabetes,n,mean_sbp\n0,3120,131.2\n1,840,138.9\n")["verdict"] == "pass"
+    assert scan("y.csv", "year,region,n\n2019,A,120\n2020,A,130\n2021,A,125\n")["verdict"] == "pass"
+
+
+def test_a_life_table_with_small_steps_is_blocked_and_any_survival_table_is_reviewed():
+    r = scan("km.csv", "time,n_at_risk,n_event,survival\n0,200,0,1.0\n30,180,20,0.9\n60,176,20,0.8\n")
+    assert ("small-step", 3, "n_at_risk") in rules(r) and r["verdict"] == "block"
+    r = scan("ok.csv", "time_days,n_at_risk,n_event,survival\n0,500,10,1.0\n90,450,40,0.92\n180,400,40,0.84\n")
+    assert rule_names(r) == {"survival-review"} and r["verdict"] == "review"
+
+
+def test_n_percent_cells_are_counts():
+    r = scan("t1.csv", "Characteristic,\"Treated, n (%)\"\nFemale,120 (48.0%)\nSmoker,6 (2.4%)\n")
+    assert ("threshold>=10", 2, "Treated, n (%)") in rules(r)
+    r = scan("t1.csv", "特征,病例组 例(%)\n男性,56（45.2）\n吸烟,7（5.6）\n")
+    assert ("threshold>=10", 2, "病例组 例(%)") in rules(r)
+    r = scan("t1.csv", "Characteristic,n (%)\nAge 18-39,<10 (1.8%)\nAge 40+,440 (98.2%)\n")
+    assert ("percentage-reveals-suppressed", 1, "n (%)") in rules(r)
+
+
+def test_means_in_n_sd_cells_are_not_counts():
+    r = scan("t1.csv", "Characteristic,\"Treated (n=420), n (%)\"\nFemale,202 (48.1%)\n\"Age, mean (SD)\",61.2 (9.8)\n"
+                       "\"Visits, median (IQR)\",4 (2)\n")
+    assert r["verdict"] == "pass", r
+
+
+def test_a_percentage_with_its_denominator_is_a_count():
+    r = scan("p.csv", "site,denominator,pct\nA,420,12.0\nB,380,1.3\n")
+    assert ("threshold>=10", 2, "pct") in rules(r)
+    assert scan("p.csv", "site,denominator,pct\nA,4200,12.0\nB,3800,8.5\n")["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("mark", ["<10", "*", "[REDACTED]", ""])
+def test_a_suppressed_cell_that_the_totals_give_back_is_flagged(mark):
+    r = scan("x.csv", f"region,male,female,total\nNorth,120,130,250\nSouth,{mark},55,95\nTotal,160,185,345\n")
+    found = [f for f in r["findings"] if f["rule"] == "secondary-suppression"]
+    assert [(f["location"]["row"], f["location"]["column"]) for f in found] == [(2, "male")]
+    assert "40" in found[0]["detail"] and r["verdict"] == "block"
+
+
+def test_complementary_suppression_is_not_recoverable():
+    r = scan("x.csv", "region,male,female,total\nNorth,120,130,250\nSouth,*,*,*\nEast,*,*,*\nTotal,230,255,485\n")
+    assert r["verdict"] == "pass", r
+
+
+def test_cumulative_series_with_small_steps():
+    r = scan("c.csv", "week,cumulative_cases\n1,20\n2,34\n3,36\n4,51\n")
+    assert ("small-step", 3, "cumulative_cases") in rules(r)
+    assert scan("c.csv", "week,cumulative_cases\n1,20\n2,40\n3,60\n")["verdict"] == "pass"
+
+
+def test_the_same_table_with_and_without_one_category_in_one_file():
+    full = "| region | n |\n|---|---|\n| A | 240 |\n| B | 180 |\n| C | 95 |\n"
+    less = full.replace("| 180 |", "| 177 |")
+    r = scan("d.md", f"All\n\n{full}\nExcluding HIV\n\n{less}")
+    found = [f for f in r["findings"] if f["rule"] == "differencing"]
+    assert found and found[0]["location"]["row_label"] == "b" and found[0]["location"]["column"] == "n"
+    assert scan("d.md", f"All\n\n{full}")["verdict"] == "pass"
+
+
+def test_the_same_table_on_two_sheets_of_a_workbook():
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    with xlsxwriter.Workbook(buf) as wb:
+        for sheet, b in (("all", 180), ("no_hiv", 176)):
+            ws = wb.add_worksheet(sheet)
+            for r, row in enumerate([("region", "n"), ("A", 240), ("B", b), ("C", 95)]):
+                ws.write_row(r, 0, row)
+    r = scan("t.xlsx", buf.getvalue())
+    assert "differencing" in rule_names(r), r
+
+
+def test_minima_maxima_and_statistics_of_small_groups():
+    assert "min-max" in rule_names(scan("m.csv", "arm,n,min_age,max_age\nA,140,19,94\n"))
+    assert "min-max" in rule_names(scan("m.csv", "组别,人数,最小值,最大值\n试验组,120,31.2,88.0\n"))
+    r = scan("g.csv", "hospital,n,mean_los\nA,210,5.2\nB,6,11.8\n")
+    assert ("statistic-of-small-group", 2, "mean_los") in rules(r)
+    r = scan("h.csv", "Variable,Cases (n=6),Controls (n=240)\n\"Age, mean (SD)\",58.3 (9.1),55.1 (10.2)\n")
+    assert ("statistic-of-small-group", None, "Cases (n=6)") in rules(r)
+
+
+PANDAS = """   region  n_cases  deaths
+0   North      120      15
+1   South       85       3
+2    East       64      22
+"""
+POLARS = """shape: (3, 2)
+┌────────┬─────┐
+│ region ┆ n   │
+│ ---    ┆ --- │
+│ str    ┆ i64 │
+╞════════╪═════╡
+│ North  ┆ 120 │
+│ South  ┆ 4   │
+│ East   ┆ 64  │
+└────────┴─────┘
+"""
+DESCRIBE = """              age         bmi
+count    6.000000    6.000000
+mean    54.166667   27.100000
+min     41.000000   22.100000
+50%     53.500000   27.000000
+max     69.000000   31.500000
+"""
+R_SURVIVAL = """ time n.risk n.event survival std.err lower 95% CI upper 95% CI
+    5    228       1    0.996 0.00438        0.987        1.000
+   11    227       3    0.982 0.00869        0.966        1.000
+"""
+VALUE_COUNTS = "diagnosis\nE11    120\nI10     85\nC50      4\nName: count, dtype: int64\n"
+
+
+@pytest.mark.parametrize(("name", "text", "rule", "column"), [
+    ("p.log", PANDAS, "threshold>=10", "deaths"),
+    ("p.txt", POLARS, "threshold>=10", "n"),
+    ("d.txt", DESCRIBE, "statistic-of-small-group", "age"),
+    ("k.txt", R_SURVIVAL, "threshold>=10", "n.event"),
+    ("v.txt", VALUE_COUNTS, "threshold>=10", "count"),
+    ("m.md", "| Group | n |\n|---|---|\n| A | 120 |\n| B | 2 |\n", "threshold>=10", "n"),
+    ("h.html", "<html><body><table><tr><th>site</th><th>n</th></tr><tr><td>A</td><td>120</td></tr>"
+               "<tr><td>B</td><td>3</td></tr></table></body></html>", "threshold>=10", "n"),
+    ("nb.ipynb", notebook(PANDAS), "threshold>=10", "deaths"),
+])
+def test_tables_printed_into_text_get_the_table_checks(name, text, rule, column):
+    r = scan(name, text)
+    assert any(f["rule"] == rule and f["location"].get("column") == column and "table_kind" in f["location"]
+               for f in r["findings"]), r
+
+
+def test_describe_output_shows_minima_and_maxima():
+    big = DESCRIBE.replace("count    6.000000    6.000000", "count  412.000000  398.000000")
+    r = scan("d.txt", big)
+    assert rule_names(r) == {"min-max"} and r["verdict"] == "review"
+
+
+def test_the_printed_head_of_records_is_blocked_and_an_aggregate_head_is_not():
+    head = ("   study_no sex  age  visit_date diagnosis\n0   S100234   F   54  2021-03-04       E11\n"
+            "1   S100235   M   61  2021-03-09       I10\n2   S100236   F   47  2021-04-11       E11\n")
+    r = scan("h.ipynb", notebook(head, "df.head()"))
+    assert "printed-records" in rule_names(r) and r["verdict"] == "block"
+    agg = "  age_band    n\n0    18-39  120\n1    40-64  340\n2      65+  215\n"
+    assert scan("a.ipynb", notebook(agg, "agg.head()"))["verdict"] == "pass"
+
+
+def test_log_lines_are_not_tables():
+    log = ("2024-01-01 12:00:01 INFO loaded 120 rows\n2024-01-01 12:00:02 INFO loaded 4 rows\n"
+           "2024-01-01 12:00:03 INFO loaded 3 rows\n")
+    assert scan("run.log", log)["verdict"] == "pass"
+    ols = ("=====\nDep. Variable:      hba1c   R-squared:    0.312\nNo. Observations:   2050   AIC:   8812.\n"
+           "Df Residuals:       2046   BIC:   8840.\n=====\n")
+    assert scan("ols.txt", ols)["verdict"] == "pass"
+
+
+def test_columns_of_distinct_months_sites_and_age_bands_are_not_records():
+    """Before: any text column with >= 95 % distinct values in >= 20 rows blocked the table."""
+    months = "month,n\n" + "".join(f"{y}-{m:02d},{100 + m}\n" for y in (2021, 2022) for m in range(1, 13))
+    assert scan("m.csv", months)["verdict"] == "pass"
+    sites = "site,recruited\n" + "".join(f"Site {i:02d},{20 + i}\n" for i in range(1, 41))
+    assert scan("s.csv", sites)["verdict"] == "pass"
+
+
+def _extract(n: int) -> pl.DataFrame:
+    import random
+
+    rng = random.Random(3)
+    return pl.DataFrame({"sex": [rng.choice("MF") for _ in range(n)], "age": [rng.randrange(18, 95) for _ in range(n)],
+                         "visit_date": [f"2021-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+                                        for _ in range(n)],
+                         "diagnosis": [rng.choice(["E11", "I10", "C50", "J44"]) for _ in range(n)],
+                         "sbp": [round(rng.gauss(135, 18), 1) for _ in range(n)]})
+
+
+def test_records_are_recognised_by_their_shape():
+    r = scan("x.csv", _extract(60).write_csv())
+    assert "record-shape" in rule_names(r) and r["verdict"] == "block"
+    r = scan("dob.csv", "dob,sex,outcome\n1956-03-14,F,alive\n1972-11-02,M,dead\n")
+    assert "date-of-birth" in rule_names(r)
+    ids = "ref,ward\n" + "".join(f"H{880000 + 7 * i},{'ABCD'[i % 4]}\n" for i in range(30))
+    assert "identifying-column" in rule_names(scan("i.csv", ids))
+
+
+def test_small_counts_in_prose_and_chart_labels():
+    assert "count-in-text" in rule_names(scan("r.md", "Of the 412 patients, 3 patients died.\n"))
+    assert "count-in-text" in rule_names(scan("r.txt", "术后30天内死亡3例。"))
+    assert scan("r.md", "Of 12,480 patients, 412 died; n = 1,204 were readmitted.\n")["verdict"] == "pass"
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><title>Admissions (n)</title><text>A</text><text>120</text>'
+           '<text>B</text><text>4</text></svg>')
+    assert "count-in-chart" in rule_names(scan("c.svg", svg))
