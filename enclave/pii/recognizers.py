@@ -132,7 +132,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         group=1, score=0.85),
     Recognizer("wechat-id", Entity.MESSAGING_HANDLE, re.compile(L + r"(wxid_[a-z0-9]{8,24})" + R), group=1),
     Recognizer("wechat-labelled", Entity.MESSAGING_HANDLE, _label(
-        r"微信号?|(?<![A-Za-z])(?:weixin|wechat(?: id)?|vx|wx)(?![A-Za-z_])", r"[A-Za-z][-_A-Za-z0-9]{5,19}"), group=1, score=0.9),
+        r"微信号?|(?<![A-Za-z])(?:weixin|wechat(?: id)?|vx|wx)(?![A-Za-z_])", r"[A-Za-z][-_A-Za-z0-9]{5,19}"),
+        group=1, score=0.9),
     Recognizer("qq-labelled", Entity.MESSAGING_HANDLE, _label(r"QQ号?码?|QQ", r"[1-9]\d{4,11}"), group=1, score=0.9),
     Recognizer("handle-labelled", Entity.MESSAGING_HANDLE, _label(
         r"telegram|whatsapp|skype|line id|微博号?|抖音号|钉钉号?|signal",
