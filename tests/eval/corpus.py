@@ -95,8 +95,15 @@ def _parquet(df: pl.DataFrame) -> bytes:
 
 
 def _xlsx(df: pl.DataFrame) -> bytes:
+    """A workbook with a fixed creation time, so the same seed gives the same bytes."""
+    import datetime
+
+    import xlsxwriter
+
     buf = io.BytesIO()
-    df.write_excel(buf)
+    with xlsxwriter.Workbook(buf) as wb:
+        wb.set_properties({"created": datetime.datetime(2024, 1, 1)})
+        df.write_excel(workbook=wb)
     return buf.getvalue()
 
 
