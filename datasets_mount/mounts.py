@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKSPACE_UID = 1000
+from enclave.settings import Settings
+from enclave.workspace_fs import ensure_workspace
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,7 @@ def dataset_mount(location: Path, name: str) -> Mount:
     return Mount(location, f"/data/{name}", True)
 
 
-def project_workspace(projects_root: Path, slug: str) -> Path:
-    """The project's shared writable folder, owned by the workspace user and closed to others."""
-    path = projects_root / slug / "workspace"
-    if not path.exists():
-        path.mkdir(parents=True)
-        import os
-
-        os.chown(path, WORKSPACE_UID, WORKSPACE_UID)
-        os.chmod(path, 0o770)
-    return path
+def project_workspace(settings: Settings, slug: str, size_bytes: int) -> Path:
+    """The project's shared writable folder, owned by the workspace user and closed to others: its own
+    filesystem of `size_bytes` (the project's disk quota), mounted before every start."""
+    return ensure_workspace(settings, slug, size_bytes)

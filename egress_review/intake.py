@@ -128,7 +128,7 @@ def _make(settings: Settings, policy: EgressPolicy, requester: str, slug: str, p
     names = limits.check_request_files(paths, policy)
     with session_scope() as s:
         limits.check_daily_limits(s, slug, len(names), policy)
-    root = settings.projects_dir / slug / "workspace"
+    root = settings.workspace_dir(slug)
     with staging(settings) as folder:
         staged = collect(root, names, policy.max_file_bytes, policy.max_request_bytes, partial(_stage, folder))
         model = _model(root, body, policy)

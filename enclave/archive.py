@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from enclave import audit
+from enclave import audit, workspace_fs
 from enclave.db import session_scope
 from enclave.settings import Settings
 
@@ -20,32 +22,101 @@ def archive_dir(settings: Settings, slug: str) -> Path:
     return settings.projects_dir / slug / "archive"
 
 
-def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, Any]:
-    """Move the workspace aside and make every file read-only and root-owned (SATRE 3.1.14)."""
-    src = settings.projects_dir / slug / "workspace"
-    dst = archive_dir(settings, slug)
-    if dst.exists():
-        return json.loads((dst / MARKER).read_text())
-    files = total = 0
-    if src.exists():
-        src.rename(dst)
-        for path in dst.rglob("*"):
-            if path.is_symlink():
-                path.unlink()  # a link could point anywhere; the archive keeps plain files only
+# Folders nested deeper than this are left out of the archive (and counted): the walk is recursive.
+MAX_DEPTH = 200
+
+
+@dataclass
+class Copied:
+    files: int = 0
+    bytes: int = 0
+    left_out: int = 0  # links, pipes, sockets, devices, folders too deep: the archive keeps plain files only
+
+
+def _copy_file(src_dir: int, name: str, dst: Path, counts: Copied) -> None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src_dir)
+    except OSError:  # replaced by a link or removed since it was listed
+        counts.left_out += 1
+        return
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            counts.left_out += 1
+            return
+        out = os.open(dst / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o400)
+        with os.fdopen(out, "wb") as fh:
+            shutil.copyfileobj(src, fh, 1 << 20)
+            counts.bytes += fh.tell()
+    counts.files += 1
+
+
+def _copy_tree(src_dir: int, dst: Path, counts: Copied, depth: int = 0) -> None:
+    """Folders and regular files below the open folder `src_dir`, each opened by name relative to its
+    parent's descriptor with O_NOFOLLOW: a link, wherever it is and whenever it appears, is never
+    followed (the workspace's own modes are never touched: the archive is a root-owned copy)."""
+    with os.scandir(src_dir) as entries:
+        names = [e.name for e in entries]
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=src_dir, follow_symlinks=False)
+        except OSError:
+            counts.left_out += 1
+            continue
+        if stat.S_ISREG(st.st_mode):
+            _copy_file(src_dir, name, dst, counts)
+        elif stat.S_ISDIR(st.st_mode) and depth < MAX_DEPTH:
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir)
+            except OSError:
+                counts.left_out += 1
                 continue
-            if path.is_file():
-                files += 1
-                total += path.stat().st_size
-    else:
-        dst.mkdir(parents=True)
-    info = {"project": slug, "archived_at": datetime.now(UTC).isoformat(timespec="seconds"), "files": files,
-            "bytes": total}
-    (dst / MARKER).write_text(json.dumps(info))
-    for path in [dst, *dst.rglob("*")]:
-        os.chown(path, 0, 0, follow_symlinks=False)
-        os.chmod(path, 0o500 if path.is_dir() else 0o400)
+            try:
+                (dst / name).mkdir(mode=0o700)
+                _copy_tree(sub, dst / name, counts, depth + 1)
+            finally:
+                os.close(sub)
+            os.chmod(dst / name, 0o500)
+        else:
+            counts.left_out += 1
+
+
+def _workspace_root(settings: Settings, slug: str) -> Path | None:
+    """The workspace to archive: its own filesystem, mounted; or a plain folder made before quotas."""
+    mounted = workspace_fs.mount_existing(settings, slug)
+    if mounted is not None:
+        return mounted
+    src = settings.workspace_dir(slug)
+    return src if src.is_dir() and not src.is_symlink() else None
+
+
+def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, Any]:
+    """Copy the workspace's folders and regular files into a root-owned, read-only archive (SATRE 3.1.14),
+    then remove the workspace (its filesystem is unmounted and deleted)."""
+    dst = archive_dir(settings, slug)
+    if (dst / MARKER).exists():
+        workspace_fs.release_workspace(settings, slug)  # finishes an archive cut off after the copy
+        return dict(json.loads((dst / MARKER).read_text()))
+    if dst.exists():
+        shutil.rmtree(dst)  # a copy cut off half-way: start again
+    dst.mkdir(parents=True, mode=0o700)
+    counts = Copied()
+    src = _workspace_root(settings, slug)
+    if src is not None:
+        root = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            _copy_tree(root, dst, counts)
+        finally:
+            os.close(root)
+    info = {"project": slug, "archived_at": datetime.now(UTC).isoformat(timespec="seconds"), "files": counts.files,
+            "bytes": counts.bytes, "left_out": counts.left_out}
+    marker = os.open(dst / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
+    with os.fdopen(marker, "w") as fh:
+        fh.write(json.dumps(info))
+    os.chmod(dst, 0o500)
+    workspace_fs.release_workspace(settings, slug)
     with session_scope() as s:
-        audit.record(s, actor, "workspace.archive", project=slug, target=str(dst), files=files, bytes=total)
+        audit.record(s, actor, "workspace.archive", project=slug, target=str(dst), files=counts.files,
+                     bytes=counts.bytes, left_out=counts.left_out)
     return info
 
 

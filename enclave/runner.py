@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 
+from enclave import workspace_fs
 from enclave.settings import EGRESS_PREFIX, REPO_ROOT, Settings
 
 
@@ -154,4 +155,5 @@ def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, ob
             removed.append(c.name)
         for net in client.networks.list(filters={"label": f"org.enclave.instance={settings.instance}"}):
             net.remove()
+        workspace_fs.unmount_all(settings)  # nothing left mounted; each start mounts its workspace again
     return {"stopped": stopped, "removed_containers": removed}

@@ -26,10 +26,6 @@ EGRESS_SERVICE = "egress-review"
 # `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
 WORKSPACE_UID = 1000
 WORKSPACE_GID = 1000
-# The one uid and gid researchers' processes run as in every workspace container (the image's
-# `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
-WORKSPACE_UID = 1000
-WORKSPACE_GID = 1000
 # Where the hub API, the export service, the IdP and the proxy API listen: plain HTTP stays on the host.
 # Workspaces reach the first two at their gateway address, redirected here (hub.network).
 INTERNAL_ADDRESS = "127.0.0.1"
@@ -60,6 +56,14 @@ class Settings:
     @property
     def projects_dir(self) -> Path:
         return self.home / "projects"
+
+    def workspace_dir(self, slug: str) -> Path:
+        """Where a project's `/workspace` is on the host: the mount point of its own filesystem."""
+        return self.projects_dir / slug / "workspace"
+
+    def workspace_image(self, slug: str) -> Path:
+        """The sparse ext4 image holding that filesystem; its size is the project's disk quota."""
+        return self.projects_dir / slug / "workspace.img"
 
     @property
     def datasets_dir(self) -> Path:

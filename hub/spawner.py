@@ -17,11 +17,10 @@ from enclave import audit
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
 from enclave.projects import SLUG, active_datasets, check_can_start, projects_for
-from enclave.settings import EGRESS_PREFIX, get_settings
+from enclave.settings import EGRESS_PREFIX, WORKSPACE_GID, WORKSPACE_UID, get_settings
 from hub.network import ensure_firewall, ensure_project_network
 from policies import load_policies
-
-WORKSPACE_UID = 1000
+from policies.schema import size_to_bytes
 
 
 def _t(en: str, zh: str) -> str:
@@ -131,7 +130,14 @@ class EnclaveSpawner(DockerSpawner):
             raise web.HTTPError(503, "The container engine does not answer; no workspace can start until it is "
                                      "back. Please try again in a few minutes.") from exc
         await asyncio.to_thread(ensure_firewall, [settings.hub_api_port, settings.egress_port], net.bridge)
-        workspace = project_workspace(settings.projects_dir, slug)
+        try:
+            workspace = await asyncio.to_thread(project_workspace, settings, slug,
+                                                size_to_bytes(policies.workspace.workspace_size))
+        except EnclaveError as exc:  # no quota, no workspace: never a workspace on the host's own disk
+            with session_scope() as s:
+                audit.record(s, self.user.name, "workspace.denied", project=slug, target=self.user.name,
+                             reason=str(exc))
+            raise web.HTTPError(503, f"The project's workspace cannot be mounted: {exc}") from exc
         mounts.append(Mount(workspace, "/workspace", False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
 
@@ -149,7 +155,7 @@ class EnclaveSpawner(DockerSpawner):
             "read_only": True,
             "tmpfs": {
                 "/tmp": f"rw,nosuid,nodev,noexec,size={scratch}",
-                "/home/researcher": f"rw,nosuid,nodev,size={scratch},uid={WORKSPACE_UID},gid={WORKSPACE_UID},"
+                "/home/researcher": f"rw,nosuid,nodev,size={scratch},uid={WORKSPACE_UID},gid={WORKSPACE_GID},"
                                     "mode=0700",
             },
             "pids_limit": limits.pids_limit,
@@ -158,7 +164,7 @@ class EnclaveSpawner(DockerSpawner):
             "ipc_mode": "private",
             "init": True,
         }
-        self.extra_create_kwargs = {"user": f"{WORKSPACE_UID}:{WORKSPACE_UID}",
+        self.extra_create_kwargs = {"user": f"{WORKSPACE_UID}:{WORKSPACE_GID}",
                                     "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
                                                "org.enclave.instance": settings.instance}}
         # enclave-export talks to the egress-review service on the host, with the server's own token

@@ -42,6 +42,8 @@ class WorkspacePolicy(Strict):
     defaults: Limits
     maximum: Limits
     scratch_size: Size = "1G"
+    workspace_size: Size = Field(default="10G", description="each project's /workspace is its own filesystem "
+                                 "of this size: its disk quota")
     idle_timeout_seconds: int = Field(default=3600, ge=60)
     cull_every_seconds: int = Field(default=300, ge=10)
     start_timeout_seconds: int = Field(default=120, ge=10)

@@ -71,18 +71,18 @@ def _residence_permit(v: str) -> bool:
     return v[:2] in ("81", "82", "83") and is_resident_id(v)
 
 
-RID18 = r"\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+BORN = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"  # birth date, sequence, check
 RECORD_NO = r"[A-Za-z0-9][A-Za-z0-9-]{3,19}"
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
-    Recognizer("cn-residence-permit", Entity.CN_RESIDENT_ID, re.compile(L + rf"(8[123]{RID18[3:]})" + R),
+    Recognizer("cn-residence-permit", Entity.CN_RESIDENT_ID, re.compile(L + rf"(8[123]\d{{4}}{BORN})" + R),
                _residence_permit, group=1, digits=True, score=1.0),
-    Recognizer("cn-resident-id", Entity.CN_RESIDENT_ID, re.compile(L + rf"([1-8]{RID18})" + R),
+    Recognizer("cn-resident-id", Entity.CN_RESIDENT_ID, re.compile(L + rf"([1-8]\d{{5}}{BORN})" + R),
                _not_foreign, group=1, digits=True, score=0.99),
     Recognizer("cn-resident-id-15", Entity.CN_RESIDENT_ID, re.compile(
         L + r"([1-8]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + R),
         is_resident_id, group=1, digits=True, score=0.7),
-    Recognizer("cn-foreign-permanent-id", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(L + rf"(9{RID18})" + R),
+    Recognizer("cn-foreign-permanent-id", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(L + rf"(9\d{{5}}{BORN})" + R),
                is_foreign_permanent_id, group=1, digits=True, score=1.0),
     Recognizer("cn-foreign-permanent-id-old", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(
         L + r"([A-Z]{3}\d{12})" + R), is_foreign_permanent_id, group=1, score=0.85),
@@ -132,7 +132,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         group=1, score=0.85),
     Recognizer("wechat-id", Entity.MESSAGING_HANDLE, re.compile(L + r"(wxid_[a-z0-9]{8,24})" + R), group=1),
     Recognizer("wechat-labelled", Entity.MESSAGING_HANDLE, _label(
-        r"微信号?|weixin|wechat(?: id)?|vx|wx", r"[A-Za-z][-_A-Za-z0-9]{5,19}"), group=1, score=0.9),
+        r"微信号?|(?<![A-Za-z])(?:weixin|wechat(?: id)?|vx|wx)(?![A-Za-z_])", r"[A-Za-z][-_A-Za-z0-9]{5,19}"),
+        group=1, score=0.9),
     Recognizer("qq-labelled", Entity.MESSAGING_HANDLE, _label(r"QQ号?码?|QQ", r"[1-9]\d{4,11}"), group=1, score=0.9),
     Recognizer("handle-labelled", Entity.MESSAGING_HANDLE, _label(
         r"telegram|whatsapp|skype|line id|微博号?|抖音号|钉钉号?|signal",

@@ -1,0 +1,92 @@
+"""Identifier schemes beyond the mainland resident ID, with check digits worked out by hand (not by our code)."""
+
+from __future__ import annotations
+
+import pytest
+
+from enclave.pii import find_all
+from enclave.pii.entities import BLOCKING, Entity
+from enclave.pii.validators import is_foreign_permanent_id, is_hk_id, is_mo_id, is_nhs_number, is_resident_id, is_tw_id
+
+
+def kinds(text: str) -> list[tuple[str, str, str]]:
+    return [(m.entity, m.value, m.rule) for m in find_all(text)]
+
+
+def test_hong_kong_id_mod_11():
+    # A123456: space=36*9=324, A=10*8=80, 1*7+2*6+3*5+4*4+5*3+6*2=77 -> 481; 481 mod 11 = 8 -> check 11-8 = 3
+    assert is_hk_id("A123456(3)") and not is_hk_id("A123456(4)")
+    # AB987654: 10*9+11*8+9*7+8*6+7*5+6*4+5*3+4*2 = 371; 371 mod 11 = 8 -> check 3
+    assert is_hk_id("AB987654(3)") and is_hk_id("AB9876543")
+    # G123456: 324 + 16*8 + 77 = 529; 529 mod 11 = 1 -> check 10, written A
+    assert is_hk_id("G123456(A)") and not is_hk_id("G123456(0)")
+    assert kinds("香港身份证 A123456(3)") == [(Entity.HK_ID, "A123456(3)", "hk-id")]
+    assert kinds("ref A123456(4)") == []
+
+
+def test_taiwan_id_weighted_checksum():
+    # A123456789: A=10 -> 1*1 + 0*9 = 1; 1..8 weighted 8..1 = 120; + 9 = 130, a multiple of 10
+    assert is_tw_id("A123456789") and not is_tw_id("A123456788")
+    # F131104093: F=15 -> 1 + 45 = 46; 1,3,1,1,0,4,0,9 weighted 8..1 = 61; + 3 = 110
+    assert is_tw_id("F131104093")
+    assert not is_tw_id("A323456789")  # second digit must be 1/2 (or 8/9 for resident certificates)
+    assert kinds("身分證字號 F131104093") == [(Entity.TW_ID, "F131104093", "tw-id")]
+
+
+def test_macau_id_by_shape():
+    assert is_mo_id("1234567(8)") and is_mo_id("5215299(8)") and not is_mo_id("2234567(8)")
+    assert kinds("澳门身份证 7123456(1)") == [(Entity.MO_ID, "7123456(1)", "mo-id")]
+
+
+def test_foreign_permanent_resident_id_new_and_old():
+    # 91184019800101001: products 63 9 10 40 32 0 2 9 48 0 0 9 0 5 0 0 2 = 229; 229 mod 11 = 9 -> "10X98765432"[9] = 3
+    assert is_foreign_permanent_id("911840198001010013") and not is_foreign_permanent_id("911840198001010014")
+    assert kinds("永久居留证 911840198001010013") == [
+        (Entity.CN_FOREIGN_PERMANENT_ID, "911840198001010013", "cn-foreign-permanent-id")]
+    # old form: nationality USA, province 11, born 800101, sequence 001, check digit 5
+    assert is_foreign_permanent_id("USA118001010015") and not is_foreign_permanent_id("USA998001010015")
+    assert kinds("card USA118001010015")[0][0] == Entity.CN_FOREIGN_PERMANENT_ID
+
+
+def test_residence_permit_for_hong_kong_residents_is_a_resident_id():
+    # 81000019851111018: products 56 9 0 0 0 0 2 9 48 15 7 9 10 5 0 4 16 = 190; 190 mod 11 = 3 -> "9"
+    assert is_resident_id("810000198511110189") and not is_resident_id("810000198511110188")
+    assert kinds("居住证 810000198511110189") == [(Entity.CN_RESIDENT_ID, "810000198511110189", "cn-residence-permit")]
+
+
+def test_nhs_number_mod_11():
+    # 943476591: 90+36+24+28+42+30+20+27+2 = 299; 299 mod 11 = 2 -> 11-2 = 9
+    assert is_nhs_number("9434765919") and not is_nhs_number("9434765918")
+    assert kinds("NHS number 943 476 5919")[0][:2] == (Entity.UK_NHS_NUMBER, "943 476 5919")
+
+
+@pytest.mark.parametrize(("text", "entity", "value"), [
+    ("回乡证 H1234567801", Entity.CN_TRAVEL_PERMIT, "H1234567801"),
+    ("台胞证号码：12345678", Entity.CN_TRAVEL_PERMIT, "12345678"),
+    ("社保卡号：A12345678", Entity.SOCIAL_SECURITY_NO, "A12345678"),
+    ("医保卡号 3301234567890", Entity.MEDICAL_INSURANCE_NO, "3301234567890"),
+    ("住院号: 2023004512", Entity.MEDICAL_RECORD_NO, "2023004512"),
+    ("门诊号 MZ884512", Entity.MEDICAL_RECORD_NO, "MZ884512"),
+    ("Hospital number 88231001", Entity.MEDICAL_RECORD_NO, "88231001"),
+    ("车牌京A12345停在楼下", Entity.LICENCE_PLATE, "京A12345"),
+    ("新能源车 粤BD12345", Entity.LICENCE_PLATE, "粤BD12345"),
+    ("plate 沪A·F1234", Entity.LICENCE_PLATE, "沪A·F1234"),
+    ("微信：zhangwei_1988", Entity.MESSAGING_HANDLE, "zhangwei_1988"),
+    ("id wxid_abc123def456", Entity.MESSAGING_HANDLE, "wxid_abc123def456"),
+    ("QQ号 123456789", Entity.MESSAGING_HANDLE, "123456789"),
+    ("Telegram: @li_hua_2020", Entity.MESSAGING_HANDLE, "@li_hua_2020"),
+])
+def test_labelled_and_shaped_identifiers(text: str, entity: Entity, value: str):
+    assert [(m.entity, m.value) for m in find_all(text)] == [(entity, value)]
+
+
+def test_look_alikes_that_are_not_identifiers():
+    assert kinds("京沪高铁和京A线路") == []
+    assert kinds("QQ plot of the residuals") == []
+    assert kinds("model A1234567 and gene B123456") == []
+
+
+def test_every_finding_names_its_recogniser_and_blocking_is_declared_once():
+    assert all(m.rule for m in find_all("电话13812345678, A123456(3), 京A12345, 住院号 2023004512"))
+    assert Entity.HK_ID in BLOCKING and Entity.PERSON not in BLOCKING and Entity.ADDRESS not in BLOCKING
+    assert Entity.HK_ID.blocks and not Entity.DATE_OF_BIRTH.blocks
