@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 ENCLAVE := $(VENV)/bin/enclave
 
-.PHONY: up down test setup image lint bench status
+.PHONY: up down test setup image lint bench status mutation
 
 ## Install everything (idempotent) and start the enclave with embedded defaults and demo data.
 up: setup
@@ -29,3 +29,8 @@ lint:
 ## Benchmarks (not part of `make test`): results are written to benchmarks/results/.
 bench: setup
 	$(VENV)/bin/python benchmarks/spawn_time.py
+
+## Mutation testing of the rule modules (not part of `make test`; minutes per module, 2 workers under nice):
+## writes benchmarks/results/mutation.json. MUTATION_ARGS="--module enclave/pii/validators.py" for one module.
+mutation: setup
+	$(VENV)/bin/python benchmarks/mutation.py $(MUTATION_ARGS)

@@ -61,6 +61,21 @@ def test_birth_dates_from_1880_to_today_are_accepted():
     assert not is_resident_id("110101187912310002")  # 164 -> 10 -> "2": check right, born 1879-12-31
 
 
+def test_the_check_character_needs_exactly_seventeen_digits():
+    assert resident_id_check_char(STANDARD_EXAMPLE[:17]) == "X"
+    for wrong in (STANDARD_EXAMPLE[:16], STANDARD_EXAMPLE[:17] + "0"):
+        with pytest.raises(ValueError):
+            resident_id_check_char(wrong)
+
+
+def test_old_fifteen_digit_ids_read_the_birth_date_as_19yymmdd():
+    assert is_resident_id("110101960229451")  # 29 Feb 1996 (a leap year; 1997 and 1906 are not)
+    assert not is_resident_id("110101970229451")  # 29 Feb 1997
+    assert is_resident_id("110101900310451")  # 10 March 1990: the day is both digits, not the last one
+    assert not is_resident_id("110101900431451")  # 31 April
+    assert not is_resident_id("11010190031045X")  # no check character in the old form
+
+
 def test_resident_id_negatives():
     # each of these has the right check character for its digits, so only the named rule refuses it
     assert not is_resident_id("000101199003074519")  # no such region (190 -> 3 -> "9")
@@ -94,6 +109,10 @@ def test_eighteen_digit_numbers_that_fail_validation_are_not_flagged():
 
 
 def test_phones():
+    assert not is_cn_phone("not a number") and not is_cn_phone("")  # unparsable
+    assert not is_cn_phone("12012345678")  # +86 but no such mobile prefix: parsed, yet not a valid number
+    assert not is_cn_phone("+14155552671")  # a valid number, but not Chinese
+    assert is_cn_phone("+86 10 6552 9988")  # Beijing landline, international form
     assert is_cn_phone("13812345678") and is_cn_phone("+8613812345678") and is_cn_phone("010-12345678")
     assert entities("联系电话13812345678") == [("CN_PHONE", "13812345678")]
     assert entities("call 139-1234-5678") == [("CN_PHONE", "13912345678")]

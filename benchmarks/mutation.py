@@ -1,0 +1,244 @@
+"""Mutation testing of the modules that hold rules: does the suite notice when a rule is broken?
+
+mutmut (3.x) changes one thing at a time in a module (`<` for `<=`, a swapped constant, a dropped `not`, ...)
+and runs the unit tests that cover the module against each change. A mutant the tests do not notice
+"survives": either a test is missing, or the change does not alter behaviour (an equivalent mutant), which a
+person explains in benchmarks/mutation_explanations.yaml; explanations are merged into the report.
+
+Each module runs in its own copy of the tree under var/mutation/ (the working tree is never touched), with
+only the fast unit tests named for it below, on SQLite (PostgreSQL variants deselected), under `nice`.
+
+Results: benchmarks/results/mutation.json — per module killed / survived / total (and timeouts, mutants no
+test reaches), the commit measured, and for each survivor its function, line, diff and explanation if any.
+
+Usage: python benchmarks/mutation.py [--module PATH ...] [--worktree | --commit REV] [--jobs N] [--output FILE]
+  --worktree  measure the working tree as it is (uncommitted changes included; recorded as dirty) instead
+              of the committed HEAD
+  --module    only these modules (the report keeps earlier results for the others)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = ROOT / "benchmarks" / "results" / "mutation.json"
+EXPLANATIONS = ROOT / "benchmarks" / "mutation_explanations.yaml"
+WORK = ROOT / "var" / "mutation"
+PACKAGES = ["enclave", "egress_review", "datasets_mount", "policies", "hub"]
+# module -> the unit tests that cover it (globs, so tests added later are picked up)
+MODULES: dict[str, list[str]] = {
+    "egress_review/rules.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py"],
+    "egress_review/workflow.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py"],
+    "egress_review/checks.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py"],
+    "egress_review/sdc.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
+                             "tests/unit/test_sdc*.py"],
+    "enclave/pii/validators.py": ["tests/unit/test_pii.py", "tests/unit/test_pii_columns.py"],
+    "datasets_mount/checks.py": ["tests/unit/test_ingest_checks_boundaries.py", "tests/unit/test_ingest.py"],
+    "enclave/audit.py": ["tests/unit/test_audit.py"],
+}
+STATUS_KEYS = ("killed", "survived", "timeout", "no tests", "suspicious", "skipped", "segfault", "not checked")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def prepare(workdir: Path, module: str, tests: list[str], worktree: bool, commit: str) -> None:
+    """A copy of the tree (a commit, or the working tree) with mutmut's configuration for one module."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    if worktree:
+        for name in [*PACKAGES, "tests", "scripts", "pyproject.toml"]:
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif src.exists():
+                shutil.copy2(src, workdir / name)
+    else:
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    also = [p.name for p in workdir.iterdir() if p.name not in PACKAGES and p.name != "pyproject.toml"]
+    config = {
+        "source_paths": [p for p in PACKAGES if (workdir / p).exists()],
+        "only_mutate": [module],
+        "also_copy": also,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-k", "not postgresql", "-p", "no:randomly"],
+        "pytest_add_cli_args_test_selection": tests,
+        "use_git_change_detection": False,
+        # forking straight from a process that ran polars code deadlocks the child (polars' thread pool):
+        # workers come from a fork server that has only collected the tests
+        "process_isolation": "forkserver",
+    }
+    pyproject = workdir / "pyproject.toml"
+    lines = ["", "[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in config.items()]
+    pyproject.write_text(pyproject.read_text(encoding="utf-8") + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def tests_for(module: str, workdir: Path) -> list[str]:
+    found: list[str] = []
+    for pattern in MODULES[module]:
+        for path in sorted(glob.glob(pattern, root_dir=workdir)):
+            if path not in found:
+                found.append(path)
+    return found
+
+
+def mutmut(workdir: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run(["nice", "-n", "10", str(exe), *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def function_lines(source: str) -> dict[str, tuple[int, int]]:
+    """Function (and method) name -> (first line, last line) in the original module."""
+    spans: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            spans.setdefault(node.name, (node.lineno, node.end_lineno or node.lineno))
+    return spans
+
+
+def changed_lines(diff: str) -> tuple[str, str]:
+    removed = "\n".join(ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+    added = "\n".join(ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+    return removed, added
+
+
+def locate(source: str, function: str, removed: str) -> int | None:
+    """The line of the original module the mutant changes (its first removed line inside the function)."""
+    span = function_lines(source).get(function)
+    first = removed.splitlines()[0] if removed else ""
+    if not span or not first:
+        return span[0] if span else None
+    lines = source.splitlines()
+    for n in range(span[0], span[1] + 1):
+        if lines[n - 1].strip() == first:
+            return n
+    return span[0]
+
+
+def function_of(mutant: str) -> str:
+    """`enclave.pii.validators.x_is_luhn__mutmut_3` -> `is_luhn` (methods: `xǁClassǁmethod__mutmut_1`)."""
+    tail = mutant.rsplit(".", 1)[-1]
+    tail = re.sub(r"__mutmut_\d+$", "", tail)
+    tail = tail.split("ǁ")[-1]
+    return tail[2:] if tail.startswith("x_") else tail
+
+
+def load_explanations() -> list[dict[str, str]]:
+    if not EXPLANATIONS.exists():
+        return []
+    data = yaml.safe_load(EXPLANATIONS.read_text(encoding="utf-8")) or []
+    if not isinstance(data, list):
+        raise SystemExit(f"{EXPLANATIONS}: expected a list of explanations")
+    return data
+
+
+def explain(module: str, function: str, removed: str, added: str, explanations: list[dict[str, str]]) -> str | None:
+    """An explanation matches a survivor by module, function and the exact lines changed (not by mutant number,
+    which shifts whenever the module changes)."""
+    for e in explanations:
+        if (e.get("module") == module and e.get("function") == function
+                and str(e.get("from", "")).strip() == removed and str(e.get("to", "")).strip() == added):
+            return str(e["why"])
+    return None
+
+
+def run_module(module: str, worktree: bool, commit: str, jobs: int,
+               explanations: list[dict[str, str]]) -> dict[str, Any]:
+    workdir = WORK / module.replace("/", "_").removesuffix(".py")
+    prepare(workdir, module, [], worktree, commit)
+    tests = tests_for(module, workdir)
+    prepare(workdir, module, tests, worktree, commit)
+    source = (workdir / module).read_text(encoding="utf-8")
+    started = time.monotonic()
+    run = mutmut(workdir, "run", "--max-children", str(jobs))
+    seconds = round(time.monotonic() - started, 1)
+    if run.returncode != 0:
+        tail = (run.stdout + run.stderr)[-3000:]
+        return {"error": f"mutmut run exited {run.returncode}", "output_tail": tail, "tests": tests}
+    statuses: dict[str, str] = {}
+    for line in mutmut(workdir, "results", "--all", "true").stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            statuses[name] = status
+    counts = {k: sum(1 for s in statuses.values() if s == k) for k in STATUS_KEYS}
+    survivors = []
+    for name, status in sorted(statuses.items()):
+        if status not in ("survived", "no tests", "suspicious", "timeout"):
+            continue
+        diff = mutmut(workdir, "show", name).stdout.split("\n", 1)[-1].strip()
+        removed, added = changed_lines(diff)
+        function = function_of(name)
+        survivors.append({
+            "mutant": name, "status": status, "function": function,
+            "line": locate(source, function, removed), "diff": diff,
+            "explanation": explain(module, function, removed, added, explanations),
+        })
+    return {
+        "tests": tests,
+        "killed": counts["killed"],
+        "survived": counts["survived"],
+        "total": len(statuses),
+        "other": {k: v for k, v in counts.items() if k not in ("killed", "survived") and v},
+        "survived_unexplained": sum(1 for s in survivors if s["status"] == "survived" and not s["explanation"]),
+        "seconds": seconds,
+        "survivors": survivors,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--module", action="append", choices=sorted(MODULES), help="only this module (repeatable)")
+    ap.add_argument("--worktree", action="store_true", help="measure uncommitted changes too")
+    ap.add_argument("--commit", default="HEAD", help="measure this commit (default HEAD)")
+    ap.add_argument("--output", type=Path, default=RESULT, help=f"report file (default {RESULT.relative_to(ROOT)})")
+    ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    args = ap.parse_args()
+    explanations = load_explanations()
+    modules = args.module or [m for m in MODULES if (ROOT / m).exists()]
+    out: Path = args.output
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() and args.module else {}
+    report.setdefault("modules", {})
+    dirty = bool(git("status", "--porcelain", "--", *modules)) if args.worktree else False
+    mutmut_version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True,
+                                    text=True).stdout
+    version = re.search(r"^Version: (.+)$", mutmut_version, re.MULTILINE)
+    for module in modules:
+        print(f"[mutation] {module} ...", flush=True)
+        result = run_module(module, args.worktree, args.commit, args.jobs, explanations)
+        result.update(commit=git("rev-parse", "HEAD" if args.worktree else args.commit), dirty=dirty,
+                      measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        report["modules"][module] = result
+        if "error" in result:
+            print(f"[mutation] {module}: {result['error']}\n{result['output_tail']}", flush=True)
+        else:
+            print(f"[mutation] {module}: {result['killed']} killed, {result['survived']} survived of "
+                  f"{result['total']} ({result['survived_unexplained']} unexplained) in {result['seconds']} s",
+                  flush=True)
+    report.update(tool=f"mutmut {version.group(1) if version else '?'}",
+                  note="per module: its fast unit tests on SQLite; survivors list location, diff and, for "
+                       "equivalent mutants, the explanation from benchmarks/mutation_explanations.yaml")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"[mutation] wrote {out}")
+    return 1 if any("error" in r for r in report["modules"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
