@@ -96,7 +96,7 @@ def test_researcher_analyses_exports_from_jupyterlab_and_downloads_after_two_rev
         # a file with a resident ID number is blocked by the automated checks
         run_cell(page, "open('/workspace/results/ids.txt', 'w').write('身份证号 11010519491231002X')\n"
                        "b = request_export(['results/ids.txt'], 'list of patients')\n"
-                       "print('BLOCKED', b['id'], b['files'][0]['verdict'], b['files'][0]['findings'][0]['entity'])",
+                       "print('BLOCKED', b['id'], b['files'][0]['verdict'], b['files'][0]['findings'][0]['kind'])",
                  "BLOCKED", 2)
         out = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output").inner_text()
         assert "block CN_RESIDENT_ID" in out, out
@@ -184,8 +184,8 @@ def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: 
         alice.stop()
     verdicts = {f["name"]: f for f in req["files"]}
     assert verdicts["hostile/figure.svg"]["verdict"] == "block"  # not an allowed type
-    assert any(x["rule"] == "spreadsheet-formula" for x in verdicts["hostile/table.csv"]["findings"]
-               if "rule" in x), verdicts["hostile/table.csv"]
+    assert any(x["kind"] == "spreadsheet-formula" for x in verdicts["hostile/table.csv"]["findings"]), verdicts[
+        "hostile/table.csv"]  # the requester's form of the finding: the kind of rule, no detail
 
     context = browser.new_context(locale="en-US")
     page = context.new_page()

@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import docker
 import pytest
 import requests
 
+from egress_review.workflow import get_request
 from enclave import audit
 from enclave.db import session_scope
 from enclave.demo import DEMO_PROJECT
@@ -74,7 +76,7 @@ def test_requests_from_the_workspace_are_copied_checked_and_tricks_refused(encla
     assert r["clean"]["rc"] == 0 and r["clean"]["out"]["state"] == "submitted"
     assert r["clean"]["out"]["project"] == DEMO_PROJECT and r["clean"]["out"]["files"][0]["verdict"] == "pass"
     blocked = r["blocked"]["out"]["files"][0]
-    assert blocked["verdict"] == "block" and blocked["findings"][0]["entity"] == "CN_RESIDENT_ID"
+    assert blocked["verdict"] == "block" and blocked["findings"][0]["kind"] == "CN_RESIDENT_ID"
     assert "11010519491231002X" not in json.dumps(blocked)  # findings never repeat the value
     assert "symbolic link" in r["symlink"]["err"]
     assert "inside the project workspace" in r["dotdot"]["err"]
@@ -212,25 +214,50 @@ print(json.dumps([r, w, export("withdraw", str(r["out"]["id"]))]))""")
 
 MODEL = r"""
 import pickle, numpy as np, polars as pl
+from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 rng = np.random.default_rng(0)
-X = rng.normal(size=(400, 5)); y = (X[:, 0] + rng.normal(scale=2, size=400) > 0).astype(int)
-df = pl.DataFrame({**{f"x{i}": X[:, i] for i in range(5)}, "y": y})
-df[:200].write_csv("/workspace/out/train.csv"); df[200:].write_csv("/workspace/out/holdout.csv")
-model = DecisionTreeClassifier(min_samples_leaf=1, random_state=0).fit(X[:200], y[:200])
-pickle.dump(model, open("/workspace/out/model.pkl", "wb"))
-r = export("request", "out/model.pkl", "-j", "model", "--training-data", "out/train.csv",
-           "--holdout-data", "out/holdout.csv", "--target", "y")
-print(json.dumps(r))
+X = rng.normal(size=(200, 60)); y = (X[:, 0] + rng.normal(scale=2, size=200) > 0).astype(int)
+df = pl.DataFrame({**{f"x{i}": X[:, i] for i in range(60)}, "y": y})
+df[:100].write_csv("/workspace/out/train.csv"); df[100:].write_csv("/workspace/out/holdout.csv")
+# 60 features for 100 rows and almost no regularisation: it remembers its training rows
+pickle.dump(LogisticRegression(C=1e4, max_iter=5000).fit(X[:100], y[:100]), open("/workspace/out/model.pkl", "wb"))
+pickle.dump(DecisionTreeClassifier(min_samples_leaf=1).fit(X[:100], y[:100]), open("/workspace/out/tree.pkl", "wb"))
+class Hostile:  # unpickling it would print a harmless-looking score and echo a file
+    def __reduce__(self):
+        return (exec, ("import json; print(json.dumps(dict(auc=0.5, rows=100))); print(open('/etc/passwd').read())",))
+pickle.dump(Hostile(), open("/workspace/out/hostile.pkl", "wb"))
+args = ["-j", "model", "--training-data", "out/train.csv", "--holdout-data", "out/holdout.csv", "--target", "y"]
+print(json.dumps({n: export("request", f"out/{n}.pkl", *args) for n in ("model", "tree", "hostile")}))
 """
 
 
-def test_a_model_gets_a_membership_inference_score_from_a_throwaway_container(enclave: Enclave, running):
+def _mia_containers() -> list[str]:
+    client = docker.from_env()
+    try:
+        return [c.name for c in client.containers.list(all=True, filters={"label": "org.enclave.role=mia"})]
+    finally:
+        client.close()
+
+
+def test_only_models_the_static_check_passed_get_a_membership_inference_score(enclave: Enclave, running):
+    before = _mia_containers()
     r = in_ws(enclave, "alice", MODEL)
-    assert r["rc"] == 0, r["err"]
-    f = r["out"]["files"][0]
-    assert f["type"] == "pickle" and f["verdict"] == "block"
-    rules = {x["rule"]: x for x in f["findings"]}
-    assert "min_samples_leaf>=5" in rules  # read statically from the pickle
-    mia = next(x for x in f["findings"] if x["rule"].startswith("membership-inference"))
-    assert mia["location"]["score"] > 0.6 and mia["verdict"] == "block", mia
+    assert all(x["rc"] == 0 for x in r.values()), r
+    files = {n: x["out"]["files"][0] for n, x in r.items()}
+    kinds = {n: {x["kind"]: x for x in f["findings"]} for n, f in files.items()}
+    mia = "membership-inference AUC<0.6"
+    # an ordinary model is tested in a throw-away container: only its score comes back
+    assert files["model"]["verdict"] == "block" and kinds["model"][mia]["location"]["score"] > 0.6, kinds["model"]
+    # a statically blocked model or hostile pickle is never loaded, not even in the container
+    assert "min_samples_leaf>=5" in kinds["tree"] and "pickle-globals" in kinds["hostile"]
+    for name in ("tree", "hostile"):
+        assert files[name]["verdict"] == "block" and mia in kinds[name] and "location" in kinds[name][mia]
+        assert "score" not in kinds[name][mia]["location"], kinds[name]
+    assert "root:" not in json.dumps(r)
+    with session_scope() as s:  # what reviewers see says why
+        req = get_request(s, r["hostile"]["out"]["id"])
+        detail = [x["detail"] for x in req.files[0].scan["findings"] if x.get("rule") == mia]
+    assert detail == ["membership-inference test: not run: the static check blocked this pickle, so it is never "
+                      "loaded"]
+    assert _mia_containers() == before  # each test container is gone
