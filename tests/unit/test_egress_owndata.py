@@ -39,3 +39,9 @@ def test_without_a_project_the_scan_compares_with_no_dataset(enclave_home: Path,
     assert row["own_data_datasets"] == [] and not [f for f in row["findings"] if f["check"] == "own-data"]
     res = CliRunner().invoke(main, ["egress", "scan", str(enclave_home / "leak.txt")])
     assert "own-data check not run: give --project" in res.output
+
+
+def test_an_unknown_project_is_named_not_scanned_against_everything(enclave_home: Path, two_projects):
+    (enclave_home / "note.txt").write_text("fine\n")
+    res = CliRunner().invoke(main, ["egress", "scan", str(enclave_home / "note.txt"), "--project", "nosuch"])
+    assert res.exit_code != 0 and "nosuch" in res.output and "Traceback" not in res.output
