@@ -20,7 +20,8 @@ from policies.schema import EgressPolicy
 CHECK = "row-level"
 ID_COLUMN = re.compile(r"(patient|person|subject|study|record|case|participant|member|client|pat|hosp|admission|"
                        r"encounter|visit)[_\s.]?(id|no|number|num|key)$|^(id|pid|mrn|nhs_?number|nhs_?no|empi|"
-                       r"chi_?number|uuid)$|身份证|病案号|住院号|门诊号|就诊号|病历号|患者编号|患者id|病人id|医保卡?号|社保卡?号",
+                       r"chi_?number|uuid|patient_?name|full_?name|surname|forename)$|身份证|病案号|住院号|门诊号|就诊号|病历号|患者编号|"
+                       r"患者id|病人id|医保卡?号|社保卡?号|^姓名$|患者姓名|病人姓名",
                        re.IGNORECASE)
 DOB_COLUMN = re.compile(r"^(dob|d\.o\.b|birth_?date|date_?of_?birth|birthdate|birthday|birth_?dt|bday)$"
                         r"|出生日期|出生年月日|生日", re.IGNORECASE)

@@ -31,7 +31,8 @@ COUNT_TOKENS = frozenset({
     "participants", "respondents", "admissions", "admitted", "births", "censor", "censored", "risk", "atrisk",
     "positive", "negative", "positives", "survivors", "alive", "exposed", "users", "individuals", "women", "men",
     "children", "visits", "referrals", "prescriptions", "diagnoses", "discharges", "readmissions", "infections",
-    "hospitalisations", "hospitalizations", "responders", "nonresponders", "dropouts", "withdrawals", "failures"})
+    "hospitalisations", "hospitalizations", "responders", "nonresponders", "dropouts", "withdrawals", "failures",
+    "observed", "removed", "entrance", "entered", "lost", "ltfu", "recurrences", "relapses"})
 CN_COUNT = re.compile(r"(例数|人数|人次|频数|计数|数量|病例|死亡|发病|患者数|阳性|阴性|存活|删失|在险|随访数|例"
                       r"|(?<![指分系参倍函对岁])数)$")
 # Names that say "this is a key or a statistic", whatever numbers it holds.
@@ -39,7 +40,7 @@ STAT_TOKENS = frozenset({
     "mean", "avg", "average", "median", "sd", "std", "stddev", "se", "sem", "var", "variance", "iqr", "q1", "q3",
     "pct", "percent", "percentage", "prop", "proportion", "rate", "ratio", "share", "or", "hr", "rr", "irr", "coef",
     "beta", "estimate", "est", "ci", "lower", "upper", "lcl", "ucl", "lci", "uci", "p", "pvalue", "pval", "statistic",
-    "stat", "z", "t", "chi2", "f", "min", "max", "minimum", "maximum", "cost", "amount", "value", "score", "weight",
+    "stat", "z", "t", "chi2", "min", "max", "minimum", "maximum", "cost", "amount", "value", "score", "weight",
     "height", "bmi", "dose", "los", "duration", "length", "days", "hours", "minutes", "auc", "sens", "spec", "ppv",
     "npv", "loglik", "aic", "bic", "r2", "survival", "surv", "hazard", "cumhaz", "prob", "probability", "odds",
     "weighted", "per", "total_cost", "price", "top1", "top2", "top"})
@@ -48,7 +49,8 @@ KEY_TOKENS = frozenset({
     "code", "id", "rank", "order", "index", "idx", "stage", "grade", "level", "band", "group", "arm", "cluster",
     "site", "region", "zip", "postcode", "category", "chapter", "lag", "df", "dof", "degree", "seq", "row", "line",
     "version", "wave", "cycle", "decile", "quintile", "quartile", "tertile", "centile", "percentile", "strata",
-    "stratum", "bin", "bucket", "cohort", "iteration", "fold", "seed", "k"})
+    "stratum", "bin", "bucket", "cohort", "iteration", "fold", "seed", "k", "rows", "columns", "cols", "size",
+    "bytes", "kb", "mb", "lines", "page", "pages", "files", "seconds", "step", "epoch", "epochs", "depth"})
 CN_NOT_COUNT = re.compile(r"(率|比|比例|占比|百分比|均值|平均|中位|标准差|系数|最小|最大|费用|金额|年龄|年份|年|月|周"
                           r"|日期|时间|编码|代码|分期|分级|评分|得分|指数|分数)")
 TOTAL_LABEL = re.compile(r"^(total|totals|all|overall|sum|grand total|all patients|all participants|合计|总计|"
@@ -62,18 +64,20 @@ N_PCT_CUE = re.compile(r"n\s*[(（]\s*%|no\.?\s*[(（]\s*%|例\s*[(（]\s*%|例�
                        re.IGNORECASE)
 STAT_ROW_CUE = re.compile(r"mean|median|sd|iqr|range|均值|平均|中位|标准差|±", re.IGNORECASE)
 GROUP_N = re.compile(r"[(（\[,\s]\s*[nN]\s*[=＝]\s*(\d[\d,]*)|^[nN]\s*[=＝]\s*(\d[\d,]*)|[(（]\s*(\d+)\s*例\s*[)）]")
-MIN_MAX = re.compile(r"(?:^|[_\s.(])(?:min|max|minimum|maximum|p0|p100|q0|q4)(?:$|[_\s.)])|最小|最大", re.IGNORECASE)
+MIN_MAX = re.compile(r"(?:^|[_\s.(])(?:min|max|minimum|maximum|p0|p100|q0|q4)(?:$|[_\s.)])(?!_?(?:depth|iter|samples|"
+                     r"leaf|features|child|epochs|lag|bin|len))|最小|最大", re.IGNORECASE)
 DESCRIBE_LABELS = frozenset({"count", "mean", "std", "min", "25%", "50%", "75%", "max", "null_count"})
 ORDER_LABEL = re.compile(r"^(min|max|minimum|maximum|最小值|最大值|最小|最大)$", re.IGNORECASE)
 CUMULATIVE = re.compile(r"cum|running|累计|累积", re.IGNORECASE)
 AT_RISK = re.compile(r"risk|在险|风险人数|期初", re.IGNORECASE)
 SURV_VALUE = re.compile(r"surv|km|kaplan|生存", re.IGNORECASE)
-SURV_TIME = re.compile(r"time|day|week|month|year|时间|天|月|年", re.IGNORECASE)
+SURV_TIME = re.compile(r"time|day|week|month|year|event_at|timeline|duration|时间|天|月|年|随访", re.IGNORECASE)
 STAT_NAME = re.compile(r"mean|median|avg|average|sd|std|iqr|均值|平均|中位|标准差", re.IGNORECASE)
-RATE_PER = re.compile(r"per[_\s.]?(\d+)\s*(k)?", re.IGNORECASE)
+RATE_PER = re.compile(r"per[_\s.]?(\d[\d,]*)\s*(k)?|1/(\d+)(万)?|(‰)", re.IGNORECASE)
 DENOMINATOR = re.compile(r"^(denominator|denom|n_total|total_n|population|pop|n_eligible|n_cohort|cohort_size|"
                          r"group_size|分母|总人数|总例数|人口数)$", re.IGNORECASE)
-PCT_NAME = re.compile(r"pct|percent|%|proportion|^prop|_prop|占比|百分比|构成比|比例|rate|率", re.IGNORECASE)
+PCT_NAME = re.compile(r"pct|percent|%|proportion|^prop|_prop|占比|百分比|构成比|比例|rate|率|incidence|prevalence|"
+                      r"per[_\s]?\d|‰", re.IGNORECASE)
 
 
 def _tokens(name: str) -> list[str]:
@@ -84,6 +88,8 @@ def _name_says_count(name: str) -> bool:
     toks = _tokens(name)
     if any(t in STAT_TOKENS for t in toks) or CN_NOT_COUNT.search(name):
         return False
+    if toks and (toks[-1] in KEY_TOKENS or toks[-1] == "at"):
+        return False  # 'event_date', 'death_year', 'event_at': when, not how many
     if any(t in COUNT_TOKENS for t in toks) or CN_COUNT.search(name.strip()):
         return True
     joined = name.lower().replace(" ", "_")
@@ -276,20 +282,59 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
     return out
 
 
+def _rate_scale(name: str) -> float | None:
+    """'rate_per_1000' -> 1000, 'per 100,000' -> 100000, 'per_100k' -> 100000, '(1/10万)' -> 100000, '‰' -> 1000."""
+    m = RATE_PER.search(name)
+    if not m:
+        return None
+    if m.group(5):
+        return 1000.0
+    if m.group(1):
+        return float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
+    return float(m.group(3)) * (10000 if m.group(4) else 1)
+
+
+def _denominator(cols: list[Column]) -> Column | None:
+    """A denominator column by name; an upper-case 'N' or 'Total' counts as one only beside a percentage."""
+    named = next((c for c in cols if DENOMINATOR.match(c.name.strip()) and c.whole), None)
+    if named is not None or not any(PCT_NAME.search(c.name) for c in cols):
+        return named
+    return next((c for c in cols if c.whole and (c.name.strip() == "N" or c.name.strip().lower() in ("total",
+                                                                                                   "total_n"))), None)
+
+
+N_OF_N = re.compile(r"^\s*(\d[\d,]*)\s*/\s*(\d[\d,]*)\s*$")
+
+
+def n_of_n_cells(cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
+    """'5/120' (events out of the group) in a column of such cells: both numbers are counts."""
+    out: list[Finding] = []
+    for c in cols:
+        cells = [(r, N_OF_N.match(v)) for r, v in enumerate(c.raw, start=1) if isinstance(v, str) and v.strip()]
+        if len(cells) < 2 or not all(m for _, m in cells):
+            continue
+        pairs = [(r, float(m.group(1).replace(",", "")), float(m.group(2).replace(",", ""))) for r, m in cells if m]
+        if not all(a <= b for _, a, b in pairs):
+            continue
+        for r, a, b in pairs:
+            loc = {"row": r, "column": c.name}
+            out += count_cell(a, sdc, loc, "numerator of an 'n/N' cell") + count_cell(b, sdc, loc, "denominator of "
+                                                                                      "an 'n/N' cell")
+    return out
+
+
 def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
                                  ) -> list[Finding]:
     """A percentage (or rate per N) next to its denominator is the count it was computed from."""
-    denom = next((c for c in cols if DENOMINATOR.match(c.name.strip()) and c.whole), None)
+    denom = _denominator(cols)
     if denom is None:
         return []
     out: list[Finding] = []
     for c in cols:
         if c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
             continue
-        per = RATE_PER.search(c.name)
         known = [v for v in c.nums if v is not None]
-        scale = (int(per.group(1)) * (1000 if per.group(2) else 1)) if per else (1.0 if known and max(known) <= 1
-                                                                                 and "prop" in c.name.lower() else 100)
+        scale = _rate_scale(c.name) or (1.0 if known and max(known) <= 1 and "prop" in c.name.lower() else 100.0)
         for row, (p, d) in enumerate(zip(c.nums, denom.nums, strict=True), start=1):
             if p is None or d is None:
                 continue
@@ -496,6 +541,7 @@ def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding
     out = small_counts(df, cols, counted, sdc)
     if cols:
         out += n_percent_cells(df, cols, sdc)
+        out += n_of_n_cells(cols, sdc)
         out += percentages_with_denominator(cols, counted, sdc)
         out += secondary_from_totals(df, cols, counted, sdc)
         out += series_steps(cols, counted, sdc)

@@ -240,3 +240,34 @@ def test_small_counts_in_prose_and_chart_labels():
     svg = ('<svg xmlns="http://www.w3.org/2000/svg"><title>Admissions (n)</title><text>A</text><text>120</text>'
            '<text>B</text><text>4</text></svg>')
     assert "count-in-chart" in rule_names(scan("c.svg", svg))
+
+
+def test_lifelines_event_tables_and_pandas_crosstabs_with_margins():
+    lifelines = ("          removed  observed  censored  entrance  at_risk\nevent_at\n"
+                 "0.0             0         0         0       163      163\n"
+                 "6.0             1         1         0         0      163\n"
+                 "7.0             2         1         1         0      162\n")
+    r = scan("ll.txt", lifelines)
+    assert ("threshold>=10", 2, "observed") in rules(r) and "survival-review" in rule_names(r)
+    assert not any(f["location"].get("column") == "event_at" for f in r["findings"])  # a time, not a count
+    crosstab = "col_0   F   M  All\nrow_0\nA      12   3   15\nB       8  20   28\nAll    20  23   43\n"
+    assert {("threshold>=10", 2, "F"), ("threshold>=10", 1, "M")} <= rules(scan("ct.txt", crosstab))
+
+
+def test_n_of_n_cells_and_rates_with_their_population():
+    assert ("threshold>=10", 1, "events/total") in rules(scan("n.csv", "arm,events/total\nA,5/120\nB,30/118\n"))
+    r = scan("r.csv", "region,population,incidence_per_100k\nA,80000,5.0\nB,120000,20.0\n")
+    assert ("threshold>=10", 1, "incidence_per_100k") in rules(r)
+    r = scan("r.csv", "地区,人口数,发病率(1/10万)\n甲,80000,5.0\n乙,120000,20.0\n")
+    assert ("threshold>=10", 1, "发病率(1/10万)") in rules(r)
+    r = scan("g.csv", "group,N,pct_outcome\nA,300,1.0\nB,250,20.0\n")
+    assert ("threshold>=10", 1, "pct_outcome") in rules(r)
+
+
+def test_model_settings_and_frame_metadata_are_not_counts():
+    assert scan("h.csv", "model,max_depth,n_estimators\nrf,6,500\ngbm,3,300\n")["verdict"] == "pass"
+    assert scan("d.txt", "age       int64\nsex      object\nbmi     float64\ndtype: object\n")["verdict"] == "pass"
+    info = (" #   Column  Non-Null Count  Dtype\n---  ------  --------------  -----\n"
+            " 0   age     48210 non-null  int64\n 1   sex     48205 non-null  object\n"
+            " 2   bmi     47001 non-null  float64\n")
+    assert scan("i.txt", info)["verdict"] == "pass"
