@@ -200,17 +200,19 @@ def polars_tables(lines: list[str], base: dict[str, Any]) -> Iterator[TextTable]
 
 # --- whitespace-aligned (pandas, R) -------------------------------------------------------------------------
 
+_INK = re.compile(r"\S")
+
+
 def _spans(block: list[str]) -> list[tuple[int, int]]:
-    width = max(len(x) for x in block)
-    filled = [any(i < len(x) and not x[i].isspace() for x in block) for i in range(width)]
-    spans, start = [], None
-    for i, f in enumerate([*filled, False]):
-        if f and start is None:
-            start = i
-        elif not f and start is not None:
-            spans.append((start, i))
-            start = None
-    return spans
+    """Runs of character positions that hold ink on some line: the columns of an aligned print.
+
+    Each line becomes a bit mask (ink = 1) so the union over lines is one integer OR, not a loop per character."""
+    mask = 0
+    for line in block:
+        bits = _INK.sub("1", line).replace(" ", "0")
+        if "1" in bits:
+            mask |= int(bits[::-1], 2)
+    return [(m.start(), m.end()) for m in re.finditer(r"1+", bin(mask)[2:][::-1])]
 
 
 def _header_ok(cells: list[str]) -> bool:
@@ -226,6 +228,8 @@ KEY_VALUE = re.compile(r"\S:\s{2,}\S|\S:\s*$")
 
 
 def _aligned(block: list[str], base: dict[str, Any]) -> TextTable | None:
+    if not _header_ok([c for c in block[0].split() if c] or [""]) and block[0][:1] != " ":
+        return None  # the first line holds values, not names: a log line, not a header (cheap, before the spans)
     if sum(1 for x in block if KEY_VALUE.search(x)) >= 0.5 * len(block):
         return None  # "No. Observations:   2050   AIC: 8812": a key-value layout, not a table
     spans = _spans(block)
@@ -293,7 +297,7 @@ def printed_tables(lines: list[str], base: dict[str, Any]) -> Iterator[TextTable
                 start = n
             block.append(line.rstrip().expandtabs())
             continue
-        if len(block) >= 3 and len(block) <= MAX_LINES:
+        if 3 <= len(block) <= MAX_LINES and any(ch.isdigit() for ch in block[-1]):
             loc = {**base, "line": start}
             table = _series(block, end_series.group("name"), loc) if end_series else None
             for skip in range(0, 0 if end_series else min(3, len(block) - 2)):
