@@ -29,6 +29,9 @@ class Segment:
     location: dict[str, Any]
 
 
+PLAIN_ATTRIBUTE = re.compile(r"[a-z:_-]+")
+
+
 class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -39,14 +42,34 @@ class _HTMLText(HTMLParser):
             self.parts.append((data, self.getpos()[0]))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for _, value in attrs:
+        for name, value in attrs:
             if value and value.strip():
                 self.parts.append((value, self.getpos()[0]))
+            if not PLAIN_ATTRIBUTE.fullmatch(name):  # a made-up attribute name is text the document keeps
+                self.parts.append((name, self.getpos()[0]))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    # Comments, declarations (<!DOCTYPE ..., <!ENTITY ...>), CDATA and processing instructions are
+    # not shown by a browser but leave with the file: they are read like any text.
+    def handle_comment(self, data: str) -> None:
+        self.handle_data(data)
+
+    def handle_decl(self, decl: str) -> None:
+        self.handle_data(decl)
+
+    def unknown_decl(self, data: str) -> None:
+        self.handle_data(data)
+
+    def handle_pi(self, data: str) -> None:
+        self.handle_data(data)
 
 
 def html_segments(text: str, base: dict[str, Any]) -> Iterator[Segment]:
     p = _HTMLText()
     p.feed(text)
+    p.close()  # an unterminated comment or tag at the end is flushed as text, not dropped
     for data, line in p.parts:
         yield Segment(data, {**base, "line": line})
 
@@ -122,6 +145,8 @@ def notebook_segments(nb: dict[str, Any]) -> Iterator[Segment]:
             if "text" in out:
                 t = out["text"]
                 yield Segment("".join(t) if isinstance(t, list) else str(t), {**loc, "part": "stream"})
+            if out.get("output_type") == "error":
+                yield Segment(f"{out.get('ename', '')}: {out.get('evalue', '')}", {**loc, "part": "error"})
             for mime, value in (out.get("data") or {}).items():
                 v = "".join(value) if isinstance(value, list) else value
                 if mime == "text/html":

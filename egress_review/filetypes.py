@@ -14,15 +14,56 @@ EXPECTED = {".csv": {"csv", "txt"}, ".tsv": {"tsv", "txt"}, ".txt": {"txt", "csv
             ".svg": {"svg"}}
 
 
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _plausible(text: str, enc: str) -> float:
+    """Share of the non-ASCII characters that are common Chinese characters or punctuation of `enc`.
+
+    Big5 bytes usually decode as GB18030 too, into kana, Greek and rare characters: this tells which
+    reading is the real one, so the checks read the names, not mojibake.
+    """
+    chars = [c for c in text[:65536] if ord(c) > 127]
+    if not chars:
+        return 1.0
+
+    def common(c: str) -> bool:
+        o = ord(c)
+        if not (0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF):
+            return False
+        try:
+            c.encode(enc)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    return sum(map(common, chars)) / len(chars)
+
+
 def decode_text(data: bytes) -> str | None:
-    for enc in ("utf-8-sig", "gb18030"):
+    """Text in UTF-8, UTF-16/32 with a byte-order mark, GB18030 or Big5; anything else is not text (None)."""
+    for bom, enc in BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                return None
+            return text.lstrip("\ufeff") if "\x00" not in text else None
+    readings: list[tuple[float, str]] = []
+    for enc, common in (("utf-8", ""), ("gb18030", "gb2312"), ("big5", "big5")):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if "\x00" not in text:
+        if "\x00" in text:
+            return None
+        if not common:
             return text
-    return None
+        readings.append((_plausible(text, common), text))
+    if not readings:
+        return None
+    return max(readings, key=lambda r: r[0])[1]  # max keeps the first (GB18030) on a tie
 
 
 def _delimited(text: str, sep: str) -> bool:

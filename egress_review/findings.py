@@ -39,6 +39,10 @@ class FileResult:
     sha256: str
     findings: list[Finding] = field(default_factory=list)
     members: list[FileResult] = field(default_factory=list)
+    # The rebuilt form (egress_review.rebuild): what was checked and is stored; None when refused.
+    rebuilt: bytes | None = None
+    original_sha256: str = ""  # of the bytes as submitted, for the audit record
+    rebuild_notes: list[str] = field(default_factory=list)  # what the rebuild dropped or changed
 
     @property
     def verdict(self) -> Verdict:
@@ -52,7 +56,8 @@ class FileResult:
         """`per_kind` keeps that many findings of each kind and column, and one line counting the rest."""
         findings = compact(self.findings, per_kind) if per_kind else self.findings
         d: dict[str, Any] = {"path": self.path, "type": self.type, "sha256": self.sha256,
-                             "verdict": self.verdict.value, "findings": [f.to_dict() for f in findings]}
+                             "verdict": self.verdict.value, "findings": [f.to_dict() for f in findings],
+                             "original_sha256": self.original_sha256 or self.sha256, "rebuilt": self.rebuild_notes}
         if self.members:
             d["members"] = [m.to_dict(per_kind) for m in self.members]
         return d

@@ -20,6 +20,9 @@ from egress_review.filetypes import decode_text
 
 MAX_ROWS = 500
 MAX_LINES = 5000
+# Said on the page whenever it shows less than the whole file (the checks always read all of it).
+PART = ("ONLY PART OF THIS FILE IS SHOWN: the first {shown} of {total} {what}. The automated checks read all of "
+        "it; the rest is released too if the request is approved.")
 FORMULA = re.compile(r"^[=+\-@]\s*[A-Za-z_(]")
 
 
@@ -72,7 +75,7 @@ def _table(data: bytes, ftype: str, findings: list[dict[str, Any]]) -> Rendered:
             tds.append(f"<td{cls}>{_mark(text, cells.get((i, col), []))}</td>")
         row_cls = ' class="hit-row"' if i in rows_hit else ""
         body.append(f'<tr{row_cls}><th class="rn">{i}</th>{"".join(tds)}</tr>')
-    notes = [f"showing {min(df.height, MAX_ROWS)} of {df.height} rows"] if df.height > MAX_ROWS else []
+    notes = [PART.format(shown=MAX_ROWS, total=df.height, what="rows")] if df.height > MAX_ROWS else []
     html = (f'<table class="data"><thead><tr><th class="rn">#</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
     return Rendered("table", html, notes)
@@ -81,9 +84,11 @@ def _table(data: bytes, ftype: str, findings: list[dict[str, Any]]) -> Rendered:
 def _lines(text: str, findings: list[dict[str, Any]]) -> Rendered:
     hits = _hits(findings, "line")
     rows = []
-    for n, line in enumerate(text.splitlines()[:MAX_LINES], start=1):
+    lines = text.splitlines()
+    for n, line in enumerate(lines[:MAX_LINES], start=1):
         rows.append(f'<tr><th class="rn">{n}</th><td><pre>{_mark(line, hits.get(n, []))}</pre></td></tr>')
-    return Rendered("lines", f'<table class="source">{"".join(rows)}</table>')
+    notes = [PART.format(shown=MAX_LINES, total=len(lines), what="lines")] if len(lines) > MAX_LINES else []
+    return Rendered("lines", f'<table class="source">{"".join(rows)}</table>', notes)
 
 
 def _notebook(text: str, findings: list[dict[str, Any]]) -> Rendered:
@@ -104,6 +109,10 @@ def _notebook(text: str, findings: list[dict[str, Any]]) -> Rendered:
             if "text" in out:
                 t = out["text"]
                 parts.append(f'<pre class="out">{_mark("".join(t) if isinstance(t, list) else str(t), found)}</pre>')
+            if out.get("output_type") == "error":
+                error = f"{out.get('ename', '')}: {out.get('evalue', '')}"
+                parts.append(f'<p class="mime">error (traceback frames are not kept)</p>'
+                             f'<pre class="out">{_mark(error, found)}</pre>')
             for mime, value in (out.get("data") or {}).items():
                 v = "".join(value) if isinstance(value, list) else value
                 if mime in ("image/png", "image/jpeg") and isinstance(v, str):
@@ -118,8 +127,19 @@ def _notebook(text: str, findings: list[dict[str, Any]]) -> Rendered:
 
 
 def render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
+    """The stored (rebuilt) form, with what the rebuild dropped said first."""
+    shown = _render(data, scan, image_url)
+    rebuilt = scan.get("rebuilt") or []
+    if rebuilt:
+        shown.notes.insert(0, "Rebuilt before checking (this is the form that is released): " + "; ".join(rebuilt))
+    return shown
+
+
+def _render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
     ftype = scan.get("type") or "binary"
     findings = scan.get("findings", [])
+    if not data and scan.get("verdict") == "block":
+        return Rendered("none", "", ["The file was refused and nothing of it is kept: see the findings"])
     if ftype in ("csv", "tsv", "parquet", "xlsx"):
         return _table(data, ftype, findings)
     if ftype in ("png", "jpg"):

@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import zipfile
 from pathlib import Path
 
-from egress_review import checks, owndata
-from egress_review.extract import read_table, text_segments
+import polars as pl
+
+from egress_review import checks, owndata, rebuild
+from egress_review.extract import Segment, read_table, text_segments
 from egress_review.filetypes import detect, name_mismatch
 from egress_review.findings import FileResult, Finding, Verdict
 from egress_review.owndata import OwnDataIndex
-from egress_review.sdc import counts_in_prose
+from egress_review.sdc import counts_in_prose, differences
 from egress_review.tables import check_text_tables
 from policies.schema import EgressPolicy
 
+# Script in a notebook's HTML outputs (plots, widgets) is shown inert to reviewers; HTML and SVG files
+# that can run script are refused by the rebuild.
 ACTIVE = re.compile(rb"<script|javascript:|\son[a-z]+\s*=|application/javascript", re.IGNORECASE)
 TEXT_TYPES = {"csv", "tsv", "txt", "md", "json", "html", "ipynb", "svg", "png", "jpg"}
 TABLE_TYPES = {"csv", "tsv", "parquet", "xlsx"}
 
 
 def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
-               own: OwnDataIndex | None = None) -> FileResult:
+               own: OwnDataIndex | None = None, budget: list[int] | None = None) -> FileResult:
+    """Rebuild the file into its known form, then check that form; `result.rebuilt` is what may be stored.
+
+    Never raises: a file that makes a reader fail in a way nobody foresaw is refused (`block`) with the
+    reason, never passed. `budget` is what archives may still unpack to, shared by nested archives.
+    """
+    try:
+        return _scan(name, data, policy, depth, own, [policy.max_zip_total_bytes] if budget is None else budget)
+    except (Exception, pl.exceptions.PanicException) as exc:  # the last line of defence, tested by fuzzing
+        digest = hashlib.sha256(data).hexdigest()
+        result = FileResult(name, None, digest, original_sha256=digest)
+        result.findings.append(Finding("file-type", Verdict.BLOCK, f"the file cannot be read fully "
+                                       f"({type(exc).__name__}): refused", rule="readable"))
+        return result
+
+
+def _scan(name: str, data: bytes, policy: EgressPolicy, depth: int, own: OwnDataIndex | None,
+          budget: list[int]) -> FileResult:
     ftype = detect(data, name)
-    result = FileResult(name, ftype, hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data).hexdigest()
+    result = FileResult(name, ftype, digest, original_sha256=digest)
     f = result.findings
     if len(data) > policy.max_file_bytes:
         f.append(Finding("file-type", Verdict.BLOCK, f"{len(data)} bytes: over the limit of {policy.max_file_bytes}",
@@ -33,21 +53,11 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
     if mismatch := name_mismatch(name, ftype):
         f.append(Finding("file-type", Verdict.BLOCK, mismatch, rule="content-matches-name"))
     if ftype == "zip":
-        if policy.archives == "refuse" or depth > 2:
-            f.append(Finding("file-type", Verdict.BLOCK, "archives are refused by policy", rule="archives"))
-            return result
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            for info in z.infolist():
-                if info.is_dir():
-                    continue
-                if info.file_size > policy.max_file_bytes:
-                    f.append(Finding("file-type", Verdict.BLOCK, f"member {info.filename} too large",
-                                     rule=f"max_file_bytes={policy.max_file_bytes}"))
-                    continue
-                result.members.append(scan_bytes(f"{name}!{info.filename}", z.read(info), policy, depth + 1, own))
+        _archive(result, data, policy, depth, own, budget)
         return result
     if ftype == "pickle":
         f.extend(checks.pickle_model(data))
+        _as_submitted(result, data, "a model is stored as submitted: it never passes automatically")
         return result
     if ftype not in policy.allowed_types:
         f.append(Finding("file-type", Verdict.BLOCK, f"type {ftype} is not allowed to leave",
@@ -57,17 +67,50 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
     if ftype == "pdf":
         f.append(Finding("file-type", Verdict.REVIEW, "PDF text is not extracted automatically: a reviewer must "
                          "read it", rule="manual-check"))
+        _as_submitted(result, data, "a PDF is stored as submitted: a reviewer reads all of it")
         return result
-    df = read_table(data, ftype) if ftype in TABLE_TYPES else None
-    if ftype in TABLE_TYPES and df is None:
-        f.append(Finding("file-type", Verdict.BLOCK, f"{ftype} could not be read", rule="readable"))
-    if df is not None:
-        f.extend(checks.pii_in_table(df))
-        f.extend(checks.row_level(df, policy))
-        f.extend(checks.disclosure_control(df, policy.sdc))
-        f.extend(checks.formulas(df))
-        if own:
-            f.extend(owndata.in_table(own, df))
+    rb = rebuild.rebuild(ftype, data, policy)
+    f.extend(rb.findings)
+    result.rebuild_notes.extend(rb.notes)
+    if rb.data is None:
+        return result
+    result.rebuilt, result.sha256 = rb.data, hashlib.sha256(rb.data).hexdigest()
+    _check(result, ftype, rb, policy, own)
+    return result
+
+
+def _as_submitted(result: FileResult, data: bytes, why: str) -> None:
+    result.rebuilt = data
+    result.rebuild_notes.append(why)
+
+
+def _table_checks(df: pl.DataFrame, policy: EgressPolicy, own: OwnDataIndex | None) -> list[Finding]:
+    out = [*checks.pii_in_table(df), *checks.row_level(df, policy), *checks.disclosure_control(df, policy.sdc),
+           *checks.formulas(df)]
+    if own:
+        out.extend(owndata.in_table(own, df))
+    return out
+
+
+def _check(result: FileResult, ftype: str, rb: rebuild.Rebuilt, policy: EgressPolicy,
+           own: OwnDataIndex | None) -> None:
+    """Every check, on the rebuilt form only: what leaves is what was read."""
+    f = result.findings
+    data = rb.data or b""
+    tables = rb.tables
+    if tables is None and ftype in TABLE_TYPES:
+        df = read_table(data, ftype)
+        tables = None if df is None else [("", df)]
+        if df is None:
+            f.append(Finding("file-type", Verdict.BLOCK, f"{ftype} could not be read", rule="readable"))
+    f.extend(checks.pii_in_segments(rb.segments))
+    if tables is not None:
+        for sheet, df in tables:
+            found = _table_checks(df, policy, own)
+            for x in found if sheet else ():
+                x.location = {"sheet": sheet, **x.location}
+            f.extend(found)
+        f.extend(differences([(df, {"sheet": sheet}) for sheet, df in tables], policy.sdc))
     elif ftype in TEXT_TYPES:
         segments = list(text_segments(data, ftype))
         f.extend(checks.pii_in_segments(segments))
@@ -76,10 +119,37 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
         f.extend(check_text_tables(data, ftype, policy))
         if own:
             f.extend(owndata.in_segments(own, segments))
-    if ftype in ("html", "svg", "ipynb") and ACTIVE.search(data):
+    if ftype == "ipynb" and ACTIVE.search(data):
         f.append(Finding("active-content", Verdict.REVIEW, "may contain script; shown inert to reviewers",
                          rule="inert-rendering"))
-    return result
+
+
+def _archive(result: FileResult, data: bytes, policy: EgressPolicy, depth: int, own: OwnDataIndex | None,
+             budget: list[int]) -> None:
+    """Members read within the caps, each scanned and rebuilt; their names are text the checks read."""
+    f = result.findings
+    if policy.archives == "refuse" or depth > 2:
+        f.append(Finding("file-type", Verdict.BLOCK, "archives are refused by policy", rule="archives"))
+        return
+    try:
+        entries, notes = rebuild.zip_entries(data, policy)
+    except rebuild.Refused as exc:
+        f.append(rebuild.refusal(str(exc), exc.rule))
+        return
+    unpacked = sum(len(d) for _, d in entries)
+    if unpacked > budget[0]:
+        f.append(rebuild.refusal(f"nested archives unpack to more than {policy.max_zip_total_bytes} bytes in all",
+                                 "max_zip_total_bytes"))
+        return
+    budget[0] -= unpacked
+    result.rebuild_notes.extend(notes)
+    f.extend(checks.pii_in_segments([Segment(n, {"member": n, "part": "member name"}) for n, _ in entries]))
+    for member, content in entries:
+        result.members.append(scan_bytes(f"{result.path}!{member}", content, policy, depth + 1, own, budget))
+    if all(m.rebuilt is not None for m in result.members):
+        result.rebuilt = rebuild.pack_zip([(n, m.rebuilt or b"") for (n, _), m in zip(entries, result.members,
+                                                                                      strict=True)])
+        result.sha256 = hashlib.sha256(result.rebuilt).hexdigest()
 
 
 def scan_path(path: Path, policy: EgressPolicy, own: OwnDataIndex | None = None) -> FileResult:
@@ -91,4 +161,6 @@ def scan_path(path: Path, policy: EgressPolicy, own: OwnDataIndex | None = None)
 def rules_used(policy: EgressPolicy) -> dict[str, object]:
     """Recorded with every result: the rules and thresholds the verdicts rest on."""
     return {"allowed_types": policy.allowed_types, "max_file_bytes": policy.max_file_bytes,
-            "archives": policy.archives, "row_cap": policy.row_cap, "sdc": policy.sdc.model_dump()}
+            "archives": policy.archives, "row_cap": policy.row_cap, "sdc": policy.sdc.model_dump(),
+            "max_zip_members": policy.max_zip_members, "max_zip_total_bytes": policy.max_zip_total_bytes,
+            "max_zip_ratio": policy.max_zip_ratio, "max_image_pixels": policy.max_image_pixels}

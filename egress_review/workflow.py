@@ -151,11 +151,13 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
         result = scan_bytes(name, data, policy, own=own)
         if model and result.type == "pickle":
             result.findings.extend(membership.findings(data, model, policy.model_attack_auc, result.findings))
-        req.files.append(ExportFile(name=name, sha256=store_blob(store, data), size=len(data),
+        kept = result.rebuilt if result.rebuilt is not None else b""  # the rebuilt form; nothing of a refused file
+        req.files.append(ExportFile(name=name, sha256=store_blob(store, kept), size=len(kept),
                                     scan={**result.to_dict(FINDINGS_PER_KIND), "rules": rules_used(policy)}))
     session.flush()
     audit.record(session, requester, "export.submit", project=project_slug, target=f"request:{req.id}",
-                 files=[{"name": f.name, "sha256": f.sha256, "verdict": f.verdict} for f in req.files])
+                 files=[{"name": f.name, "sha256": f.sha256, "original_sha256": f.scan.get("original_sha256"),
+                         "verdict": f.verdict} for f in req.files])
     return req
 
 

@@ -105,13 +105,20 @@ class EgressPolicy(Strict):
     """What may leave, and the automatic checks every file gets before two people review it."""
 
     allowed_types: list[str] = Field(default_factory=lambda: [
-        "csv", "tsv", "txt", "md", "json", "html", "ipynb", "png", "jpg", "pdf", "parquet", "xlsx"])
+        "csv", "tsv", "txt", "md", "json", "html", "svg", "ipynb", "png", "jpg", "pdf", "parquet", "xlsx"])
     max_file_bytes: int = Field(default=16 * 1024**2, ge=1)
     max_files_per_request: int = Field(default=20, ge=1, description="files named in one request")
     max_request_bytes: int = Field(default=64 * 1024**2, ge=1, description="all files of one request together")
     max_requests_per_day: int = Field(default=20, ge=1, description="requests per project in any 24 hours")
     max_files_per_day: int = Field(default=200, ge=1, description="files requested per project in any 24 hours")
     archives: Literal["unpack", "refuse"] = "unpack"
+    max_zip_members: int = Field(default=1000, ge=1, description="members of one archive (zip or xlsx)")
+    max_zip_total_bytes: int = Field(default=64 * 1024**2, ge=1, description="what one archive, and all archives "
+                                     "nested in it, unpack to together")
+    max_zip_ratio: int = Field(default=100, ge=2, description="uncompressed / compressed size of a member above "
+                               "1 MiB: more looks like a zip bomb")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="pixels of one image: more is refused "
+                                  "(a decompression bomb)")
     row_cap: int = Field(default=5000, ge=1)
     sdc: DisclosureControl = Field(default_factory=DisclosureControl)
     model_attack_auc: float = Field(default=0.6, gt=0.5, le=1.0,

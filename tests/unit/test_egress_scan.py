@@ -66,20 +66,24 @@ def test_identifiers_in_text_fullwidth_and_encoded():
     assert "CN_PHONE" in entities(r)
 
 
-def test_identifiers_in_notebook_outputs_html_json_and_image_metadata():
+def test_identifiers_in_notebook_outputs_and_json_found_image_metadata_dropped():
     nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
         {"cell_type": "code", "source": "df.head()", "metadata": {}, "outputs": [
             {"output_type": "execute_result", "data": {"text/html": f"<td title='{RID}'>x</td>",
                                                         "text/plain": "ok"}, "metadata": {}},
             {"output_type": "display_data", "data": {"image/png": base64.b64encode(
                 png_with_text("Author", "li.hua@hospital.cn")).decode()}, "metadata": {}}]}]}
-    r = scan("analysis.ipynb", json.dumps(nb).encode())
-    locs = {(f.get("entity"), f["location"].get("cell"), f["location"].get("part")) for f in r["findings"]}
-    assert ("CN_RESIDENT_ID", 0, "text/html") in locs and ("EMAIL", 0, "image/png") in locs
+    result = scan_bytes("analysis.ipynb", json.dumps(nb).encode(), POLICY)
+    locs = {(f.entity, f.location.get("cell"), f.location.get("part")) for f in result.findings}
+    assert ("CN_RESIDENT_ID", 0, "text/html") in locs
+    image = json.loads(result.rebuilt)["cells"][0]["outputs"][1]["data"]["image/png"]
+    assert b"li.hua" not in base64.b64decode(image)  # the image output was re-encoded from its pixels
     assert "CN_PHONE" in entities(scan("d.json", json.dumps({"a": [{"tel": "13912345678"}]}).encode()))
-    assert "CN_RESIDENT_ID" in entities(scan("e.png", png_with_text("Description", RID, compressed=True)))
+    png = scan_bytes("e.png", png_with_text("Description", RID, compressed=True), POLICY)
+    assert png.rebuilt and b"zTXt" not in png.rebuilt and "metadata chunks dropped: zTXt" in png.rebuild_notes
     jpeg = b"\xff\xd8\xff\xfe" + struct.pack(">H", 2 + 16) + b"tel 13812345678 " + b"\xff\xd9"
-    assert "CN_PHONE" in entities(scan("f.jpg", jpeg))
+    broken = scan_bytes("f.jpg", jpeg, POLICY)  # a comment and no image: nothing to re-encode
+    assert broken.verdict == "block" and broken.rebuilt is None
 
 
 def test_identifiers_in_tables_name_row_and_column():
@@ -175,10 +179,10 @@ def test_per_project_disclosure_control():
     assert r["verdict"] == "block" and r["findings"][0]["rule"] == "round-to-5"
 
 
-def test_active_content_is_flagged_for_review_only_when_present():
+def test_script_bearing_html_is_refused_only_when_present():
     assert scan("p.html", b"<html><body><p>n=120</p></body></html>")["verdict"] == "pass"
     r = scan("x.html", b"<html><body><img src=x onerror=alert(1)></body></html>")
-    assert r["findings"][0]["rule"] == "inert-rendering" and r["verdict"] == "review"
+    assert r["findings"][0]["rule"] == "no-script" and r["verdict"] == "block"
 
 
 def test_cli_json_shape(tmp_path: Path):
