@@ -25,10 +25,20 @@ EXTRA_USERS = [
 OTHER_PROJECT = "other-study"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "restarts_docker: stops and restarts the Docker engine; runs last")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks integration tests, and moves tests that restart the Docker engine to the end of the run.
+
+    Stopping the engine stops every workspace container and the hub's view of them; run in the middle, it
+    would break whatever test came next. Ordering is stated here, never implied by file names.
+    """
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("restarts_docker") is not None)  # stable: others keep order
 
 
 def _other_project(settings, policies) -> None:  # type: ignore[no-untyped-def]
