@@ -127,18 +127,14 @@ def test_the_workspace_token_is_only_good_for_its_own_requests(enclave: Enclave,
     assert dave["rc"] == 2
 
 
-XSRF: dict[str, str] = {}
-
-
 def _form(session: HubSession, url: str) -> tuple[str, str]:
-    """The page, and the form token of this session (kept from an earlier form if the page has none now)."""
+    """The page, and this session's form token: the page's own, or, on a page without a form (a review already
+    given), the service's _xsrf cookie, which Tornado accepts as the token. Nothing is kept between tests."""
     r = session.http.get(url, timeout=30)
     assert r.status_code == 200, r.text[-500:]
     page = r.content.decode()
     m = re.search(r'name="_xsrf" value="([^"]+)"', page)
-    if m:
-        XSRF[session.username] = m.group(1)
-    return page, XSRF.get(session.username, "")
+    return page, m.group(1) if m else session.http.cookies.get("_xsrf", path="/services/egress-review/") or ""
 
 
 def _review(session: HubSession, enclave: Enclave, rid: int, file_votes: dict[str, tuple[str, str]], decision: str,
