@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 
 from egress_review import records, sdc, texttables
-from egress_review.findings import Finding, Verdict
+from egress_review.extract import read_table
+from egress_review.findings import FileResult, Finding, Verdict
 from policies.schema import EgressPolicy
 
 FORMULA = r"^[=+\-@]\s*[A-Za-z_(]"
@@ -54,3 +55,27 @@ def check_text_tables(data: bytes, ftype: str, policy: EgressPolicy) -> list[Fin
     if ftype == "svg":
         out += sdc.counts_in_chart(texttables.svg_texts(data), policy.sdc)
     return out
+
+
+def tables_of(result: FileResult) -> list[tuple[pl.DataFrame, dict[str, Any]]]:
+    """The tables of a checked file, read from the form that is stored and released."""
+    data, ftype = result.rebuilt, result.type or ""
+    if data is None:
+        return []
+    if ftype in ("csv", "tsv", "parquet", "xlsx"):
+        df = read_table(data, ftype)
+        return [] if df is None else [(df, {"file": result.path})]
+    return [(t.df, {"file": result.path, **t.location}) for t in texttables.find_tables(data, ftype)]
+
+
+def across_files(results: list[FileResult], policy: EgressPolicy) -> None:
+    """The same table with and without one category in two files of one request: the later file gets the
+    finding (naming the other), so a reviewer sees the pair that together disclose a small count."""
+    found = [(df, loc) for r in results for df, loc in tables_of(r)]
+    by_path = {r.path: r for r in results}
+    for f in sdc.differences(found, policy.sdc):
+        other = f.location.get("other_table", {}).get("file")
+        here = f.location.pop("file", None)
+        if here and other and here != other and here in by_path:
+            f.detail += f" (the other table is in {other})"
+            by_path[here].findings.append(f)

@@ -546,6 +546,7 @@ def egress_scan(paths: tuple[Path, ...], project: str | None, as_json: bool) -> 
     """
     from egress_review.owndata import OwnDataIndex
     from egress_review.scan import rules_used, scan_path
+    from egress_review.tables import across_files
     from enclave.pii.keyed import index_key, index_root
     from enclave.projects import active_datasets, get_project
 
@@ -560,8 +561,9 @@ def egress_scan(paths: tuple[Path, ...], project: str | None, as_json: bool) -> 
                    err=True)
     own = OwnDataIndex.load(index_root(settings), index_key(settings), labels) if labels else None
     rules = rules_used(policy)
-    results = [{**scan_path(p, policy, own).to_dict(), "rules": rules, "own_data_datasets": labels}
-               for p in paths]
+    scanned = [scan_path(p, policy, own) for p in paths]
+    across_files(scanned, policy)  # tables that disclose only together (with and without one category)
+    results = [{**r.to_dict(), "rules": rules, "own_data_datasets": labels} for r in scanned]
 
     def human(rows: list[dict[str, Any]], indent: str = "") -> str:
         lines = []

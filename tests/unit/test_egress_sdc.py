@@ -271,3 +271,18 @@ def test_model_settings_and_frame_metadata_are_not_counts():
             " 0   age     48210 non-null  int64\n 1   sex     48205 non-null  object\n"
             " 2   bmi     47001 non-null  float64\n")
     assert scan("i.txt", info)["verdict"] == "pass"
+
+
+def test_the_same_table_with_and_without_one_category_across_files_of_one_scan(tmp_path):
+    from click.testing import CliRunner
+
+    from enclave.cli import main
+
+    (tmp_path / "all.csv").write_text("region,n\nA,240\nB,180\nC,95\n")
+    (tmp_path / "no_hiv.csv").write_text("region,n\nA,240\nB,176\nC,95\n")
+    paths = [str(tmp_path / "all.csv"), str(tmp_path / "no_hiv.csv")]
+    res = CliRunner().invoke(main, ["egress", "scan", *paths, "--json"])
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(res.output)}
+    assert rows["all.csv"]["verdict"] == "pass"
+    found = [f for f in rows["no_hiv.csv"]["findings"] if f["rule"] == "differencing"]
+    assert found and "all.csv" in found[0]["detail"] and found[0]["location"]["row_label"] == "b"
