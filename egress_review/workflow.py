@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from egress_review import membership, rules
 from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
+from egress_review.tables import across_files
 from enclave import __version__, audit
 from enclave.checksums import content_path
 from enclave.errors import EnclaveError, InvalidTransition, NotFound, Unavailable
@@ -147,8 +148,9 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
         raise EnclaveError("no files in the request")
     req = ExportRequest(project=project_slug, requester=requester, justification=justification)
     session.add(req)
-    for name, data in files:
-        result = scan_bytes(name, data, policy, own=own)
+    results = [scan_bytes(name, data, policy, own=own) for name, data in files]
+    across_files(results, policy)  # tables that disclose only together, e.g. with and without one category
+    for (name, data), result in zip(files, results, strict=True):
         if model and result.type == "pickle":
             result.findings.extend(membership.findings(data, model, policy.model_attack_auc, result.findings))
         kept = result.rebuilt if result.rebuilt is not None else b""  # the rebuilt form; nothing of a refused file
