@@ -46,7 +46,9 @@ MODULES: dict[str, list[str]] = {
     "egress_review/checks.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py"],
     "egress_review/sdc.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
                              "tests/unit/test_sdc*.py"],
-    "enclave/pii/validators.py": ["tests/unit/test_pii.py", "tests/unit/test_pii_columns.py"],
+    "egress_review/records.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py"],
+    "enclave/pii/validators.py": ["tests/unit/test_pii.py", "tests/unit/test_pii_schemes.py",
+                                  "tests/unit/test_pii_columns.py"],
     "datasets_mount/checks.py": ["tests/unit/test_ingest_checks_boundaries.py", "tests/unit/test_ingest.py"],
     "enclave/audit.py": ["tests/unit/test_audit.py"],
 }
