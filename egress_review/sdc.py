@@ -625,6 +625,7 @@ def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list
     return out
 
 
+SURV_CHART = re.compile(r"at risk|survival probability|kaplan|生存率|生存曲线|在险", re.IGNORECASE)
 CHART_COUNT_CUE = re.compile(r"\(n\)|\bn\b|count|number|cases|deaths|patients|admissions|events|people"
                              r"|例数|人数|病例|死亡", re.IGNORECASE)
 
@@ -632,13 +633,16 @@ CHART_COUNT_CUE = re.compile(r"\(n\)|\bn\b|count|number|cases|deaths|patients|ad
 def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
     """A chart of counts annotated with its values: small value labels are small counts. Tick labels
     (runs of consecutive or evenly spaced numbers, zero-padded months) are not values."""
+    out = []
+    if any(SURV_CHART.search(t) for t in texts):
+        out.append(Finding(CHECK, Verdict.REVIEW, "survival curve: always reviewed; numbers at risk and steps must "
+                           "hide fewer than the threshold", rule="survival-review"))
     if not any(CHART_COUNT_CUE.search(t) for t in texts if not t.strip().isdigit()):
-        return []
+        return out
     values = [int(t) for t in texts if t.isdigit() and not (len(t) > 1 and t.startswith("0"))]
     steps = {b - a for a, b in zip(values, values[1:], strict=False)}
     if len(values) >= 3 and len(steps) == 1:
-        return []  # an axis
-    out = []
+        return out  # an axis
     for v in values:
         if _small(v, sdc):
             out.append(Finding(CHECK, Verdict.REVIEW, f"chart labels a value of {v}: a small count",

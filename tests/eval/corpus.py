@@ -1105,6 +1105,73 @@ def safe_more(rng: random.Random) -> Iterator[EvalFile]:
     )
 
 
+def more_flagged(rng: random.Random) -> Iterator[EvalFile]:
+    """Counts in the other shapes researchers' tools print them: lifelines event tables, crosstabs with
+    margins, 'n/N' cells, rates next to their population, survival curves with numbers at risk."""
+    lifelines = (
+        "          removed  observed  censored  entrance  at_risk\nevent_at\n"
+        "0.0             0         0         0       163      163\n"
+        "6.0             1         1         0         0      163\n"
+        "7.0             2         1         1         0      162\n"
+        "9.0             4         3         1         0      160\n"
+    )
+    yield EvalFile("event_table.ipynb", _notebook([("kmf.event_table", lifelines, None)]), MUST_FLAG, "survival", "en")
+    crosstab = "sex     F   M  All\nward\nA      42   3   45\nB      38  20   58\nAll    80  23  103\n"
+    yield EvalFile("crosstab_margins.txt", crosstab.encode(), MUST_FLAG, "printed-table", "en")
+    nofn = pl.DataFrame({"arm": ["Treatment", "Placebo"], "events/total": [f"{rng.randrange(1, 9)}/212", "31/208"]})
+    yield EvalFile("events_of_total.csv", _csv(nofn), MUST_FLAG, "n-percent", "en")
+    rate = pl.DataFrame(
+        {
+            "district": list(PROVINCES[:4]),
+            "population": [52000, 81000, 66000, 90000],
+            "incidence_per_100k": [11.5, 4.9, 30.3, 25.6],
+        }
+    )
+    yield EvalFile("incidence_rates.csv", _csv(rate), MUST_FLAG, "percent-denominator", "zh")
+    texts = ["Survival probability", "Number at risk", "228", "145", "80", "32", "6", "1"]
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><title>Kaplan-Meier</title>'
+        + "".join(f"<text>{t}</text>" for t in texts)
+        + "</svg>"
+    )
+    yield EvalFile("km_curve.svg", svg.encode(), MUST_FLAG, "survival", "en")
+    ct_zh = "性别      女   男   合计\n科室\n心内科  120    4  124\n肿瘤科   98   77  175\n"
+    yield EvalFile("crosstab_zh.txt", ct_zh.encode(), MUST_FLAG, "printed-table", "zh")
+    missing = "age      0\nsex      3\nbmi    112\ndtype: int64\n"
+    yield EvalFile("isna_sum.ipynb", _notebook([("df.isna().sum()", missing, None)]), MUST_FLAG, "printed-table", "en")
+
+
+def safe_shapes(rng: random.Random) -> Iterator[EvalFile]:
+    """The same shapes with nothing small in them."""
+    crosstab = "sex     F    M  All\nward\nA      42   30   72\nB      38   20   58\nAll    80   50  130\n"
+    yield EvalFile("crosstab_margins_safe.txt", crosstab.encode(), SAFE, "aggregate", "en")
+    nofn = pl.DataFrame({"arm": ["Treatment", "Placebo"], "events/total": ["48/212", "31/208"]})
+    yield EvalFile("events_of_total_safe.csv", _csv(nofn), SAFE, "table-one", "en")
+    rate = pl.DataFrame(
+        {
+            "district": list(PROVINCES[:4]),
+            "population": [520000, 810000, 660000, 900000],
+            "incidence_per_100k": [11.5, 4.9, 30.3, 25.6],
+        }
+    )
+    yield EvalFile("incidence_rates_safe.csv", _csv(rate), SAFE, "aggregate", "zh")
+    ticks = ["Patients per month (n)", *[str(v) for v in range(0, 600, 100)], "Jan", "Feb", "Mar"]
+    svg = '<svg xmlns="http://www.w3.org/2000/svg">' + "".join(f"<text>{t}</text>" for t in ticks) + "</svg>"
+    yield EvalFile("axis_ticks.svg", svg.encode(), SAFE, "chart", "en")
+    hyper = pl.DataFrame(
+        {
+            "model": ["random forest", "gradient boosting"],
+            "max_depth": [6, 3],
+            "n_estimators": [500, 300],
+            "min_samples_leaf": [20, 50],
+            "auc": [0.81, 0.83],
+        }
+    )
+    yield EvalFile("model_settings.csv", _csv(hyper), SAFE, "regression", "en")
+    dtypes = "age       int64\nsex      object\nbmi     float64\ndtype: object\n"
+    yield EvalFile("dtypes.ipynb", _notebook([("df.dtypes", dtypes, None)]), SAFE, "notebook-aggregate", "en")
+
+
 GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
     small_counts,
     survival,

@@ -286,3 +286,12 @@ def test_the_same_table_with_and_without_one_category_across_files_of_one_scan(t
     assert rows["all.csv"]["verdict"] == "pass"
     found = [f for f in rows["no_hiv.csv"]["findings"] if f["rule"] == "differencing"]
     assert found and "all.csv" in found[0]["detail"] and found[0]["location"]["row_label"] == "b"
+
+
+def test_a_survival_curve_with_numbers_at_risk_is_reviewed_and_axis_ticks_are_not_counts():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><text>Survival probability</text><text>Number at risk</text>'
+           + "".join(f"<text>{v}</text>" for v in (228, 145, 80, 6)) + "</svg>")
+    assert {"survival-review", "count-in-chart"} <= rule_names(scan("km.svg", svg))
+    ticks = ('<svg xmlns="http://www.w3.org/2000/svg"><text>Patients (n)</text>'
+             + "".join(f"<text>{v}</text>" for v in range(0, 10, 2)) + "</svg>")
+    assert scan("t.svg", ticks)["verdict"] == "pass"
