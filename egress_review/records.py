@@ -72,7 +72,8 @@ def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
         return []
     counted = [c for c in df.columns if df[c].dtype.is_numeric() and _name_says_count(c)]
     measures = [c for c in df.columns if c not in counted and _is_measure(c, df[c])]
-    keys = [c for c in df.columns if c not in counted and c not in measures and df[c].dtype != pl.Null]
+    keys = [c for c in df.columns if c not in counted and c not in measures and df[c].dtype != pl.Null
+            and not df[c].dtype.is_nested()]
     dates = [c for c in keys if _is_date(df[c])]
     people = [c for c in df.columns if PERSON_ATTRIBUTE.search(c.strip())]
     out: list[Finding] = []

@@ -106,7 +106,7 @@ def parse_number(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return None if isinstance(value, float) and math.isnan(value) else float(value)
+        return None if isinstance(value, float) and not math.isfinite(value) else float(value)
     text = str(value)
     if not NUMBER.match(text):
         return None
@@ -142,9 +142,14 @@ def columns(df: pl.DataFrame) -> list[Column]:
     out = []
     for i, name in enumerate(df.columns):
         s = df[name]
-        raw = s.to_list() if s.dtype.is_numeric() or s.dtype == pl.Utf8 else s.cast(pl.Utf8, strict=False).to_list()
+        if s.dtype.is_numeric() or s.dtype == pl.Utf8:
+            raw = s.to_list()
+        elif s.dtype.is_nested() or s.dtype == pl.Binary:
+            raw = [None if v is None else str(v) for v in s.to_list()]  # lists, structs: labels, never counts
+        else:
+            raw = s.cast(pl.Utf8, strict=False).to_list()
         if s.dtype.is_numeric():
-            nums = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in raw]
+            nums = [None if v is None or not math.isfinite(float(v)) else float(v) for v in raw]
             sup = [v is None for v in nums]
         else:
             nums = [parse_number(v) for v in raw]

@@ -295,3 +295,10 @@ def test_a_survival_curve_with_numbers_at_risk_is_reviewed_and_axis_ticks_are_no
     ticks = ('<svg xmlns="http://www.w3.org/2000/svg"><text>Patients (n)</text>'
              + "".join(f"<text>{v}</text>" for v in range(0, 10, 2)) + "</svg>")
     assert scan("t.svg", ticks)["verdict"] == "pass"
+
+
+def test_table_checks_read_nested_and_non_finite_columns_without_failing():
+    from egress_review.tables import check_table
+
+    df = pl.DataFrame({"g": ["a", "b"], "l": [[1, 2], [3]], "s": [{"x": 1}, {"x": 2}], "n": [float("inf"), 40.0]})
+    assert [f.rule for f in check_table(df, POLICY)] == []
