@@ -187,6 +187,8 @@ def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[st
         if c.whole and _name_says_count(c.name):
             found[c.name] = "name"
     grouping = any(not c.numeric for c in cols) or any(_name_says_not_count(c.name) and c.numeric for c in cols)
+    if any(c.name.lower() == "top1" for c in cols):
+        return found  # a magnitude table (total, top1, top2 per cell) for the dominance rules: its total is no count
     first_named = min((c.position for c in cols if found.get(c.name) == "name"), default=len(cols))
     if not grouping:
         return found
