@@ -109,8 +109,8 @@ class EgressPolicy(Strict):
     max_file_bytes: int = Field(default=16 * 1024**2, ge=1)
     max_files_per_request: int = Field(default=20, ge=1, description="files named in one request")
     max_request_bytes: int = Field(default=64 * 1024**2, ge=1, description="all files of one request together")
-    max_requests_per_day: int = Field(default=20, ge=1, description="requests per project in any 24 hours")
-    max_files_per_day: int = Field(default=200, ge=1, description="files requested per project in any 24 hours")
+    max_requests_per_day: int = Field(default=50, ge=1, description="requests per project in any 24 hours")
+    max_files_per_day: int = Field(default=500, ge=1, description="files requested per project in any 24 hours")
     archives: Literal["unpack", "refuse"] = "unpack"
     max_zip_members: int = Field(default=1000, ge=1, description="members of one archive (zip or xlsx)")
     max_zip_total_bytes: int = Field(default=64 * 1024**2, ge=1, description="what one archive, and all archives "

@@ -3,7 +3,9 @@ and the workspace token against the review and admin paths."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -14,8 +16,13 @@ from contextlib import ExitStack, contextmanager
 import pytest
 import requests
 
+from enclave.db import session_scope
 from enclave.demo import DEMO_PROJECT
 from enclave.harness import run_in
+from enclave.models import ExportRequest
+from policies import load_policies
+from policies.schema import size_to_bytes
+from tests.conftest import FLIP_SCRIPT
 from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, running_workspaces
 
 
@@ -237,3 +244,63 @@ def test_from_outside_only_the_public_port_answers(enclave: Enclave):
     got = json.loads(probe.stdout)
     assert got.pop("public") == 200
     assert got == {str(p): "ConnectionRefusedError" for p in internal}, got
+
+
+RACE = r"""
+import json, os, subprocess, sys, time
+inside, target, flip_script, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+os.makedirs("/workspace/race/flip", exist_ok=True)
+open("/workspace/race/flip/race-data.csv", "w").write(inside)
+if not os.path.lexists("/workspace/race/flipl"):
+    os.symlink(target, "/workspace/race/flipl")
+flipper = subprocess.Popen([sys.executable, "-c", flip_script, "/workspace/race/flip", "/workspace/race/flipl",
+                            str(seconds)], stdout=subprocess.PIPE, text=True)
+accepted, refused, end = [], {}, time.monotonic() + seconds - 2
+while time.monotonic() < end and len(accepted) < 12:
+    r = subprocess.run(["enclave-export", "--json", "request", "race/flip/race-data.csv", "-j", "race"],
+                       capture_output=True, text=True, cwd="/workspace")
+    if r.returncode == 0:
+        accepted.append(json.loads(r.stdout)["id"])
+    else:
+        why = r.stderr.strip()[-160:]
+        refused[why] = refused.get(why, 0) + 1
+swaps = int(flipper.communicate()[0].split()[-1])
+print(json.dumps({"accepted": accepted, "refused": refused, "swaps": swaps}))
+"""
+
+
+def test_a_folder_swapped_for_a_link_while_exporting_never_exports_another_projects_file(enclave: Enclave,
+                                                                                       running):
+    """dave's workspace swaps a folder and a link to alice's project workspace (readable by the same uid, so
+    only the lookup protects it) thousands of times while requesting the folder's file again and again."""
+    other = run_in(enclave.container("alice"), r"""
+import json
+open("/workspace/race-data.csv", "w").write("OTHER PROJECT'S DATA\n")
+print(json.dumps("ok"))
+""")
+    assert other == "ok"
+    target = str(enclave.settings.workspace_dir(DEMO_PROJECT))
+    res = enclave.container("dave").exec_run(["python", "-c", RACE, "inside,1\n", target, FLIP_SCRIPT, "20"],
+                                             demux=True)
+    out, err = res.output
+    assert res.exit_code == 0, (err or b"").decode()
+    got = json.loads(out)
+    assert got["swaps"] > 1000 and got["accepted"], got
+    inside = hashlib.sha256(b"inside,1\n").hexdigest()
+    with session_scope() as s:
+        for rid in got["accepted"]:
+            for f in s.get(ExportRequest, rid).files:
+                assert f.scan.get("original_sha256", f.sha256) == inside, (rid, f.name)
+    assert all("symbolic link" in why or "24 hours" in why for why in got["refused"]), got["refused"]
+
+
+def test_the_workspace_is_its_own_filesystem_of_the_policy_size(enclave: Enclave, running):
+    """/workspace is the project's own filesystem: filling it cannot fill the host's disk."""
+    got = run_in(enclave.container("alice"), r"""
+import json, os
+ws, root = os.statvfs("/workspace"), os.stat("/")
+print(json.dumps({"bytes": ws.f_blocks * ws.f_frsize, "own_device": os.stat("/workspace").st_dev != root.st_dev}))
+""")
+    size = size_to_bytes(load_policies(enclave.settings.policy_dir).workspace.workspace_size)
+    assert got["own_device"] and 0.9 * size <= got["bytes"] <= size, got
+    assert os.path.ismount(enclave.settings.workspace_dir(DEMO_PROJECT))
