@@ -90,14 +90,17 @@ PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS"}
 
 def _png_extras(data: bytes) -> list[str]:
     """What re-encoding drops from a PNG: its ancillary chunks and the bytes after IEND."""
-    notes, kinds, pos = [], [], 8
+    notes, kinds, pos, ended = [], [], 8, False
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         if kind not in PNG_KEPT:
             kinds.append(kind.decode("latin-1"))
         pos += 12 + length
         if kind == b"IEND":
+            ended = pos <= len(data)
             break
+    if not ended:
+        raise Refused("PNG has no end marker (IEND): it is cut short")
     if kinds:
         notes.append(f"metadata chunks dropped: {', '.join(sorted(set(kinds)))}")
     if pos < len(data):
@@ -112,7 +115,9 @@ def _jpeg_extras(im: Image.Image, data: bytes) -> list[str]:
     if meta or b"\xff\xfe" in data[:65536]:
         notes.append("metadata dropped: " + (", ".join(meta) or "comment"))
     end = data.rfind(b"\xff\xd9")
-    if 0 <= end < len(data) - 2:
+    if end < 0:
+        raise Refused("JPEG has no end marker (EOI): it is cut short")
+    if end < len(data) - 2:
         notes.append(f"{len(data) - end - 2} bytes after the end of the image dropped")
     return notes
 
