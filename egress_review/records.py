@@ -14,7 +14,7 @@ import re
 import polars as pl
 
 from egress_review.findings import Finding, Verdict
-from egress_review.sdc import STAT_NAME, _name_says_count, _tokens
+from egress_review.sdc import STAT_NAME, name_says_count, name_tokens
 from policies.schema import EgressPolicy
 
 CHECK = "row-level"
@@ -70,7 +70,7 @@ def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
     """Attributes whose combinations are nearly all unique and far fewer than possible: rows are people."""
     if df.height < MIN_ROWS:
         return []
-    counted = [c for c in df.columns if df[c].dtype.is_numeric() and _name_says_count(c)]
+    counted = [c for c in df.columns if df[c].dtype.is_numeric() and name_says_count(c)]
     measures = [c for c in df.columns if c not in counted and _is_measure(c, df[c])]
     keys = [c for c in df.columns if c not in counted and c not in measures and df[c].dtype != pl.Null
             and not df[c].dtype.is_nested()]
@@ -105,20 +105,22 @@ def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
 
 
 def printed_head(df: pl.DataFrame, index: list[str] | None) -> list[Finding]:
-    """A frame printed with its index 0, 1, 2... and columns that describe people: `df.head()` of records."""
-    if not index or len(index) < 2 or not all(v.isdigit() for v in index):
+    """A frame printed with a plain integer index (`head()` 0..4, `sample()` any order) whose columns
+    describe people: an identifier, a date of birth or of a visit, contact details, or two personal
+    attributes (sex, exact age, diagnosis ...) with no statistic beside them."""
+    if not index or len(index) < 2 or not all(v.strip().isdigit() for v in index):
         return []
-    if [int(v) for v in index] != list(range(int(index[0]), int(index[0]) + len(index))):
+    strong = [c for c in df.columns if ID_COLUMN.search(c.strip()) or DOB_COLUMN.search(c.strip()) or _is_date(df[c])
+              or any(t in ("name", "phone", "tel", "mobile", "email", "address") for t in name_tokens(c))
+              or re.search(r"姓名|电话|手机|住址|出生", c)]
+    attributes = [c for c in df.columns if PERSON_ATTRIBUTE.search(c.strip())]
+    statistics = [c for c in df.columns if name_says_count(c) or STAT_NAME.search(c)]
+    if not strong and (len(attributes) < 2 or statistics):
         return []
-    personal = [c for c in df.columns if ID_COLUMN.search(c.strip()) or DOB_COLUMN.search(c.strip())
-                or PERSON_ATTRIBUTE.search(c.strip()) or _is_date(df[c])
-                or any(t in ("name", "phone", "tel", "mobile", "email", "address", "姓名", "电话") for t in _tokens(c))
-                or re.search(r"姓名|电话|手机|住址|出生", c)]
-    counted = [c for c in df.columns if _name_says_count(c)]
-    if not personal or (counted and not any(ID_COLUMN.search(c) or DOB_COLUMN.search(c) for c in personal)):
-        return []
+    shown = (strong + attributes)[:4]
     return [Finding(CHECK, Verdict.BLOCK, f"printed frame with index {index[0]}..{index[-1]} and columns "
-                    f"{', '.join(personal[:4])}: the head() of individual records", rule="printed-records")]
+                    f"{', '.join(shown)}: individual records (head() or sample() of a frame)",
+                    rule="printed-records")]
 
 
 def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:

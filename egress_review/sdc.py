@@ -60,8 +60,10 @@ SUPPRESSED = re.compile(r"^\s*(?:[<≤＜]\s*=?\s*\d+|\*+|\[?redacted\]?|suppres
 NUMBER = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$|^\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*$")
 N_PCT = re.compile(r"^\s*(?P<n>\d[\d,]*|[<≤＜]\s*\d+|\*+|\[REDACTED\]|REDACTED)\s*(?:/\s*(?P<d>\d[\d,]*)\s*)?"
                    r"[(（]\s*(?P<p>\d+(?:\.\d+)?)\s*(?P<pc>%|％)?\s*[)）]\s*$", re.IGNORECASE)
-N_PCT_CUE = re.compile(r"n\s*[(（]\s*%|no\.?\s*[(（]\s*%|例\s*[(（]\s*%|例数\s*[(（]|人数\s*[(（]|n\s*\(\s*percent",
-                       re.IGNORECASE)
+N_PCT_CUE = re.compile(r"[(（]\s*%\s*[)）]|n\s*[(（]\s*%|no\.?\s*[(（]\s*%|例\s*[(（]\s*%|例数\s*[(（]|人数\s*[(（]"
+                       r"|n\s*\(\s*percent", re.IGNORECASE)
+GROUP_SIZE_ROW = re.compile(r"^(n|N|no\.?|number|例数|人数|样本量|总数)$", re.IGNORECASE)
+RANGE_LABEL = re.compile(r"\brange\b|\bmin\b|\bmax\b|minimum|maximum|min[-–]max|范围|最小|最大|极差", re.IGNORECASE)
 STAT_ROW_CUE = re.compile(r"mean|median|sd|iqr|range|均值|平均|中位|标准差|±", re.IGNORECASE)
 GROUP_N = re.compile(r"[(（\[,\s]\s*[nN]\s*[=＝]\s*(\d[\d,]*)|^[nN]\s*[=＝]\s*(\d[\d,]*)|[(（]\s*(\d+)\s*例\s*[)）]")
 MIN_MAX = re.compile(r"(?:^|[_\s.(])(?:min|max|minimum|maximum|p0|p100|q0|q4)(?:$|[_\s.)])(?!_?(?:depth|iter|samples|"
@@ -80,12 +82,12 @@ PCT_NAME = re.compile(r"pct|percent|%|proportion|^prop|_prop|占比|百分比|�
                       r"per[_\s]?\d|‰", re.IGNORECASE)
 
 
-def _tokens(name: str) -> list[str]:
+def name_tokens(name: str) -> list[str]:
     return [t for t in _SPLIT.split(name.lower()) if t]
 
 
-def _name_says_count(name: str) -> bool:
-    toks = _tokens(name)
+def name_says_count(name: str) -> bool:
+    toks = name_tokens(name)
     if any(t in STAT_TOKENS for t in toks) or CN_NOT_COUNT.search(name):
         return False
     if toks and (toks[-1] in KEY_TOKENS or toks[-1] == "at"):
@@ -97,7 +99,7 @@ def _name_says_count(name: str) -> bool:
 
 
 def _name_says_not_count(name: str) -> bool:
-    toks = _tokens(name)
+    toks = name_tokens(name)
     return any(t in STAT_TOKENS or t in KEY_TOKENS for t in toks) or bool(CN_NOT_COUNT.search(name))
 
 
@@ -184,7 +186,7 @@ def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[st
     cols = cols if cols is not None else columns(df)
     found: dict[str, str] = {}
     for c in cols:
-        if c.whole and _name_says_count(c.name):
+        if c.whole and name_says_count(c.name):
             found[c.name] = "name"
     grouping = any(not c.numeric for c in cols) or any(_name_says_not_count(c.name) and c.numeric for c in cols)
     if any(c.name.lower() == "top1" for c in cols):
@@ -271,10 +273,13 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
             continue
         col_cue = header_cue or bool(N_PCT_CUE.search(c.name))
         for row, v in enumerate(c.raw, start=1):
+            row_label = str(label.raw[row - 1]) if label is not None and label.raw[row - 1] is not None else ""
             m = N_PCT.match(v) if isinstance(v, str) else None
             if not m:
+                if isinstance(v, str) and GROUP_SIZE_ROW.match(row_label.strip()) and parse_number(v) is not None:
+                    out += count_cell(parse_number(v), sdc, {"row": row, "column": c.name},  # type: ignore[arg-type]
+                                      f"group size in row '{row_label.strip()}'")
                 continue
-            row_label = str(label.raw[row - 1]) if label is not None and label.raw[row - 1] is not None else ""
             cued = m.group("pc") or N_PCT_CUE.search(row_label) or (col_cue and not STAT_ROW_CUE.search(row_label))
             if not cued:
                 continue
@@ -330,13 +335,28 @@ def n_of_n_cells(cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
     return out
 
 
+def _percent_of_stated_n(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl) -> list[Finding]:
+    """'Female, % (N=340)': a column of percentages whose header gives the denominator."""
+    out: list[Finding] = []
+    for c in cols:
+        m = GROUP_N.search(c.name)
+        if not m or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
+            continue
+        d = float(next(g for g in m.groups() if g).replace(",", ""))
+        for row, p in enumerate(c.nums, start=1):
+            if p is not None and abs(p * d / 100 - round(p * d / 100)) <= max(0.5, 0.02 * p * d / 100):
+                out += count_cell(p * d / 100, sdc, {"row": row, "column": c.name},
+                                  f"{p:g}% of the N={d:g} in the header is about {round(p * d / 100)}")
+    return out
+
+
 def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
                                  ) -> list[Finding]:
     """A percentage (or rate per N) next to its denominator is the count it was computed from."""
+    out = _percent_of_stated_n(cols, counted, sdc)
     denom = _denominator(cols)
     if denom is None:
-        return []
-    out: list[Finding] = []
+        return out
     for c in cols:
         if c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
             continue
@@ -355,9 +375,10 @@ def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sd
 def _total_lines(df: pl.DataFrame, cols: list[Column], counted: dict[str, str]):
     label = _label_column(cols)
     total_row = None
-    if label is not None:
-        total_row = next((i for i, v in enumerate(label.raw) if isinstance(v, str) and TOTAL_LABEL.match(v.strip())),
-                         None)
+    for c in (c for c in cols if not c.numeric):
+        total_row = next((i for i, v in enumerate(c.raw) if isinstance(v, str) and TOTAL_LABEL.match(v.strip())), None)
+        if total_row is not None:
+            break
     count_cols = [c for c in cols if c.name in counted or (c.whole and any(c.suppressed) and
                                                            not _name_says_not_count(c.name))]
     total_col = next((c for c in count_cols if TOTAL_LABEL.match(c.name.strip()) or
@@ -473,12 +494,12 @@ def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, st
     row_labels = [str(v).strip().lower() if v is not None else "" for v in label.raw] if label else []
     group_n = _group_sizes(cols, counted, row_labels)
     for c in cols:
-        if MIN_MAX.search(c.name) and (c.numeric or any(v is not None for v in c.raw)):
+        if (MIN_MAX.search(c.name) or RANGE_LABEL.search(c.name)) and (c.numeric or any(v is not None for v in c.raw)):
             out.append(Finding(CHECK, Verdict.REVIEW, f"column '{c.name}' holds minima or maxima: single people's "
                                "values", rule="min-max", location={"column": c.name}))
     described = label is not None and len(DESCRIBE_LABELS & set(row_labels)) >= 3
     for r, lab in enumerate(row_labels):
-        if ORDER_LABEL.match(lab):
+        if ORDER_LABEL.match(lab) or (RANGE_LABEL.search(lab) and not described):
             out.append(Finding(CHECK, Verdict.REVIEW, f"row '{label.raw[r]}' holds minima or maxima"  # type: ignore[union-attr]
                                + (" (describe() output)" if described else "") + ": single people's values",
                                rule="min-max", location={"row": r + 1, "column": label.name}))  # type: ignore[union-attr]
@@ -505,11 +526,14 @@ def _group_sizes(cols: list[Column], counted: dict[str, str], row_labels: list[s
         m = GROUP_N.search(c.name)
         if m:
             sizes[c.name] = float(next(g for g in m.groups() if g).replace(",", ""))
-    if "count" in row_labels:
-        r = row_labels.index("count")
+    size_row = next((r for r, lab in enumerate(row_labels) if lab == "count" or GROUP_SIZE_ROW.match(lab)), None)
+    if size_row is not None:
+        r = size_row
         for c in cols:
             if c.nums[r] is not None and c.name not in counted:
                 sizes.setdefault(c.name, c.nums[r])  # type: ignore[arg-type]
+            elif c.nums[r] is None and isinstance(c.raw[r], str) and parse_number(c.raw[r].split("(")[0]) is not None:
+                sizes.setdefault(c.name, parse_number(c.raw[r].split("(")[0]))  # type: ignore[arg-type]
     return sizes
 
 
@@ -544,7 +568,7 @@ def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding
     """Every table rule on one table."""
     cols = columns(df) if df.height <= MAX_CELLWISE_ROWS else []
     counted = count_columns(df, cols) if cols else {
-        c: "name" for c in df.columns if df[c].dtype.is_integer() and _name_says_count(c)}
+        c: "name" for c in df.columns if df[c].dtype.is_integer() and name_says_count(c)}
     out = small_counts(df, cols, counted, sdc)
     if cols:
         out += n_percent_cells(df, cols, sdc)

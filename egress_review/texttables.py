@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from egress_review.filetypes import decode_text
-from egress_review.sdc import is_suppressed, parse_number
+from egress_review.sdc import is_suppressed, name_says_count, parse_number
 
 NULLS = frozenset({"", "nan", "NaN", "None", "<NA>", "null", "NaT", "NA"})
 RULE_LINE = re.compile(r"^\s*[=\-~_+*#]{3,}[\s=\-~_+*#]*$")
@@ -281,7 +281,7 @@ def _series(block: list[str], name: str | None, base: dict[str, Any]) -> TextTab
         head, pairs = block[0].strip(), pairs[1:]
     if len(pairs) < 2 or any(p is None for p in pairs):
         return None
-    df = frame([head or "index", name or "value"], [[p.group(1), p.group(2)] for p in pairs if p])
+    df = frame([head or "index", name or "series_values"], [[p.group(1), p.group(2)] for p in pairs if p])
     return TextTable(df, base, None, "series") if df is not None else None
 
 
@@ -376,6 +376,48 @@ def notebook_tables(nb: dict[str, Any]) -> Iterator[TextTable]:
                 yield from text_tables(_joined(data["text/markdown"]), {**loc, "part": "text/markdown"})
 
 
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, str | int | float | bool)
+
+
+def json_tables(obj: Any, path: str, depth: int = 0) -> Iterator[TextTable]:
+    """Tables a JSON summary carries: lists of flat records, columns as equal-length lists, and the counts of
+    a flat object ({"n_deaths": 3}) as a one-row table."""
+    if depth > 6:
+        return
+    if isinstance(obj, list):
+        rows = [r for r in obj if isinstance(r, dict) and r and all(_scalar(v) for v in r.values())]
+        if rows and len(rows) == len(obj):
+            try:
+                df = pl.from_dicts([{str(k): (None if v is None else str(v)) for k, v in r.items()} for r in rows])
+            except Exception:  # records of differing shapes are still checked as text
+                df = None
+            if df is not None:
+                header = df.columns
+                table = frame(header, [[r.get(h) or "" for h in header] for r in df.to_dicts()])
+                if table is not None:
+                    yield TextTable(table, {"path": path}, None, "json")
+            return
+        for i, v in enumerate(obj[:1000]):
+            yield from json_tables(v, f"{path}[{i}]", depth + 1)
+    elif isinstance(obj, dict):
+        lists = {str(k): v for k, v in obj.items() if isinstance(v, list) and v and all(_scalar(x) for x in v)}
+        if len(lists) >= 2 and len({len(v) for v in lists.values()}) == 1:
+            header = list(lists)
+            rows = [["" if lists[h][i] is None else str(lists[h][i]) for h in header]
+                    for i in range(len(lists[header[0]]))]
+            table = frame(header, rows)
+            if table is not None:
+                yield TextTable(table, {"path": path}, None, "json")
+        counts = {str(k): v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)
+                  and name_says_count(str(k))}
+        if counts:
+            yield TextTable(pl.DataFrame({k: [v] for k, v in counts.items()}), {"path": path}, None, "json")
+        for k, v in obj.items():
+            if isinstance(v, dict | list):
+                yield from json_tables(v, f"{path}.{k}", depth + 1)
+
+
 def find_tables(data: bytes, ftype: str) -> list[TextTable]:
     """Every table in a text-like file; never raises on broken input (it is then simply not a table)."""
     text = decode_text(data) if ftype in ("txt", "md", "html", "ipynb", "json") else None
@@ -387,7 +429,7 @@ def find_tables(data: bytes, ftype: str) -> list[TextTable]:
         if ftype == "html":
             return list(html_tables(text, {}))
         if ftype == "json":
-            return []
+            return list(json_tables(json.loads(text), "$"))
         return list(text_tables(text, {}))
     except (ValueError, RecursionError, TypeError, AttributeError):
         return []

@@ -1172,6 +1172,99 @@ def safe_shapes(rng: random.Random) -> Iterator[EvalFile]:
     yield EvalFile("dtypes.ipynb", _notebook([("df.dtypes", dtypes, None)]), SAFE, "notebook-aggregate", "en")
 
 
+def table_one_styles(rng: random.Random) -> Iterator[EvalFile]:
+    """tableone / gtsummary layouts, JSON summaries and printed samples, flagged and safe."""
+    small = rng.randrange(3, 9)
+    t1 = pl.DataFrame(
+        {
+            "variable": ["n", "sex = F (%)", "age (mean (SD))"],
+            "Overall": ["420", "202 (48.1)", "61.2 (9.8)"],
+            "Rare variant": [str(small), f"{small // 2} (50.0)", "58.0 (8.0)"],
+            "Common": [str(420 - small), "199 (48.1)", "61.3 (9.8)"],
+        }
+    )
+    yield EvalFile("tableone_small_group.csv", _csv(t1), MUST_FLAG, "small-group-statistic", "en")
+    rng_t1 = pl.DataFrame(
+        {"Characteristic": ["Age, median (range)", "Female, n (%)"], "Overall (N=412)": ["62 (18-97)", "202 (49.0%)"]}
+    )
+    yield EvalFile("table1_range.md", markdown(rng_t1).encode(), MUST_FLAG, "min-max", "en")
+    pct = pl.DataFrame({"区域": list(PROVINCES[:3]), "女性占比% (N=340)": [1.5, 40.0, 58.5]})
+    yield EvalFile("pct_of_stated_n_zh.csv", _csv(pct), MUST_FLAG, "percent-denominator", "zh")
+    yield EvalFile(
+        "summary_small.json",
+        json.dumps(
+            {"cohort": {"n_patients": 412, "n_deaths": rng.randrange(1, 9)}, "period": ["2019-01-01", "2023-12-31"]}
+        ).encode(),
+        MUST_FLAG,
+        "small-count",
+        "en",
+    )
+    yield EvalFile(
+        "records.json",
+        json.dumps(
+            [{"site": s, "cases": n} for s, n in zip(HOSPITALS_ZH[:3], [120, 4, 88], strict=True)], ensure_ascii=False
+        ).encode(),
+        MUST_FLAG,
+        "small-count",
+        "zh",
+    )
+    sample = (
+        "      sex  age diagnosis    sbp\n1832    F   54       E11  131.2\n17      M   61       I10  142.0\n"
+        "4411    F   47       E11  128.9\n"
+    )
+    yield EvalFile("sample.ipynb", _notebook([("df.sample(3)", sample, None)]), MUST_FLAG, "record-level", "en")
+    total = pl.DataFrame(
+        {"characteristic": ["sex", "sex", "sex"], "level": ["F", "M", "Total"], "n": ["120", "*", "130"]}
+    )
+    yield EvalFile("long_total.csv", _csv(total), MUST_FLAG, "secondary", "en")
+    safe = pl.DataFrame(
+        {
+            "variable": ["n", "sex = F (%)", "age (mean (SD))"],
+            "Overall": ["840", "402 (47.9)", "61.2 (9.8)"],
+            "Treated": ["420", "202 (48.1)", "61.0 (9.9)"],
+            "Control": ["420", "200 (47.6)", "61.3 (9.8)"],
+        }
+    )
+    yield EvalFile("tableone_safe.csv", _csv(safe), SAFE, "table-one", "en")
+    yield EvalFile(
+        "tableone_safe.html",
+        f"<html><body>{html_table(safe, index=False)}</body></html>".encode(),
+        SAFE,
+        "table-one",
+        "en",
+    )
+    iqr = pl.DataFrame(
+        {"Characteristic": ["Age, median (IQR)", "Female, n (%)"], "Overall (N=412)": ["62 (54-70)", "202 (49.0%)"]}
+    )
+    yield EvalFile("table1_iqr.md", markdown(iqr).encode(), SAFE, "table-one", "en")
+    yield EvalFile(
+        "summary_safe.json",
+        json.dumps(
+            {"cohort": {"n_patients": 48210, "n_deaths": 1204}, "version": 3, "period": ["2019-01-01", "2023-12-31"]}
+        ).encode(),
+        SAFE,
+        "aggregate",
+        "en",
+    )
+    yield EvalFile(
+        "records_safe.json",
+        json.dumps(
+            [{"site": s, "cases": n} for s, n in zip(HOSPITALS_ZH[:3], [120, 45, 88], strict=True)], ensure_ascii=False
+        ).encode(),
+        SAFE,
+        "aggregate",
+        "zh",
+    )
+    grp = "  sex   bmi\n0   F  27.1\n1   M  28.0\n"
+    yield EvalFile(
+        "group_means.ipynb",
+        _notebook([("df.groupby('sex')['bmi'].mean().reset_index()", grp, None)]),
+        SAFE,
+        "notebook-aggregate",
+        "en",
+    )
+
+
 GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
     small_counts,
     survival,
@@ -1192,6 +1285,9 @@ GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
     safe_charts,
     safe_prose,
     safe_more,
+    more_flagged,
+    safe_shapes,
+    table_one_styles,
 )
 
 

@@ -310,3 +310,35 @@ def test_the_total_of_a_magnitude_table_is_not_a_count():
     os_policy = POLICY.model_copy(update={"sdc": DisclosureControl(mode="opensafely")})
     r = scan_bytes("d.csv", b"sector,total,top1,top2\nA,1003,300,200\nB,7,2,1\n", os_policy).to_dict()
     assert not any(f["rule"].startswith(("round-to", "redact")) for f in r["findings"]), r
+
+
+def test_tableone_group_sizes_ranges_and_percentages_of_a_stated_n():
+    t1 = ("variable,Overall,Treated,Control\nn,420,6,414\nsex = F (%),202 (48.1),3 (50.0),199 (48.1)\n"
+          "age (mean (SD)),61.2 (9.8),58.0 (8.0),61.3 (9.8)\n")
+    found = rules(scan("t1.csv", t1))
+    assert {("threshold>=10", 1, "Treated"), ("threshold>=10", 2, "Treated"),
+            ("statistic-of-small-group", None, "Treated")} <= found
+    assert scan("t1.csv", t1.replace(",6,", ",420,").replace("3 (50.0)", "202 (48.1)"))["verdict"] == "pass"
+    r = scan("r.csv", "Characteristic,Overall\n\"Age, median (range)\",62 (18-97)\n")
+    assert "min-max" in rule_names(r)
+    r = scan("p.csv", "group,\"Female, % (N=340)\"\nA,1.5\nB,40.0\n")
+    assert ("threshold>=10", 1, "Female, % (N=340)") in rules(r)
+
+
+def test_a_total_row_named_in_any_label_column_gives_back_a_suppressed_cell():
+    r = scan("t.csv", "characteristic,level,n\nsex,F,120\nsex,M,*\nsex,Total,130\n")
+    assert ("secondary-suppression", 2, "n") in rules(r)
+
+
+def test_counts_in_json_summaries():
+    assert ("threshold>=10", 2, "n") in rules(scan("a.json", json.dumps([{"region": "A", "n": 120},
+                                                                          {"region": "B", "n": 4}])))
+    assert ("threshold>=10", 1, "n_deaths") in rules(scan("b.json", json.dumps({"s": {"n_deaths": 3, "n": 412}})))
+    assert scan("d.json", json.dumps({"version": 3, "sites": ["A", "B"], "n_patients": 48210}))["verdict"] == "pass"
+
+
+def test_a_printed_sample_of_records_is_blocked_and_a_printed_group_mean_is_not():
+    sample = ("      sex  age diagnosis    sbp\n1832    F   54       E11  131.2\n17      M   61       I10  142.0\n"
+              "4411    F   47       E11  128.9\n")
+    assert "printed-records" in rule_names(scan("s.ipynb", notebook(sample, "df.sample(3)")))
+    assert scan("g.ipynb", notebook("  sex   bmi\n0   F  27.1\n1   M  28.0\n"))["verdict"] == "pass"
