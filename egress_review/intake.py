@@ -32,7 +32,7 @@ from enclave.settings import Settings
 from policies.schema import EgressPolicy
 
 log = logging.getLogger("egress-review")
-REFUSED = "export.refused"
+REFUSED = audit.AuditAction.EXPORT_REFUSED
 MODEL_FIELDS = ("training_data", "holdout_data", "target")
 
 

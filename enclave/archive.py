@@ -115,8 +115,8 @@ def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, An
     os.chmod(dst, 0o500)
     workspace_fs.release_workspace(settings, slug)
     with session_scope() as s:
-        audit.record(s, actor, "workspace.archive", project=slug, target=str(dst), files=counts.files,
-                     bytes=counts.bytes, left_out=counts.left_out)
+        audit.record(s, actor, audit.AuditAction.WORKSPACE_ARCHIVE, project=slug, target=str(dst),
+                     files=counts.files, bytes=counts.bytes, left_out=counts.left_out)
     return info
 
 
@@ -134,6 +134,7 @@ def purge_archives(settings: Settings, retention_days: int, actor: str, *, dry_r
             if not dry_run:
                 shutil.rmtree(marker.parent)
                 with session_scope() as s:
-                    audit.record(s, actor, "workspace.purge", project=info["project"], target=str(marker.parent),
-                                 archived_at=info["archived_at"], retention_days=retention_days)
+                    audit.record(s, actor, audit.AuditAction.WORKSPACE_PURGE, project=info["project"],
+                                 target=str(marker.parent), archived_at=info["archived_at"],
+                                 retention_days=retention_days)
     return due

@@ -36,9 +36,13 @@ ANCHOR_PROBLEMS = frozenset({"anchor-missing", "anchor-unreadable", "anchor-mism
 
 
 class AuditAction(enum.StrEnum):
-    """Actions the audit module records about the trail itself."""
+    """Typed audit actions: the trail's own, and refusals recorded outside the refused change's transaction."""
 
     REANCHOR = "audit.reanchor"
+    EXPORT_REFUSED = "export.refused"
+    WORKSPACE_DENIED = "workspace.denied"
+    WORKSPACE_ARCHIVE = "workspace.archive"
+    WORKSPACE_PURGE = "workspace.purge"
 
 
 def _key() -> bytes:

@@ -118,8 +118,8 @@ class EnclaveSpawner(DockerSpawner):
                 datasets = [d.label for d in active_datasets(project)]
         except EnclaveError as exc:
             with session_scope() as s:
-                audit.record(s, self.user.name, "workspace.denied", project=slug, target=self.user.name,
-                             reason=str(exc))
+                audit.record(s, self.user.name, audit.AuditAction.WORKSPACE_DENIED, project=slug,
+                             target=self.user.name, reason=str(exc))
             raise web.HTTPError(403, str(exc)) from exc
 
         # docker-py and iptables calls block; run them off the hub's event loop.
@@ -135,8 +135,8 @@ class EnclaveSpawner(DockerSpawner):
                                                 size_to_bytes(policies.workspace.workspace_size))
         except EnclaveError as exc:  # no quota, no workspace: never a workspace on the host's own disk
             with session_scope() as s:
-                audit.record(s, self.user.name, "workspace.denied", project=slug, target=self.user.name,
-                             reason=str(exc))
+                audit.record(s, self.user.name, audit.AuditAction.WORKSPACE_DENIED, project=slug,
+                             target=self.user.name, reason=str(exc))
             raise web.HTTPError(503, f"The project's workspace cannot be mounted: {exc}") from exc
         mounts.append(Mount(workspace, "/workspace", False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
