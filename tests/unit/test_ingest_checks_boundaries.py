@@ -90,3 +90,15 @@ def test_a_column_of_direct_identifiers_is_a_problem_even_when_k_anonymous():
     assert fc.kanon is not None and fc.kanon.ok
     assert len(fc.problems) == 1 and fc.problems[0].startswith("column 'contact' holds direct identifiers (CN_PHONE")
     assert "13812345678" not in str(fc.to_dict())
+
+
+def test_the_check_of_a_table_names_it_and_reports_its_shape_and_classes():
+    df = classes(K, K + 1).with_columns(pl.Series("contact", ["13812345678"] * (2 * K + 1)))
+    fc = check_table("visits.csv", df, POLICIES, None)
+    assert (fc.file, fc.rows, fc.columns) == ("visits.csv", 2 * K + 1, 4)
+    assert [(i["column"], i["entity"]) for i in fc.identifiers] == [("contact", "CN_PHONE")]
+    d = fc.to_dict()
+    assert d["kanon"] == {"quasi_identifiers": ["age_band", "sex"], "k": K, "smallest_class": K, "classes": 2,
+                          "records_below_k": 0}
+    assert d["file"] == "visits.csv" and d["identifiers"] == fc.identifiers
+    assert check_table("t.csv", pl.DataFrame({"outcome": [1]}), POLICIES, None).to_dict()["kanon"] is None
