@@ -342,3 +342,16 @@ def test_a_printed_sample_of_records_is_blocked_and_a_printed_group_mean_is_not(
               "4411    F   47       E11  128.9\n")
     assert "printed-records" in rule_names(scan("s.ipynb", notebook(sample, "df.sample(3)")))
     assert scan("g.ipynb", notebook("  sex   bmi\n0   F  27.1\n1   M  28.0\n"))["verdict"] == "pass"
+
+
+def test_an_export_request_compares_the_tables_of_its_files(world):
+    from egress_review import workflow
+    from enclave.db import session_scope
+    from tests.egress_helpers import submit
+
+    full, less = b"region,n\nA,240\nB,180\nC,95\n", b"region,n\nA,240\nB,176\nC,95\n"
+    rid = submit(world, [("all.csv", full), ("no_hiv.csv", less)])
+    with session_scope() as s:
+        files = {f.name: f for f in workflow.get_request(s, rid).files}
+        assert files["all.csv"].verdict == "pass" and files["no_hiv.csv"].verdict == "review"
+        assert any(f["rule"] == "differencing" for f in files["no_hiv.csv"].scan["findings"])
