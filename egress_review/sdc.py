@@ -53,6 +53,12 @@ KEY_TOKENS = frozenset({
     "bytes", "kb", "mb", "lines", "page", "pages", "files", "seconds", "step", "epoch", "epochs", "depth"})
 CN_NOT_COUNT = re.compile(r"(率|比|比例|占比|百分比|均值|平均|中位|标准差|系数|最小|最大|费用|金额|年龄|年份|年|月|周"
                           r"|日期|时间|编码|代码|分期|分级|评分|得分|指数|分数)")
+# Counts of things that are not people (sites, variables, files): the person-count thresholds do not apply.
+NOT_PEOPLE = frozenset({"sites", "hospitals", "centres", "centers", "regions", "countries", "studies", "trials",
+                        "variables", "features", "models", "files", "codes", "wards", "clinics", "datasets",
+                        "practices", "facilities", "papers", "tables", "figures", "parameters"})
+CN_NOT_PEOPLE = re.compile(r"(医院|中心|地区|省份|研究|变量|模型|文件|科室|机构)数")
+MISSINGNESS = re.compile(r"missing|null|^na$|_na$|nan|缺失", re.IGNORECASE)
 TOTAL_LABEL = re.compile(r"^(total|totals|all|overall|sum|grand total|all patients|all participants|合计|总计|"
                          r"总数|共计|总体|全部|总和|小计|全体)$", re.IGNORECASE)
 SUPPRESSED = re.compile(r"^\s*(?:[<≤＜]\s*=?\s*\d+|\*+|\[?redacted\]?|suppressed|masked|n/?a\*|c|x|-|—|–|<NA>|~)\s*$",
@@ -88,7 +94,8 @@ def name_tokens(name: str) -> list[str]:
 
 def name_says_count(name: str) -> bool:
     toks = name_tokens(name)
-    if any(t in STAT_TOKENS for t in toks) or CN_NOT_COUNT.search(name):
+    if any(t in STAT_TOKENS or t in NOT_PEOPLE for t in toks) or CN_NOT_COUNT.search(name) \
+            or CN_NOT_PEOPLE.search(name):
         return False
     if toks and (toks[-1] in KEY_TOKENS or toks[-1] == "at"):
         return False  # 'event_date', 'death_year', 'event_at': when, not how many
@@ -100,7 +107,8 @@ def name_says_count(name: str) -> bool:
 
 def _name_says_not_count(name: str) -> bool:
     toks = name_tokens(name)
-    return any(t in STAT_TOKENS or t in KEY_TOKENS for t in toks) or bool(CN_NOT_COUNT.search(name))
+    return (any(t in STAT_TOKENS or t in KEY_TOKENS or t in NOT_PEOPLE for t in toks) or bool(CN_NOT_COUNT.search(name))
+            or bool(CN_NOT_PEOPLE.search(name)))
 
 
 def parse_number(value: object) -> float | None:
@@ -255,8 +263,9 @@ def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
     out: list[Finding] = []
     by_name = {c.name: c for c in cols}
     for name, how in counted.items():
+        missingness = bool(MISSINGNESS.search(name))
         for row, v in enumerate(by_name[name].nums, start=1):
-            if v is not None:
+            if v is not None and not (missingness and v == 0):
                 out += count_cell(v, sdc, {"row": row, "column": name}, "count column recognised by content"
                                   if how == "content" else "")
     return out

@@ -355,3 +355,10 @@ def test_an_export_request_compares_the_tables_of_its_files(world):
         files = {f.name: f for f in workflow.get_request(s, rid).files}
         assert files["all.csv"].verdict == "pass" and files["no_hiv.csv"].verdict == "review"
         assert any(f["rule"] == "differencing" for f in files["no_hiv.csv"].scan["findings"])
+
+
+def test_counts_of_sites_and_zero_missing_values_are_not_person_counts():
+    sites = "hospital_level,n_hospitals,n_patients\nTertiary,3,4120\nSecondary,12,8800\n"
+    assert scan("s.csv", sites)["verdict"] == "pass"
+    r = scan("d.csv", "variable,type,n_missing\nage,int,0\nsex,str,3\nbmi,float,412\n")
+    assert {x[:2] for x in rules(r)} == {("threshold>=10", 2)}
