@@ -13,7 +13,8 @@ released. Each rebuild keeps only what the checks understand and says what it dr
   sheets and are checked); comments, document properties, defined names, formulas (their cached
   values are kept), charts, images and macros are dropped.
 - Text (CSV, TSV, TXT, Markdown, HTML, SVG, JSON): decoded (UTF-8, UTF-16/32 with BOM, GB18030, Big5) and
-  stored as UTF-8; JSON is re-serialised from what was parsed; HTML and SVG that can run script are refused.
+  stored as UTF-8; JSON is re-serialised from what was parsed; HTML and SVG that can run script are refused
+  (`block`: kept as text so reviewers see the script as source, never approvable).
 - ZIP: members read within the policy's caps and rebuilt one by one into a new archive with no
   comments, extra fields or timestamps (see `zip_entries` and `pack_zip`).
 
@@ -239,9 +240,9 @@ def script_in_markup(text: str) -> list[str]:
 def _markup(data: bytes, policy: EgressPolicy) -> Rebuilt:
     text, notes = _decoded(data)
     found = script_in_markup(text)
-    if found:
-        raise Refused("script-bearing content is refused: " + "; ".join(found[:5]), "no-script")
-    return Rebuilt(text.encode(), notes)
+    # Refused, but read in full and kept as text: reviewers see the script as source, and it is checked.
+    refused = [refusal("script-bearing content is refused: " + "; ".join(found[:5]), "no-script")] if found else []
+    return Rebuilt(text.encode(), notes, findings=refused)
 
 
 # --- notebooks ------------------------------------------------------------------------------------
@@ -490,6 +491,15 @@ def _sheets(data: bytes, data_only: bool) -> tuple[Any, list[tuple[str, str, lis
     return wb, sheets
 
 
+PROPERTIES = ("creator", "title", "subject", "description", "keywords", "lastModifiedBy", "category",
+              "contentStatus", "identifier", "version")
+
+
+def sheet_frames(data: bytes) -> list[tuple[str, pl.DataFrame]]:
+    """Each sheet as the table checks read it (the reviewer view shows the same, so rows line up)."""
+    return [(title, _frame(rows)) for title, _, rows in _sheets(data, data_only=True)[1]]
+
+
 def _xlsx_dropped(wb: Any, data: bytes, formulas: int) -> list[str]:
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     notes = []
@@ -499,8 +509,9 @@ def _xlsx_dropped(wb: Any, data: bytes, formulas: int) -> list[str]:
         notes.append("defined names dropped")
     if formulas:
         notes.append(f"{formulas} formulas replaced by their cached values")
-    if any(n.startswith("docProps/") for n in names):
-        notes.append("document properties dropped")
+    props = wb.properties
+    if any(getattr(props, k, None) for k in PROPERTIES) or "docProps/custom.xml" in names:
+        notes.append("document properties dropped (author, title, comments, custom properties)")
     for part, what in (("xl/vbaProject", "macros"), ("xl/charts/", "charts"), ("xl/media/", "images"),
                        ("xl/pivotCache", "pivot caches"), ("xl/externalLinks/", "external links"),
                        ("xl/chartsheets/", "chart sheets"), ("customXml/", "custom XML parts")):

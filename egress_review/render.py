@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+import polars as pl
+
 from egress_review.extract import read_table
 from egress_review.filetypes import decode_text
+from egress_review.rebuild import Refused, sheet_frames
 
 MAX_ROWS = 500
 MAX_LINES = 5000
@@ -50,10 +53,31 @@ def _mark(text: str, found: list[dict[str, Any]]) -> str:
     return f'<mark class="hit {worst}" title="{title}">{escape(text)}</mark>'
 
 
+def _sheets(data: bytes, findings: list[dict[str, Any]]) -> Rendered:
+    """A workbook sheet by sheet, each with its own findings: rows are numbered per sheet."""
+    try:
+        sheets = sheet_frames(data)
+    except Refused:
+        return Rendered("none", "", ["table could not be read"])
+    html, notes = [], []
+    for name, df in sheets:
+        mine = [f for f in findings if (f.get("location") or {}).get("sheet", name) == name]
+        shown = _frame(df, mine)
+        html.append(f'<h4 class="sheet">{escape(name)}</h4>{shown.html}')
+        notes += [f"sheet {name}: {n}" for n in shown.notes]
+    return Rendered("table", "".join(html), notes)
+
+
 def _table(data: bytes, ftype: str, findings: list[dict[str, Any]]) -> Rendered:
+    if ftype == "xlsx":
+        return _sheets(data, findings)
     df = read_table(data, ftype)
     if df is None:
         return Rendered("none", "", ["table could not be read"])
+    return _frame(df, findings)
+
+
+def _frame(df: pl.DataFrame, findings: list[dict[str, Any]]) -> Rendered:
     cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     rows_hit: dict[int, list[dict[str, Any]]] = defaultdict(list)
     cols_hit: dict[str, list[dict[str, Any]]] = defaultdict(list)

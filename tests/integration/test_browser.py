@@ -183,7 +183,7 @@ def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: 
     finally:
         alice.stop()
     verdicts = {f["name"]: f for f in req["files"]}
-    assert verdicts["hostile/figure.svg"]["verdict"] == "block"  # not an allowed type
+    assert verdicts["hostile/figure.svg"]["verdict"] == "block"  # script in markup is refused
     assert any(x["kind"] == "spreadsheet-formula" for x in verdicts["hostile/table.csv"]["findings"]), verdicts[
         "hostile/table.csv"]  # the requester's form of the finding: the kind of rule, no detail
 

@@ -381,3 +381,18 @@ def test_reviewer_view_says_when_it_shows_part_of_a_file():
                for n in shown.notes)
     short = render.render(b"step 1\n", {"type": "txt", "findings": []}, "/img")
     assert not any("ONLY PART" in n for n in short.notes)
+
+
+def test_reviewer_view_shows_each_sheet_with_its_own_findings():
+    result = scan_bytes("t.xlsx", workbook(_hidden), POLICY)
+    shown = render.render(result.rebuilt, result.to_dict(), "/img")
+    first, lookup = shown.html.split('<h4 class="sheet">lookup</h4>')
+    assert "<mark" not in first and f'<mark class="hit block" title="personal-data: CN_PHONE' in lookup
+    assert PHONE in lookup.split("<mark")[1] and any("'lookup' was hidden" in n for n in shown.notes)
+
+
+def test_script_bearing_markup_is_refused_but_kept_as_source_for_reviewers():
+    data = b"<html><body><p>n = 120</p><script>fetch('x')</script></body></html>"
+    result = scan_bytes("r.html", data, POLICY)
+    assert result.verdict == "block" and result.rebuilt == data
+    assert "fetch(" in render.render(result.rebuilt, result.to_dict(), "/img").html
