@@ -33,6 +33,7 @@ REQUESTER_TEXT = {
     "file-type": "breaks the file rule {kind}",
     "active-content": "may contain active content ({kind})",
     "model": "model check: {kind}",
+    "rebuild": "cannot be exported in this form ({kind})",
 }
 UNKNOWN_CHECK = "held for review by the check {check} ({kind})"
 # A location a requester may see: a position in their own file. Own-data findings have none at all.

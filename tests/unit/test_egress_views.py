@@ -138,3 +138,15 @@ def test_pages_and_the_workspace_cli_show_the_requester_form(two_projects: Path)
     for text in (pages["alice"].replace(f">{OWN_ID}<", "><").replace(f">{OWN_PHONE}<", "><"), summary):
         assert "cohort" not in text and "139*" not in text and "study_id" not in text, text
     assert "held for review" in summary and "[block] own-data" in summary and OWN_PHONE not in summary
+
+
+def test_every_check_has_a_fixed_sentence_and_an_unknown_one_still_quotes_nothing():
+    from egress_review.views import REQUESTER_TEXT, requester_finding
+
+    for check in ("personal-data", "own-data", "disclosure-control", "row-level", "file-type", "active-content",
+                  "model", "rebuild"):
+        assert check in REQUESTER_TEXT
+    shown = requester_finding({"check": "new-check", "verdict": "review", "rule": "r1",
+                               "detail": f"saw {OWN_PHONE}", "location": {"line": 3, "key": OWN_PHONE}})
+    assert shown == {"check": "new-check", "verdict": "review", "kind": "r1",
+                     "detail": "held for review by the check new-check (r1)", "location": {"line": 3}}
