@@ -150,3 +150,15 @@ def test_every_check_has_a_fixed_sentence_and_an_unknown_one_still_quotes_nothin
                                "detail": f"saw {OWN_PHONE}", "location": {"line": 3, "key": OWN_PHONE}})
     assert shown == {"check": "new-check", "verdict": "review", "kind": "r1",
                      "detail": "held for review by the check new-check (r1)", "location": {"line": 3}}
+
+
+def test_a_revoked_approval_is_no_longer_compared(two_projects: Path):
+    from enclave.projects import revoke_dataset
+
+    rows = [("rows.csv", f"ref,tel\n{OWN_ID},{OWN_PHONE}\n".encode())]
+    _mine, reviewer = views(submit(two_projects, rows))
+    assert any(f["check"] == "own-data" for f in all_findings(reviewer))
+    with session_scope() as s:
+        revoke_dataset(s, "admin", "study", "cohort", "agreement ended")
+    _mine, reviewer = views(submit(two_projects, rows))
+    assert not any(f["check"] == "own-data" for f in all_findings(reviewer))
