@@ -9,6 +9,7 @@ person-level measurements with no count beside them; a printed `head()` shows th
 
 from __future__ import annotations
 
+import enum
 import re
 
 import polars as pl
@@ -18,6 +19,17 @@ from egress_review.sdc import STAT_NAME, name_says_count, name_tokens
 from policies.schema import EgressPolicy
 
 CHECK = "row-level"
+
+
+class RecordRule(enum.StrEnum):
+    """The rules of this module, as findings name them (parametrised ones, e.g. `threshold>=10`, are built)."""
+
+    IDENTIFYING_COLUMN = "identifying-column"
+    DATE_OF_BIRTH = "date-of-birth"
+    RECORD_SHAPE = "record-shape"
+    RECORD_DATES = "record-dates"
+    RECORD_MEASUREMENTS = "record-measurements"
+    PRINTED_RECORDS = "printed-records"
 ID_COLUMN = re.compile(r"(patient|person|subject|study|record|case|participant|member|client|pat|hosp|admission|"
                        r"encounter|visit)[_\s.]?(id|no|number|num|key)$|^(id|pid|mrn|nhs_?number|nhs_?no|empi|"
                        r"chi_?number|uuid|patient_?name|full_?name|surname|forename)$|身份证|病案号|住院号|门诊号|就诊号|病历号|患者编号|"
@@ -59,10 +71,11 @@ def identifying_columns(df: pl.DataFrame) -> list[Finding]:
         if by_name or by_value:
             how = "its name" if by_name else "its values look like record identifiers"
             out.append(Finding(CHECK, Verdict.BLOCK, f"column '{col}' identifies records ({how}; {unique} distinct "
-                               f"values in {df.height} rows)", rule="identifying-column", location={"column": col}))
+                               f"values in {df.height} rows)", rule=RecordRule.IDENTIFYING_COLUMN,
+                               location={"column": col}))
         elif DOB_COLUMN.search(col.strip()) and s.drop_nulls().len() > 0:
             out.append(Finding(CHECK, Verdict.BLOCK, f"column '{col}' holds dates of birth: individual records",
-                               rule="date-of-birth", location={"column": col}))
+                               rule=RecordRule.DATE_OF_BIRTH, location={"column": col}))
     return out
 
 
@@ -87,20 +100,21 @@ def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
             verdict = Verdict.BLOCK if dates or people else Verdict.REVIEW
             out.append(Finding(CHECK, verdict, f"{df.height} rows whose combinations of {', '.join(keys[:6])} are "
                                f"{unique_rows:.0%} unique and cover {dense:.1%} of the possible ones: looks like "
-                               "individual records", rule="record-shape"))
+                               "individual records", rule=RecordRule.RECORD_SHAPE))
             return out
     if dates and not counted and not any(STAT_NAME.search(c) for c in df.columns) and len(df.columns) >= 3 \
             and df.height >= 10:
         verdict = Verdict.BLOCK if people else Verdict.REVIEW
         out.append(Finding(CHECK, verdict, f"rows with event dates ({', '.join(dates[:3])}) and no counts or "
-                           "statistics: looks like individual visits", rule="record-dates",
+                           "statistics: looks like individual visits", rule=RecordRule.RECORD_DATES,
                            location={"column": dates[0]}))
         return out
     if df.height >= 50 and not counted and not any(STAT_NAME.search(c) for c in df.columns) and len(df.columns) >= 3:
         varied = [c for c in measures if df[c].dtype.is_float() and df[c].n_unique() >= 0.5 * df.height]
         if varied:
             out.append(Finding(CHECK, Verdict.REVIEW, f"{df.height} rows of person-level measurements "
-                               f"({', '.join(varied[:3])}) with no counts or statistics", rule="record-measurements"))
+                               f"({', '.join(varied[:3])}) with no counts or statistics",
+                               rule=RecordRule.RECORD_MEASUREMENTS))
     return out
 
 
@@ -120,7 +134,7 @@ def printed_head(df: pl.DataFrame, index: list[str] | None) -> list[Finding]:
     shown = (strong + attributes)[:4]
     return [Finding(CHECK, Verdict.BLOCK, f"printed frame with index {index[0]}..{index[-1]} and columns "
                     f"{', '.join(shown)}: individual records (head() or sample() of a frame)",
-                    rule="printed-records")]
+                    rule=RecordRule.PRINTED_RECORDS)]
 
 
 def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:

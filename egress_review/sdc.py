@@ -9,6 +9,7 @@ people's values. Every finding names the rule and the cell (row counted from 1 a
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 from collections.abc import Iterable
@@ -22,6 +23,23 @@ from policies.schema import DisclosureControl
 
 CHECK = "disclosure-control"
 MAX_CELLWISE_ROWS = 5000  # tables longer than this are row-level extracts: only the vectorised count check runs
+
+
+class SdcRule(enum.StrEnum):
+    """The rules of this module, as findings name them (parametrised ones, e.g. `threshold>=10`, are built)."""
+
+    ZEROS = "zeros"
+    PERCENTAGE_REVEALS_SUPPRESSED = "percentage-reveals-suppressed"
+    SECONDARY_SUPPRESSION = "secondary-suppression"
+    SECONDARY_TOTAL_MINUS_CELLS = "secondary-total-minus-cells"
+    SMALL_STEP = "small-step"
+    SURVIVAL_REVIEW = "survival-review"
+    MIN_MAX = "min-max"
+    STATISTIC_OF_SMALL_GROUP = "statistic-of-small-group"
+    DOMINANCE = "dominance"
+    DIFFERENCING = "differencing"
+    COUNT_IN_TEXT = "count-in-text"
+    COUNT_IN_CHART = "count-in-chart"
 
 _SPLIT = re.compile(r"[\s_.\-/()（）:：]+")
 # Tokens of an English column name that say "this counts people or events".
@@ -225,7 +243,8 @@ def count_cell(v: float, sdc: DisclosureControl, loc: dict, how: str = "") -> li
     suffix = f" ({how})" if how else ""
     if n == 0:
         if sdc.zeros_disclosive:
-            return [Finding(CHECK, Verdict.BLOCK, f"zero count: class disclosure{suffix}", rule="zeros", location=loc)]
+            return [Finding(CHECK, Verdict.BLOCK, f"zero count: class disclosure{suffix}", rule=SdcRule.ZEROS,
+                            location=loc)]
         return []
     if sdc.mode == "threshold":
         if n < sdc.threshold:
@@ -297,7 +316,7 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
             if is_suppressed(n):
                 out.append(Finding(CHECK, Verdict.BLOCK, f"suppressed count shown with its percentage "
                                    f"({m.group('p')}%): the percentage gives the count back",
-                                   rule="percentage-reveals-suppressed", location=loc))
+                                   rule=SdcRule.PERCENTAGE_REVEALS_SUPPRESSED, location=loc))
                 continue
             out += count_cell(float(n.replace(",", "")), sdc, loc, "count in an 'n (%)' cell")
     return out
@@ -440,7 +459,7 @@ def secondary_from_totals(df: pl.DataFrame, cols: list[Column], counted: dict[st
         out.append(Finding(CHECK, Verdict.BLOCK if additive else Verdict.REVIEW,
                            f"suppressed cell ({shown}) is given back by the totals: {v:g}"
                            + ("" if additive else " (approximately: the table does not add up exactly)"),
-                           rule="secondary-suppression", location={"row": r + 1, "column": name}))
+                           rule=SdcRule.SECONDARY_SUPPRESSION, location={"row": r + 1, "column": name}))
     if not recovered and sdc.mode == "threshold":
         out += _hidden_remainders(df, lines, value, sdc)
     return out
@@ -458,7 +477,7 @@ def _hidden_remainders(df: pl.DataFrame, lines, value, sdc: DisclosureControl) -
         rest = value[t] - sum(value[p] for p in parts)
         if _small(rest, sdc):
             out.append(Finding(CHECK, Verdict.REVIEW, f"the total is {rest:g} more than the cells shown: a category "
-                               "this small is left out but recoverable", rule="secondary-total-minus-cells",
+                               "this small is left out but recoverable", rule=SdcRule.SECONDARY_TOTAL_MINUS_CELLS,
                                location={"row": t[0] + 1, "column": t[1]}))
     return out
 
@@ -477,7 +496,7 @@ def series_steps(cols: list[Column], counted: dict[str, str], sdc: DisclosureCon
             if _small(abs(d), sdc):
                 what = "cumulative series" if CUMULATIVE.search(c.name) else "numbers at risk"
                 out.append(Finding(CHECK, Verdict.BLOCK, f"{what} change by {abs(d):g} between rows {i} and {i + 1}: "
-                                   "a step this small is a small count", rule="small-step",
+                                   "a step this small is a small count", rule=SdcRule.SMALL_STEP,
                                    location={"row": i + 1, "column": c.name}))
     return out
 
@@ -491,7 +510,7 @@ def survival_output(cols: list[Column], counted: dict[str, str]) -> list[Finding
     events = any(re.search(r"event|death|censor|死亡|删失", n, re.I) for n in names if n in counted)
     if (has_time and (at_risk or surv)) or (surv and events) or (at_risk and events):
         return [Finding(CHECK, Verdict.REVIEW, "survival table (numbers at risk / events / survival): always "
-                        "reviewed; steps must hide fewer than the threshold", rule="survival-review")]
+                        "reviewed; steps must hide fewer than the threshold", rule=SdcRule.SURVIVAL_REVIEW)]
     return []
 
 
@@ -505,18 +524,18 @@ def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, st
     for c in cols:
         if (MIN_MAX.search(c.name) or RANGE_LABEL.search(c.name)) and (c.numeric or any(v is not None for v in c.raw)):
             out.append(Finding(CHECK, Verdict.REVIEW, f"column '{c.name}' holds minima or maxima: single people's "
-                               "values", rule="min-max", location={"column": c.name}))
+                               "values", rule=SdcRule.MIN_MAX, location={"column": c.name}))
     described = label is not None and len(DESCRIBE_LABELS & set(row_labels)) >= 3
     for r, lab in enumerate(row_labels):
         if ORDER_LABEL.match(lab) or (RANGE_LABEL.search(lab) and not described):
             out.append(Finding(CHECK, Verdict.REVIEW, f"row '{label.raw[r]}' holds minima or maxima"  # type: ignore[union-attr]
                                + (" (describe() output)" if described else "") + ": single people's values",
-                               rule="min-max", location={"row": r + 1, "column": label.name}))  # type: ignore[union-attr]
+                               rule=SdcRule.MIN_MAX, location={"row": r + 1, "column": label.name}))  # type: ignore[union-attr]
     for c in cols:
         n = group_n.get(c.name)
         if n is not None and _small(n, sdc):
             out.append(Finding(CHECK, Verdict.BLOCK, f"statistics in column '{c.name}' describe a group of {n:g}",
-                               rule="statistic-of-small-group", location={"column": c.name}))
+                               rule=SdcRule.STATISTIC_OF_SMALL_GROUP, location={"column": c.name}))
     stat_cols = [c for c in cols if STAT_NAME.search(c.name) or MIN_MAX.search(c.name)]
     for cname in counted:
         counts = next(c for c in cols if c.name == cname)
@@ -524,7 +543,7 @@ def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, st
             for r, (n, v) in enumerate(zip(counts.nums, s.raw, strict=True), start=1):
                 if n is not None and _small(n, sdc) and v is not None and str(v).strip() and not is_suppressed(v):
                     out.append(Finding(CHECK, Verdict.BLOCK, f"'{s.name}' of a group of {n:g} ('{cname}')",
-                                       rule="statistic-of-small-group", location={"row": r, "column": s.name}))
+                                       rule=SdcRule.STATISTIC_OF_SMALL_GROUP, location={"row": r, "column": s.name}))
     return out
 
 
@@ -561,7 +580,7 @@ def dominance(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
         b = b if isinstance(b, int | float) else 0
         loc = {"row": row, "column": total}
         if min(t, a, b) < 0:
-            out.append(Finding(CHECK, Verdict.REVIEW, "negative values: dominance unreliable", rule="dominance",
+            out.append(Finding(CHECK, Verdict.REVIEW, "negative values: dominance unreliable", rule=SdcRule.DOMINANCE,
                                location=loc))
             continue
         if sdc.dominance_n <= 2 and (a + b) / t >= sdc.dominance_k:
@@ -628,7 +647,7 @@ def differences(tables: list[tuple[pl.DataFrame, dict]], sdc: DisclosureControl)
             for d, k, n in small[:20]:
                 out.append(Finding(CHECK, Verdict.REVIEW, f"two tables with the same rows and columns differ by "
                                    f"{abs(d):g} in row '{k}', column '{n}': if one is the other with a category "
-                                   "left out, the difference is a small count", rule="differencing",
+                                   "left out, the difference is a small count", rule=SdcRule.DIFFERENCING,
                                    location={**loc_b, "column": n, "row_label": k, "other_table": loc_a}))
     return out
 
@@ -661,7 +680,7 @@ def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list
             n = int(next(g for g in m.groups() if g).replace(",", ""))
             if _small(n, sdc):
                 out.append(Finding(CHECK, Verdict.REVIEW, f"small count in text: '{m.group().strip()}'",
-                                   rule="count-in-text", location={**seg.location, "offset": m.start()}))
+                                   rule=SdcRule.COUNT_IN_TEXT, location={**seg.location, "offset": m.start()}))
     return out
 
 
@@ -676,7 +695,7 @@ def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
     out = []
     if any(SURV_CHART.search(t) for t in texts):
         out.append(Finding(CHECK, Verdict.REVIEW, "survival curve: always reviewed; numbers at risk and steps must "
-                           "hide fewer than the threshold", rule="survival-review"))
+                           "hide fewer than the threshold", rule=SdcRule.SURVIVAL_REVIEW))
     if not any(CHART_COUNT_CUE.search(t) for t in texts if not t.strip().isdigit()):
         return out
     values = [int(t) for t in texts if t.isdigit() and not (len(t) > 1 and t.startswith("0"))]
@@ -686,5 +705,5 @@ def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
     for v in values:
         if _small(v, sdc):
             out.append(Finding(CHECK, Verdict.REVIEW, f"chart labels a value of {v}: a small count",
-                               rule="count-in-chart", location={"label": str(v)}))
+                               rule=SdcRule.COUNT_IN_CHART, location={"label": str(v)}))
     return out
