@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickletools
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 import polars as pl
@@ -107,6 +108,21 @@ PICKLE_INTS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
 PICKLE_UNREAD_GLOBAL = "<a global that cannot be read without running the pickle>"
 
 
+def _fitted_leaf_settings(leaves: list[int], classes: list[str]) -> list[int]:
+    """The min_samples_leaf values the fitted trees were grown with.
+
+    A fitted ensemble pickles its own setting, each fitted tree's (the same value) and once more the
+    unfitted template estimator's default (1). A value seen once beside one seen at least twice is
+    that template; anything else counts, so trees grown with small leaves still block.
+    """
+    if not any(c.startswith("sklearn.ensemble.") for c in classes):
+        return leaves
+    counts = Counter(leaves)
+    if len(counts) > 1 and max(counts.values()) >= 2:
+        return [v for v in leaves if counts[v] > 1]
+    return leaves
+
+
 def pickle_model(data: bytes) -> list[Finding]:
     """Read a pickle's opcodes without running it: which classes it would build and their settings."""
     classes: list[str] = []
@@ -147,7 +163,7 @@ def pickle_model(data: bytes) -> list[Finding]:
     if any(c.startswith(STORING_MODELS) for c in classes):
         out.append(Finding("model", Verdict.BLOCK, "SVM / k-NN models store training rows", rule="stores-rows"))
     if any(c.startswith(TREE_MODELS) for c in classes):
-        small = sorted({v for v in leaves if v < MIN_LEAF})
+        small = sorted({v for v in _fitted_leaf_settings(leaves, classes) if v < MIN_LEAF})
         if small:
             out.append(Finding("model", Verdict.BLOCK, f"tree-based model with min_samples_leaf={small[0]}: leaves "
                                "this small memorise rows", rule=f"min_samples_leaf>={MIN_LEAF}"))

@@ -205,3 +205,31 @@ def test_hostile_pickles_are_blocked_however_they_name_the_callable(name: str, d
 
     static = pickle_model(data)
     assert not membership.can_test_model(static), (name, [f.detail for f in static])
+
+
+@pytest.mark.parametrize(("leaf", "blocked"), [(1, True), (4, True), (5, False), (8, False)])
+def test_a_random_forest_is_judged_by_the_leaves_its_trees_were_grown_with(leaf: int, blocked: bool):
+    """A fitted forest also pickles its unfitted template tree (min_samples_leaf=1): that default is not its setting."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from egress_review.checks import pickle_model
+
+    for n_trees in (1, 3):
+        model = _fitted(RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=leaf, random_state=0))
+        static = pickle_model(pickle.dumps(model))
+        rules_blocked = [f.rule for f in static if f.verdict == Verdict.BLOCK]
+        assert (rules_blocked == ["min_samples_leaf>=5"]) is blocked, (leaf, n_trees, rules_blocked)
+        assert membership.can_test_model(static) is not blocked
+
+
+def test_trees_grown_with_small_leaves_block_even_if_the_forest_claims_a_large_setting():
+    """Editing the forest's attribute after fitting does not change the trees it holds."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from egress_review.checks import pickle_model
+
+    for n_trees in (1, 3):
+        model = _fitted(RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=1, random_state=0))
+        model.min_samples_leaf = 20
+        static = pickle_model(pickle.dumps(model))
+        assert "min_samples_leaf>=5" in [f.rule for f in static if f.verdict == Verdict.BLOCK], n_trees
