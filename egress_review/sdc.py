@@ -652,8 +652,14 @@ def differences(tables: list[tuple[pl.DataFrame, dict]], sdc: DisclosureControl)
     return out
 
 
-RESIDUAL_DF = re.compile(r"(?:Df Residuals|df_resid|residual (?:degrees of freedom|df)|残差自由度)\s*[:=]?\s*(\d+)",
-                         re.IGNORECASE)
+RESIDUAL_DF = re.compile(r"(?:Df Residuals|df_resid|residual (?:degrees of freedom|df)|残差自由度)\s*[:=]?\s*(\d+)"
+                         r"|residual (?:standard error|deviance):.{0,40}?\bon\s+(\d+)\s+degrees of freedom"
+                         r"|F-statistic:.{0,30}?\bon\s+\d+\s+and\s+(\d+)\s+DF", re.IGNORECASE)
+EXTREME_IN_TEXT = re.compile(r"\b(?:oldest|youngest|heaviest|lightest|longest|shortest)\b[^.\n]{0,40}?\d"
+                             r"|\b(?:max(?:imum)?|min(?:imum)?)\s+(?:age|follow-up|follow up|length of stay|los|weight|"
+                             r"height|bmi|value|dose|cost)\b[^.\n]{0,30}?\d"
+                             r"|(?:年龄最大|年龄最小|最大年龄|最小年龄|最年长|最年轻|最长随访|最短随访)[^。\n]{0,20}?\d",
+                             re.IGNORECASE)
 _NUM = r"(\d{1,3}(?:,\d{3})+|\d+)"
 PROSE_COUNT = re.compile(rf"(?<![\w.,])(?:[nN]\s*[=＝]\s*{_NUM}|{_NUM}\s+(?:patients?|cases?|deaths?|people|"
                          r"participants|subjects|individuals|women|men|children|persons|respondents)\b)"
@@ -664,8 +670,9 @@ def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Fin
     out = []
     for seg in segments:
         for m in RESIDUAL_DF.finditer(seg.text):
-            if int(m.group(1)) < sdc.min_residual_df:
-                out.append(Finding(CHECK, Verdict.BLOCK, f"regression has {m.group(1)} residual degrees of freedom",
+            df_resid = next(g for g in m.groups() if g)
+            if int(df_resid) < sdc.min_residual_df:
+                out.append(Finding(CHECK, Verdict.BLOCK, f"regression has {df_resid} residual degrees of freedom",
                                    rule=f"residual_df>={sdc.min_residual_df}", location=seg.location))
     return out
 
@@ -676,6 +683,9 @@ def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list
     for seg in segments:
         if seg.location.get("part") == "source":
             continue  # code, not output
+        for m in EXTREME_IN_TEXT.finditer(seg.text):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"an extreme value in text ('{m.group().strip()}'): one "
+                               "person's value", rule=SdcRule.MIN_MAX, location={**seg.location, "offset": m.start()}))
         for m in PROSE_COUNT.finditer(seg.text):
             n = int(next(g for g in m.groups() if g).replace(",", ""))
             if _small(n, sdc):

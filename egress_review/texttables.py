@@ -198,6 +198,30 @@ def polars_tables(lines: list[str], base: dict[str, Any]) -> Iterator[TextTable]
             yield TextTable(df, {**base, "line": start + 1}, None, "polars")
 
 
+STATA_RULE = re.compile(r"^\s*-+\+[-+]*\s*$")
+
+
+def stata_tables(lines: list[str], base: dict[str, Any]) -> Iterator[TextTable]:
+    """Stata's `tabulate`: labels left of a '|', values right of it, '-----+-----' rules."""
+    i = 0
+    while i + 1 < len(lines):
+        if "|" in lines[i] and STATA_RULE.match(lines[i + 1]):
+            left, _, right = lines[i].partition("|")
+            header = [left.strip(), *right.split()]
+            rows, j = [], i + 2
+            while j < len(lines) and lines[j].strip() and ("|" in lines[j] or STATA_RULE.match(lines[j])):
+                if "|" in lines[j]:
+                    label, _, values = lines[j].partition("|")
+                    rows.append([label.strip(), *values.split()])
+                j += 1
+            df = frame(header, rows)
+            if df is not None:
+                yield TextTable(df, {**base, "line": i + 1}, None, "stata")
+            i = j
+        else:
+            i += 1
+
+
 # --- whitespace-aligned (pandas, R) -------------------------------------------------------------------------
 
 _INK = re.compile(r"\S")
@@ -313,6 +337,7 @@ def text_tables(text: str, base: dict[str, Any]) -> Iterator[TextTable]:
     lines = text.splitlines()
     yield from markdown_tables(lines, base)
     yield from polars_tables(lines, base)
+    yield from stata_tables(lines, base)
     yield from printed_tables(lines, base)
     if "<table" in text.lower():
         yield from html_tables(text, base)

@@ -1265,6 +1265,40 @@ def table_one_styles(rng: random.Random) -> Iterator[EvalFile]:
     )
 
 
+def other_tools(rng: random.Random) -> Iterator[EvalFile]:
+    """Stata and R output, and extremes written in prose."""
+    small = rng.randrange(2, 9)
+    tab = (
+        "      sex |      Freq.     Percent        Cum.\n------------+-----------------------------------\n"
+        f"          F |        212       50.12       50.12\n          M |          {small}        0.95       51.07\n"
+        "------------+-----------------------------------\n      Total |        216      100.00\n"
+    )
+    yield EvalFile("stata_tab.log", tab.encode(), MUST_FLAG, "printed-table", "en")
+    safe_tab = tab.replace(f"          {small}        0.95       51.07", "        211       49.88      100.00")
+    yield EvalFile("stata_tab_safe.log", safe_tab.encode(), SAFE, "aggregate", "en")
+    lm = "Residual standard error: 1.2 on 7 degrees of freedom\nMultiple R-squared:  0.41\n"
+    yield EvalFile("r_lm_small.txt", lm.encode(), MUST_FLAG, "regression", "en")
+    yield EvalFile("r_lm.txt", lm.replace("on 7 ", "on 4812 ").encode(), SAFE, "regression", "en")
+    yield EvalFile(
+        "oldest.md", b"The oldest participant was 103 years old; the youngest was 18.\n", MUST_FLAG, "min-max", "en"
+    )
+    yield EvalFile("oldest_zh.txt", "年龄最大的患者为98岁，最小的为19岁。".encode(), MUST_FLAG, "min-max", "zh")
+    yield EvalFile(
+        "follow_up.md",
+        b"Median follow-up was 2.4 years (IQR 1.1-3.9); 48,210 adults were included.\n",
+        SAFE,
+        "methods-prose",
+        "en",
+    )
+    yield EvalFile(
+        "follow_up_zh.txt",
+        "中位随访时间2.4年（四分位距1.1-3.9年），共纳入48,210人。".encode(),
+        SAFE,
+        "methods-prose",
+        "zh",
+    )
+
+
 GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
     small_counts,
     survival,
@@ -1288,6 +1322,7 @@ GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
     more_flagged,
     safe_shapes,
     table_one_styles,
+    other_tools,
 )
 
 

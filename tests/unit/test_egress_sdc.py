@@ -362,3 +362,19 @@ def test_counts_of_sites_and_zero_missing_values_are_not_person_counts():
     assert scan("s.csv", sites)["verdict"] == "pass"
     r = scan("d.csv", "variable,type,n_missing\nage,int,0\nsex,str,3\nbmi,float,412\n")
     assert {x[:2] for x in rules(r)} == {("threshold>=10", 2)}
+
+
+STATA = ("      sex |      Freq.     Percent        Cum.\n------------+-----------------------------------\n"
+         "          F |        212       50.12       50.12\n          M |          4        0.95       51.07\n"
+         "------------+-----------------------------------\n      Total |        216      100.00\n")
+
+
+def test_stata_tabulate_r_model_summaries_and_extremes_in_prose():
+    assert ("threshold>=10", 2, "Freq.") in rules(scan("tab.log", STATA))
+    assert scan("tab.log", STATA.replace("     4        0.95", "   211       49.88"))["verdict"] == "pass"
+    r = scan("lm.txt", "Residual standard error: 1.2 on 7 degrees of freedom\nF-statistic: 3.1 on 2 and 7 DF\n")
+    assert {f["rule"] for f in r["findings"]} == {"residual_df>=10"} and r["verdict"] == "block"
+    assert scan("lm.txt", "Residual standard error: 1.2 on 4812 degrees of freedom\n")["verdict"] == "pass"
+    assert "min-max" in rule_names(scan("a.txt", "The oldest participant was 103 years old.\n"))
+    assert "min-max" in rule_names(scan("a.txt", "年龄最大的患者为98岁。"))
+    assert scan("a.txt", "Median follow-up was 2.4 years (IQR 1.1-3.9).\n")["verdict"] == "pass"
