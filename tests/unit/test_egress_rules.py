@@ -183,12 +183,15 @@ def test_the_two_review_limit_holds_even_in_an_open_state(world: Path):
             rules.check_can_review(req, rita, project)
 
 
-def test_a_rule_asked_about_another_projects_request_is_a_programming_error(world: Path):
+@pytest.mark.parametrize("check", [rules.check_can_review, rules.check_can_resolve, rules.check_can_download,
+                                   rules.check_can_see])
+def test_a_rule_asked_about_another_projects_request_is_a_programming_error(world: Path, check):
     rid = submit(world)
-    with seen_by("bob", rid) as (req, bob, project):
+    with seen_by("alice", rid) as (req, alice, project):
         project.slug = "other"
-        with pytest.raises(ValueError, match="belongs to 'study'"):
-            rules.check_can_review(req, bob, project)
+        with pytest.raises(ValueError, match="belongs to 'study', not 'other'"):
+            check(req, alice, project)
+        project.slug = "study"
 
 
 # --- resolve ------------------------------------------------------------------------------------

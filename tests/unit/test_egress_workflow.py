@@ -228,6 +228,9 @@ def test_a_resolution_approves_a_flagged_file_only_with_a_comment(world: Path):
         resolve("rita", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment=""))
     with pytest.raises(NotAllowed, match="no decision given for file 'notes.txt'"):
         resolve("rita", rid, Decision.APPROVE, {})
+    unanswered = {fid: {"decision": "", "comment": "x"} for fid in votes(rid)}  # a form left blank
+    with pytest.raises(NotAllowed, match="no decision given for file 'notes.txt'"):
+        resolve("rita", rid, Decision.APPROVE, unanswered)
     assert resolve("rita", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment="script inert")) == \
         ExportState.APPROVED
 
@@ -254,6 +257,20 @@ def test_an_unknown_file_vote_is_refused_by_name(world: Path):
     next(iter(bad.values()))["decision"] = "return"
     with session_scope() as s, pytest.raises(EnclaveError, match="'table.csv': unknown decision 'return'"):
         workflow.review(s, "bob", rid, Decision.APPROVE, bad)
+
+
+def test_votes_for_files_not_in_the_request_are_refused(world: Path):
+    rid = submit(world)
+    extra = {**votes(rid), "999": {"decision": FileVote.APPROVE.value, "comment": ""}}
+    with session_scope() as s, pytest.raises(EnclaveError, match=f"request {rid} has no file.s. 999"):
+        workflow.review(s, "bob", rid, Decision.APPROVE, extra)
+
+
+@pytest.mark.parametrize("decision", [Decision.RETURN, Decision.REJECT])
+def test_returning_or_rejecting_needs_a_comment_to_the_requester(world: Path, decision: Decision):
+    rid = submit(world)
+    with session_scope() as s, pytest.raises(EnclaveError, match="needs a comment to the requester"):
+        workflow.review(s, "bob", rid, decision, votes(rid, FileVote.CHANGES), comment_to_requester=" ")
 
 
 # --- two reviews at once ----------------------------------------------------------------------------
