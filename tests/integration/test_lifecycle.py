@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 import docker
@@ -13,7 +14,7 @@ from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import add_member, approve_dataset, create_project, today, transition
-from tests.integration.conftest import Enclave
+from tests.integration.conftest import Enclave, run_in
 
 PROJECT = "lifecycle-study"
 
@@ -61,3 +62,42 @@ def test_suspension_and_revocation_stop_workspaces(enclave: Enclave):
                                                                 action="workspace.stopped-by-policy")]
     assert reasons == ["dataset cohort@v1 revoked: data-sharing agreement ended",
                        "project suspended: annual report overdue"]
+
+
+CLOSING = "closing-study"
+
+
+def test_closing_archives_the_mounted_workspace_and_never_follows_its_links(enclave: Enclave):
+    """The workspace's own filesystem is copied into a root-owned read-only archive, then unmounted and
+    deleted; a link the researcher left to a host file is left out and the host file keeps its mode."""
+    host_file = enclave.settings.home / "host-file.txt"
+    host_file.write_text("the host's\n")
+    os.chmod(host_file, 0o644)
+    with session_scope() as s:
+        create_project(s, "steward", slug=CLOSING, title="Closing", approval_ref="ETH-4", purpose="closing",
+                       pi="dave", start=today(), expiry=today() + timedelta(days=10))
+        add_member(s, "steward", CLOSING, "alice")
+        transition(s, "steward", CLOSING, ProjectState.APPROVED, "ok")
+        transition(s, "steward", CLOSING, ProjectState.ACTIVE, "ok")
+    alice = enclave.login("alice")
+    assert alice.start(CLOSING).status_code in (201, 202)
+    ws = enclave.settings.workspace_dir(CLOSING)
+    assert os.path.ismount(ws)
+    made = run_in(enclave.container("alice"), f"""
+import json, os
+os.makedirs("/workspace/out", exist_ok=True)
+open("/workspace/out/table.csv", "w").write("g,n\\na,50\\n")
+os.symlink({str(host_file)!r}, "/workspace/out/host-link")
+os.mkfifo("/workspace/out/pipe")
+print(json.dumps(sorted(os.listdir("/workspace/out"))))
+""")
+    assert made == ["host-link", "pipe", "table.csv"]
+    out = cli("project", "transition", CLOSING, "closed", "--reason", "study finished")
+    assert out["stopped_workspaces"] == ["alice"] and (out["archive"]["files"], out["archive"]["left_out"]) == (1, 2)
+    archive = enclave.settings.projects_dir / CLOSING / "archive"
+    assert (archive / "out" / "table.csv").read_text() == "g,n\na,50\n"
+    assert sorted(p.name for p in (archive / "out").iterdir()) == ["table.csv"]
+    kept = (archive / "out" / "table.csv").stat()
+    assert kept.st_uid == 0 and kept.st_mode & 0o222 == 0
+    assert oct(host_file.stat().st_mode & 0o777) == oct(0o644)
+    assert not ws.exists() and not enclave.settings.workspace_image(CLOSING).exists()
