@@ -14,11 +14,12 @@ from egress_review.findings import Finding, Verdict
 from egress_review.records import row_level  # noqa: F401
 from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
 from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
-from enclave.pii.columns import PREFILTER, float_column_identifiers, float_identifiers, split_identifiers
-from enclave.pii.engine import analyze, quick
+from enclave.pii.columns import float_column_identifiers, float_identifiers, split_identifiers
+from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.normalize import decoded_texts, expand_scientific
-from enclave.pii.recognizers import Match
+from enclave.pii.prefilter import candidates, recognizers_of
+from enclave.pii.recognizers import RECOGNIZERS, Match
 
 BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
 STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
@@ -33,7 +34,7 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"|(?i:\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b[\s,-]+\b(?:zero|one|two|three|four|"
                        r"five|six|seven|eight|nine)\b)")
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
-FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio reads it
+FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio's recognisers read it
 
 
 def _finding(m: Match, location: dict[str, object]) -> Finding:
@@ -66,11 +67,12 @@ def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
 
 
 def pii_in_table(df: pl.DataFrame) -> list[Finding]:
-    """A vectorised pass picks candidate cells; each distinct candidate value is read once.
+    """Vectorised pre-filters pick, per cell, the recognisers that could find anything in it
+    (`enclave.pii.prefilter`); each distinct picked value is read once, by those recognisers only.
 
-    Our recognisers read every candidate; presidio only English free text (names, US/UK phones).
-    Column headers are read too, floats are written out as the integers they hold, and identifiers
-    split across adjacent columns are put back together.
+    Our recognisers read every cell they could match; presidio's phone, e-mail and SSN recognisers
+    also read English free text. Column headers are read too, floats are written out as the
+    integers they hold, and identifiers split across adjacent columns are put back together.
     """
     out: list[Finding] = []
     for col in df.columns:
@@ -81,12 +83,16 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
         text = s.cast(pl.Utf8)
-        named = text.str.contains(NAME_HINT).fill_null(False)
-        hits = (text.str.contains(PREFILTER) | text.str.contains(r"[\u4e00-\u9fff]")).fill_null(False) | named
-        cand = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": text, "named": named}).filter(hits)
-        for value, is_named, rows in cand.group_by("value", "named").agg(pl.col("row")).iter_rows():
-            free = is_named and len(value) > FREE_TEXT and " " in value
-            for m in (analyze(value) if free else quick(value)):
+        free = (text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
+                ).fill_null(False)
+        cand = candidates(text, presidio=free)
+        cand = cand.with_columns(free=free.gather(cand["row"]))
+        for value, is_free, parts, bits, rows in cand.group_by("value", "free", "parts", "bits").agg(
+                pl.col("row")).iter_rows():
+            needed, recognizers = Part(parts), recognizers_of(bits)
+            if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
+                needed, recognizers = Part.ALL, RECOGNIZERS
+            for m in (analyze(value, needed, recognizers) if is_free else quick(value, needed, recognizers)):
                 out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
     for (left, right), row, m in split_identifiers(df):
         out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))

@@ -1,35 +1,52 @@
-"""presidio-analyzer for free text, fully offline, with our recognisers inside it.
+"""Free text, fully offline: our recognisers, plus what presidio's phone, e-mail and SSN recognisers add.
 
-Presidio would normally load a downloaded spaCy model and tldextract fetches the public-suffix list
-on first use; neither may happen in the enclave. So presidio gets blank spaCy pipelines (tokeniser
-only, built from code) and tldextract is switched to the snapshot it ships. Names come from our
-own recognisers (a surname lexicon with labels for Chinese, a first-name lexicon and titles for
-English, pinyin: see `names`) rather than a statistical model. Our `find_all` (Chinese IDs with check digits, CN phone
-numbers, 19-digit UnionPay cards, labelled record numbers, all without `\\b` next to Chinese) runs as
-one presidio recogniser; presidio adds its e-mail, US SSN and phone recognisers (CN, US and GB
-regions). Text is fed in small chunks, because presidio's context step grows with matches x tokens.
+Presidio's pipeline (a spaCy tokeniser over every text, then context scoring) cost most of the scan
+time and, with blank spaCy pipelines (no NER model can be installed offline), contributed nothing
+but the results of three recognisers: PhoneRecognizer (CN, US and GB regions), EmailRecognizer and
+UsSsnRecognizer. Those three are run here directly, on English text only (as the pipeline did, they
+are English recognisers), and only on text their own patterns can match: a phone needs a run of at
+least `PHONE_MIN_DIGITS` digits (libphonenumber's shortest valid number, with its own punctuation
+between the digits) or a `+`, an e-mail needs `@`, an SSN one of presidio's own SSN patterns. Names come
+from our recognisers (see `names`). tldextract is switched to the suffix list it ships (no download),
+and presidio is imported only when a text needs its e-mail or SSN recogniser. Text is read in chunks.
 """
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import phonenumbers
+from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
+
 from enclave.pii import names
 from enclave.pii.entities import Entity
-from enclave.pii.recognizers import Match, find_all
+from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer, find_all
 
 CHUNK = 1000
 CJK = re.compile(r"[\u4e00-\u9fff]")
 english_names = names.english_names  # kept for callers of the old location
 
 
-def quick(text: str) -> list[Match]:
-    """Our recognisers without presidio's pipeline: for table cells already picked by a vectorised filter."""
-    found = find_all(text)
+class Part(enum.Flag):
+    """The parts of `quick`; a vectorised pre-filter may show a text needs only some of them."""
+
+    IDS = enum.auto()  # find_all: identifiers, labelled numbers, addresses, names after a label
+    CHINESE_NAMES = enum.auto()
+    LATIN_NAMES = enum.auto()  # English and pinyin names
+    PRESIDIO = enum.auto()  # presidio's phone, e-mail and SSN recognisers (`analyze` only)
+    ALL = IDS | CHINESE_NAMES | LATIN_NAMES | PRESIDIO
+
+
+def quick(text: str, parts: Part = Part.ALL, recognizers: Sequence[Recognizer] = RECOGNIZERS) -> list[Match]:
+    """Our recognisers without presidio's: identifiers first, then names where no identifier is."""
+    found = find_all(text, recognizers=recognizers) if Part.IDS in parts else []
     taken = [(m.start, m.end) for m in found]
-    found += [m for m in names.person_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
+    people = names.person_names(text, chinese=Part.CHINESE_NAMES in parts, latin=Part.LATIN_NAMES in parts)
+    found += [m for m in people if not any(s < m.end and m.start < e for s, e in taken)]
     return found
 
 
@@ -39,46 +56,65 @@ def offline_tldextract() -> None:
     tx.TLD_EXTRACTOR = tx.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
+PHONE_REGIONS = ("CN", "US", "GB")
+PHONE_LENIENCY = 1  # presidio's default: VALID
+PHONE_MIN_DIGITS = 6  # shortest valid number with its country code (+cc NSN) in libphonenumber's metadata
+# libphonenumber's matcher joins digit blocks across at most four of these characters
+PHONE_GATE = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{PHONE_MIN_DIGITS - 1},}}")
+# presidio's UsSsnRecognizer patterns (SSN1-SSN5), all of them: its "very weak" ones count too
+SSN_GATE = re.compile(r"\b[0-9]{5}-[0-9]{4}\b|\b[0-9]{3}-[0-9]{6}\b|\b[0-9]{9}\b"
+                      r"|\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b")
+
+
+PHONE_BEFORE, PHONE_AFTER = 16, 64  # context a number's match may use: lead characters, extension, time
+
+
+@lru_cache(maxsize=1 << 14)
+def _phone_in(window: str) -> bool:
+    return any(True for region in PHONE_REGIONS
+               for _ in phonenumbers.PhoneNumberMatcher(window, region, leniency=PHONE_LENIENCY))
+
+
+def _may_hold_phone(chunk: str) -> bool:
+    """Whether libphonenumber's matcher could find a number in `chunk`: asked of each run of digits that
+    could be one, with the context around it (so the same date or code in many cells is asked once).
+
+    A number's digits lie inside one such run; the matcher decides from the candidate, the character
+    before it, what follows it (extension, time stamp) and a few lead characters before it. A run
+    followed directly by a letter may start an extension of any length: then the whole chunk is read.
+    """
+    for m in PHONE_GATE.finditer(chunk):
+        start, end = m.span()
+        if end < len(chunk) and chunk[end].isalpha():
+            return True
+        if _phone_in(chunk[max(0, start - PHONE_BEFORE):end + PHONE_AFTER]):
+            return True
+    return False
+
+
 @lru_cache(maxsize=1)
-def analyzer() -> Any:
+def analyzer() -> tuple[Any, Any]:
+    """presidio's e-mail and US SSN recognisers, built once and only when a text needs them."""
     offline_tldextract()
-    import spacy
-    from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
-    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer, UsSsnRecognizer
 
-    class BlankSpacy(SpacyNlpEngine):
-        """Tokenisers only: nothing to download, no statistical model."""
+    return EmailRecognizer(supported_language="en"), UsSsnRecognizer(supported_language="en")
 
-        def __init__(self) -> None:
-            super().__init__(models=[{"lang_code": "en", "model_name": "blank:en"},
-                                     {"lang_code": "zh", "model_name": "blank:zh"}],
-                             ner_model_configuration=NerModelConfiguration())
 
-        def load(self) -> None:
-            self.nlp = {"en": spacy.blank("en"), "zh": spacy.blank("zh")}
-
-    class Ours(EntityRecognizer):
-        ENTITIES = [e.value for e in Entity]
-
-        def load(self) -> None:
-            pass
-
-        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-            return [RecognizerResult(m.entity.value, m.start, m.end, m.score,
-                                     recognition_metadata={"recognizer_name": m.rule}) for m in quick(text)]
-
-    registry = RecognizerRegistry(supported_languages=["en", "zh"])
-    for lang in ("en", "zh"):
-        registry.add_recognizer(Ours(supported_entities=Ours.ENTITIES, supported_language=lang, name=f"enclave-{lang}",
-                                     context=["身份证", "电话", "手机", "姓名", "病案号", "name", "phone", "patient"]))
-    registry.add_recognizer(EmailRecognizer(supported_language="en"))
-    registry.add_recognizer(UsSsnRecognizer(supported_language="en"))
-    registry.add_recognizer(PhoneRecognizer(supported_language="en", supported_regions=("CN", "US", "GB"),
-                                            context=["phone", "tel", "mobile", "电话", "手机", "联系方式"]))
-    engine = BlankSpacy()
-    engine.load()
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en", "zh"])
+def _presidio_results(chunk: str) -> list[tuple[str, int, int, float, str]]:
+    """What presidio's PhoneRecognizer, EmailRecognizer and UsSsnRecognizer find in English text."""
+    out: list[tuple[str, int, int, float, str]] = []
+    if _may_hold_phone(chunk):
+        for region in PHONE_REGIONS:  # what PhoneRecognizer.analyze does, without its pipeline around it
+            out += [("PHONE_NUMBER", m.start, m.end, 0.4, "PhoneRecognizer")
+                    for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=PHONE_LENIENCY)]
+    email, ssn = ("@" in chunk), bool(SSN_GATE.search(chunk))
+    if email or ssn:
+        for rec, wanted in zip(analyzer(), (email, ssn), strict=True):
+            if wanted:
+                out += [(r.entity_type, r.start, r.end, r.score, rec.name)
+                        for r in rec.analyze(chunk, rec.supported_entities)]
+    return out
 
 
 PRESIDIO_ENTITY = {"EMAIL_ADDRESS": Entity.EMAIL, "PHONE_NUMBER": Entity.PHONE, "US_SSN": Entity.US_SSN}
@@ -97,18 +133,17 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def analyze(text: str) -> list[Match]:
-    """Every identifier in free text, by presidio with our recognisers; one finding per span."""
-    engine = analyzer()
+def analyze(text: str, parts: Part = Part.ALL, recognizers: Sequence[Recognizer] = RECOGNIZERS) -> list[Match]:
+    """Every identifier in free text, ours and presidio's; one finding per span."""
     found: dict[tuple[int, int], Match] = {}
     for offset, chunk in _chunks(text):
-        lang = "zh" if CJK.search(chunk) else "en"
-        results = sorted(engine.analyze(text=chunk, language=lang), key=lambda r: (r.start - r.end, -r.score))
-        for r in results:
-            entity = PRESIDIO_ENTITY.get(r.entity_type) or Entity(r.entity_type)
-            rule = (r.recognition_metadata or {}).get("recognizer_name") or "presidio"
-            span = (offset + r.start, offset + r.end)
+        results = [(m.entity.value, m.start, m.end, m.score, m.rule) for m in quick(chunk, parts, recognizers)]
+        if Part.PRESIDIO in parts and not CJK.search(chunk):  # presidio's recognisers are English ones
+            results += _presidio_results(chunk)
+        for kind, start, end, score, rule in sorted(results, key=lambda r: (r[1] - r[2], -r[3])):
+            entity = PRESIDIO_ENTITY.get(kind) or Entity(kind)
+            span = (offset + start, offset + end)
             if any(s <= span[0] and span[1] <= e for s, e in found):
                 continue  # inside a value already found (a phone number inside a resident ID, ...)
-            found[span] = Match(entity, span[0], span[1], text[span[0]:span[1]], r.score, rule)
+            found[span] = Match(entity, span[0], span[1], text[span[0]:span[1]], score, rule or "presidio")
     return sorted(found.values(), key=lambda m: m.start)

@@ -14,11 +14,18 @@ No tokenizer runs over text without Chinese characters.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
 
 from enclave.pii.entities import Entity
 from enclave.pii.recognizers import Match
@@ -90,12 +97,59 @@ CJK = re.compile(r"[\u4e00-\u9fff]+")
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> object:
+def _dictionary() -> pl.DataFrame:
+    """jieba's dictionary (dict.txt inside the package: "word frequency tag" lines), read by polars."""
+    return pl.read_csv(str(resources.files("jieba").joinpath("dict.txt")), has_header=False, separator=" ",
+                       quote_char=None, schema={"word": pl.Utf8, "freq": pl.Int64, "tag": pl.Utf8})
+
+
+@lru_cache(maxsize=1)
+def _word_table() -> tuple[pl.DataFrame, int, int]:
+    """jieba's words with their frequencies (sorted, the last entry of a word wins, as in jieba), the total
+    frequency and the longest word: what jieba builds its prefix dictionary from."""
+    table = _dictionary().select("word", "freq")
+    words = table.sort("word", maintain_order=True).filter(  # the last of equal words
+        pl.col("word").ne(pl.col("word").shift(-1)).fill_null(True))
+    return words, int(table["freq"].sum()), int(words["word"].str.len_chars().max() or 1)
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    """jieba's segmenter with a prefix dictionary holding only what the texts read so far need.
+
+    jieba's own start-up builds (or unmarshals) a dictionary of every word and word prefix, about a
+    second and a half; its segmentation of a run looks up only the run's own substrings, so those are
+    looked up in the word table (by polars) before a run is segmented (`prepare_runs`), with the same
+    values jieba would give them: a word's frequency, 0 for a prefix of a word, absent otherwise.
+    """
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()  # reads dict.txt inside the package (and caches it in the temp directory); no network
-    return jieba.dt
+    tokenizer = jieba.Tokenizer()
+    tokenizer.total = _word_table()[1]
+    tokenizer.initialized = True
+    return tokenizer
+
+
+_PREPARED: set[str] = set()
+
+
+def prepare_runs(runs: Iterable[str]) -> None:
+    """Look up, in one polars pass, every substring of these runs that jieba's prefix dictionary holds."""
+    new = {r for r in runs if r not in _PREPARED}
+    if not new:
+        return
+    words, _total, longest = _word_table()
+    freq = _jieba().FREQ
+    subs = {r[i:j] for r in new for i in range(len(r)) for j in range(i + 1, min(len(r), i + longest) + 1)}
+    subs.difference_update(freq)
+    if subs:
+        query = pl.DataFrame({"q": sorted(subs)})
+        at = words["word"].search_sorted(query["q"], side="left").clip(0, len(words) - 1)
+        found = query.with_columns(w=words["word"].gather(at), f=words["freq"].gather(at)).filter(
+            pl.col("w").str.starts_with(pl.col("q")))  # the first word at or after q is q, or starts with it
+        freq.update(zip(found["q"].to_list(), [f if w == q else 0 for q, w, f in found.iter_rows()], strict=True))
+    _PREPARED.update(new)
 
 
 @lru_cache(maxsize=1)
@@ -105,11 +159,11 @@ def _name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     often ordinary words such as 阳光, 卫星, 康复 to trust without a context word)."""
     counts: dict[str, int] = {}
     names: set[str] = set()
-    for line in resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8").splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("nr") or not 2 <= len(parts[0]) <= 4:
-            continue
-        word = parts[0]
+    d = _dictionary()
+    tagged = d.filter(pl.col("tag").str.starts_with("nr") & pl.col("word").str.len_chars().is_between(2, 4))
+    led = pl.col("word").str.slice(0, 1).is_in(list(SURNAMES)) | pl.col("word").str.slice(0, 2).is_in(
+        list(COMPOUND_SURNAMES))
+    for word in tagged.filter(led)["word"].to_list():
         sur = 2 if word[:2] in COMPOUND_SURNAMES else 1 if word[0] in SURNAMES else 0
         if not sur:
             continue
@@ -134,8 +188,9 @@ PLACE_END = frozenset("市县区镇乡村庄河湖江山岭楼桥湾岛港寺庙
 
 def _tokens(run: str) -> list[tuple[int, int, str]]:
     """jieba's dictionary segmentation (no HMM guesses): (start, end, word)."""
+    prepare_runs((run,))
     out, pos = [], 0
-    for w in _jieba().cut(run, HMM=False):  # type: ignore[attr-defined]
+    for w in _jieba().cut(run, HMM=False):
         out.append((pos, pos + len(w), w))
         pos += len(w)
     return out
@@ -143,7 +198,7 @@ def _tokens(run: str) -> list[tuple[int, int, str]]:
 
 def _name_end(run: str, s: int, sur: int, starts: dict[int, tuple[int, str]]) -> int:
     """Where a name starting with a surname at `s` ends: one or two given-name characters, or `s + sur`."""
-    given, freq = given_name_chars(), _jieba().FREQ  # type: ignore[attr-defined]
+    given, freq = given_name_chars(), _jieba().FREQ
     end = s + sur
     for i in range(2):
         c = run[end:end + 1]
@@ -159,7 +214,7 @@ def _name_end(run: str, s: int, sur: int, starts: dict[int, tuple[int, str]]) ->
 def _chinese_in_run(run: str, offset: int) -> list[Match]:
     tokens = _tokens(run)
     starts = {s: (e, w) for s, e, w in tokens}
-    freq = _jieba().FREQ  # type: ignore[attr-defined]
+    freq = _jieba().FREQ
     known = _name_lexicon()[1]
     out: list[Match] = []
     taken = 0
@@ -191,12 +246,23 @@ def _chinese_in_run(run: str, offset: int) -> list[Match]:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def run_names(run: str) -> tuple[Match, ...]:
+    """The names in one run of Chinese characters (offsets into the run), read once per distinct run.
+
+    A name is decided inside its run only, and a table's notes share most of their runs (places,
+    drugs, phrases), so caching here is what keeps the segmenter off repeated text.
+    """
+    return tuple(_chinese_in_run(run, 0))
+
+
 def chinese_names(text: str) -> list[Match]:
     """Chinese personal names in running text, cue word or not."""
     out: list[Match] = []
     for m in CJK.finditer(text):
         if len(m.group()) >= 2:
-            out += _chinese_in_run(m.group(), m.start())
+            out += [Match(x.entity, x.start + m.start(), x.end + m.start(), x.value, x.score, x.rule)
+                    for x in run_names(m.group())]
     return out
 
 
@@ -205,8 +271,7 @@ def chinese_names(text: str) -> list[Match]:
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable, from pypinyin's character table."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
+    pinyin_dict = _data_module("pypinyin", "pinyin_dict.py").pinyin_dict
     out = set()
     for readings in pinyin_dict.values():
         for r in readings.split(","):
@@ -302,11 +367,24 @@ def english_first_names() -> frozenset[str]:
     return frozenset(out)
 
 
+def _data_module(package: str, *path: str) -> ModuleType:
+    """One plain data module of a package (spaCy's stop words, pypinyin's character table) loaded without
+    importing the package: importing spaCy or pypinyin whole costs a second or more at start-up."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    file = Path(next(iter(spec.submodule_search_locations)), *path)
+    loaded = importlib.util.spec_from_file_location(f"_enclave_data.{package}.{file.stem}", file)
+    if loaded is None or loaded.loader is None:
+        raise ModuleNotFoundError(f"{package}: {file}")
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
+    return frozenset(_data_module("spacy", "lang", "en", "stop_words.py").STOP_WORDS)
 
 
 MONTHS = _words(
@@ -365,15 +443,22 @@ def english_names(text: str) -> list[Match]:
     return sorted(out.values(), key=lambda x: x.start)
 
 
-def person_names(text: str) -> list[Match]:
-    """Every person name: Chinese (only where there are Chinese characters), pinyin and English."""
+def latin_names(text: str) -> list[Match]:
+    """English names, and pinyin names where no English name is (the English reading wins)."""
+    latin = english_names(text)
+    spans = [(m.start, m.end) for m in latin]
+    return latin + [m for m in pinyin_names(text) if not any(s < m.end and m.start < e for s, e in spans)]
+
+
+def person_names(text: str, *, chinese: bool = True, latin: bool = True) -> list[Match]:
+    """Every person name: Chinese (only where there are Chinese characters), pinyin and English.
+
+    `chinese=False` / `latin=False` skip a script a vectorised pre-filter has shown holds no name.
+    """
     found: list[Match] = []
-    if CJK.search(text):
+    if chinese and CJK.search(text):
         found += chinese_names(text)
-    if CAPITAL.search(text):
+    if latin and CAPITAL.search(text):
         taken = [(m.start, m.end) for m in found]
-        latin = english_names(text)
-        spans = [(m.start, m.end) for m in latin]
-        latin += [m for m in pinyin_names(text) if not any(s < m.end and m.start < e for s, e in spans)]
-        found += [m for m in latin if not any(s < m.end and m.start < e for s, e in taken)]
+        found += [m for m in latin_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
     return sorted(found, key=lambda m: m.start)

@@ -10,7 +10,7 @@ identifiers are also looked for after split digits are joined and spelled-out di
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from enclave.pii.entities import Entity
@@ -176,12 +176,16 @@ def _variants(folded: Folded) -> list[Folded]:
     return out
 
 
-def find_all(text: str, entities: set[Entity] | None = None) -> list[Match]:
-    """All identifiers in `text`, best match per span; positions point into `text` as given."""
+def find_all(text: str, entities: set[Entity] | None = None,
+             recognizers: Sequence[Recognizer] = RECOGNIZERS) -> list[Match]:
+    """All identifiers in `text`, best match per span; positions point into `text` as given.
+
+    `recognizers` narrows the recognisers run to those a vectorised pre-filter has not ruled out.
+    """
     folded = fold(text)
-    variants = _variants(folded)
+    variants = _variants(folded) if any(r.digits for r in recognizers) else [folded]
     found: dict[tuple[int, int], Match] = {}
-    for rec in RECOGNIZERS:
+    for rec in recognizers:
         if entities and rec.entity not in entities:
             continue
         for t in variants if rec.digits else variants[:1]:

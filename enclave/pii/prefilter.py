@@ -1,0 +1,147 @@
+"""Vectorised pre-filters: which cells of a text column each part of the recognisers could find anything in.
+
+A scan reads every cell, and most cells hold nothing; so polars (Rust regexes over the whole column)
+decides, per cell and per part of `engine.quick`, whether that part could find anything, and Python
+reads only the cells a filter picked, with only the parts that picked them. Every filter is a superset
+of its part, never a guess:
+
+- identifiers (`find_all`): each recogniser's own pattern with its look-arounds taken out (polars'
+  engine has none; without them a pattern matches wherever it did, and more) and its word boundaries
+  made ASCII ones (each sits next to an ASCII letter or digit of the pattern, and folded text has no
+  look-alikes: wherever Python sees a boundary there, so does the ASCII test),
+  run over the cells folded as `normalize.fold` folds them (each character that fold changes, among
+  those in the column, replaced by what fold makes of it); cells with character codes (`&#49;`) are
+  always read; digits split by separators and spelled digits have filters of their own;
+- Chinese names: a name lies inside one run of Chinese characters and is decided there, so the
+  distinct runs of the column are read once each (`names.run_names`, cached) and a cell is picked when
+  one of its runs holds a name;
+- English and pinyin names: a name is two or more capitalised words in a row; the distinct chains of
+  capitalised words are read once each, and a cell is picked when a chain of it holds a name (what
+  lies outside a chain can only reject a name: an eponym's 's, "in May", "Hospital" is in the chain);
+  "name: John Smith" after a label has its own filter;
+- presidio's phone, e-mail and SSN recognisers: their own gates (`engine.PHONE_GATE`, `@`, `SSN_GATE`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+import polars as pl
+
+from enclave.pii import names
+from enclave.pii.engine import PHONE_GATE, SSN_GATE, Part
+from enclave.pii.normalize import _ESCAPES, _SPELLED, _fold_char
+from enclave.pii.recognizers import RECOGNIZERS, Recognizer
+
+_LOOKAROUND = re.compile(r"\(\?<?[=!](?:\\.|\[(?:\\.|[^\]\\])*\]|[^()\[\]\\])*\)")
+# The digit recognisers (digits=True) also read the text with split digits joined; the shortest of
+# them is a mobile number (11 digits); a separator is one character between two digits.
+SPLIT_MIN_DIGITS = 11
+SPLIT_DIGITS = rf"\d(?:[ \u00a0\-‐‑–—]?\d){{{SPLIT_MIN_DIGITS - 1},}}"
+CJK_RUN = r"[\u4e00-\u9fff]{2,}"  # what names.chinese_names reads, run by run
+_T = r"[A-ZÀ-ÞĀ-Ž][A-Za-zÀ-ÖØ-öø-ɏ\u0300-\u036f'’.-]*"  # a capitalised word (English, pinyin, initials)
+CAPITAL_CHAIN = rf"{_T}(?:\s+{_T})+"
+_PYTHON_ONLY_SPACE = r"[\x1c-\x1f]"  # Python's \s matches these, Rust's does not: made spaces first
+_DOTTED_I = "[İı]"  # Python's case-insensitive i matches them, Rust's does not: made i first
+
+
+def loosened(rx: re.Pattern[str]) -> str:
+    """`rx` for polars: look-arounds removed, word boundaries ASCII, so it matches wherever `rx` does."""
+    src = _LOOKAROUND.sub("", rx.pattern).replace(r"\b", r"(?-u:\b)")
+    return f"(?i:{src})" if rx.flags & re.IGNORECASE else f"(?:{src})"
+
+
+def spelled_filter() -> str:
+    """`normalize._SPELLED` for runs that spell at least `SPLIT_MIN_DIGITS` digits: shorter runs (dates,
+    "one or two") make no digit identifier once written as digits (each run is written as its digits
+    and a space, so it joins nothing around it)."""
+    src = loosened(_SPELLED)
+    if src.count("{6,}") != 2:
+        raise ValueError("normalize._SPELLED changed: update prefilter.spelled_filter")
+    chinese, english, rest = src.split("{6,}")  # (digit, separators){6,} digit | (word or digit){6,}
+    return f"{chinese}{{{SPLIT_MIN_DIGITS - 1},}}{english}{{{SPLIT_MIN_DIGITS},}}{rest}"
+
+
+RECOGNIZER_FILTERS = [loosened(r.pattern) for r in RECOGNIZERS]
+VARIANT_FILTER = f"{SPLIT_DIGITS}|{spelled_filter()}"  # texts the digit recognisers also read
+ID_FILTER = "|".join([*RECOGNIZER_FILTERS, VARIANT_FILTER])
+DIGIT_BITS = sum(1 << i for i, r in enumerate(RECOGNIZERS) if r.digits)
+ALL_BITS = (1 << len(RECOGNIZERS)) - 1
+PRESIDIO_FILTER = "|".join([PHONE_GATE.pattern, "@", loosened(SSN_GATE)])
+LABEL_FILTER = loosened(names.EN_LABEL)
+
+
+def folded(text: pl.Series) -> pl.Series:
+    """The column as `normalize.fold` reads each cell (character codes aside: those cells are always read)."""
+    text = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    others = text.str.extract_all(r"[^\x00-\x7f\u4e00-\u9fff]").explode().drop_nulls().unique().to_list()
+    changed = {c: f for c in others if (f := _fold_char(c)) != c}
+    text = text.str.replace_many(list(changed), list(changed.values())) if changed else text
+    return text.str.replace_all(_DOTTED_I, "i")
+
+
+def recognizer_bits(folded_text: pl.Series, raw: pl.Series) -> pl.Series:
+    """Per cell, a bit per recogniser (`RECOGNIZERS` order) whose filter matches it; for the few cells
+    the identifier filter picked. Digit recognisers also read split and spelled digits; character codes
+    are decoded by `fold` itself, so those cells get every recogniser."""
+    bits = pl.repeat(0, len(folded_text), dtype=pl.Int64, eager=True)
+    for i, pattern in enumerate(RECOGNIZER_FILTERS):
+        bits = bits | (folded_text.str.contains(pattern).cast(pl.Int64) * (1 << i))
+    bits = bits | (folded_text.str.contains(VARIANT_FILTER).cast(pl.Int64) * DIGIT_BITS)
+    return bits | (raw.str.contains(_ESCAPES.pattern).cast(pl.Int64) * ALL_BITS)
+
+
+@lru_cache(maxsize=4096)
+def recognizers_of(bits: int) -> tuple[Recognizer, ...]:
+    return tuple(r for i, r in enumerate(RECOGNIZERS) if bits >> i & 1)
+
+
+def rows_with(text: pl.Series, pattern: str, keep: Callable[[str], bool],
+              prepare: Callable[[list[str]], None] | None = None) -> pl.Series:
+    """Per cell: does a piece `pattern` extracts from it pass `keep` (asked once per distinct piece;
+    `prepare` gets all distinct pieces first)."""
+    index = pl.int_range(0, len(text), eager=True)
+    pieces = pl.DataFrame({"row": index, "piece": text.str.extract_all(pattern)}).explode("piece")
+    pieces = pieces.filter(pl.col("piece").is_not_null())
+    distinct = pieces["piece"].unique().to_list()
+    if prepare is not None:
+        prepare(distinct)
+    good = [p for p in distinct if keep(p)]
+    if not good:
+        return pl.repeat(False, len(text), eager=True)
+    rows = pieces.filter(pl.col("piece").is_in(pl.Series(good, dtype=pl.Utf8).implode()))["row"].unique()
+    return index.is_in(rows.implode())
+
+
+def _chinese_names_in(run: str) -> bool:
+    return bool(names.run_names(run))
+
+
+def _latin_names_in(chain: str) -> bool:
+    return bool(names.latin_names(chain))
+
+
+def candidates(text: pl.Series, presidio: pl.Series | None = None) -> pl.DataFrame:
+    """The cells any recogniser could find something in: `row`, `value`, `parts` (the `Part` flags, as an
+    integer) and `bits` (the identifier recognisers to run, see `recognizers_of`).
+
+    `presidio` marks the cells that go to presidio's recognisers too (free text); None for no cell.
+    """
+    text = text.fill_null("")
+    raw = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    folded_text = folded(text)
+    ids = folded_text.str.contains(ID_FILTER) | text.str.contains(_ESCAPES.pattern)
+    chinese = rows_with(raw, CJK_RUN, _chinese_names_in, prepare=names.prepare_runs)
+    latin = rows_with(raw, CAPITAL_CHAIN, _latin_names_in) | raw.str.replace_all(_DOTTED_I, "i").str.contains(
+        LABEL_FILTER)
+    flags = (ids.cast(pl.Int64) * Part.IDS.value + chinese.cast(pl.Int64) * Part.CHINESE_NAMES.value
+             + latin.cast(pl.Int64) * Part.LATIN_NAMES.value)
+    if presidio is not None:
+        extra = presidio.fill_null(False) & text.str.contains(PRESIDIO_FILTER)
+        flags = flags + extra.cast(pl.Int64) * Part.PRESIDIO.value
+    picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "folded": folded_text,
+                           "parts": flags, "ids": ids}).filter(pl.col("parts") > 0)
+    bits = recognizer_bits(picked["folded"], picked["value"])
+    return picked.select("row", "value", "parts", bits=pl.when(picked["ids"]).then(bits).otherwise(0))
