@@ -64,11 +64,15 @@ def identifying_columns(df: pl.DataFrame) -> list[Finding]:
     out = []
     for col in df.columns:
         s = df[col]
-        unique = s.n_unique()
         by_name = bool(ID_COLUMN.search(col.strip()))
-        by_value = (s.dtype == pl.Utf8 and df.height >= MIN_ROWS and unique >= 0.95 * df.height
-                    and bool(s.drop_nulls().str.contains(ID_VALUE).mean() >= 0.9))
+        by_value = False
+        if not by_name and s.dtype == pl.Utf8 and df.height >= MIN_ROWS:
+            head = s.head(2000).drop_nulls()  # cheap test on the first rows before the whole column is read
+            by_value = (head.len() > 0 and bool(head.str.contains(ID_VALUE).mean() >= 0.9)
+                        and s.n_unique() >= 0.95 * df.height
+                        and bool(s.drop_nulls().str.contains(ID_VALUE).mean() >= 0.9))
         if by_name or by_value:
+            unique = s.n_unique()
             how = "its name" if by_name else "its values look like record identifiers"
             out.append(Finding(CHECK, Verdict.BLOCK, f"column '{col}' identifies records ({how}; {unique} distinct "
                                f"values in {df.height} rows)", rule=RecordRule.IDENTIFYING_COLUMN,
@@ -143,5 +147,6 @@ def row_level(df: pl.DataFrame, policy: EgressPolicy) -> list[Finding]:
         out.append(Finding(CHECK, Verdict.BLOCK, f"{df.height} rows: more than the cap of {policy.row_cap} "
                            "looks like a row-level extract", rule=f"row_cap={policy.row_cap}"))
     out += identifying_columns(df)
-    out += sparse_combinations(df)
+    if df.height <= policy.row_cap:  # over the cap the table is blocked already: its shape adds nothing
+        out += sparse_combinations(df)
     return out
