@@ -23,7 +23,7 @@ from enclave.errors import EnclaveError, Unavailable
 from enclave.settings import WORKSPACE_GID, WORKSPACE_UID, Settings
 
 MOUNT_OPTIONS = "loop,nosuid,nodev,noatime"
-TOOLS = ("mkfs.ext4", "mount", "umount", "losetup")
+TOOLS = ("mkfs.ext4", "e2fsck", "resize2fs", "mount", "umount", "losetup")
 
 
 def check_loop_support() -> None:
@@ -40,11 +40,10 @@ def check_loop_support() -> None:
                           "workspace starts without its quota")
 
 
-def _run(*cmd: str) -> None:
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
-    except subprocess.CalledProcessError as exc:
-        raise Unavailable(f"{' '.join(cmd[:1])} failed: {(exc.stderr or exc.stdout).strip()[-500:]}") from exc
+def _run(*cmd: str, ok: tuple[int, ...] = (0,)) -> None:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    if r.returncode not in ok:
+        raise Unavailable(f"{cmd[0]} failed: {(r.stderr or r.stdout).strip()[-500:]}")
 
 
 @contextlib.contextmanager
@@ -109,8 +108,19 @@ def _migrate(old: Path, image: Path, mount_point: Path) -> None:
     mount_point.mkdir()
 
 
+def _grow(image: Path, size_bytes: int) -> None:
+    """A larger quota in the policy grows the filesystem before it is mounted (a mounted workspace is in
+    use: it grows at its next mount); a smaller one never shrinks it."""
+    if image.stat().st_size >= size_bytes:
+        return
+    os.truncate(image, size_bytes)
+    _run("e2fsck", "-f", "-p", str(image), ok=(0, 1))  # 1: corrected (lost+found made again)
+    _run("resize2fs", str(image))
+
+
 def ensure_workspace(settings: Settings, slug: str, size_bytes: int) -> Path:
-    """The project's workspace, mounted from its own filesystem of `size_bytes` (created the first time)."""
+    """The project's workspace, mounted from its own filesystem of `size_bytes` (created the first time,
+    grown at the next mount when the policy's size grew)."""
     check_loop_support()
     mount_point, image = settings.workspace_dir(slug), settings.workspace_image(slug)
     mount_point.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +133,7 @@ def ensure_workspace(settings: Settings, slug: str, size_bytes: int) -> Path:
                 _migrate(mount_point, image, mount_point)
         if mount_point.is_symlink() or (mount_point.exists() and not mount_point.is_dir()):
             raise EnclaveError(f"{mount_point} is not a folder; the workspace cannot be mounted there")
+        _grow(image, size_bytes)
         mount_point.mkdir(exist_ok=True)
         _seal_mount_point(mount_point)
         _mount(image, mount_point)

@@ -99,3 +99,16 @@ def test_without_loop_devices_no_workspace_is_made(settings: Settings, monkeypat
     with pytest.raises(Unavailable, match="need mkfs.ext4"):
         project_workspace(settings, "study", QUOTA)
     assert not settings.workspace_dir("study").exists()
+
+
+def test_a_larger_quota_in_the_policy_grows_the_workspace_at_its_next_mount(settings: Settings):
+    ws = project_workspace(settings, "study", QUOTA)
+    (ws / "kept.txt").write_text("kept\n")
+    before = os.statvfs(ws).f_blocks * os.statvfs(ws).f_frsize
+    subprocess.run(["umount", str(ws)], check=True)  # all its workspaces stopped
+    assert project_workspace(settings, "study", 2 * QUOTA) == ws
+    after = os.statvfs(ws)
+    assert after.f_blocks * after.f_frsize > 1.8 * before and (ws / "kept.txt").read_text() == "kept\n"
+    subprocess.run(["umount", str(ws)], check=True)
+    assert project_workspace(settings, "study", QUOTA) == ws  # never shrunk
+    assert os.statvfs(ws).f_blocks == after.f_blocks
