@@ -648,7 +648,7 @@ def differences(tables: list[tuple[pl.DataFrame, dict]], sdc: DisclosureControl)
                 out.append(Finding(CHECK, Verdict.REVIEW, f"two tables with the same rows and columns differ by "
                                    f"{abs(d):g} in row '{k}', column '{n}': if one is the other with a category "
                                    "left out, the difference is a small count", rule=SdcRule.DIFFERENCING,
-                                   location={**loc_b, "column": n, "row_label": k, "other_table": loc_a}))
+                                   location={**loc_b, "row": rows_b[k] + 1, "column": n, "other_table": loc_a}))
     return out
 
 

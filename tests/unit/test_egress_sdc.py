@@ -108,7 +108,8 @@ def test_the_same_table_with_and_without_one_category_in_one_file():
     less = full.replace("| 180 |", "| 177 |")
     r = scan("d.md", f"All\n\n{full}\nExcluding HIV\n\n{less}")
     found = [f for f in r["findings"] if f["rule"] == "differencing"]
-    assert found and found[0]["location"]["row_label"] == "b" and found[0]["location"]["column"] == "n"
+    assert found and (found[0]["location"]["row"], found[0]["location"]["column"]) == (2, "n")
+    assert "row 'b'" in found[0]["detail"]
     assert scan("d.md", f"All\n\n{full}")["verdict"] == "pass"
 
 
@@ -285,7 +286,7 @@ def test_the_same_table_with_and_without_one_category_across_files_of_one_scan(t
     rows = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(res.output)}
     assert rows["all.csv"]["verdict"] == "pass"
     found = [f for f in rows["no_hiv.csv"]["findings"] if f["rule"] == "differencing"]
-    assert found and "all.csv" in found[0]["detail"] and found[0]["location"]["row_label"] == "b"
+    assert found and "all.csv" in found[0]["detail"] and found[0]["location"]["row"] == 2
 
 
 def test_a_survival_curve_with_numbers_at_risk_is_reviewed_and_axis_ticks_are_not_counts():
