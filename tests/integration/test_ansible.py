@@ -85,7 +85,9 @@ def test_check_mode_predicts_the_real_changes_and_a_second_run_changes_nothing(p
     assert r["site_again"] == []
     assert r["projects_check"] == r["projects"] and any("heart-study" in c for c in r["projects"])
     assert r["projects_again"] == []
-    assert "state active" in r["projects_diff"] or "active" in r["projects_diff"]
+    # --diff shows the project as it will be: a new project, so before is empty and after is active
+    assert re.search(r'^\+\s+"state": "active"', r["projects_diff"], re.MULTILINE), r["projects_diff"][-3000:]
+    assert re.search(r'^\+\s+"title": "', r["projects_diff"], re.MULTILINE), r["projects_diff"][-3000:]
 
 
 def test_a_project_made_by_ansible_starts_a_workspace(provisioned):
