@@ -166,6 +166,54 @@ def _jpg(data: bytes, policy: EgressPolicy) -> Rebuilt:
 
 # --- text, JSON, HTML and SVG -------------------------------------------------------------------
 
+class _Notes:
+    """Counts what a rebuild dropped, said once per kind ('cell metadata dropped (3 cells)')."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    def lines(self) -> list[str]:
+        return [f"{what} ({n})" if n > 1 else what for what, n in self.counts.items()]
+
+
+DATA_URI = re.compile(r"data:([\w.+/-]*)((?:;[\w=.+-]+)*);base64,([A-Za-z0-9+/=]+)", re.IGNORECASE)
+IMAGE_URI = {"image/png": "PNG", "image/jpeg": "JPEG", "image/jpg": "JPEG"}
+
+
+def embedded(text: str, policy: EgressPolicy) -> tuple[str, list[str]]:
+    """Base64 data URIs in text: images re-encoded from their pixels, other binary payloads dropped.
+
+    Text payloads stay: the checks decode base64 and read it. An image in an HTML output or a Markdown
+    cell carries its PNG chunks like a PNG file does.
+    """
+    notes = _Notes()
+
+    def swap(m: re.Match[str]) -> str:
+        mime = m.group(1).lower()
+        try:
+            raw = base64.b64decode(m.group(3) + "=" * (-len(m.group(3)) % 4))
+        except (binascii.Error, ValueError):
+            notes.add("unreadable embedded data dropped")
+            return "data:,"
+        if mime in IMAGE_URI:
+            try:
+                clean, _ = image(raw, IMAGE_URI[mime], policy.max_image_pixels)
+            except Refused:
+                notes.add("unreadable embedded image dropped")
+                return "data:,"
+            notes.add("embedded images re-encoded from their pixels")
+            return f"data:{mime};base64,{base64.b64encode(clean).decode()}"
+        if decode_text(raw) is not None:
+            return m.group(0)
+        notes.add(f"embedded {mime or 'binary'} data dropped")
+        return "data:,"
+
+    return DATA_URI.sub(swap, text), notes.lines()
+
+
 def _decoded(data: bytes) -> tuple[str, list[str]]:
     text = decode_text(data)
     if text is None:
@@ -176,7 +224,8 @@ def _decoded(data: bytes) -> tuple[str, list[str]]:
 
 def _text(data: bytes, policy: EgressPolicy) -> Rebuilt:
     text, notes = _decoded(data)
-    return Rebuilt(text.encode(), notes)
+    text, more = embedded(text, policy)
+    return Rebuilt(text.encode(), notes + more)
 
 
 def _json(data: bytes, policy: EgressPolicy) -> Rebuilt:
@@ -185,8 +234,9 @@ def _json(data: bytes, policy: EgressPolicy) -> Rebuilt:
         obj = json.loads(text)
     except ValueError as exc:
         raise Refused(f"JSON cannot be parsed: {exc}") from exc
-    out = json.dumps(obj, ensure_ascii=False, indent=1).encode()
-    return Rebuilt(out, notes + (["re-serialised from what was parsed"] if out != data else []))
+    text, more = embedded(json.dumps(obj, ensure_ascii=False, indent=1), policy)
+    out = text.encode()
+    return Rebuilt(out, notes + more + (["re-serialised from what was parsed"] if out != data else []))
 
 
 SCRIPT_TAGS = {"script", "iframe", "frame", "object", "embed", "applet", "base", "handler", "listener"}
@@ -239,6 +289,8 @@ def script_in_markup(text: str) -> list[str]:
 
 def _markup(data: bytes, policy: EgressPolicy) -> Rebuilt:
     text, notes = _decoded(data)
+    text, more = embedded(text, policy)
+    notes += more
     found = script_in_markup(text)
     # Refused, but read in full and kept as text: reviewers see the script as source, and it is checked.
     refused = [refusal("script-bearing content is refused: " + "; ".join(found[:5]), "no-script")] if found else []
@@ -257,19 +309,6 @@ def _source(value: Any, where: str) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "".join(value)
     raise Refused(f"{where} is not text")
-
-
-class _Notes:
-    """Counts what a rebuild dropped, said once per kind ('cell metadata dropped (3 cells)')."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def add(self, what: str) -> None:
-        self.counts[what] = self.counts.get(what, 0) + 1
-
-    def lines(self) -> list[str]:
-        return [f"{what} ({n})" if n > 1 else what for what, n in self.counts.items()]
 
 
 def _output_data(data: Any, where: str, policy: EgressPolicy, notes: _Notes) -> dict[str, Any]:
@@ -352,7 +391,8 @@ def _notebook(data: bytes, policy: EgressPolicy) -> Rebuilt:
         notes.add("notebook metadata dropped (kernel, widgets state, authors)")
     cells = [_cell(c, i, policy, notes) for i, c in enumerate(nb["cells"])]
     clean = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
-    return Rebuilt(json.dumps(clean, ensure_ascii=False, indent=1).encode(), notes.lines())
+    text, more = embedded(json.dumps(clean, ensure_ascii=False, indent=1), policy)
+    return Rebuilt(text.encode(), notes.lines() + more)
 
 
 # --- Parquet --------------------------------------------------------------------------------------
@@ -442,6 +482,20 @@ def _parquet(data: bytes, policy: EgressPolicy) -> Rebuilt:
 
 MAX_CELLS = 5_000_000
 Cell = str | int | float | bool | datetime | date | time | timedelta | None
+
+
+def _empty(v: Cell) -> bool:
+    return v is None or v == ""
+
+
+def _compact(rows: list[tuple[Cell, ...]]) -> tuple[list[tuple[Cell, ...]], bool]:
+    """The sheet without its empty rows and columns (a cell placed at XFD1048576 makes a million of them)."""
+    kept = [r for r in rows if not all(map(_empty, r))]
+    used = sorted({j for r in kept for j, v in enumerate(r) if not _empty(v)})
+    width = max((len(r) for r in kept), default=0)
+    if len(used) < width:
+        kept = [tuple(r[j] if j < len(r) else None for j in used) for r in kept]
+    return kept, len(kept) < len(rows) or len(used) < width
 
 
 def _frame(rows: list[tuple[Cell, ...]]) -> pl.DataFrame:
@@ -536,9 +590,12 @@ def _xlsx(data: bytes, policy: EgressPolicy) -> Rebuilt:
     notes = _xlsx_dropped(wb, data, n_formulas)
     out = openpyxl.Workbook(write_only=True)
     tables, segments = [], []
-    for title, state, rows in values:
+    for title, state, read in values:
         if state != "visible":
             notes.append(f"sheet '{title}' was {state}: kept as a normal sheet and checked")
+        rows, compacted = _compact(read)
+        if compacted:
+            notes.append(f"empty rows and columns of sheet '{title}' dropped")
         ws = out.create_sheet(title=title)
         for row in rows:
             ws.append([_literal(ws, v) for v in row])

@@ -349,7 +349,7 @@ def test_text_in_other_encodings_is_decoded_and_stored_as_utf8(encoding: str):
 
 
 def test_text_is_checked_to_its_end():
-    data = b"step done: n = 120\n" * 300_000 + f"tel {PHONE}\n".encode()  # 5.7 MB: the phone is on the last line
+    data = b"step done: n = 120\n" * 20_000 + f"tel {PHONE}\n".encode()  # 380 kB, far past any sniffed head
     assert scan_bytes("log.txt", data, POLICY).verdict == "block"
 
 
@@ -387,7 +387,7 @@ def test_reviewer_view_shows_each_sheet_with_its_own_findings():
     result = scan_bytes("t.xlsx", workbook(_hidden), POLICY)
     shown = render.render(result.rebuilt, result.to_dict(), "/img")
     first, lookup = shown.html.split('<h4 class="sheet">lookup</h4>')
-    assert "<mark" not in first and f'<mark class="hit block" title="personal-data: CN_PHONE' in lookup
+    assert "<mark" not in first and '<mark class="hit block" title="personal-data: CN_PHONE' in lookup
     assert PHONE in lookup.split("<mark")[1] and any("'lookup' was hidden" in n for n in shown.notes)
 
 
@@ -396,3 +396,23 @@ def test_script_bearing_markup_is_refused_but_kept_as_source_for_reviewers():
     result = scan_bytes("r.html", data, POLICY)
     assert result.verdict == "block" and result.rebuilt == data
     assert "fetch(" in render.render(result.rebuilt, result.to_dict(), "/img").html
+
+
+def test_images_embedded_as_data_uris_are_reencoded_and_binary_payloads_dropped():
+    tagged = base64.b64encode(png(chunks=((b"tEXt", b"Author\x00" + PHONE.encode()),))).decode()
+    page = f'<html><body><img src="data:image/png;base64,{tagged}"></body></html>'.encode()
+    assert not leaks("r.html", page, PHONE)
+    md = notebook([{"cell_type": "markdown", "metadata": {}, "source": f"![fig](data:image/png;base64,{tagged})"}])
+    assert not leaks("a.ipynb", md, PHONE)
+    blob = base64.b64encode(b"\x00\x01" + PHONE.encode() + b"\xff").decode()
+    result = scan_bytes("notes.md", f"see data:application/octet-stream;base64,{blob}\n".encode(), POLICY)
+    assert blob.encode() not in stored(result, b"") and any("data dropped" in n for n in result.rebuild_notes)
+
+
+def test_a_cell_far_away_does_not_make_a_sheet_of_empty_rows():
+    def far(wb, ws):
+        ws.write(200_000, 3000, "note")
+
+    result = scan_bytes("t.xlsx", workbook(far), POLICY)
+    sheet = openpyxl.load_workbook(io.BytesIO(result.rebuilt))["Table 1"]
+    assert (sheet.max_row, sheet.max_column) == (4, 3) and sheet.cell(4, 3).value == "note"
