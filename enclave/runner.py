@@ -155,5 +155,6 @@ def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, ob
             removed.append(c.name)
         for net in client.networks.list(filters={"label": f"org.enclave.instance={settings.instance}"}):
             net.remove()
-        workspace_fs.unmount_all(settings)  # nothing left mounted; each start mounts its workspace again
+        unmounted = workspace_fs.unmount_all(settings)  # each start mounts its workspace again
+        return {"stopped": stopped, "removed_containers": removed, "unmounted_workspaces": unmounted}
     return {"stopped": stopped, "removed_containers": removed}

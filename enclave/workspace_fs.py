@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from enclave.errors import EnclaveError, Unavailable
 from enclave.settings import WORKSPACE_GID, WORKSPACE_UID, Settings
 
+log = logging.getLogger("enclave")
 MOUNT_OPTIONS = "loop,nosuid,nodev,noatime"
 TOOLS = ("mkfs.ext4", "e2fsck", "resize2fs", "mount", "umount", "losetup")
 
@@ -178,12 +180,20 @@ def release_workspace(settings: Settings, slug: str) -> None:
 
 
 def unmount_all(settings: Settings) -> list[str]:
-    """Every project's workspace filesystem unmounted (the enclave is going down; starts mount them again)."""
+    """Every project's workspace filesystem unmounted (the enclave is going down; starts mount them again).
+
+    One still in use (a shell on the host inside it) stays mounted and is named in the log; the next
+    start uses it as it is.
+    """
     done = []
     for image in sorted(settings.projects_dir.glob("*/workspace.img")) if settings.projects_dir.exists() else []:
         slug = image.parent.name
         with _locked(settings, slug):
             if is_mounted(settings.workspace_dir(slug)):
-                _run("umount", str(settings.workspace_dir(slug)))
+                try:
+                    _run("umount", str(settings.workspace_dir(slug)))
+                except Unavailable as exc:
+                    log.warning("workspace of %s stays mounted: %s", slug, exc)
+                    continue
                 done.append(slug)
     return done

@@ -112,3 +112,10 @@ def test_a_larger_quota_in_the_policy_grows_the_workspace_at_its_next_mount(sett
     subprocess.run(["umount", str(ws)], check=True)
     assert project_workspace(settings, "study", QUOTA) == ws  # never shrunk
     assert os.statvfs(ws).f_blocks == after.f_blocks
+
+
+def test_going_down_unmounts_every_workspace_and_the_next_start_mounts_it_again(settings: Settings):
+    a, b = project_workspace(settings, "study", QUOTA), project_workspace(settings, "other", QUOTA)
+    assert workspace_fs.unmount_all(settings) == ["other", "study"]
+    assert not os.path.ismount(a) and not os.path.ismount(b) and mounts_under(settings.home) == []
+    assert project_workspace(settings, "study", QUOTA) == a and os.path.ismount(a)
