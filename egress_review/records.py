@@ -61,12 +61,15 @@ def _is_measure(name: str, s: pl.Series) -> bool:
 
 
 def identifying_columns(df: pl.DataFrame) -> list[Finding]:
+    """Identifiers by name anywhere; by their values (codes with six or more digits, UUIDs) only in tables
+    without counts, since an aggregate by hospital or practice code has codes of that shape too."""
     out = []
+    aggregate = any(df[c].dtype.is_numeric() and name_says_count(c) for c in df.columns)
     for col in df.columns:
         s = df[col]
         by_name = bool(ID_COLUMN.search(col.strip()))
         by_value = False
-        if not by_name and s.dtype == pl.Utf8 and df.height >= MIN_ROWS:
+        if not by_name and not aggregate and s.dtype == pl.Utf8 and df.height >= MIN_ROWS:
             head = s.head(2000).drop_nulls()  # cheap test on the first rows before the whole column is read
             by_value = (head.len() > 0 and bool(head.str.contains(ID_VALUE).mean() >= 0.9)
                         and s.n_unique() >= 0.95 * df.height

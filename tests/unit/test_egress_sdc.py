@@ -379,3 +379,8 @@ def test_stata_tabulate_r_model_summaries_and_extremes_in_prose():
     assert "min-max" in rule_names(scan("a.txt", "The oldest participant was 103 years old.\n"))
     assert "min-max" in rule_names(scan("a.txt", "年龄最大的患者为98岁。"))
     assert scan("a.txt", "Median follow-up was 2.4 years (IQR 1.1-3.9).\n")["verdict"] == "pass"
+
+
+def test_an_aggregate_by_long_organisation_codes_is_not_a_list_of_records():
+    codes = "org_code,n_patients\n" + "".join(f"H{880000 + 7 * i},{120 + i}\n" for i in range(30))
+    assert scan("o.csv", codes)["verdict"] == "pass"
