@@ -58,14 +58,17 @@ def enclave_home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 # A hostile workspace process: swaps a folder and a symbolic link (renameat2 RENAME_EXCHANGE) as fast as it
-# can for a while, then prints how many swaps it made. Standard library only, so it also runs inside a
-# workspace container (`python3 -c FLIP_SCRIPT A B SECONDS`).
+# can for a while (or until SIGTERM), then prints how many swaps it made, always an even number (the folder
+# is back in place). Standard library only, so it also runs inside a workspace container
+# (`python3 -c FLIP_SCRIPT A B SECONDS`).
 FLIP_SCRIPT = r"""
-import ctypes, os, sys, time
+import ctypes, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 a, b, seconds = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2]), float(sys.argv[3])
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 end, n = time.monotonic() + seconds, 0
-while time.monotonic() < end:
+while time.monotonic() < end and not stop:
     for _ in range(100):
         if libc.renameat2(-100, a, -100, b, 2) != 0:
             raise SystemExit("renameat2: " + os.strerror(ctypes.get_errno()))
@@ -76,13 +79,15 @@ print(n, flush=True)
 
 @contextmanager
 def flipping(a: Path, b: Path, seconds: float) -> Iterator[list[int]]:
-    """Runs FLIP_SCRIPT on the host while the body runs; the list gets the number of swaps made."""
+    """Runs FLIP_SCRIPT on the host while the body runs (at most `seconds`); the list gets the number of
+    swaps made."""
     proc = subprocess.Popen([sys.executable, "-c", FLIP_SCRIPT, str(a), str(b), str(seconds)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     swaps: list[int] = []
     try:
         yield swaps
     finally:
+        proc.terminate()
         out, err = proc.communicate(timeout=seconds + 30)
         assert proc.returncode == 0, err
         swaps.append(int(out.split()[-1]))
