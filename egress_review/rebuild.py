@@ -189,6 +189,8 @@ def embedded(text: str, policy: EgressPolicy) -> tuple[str, list[str]]:
     Text payloads stay: the checks decode base64 and read it. An image in an HTML output or a Markdown
     cell carries its PNG chunks like a PNG file does.
     """
+    if b";base64," not in text.encode().lower():  # the fast path: a case-insensitive regex reads 30 MB/s
+        return text, []
     notes = _Notes()
 
     def swap(m: re.Match[str]) -> str:
