@@ -24,6 +24,7 @@ from enclave.pii.validators import (
     is_nhs_number,
     is_resident_id,
     is_tw_id,
+    is_unlisted_cn_mobile,
     is_us_ssn,
 )
 
@@ -95,6 +96,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("tw-id", Entity.TW_ID, re.compile(L + r"([A-Z][1289]\d{8})" + R), is_tw_id, group=1, score=0.95),
     Recognizer("cn-phone", Entity.CN_PHONE, re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R), is_cn_phone,
                group=1, digits=True),
+    Recognizer("cn-mobile-unlisted", Entity.PHONE, re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R),
+               is_unlisted_cn_mobile, group=1, digits=True, score=0.6),
     Recognizer("cn-landline", Entity.CN_PHONE, re.compile(L + r"(0\d{2,3}-\d{7,8})" + R), is_cn_phone, group=1,
                score=0.7),
     Recognizer("bank-card-luhn", Entity.BANK_CARD, re.compile(L + r"(\d{15,19})" + R), is_bank_card, group=1,

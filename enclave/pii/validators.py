@@ -73,6 +73,19 @@ def is_cn_phone(value: str) -> bool:
     return phonenumbers.is_valid_number(num) and num.country_code == 86
 
 
+def is_unlisted_cn_mobile(value: str) -> bool:
+    """An 11-digit 1[3-9] number libphonenumber does not list as a valid CN number but finds possible:
+    mobile segments newer than its metadata (149, China Telecom's) or not yet issued. Someone must look."""
+    import phonenumbers
+
+    try:
+        num = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        return False
+    return (num.country_code == 86 and len(str(num.national_number)) == 11 and phonenumbers.is_possible_number(num)
+            and not phonenumbers.is_valid_number(num))
+
+
 def is_us_ssn(value: str) -> bool:
     parts = value.split("-")
     if len(parts) != 3:
