@@ -564,7 +564,7 @@ def _xlsx_dropped(wb: Any, data: bytes, formulas: int) -> list[str]:
     if list(wb.defined_names) or any(getattr(ws, "defined_names", None) for ws in wb.worksheets):
         notes.append("defined names dropped")
     if formulas:
-        notes.append(f"{formulas} formulas replaced by their cached values")
+        notes.append(f"{formulas} formula{'s' if formulas > 1 else ''} replaced by the cached value")
     props = wb.properties
     if any(getattr(props, k, None) for k in PROPERTIES) or "docProps/custom.xml" in names:
         notes.append("document properties dropped (author, title, comments, custom properties)")
@@ -574,6 +574,16 @@ def _xlsx_dropped(wb: Any, data: bytes, formulas: int) -> list[str]:
         if any(n.startswith(part) for n in names):
             notes.append(f"{what} dropped")
     return notes
+
+
+FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
+
+
+def _formulas(data: bytes) -> int:
+    """Formula cells in the sheets' XML (within the caps already checked): only their cached values are kept."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return sum(len(FORMULA_TAG.findall(z.read(n))) for n in z.namelist()
+                   if n.startswith("xl/worksheets/") and n.endswith(".xml"))
 
 
 def _literal(ws: Any, value: Cell) -> Any:
@@ -587,9 +597,7 @@ def _literal(ws: Any, value: Cell) -> Any:
 def _xlsx(data: bytes, policy: EgressPolicy) -> Rebuilt:
     _zip_caps(data, policy)
     wb, values = _sheets(data, data_only=True)
-    _, formulas = _sheets(data, data_only=False)
-    n_formulas = sum(isinstance(v, str) and v.startswith("=") for _, _, rows in formulas for r in rows for v in r)
-    notes = _xlsx_dropped(wb, data, n_formulas)
+    notes = _xlsx_dropped(wb, data, _formulas(data))
     out = openpyxl.Workbook(write_only=True)
     tables, segments = [], []
     for title, state, read in values:
