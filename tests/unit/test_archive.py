@@ -93,3 +93,22 @@ def test_links_planted_while_archiving_never_change_a_host_file(enclave_home: Pa
     assert stat.S_IMODE(host_file.stat().st_mode) == 0o640 and host_file.stat().st_uid == 0
     arch = archive_dir(settings, "study")
     assert not any(p.is_symlink() for p in arch.rglob("*")) and (arch / "sub" / "t399.csv").exists()
+
+
+def test_a_huge_sparse_file_stays_sparse_in_the_archive(enclave_home: Path):
+    """A terabyte of holes inside a small quota must not become a terabyte on the host's disk when archived."""
+    settings = get_settings()
+    ws = plain_workspace(settings, "study")
+    with open(ws / "sparse.bin", "wb") as fh:
+        fh.write(b"head")
+        fh.truncate(1024**4)
+        fh.seek(1024**4 - 4)
+        fh.write(b"tail")
+    archive_workspace(settings, "study", "steward")
+    kept = archive_dir(settings, "study") / "sparse.bin"
+    st = kept.stat()
+    assert st.st_size == 1024**4 and st.st_blocks * 512 < 1024**2
+    with open(kept, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(1024**4 - 4)
+        assert (head, fh.read(4)) == (b"head", b"tail")
