@@ -224,10 +224,10 @@ def release(session: Session, actor: str, request_id: int) -> Release:
         "reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
                      "at": r.created_at.isoformat()} for r in req.reviews],
         "resolution": req.resolution or None,
-        "tool_versions": {"enclave": __version__, **_versions()},
-    }
         "resolved_by": req.resolved_by or None,
         "resolution_files": req.resolution_votes or None,
+        "tool_versions": {"enclave": __version__, **_versions()},
+    }
     rel = Release(request=req, released_by=actor, record=record)
     session.add(rel)
     _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in req.files])
