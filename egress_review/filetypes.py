@@ -71,7 +71,10 @@ def _delimited(text: str, sep: str) -> bool:
     head = text[:65536]
     if len(head) < len(text):
         head = head[:head.rfind("\n")]  # drop a cut-off last line
-    rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(c.strip() for c in r)][:50]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(c.strip() for c in r)][:50]
+    except csv.Error:  # e.g. a lone carriage return inside a field: not a table the readers agree on
+        return False
     if len(rows) < 2:
         return False
     counts = {len(r) for r in rows}

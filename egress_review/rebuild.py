@@ -451,6 +451,8 @@ def checked_view(df: pl.DataFrame) -> pl.DataFrame:
             s = pl.Series(name, [None if v is None else " ".join(_leaves(v)) for v in s.to_list()], pl.String)
         elif isinstance(dtype, pl.Binary):
             s = pl.Series(name, [None if v is None else _bytes_text(v) for v in s.to_list()], pl.String)
+        elif isinstance(dtype, pl.Duration | pl.Null):  # neither casts to text, which some checks need
+            s = pl.Series(name, [None if v is None else str(v) for v in s.to_list()], pl.String)
         elif isinstance(dtype, pl.Decimal):
             as_int = s.cast(pl.Int64, strict=False)
             s = as_int if dtype.scale == 0 and as_int.null_count() == s.null_count() else s.cast(pl.String)

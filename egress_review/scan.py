@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from egress_review.owndata import OwnDataIndex
 from egress_review.sdc import counts_in_prose, differences
 from egress_review.tables import check_text_tables
 from policies.schema import EgressPolicy
+
+log = logging.getLogger("egress-review")
 
 # Script in a notebook's HTML outputs (plots, widgets) is shown inert to reviewers; HTML and SVG files
 # that can run script are refused by the rebuild.
@@ -34,6 +37,7 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
     try:
         return _scan(name, data, policy, depth, own, [policy.max_zip_total_bytes] if budget is None else budget)
     except (Exception, pl.exceptions.PanicException) as exc:  # the last line of defence, tested by fuzzing
+        log.exception("scan of %r failed: refused", name)  # the operators see the bug; the requester a reason
         digest = hashlib.sha256(data).hexdigest()
         result = FileResult(name, None, digest, original_sha256=digest)
         result.findings.append(Finding("file-type", Verdict.BLOCK, f"the file cannot be read fully "

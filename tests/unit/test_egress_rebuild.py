@@ -416,3 +416,27 @@ def test_a_cell_far_away_does_not_make_a_sheet_of_empty_rows():
     result = scan_bytes("t.xlsx", workbook(far), POLICY)
     sheet = openpyxl.load_workbook(io.BytesIO(result.rebuilt))["Table 1"]
     assert (sheet.max_row, sheet.max_column) == (4, 3) and sheet.cell(4, 3).value == "note"
+
+
+def test_parquet_with_every_column_type_the_checks_read_is_rebuilt_not_refused():
+    from datetime import date, datetime, time, timedelta
+    from decimal import Decimal
+
+    df = pl.DataFrame({
+        "region": pl.Series(["north", "south"]).cast(pl.Categorical), "n": [120, 85], "share": [0.4, 0.6],
+        "ok": [True, False], "day": [date(2024, 1, 1), date(2024, 2, 1)],
+        "at": pl.Series([datetime(2024, 1, 1, 8), datetime(2024, 1, 2, 9)]).dt.replace_time_zone("Asia/Shanghai"),
+        "clock": [time(8), time(9)], "wait": [timedelta(days=1), timedelta(hours=3)],
+        "cost": pl.Series("cost", [Decimal("12.50"), Decimal("3.25")], pl.Decimal(10, 2)),
+        "tags": [["a", "b"], []], "pair": [{"k": "x", "v": 1}, {"k": "y", "v": 2}], "raw": [b"abc", b"de"],
+        "nothing": pl.Series("nothing", [None, None], pl.Null),
+    })
+    result = scan_bytes("t.parquet", parquet(df), POLICY)
+    assert result.rebuilt is not None and not [f for f in result.findings if f.check == "rebuild"]
+    back = pl.read_parquet(io.BytesIO(result.rebuilt))
+    assert back.schema["region"] == pl.String and back.drop("region").equals(df.drop("region"))
+
+
+def test_a_lone_carriage_return_is_text_not_a_failure():
+    result = scan_bytes("r.md", b"group,n\na,120\rb,85\nc,90\n", POLICY)  # csv.Error in the type sniffing before
+    assert result.type == "md" and result.verdict == "pass"
