@@ -107,6 +107,8 @@ def detect(data: bytes, name: str = "") -> str:
     if stripped.startswith("{") or stripped.startswith("["):
         try:
             obj = json.loads(text)
+        except RecursionError:  # JSON nested too deeply to read: the rebuild refuses it, saying so
+            return "ipynb" if name.lower().endswith(".ipynb") else "json"
         except ValueError:
             pass
         else:

@@ -174,7 +174,9 @@ LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">' + b"".
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_files_are_refused_without_a_traceback(name: str):
-    assert scanned(name, HOSTILE[name]).verdict != Verdict.PASS
+    result = scanned(name, HOSTILE[name])
+    assert result.verdict != Verdict.PASS
+    assert result.type is not None, "refused by a reader with its reason, not by the scan's last line of defence"
 
 
 def test_entities_are_not_expanded():
