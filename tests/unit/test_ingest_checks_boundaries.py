@@ -101,4 +101,5 @@ def test_the_check_of_a_table_names_it_and_reports_its_shape_and_classes():
     assert d["kanon"] == {"quasi_identifiers": ["age_band", "sex"], "k": K, "smallest_class": K, "classes": 2,
                           "records_below_k": 0}
     assert d["file"] == "visits.csv" and d["identifiers"] == fc.identifiers
+    assert sorted(d) == ["columns", "file", "identifiers", "kanon", "problems", "rows", "source"]  # the report's keys
     assert check_table("t.csv", pl.DataFrame({"outcome": [1]}), POLICIES, None).to_dict()["kanon"] is None
