@@ -66,7 +66,8 @@ SSN_GATE = re.compile(r"\b[0-9]{5}-[0-9]{4}\b|\b[0-9]{3}-[0-9]{6}\b|\b[0-9]{9}\b
                       r"|\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b")
 
 
-PHONE_BEFORE, PHONE_AFTER = 16, 64  # context a number's match may use: lead characters, extension, time
+PHONE_LEAD = re.compile(rf"[{_VALID_PUNCTUATION}(（\[［+＋]")  # may stand before a number's first digit
+PHONE_LEAD_MAX = 12  # two lead characters, each with up to four punctuation characters after it, and some
 
 
 @lru_cache(maxsize=1 << 14)
@@ -77,17 +78,23 @@ def _phone_in(window: str) -> bool:
 
 def _may_hold_phone(chunk: str) -> bool:
     """Whether libphonenumber's matcher could find a number in `chunk`: asked of each run of digits that
-    could be one, with the context around it (so the same date or code in many cells is asked once).
+    could be one, in a window just wide enough (so the same date or code in many cells is asked once).
 
-    A number's digits lie inside one such run; the matcher decides from the candidate, the character
-    before it, what follows it (extension, time stamp) and a few lead characters before it. A run
-    followed directly by a letter may start an extension of any length: then the whole chunk is read.
+    A number's digits lie inside one such run. The matcher decides from the candidate (lead characters
+    such as "(" or "+" and punctuation before the digits, an extension after them), the character just
+    before it and the one just after it; what lies further on can only reject it (a time stamp) or
+    lengthen it (an extension), never make it. So the window is the run, the lead characters and one
+    character before it, and two after it; a run followed directly by a letter may start an extension
+    word: then the whole chunk is read.
     """
     for m in PHONE_GATE.finditer(chunk):
         start, end = m.span()
         if end < len(chunk) and chunk[end].isalpha():
             return True
-        if _phone_in(chunk[max(0, start - PHONE_BEFORE):end + PHONE_AFTER]):
+        lead = start
+        while lead > 0 and start - lead < PHONE_LEAD_MAX and PHONE_LEAD.match(chunk[lead - 1]):
+            lead -= 1
+        if _phone_in(chunk[max(0, lead - 1):end + 2]):
             return True
     return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 # First two digits of GB/T 2260 region codes (provinces), plus 71 Taiwan, 81/82/83 for the residence
 # permits of Hong Kong, Macau and Taiwan residents.
@@ -63,27 +64,29 @@ def is_bank_card(digits: str) -> bool:
     return prefix_ok and is_luhn(digits) and not is_resident_id(digits)
 
 
-def is_cn_phone(value: str) -> bool:
+@lru_cache(maxsize=1 << 16)
+def _cn_number(value: str) -> tuple[bool, bool]:
+    """(valid CN number, possible 11-digit CN mobile libphonenumber does not list), parsed once per value."""
     import phonenumbers
 
     try:
         num = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(num) and num.country_code == 86
+        return False, False
+    valid = phonenumbers.is_valid_number(num) and num.country_code == 86
+    unlisted = (not valid and num.country_code == 86 and len(str(num.national_number)) == 11
+                and phonenumbers.is_possible_number(num) and not phonenumbers.is_valid_number(num))
+    return valid, unlisted
+
+
+def is_cn_phone(value: str) -> bool:
+    return _cn_number(value)[0]
 
 
 def is_unlisted_cn_mobile(value: str) -> bool:
     """An 11-digit 1[3-9] number libphonenumber does not list as a valid CN number but finds possible:
     mobile segments newer than its metadata (149, China Telecom's) or not yet issued. Someone must look."""
-    import phonenumbers
-
-    try:
-        num = phonenumbers.parse(value, "CN")
-    except phonenumbers.NumberParseException:
-        return False
-    return (num.country_code == 86 and len(str(num.national_number)) == 11 and phonenumbers.is_possible_number(num)
-            and not phonenumbers.is_valid_number(num))
+    return _cn_number(value)[1]
 
 
 def is_us_ssn(value: str) -> bool:

@@ -136,6 +136,9 @@ def test_phone_gate_needs_no_more_digits_than_the_shortest_valid_number():
     "tel:+1-212-555-0187;ext=55", "07700 900123 or 07700 900456", "+86 138 1234 5678", "1-800-555-0199",
     "seen 2023-05-16 and 2023-05-17", "(020)7946-0958.", "+683 4002", "ids 12345678901234 and 212.555.0187",
     "212–555–0187 (en dashes)", "２１２ ５５５ ０１８７", "x" * 40 + " 212 555 0187 " + "y" * 80,
+    "Tel: +1 (212) 555-0187 ext 55", "(+44) (0)20 7946 0958", "phone:   +   44 20 7946 0958", "2023-05-16 10:30",
+    "ref 212 555 0187, ext. 12", "[+86] 138 1234 5678", "a(212) 555-0187", "page 212-555-0187/8",
+    "12 ------ 212 555 0187",
 ])
 def test_phones_behind_the_gate_are_presidios(text: str):
     want = sorted({(m.start, m.end) for region in engine.PHONE_REGIONS
