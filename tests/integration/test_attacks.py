@@ -285,6 +285,7 @@ print(json.dumps("ok"))
     out, err = res.output
     assert res.exit_code == 0, (err or b"").decode()
     got = json.loads(out)
+    print(f"race: {got['swaps']} swaps, {len(got['accepted'])} accepted, {sum(got['refused'].values())} refused")
     assert got["swaps"] > 1000 and got["accepted"], got
     inside = hashlib.sha256(b"inside,1\n").hexdigest()
     with session_scope() as s:
