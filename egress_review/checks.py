@@ -82,14 +82,13 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
             continue
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
-        text = s.cast(pl.Utf8)
-        free = (text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
-                ).fill_null(False)
+        cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": s.cast(pl.Utf8)}).filter(
+            pl.col("value").str.len_bytes() > 0).group_by("value").agg(pl.col("row"))  # each distinct value once
+        text = cells["value"]
+        free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
         cand = candidates(text, presidio=free)
-        cand = cand.with_columns(free=free.gather(cand["row"]))
-        for value, is_free, parts, bits, rows in cand.group_by("value", "free", "parts", "bits").agg(
-                pl.col("row")).iter_rows():
-            needed, recognizers = Part(parts), recognizers_of(bits)
+        for i, value, parts, bits in cand.iter_rows():
+            needed, recognizers, is_free, rows = Part(parts), recognizers_of(bits), free[i], cells["row"][i]
             if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
                 needed, recognizers = Part.ALL, RECOGNIZERS
             for m in (analyze(value, needed, recognizers) if is_free else quick(value, needed, recognizers)):
