@@ -82,6 +82,7 @@ def wait_http(url: str, timeout: float, name: str, log: Path) -> None:
 
 
 def start_all(settings: Settings, idp_config: Path) -> None:
+    workspace_fs.check_loop_support()  # no workspace runs without its disk quota: refuse before anything starts
     start_process(settings, "idp", [sys.executable, "-m", "enclave.idp", "--config", str(idp_config),
                                     "--port", str(settings.idp_port)])
     wait_http(f"{settings.idp_url}/.well-known/openid-configuration", 30, "identity provider",

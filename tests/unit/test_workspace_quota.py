@@ -119,3 +119,15 @@ def test_going_down_unmounts_every_workspace_and_the_next_start_mounts_it_again(
     assert workspace_fs.unmount_all(settings) == ["other", "study"]
     assert not os.path.ismount(a) and not os.path.ismount(b) and mounts_under(settings.home) == []
     assert project_workspace(settings, "study", QUOTA) == a and os.path.ismount(a)
+
+
+def test_the_enclave_refuses_to_start_without_loop_devices(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    from enclave import runner
+
+    started: list[str] = []
+    monkeypatch.setattr(runner, "start_process", lambda s, name, *a, **k: started.append(name))
+    real = os.path.exists
+    monkeypatch.setattr(workspace_fs.os.path, "exists", lambda p: False if p == "/dev/loop-control" else real(p))
+    with pytest.raises(Unavailable, match="need loop devices"):
+        runner.start_all(settings, settings.home / "idp.json")
+    assert started == []
