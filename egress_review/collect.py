@@ -7,8 +7,8 @@ control, invisible or direction-changing characters). Then a short-lived child p
 already-open descriptor of the workspace root with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 RESOLVE_NO_XDEV)`: no link anywhere on the path, no other filesystem, a regular file with a single
 link (a hard link could point into a dataset), not over the size limits - each checked on the open
-descriptor. The bytes are streamed back and handed to a sink (the export store) one chunk at a time,
-so a request is never held in memory whole.
+descriptor. The bytes are streamed back and handed to a sink (a root-only staging folder on the host)
+one chunk at a time, so a request is never held in memory whole while it is read.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def _frames(out: IO[bytes], rel: str, max_file_bytes: int, budget: list[int]) ->
             return
         if kind == b"X":
             raise CollectError(payload.decode(errors="replace"))
+        if kind != b"D":
+            raise CollectError(f"{rel}: the workspace reader sent something unreadable; nothing was kept")
         got += length
         budget[0] -= length
         if got > max_file_bytes:
@@ -106,7 +108,7 @@ def collect(workspace: Path, relpaths: Sequence[str], max_file_bytes: int, max_t
             sink: Callable[[Iterator[bytes]], T]) -> list[tuple[str, T]]:
     """Every file, or none: all are opened and checked before the first byte goes to `sink`.
 
-    `sink` consumes one file's chunks and returns what the caller keeps (the store's digest).
+    `sink` consumes one file's chunks and returns what the caller keeps (where it staged the copy).
     """
     names = [clean(p) for p in relpaths]
     try:
