@@ -18,7 +18,7 @@ from enclave.pii.columns import float_column_identifiers, float_identifiers, spl
 from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.normalize import decoded_texts, expand_scientific
-from enclave.pii.prefilter import candidates, recognizers_of
+from enclave.pii.prefilter import DIGIT_ID_MIN, candidates, recognizers_of
 from enclave.pii.recognizers import RECOGNIZERS, Match
 
 BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
@@ -82,8 +82,10 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
             continue
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
+        # each distinct value once; an integer holds an identifier only with DIGIT_ID_MIN digits or more
+        shortest = DIGIT_ID_MIN if s.dtype.is_integer() else 1
         cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": s.cast(pl.Utf8)}).filter(
-            pl.col("value").str.len_bytes() > 0).group_by("value").agg(pl.col("row"))  # each distinct value once
+            pl.col("value").str.len_chars() >= shortest).group_by("value").agg(pl.col("row"))
         text = cells["value"]
         free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
         cand = candidates(text, presidio=free)

@@ -37,8 +37,9 @@ from enclave.pii.recognizers import RECOGNIZERS, Recognizer
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!](?:\\.|\[(?:\\.|[^\]\\])*\]|[^()\[\]\\])*\)")
 # The digit recognisers (digits=True) also read the text with split digits joined; the shortest of
-# them is a mobile number (11 digits); a separator is one character between two digits.
-SPLIT_MIN_DIGITS = 11
+# them is a mobile number (11 digits); a separator is one character between two digits. Every other
+# recogniser needs a letter, a label, a separator or a bracket: a bare integer shorter than that is safe.
+SPLIT_MIN_DIGITS = DIGIT_ID_MIN = 11
 SPLIT_DIGITS = rf"\d(?:[ \u00a0\-‐‑–—]?\d){{{SPLIT_MIN_DIGITS - 1},}}"
 CJK_RUN = r"[\u4e00-\u9fff]{2,}"  # what names.chinese_names reads, run by run
 _T = r"[A-ZÀ-ÞĀ-Ž][A-Za-zÀ-ÖØ-öø-ɏ\u0300-\u036f'’.-]*"  # a capitalised word (English, pinyin, initials)

@@ -90,6 +90,14 @@ def test_table_scan_finds_what_reading_every_cell_with_every_recogniser_finds():
                                                 Entity.CN_RESIDENT_ID, Entity.CN_PHONE, Entity.MESSAGING_HANDLE}
 
 
+def test_integer_columns_are_read_from_the_shortest_digit_identifier_up():
+    values = [13812345678, 14907806671, 110101199003074514, int(BANK_CARDS["unionpay-19"]), 1234567890, 138123456,
+              0, -42, 9434765919, 123456789]
+    found = {(f.location["row"], f.entity) for f in pii_in_table(pl.DataFrame({"n": values}))}
+    assert found == {(i + 1, m.entity) for i, v in enumerate(values) for m in quick(str(v))}
+    assert {e for _r, e in found} == {Entity.CN_PHONE, Entity.PHONE, Entity.CN_RESIDENT_ID, Entity.BANK_CARD}
+
+
 def test_a_cell_no_prefilter_picks_holds_nothing_any_recogniser_finds():
     cells = _cells()
     picked = set(candidates(pl.Series(cells), presidio=pl.Series([True] * len(cells)))["row"].to_list())
