@@ -617,7 +617,18 @@ def _xlsx(data: bytes, policy: EgressPolicy) -> Rebuilt:
         raise Refused("workbook has no worksheets")
     buf = io.BytesIO()
     out.save(buf)
-    return Rebuilt(buf.getvalue(), notes, tables=tables, segments=segments)
+    return Rebuilt(_same_every_time(buf.getvalue()), notes, tables=tables, segments=segments)
+
+
+CORE_TIME = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)")
+
+
+def _same_every_time(xlsx: bytes) -> bytes:
+    """The workbook without the times openpyxl writes: the same file rebuilt twice has one content address."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        members = [(i.filename, z.read(i)) for i in z.infolist()]
+    return pack_zip([(n, CORE_TIME.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", d) if n == "docProps/core.xml" else d)
+                     for n, d in members])
 
 
 # --- archives -------------------------------------------------------------------------------------

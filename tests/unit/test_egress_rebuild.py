@@ -440,3 +440,21 @@ def test_parquet_with_every_column_type_the_checks_read_is_rebuilt_not_refused()
 def test_a_lone_carriage_return_is_text_not_a_failure():
     result = scan_bytes("r.md", b"group,n\na,120\rb,85\nc,90\n", POLICY)  # csv.Error in the type sniffing before
     assert result.type == "md" and result.verdict == "pass"
+
+
+def test_a_rebuild_is_the_same_bytes_every_time_and_rebuilding_it_changes_nothing():
+    """One content address per content: the same table submitted twice is stored once."""
+    import time as clock
+
+    files = {"t.csv": TABLE, "fig.png": png(), "fig.jpg": jpeg(), "t.xlsx": workbook(_hidden),
+             "t.parquet": parquet(pl.DataFrame({"g": ["a"], "n": [120]})), "out.zip": archive({"t.csv": TABLE}),
+             "a.ipynb": notebook([code("df.shape", [])]), "t.json": b'{"n": 120}',
+             "fig.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><text>n = 120</text></svg>'}
+
+    def rebuilt() -> dict[str, bytes | None]:
+        return {name: scan_bytes(name, data, POLICY).rebuilt for name, data in files.items()}
+
+    first = rebuilt()
+    clock.sleep(2.1)  # zip and workbook times have a resolution of two seconds and one second
+    assert rebuilt() == first and all(first.values())
+    assert all(scan_bytes(name, kept, POLICY).rebuilt == kept for name, kept in first.items() if kept)
