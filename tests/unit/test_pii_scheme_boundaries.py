@@ -13,6 +13,7 @@ from enclave.pii.validators import (
     is_nhs_number,
     is_resident_id,
     is_tw_id,
+    is_unlisted_cn_mobile,
     nhs_check_digit,
 )
 
@@ -125,3 +126,18 @@ def test_nhs_numbers_at_the_ends_of_the_check():
     assert not any(is_nhs_number(f"401023217{d}") for d in "0123456789")
     with pytest.raises(ValueError):
         nhs_check_digit("40102321")
+
+
+@pytest.mark.parametrize(("value", "unlisted"), [
+    ("14907806671", True),      # China Telecom's 149 segment: possible, not in libphonenumber's CN metadata
+    ("+8614907806671", True),
+    ("13812345678", False),     # a listed mobile is a valid number, not an unlisted one
+    ("1490780667", False),      # ten digits: possible as a CN number, but no mobile
+    ("149078066712", False),    # twelve digits
+    ("+5511012345678", False),  # eleven digits, possible and unlisted, but Brazilian
+    ("+85291234567", False),    # Hong Kong
+    ("not a number", False),
+    ("", False),
+])
+def test_unlisted_cn_mobiles_are_eleven_digit_possible_unlisted_numbers_of_china(value: str, unlisted: bool):
+    assert is_unlisted_cn_mobile(value) is unlisted
