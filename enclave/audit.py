@@ -43,6 +43,13 @@ class AuditAction(enum.StrEnum):
     WORKSPACE_DENIED = "workspace.denied"
     WORKSPACE_ARCHIVE = "workspace.archive"
     WORKSPACE_PURGE = "workspace.purge"
+    LOGIN = "login"
+    LOGIN_DENIED = "login.denied"
+    IDP_LOGIN_FAILED = "idp.login.failed"  # a wrong password (or unknown name) at the demo identity provider
+    IDP_LOCKOUT = "idp.lockout"  # too many failures: the name is refused for a while, right password or not
+    ACCESS_DENIED = "hub.access.denied"  # someone tried another user's server, tokens or spawn page
+    BACKUP_CREATE = "backup.create"
+    BACKUP_DRILL = "backup.drill"
 
 
 def _key() -> bytes:

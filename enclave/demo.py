@@ -27,6 +27,7 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"username": "admin", "name": "Dana Admin 管理员", "groups": ["admin"]},
     {"username": "audrey", "name": "Audrey Chen 陈审计", "groups": ["auditor"]},
 ]
+DEMO_INSTITUTION = "Demo University Hospital 演示大学附属医院"
 DEMO_PROJECT = "demo-diabetes"
 DEMO_DATASET = ("cohort", "v1")
 
@@ -62,13 +63,15 @@ def write_idp_config(settings: Settings, extra_users: list[dict[str, Any]] | Non
     for u in DEMO_USERS + (extra_users or []):
         password = u.get("password") or logins[u["username"]]
         users[u["username"]] = {"password": hash_password(password), "name": u["name"],
-                                "email": f"{u['username']}@example.org", "groups": u["groups"]}
+                                "email": f"{u['username']}@example.org", "groups": u["groups"],
+                                "institution": u.get("institution", DEMO_INSTITUTION)}
     cfg = {
-        "issuer": settings.idp_url,
+        "issuer": settings.oidc_issuer,
         "key_file": str(settings.secrets_dir / "idp-signing-key.json"),
         "users": users,
         "clients": {"enclave-hub": {"secret": settings.secret("idp-client"),
-                                    "redirect_uris": [f"{settings.public_url}/hub/oauth_callback"]}},
+                                    "redirect_uris": [f"{settings.public_url}/hub/oauth_callback"],
+                                    "post_logout_redirect_uris": [f"{settings.public_url}/hub/login"]}},
     }
     path = idp_config_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,12 @@
 """A small OpenID Connect provider standing in for the institution's identity provider.
 
 Real deployments point the hub at the institution's IdP; this one lets a fresh machine run the whole
-login path for real: authorization code flow with PKCE (S256 required), RS256-signed ID tokens,
-a userinfo endpoint and a `groups` claim that the hub maps to enclave roles.
+login path for real, and the hub reaches it the same way as any provider: by its issuer URL, through the
+discovery document and JWKS it serves. Authorization code flow with PKCE (S256 required), RS256-signed ID
+tokens with the nonce, a userinfo endpoint, a `groups` claim that the hub maps to enclave roles, and an
+end-session endpoint. Failed sign-ins are audited, repeated failures lock the name (known or not) and
+throttle the address, and an unknown name costs the same password hashing as a known one.
+It is for `make up` and the tests only; production playbooks never install it.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,8 +32,12 @@ import tornado.web
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from enclave import audit
+from enclave.audit import AuditAction
+from enclave.db import session_scope
 from enclave.i18n import pick_language
 
+LOG = logging.getLogger("enclave.idp")
 CODE_TTL = 60
 TOKEN_TTL = 3600
 
@@ -46,6 +57,58 @@ def check_password(password: str, stored: str) -> bool:
 
 
 @dataclass
+class LoginGuard:
+    """Lockout of a name after repeated failures, and a limit on failures per client address.
+
+    Names are counted whether or not they exist, so a lockout says nothing about which accounts are real.
+    At most `max_tracked` names and addresses are remembered (the oldest are forgotten first).
+    """
+
+    max_failures: int = 5  # per name within `window` seconds, then locked for `lockout` seconds
+    window: float = 900.0
+    lockout: float = 900.0
+    max_failures_per_ip: int = 20  # per address within `window` seconds, then refused until they age out
+    max_tracked: int = 10_000
+    now: Callable[[], float] = time.monotonic
+    _by_name: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
+    _by_ip: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+
+    def _recent(self, table: OrderedDict[str, deque[float]], key: str) -> deque[float]:
+        times = table.setdefault(key, deque())
+        table.move_to_end(key)
+        while times and times[0] <= self.now() - self.window:
+            times.popleft()
+        while len(table) > self.max_tracked:
+            table.popitem(last=False)
+        return times
+
+    def ip_throttled(self, ip: str) -> bool:
+        return len(self._recent(self._by_ip, ip)) >= self.max_failures_per_ip
+
+    def name_locked(self, name: str) -> bool:
+        until = self._locked_until.get(name)
+        if until is not None and until <= self.now():
+            del self._locked_until[name]
+            return False
+        return until is not None
+
+    def failed(self, name: str, ip: str) -> bool:
+        """Count a failure; True when it locks the name."""
+        self._recent(self._by_ip, ip).append(self.now())
+        times = self._recent(self._by_name, name)
+        times.append(self.now())
+        if len(times) >= self.max_failures:
+            self._locked_until[name] = self.now() + self.lockout
+            times.clear()
+            return True
+        return False
+
+    def succeeded(self, name: str) -> None:
+        self._by_name.pop(name, None)
+
+
+@dataclass
 class Grant:
     username: str
     client_id: str
@@ -57,19 +120,29 @@ class Grant:
 
 
 class Provider:
-    def __init__(self, issuer: str, users: dict[str, Any], clients: dict[str, Any], key: dict[str, Any]):
+    def __init__(self, issuer: str, users: dict[str, Any], clients: dict[str, Any], key: dict[str, Any],
+                 guard: LoginGuard | None = None):
         self.issuer = issuer.rstrip("/")
         self.users = users
         self.clients = clients
         self.key = RSAKey.import_key(key)
         self.codes: dict[str, Grant] = {}
         self.tokens: dict[str, tuple[str, float]] = {}
+        self.guard = guard or LoginGuard()
+        # checked against when the name is unknown, so that costs the same time as a wrong password
+        self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
     def claims(self, username: str) -> dict[str, Any]:
         u = self.users[username]
         return {"sub": username, "preferred_username": username, "name": u.get("name", username),
                 "email": u.get("email", ""), "email_verified": bool(u.get("email")),
-                "groups": list(u.get("groups", []))}
+                "institution": u.get("institution", ""), "groups": list(u.get("groups", []))}
+
+    def verify_password(self, username: str, password: str) -> bool:
+        """Whether the password is right; an unknown name is hashed against a dummy, in the same time."""
+        user = self.users.get(username)
+        ok = check_password(password, user["password"] if user else self._dummy_hash)
+        return ok and user is not None
 
     def id_token(self, grant: Grant) -> str:
         now = int(time.time())
@@ -99,13 +172,13 @@ class Discovery(Base):
         i = self.provider.issuer
         self.finish({
             "issuer": i, "authorization_endpoint": f"{i}/authorize", "token_endpoint": f"{i}/token",
-            "userinfo_endpoint": f"{i}/userinfo", "jwks_uri": f"{i}/jwks",
+            "userinfo_endpoint": f"{i}/userinfo", "jwks_uri": f"{i}/jwks", "end_session_endpoint": f"{i}/logout",
             "response_types_supported": ["code"], "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email", "groups"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "claims_supported": ["sub", "preferred_username", "name", "email", "groups"],
+            "claims_supported": ["sub", "preferred_username", "name", "email", "institution", "groups"],
         })
 
 
@@ -130,9 +203,12 @@ label,input,button{{display:block;width:100%;margin:.4em 0}}.err{{color:#b00}}</
 TEXT = {
     "en": {"title": "Institution sign-in", "subtitle": "Sign in with your real-name institutional account.",
            "user_label": "Username", "pass_label": "Password", "button": "Sign in",
-           "bad": "Unknown username or wrong password."},
+           "bad": "Unknown username or wrong password.",
+           "locked": "Too many failed sign-ins. Try again later.",
+           "signed_out": "You are signed out."},
     "zh-CN": {"title": "机构统一身份认证", "subtitle": "请使用实名机构账号登录。", "user_label": "用户名",
-              "pass_label": "密码", "button": "登录", "bad": "用户名或密码错误。"},
+              "pass_label": "密码", "button": "登录", "bad": "用户名或密码错误。",
+              "locked": "登录失败次数过多，请稍后再试。", "signed_out": "您已退出登录。"},
 }
 
 AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
@@ -167,7 +243,7 @@ class Authorize(Base):
                         f"form-action 'self' {target.scheme}://{target.netloc}")
         self.set_header("X-Frame-Options", "DENY")
         self.finish(LOGIN_PAGE.format(lang=lang, hidden=hidden, error=html.escape(error), **{
-            k: v for k, v in t.items() if k != "bad"}))
+            k: t[k] for k in ("title", "subtitle", "user_label", "pass_label", "button")}))
 
     def _valid_params(self) -> dict[str, str] | None:
         """The request's parameters, or None after answering 400 naming what is wrong."""
@@ -188,18 +264,51 @@ class Authorize(Base):
         p = self._valid_params()
         if p is None:
             return
-        username = self.get_argument("username", "").strip()
-        user = self.provider.users.get(username)
-        if user is None or not check_password(self.get_argument("password", ""), user["password"]):
-            lang = pick_language(self.request.headers.get("Accept-Language", ""))
-            self.set_status(401)
-            self._page(p, TEXT[lang]["bad"])
+        username = self.get_argument("username", "").strip()[:200]
+        ip = self.request.remote_ip or ""
+        guard = self.provider.guard
+        text = TEXT[pick_language(self.request.headers.get("Accept-Language", ""))]
+        if guard.ip_throttled(ip) or guard.name_locked(username):
+            self._audit(AuditAction.IDP_LOGIN_FAILED, username, ip, "refused: locked out or throttled")
+            self.set_status(429)
+            self._page(p, text["locked"])
             return
+        if not self.provider.verify_password(username, self.get_argument("password", "")):
+            locked = guard.failed(username, ip)
+            self._audit(AuditAction.IDP_LOGIN_FAILED, username, ip, "unknown username or wrong password")
+            if locked:
+                self._audit(AuditAction.IDP_LOCKOUT, username, ip, f"{guard.max_failures} failures in a row")
+            self.set_status(401)
+            self._page(p, text["bad"])
+            return
+        guard.succeeded(username)
         code = secrets.token_urlsafe(32)
         self.provider.codes[code] = Grant(username, p["client_id"], p["redirect_uri"], p["scope"],
                                           p["nonce"] or None, p["code_challenge"], time.time() + CODE_TTL)
         sep = "&" if "?" in p["redirect_uri"] else "?"
         self.redirect(p["redirect_uri"] + sep + urlencode({"code": code, "state": p["state"]}))
+
+
+    def _audit(self, action: AuditAction, username: str, ip: str, reason: str) -> None:
+        """Record a failed sign-in; the refusal stands even when the trail cannot be written."""
+        try:
+            with session_scope() as s:
+                audit.record(s, "anonymous", action, target=username, ip=ip, reason=reason, via="demo-idp")
+        except Exception:  # noqa: BLE001 - log and carry on refusing
+            LOG.exception("could not audit a failed sign-in for %r", username)
+
+
+class EndSession(Base):
+    """RP-initiated logout: this IdP keeps no session of its own, so it only sends the browser back."""
+
+    def get(self) -> None:
+        client = self.provider.clients.get(self.get_argument("client_id", ""))
+        target = self.get_argument("post_logout_redirect_uri", "")
+        if client is not None and target and target in client.get("post_logout_redirect_uris", []):
+            self.redirect(target)
+            return
+        text = TEXT[pick_language(self.request.headers.get("Accept-Language", ""))]
+        self.finish(f"<!doctype html><p>{html.escape(text['signed_out'])}</p>")
 
 
 class Token(Base):
@@ -245,7 +354,7 @@ class UserInfo(Base):
 def make_app(provider: Provider) -> tornado.web.Application:
     return tornado.web.Application([
         (r"/\.well-known/openid-configuration", Discovery), (r"/jwks", Jwks), (r"/authorize", Authorize),
-        (r"/token", Token), (r"/userinfo", UserInfo),
+        (r"/token", Token), (r"/userinfo", UserInfo), (r"/logout", EndSession),
     ], provider=provider)
 
 
@@ -266,7 +375,8 @@ def main() -> None:
     parser.add_argument("--ip", default="127.0.0.1")
     args = parser.parse_args()
     cfg = json.loads(Path(args.config).read_text())
-    provider = Provider(cfg["issuer"], cfg["users"], cfg["clients"], load_or_create_key(Path(cfg["key_file"])))
+    provider = Provider(cfg["issuer"], cfg["users"], cfg["clients"], load_or_create_key(Path(cfg["key_file"])),
+                        LoginGuard(**cfg.get("lockout", {})))
     make_app(provider).listen(args.port, address=args.ip)
     print(f"enclave-idp listening on {args.ip}:{args.port} issuer {provider.issuer}", flush=True)
     tornado.ioloop.IOLoop.current().start()

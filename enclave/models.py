@@ -64,6 +64,10 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
+    institution: Mapped[str] = mapped_column(String(200), default="")  # from the IdP's claim, as it says
+    # "<issuer> <sub>" of the identity the account was first signed in with: another identity presenting the
+    # same username (a renamed or reused name at the provider) is refused instead of taking the account over.
+    idp_subject: Mapped[str] = mapped_column(String(400), default="")
     roles: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -6,6 +6,7 @@ uses: background processes with pid files and logs under ENCLAVE_HOME.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import ssl
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 
@@ -81,10 +83,19 @@ def wait_http(url: str, timeout: float, name: str, log: Path) -> None:
     raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f}s; end of {log}:\n{tail}")
 
 
+def demo_idp_address(settings: Settings) -> str:
+    """The demo IdP listens on its issuer's loopback address (127.0.0.x in tests), else on the internal one."""
+    host = urlsplit(settings.oidc_issuer).hostname or ""
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else settings.internal_address
+    except ValueError:
+        return settings.internal_address
+
+
 def start_all(settings: Settings, idp_config: Path) -> None:
     workspace_fs.check_loop_support()  # no workspace runs without its disk quota: refuse before anything starts
     start_process(settings, "idp", [sys.executable, "-m", "enclave.idp", "--config", str(idp_config),
-                                    "--port", str(settings.idp_port)])
+                                    "--port", str(settings.idp_port), "--ip", demo_idp_address(settings)])
     wait_http(f"{settings.idp_url}/.well-known/openid-configuration", 30, "identity provider",
               settings.log_dir / "idp.log")
     # The proxy runs on its own, so restarting the hub keeps routes to running workspaces.
@@ -108,7 +119,7 @@ def start_all(settings: Settings, idp_config: Path) -> None:
 def start_hub(settings: Settings) -> None:
     start_process(settings, "hub", [sys.executable, "-m", "jupyterhub", "-f",
                                     str(REPO_ROOT / "hub" / "jupyterhub_config.py")])
-    wait_http(f"{settings.public_url}/hub/health", 90, "hub", settings.log_dir / "hub.log")
+    wait_http(f"{settings.local_url}/hub/health", 90, "hub", settings.log_dir / "hub.log")
 
 
 def start_egress_service(settings: Settings) -> None:

@@ -2,23 +2,132 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from enclave.errors import EnclaveError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ENV = "ENCLAVE_CONFIG"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+class ConfigError(EnclaveError, ValueError):
+    """A setting is missing or malformed; the message names the variable (or file key) and what is wrong."""
+
+
+# Every setting an operator may give, as the environment variable; the optional TOML file named by
+# ENCLAVE_CONFIG uses the same names, lower-case and without the prefix (`public_url = "https://..."`).
+SETTING_NAMES = (
+    "ENCLAVE_HOME", "ENCLAVE_DB_URL", "ENCLAVE_POLICY_DIR", "ENCLAVE_PUBLIC_URL", "ENCLAVE_PUBLIC_PORT",
+    "ENCLAVE_HUB_API_PORT", "ENCLAVE_IDP_PORT", "ENCLAVE_PROXY_API_PORT", "ENCLAVE_EGRESS_PORT",
+    "ENCLAVE_IMAGE", "ENCLAVE_TLS_CERT", "ENCLAVE_TLS_KEY", "ENCLAVE_TRUSTED_PROXIES", "ENCLAVE_INSTANCE",
+    "ENCLAVE_BACKUP_KEY", "ENCLAVE_OIDC_ISSUER", "ENCLAVE_OIDC_CLIENT_ID", "ENCLAVE_OIDC_CLIENT_SECRET_FILE",
+    "ENCLAVE_OIDC_USERNAME_CLAIM", "ENCLAVE_OIDC_GROUPS_CLAIM", "ENCLAVE_OIDC_NAME_CLAIM",
+    "ENCLAVE_OIDC_INSTITUTION_CLAIM", "ENCLAVE_BACKUP_REPOSITORY", "ENCLAVE_BACKUP_PASSWORD_FILE",
+)
+
+
+def _file_key(name: str) -> str:
+    return name.removeprefix("ENCLAVE_").lower()
+
+
+class _Source:
+    """Values from the environment, else from the config file, else the embedded default."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.file: dict[str, Any] = {}
+        self.path = env.get(CONFIG_ENV, "")
+        if self.path:
+            self.file = _read_config_file(Path(self.path))
+
+    def where(self, name: str) -> str:
+        """How the operator gave a setting, for error messages."""
+        if self.env.get(name) or _file_key(name) not in self.file:
+            return name
+        return f"{_file_key(name)} in {self.path}"
+
+    def get(self, name: str, default: str = "") -> str:
+        if self.env.get(name):
+            return self.env[name]
+        value = self.file.get(_file_key(name))
+        if value is None:
+            return default
+        if isinstance(value, list):
+            return ",".join(str(v) for v in value)
+        return str(value)
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.get(name)
+        if raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{self.where(name)}={raw!r} is not a whole number") from exc
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{CONFIG_ENV}={path}: the configuration file does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{CONFIG_ENV}={path}: cannot read the configuration file ({exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{CONFIG_ENV}={path}: not valid TOML ({exc})") from exc
+    known = {_file_key(n) for n in SETTING_NAMES}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return data
+
+
+def _http_url(src: _Source, name: str, raw: str) -> str:
+    """An absolute http(s) URL with a hostname and no query, fragment or credentials; no trailing slash."""
+    parts = urlsplit(raw)
+    problem = ""
+    if parts.scheme not in ("http", "https"):
+        problem = "must start with https:// or http://"
+    elif not parts.hostname:
+        problem = "has no hostname"
+    elif parts.query or parts.fragment or parts.username or parts.password:
+        problem = "must not hold a query, fragment or credentials"
+    else:
+        try:
+            parts.port  # noqa: B018  # raises on a port that is not a number in range
+        except ValueError:
+            problem = "has a port that is not a number from 0 to 65535"
+    if problem:
+        raise ConfigError(f"{src.where(name)}={raw!r} {problem}")
+    return raw.rstrip("/")
+
+
+def _public_url(src: _Source, raw: str) -> str:
+    url = _http_url(src, "ENCLAVE_PUBLIC_URL", raw)
+    if urlsplit(url).path:
+        raise ConfigError(f"{src.where('ENCLAVE_PUBLIC_URL')}={raw!r} must not hold a path: the hub is served "
+                          "at the root of its hostname")
+    return url
+
+
+def _networks(src: _Source, name: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR) given comma-separated, each checked."""
+    out = []
+    for item in filter(None, (x.strip() for x in src.get(name).split(","))):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"{src.where(name)}: {item!r} is not an IP address or network") from exc
+    return tuple(out)
 
 
 EGRESS_SERVICE = "egress-review"
@@ -47,6 +156,18 @@ class Settings:
     tls_key: str = ""
     instance: str = "enclave"
     backup_key_file: str = ""
+    backup_repository: str = ""  # restic repository: a local path, sftp:host:/path or s3:host/bucket/path
+    backup_password_file: str = ""
+    # What an operator configures for a real site (all empty: the embedded 127.0.0.1 defaults of `make up`).
+    site_url: str = ""  # ENCLAVE_PUBLIC_URL: what browsers use, e.g. https://enclave.example.org
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-* headers the hub believes
+    oidc_issuer_url: str = ""  # the identity provider, by its issuer URL (discovery document beneath it)
+    oidc_client_id: str = "enclave-hub"
+    oidc_client_secret_file: str = ""  # a root-only file holding the client secret
+    oidc_username_claim: str = "sub"  # stable; never preferred_username, which users can often change
+    oidc_groups_claim: str = "groups"
+    oidc_name_claim: str = "name"
+    oidc_institution_claim: str = "institution"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,14 +204,19 @@ class Settings:
         return self.home / "egress" / "store"
 
     @property
-    def egress_staging(self) -> Path:
-        """Where a request's files wait, on the host and root-only, between the workspace and the checks."""
-        return self.home / "egress" / "incoming"
-
-    @property
     def backup_signing_key(self) -> Path:
         """Private key that signs backups; never copied into one (keep an offline copy to restore elsewhere)."""
         return Path(self.backup_key_file) if self.backup_key_file else self.secrets_dir / "backup-signing.jwk"
+
+    @property
+    def backup_password_path(self) -> Path:
+        """The restic repository's password; never copied into a backup (keep an offline copy)."""
+        return Path(self.backup_password_file) if self.backup_password_file else self.secrets_dir / "restic-password"
+
+    @property
+    def egress_staging(self) -> Path:
+        """Where a request's files wait, on the host and root-only, between the workspace and the checks."""
+        return self.home / "egress" / "incoming"
 
     @property
     def audit_anchor(self) -> Path:
@@ -102,13 +228,40 @@ class Settings:
         return INTERNAL_ADDRESS
 
     @property
-    def public_url(self) -> str:
+    def local_url(self) -> str:
+        """Where the public port answers on this host (health checks), whatever name browsers use."""
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://127.0.0.1:{self.public_port}"
 
     @property
+    def public_url(self) -> str:
+        """The URL researchers' browsers use (ENCLAVE_PUBLIC_URL); the local one by default."""
+        return self.site_url or self.local_url
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The identity provider's issuer URL (ENCLAVE_OIDC_ISSUER); the demo IdP on this host by default."""
+        return self.oidc_issuer_url or f"http://127.0.0.1:{self.idp_port}"
+
+    @property
     def idp_url(self) -> str:
-        return f"http://127.0.0.1:{self.idp_port}"
+        return self.oidc_issuer
+
+    def oidc_client_secret(self) -> str:
+        """The hub's client secret at the identity provider, read from its file (never from the environment).
+
+        Without ENCLAVE_OIDC_CLIENT_SECRET_FILE it is the demo IdP's registration, made on first use.
+        """
+        if not self.oidc_client_secret_file:
+            return self.secret("idp-client")
+        path = Path(self.oidc_client_secret_file)
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"ENCLAVE_OIDC_CLIENT_SECRET_FILE={path}: cannot read it ({exc.strerror})") from exc
+        if not value:
+            raise ConfigError(f"ENCLAVE_OIDC_CLIENT_SECRET_FILE={path} is empty")
+        return value
 
     def secret(self, name: str, nbytes: int = 32) -> str:
         """A persistent random secret, created on first use and readable only by root."""
@@ -122,23 +275,53 @@ class Settings:
         return path.read_text().strip()
 
 
-def load_settings() -> Settings:
-    home = Path(os.environ.get("ENCLAVE_HOME", str(REPO_ROOT / "var"))).resolve()
-    db_url = os.environ.get("ENCLAVE_DB_URL") or f"sqlite:///{home / 'enclave.sqlite'}"
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, over the optional TOML file named by ENCLAVE_CONFIG, over the defaults.
+
+    A bad value stops here with a ConfigError naming the variable (or file key) and what is wrong.
+    """
+    src = _Source(os.environ if env is None else env)
+    home = Path(src.get("ENCLAVE_HOME", str(REPO_ROOT / "var"))).resolve()
+    tls_cert, tls_key = src.get("ENCLAVE_TLS_CERT"), src.get("ENCLAVE_TLS_KEY")
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("ENCLAVE_TLS_CERT and ENCLAVE_TLS_KEY go together: set both (TLS on the public port) "
+                          "or neither (plain HTTP, or TLS terminated by a reverse proxy)")
+    site_url = src.get("ENCLAVE_PUBLIC_URL")
+    site_url = _public_url(src, site_url) if site_url else ""
+    trusted = _networks(src, "ENCLAVE_TRUSTED_PROXIES")
+    if site_url.startswith("https://") and not tls_cert and not trusted:
+        raise ConfigError(f"{src.where('ENCLAVE_PUBLIC_URL')}={site_url!r} is https, but neither ENCLAVE_TLS_CERT "
+                          "(TLS on the public port) nor ENCLAVE_TRUSTED_PROXIES (the proxy that terminates TLS) "
+                          "is set")
+    issuer = src.get("ENCLAVE_OIDC_ISSUER")
+    claims = {n: src.get(f"ENCLAVE_OIDC_{n.upper()}_CLAIM", d)
+              for n, d in (("username", "sub"), ("groups", "groups"), ("name", "name"),
+                           ("institution", "institution"))}
     return Settings(
         home=home,
-        db_url=db_url,
-        policy_dir=Path(os.environ.get("ENCLAVE_POLICY_DIR", str(REPO_ROOT / "policies"))).resolve(),
-        public_port=_env_int("ENCLAVE_PUBLIC_PORT", 8000),
-        hub_api_port=_env_int("ENCLAVE_HUB_API_PORT", 8081),
-        idp_port=_env_int("ENCLAVE_IDP_PORT", 9000),
-        proxy_api_port=_env_int("ENCLAVE_PROXY_API_PORT", 8001),
-        egress_port=_env_int("ENCLAVE_EGRESS_PORT", 8082),
-        image=os.environ.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
-        tls_cert=os.environ.get("ENCLAVE_TLS_CERT", ""),
-        tls_key=os.environ.get("ENCLAVE_TLS_KEY", ""),
-        instance=os.environ.get("ENCLAVE_INSTANCE", "enclave"),
-        backup_key_file=os.environ.get("ENCLAVE_BACKUP_KEY", ""),
+        db_url=src.get("ENCLAVE_DB_URL") or f"sqlite:///{home / 'enclave.sqlite'}",
+        policy_dir=Path(src.get("ENCLAVE_POLICY_DIR", str(REPO_ROOT / "policies"))).resolve(),
+        public_port=src.integer("ENCLAVE_PUBLIC_PORT", 8000),
+        hub_api_port=src.integer("ENCLAVE_HUB_API_PORT", 8081),
+        idp_port=src.integer("ENCLAVE_IDP_PORT", 9000),
+        proxy_api_port=src.integer("ENCLAVE_PROXY_API_PORT", 8001),
+        egress_port=src.integer("ENCLAVE_EGRESS_PORT", 8082),
+        image=src.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        instance=src.get("ENCLAVE_INSTANCE", "enclave"),
+        backup_key_file=src.get("ENCLAVE_BACKUP_KEY"),
+        site_url=site_url,
+        trusted_proxies=trusted,
+        oidc_issuer_url=_http_url(src, "ENCLAVE_OIDC_ISSUER", issuer) if issuer else "",
+        oidc_client_id=src.get("ENCLAVE_OIDC_CLIENT_ID", "enclave-hub"),
+        oidc_client_secret_file=src.get("ENCLAVE_OIDC_CLIENT_SECRET_FILE"),
+        oidc_username_claim=claims["username"],
+        oidc_groups_claim=claims["groups"],
+        oidc_name_claim=claims["name"],
+        oidc_institution_claim=claims["institution"],
+        backup_repository=src.get("ENCLAVE_BACKUP_REPOSITORY"),
+        backup_password_file=src.get("ENCLAVE_BACKUP_PASSWORD_FILE"),
     )
 
 

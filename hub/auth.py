@@ -1,32 +1,161 @@
-"""Login through the institution's OIDC provider, recorded in the audit trail and mirrored into the
-enclave's own user table (roles come from the IdP's groups claim)."""
+"""Login through the institution's OIDC provider, known only by its issuer URL.
+
+The provider's endpoints and keys come from its discovery document; each login sends a nonce and the ID
+token is verified (hub.oidc) before any claim is believed. The account is the configured username claim
+(by default the stable `sub`), bound to the identity that first used it; roles come from the configured
+groups claim, display name and institution from theirs. Every login and refusal is in the audit trail.
+Logout ends the hub session and, when the provider has an end_session_endpoint, the provider's session.
+"""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.oauth2 import OAuthLoginHandler, OAuthLogoutHandler, _deserialize_state, _serialize_state
+from sqlalchemy import select
+from traitlets import Unicode
 
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.db import session_scope
-from enclave.models import Role
-from enclave.projects import upsert_user
+from enclave.errors import EnclaveError, NotAllowed
+from enclave.models import Role, User
+from enclave.projects import USERNAME, upsert_user
+from hub.oidc import IdTokenVerifier, OidcError, ProviderMetadata, discovery_url
+
+
+class LoginRefused(EnclaveError):
+    """The provider vouched for someone the enclave will not let in; the message is the audited reason."""
+
+
+def check_can_sign_in_as(user: User | None, subject: str) -> None:
+    """An account belongs to the identity (issuer + sub) that first signed in with it, and to no other."""
+    if user is not None and user.idp_subject and user.idp_subject != subject:
+        raise NotAllowed(f"account '{user.username}' is bound to another identity at the provider")
+
+
+def check_username(username: str, claim: str) -> None:
+    if not USERNAME.match(username):
+        raise LoginRefused(f"the provider's '{claim}' claim is not a valid enclave username")
+
+
+class EnclaveLoginHandler(OAuthLoginHandler):
+    """The provider's authorize endpoint from discovery, and a fresh nonce kept in the signed state cookie."""
+
+    _nonce = ""
+
+    async def get(self) -> None:  # type: ignore[override]
+        await self.authenticator.provider()
+        super().get()
+
+    def set_state_cookie(self, state_cookie_value: str) -> None:
+        # OAuthLoginHandler.get sets the state cookie, then redirects: the nonce rides in both.
+        state = _deserialize_state(state_cookie_value)
+        self._nonce = state["nonce"] = secrets.token_urlsafe(32)
+        super().set_state_cookie(_serialize_state(state))
+
+    def authorize_redirect(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("extra_params", {})["nonce"] = self._nonce
+        super().authorize_redirect(*args, **kwargs)
+
+
+class EnclaveLogoutHandler(OAuthLogoutHandler):
+    """After the hub session is gone, end the provider's session too when it says how."""
+
+    async def render_logout_page(self) -> None:
+        url = self.authenticator.end_session_url()
+        if url:
+            self.redirect(url)
+            return
+        await super().render_logout_page()
 
 
 class EnclaveAuthenticator(GenericOAuthenticator):
+    login_handler = EnclaveLoginHandler
+    logout_handler = EnclaveLogoutHandler
+
+    oidc_issuer = Unicode(config=True, help="The identity provider's issuer URL (its discovery document beneath)")
+    name_claim = Unicode("name", config=True, help="Claim holding the person's real name")
+    institution_claim = Unicode("institution", config=True, help="Claim holding the person's institution")
+    post_logout_redirect_url = Unicode(config=True, help="Where the provider sends the browser after logout")
+
+    _metadata: ProviderMetadata | None = None
+    _verifier: IdTokenVerifier | None = None
+
+    async def _fetch_json(self, url: str) -> dict[str, Any]:
+        return await self.httpfetch(url, f"Fetching {url}", method="GET", validate_cert=self.validate_server_cert)
+
+    async def provider(self) -> ProviderMetadata:
+        """The provider's discovery document, read on first use (the hub starts even while the IdP is down)."""
+        if self._metadata is None:
+            metadata = ProviderMetadata.from_document(self.oidc_issuer,
+                                                      await self._fetch_json(discovery_url(self.oidc_issuer)))
+            self.authorize_url, self.token_url = metadata.authorization_endpoint, metadata.token_endpoint
+            self.userdata_url = metadata.userinfo_endpoint
+            self._verifier = IdTokenVerifier(metadata, self.client_id, self._fetch_json)
+            self._metadata = metadata
+        return self._metadata
+
+    def end_session_url(self) -> str:
+        if self._metadata is None or not self._metadata.end_session_endpoint:
+            return ""
+        query = urlencode({"client_id": self.client_id, "post_logout_redirect_uri": self.post_logout_redirect_url})
+        return f"{self._metadata.end_session_endpoint}?{query}"
+
+    async def authenticate(self, handler: Any, data: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+        """The code exchanged for tokens, the ID token verified with this login's nonce, then the user model."""
+        await self.provider()
+        assert self._verifier is not None
+        token_info = await self.get_token_info(handler, self.build_access_tokens_request_params(handler, data))
+        nonce = _deserialize_state(handler.get_state_cookie()).get("nonce")
+        token_info["id_token_claims"] = await self._verifier.verify(token_info.get("id_token"), nonce)
+        return await self._token_to_auth_model(token_info)
+
+    async def token_to_user(self, token_info: dict[str, Any]) -> dict[str, Any]:
+        """Verified ID-token claims, completed by the userinfo endpoint's (which must be about the same sub)."""
+        claims: dict[str, Any] = token_info["id_token_claims"]
+        if not self.userdata_url:
+            return dict(claims)
+        userinfo = await super().token_to_user(token_info)
+        if userinfo.get("sub") != claims["sub"]:
+            raise LoginRefused("the userinfo endpoint answered about another subject than the ID token")
+        return {**userinfo, **claims}  # what the provider signed wins
+
     async def get_authenticated_user(self, handler: Any, data: Any) -> dict[str, Any] | None:
-        model = await super().get_authenticated_user(handler, data)
         ip = handler.request.remote_ip if handler is not None else ""
-        if model is None:
-            with session_scope() as s:
-                audit.record(s, "anonymous", "login.denied", ip=ip,
-                             reason="identity provider account has no enclave role")
+        try:
+            model = await super().get_authenticated_user(handler, data)
+            if model is not None:
+                self._admit(model, ip)
+        except (OidcError, LoginRefused, NotAllowed) as exc:
+            self.log.warning("login refused: %s", exc)
+            self._deny(ip, str(exc))
             return None
-        info = (model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
-        groups = set(model.get("groups") or [])
-        roles = sorted(groups & {r.value for r in Role})
-        with session_scope() as s:
-            upsert_user(s, "idp", model["name"], display_name=str(info.get("name", "")),
-                        email=str(info.get("email", "")), roles=roles, login=True)
-            audit.record(s, model["name"], "login", target=model["name"], ip=ip, roles=roles)
+        if model is None:
+            self._deny(ip, "identity provider account has no enclave role")
         return model
+
+    def _deny(self, ip: str, reason: str) -> None:
+        with session_scope() as s:
+            audit.record(s, "anonymous", AuditAction.LOGIN_DENIED, ip=ip, reason=reason)
+
+    def _admit(self, model: dict[str, Any], ip: str) -> None:
+        """Mirror the person into the enclave's user table; never a JupyterHub admin (operators have roles)."""
+        info = (model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
+        check_username(model["name"], str(self.username_claim))
+        subject = f"{info.get('iss', '')} {info.get('sub', '')}"
+        roles = sorted(set(model.get("groups") or []) & {r.value for r in Role})
+        model["admin"] = False
+        with session_scope() as s:
+            check_can_sign_in_as(s.execute(select(User).where(User.username == model["name"])).scalar_one_or_none(),
+                                 subject)
+            user = upsert_user(s, "idp", model["name"], display_name=str(info.get(self.name_claim) or ""),
+                               email=str(info.get("email") or "") if info.get("email_verified") else "",
+                               roles=roles, login=True)
+            user.idp_subject = subject
+            if info.get(self.institution_claim):
+                user.institution = str(info[self.institution_claim])
+            audit.record(s, model["name"], AuditAction.LOGIN, target=model["name"], ip=ip, roles=roles)

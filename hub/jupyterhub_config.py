@@ -7,6 +7,7 @@ from enclave.settings import EGRESS_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.i18n import install as install_i18n
 from hub.network import ensure_external_firewall
+from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
 from policies import load_policies
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -28,28 +29,33 @@ c.JupyterHub.cleanup_servers = False  # a hub restart leaves running workspaces 
 c.JupyterHub.allow_named_servers = False
 c.JupyterHub.concurrent_spawn_limit = 20
 c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
+# X-Forwarded-For/-Proto are believed only from the configured reverse proxies (and our own proxy on loopback).
+c.JupyterHub.trusted_downstream_ips = list(settings.trusted_proxies)
+# The access log also audits refused attempts at another user's server or tokens (hub.roles).
+c.JupyterHub.tornado_settings = {"log_function": log_request}
 
 c.ConfigurableHTTPProxy.should_start = False  # enclave.runner (or systemd) runs it, so hub restarts keep routes
 c.ConfigurableHTTPProxy.api_url = f"http://{settings.internal_address}:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy-auth")
 
-# Login: the institution's OIDC provider (the demo IdP by default), code flow with PKCE.
+# Login: the institution's OIDC provider, known only by its issuer URL (endpoints and keys from its discovery
+# document, ID tokens verified in hub.oidc); code flow with PKCE and a nonce. The demo IdP is configured the same way.
 c.JupyterHub.authenticator_class = "hub.auth.EnclaveAuthenticator"
-idp = settings.idp_url
-c.EnclaveAuthenticator.client_id = "enclave-hub"
-c.EnclaveAuthenticator.client_secret = settings.secret("idp-client")
+c.EnclaveAuthenticator.oidc_issuer = settings.oidc_issuer
+c.EnclaveAuthenticator.client_id = settings.oidc_client_id
+c.EnclaveAuthenticator.client_secret = settings.oidc_client_secret()
 c.EnclaveAuthenticator.oauth_callback_url = f"{settings.public_url}/hub/oauth_callback"
-c.EnclaveAuthenticator.authorize_url = f"{idp}/authorize"
-c.EnclaveAuthenticator.token_url = f"{idp}/token"
-c.EnclaveAuthenticator.userdata_url = f"{idp}/userinfo"
+c.EnclaveAuthenticator.post_logout_redirect_url = f"{settings.public_url}/hub/login"
 c.EnclaveAuthenticator.scope = ["openid", "profile", "email", "groups"]
 c.EnclaveAuthenticator.enable_pkce = True
-c.EnclaveAuthenticator.username_claim = "preferred_username"  # never an unverified e-mail
+c.EnclaveAuthenticator.username_claim = settings.oidc_username_claim  # `sub` by default: stable, never reassigned
+c.EnclaveAuthenticator.name_claim = settings.oidc_name_claim
+c.EnclaveAuthenticator.institution_claim = settings.oidc_institution_claim
 c.EnclaveAuthenticator.login_service = "Institution IdP"
 c.EnclaveAuthenticator.manage_groups = True
-c.EnclaveAuthenticator.auth_state_groups_key = "oauth_user.groups"
+c.EnclaveAuthenticator.auth_state_groups_key = f"oauth_user.{settings.oidc_groups_claim}"
 c.EnclaveAuthenticator.allowed_groups = {"researcher", "reviewer", "admin", "auditor"}
-c.EnclaveAuthenticator.admin_groups = {"admin"}
+# Nobody is a JupyterHub admin (that role can open any server and mint tokens): see hub.roles.
 
 # Workspaces.
 c.JupyterHub.spawner_class = "hub.spawner.EnclaveSpawner"
@@ -68,6 +74,7 @@ c.EnclaveSpawner.debug = False
 
 # Idle culler, with only the scopes it needs.
 c.JupyterHub.load_roles = [
+    *enclave_roles(),  # operators (the `admin` group) and auditors: no access to servers, no tokens for others
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
@@ -87,4 +94,5 @@ c.JupyterHub.services = [
     {"name": HUB_SERVICE, "api_token": settings.secret("hub-admin-token")},
 ]
 
+check_roles_hold_no_data_scopes(c.JupyterHub.load_roles)
 install_i18n(c)

@@ -1,0 +1,56 @@
+"""A site on its own hostname: the hub's login sends the browser to the identity provider's configured
+issuer URL (never 127.0.0.1), found through the provider's discovery document like any real provider, and
+the whole sign-in and sign-out work through those names. Here the names are other loopback addresses
+(127.0.0.2 for the site, 127.0.0.3 for the provider) so the test needs no DNS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from enclave.db import session_scope
+from enclave.demo import DEMO_INSTITUTION
+from enclave.harness import Enclave, instance
+from enclave.models import User
+
+SITE, IDP = "http://127.0.0.2:28000", "http://127.0.0.3:29000"
+ENV = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",
+       "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082",
+       "ENCLAVE_PUBLIC_URL": SITE, "ENCLAVE_OIDC_ISSUER": IDP}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enclave]:
+    home: Path = tmp_path_factory.mktemp("enclave-site")
+    with instance(home, name="enclavesite", ports=ENV) as e:
+        yield e
+
+
+def test_oauth_login_sends_the_browser_to_the_configured_issuer_not_loopback(site: Enclave):
+    r = requests.get(f"{SITE}/hub/oauth_login", allow_redirects=False, timeout=30)
+    assert r.status_code == 302, r.text
+    location = urlsplit(r.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{IDP}/authorize"
+    query = parse_qs(location.query)
+    assert query["redirect_uri"] == [f"{SITE}/hub/oauth_callback"]
+    assert len(query["nonce"][0]) >= 32 and query["code_challenge_method"] == ["S256"]
+    assert "127.0.0.1" not in r.headers["Location"]
+
+
+def test_sign_in_and_out_through_the_site_and_provider_names(site: Enclave):
+    alice = site.login("alice")
+    assert alice.last.status_code == 200 and alice.last.url.startswith(f"{SITE}/hub/"), alice.last.url
+    assert alice.api("GET", "/user").json()["name"] == "alice"
+    with session_scope() as s:
+        user = s.execute(select(User).where(User.username == "alice")).scalar_one()
+        assert user.institution == DEMO_INSTITUTION and user.idp_subject == f"{IDP} alice"
+    out = alice.http.get(f"{SITE}/hub/logout", allow_redirects=False, timeout=30)
+    assert out.status_code == 302 and out.headers["Location"].startswith(f"{IDP}/logout?"), out.headers
+    back = alice.http.get(out.headers["Location"], timeout=30)
+    assert back.url.startswith(f"{SITE}/hub/login"), back.url
+    assert alice.api("GET", "/user").status_code == 403  # the hub session is gone
