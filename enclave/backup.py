@@ -15,12 +15,19 @@ verifies the audit chain with the restored key and anchor, every release-store b
 name, every stored export file's presence and, when datasets are included, every dataset checksum.
 Any mismatch is named and the restore reported as failed.
 
+`snapshot` puts the same folder into the restic repository (`enclave.restic`: encrypted, deduplicated,
+possibly on another host), tagged, and applies the backup policy's retention; `restore_snapshot` reads a
+snapshot back into a scratch place next to the target, checks the repository, the signature, every
+checksum and the audit chain there, and only then moves the restored home into place. `drill` does the
+same with the latest snapshot into a scratch place it removes, and records pass or fail in the trail.
+
 PostgreSQL tools get the database's address on the command line without its password, which they
 read from a private temporary PGPASSFILE: any local user can read another process's command line.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shutil
@@ -43,7 +50,9 @@ from enclave import __version__
 from enclave.checksums import content_path, verify_manifest
 from enclave.checksums import sha256_file as _sha256
 from enclave.errors import EnclaveError
+from enclave.restic import Repository, ResticError
 from enclave.settings import Settings
+from policies.schema import BackupPolicy
 
 MANIFEST = "backup.json"
 SIGNATURE = "backup.json.sig"
@@ -187,7 +196,8 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
     db_kind = _db_snapshot(settings, dest)
     progress("secrets")
     _copytree(settings.secrets_dir, dest / "secrets",
-              lambda p: not p.name.startswith("demo-") and p != settings.backup_signing_key)
+              lambda p: not p.name.startswith("demo-") and p not in (settings.backup_signing_key,
+                                                                      settings.backup_password_path))
     progress("release store")
     _copytree(settings.egress_store, dest / "egress" / "store")
     progress("policies")
@@ -307,3 +317,117 @@ def verify_home(home: Path, db_url: str, manifest: dict[str, Any] | None = None)
     finally:
         engine.dispose()
     return {"ok": not problems, "checked": checked, "problems": problems}
+
+
+# --- the restic repository -----------------------------------------------------------------------
+
+STAGED = "backup"  # the staged folder's name inside every snapshot (restic stores the relative path given)
+
+
+class DrillOutcome(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+
+
+def _snapshot_tags(result: dict[str, Any]) -> list[str]:
+    tags = [f"enclave-version={__version__}", f"database={result['database']}", f"signed-by={result['signed_by']}"]
+    return tags + (["with-datasets"] if result["with_datasets"] else [])
+
+
+def init_repository(settings: Settings) -> dict[str, Any]:
+    """The configured repository, created (with a new password file when there is none) on first use."""
+    repo = Repository.of(settings)
+    created = repo.init()
+    return {"repository": repo.url, "created": created, "password_file": str(repo.password_file)}
+
+
+def snapshot(settings: Settings, policy: BackupPolicy, with_datasets: bool | None = None,
+             progress: Callable[[str], None] = lambda _s: None) -> dict[str, Any]:
+    """Stage the same signed folder `backup` writes, snapshot it into the repository, apply retention."""
+    repo = Repository.of(settings)
+    signing_key(settings.backup_signing_key)  # before anything is staged: a key problem leaves nothing behind
+    initialized = repo.init()
+    with tempfile.TemporaryDirectory(prefix=".backup-", dir=settings.home) as tmp:  # beside the data: room
+        staged = backup(settings, Path(tmp) / STAGED, policy.with_datasets if with_datasets is None else with_datasets,
+                        progress)
+        progress("snapshot")
+        snapshot_id = repo.backup(Path(tmp), STAGED, _snapshot_tags(staged))
+    progress("retention")
+    forgotten = repo.forget(policy)
+    return {**{k: v for k, v in staged.items() if k != "backup"}, "snapshot": snapshot_id, "repository": repo.url,
+            "repository_created": initialized, "forgotten": forgotten}
+
+
+def snapshots(settings: Settings) -> list[dict[str, Any]]:
+    repo = Repository.of(settings)
+    repo.require()
+    return [{"id": s["id"], "time": s["time"], "tags": s.get("tags") or []} for s in repo.snapshots()]
+
+
+def _refused(snapshot_id: str | None, problems: list[str]) -> dict[str, Any]:
+    return {"ok": False, "restored": None, "snapshot": snapshot_id, "problems": problems}
+
+
+def restore_snapshot(settings: Settings, ref: str, target: Path, key_file: Path, policy: BackupPolicy,
+                     verify: bool = True, db_url: str | None = None) -> dict[str, Any]:
+    """Restore snapshot `ref` (an id or `latest`) into the empty `target` once it has proved whole.
+
+    Everything happens in a scratch place beside the target: the repository is checked (with the policy's
+    part of its data read back), the snapshot restored (restic authenticates every blob it reads), the
+    signed manifest, checksums and audit chain verified. Only a snapshot that passes all of it is moved
+    to `target`; anything else is refused with the reasons and leaves nothing behind.
+    """
+    if target.exists() and any(target.iterdir()):
+        raise BackupError(f"{target} is not empty: restore goes into an empty place")
+    repo = Repository.of(settings)
+    repo.require()
+    snap_id = str(repo.snapshot(ref)["id"])
+    _load_key(key_file)  # a missing key is an operator error, found before the data is read
+    problems = repo.check(policy.read_data_subset)
+    if problems:
+        return _refused(snap_id, problems)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".enclave-restore-", dir=target.parent))
+    try:
+        try:
+            repo.restore(snap_id, scratch / "snapshot")
+        except ResticError as exc:
+            return _refused(snap_id, [f"snapshot {snap_id[:8]} could not be read back: {exc}"])
+        staged = scratch / "snapshot" / STAGED
+        if not (staged / MANIFEST).exists():
+            return _refused(snap_id, [f"snapshot {snap_id[:8]} holds no {MANIFEST}: not an enclave backup"])
+        result = restore(staged, scratch / "home", key_file, verify, db_url)
+        if not result["ok"]:
+            return {**result, "restored": None, "snapshot": snap_id}
+        if target.exists():
+            target.rmdir()  # empty, checked above
+        (scratch / "home").rename(target)
+        moved = {"restored": str(target), "snapshot": snap_id}
+        if not db_url:
+            moved["db_url"] = _shown(f"sqlite:///{target / 'enclave.sqlite'}")
+        return {**result, **moved}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def drill(settings: Settings, policy: BackupPolicy, actor: str, db_url: str | None = None) -> dict[str, Any]:
+    """Restore the latest snapshot into a scratch place, verify it whole, remove it, record the outcome.
+
+    The record goes into this enclave's own trail, pass or fail, with the snapshot id and the reasons.
+    """
+    from enclave import audit
+    from enclave.db import session_scope
+
+    scratch = Path(tempfile.mkdtemp(prefix=".enclave-drill-", dir=settings.home))
+    try:
+        result = restore_snapshot(settings, "latest", scratch / "home", settings.backup_signing_key, policy,
+                                  True, db_url)
+    except EnclaveError as exc:
+        result = _refused(None, [str(exc)])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    outcome = DrillOutcome.PASS if result["ok"] else DrillOutcome.FAIL
+    with session_scope() as s:
+        audit.record(s, actor, audit.AuditAction.BACKUP_DRILL, target=result.get("snapshot") or "",
+                     outcome=outcome.value, checked=result.get("checked", {}), problems=result["problems"])
+    return {**result, "drill": outcome.value, "restored": None, "scratch_removed": not scratch.exists()}

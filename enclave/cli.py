@@ -155,7 +155,7 @@ def policy_group() -> None:
 @policy_group.command("check")
 @click.option("--file", "one_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="check only this file (e.g. before installing it) ...")
-@click.option("--section", type=click.Choice(["workspace", "datasets", "egress"]), help="... as this section")
+@click.option("--section", type=click.Choice(["workspace", "datasets", "egress", "backup"]), help="... as this section")
 @json_option
 def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> None:
     """Validate policies/*.yaml (or one file) and show the result."""
@@ -625,27 +625,102 @@ def egress_show(request_id: int, as_json: bool) -> None:
 # --- backup --------------------------------------------------------------------------------------
 
 
-@main.command("backup")
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--with-datasets", is_flag=True, help="also copy the dataset files (manifests are always included)")
+class BackupGroup(click.Group):
+    """`enclave backup [DIR] [--with-datasets]` is `enclave backup create ...`; `drill`, `init` and
+    `snapshots` are the other subcommands (a backup folder called `drill` is `./drill`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] != "--help"):
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("backup", cls=BackupGroup)
+def backup_group() -> None:
+    """Backups: signed folders, or snapshots in the restic repository, and restore drills."""
+
+
+@backup_group.command("create")
+@click.argument("dest", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--with-datasets/--without-datasets", default=None,
+              help="also copy the dataset files (manifests are always included); default: the backup policy")
 @json_option
-def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
-    """A consistent snapshot: database, audit trail, secrets, release store, policies, dataset manifests."""
+def backup_cmd(dest: Path | None, with_datasets: bool | None, as_json: bool) -> None:
+    """A consistent snapshot: database, audit trail, secrets, release store, policies, dataset manifests.
+
+    With DIR: a signed folder. Without: a snapshot in the restic repository (ENCLAVE_BACKUP_REPOSITORY),
+    then the backup policy's retention."""
     from rich.console import Console
 
-    from enclave.backup import backup
+    from enclave import backup as bk
 
+    settings = get_settings()
     console = Console(stderr=True, quiet=as_json)
     with console.status("backing up") as status:
-        result = backup(get_settings(), dest, with_datasets, progress=lambda step: status.update(f"backing up: {step}"))
+        def progress(step: str) -> None:
+            status.update(f"backing up: {step}")
+
+        if dest is None:
+            result = bk.snapshot(settings, load_policies(settings.policy_dir).backup, with_datasets, progress)
+        else:
+            result = bk.backup(settings, dest, bool(with_datasets), progress=progress)
     with session_scope() as s:
-        audit.record(s, actor(), "backup.create", target=str(dest), files=result["files"], bytes=result["bytes"],
-                     with_datasets=with_datasets)
-    emit(result, as_json, lambda r: f"backup written to {r['backup']}: {r['files']} files, {r['bytes']} bytes")
+        audit.record(s, actor(), audit.AuditAction.BACKUP_CREATE, target=result.get("snapshot") or str(dest),
+                     files=result["files"], bytes=result["bytes"], with_datasets=result["with_datasets"],
+                     repository=result.get("repository"), forgotten=result.get("forgotten", []))
+    emit(result, as_json, lambda r: (f"snapshot {r['snapshot'][:8]} in {r['repository']}: " if "snapshot" in r
+                                     else f"backup written to {r['backup']}: ")
+         + f"{r['files']} files, {r['bytes']} bytes"
+         + (f"; {len(r['forgotten'])} old snapshot(s) removed by retention" if r.get("forgotten") else ""))
+
+
+@backup_group.command("init")
+@json_option
+def backup_init(as_json: bool) -> None:
+    """Create the restic repository (and its password file when there is none); nothing when it exists."""
+    from enclave.backup import init_repository
+
+    emit(init_repository(get_settings()), as_json, lambda r: f"backup repository {r['repository']} "
+         + ("created; keep an offline copy of " + r["password_file"] if r["created"] else "already there"))
+
+
+@backup_group.command("snapshots")
+@json_option
+def backup_snapshots(as_json: bool) -> None:
+    """This enclave's snapshots in the repository, oldest first."""
+    from enclave.backup import snapshots
+
+    emit(snapshots(get_settings()), as_json, lambda rows: "\n".join(
+        f"{r['id'][:8]}  {r['time'][:19]}  {','.join(r['tags'])}" for r in rows) or "no snapshots")
+
+
+def _restore_report(r: dict[str, Any]) -> str:
+    head = f"restore {'OK' if r['ok'] else 'FAILED'}" + (f" into {r['restored']}" if r["restored"] else "")
+    if r.get("snapshot"):
+        head += f" from snapshot {r['snapshot'][:8]}"
+    if r.get("checked"):
+        head += " (" + ", ".join(f"{k} {v}" for k, v in r["checked"].items()) + ")"
+    return "\n".join([head, *(f"  - {p}" for p in r["problems"])])
+
+
+@backup_group.command("drill")
+@json_option
+def backup_drill(as_json: bool) -> None:
+    """Restore the latest snapshot into a scratch place, verify it whole, remove it; the outcome goes into
+    the audit trail. Exit 1 when the drill fails. (A PostgreSQL enclave drills into ENCLAVE_RESTORE_DB_URL.)"""
+    from enclave.backup import drill
+
+    settings = get_settings()
+    result = drill(settings, load_policies(settings.policy_dir).backup, actor(),
+                   os.environ.get("ENCLAVE_RESTORE_DB_URL") or None)
+    emit(result, as_json, lambda r: f"restore drill {r['drill'].upper()}: " + _restore_report(r))
+    sys.exit(0 if result["ok"] else 1)
 
 
 @main.command("restore")
-@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("src", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--snapshot", "snapshot_ref", help="restore this snapshot of the restic repository (an id or "
+              "'latest') instead of a backup folder SRC")
 @click.option("--target", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="an empty folder to restore into (a new ENCLAVE_HOME)")
 @click.option("--verify/--no-verify", default=True, help="verify the audit chain and every checksum afterwards")
@@ -655,22 +730,24 @@ def backup_cmd(dest: Path, with_datasets: bool, as_json: bool) -> None:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="the backup signing key or its public half (default: this enclave's own key)")
 @json_option
-def restore_cmd(src: Path, target: Path, verify: bool, db_url: str | None, key_file: Path | None,
-                as_json: bool) -> None:
+def restore_cmd(src: Path | None, snapshot_ref: str | None, target: Path, verify: bool, db_url: str | None,
+                key_file: Path | None, as_json: bool) -> None:
     """Restore a signed backup into an empty place and prove it whole; exit 1 on any mismatch."""
-    from enclave.backup import check_no_password_on_command_line, restore
+    from enclave.backup import check_no_password_on_command_line, restore, restore_snapshot
 
+    if (src is None) == (snapshot_ref is None):
+        raise EnclaveError("restore what? give a backup folder SRC or --snapshot ID|latest (not both)")
     if db_url and click.get_current_context().get_parameter_source("db_url") is ParameterSource.COMMANDLINE:
         check_no_password_on_command_line(db_url)
-    result = restore(src, target, key_file or get_settings().backup_signing_key, verify, db_url)
-
-    def human(r: dict[str, Any]) -> str:
-        head = f"restore {'OK' if r['ok'] else 'FAILED'}" + (f" into {r['restored']}" if r["restored"] else "")
-        if r.get("checked"):
-            head += " (" + ", ".join(f"{k} {v}" for k, v in r["checked"].items()) + ")"
-        return "\n".join([head, *(f"  - {p}" for p in r["problems"])])
-
-    emit(result, as_json, human)
+    settings = get_settings()
+    key = key_file or settings.backup_signing_key
+    if snapshot_ref is not None:
+        result = restore_snapshot(settings, snapshot_ref, target, key, load_policies(settings.policy_dir).backup,
+                                  verify, db_url)
+    else:
+        assert src is not None
+        result = restore(src, target, key, verify, db_url)
+    emit(result, as_json, _restore_report)
     sys.exit(0 if result["ok"] else 1)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from policies.schema import SECTIONS, DatasetPolicy, EgressPolicy, Limits, WorkspacePolicy, size_to_bytes
+from policies.schema import SECTIONS, BackupPolicy, DatasetPolicy, EgressPolicy, Limits, WorkspacePolicy, size_to_bytes
 
 
 class PolicyError(ValueError):
@@ -20,6 +20,7 @@ class Policies:
     workspace: WorkspacePolicy
     datasets: DatasetPolicy
     egress: EgressPolicy
+    backup: BackupPolicy
     source: Path
 
     def limits_for(self, cpu: float | None, mem: str | None, pids: int | None) -> Limits:

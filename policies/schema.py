@@ -133,5 +133,34 @@ class EgressPolicy(Strict):
         return self
 
 
+_READ_DATA_SUBSET = re.compile(r"^(all|none|(\d+)/(\d+)|(\d+(?:\.\d+)?)%|\d+[kKmMgGtT]?)$")
+
+
+def _check_read_data_subset(text: str) -> str:
+    m = _READ_DATA_SUBSET.match(text.strip())
+    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= int(m.group(3))) or (
+            m.group(4) and not 0 < float(m.group(4)) <= 100):
+        raise ValueError(f"{text!r} is not a part of the repository to read back: 'all', 'none' (structure "
+                         "only), 'n/t' (e.g. 1/7), a percentage above 0 (e.g. 10%) or a size (e.g. 2G)")
+    return text.strip()
+
+
+class BackupPolicy(Strict):
+    """Retention of the restic repository's snapshots (`restic forget --prune` after every backup) and how
+    much of the repository a restore or a drill reads back (`restic check --read-data-subset`)."""
+
+    keep_last: int = Field(default=1, ge=1, description="the newest snapshots always kept, whatever their age")
+    keep_daily: int = Field(default=7, ge=0)
+    keep_weekly: int = Field(default=5, ge=0)
+    keep_monthly: int = Field(default=12, ge=0)
+    keep_yearly: int = Field(default=0, ge=0)
+    with_datasets: bool = Field(default=False, description="snapshots include the dataset files, not only "
+                                "their manifests")
+    read_data_subset: Annotated[str, AfterValidator(_check_read_data_subset)] = Field(
+        default="10%", description="of the repository's data packs read back and authenticated before a restore "
+        "and in every drill; 'all' reads every pack, 'none' checks the structure only (a restore still "
+        "authenticates every blob it reads)")
+
+
 SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,
-                                     "egress": EgressPolicy}
+                                     "egress": EgressPolicy, "backup": BackupPolicy}
