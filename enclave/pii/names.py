@@ -271,7 +271,7 @@ def chinese_names(text: str) -> list[Match]:
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable, from pypinyin's character table."""
-    pinyin_dict = _data_module("pypinyin", "pinyin_dict.py").pinyin_dict
+    pinyin_dict = _pinyin_table()
     out = set()
     for readings in pinyin_dict.values():
         for r in readings.split(","):
@@ -281,17 +281,49 @@ def pinyin_syllables() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def pinyin_surnames() -> frozenset[str]:
-    """Surnames written in pinyin (all readings of each lexicon surname; compounds as one word)."""
-    from pypinyin import Style, pinyin
+    """Surnames written in pinyin (all readings of each lexicon surname; compounds as one word).
 
+    The readings are pypinyin's, as `pypinyin.pinyin(surname, Style.NORMAL, heteronym=True)` gives
+    them: every reading of a character in its character table, and for a compound its reading in the
+    phrase table when it has one there. Both tables are read directly: importing pypinyin loads its
+    whole phrase table first (most of a second).
+    """
     out = set()
     for s in SURNAMES | COMPOUND_SURNAMES:
-        readings = pinyin(s, style=Style.NORMAL, heteronym=True)
+        readings = _pinyin_readings(s)
         combos = [""]
         for options in readings:
             combos = [c + o for c in combos for o in options]
         out.update(c.replace("ü", "v") for c in combos)
     return frozenset(out)
+
+
+def _pinyin_readings(word: str) -> list[list[str]]:
+    """Toneless readings per character of `word`: its phrase-table entry, or each character's readings."""
+    phrase = _compound_phrases().get(word)
+    if phrase is not None:
+        return [list(dict.fromkeys(_toneless(r) for r in item)) for item in phrase]
+    table = _pinyin_table()
+    return [list(dict.fromkeys(_toneless(r) for r in table[ord(c)].split(","))) if ord(c) in table else [c]
+            for c in word]
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[int, str]:
+    return _data_module("pypinyin", "pinyin_dict.py").pinyin_dict
+
+
+@lru_cache(maxsize=1)
+def _compound_phrases() -> dict[str, list[list[str]]]:
+    """The entries of pypinyin's phrase table (phrases_dict.json) for the compound surnames."""
+    import json
+
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pypinyin")
+    text = Path(next(iter(spec.submodule_search_locations)), "phrases_dict.json").read_text(encoding="utf-8")
+    entry = re.compile(r'"([\u4e00-\u9fff]{2})": (\[(?:\s*\[[^\]]*\],?)*\s*\])')
+    return {m.group(1): json.loads(m.group(2)) for m in entry.finditer(text) if m.group(1) in COMPOUND_SURNAMES}
 
 
 def _toneless(word: str) -> str:

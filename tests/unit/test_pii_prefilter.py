@@ -184,3 +184,16 @@ def test_a_mobile_number_in_a_segment_newer_than_libphonenumbers_metadata_goes_t
     found = [(f.entity, f.rule, f.verdict.value) for f in pii_in_table(pl.DataFrame({"mobile": ["14907806671"]}))]
     assert found == [(Entity.PHONE, "cn-mobile-unlisted", "review")]
     assert [m.rule for m in quick("手机 13812345678")] == ["cn-phone"]  # a listed one is still a CN phone
+
+
+def test_pinyin_surnames_read_from_the_tables_are_pypinyins():
+    from pypinyin import Style, pinyin
+
+    want = set()
+    for surname in names.SURNAMES | names.COMPOUND_SURNAMES:
+        combos = [""]
+        for options in pinyin(surname, style=Style.NORMAL, heteronym=True):
+            combos = [c + o for c in combos for o in options]
+        want.update(c.replace("ü", "v") for c in combos)
+    assert names.pinyin_surnames() == want
+    assert "ouyang" in want and "chanyu" in want and "danyu" not in want  # 单于 by its phrase reading
