@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthLoginHandler, OAuthLogoutHandler, _deserialize_state, _serialize_state
 from sqlalchemy import select
+from tornado import web
+from tornado.httpclient import HTTPClientError
 from traitlets import Unicode
 
 from enclave import audit
@@ -48,7 +50,11 @@ class EnclaveLoginHandler(OAuthLoginHandler):
     _nonce = ""
 
     async def get(self) -> None:  # type: ignore[override]
-        await self.authenticator.provider()
+        try:
+            await self.authenticator.provider()
+        except (OidcError, HTTPClientError, OSError) as exc:
+            self.log.error("identity provider unavailable: %s", exc)
+            raise web.HTTPError(503, "The identity provider cannot be reached; try again in a moment.") from exc
         super().get()
 
     def set_state_cookie(self, state_cookie_value: str) -> None:
