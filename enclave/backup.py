@@ -334,11 +334,12 @@ def _snapshot_tags(result: dict[str, Any]) -> list[str]:
     return tags + (["with-datasets"] if result["with_datasets"] else [])
 
 
-def init_repository(settings: Settings) -> dict[str, Any]:
-    """The configured repository, created (with a new password file when there is none) on first use."""
+def init_repository(settings: Settings, check: bool = False) -> dict[str, Any]:
+    """The configured repository, created (with a new password file when there is none) on first use;
+    with `check`, whether it would be."""
     repo = Repository.of(settings)
-    created = repo.init()
-    return {"repository": repo.url, "created": created, "password_file": str(repo.password_file)}
+    created = repo.init(check)
+    return {"repository": repo.url, "created": created, "password_file": str(repo.password_file), "check": check}
 
 
 def snapshot(settings: Settings, policy: BackupPolicy, with_datasets: bool | None = None,

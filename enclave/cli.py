@@ -675,13 +675,15 @@ def backup_cmd(dest: Path | None, with_datasets: bool | None, as_json: bool) -> 
 
 
 @backup_group.command("init")
+@click.option("--check", is_flag=True, help="only say whether the repository would be created")
 @json_option
-def backup_init(as_json: bool) -> None:
+def backup_init(check: bool, as_json: bool) -> None:
     """Create the restic repository (and its password file when there is none); nothing when it exists."""
     from enclave.backup import init_repository
 
-    emit(init_repository(get_settings()), as_json, lambda r: f"backup repository {r['repository']} "
-         + ("created; keep an offline copy of " + r["password_file"] if r["created"] else "already there"))
+    emit(init_repository(get_settings(), check), as_json, lambda r: f"backup repository {r['repository']} "
+         + ("already there" if not r["created"] else "would be created" if r["check"]
+            else "created; keep an offline copy of " + r["password_file"]))
 
 
 @backup_group.command("snapshots")

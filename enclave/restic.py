@@ -111,10 +111,14 @@ class Repository:
             return False
         raise self._error("cat config", res.stderr)
 
-    def init(self) -> bool:
-        """Create the repository (and, when there is none, a new random password file); False when it exists."""
+    def init(self, check: bool = False) -> bool:
+        """Create the repository (and, when there is none, a new random password file); False when it exists.
+
+        With `check`, only say whether it would be created (Ansible's check mode)."""
         if self.password_file.exists() and self.initialized():
             return False
+        if check:
+            return True
         created = not self.password_file.exists()
         if created:
             self.password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -230,7 +230,10 @@ def test_the_drill_records_pass_and_fail_in_the_audit_trail(repo: Path, tmp_path
 
 
 def test_a_drill_with_no_snapshot_fails_and_says_why(repo: Path):
+    assert _cli("backup", "init", "--check")[1]["created"] is True  # Ansible's check mode: nothing made
+    assert not get_settings().backup_password_path.exists() and not repo.exists()
     assert _cli("backup", "init")[1]["created"] is True
+    assert _cli("backup", "init", "--check")[1]["created"] is False
     assert _cli("backup", "init")[1]["created"] is False
     code, failed = _cli("backup", "drill")
     assert code == 1 and failed["drill"] == "fail" and "holds no snapshot" in failed["problems"][0]
