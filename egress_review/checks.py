@@ -89,8 +89,9 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
         text = cells["value"]
         free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
         cand = candidates(text, presidio=free)
-        for i, value, parts, bits in cand.iter_rows():
-            needed, recognizers, is_free, rows = Part(parts), recognizers_of(bits), free[i], cells["row"][i]
+        cand = cand.with_columns(free=free.gather(cand["row"]), rows=cells["row"].gather(cand["row"]))
+        for value, parts, bits, is_free, rows in cand.select("value", "parts", "bits", "free", "rows").iter_rows():
+            needed, recognizers = Part(parts), recognizers_of(bits)
             if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
                 needed, recognizers = Part.ALL, RECOGNIZERS
             for m in (analyze(value, needed, recognizers) if is_free else quick(value, needed, recognizers)):

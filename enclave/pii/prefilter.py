@@ -144,5 +144,6 @@ def candidates(text: pl.Series, presidio: pl.Series | None = None) -> pl.DataFra
         flags = flags + extra.cast(pl.Int64) * Part.PRESIDIO.value
     picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "folded": folded_text,
                            "parts": flags, "ids": ids}).filter(pl.col("parts") > 0)
-    bits = recognizer_bits(picked["folded"], picked["value"])
-    return picked.select("row", "value", "parts", bits=pl.when(picked["ids"]).then(bits).otherwise(0))
+    with_ids = picked.filter(pl.col("ids"))  # only these run identifier recognisers
+    bits = with_ids.select("row", bits=recognizer_bits(with_ids["folded"], with_ids["value"]))
+    return picked.join(bits, on="row", how="left").select("row", "value", "parts", pl.col("bits").fill_null(0))
