@@ -5,6 +5,7 @@ import sys
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from enclave.settings import EGRESS_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
+from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
 from hub.network import ensure_external_firewall
 from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
@@ -29,7 +30,9 @@ c.JupyterHub.cleanup_servers = False  # a hub restart leaves running workspaces 
 c.JupyterHub.allow_named_servers = False
 c.JupyterHub.concurrent_spawn_limit = 20
 c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
-# X-Forwarded-For/-Proto are believed only from the configured reverse proxies (and our own proxy on loopback).
+# X-Forwarded-For is believed only past the configured reverse proxies (addresses or networks), X-Real-Ip and
+# X-Scheme from nobody: tornado, which JupyterHub runs with xheaders, would believe them from anyone (hub.forwarded).
+install_forwarded_headers_check()
 c.JupyterHub.trusted_downstream_ips = list(settings.trusted_proxies)
 # The access log also audits refused attempts at another user's server or tokens (hub.roles).
 c.JupyterHub.tornado_settings = {"log_function": log_request}

@@ -21,7 +21,8 @@ from enclave.models import User
 SITE, IDP = "http://127.0.0.2:28000", "http://127.0.0.3:29000"
 ENV = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",
        "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082",
-       "ENCLAVE_PUBLIC_URL": SITE, "ENCLAVE_OIDC_ISSUER": IDP}
+       "ENCLAVE_PUBLIC_URL": SITE, "ENCLAVE_OIDC_ISSUER": IDP,
+       "ENCLAVE_TRUSTED_PROXIES": "127.0.0.0/8"}  # as if a reverse proxy on this host terminated TLS
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,17 @@ def test_sign_in_and_out_through_the_site_and_provider_names(site: Enclave):
     back = alice.http.get(out.headers["Location"], timeout=30)
     assert back.url.startswith(f"{SITE}/hub/login"), back.url
     assert alice.api("GET", "/user").status_code == 403  # the hub session is gone
+
+
+def test_forwarded_addresses_are_believed_from_the_configured_proxies(site: Enclave):
+    """The hub's record of who connected follows X-Forwarded-For past a trusted proxy; X-Real-Ip never counts."""
+    alice = site.login("alice")
+    r = alice.http.get(f"{SITE}/hub/api/user?probe=forwarded", headers={"X-Forwarded-For": "203.0.113.9"},
+                       timeout=30)
+    assert r.status_code == 200
+    spoof = alice.http.get(f"{SITE}/hub/api/user?probe=real-ip", headers={"X-Real-Ip": "198.51.100.7"}, timeout=30)
+    assert spoof.status_code == 200
+    log = (site.settings.log_dir / "hub.log").read_text()
+    assert "GET /hub/api/user?probe=forwarded (alice@203.0.113.9)" in log
+    line = next(x for x in log.splitlines() if "probe=real-ip" in x)
+    assert "198.51.100.7" not in line and "(alice@127.0.0." in line, line  # X-Real-Ip is believed from nobody
