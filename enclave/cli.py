@@ -637,7 +637,9 @@ class BackupGroup(click.Group):
 
 @main.group("backup", cls=BackupGroup)
 def backup_group() -> None:
-    """Backups: signed folders, or snapshots in the restic repository, and restore drills."""
+    """Backups: signed folders, or snapshots in the restic repository, and restore drills.
+
+    `enclave backup [DIR] [--with-datasets]` is short for `enclave backup create ...`."""
 
 
 @backup_group.command("create")
