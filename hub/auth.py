@@ -72,7 +72,7 @@ class EnclaveLogoutHandler(OAuthLogoutHandler):
     """After the hub session is gone, end the provider's session too when it says how."""
 
     async def render_logout_page(self) -> None:
-        url = self.authenticator.end_session_url()
+        url = await self.authenticator.end_session_url()
         if url:
             self.redirect(url)
             return
@@ -105,11 +105,17 @@ class EnclaveAuthenticator(GenericOAuthenticator):
             self._metadata = metadata
         return self._metadata
 
-    def end_session_url(self) -> str:
-        if self._metadata is None or not self._metadata.end_session_endpoint:
+    async def end_session_url(self) -> str:
+        """The provider's logout address for this client, or "" when it has none (or cannot be reached now)."""
+        try:
+            metadata = await self.provider()  # also after a hub restart, before anyone signed in again
+        except (OidcError, HTTPClientError, OSError) as exc:
+            self.log.warning("cannot end the provider session: %s", exc)
+            return ""
+        if not metadata.end_session_endpoint:
             return ""
         query = urlencode({"client_id": self.client_id, "post_logout_redirect_uri": self.post_logout_redirect_url})
-        return f"{self._metadata.end_session_endpoint}?{query}"
+        return f"{metadata.end_session_endpoint}?{query}"
 
     async def authenticate(self, handler: Any, data: Any = None, **kwargs: Any) -> dict[str, Any] | None:
         """The code exchanged for tokens, the ID token verified with this login's nonce, then the user model."""
