@@ -26,7 +26,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from enclave.errors import EnclaveError
+from enclave.errors import EnclaveError, Unavailable
 from enclave.models import AuditEvent, AuditHead
 from enclave.settings import get_settings
 
@@ -71,12 +71,23 @@ def chain_hash(key: bytes, prev_hash: str, ev: AuditEvent) -> str:
 
 def record(session: Session, actor: str, action: str, *, project: str | None = None, target: str = "",
            **details: Any) -> AuditEvent:
-    """Append one record in the caller's transaction: it commits or rolls back with the change it records."""
+    """Append one record in the caller's transaction: it commits or rolls back with the change it records.
+
+    Refused (`TamperedTrail`) when the trail no longer reaches its anchor.
+    """
+    return _append(session, actor, action, project, target, details, check_anchor=True)
+
+
+def _append(session: Session, actor: str, action: str, project: str | None, target: str,
+            details: dict[str, Any], *, check_anchor: bool) -> AuditEvent:
+    """`record`, and the one record re-anchoring writes on a trail whose anchor is known to be wrong."""
     # Updating the head row first takes the write lock, so concurrent writers queue up here.
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
     ).scalar_one()
+    if check_anchor:
+        _check_head_reaches_anchor(session, head)
     ev = AuditEvent(
         seq=head.seq + 1,
         ts=datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -100,6 +111,28 @@ def record(session: Session, actor: str, action: str, *, project: str | None = N
         write_anchor(anchor, seq, digest)
 
     return ev
+
+
+def _check_head_reaches_anchor(session: Session, head: AuditHead) -> None:
+    """Refuse to append to a trail whose end was cut off (one primary-key lookup).
+
+    Someone who can write the database can delete the last records and reset the head row; records
+    appended after that would reuse the deleted numbers with valid hashes and, once past the anchor,
+    move it forward, hiding the cut. So a head below the anchor, or an anchored record that is gone or
+    changed, stops every write until an admin has looked (`enclave audit verify`, then `reanchor`).
+    """
+    try:
+        anchor = read_anchor(get_settings().audit_anchor)
+    except AnchorError:
+        return  # verify reports an unreadable anchor; the next good write replaces it
+    if anchor is None:
+        return
+    a_seq, a_hash = anchor
+    if a_seq > head.seq:
+        raise TamperedTrail(f"the audit trail ends at record {head.seq} but its anchor is at record {a_seq}")
+    at = session.get(AuditEvent, a_seq)
+    if at is None or not hmac.compare_digest(at.hash, a_hash):
+        raise TamperedTrail(f"record {a_seq} differs from the copy of the audit head kept outside the database")
 
 
 def write_anchor(path: Path, seq: int, digest: str, *, replace: bool = False) -> None:
@@ -132,6 +165,14 @@ def write_anchor(path: Path, seq: int, digest: str, *, replace: bool = False) ->
 
 class AnchorError(EnclaveError):
     """The anchor file exists but cannot be read as an anchor."""
+
+
+class TamperedTrail(Unavailable):
+    """The database's trail no longer reaches its anchor: nothing more is recorded (so nothing more is done)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}: the audit trail was tampered with, so nothing can be recorded; "
+                         "an administrator must run `enclave audit verify`")
 
 
 def read_anchor(path: Path) -> tuple[int, str] | None:
@@ -237,9 +278,9 @@ def reanchor(session: Session, actor: str, reason: str, anchor_path: Path | None
         previous = read_anchor(path)
     except AnchorError:
         previous = None
-    ev = record(session, actor, AuditAction.REANCHOR, target=str(path), reason=reason.strip(),
-                previous_anchor=list(previous) if previous else None,
-                replaced_problems=[asdict(p) for p in report.problems])
+    ev = _append(session, actor, AuditAction.REANCHOR, None, str(path),
+                 {"reason": reason.strip(), "previous_anchor": list(previous) if previous else None,
+                  "replaced_problems": [asdict(p) for p in report.problems]}, check_anchor=False)
     seq, digest = ev.seq, ev.hash
 
     @sa_event.listens_for(session, "after_commit", once=True)

@@ -257,3 +257,37 @@ def test_reanchoring_needs_a_reason(enclave_home):
     _fill()
     code, out = _reanchor("   ")
     assert code == 2 and "--reason" in out
+
+
+def test_records_are_refused_on_top_of_a_cut_tail_so_the_anchor_never_hides_it(enclave_home):
+    """Appending after a cut would reuse the deleted numbers and, past the anchor, move it over the cut."""
+    _fill()
+    _cut_tail(4)
+    for i in range(3):
+        with pytest.raises(audit.TamperedTrail, match="enclave audit verify"), session_scope() as s:
+            audit.record(s, "someone", "test.action", target=f"after{i}")
+    with session_scope() as s:
+        assert _kinds(audit.verify(s)) == {(5, "truncated")}
+        assert audit.query(s, action="test.action")[-1]["seq"] == 3
+
+
+def test_records_are_refused_when_the_anchored_record_was_replaced(enclave_home):
+    _fill()
+    _cut_tail(5)
+    with session_scope() as s:  # a forged record 5 and head, so the head is level with the anchor again
+        s.execute(text("INSERT INTO audit_events (seq, ts, actor, action, project, target, details, prev_hash, hash)"
+                       " SELECT 5, ts, actor, action, project, 'forged', details, hash, :h FROM audit_events"
+                       " WHERE seq = 4"), {"h": "f" * 64})
+        s.execute(text("UPDATE audit_head SET seq = 5, hash = :h WHERE id = 1"), {"h": "f" * 64})
+    with pytest.raises(audit.TamperedTrail, match="record 5 differs"), session_scope() as s:
+        audit.record(s, "someone", "test.action")
+
+
+def test_an_admin_reanchor_lets_the_trail_be_written_again(enclave_home):
+    _fill()
+    _cut_tail(4)
+    assert _reanchor("restored from last night's backup")[0] == 0
+    with session_scope() as s:
+        audit.record(s, "someone", "test.action", target="after")
+    with session_scope() as s:
+        assert audit.verify(s).ok
