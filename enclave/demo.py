@@ -69,7 +69,7 @@ def write_idp_config(settings: Settings, extra_users: list[dict[str, Any]] | Non
         "issuer": settings.oidc_issuer,
         "key_file": str(settings.secrets_dir / "idp-signing-key.json"),
         "users": users,
-        "clients": {"enclave-hub": {"secret": settings.secret("idp-client"),
+        "clients": {settings.oidc_client_id: {"secret": settings.oidc_client_secret(),
                                     "redirect_uris": [f"{settings.public_url}/hub/oauth_callback"],
                                     "post_logout_redirect_uris": [f"{settings.public_url}/hub/login"]}},
     }
