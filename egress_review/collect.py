@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, TypeVar
@@ -59,10 +60,30 @@ def clean(relpath: str) -> str:
         codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in hidden}))
         raise CollectError(f"{shown(relpath)!r}: file names with invisible or direction-changing characters "
                            f"({codes}) are refused; rename the file")
+    check_normalised(relpath)
     p = PurePosixPath(relpath.removeprefix("/workspace/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise CollectError(f"{relpath}: only paths inside the project workspace can be exported")
     return str(p)
+
+
+def _ambiguous(char: str) -> bool:
+    """A character NFKC folds into letters or digits (ligatures, full-width or circled letters, superscripts):
+    it reads as another name. Full-width punctuation (`（终稿）`) is common in Chinese names and stays."""
+    folded = unicodedata.normalize("NFKC", char)
+    return folded != char and any(c.isalnum() for c in folded)
+
+
+def check_normalised(relpath: str) -> None:
+    """A name must be the one form of its spelling (NFC) and mean one thing once compatibility forms are
+    folded (NFKC): `ﬁle.txt` shows as `file.txt` to a reviewer, `Å.txt` decomposed as the composed one.
+    CollectError otherwise, naming the rule broken."""
+    if unicodedata.normalize("NFC", relpath) != relpath:
+        raise CollectError(f"{shown(relpath)!r}: the file name is not in Unicode normal form (NFC): it can show "
+                           "the same as another name; rename the file")
+    if any(_ambiguous(c) for c in relpath):
+        raise CollectError(f"{shown(relpath)!r}: the file name holds compatibility characters (such as ligatures "
+                           "or full-width letters) that read the same as other names; rename the file")
 
 
 def _frames(out: IO[bytes], rel: str, max_file_bytes: int, budget: list[int]) -> Iterator[bytes]:

@@ -38,6 +38,9 @@ REQUESTER_TEXT = {
 UNKNOWN_CHECK = "held for review by the check {check} ({kind})"
 # A location a requester may see: a position in their own file. Own-data findings have none at all.
 NO_LOCATION = {"own-data"}
+# The kind a requester reads for such a check: one fixed word, since which rule matched (dataset value,
+# same record, rare combination) would tell her how her file met the project's data (an oracle).
+FIXED_KIND = "own-data"
 VALUE_LIKE = re.compile(r"\d{4}|@")  # a column or key name that could itself be an identifier
 
 
@@ -53,6 +56,8 @@ def _requester_location(location: dict[str, Any]) -> dict[str, Any]:
 def requester_finding(finding: dict[str, Any]) -> dict[str, Any]:
     """The form of a stored finding a requester sees: nothing from the data, nothing of other datasets."""
     check, kind = str(finding.get("check", "")), str(finding.get("entity") or finding.get("rule") or "")
+    if check in NO_LOCATION:
+        kind = FIXED_KIND
     text = REQUESTER_TEXT.get(check, UNKNOWN_CHECK)
     out: dict[str, Any] = {"check": check, "verdict": finding.get("verdict"), "kind": kind,
                            "detail": text.format(check=check, kind=kind)}

@@ -65,6 +65,22 @@ def test_names_with_invisible_or_direction_changing_characters_are_refused(ws: P
     assert char not in str(exc.value)  # the message spells the character out instead of showing it
 
 
+@pytest.mark.parametrize("name,message", [
+    ("results/\ufb01le.csv", "compatibility characters"),   # the ligature fi reads as "file.csv"
+    ("results/\uff46ile.csv", "compatibility characters"),  # a full-width f
+    ("results/A\u030a.csv", "normal form"),                 # A and a combining ring: the decomposed form of Å
+])
+def test_names_that_read_as_another_name_are_refused(ws: Path, name: str, message: str):
+    with pytest.raises(CollectError, match=message):
+        collect_one(ws, name, 1000)
+
+
+def test_chinese_names_with_full_width_punctuation_are_collected(ws: Path):
+    name = "results/报告（终稿）.csv"
+    (ws / name).write_text("g,n\na,50\n")
+    assert collect_one(ws, name, 1000)[0] == name
+
+
 def test_links_devices_and_size(ws: Path):
     (ws / "link.csv").symlink_to(ws.parent / "dataset.csv")
     with pytest.raises(CollectError, match="symbolic links"):

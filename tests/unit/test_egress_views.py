@@ -162,3 +162,17 @@ def test_a_revoked_approval_is_no_longer_compared(two_projects: Path):
         revoke_dataset(s, "admin", "study", "cohort", "agreement ended")
     _mine, reviewer = views(submit(two_projects, rows))
     assert not any(f["check"] == "own-data" for f in all_findings(reviewer))
+
+
+def test_the_requester_cannot_tell_which_own_data_rule_matched():
+    """dataset-value, same-record and rare-combination findings read the same to the requester: which one
+    matched would tell her how her file met the project's data."""
+    from egress_review.owndata import _findings
+    from egress_review.views import requester_findings
+
+    one = [(("cohort@3", "identifier", "phone", 17), {"row": 1, "column": "x"})]
+    same_record = one + [(("cohort@3", "identifier", "mrn", 17), {"row": 1, "column": "y"})]
+    combo = [(("cohort@3", "rare_combo", "age|sex|zip", 17), {"row": 1})]
+    seen = [requester_findings([f.to_dict() for f in _findings(hits)]) for hits in (one, same_record, combo)]
+    assert seen[0] == seen[1] == seen[2]
+    assert {f["kind"] for f in seen[0]} == {"own-data"}
