@@ -21,6 +21,8 @@ EXTRA_USERS = [
     {"username": "dave", "name": "Dave Zhou 周大伟", "groups": ["researcher"], "password": "dave-it-pw"},
     {"username": "eve", "name": "Eve Sun 孙伊", "groups": ["researcher"], "password": "eve-it-pw"},
     {"username": "frank", "name": "Frank Wu 吴凡", "groups": ["researcher"], "password": "frank-it-pw"},
+    # a third reviewer, in no project: resolves conflicts between bob and carol
+    {"username": "rhea", "name": "Rhea Lin 林瑞", "groups": ["reviewer"], "password": "rhea-it-pw"},
 ]
 OTHER_PROJECT = "other-study"
 

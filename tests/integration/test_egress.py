@@ -212,6 +212,38 @@ print(json.dumps([r, w, export("withdraw", str(r["out"]["id"]))]))""")
     assert again[1]["out"]["state"] == "withdrawn" and again[2]["rc"] == 2
 
 
+def test_a_conflict_is_resolved_in_the_ui_by_a_third_reviewer_only(enclave: Enclave, running):
+    """bob approves, carol rejects: neither of them gets the resolve form or may post it; rhea does and may."""
+    made = in_ws(enclave, "alice", r"""
+os.makedirs("/workspace/out", exist_ok=True)
+open("/workspace/out/conflict.csv", "w").write("diagnosis,n\nE11,120\nI10,85\n")
+print(json.dumps(export("request", "out/conflict.csv", "-j", "aggregate counts")))""")["out"]
+    rid, fid = made["id"], str(made["files"][0]["id"])
+    bob, carol, rhea = enclave.login("bob"), enclave.login("carol"), enclave.login("rhea")
+    svc = _service(enclave)
+    tokens = {who.username: _form(who, svc + f"requests/{rid}")[1] for who in (bob, carol)}  # review forms
+    assert all(tokens.values()), tokens
+    assert _review(bob, enclave, rid, {fid: ("approve", "")}, "approve").status_code == 200
+    assert _review(carol, enclave, rid, {fid: ("reject", "too granular")}, "reject",
+                   comment="Aggregate further.").status_code == 200
+    for reviewer in (bob, carol):
+        page = reviewer.http.get(svc + f"requests/{rid}", timeout=30).content.decode()
+        assert 'id="resolve-form"' not in page and 'name="_xsrf"' not in page  # no form for either of them
+        r = reviewer.http.post(svc + f"requests/{rid}/resolve", timeout=30, data={
+            "_xsrf": tokens[reviewer.username], "decision": "approve", f"file-{fid}": "approve", "reason": "I was right"})
+        assert r.status_code == 403 and "third reviewer" in r.content.decode()
+    page, token = _form(rhea, svc + f"requests/{rid}")
+    assert 'id="resolve-form"' in page and f'name="file-{fid}"' in page
+    assert f'data-request="{rid}"' in rhea.http.get(svc, timeout=30).content.decode()  # in her queue
+    r = rhea.http.post(svc + f"requests/{rid}/resolve", timeout=30, data={
+        "_xsrf": token, "decision": "approve", f"file-{fid}": "approve", "reason": "counts are all above 10"})
+    assert r.status_code == 200
+    with session_scope() as s:
+        req = get_request(s, rid)
+        assert req.state.value == "released" and req.resolved_by == "rhea"
+        assert req.release.record["resolved_by"] == "rhea"
+
+
 MODEL = r"""
 import pickle, numpy as np, polars as pl
 from sklearn.linear_model import LogisticRegression
