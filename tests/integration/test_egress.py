@@ -230,7 +230,7 @@ print(json.dumps(export("request", "out/conflict.csv", "-j", "aggregate counts")
         page = reviewer.http.get(svc + f"requests/{rid}", timeout=30).content.decode()
         assert 'id="resolve-form"' not in page and 'name="_xsrf"' not in page  # no form for either of them
         r = reviewer.http.post(svc + f"requests/{rid}/resolve", timeout=30, data={
-            "_xsrf": tokens[reviewer.username], "decision": "approve", f"file-{fid}": "approve", "reason": "I was right"})
+            "_xsrf": tokens[reviewer.username], "decision": "approve", f"file-{fid}": "approve", "reason": "mine"})
         assert r.status_code == 403 and "third reviewer" in r.content.decode()
     page, token = _form(rhea, svc + f"requests/{rid}")
     assert 'id="resolve-form"' in page and f'name="file-{fid}"' in page
