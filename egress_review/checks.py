@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pickletools
 import re
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -19,7 +20,7 @@ from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.normalize import decoded_texts, expand_scientific
 from enclave.pii.prefilter import DIGIT_ID_MIN, candidates, recognizers_of
-from enclave.pii.recognizers import RECOGNIZERS, Match
+from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
 
 BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
 STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
@@ -34,6 +35,10 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"|(?i:\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b[\s,-]+\b(?:zero|one|two|three|four|"
                        r"five|six|seven|eight|nine)\b)")
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
+# CPU seconds the recognisers may spend on one file's free text: a hostile file dense in number runs (each
+# one asked of libphonenumber and the digit recognisers) could otherwise keep the scan busy for many
+# minutes. Ordinary outputs use a small part of it (a 4 MB log with time stamps on every line: ~3 s).
+TEXT_CPU_BUDGET = 60.0
 FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio's recognisers read it
 
 
@@ -53,17 +58,50 @@ def _texts_of(seg: Segment) -> list[Segment]:
     return out
 
 
+def _segment_matches(text: str, parts: Part, recognizers: Sequence[Recognizer], scientific: bool) -> list[Match]:
+    """What `analyze` finds in one text, with only the parts and recognisers the pre-filters picked."""
+    if not CANDIDATE.search(text):
+        return []
+    if len(text) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
+        parts, recognizers = Part.ALL, RECOGNIZERS
+    found = analyze(text, parts, recognizers)
+    if scientific:
+        found += [m for m in float_identifiers(text) if not any(f.start == m.start for f in found)]
+    return found
+
+
 def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
-    out: list[Finding] = []
-    for seg in segments:
-        for s in _texts_of(seg):
-            if not CANDIDATE.search(s.text):
-                continue
-            found = analyze(s.text)
-            if s.location.get("decoded") == "scientific-notation":
-                found += [m for m in float_identifiers(s.text) if not any(f.start == m.start for f in found)]
-            out.extend(_finding(m, {**s.location, "offset": m.start}) for m in found)
-    return out
+    """Personal data in free text (lines of a log, notebook outputs, member names), read like a table column.
+
+    Every text (with the blobs decoded inside it and floats written out) is one cell of a one-column
+    frame: the vectorised pre-filters (`enclave.pii.prefilter`) pick the texts and the parts of `analyze`
+    that could find anything, each distinct picked text is analysed once, and the findings come out in
+    the order of the texts, as reading them one by one gave.
+    """
+    texts = [s for seg in segments for s in _texts_of(seg)]
+    if not texts:
+        return []
+    column = pl.Series("value", [s.text for s in texts], dtype=pl.Utf8)
+    cand = candidates(column, presidio=pl.repeat(True, len(column), eager=True))
+    scientific = [s.location.get("decoded") == "scientific-notation" for s in texts]
+    picked = cand.with_columns(sci=pl.Series(scientific).gather(cand["row"])).group_by(
+        "value", "parts", "bits", "sci").agg(pl.col("row"))
+    by_row: dict[int, list[Match]] = {}
+    deadline = time.process_time() + TEXT_CPU_BUDGET
+    for i, (value, parts, bits, sci, rows) in enumerate(picked.iter_rows()):
+        if i % 64 == 0 and time.process_time() > deadline:
+            return [_over_budget(len(texts), len(by_row))]
+        found = _segment_matches(value, Part(parts), recognizers_of(bits), sci)
+        for row in rows if found else ():
+            by_row[row] = found
+    return [_finding(m, {**texts[row].location, "offset": m.start}) for row in sorted(by_row) for m in by_row[row]]
+
+
+def _over_budget(texts: int, with_findings: int) -> Finding:
+    return Finding("personal-data", Verdict.BLOCK, f"the text is too dense in candidate values (numbers, names) to be "
+                   f"checked in full within {TEXT_CPU_BUDGET:g} s of CPU ({texts} lines or values, {with_findings} "
+                   "with personal data before the check stopped): refused, split it or export an aggregate",
+                   rule=f"text_cpu_budget={TEXT_CPU_BUDGET:g}s")
 
 
 def pii_in_table(df: pl.DataFrame) -> list[Finding]:

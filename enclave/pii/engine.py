@@ -68,6 +68,24 @@ SSN_GATE = re.compile(r"\b[0-9]{5}-[0-9]{4}\b|\b[0-9]{3}-[0-9]{6}\b|\b[0-9]{9}\b
 
 PHONE_LEAD = re.compile(rf"[{_VALID_PUNCTUATION}(（\[［+＋]")  # may stand before a number's first digit
 PHONE_LEAD_MAX = 12  # two lead characters, each with up to four punctuation characters after it, and some
+DIGIT, PLUS = re.compile(r"\d"), re.compile("[+＋]")
+MINUTES = re.compile(r":[0-5]\d")  # libphonenumber's _TIME_STAMPS_SUFFIX
+
+
+def _national_min() -> int:
+    """Digits a number needs without a "+": the shortest national number of `PHONE_REGIONS`, or an
+    international prefix (two digits at least) and the shortest country code and number anywhere."""
+    national = min(min(phonenumbers.PhoneMetadata.metadata_for_region(r).general_desc.possible_length)
+                   for r in PHONE_REGIONS)
+    return min(national, 2 + PHONE_MIN_DIGITS)
+
+
+PHONE_NATIONAL_MIN = _national_min()  # 7 (CN and GB)
+# `PHONE_GATE` as `_may_hold_phone` reads it, for the vectorised pre-filter: a run with enough digits for a
+# national number, a "+" anywhere, or a run directly followed by a letter (an extension word)
+PHONE_FILTER = "|".join([PHONE_GATE.pattern.replace(f"{{{PHONE_MIN_DIGITS - 1},}}", f"{{{PHONE_NATIONAL_MIN - 1},}}"),
+                         PLUS.pattern, PHONE_GATE.pattern + r"\p{L}"])
+PHONE_TAIL = 3  # characters after a run the matcher looks at: the next one, and a time stamp's ":mm"
 
 
 @lru_cache(maxsize=1 << 14)
@@ -84,8 +102,9 @@ def _may_hold_phone(chunk: str) -> bool:
     such as "(" or "+" and punctuation before the digits, an extension after them), the character just
     before it and the one just after it; what lies further on can only reject it (a time stamp) or
     lengthen it (an extension), never make it. So the window is the run, the lead characters and one
-    character before it, and two after it; a run followed directly by a letter may start an extension
-    word: then the whole chunk is read.
+    character before it, and `PHONE_TAIL` after it (a time stamp is rejected on the three characters after
+    "2026-11-05 12": with ":3" only, every log line was read whole); a run followed directly by a letter
+    may start an extension word: then the whole chunk is read.
     """
     for m in PHONE_GATE.finditer(chunk):
         start, end = m.span()
@@ -94,7 +113,10 @@ def _may_hold_phone(chunk: str) -> bool:
         lead = start
         while lead > 0 and start - lead < PHONE_LEAD_MAX and PHONE_LEAD.match(chunk[lead - 1]):
             lead -= 1
-        if _phone_in(chunk[max(0, lead - 1):end + 2]):
+        if len(DIGIT.findall(m.group())) < PHONE_NATIONAL_MIN and not PLUS.search(chunk, lead, start):
+            continue  # too few digits for a national number, and no "+": not a number in these regions
+        tail = chunk[end:end + PHONE_TAIL]  # a time stamp's minutes only say "time stamp": asked once for all
+        if _phone_in(chunk[max(0, lead - 1):end] + (":00" if MINUTES.fullmatch(tail) else tail)):
             return True
     return False
 

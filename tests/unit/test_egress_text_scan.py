@@ -1,0 +1,89 @@
+"""Long logs are read like a table column: the work grows with what could hold personal data, not with lines.
+
+Speed itself is measured in benchmarks/egress_text_scan.py; these tests count the work the slow parts do
+(libphonenumber's matcher, the per-text analysis), which does not depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+
+import egress_review.checks as checks
+from egress_review.extract import Segment
+from egress_review.findings import Verdict
+from egress_review.scan import scan_bytes
+from enclave.pii import engine
+from enclave.settings import REPO_ROOT
+from policies import load_policies
+
+POLICY = load_policies(REPO_ROOT / "policies").egress.model_copy(update={"max_file_bytes": 10**9})
+
+
+def numeric_log(size: int, seed: int = 3) -> bytes:
+    """A training log: a time stamp and six-digit numbers on every line (no personal data)."""
+    rng = random.Random(seed)
+    lines, total, step = [], 0, 0
+    while total < size:
+        step += 1
+        line = (f"2026-11-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:"
+                f"{rng.randint(0, 59):02d} INFO step {step} loss={rng.random():.4f} batch {rng.randint(100000, 999999)}"
+                f" took {rng.randint(100000, 999999)} us")
+        lines.append(line)
+        total += len(line) + 1
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def matcher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text libphonenumber's matcher is asked to read during the test."""
+    calls: list[str] = []
+    real = phonenumbers.PhoneNumberMatcher
+
+    def counting(text: str, *args: object, **kwargs: object) -> phonenumbers.PhoneNumberMatcher:
+        calls.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(engine.phonenumbers, "PhoneNumberMatcher", counting)
+    engine._phone_in.cache_clear()
+    return calls
+
+
+def test_a_4_mb_numeric_log_asks_libphonenumber_about_few_windows_not_every_line(matcher_calls: list[str]) -> None:
+    data = numeric_log(4_000_000)
+    lines = data.count(b"\n")
+    result = scan_bytes("train.log", data, POLICY)
+    assert not [f for f in result.findings if f.check == "personal-data"]
+    # time stamps are asked once per day, hour and "time stamp" tail; six-digit numbers are too short to ask
+    assert len(matcher_calls) < lines / 20, (len(matcher_calls), lines)
+
+
+def test_log_lines_with_six_digit_numbers_are_not_handed_to_the_phone_recogniser() -> None:
+    for text in ("batch 166172 took 367459 us", "2026-11-05 12:36:54 INFO step 1"):
+        assert not engine._may_hold_phone(text), text
+
+
+def test_a_phone_number_in_a_long_log_is_still_found() -> None:
+    data = numeric_log(200_000) + b"2026-11-05 12:36:54 INFO call back 020 7946 0958 or +44 20 7946 0018\n"
+    data += b"2026-11-05 12:37:00 INFO patient mobile 13812345678\n"
+    found = [f for f in scan_bytes("train.log", data, POLICY).findings if f.check == "personal-data"]
+    lines = {f.location["line"] for f in found}
+    assert lines == {data.count(b"\n") - 1, data.count(b"\n")}, [(f.message, f.location) for f in found]
+
+
+def test_each_distinct_line_is_analysed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+    real = checks.analyze
+    monkeypatch.setattr(checks, "analyze", lambda text, *a: read.append(text) or real(text, *a))
+    line = "Seen by Dr Wang Fang at 14:00, call 13812345678"
+    found = checks.pii_in_segments([Segment(line, {"line": n}) for n in range(1, 501)])
+    assert len(read) == 1
+    assert {f.location["line"] for f in found} == set(range(1, 501))
+
+
+def test_text_the_recognisers_cannot_finish_within_the_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks, "TEXT_CPU_BUDGET", -1.0)
+    found = checks.pii_in_segments([Segment("call 13812345678", {"line": 1})])
+    assert [(f.verdict, f.rule) for f in found] == [(Verdict.BLOCK, "text_cpu_budget=-1s")]
