@@ -1,7 +1,8 @@
 """Small recognisers, each with its name, pattern, validation and labels; the engine is `find_all`.
 
 Patterns use `(?<![0-9A-Za-z])…(?![0-9A-Za-z])` rather than `\\b`, which does not separate digits
-from adjacent Chinese characters (`卡号6222…`). Text is first folded (invisible characters dropped,
+from adjacent Chinese characters (`卡号6222…`); validated digit identifiers are bounded by digits only
+(`DL`/`DR`), so a letter glued to them does not hide them. Text is first folded (invisible characters dropped,
 look-alike letters and digits of other scripts mapped to ASCII, `&#49;` and `\\u0031` decoded), and digit
 identifiers are also looked for after split digits are joined and spelled-out digits (一三八, 壹贰叁,
 "one three eight") are written as digits. Every match names the recogniser that produced it.
@@ -30,6 +31,10 @@ from enclave.pii.validators import (
 
 L = r"(?<![0-9A-Za-z])"
 R = r"(?![0-9A-Za-z])"
+# Checksum- and prefix-validated digit identifiers: bounded by digits only, so one glued to a word still counts
+# (`ref p1101…`, `tel138…`, `id1101…` in a JSON value, `…002Xabc`); the validation keeps false positives low.
+DL = r"(?<!\d)"
+DR = r"(?![\dXx])"
 PROVINCE_ABBR = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
 
@@ -76,14 +81,14 @@ BORN = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"  
 RECORD_NO = r"[A-Za-z0-9][A-Za-z0-9-]{3,19}"
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
-    Recognizer("cn-residence-permit", Entity.CN_RESIDENT_ID, re.compile(L + rf"(8[123]\d{{4}}{BORN})" + R),
+    Recognizer("cn-residence-permit", Entity.CN_RESIDENT_ID, re.compile(DL + rf"(8[123]\d{{4}}{BORN})" + DR),
                _residence_permit, group=1, digits=True, score=1.0),
-    Recognizer("cn-resident-id", Entity.CN_RESIDENT_ID, re.compile(L + rf"([1-8]\d{{5}}{BORN})" + R),
+    Recognizer("cn-resident-id", Entity.CN_RESIDENT_ID, re.compile(DL + rf"([1-8]\d{{5}}{BORN})" + DR),
                _not_foreign, group=1, digits=True, score=0.99),
     Recognizer("cn-resident-id-15", Entity.CN_RESIDENT_ID, re.compile(
-        L + r"([1-8]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + R),
+        DL + r"([1-8]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + DR),
         is_resident_id, group=1, digits=True, score=0.7),
-    Recognizer("cn-foreign-permanent-id", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(L + rf"(9\d{{5}}{BORN})" + R),
+    Recognizer("cn-foreign-permanent-id", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(DL + rf"(9\d{{5}}{BORN})" + DR),
                is_foreign_permanent_id, group=1, digits=True, score=1.0),
     Recognizer("cn-foreign-permanent-id-old", Entity.CN_FOREIGN_PERMANENT_ID, re.compile(
         L + r"([A-Z]{3}\d{12})" + R), is_foreign_permanent_id, group=1, score=0.85),
@@ -94,13 +99,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"[A-Z]{1,2}\d{6}[0-9A]"), is_hk_id, group=1, score=0.95),
     Recognizer("mo-id", Entity.MO_ID, re.compile(L + r"([157]\d{6}\([0-9]\))"), is_mo_id, group=1, score=0.85),
     Recognizer("tw-id", Entity.TW_ID, re.compile(L + r"([A-Z][1289]\d{8})" + R), is_tw_id, group=1, score=0.95),
-    Recognizer("cn-phone", Entity.CN_PHONE, re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R), is_cn_phone,
+    Recognizer("cn-phone", Entity.CN_PHONE, re.compile(DL + r"((?:\+?86)?1[3-9]\d{9})" + DR), is_cn_phone,
                group=1, digits=True),
-    Recognizer("cn-mobile-unlisted", Entity.PHONE, re.compile(L + r"((?:\+?86)?1[3-9]\d{9})" + R),
+    Recognizer("cn-mobile-unlisted", Entity.PHONE, re.compile(DL + r"((?:\+?86)?1[3-9]\d{9})" + DR),
                is_unlisted_cn_mobile, group=1, digits=True, score=0.6),
-    Recognizer("cn-landline", Entity.CN_PHONE, re.compile(L + r"(0\d{2,3}-\d{7,8})" + R), is_cn_phone, group=1,
+    Recognizer("cn-landline", Entity.CN_PHONE, re.compile(DL + r"(0\d{2,3}-\d{7,8})" + DR), is_cn_phone, group=1,
                score=0.7),
-    Recognizer("bank-card-luhn", Entity.BANK_CARD, re.compile(L + r"(\d{15,19})" + R), is_bank_card, group=1,
+    Recognizer("bank-card-luhn", Entity.BANK_CARD, re.compile(DL + r"(\d{15,19})" + DR), is_bank_card, group=1,
                digits=True),
     Recognizer("cn-passport", Entity.CN_PASSPORT, re.compile(L + r"([EG]\d{8}|E[A-HJ-NP-Z]\d{7})" + R), group=1,
                score=0.8),
@@ -113,8 +118,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"[A-Z]{0,2}\d{7,10}(?:\(\w\))?"), group=1, score=0.85),
     Recognizer("email", Entity.EMAIL, re.compile(
         r"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"), group=1),
-    Recognizer("us-ssn", Entity.US_SSN, re.compile(L + r"(\d{3}-\d{2}-\d{4})" + R), is_us_ssn, group=1, score=0.85),
-    Recognizer("nhs-number", Entity.UK_NHS_NUMBER, re.compile(L + r"(\d{3}[ -]\d{3}[ -]\d{4})" + R), is_nhs_number,
+    Recognizer("us-ssn", Entity.US_SSN, re.compile(DL + r"(\d{3}-\d{2}-\d{4})" + DR), is_us_ssn, group=1, score=0.85),
+    Recognizer("nhs-number", Entity.UK_NHS_NUMBER, re.compile(DL + r"(\d{3}[ -]\d{3}[ -]\d{4})" + DR), is_nhs_number,
                group=1, score=0.85),
     Recognizer("nhs-number-labelled", Entity.UK_NHS_NUMBER, _label(r"NHS(?: number| no\.?|#)?", r"\d{10}"),
                is_nhs_number, group=1, score=0.95),
