@@ -18,7 +18,7 @@ from egress_review.tables import formulas  # noqa: F401  (disclosure control, re
 from enclave.pii.columns import float_column_identifiers, float_identifiers, split_identifiers
 from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
-from enclave.pii.normalize import _ESCAPES, decoded_texts, expand_scientific
+from enclave.pii.normalize import decoded_texts, expand_scientific
 from enclave.pii.prefilter import DIGIT_ID_MIN, candidates, recognizers_of
 from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
 
@@ -33,8 +33,7 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|[A-Z]{1,3}\d{6,}|[:=]\s*[A-Z][a-z]|&#|\\[uxU][0-9A-Fa-f]"
                        r"|[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]|[A-Za-z0-9+/=]{20,}|wxid_"
                        r"|(?i:\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b[\s,-]+\b(?:zero|one|two|three|four|"
-                       r"five|six|seven|eight|nine)\b)"
-                       rf"|{_ESCAPES.pattern}")  # every character code `fold` decodes (`%31`, `\x31`, `&#49;`)
+                       r"five|six|seven|eight|nine)\b)")
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
 # CPU seconds the recognisers may spend on one file's free text: a hostile file dense in number runs (each
 # one asked of libphonenumber and the digit recognisers) could otherwise keep the scan busy for many
@@ -83,7 +82,7 @@ def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
     if not texts:
         return []
     column = pl.Series("value", [s.text for s in texts], dtype=pl.Utf8)
-    cand = candidates(column, presidio=pl.repeat(True, len(column), eager=True))
+    cand = candidates(column, presidio=pl.repeat(True, len(column), eager=True), digit_dense=True)
     scientific = [s.location.get("decoded") == "scientific-notation" for s in texts]
     picked = cand.with_columns(sci=pl.Series(scientific).gather(cand["row"])).group_by(
         "value", "parts", "bits", "sci").agg(pl.col("row"))

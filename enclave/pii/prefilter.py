@@ -69,6 +69,7 @@ RECOGNIZER_FILTERS = [loosened(r.pattern) for r in RECOGNIZERS]
 VARIANT_FILTER = f"{SPLIT_DIGITS}|{spelled_filter()}"  # texts the digit recognisers also read
 DIGIT_BITS = sum(1 << i for i, r in enumerate(RECOGNIZERS) if r.digits)
 ALL_BITS = (1 << len(RECOGNIZERS)) - 1
+ID_FILTER = "|".join([*RECOGNIZER_FILTERS, VARIANT_FILTER])
 PRESIDIO_FILTER = "|".join([PHONE_FILTER, "@", loosened(SSN_GATE)])
 LABEL_FILTER = loosened(names.EN_LABEL)
 
@@ -123,18 +124,23 @@ def _latin_names_in(chain: str) -> bool:
     return bool(names.latin_names(chain))
 
 
-def candidates(text: pl.Series, presidio: pl.Series | None = None) -> pl.DataFrame:
+def candidates(text: pl.Series, presidio: pl.Series | None = None, digit_dense: bool = False) -> pl.DataFrame:
     """The cells any recogniser could find something in: `row`, `value`, `parts` (the `Part` flags, as an
     integer) and `bits` (the identifier recognisers to run, see `recognizers_of`).
 
     `presidio` marks the cells that go to presidio's recognisers too (free text); None for no cell.
+    `digit_dense` text (lines of a log) is picked by one pass per recogniser's filter: there, polars' engine
+    runs the filters' alternation (`ID_FILTER`) ten times slower than all of them one by one; on table
+    columns the alternation is three times faster.
     """
     text = text.fill_null("")
     raw = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
     folded_text = folded(text)
-    # one pass per recogniser's filter: their alternation in one regex was ten times slower in polars
-    all_bits = recognizer_bits(folded_text, text)
-    ids = all_bits != 0
+    if digit_dense:
+        all_bits = recognizer_bits(folded_text, text)
+        ids = all_bits != 0
+    else:
+        ids = folded_text.str.contains(ID_FILTER) | text.str.contains(_ESCAPES.pattern)
     chinese = rows_with(raw, CJK_RUN, _chinese_names_in, prepare=names.prepare_runs)
     latin = rows_with(raw, CAPITAL_CHAIN, _latin_names_in) | raw.str.replace_all(_DOTTED_I, "i").str.contains(
         LABEL_FILTER)
@@ -143,6 +149,12 @@ def candidates(text: pl.Series, presidio: pl.Series | None = None) -> pl.DataFra
     if presidio is not None:
         extra = presidio.fill_null(False) & text.str.contains(PRESIDIO_FILTER)
         flags = flags + extra.cast(pl.Int64) * Part.PRESIDIO.value
-    picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "parts": flags,
-                           "bits": all_bits}).filter(pl.col("parts") > 0)
-    return picked.select("row", "value", "parts", "bits")
+    if digit_dense:
+        picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "parts": flags,
+                               "bits": all_bits}).filter(pl.col("parts") > 0)
+        return picked.select("row", "value", "parts", "bits")
+    picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "folded": folded_text,
+                           "parts": flags, "ids": ids}).filter(pl.col("parts") > 0)
+    with_ids = picked.filter(pl.col("ids"))  # only these run identifier recognisers
+    bits = with_ids.select("row", bits=recognizer_bits(with_ids["folded"], with_ids["value"]))
+    return picked.join(bits, on="row", how="left").select("row", "value", "parts", pl.col("bits").fill_null(0))
