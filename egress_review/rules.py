@@ -9,6 +9,7 @@ next request at once.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 
@@ -42,6 +43,15 @@ def _allowed(check: Callable[[], None]) -> bool:
 def _same_project(request: ExportRequest, project: Project) -> None:
     if project.slug != request.project:
         raise ValueError(f"request {request.id} belongs to '{request.project}', not '{project.slug}'")
+
+
+# Characters that show nothing: format (zero-width, bidi), separators and controls.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+
+
+def has_text(text: str) -> bool:
+    """Whether `text` has something a person can read: a zero-width space is not a comment."""
+    return any(unicodedata.category(c) not in INVISIBLE_CATEGORIES for c in text)
 
 
 def has_reviewer_role(user: User) -> bool:
@@ -104,7 +114,8 @@ def _check_independent(request: ExportRequest, user: User, project: Project, act
 
 
 def _check_project_open(project: Project, on: date | None, act: str) -> None:
-    reason = closed_reason(project, on)
+    """Reviewers are never members: they learn that the project is closed, never the reason it was given."""
+    reason = closed_reason(project, on, why=False)
     if reason:
         raise NotAllowed(f"{reason}: its export requests cannot be {act} now")
 
@@ -169,13 +180,13 @@ def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[
             continue
         if f.verdict == Verdict.BLOCK:
             raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
-        if f.verdict == Verdict.REVIEW and not file_votes[str(f.id)].get("comment", "").strip():
+        if f.verdict == Verdict.REVIEW and not has_text(file_votes[str(f.id)].get("comment", "")):
             raise NotAllowed(f"file '{f.name}' has findings that need a reviewer comment")
     if decision == Decision.APPROVE and any(v != FileVote.APPROVE for v in votes.values()):
         raise NotAllowed("a request can only be approved when every file is approved")
-    if resolving and not explanation.strip():
+    if resolving and not has_text(explanation):
         raise EnclaveError("resolving a conflict needs a reason")
-    if not resolving and decision != Decision.APPROVE and not explanation.strip():
+    if not resolving and decision != Decision.APPROVE and not has_text(explanation):
         raise EnclaveError("returning or rejecting a request needs a comment to the requester")
 
 
@@ -202,6 +213,37 @@ def check_can_see(request: ExportRequest, user: User, project: Project, on: date
 
 def can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
     return _allowed(lambda: check_can_see(request, user, project, on))
+
+
+def check_can_see_via_api(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+    """The JSON API (workspace and personal tokens) serves a request to its requester only.
+
+    A token can be used outside a reviewer's browser session (a workspace holds one), so the reviewer
+    form of another project's request, with its findings, is never served through it.
+    """
+    check_can_see(request, user, project, on)
+    if request.requester != user.username:
+        raise NotFound(f"no export request {request.id}")
+
+
+def can_see_via_api(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_see_via_api(request, user, project, on))
+
+
+def check_can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+    """The stored copies are read (pages, images) only by someone who may see the request, while its project is open.
+
+    A suspended or expired project's files, blocked ones included, stay in the store for the record
+    and are read by no one until the project is open again.
+    """
+    check_can_see(request, user, project, on)
+    reason = closed_reason(project, on, why=request.requester == user.username)
+    if reason:
+        raise NotAllowed(f"{reason}: the files of its export requests cannot be read now")
+
+
+def can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_read_files(request, user, project, on))
 
 
 def visible_reviews(request: ExportRequest, viewer: str) -> list[str]:

@@ -32,6 +32,7 @@ from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import file_view, release_files, release_record_view, request_view
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.checksums import content_path
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
@@ -213,7 +214,7 @@ class RequestsApi(ApiHandler):
     def get(self) -> None:
         name = self.username
         with session_scope() as s:
-            reqs = s.query(ExportRequest).filter_by(requester=name).order_by(ExportRequest.id.desc()).all()
+            reqs = self.run(lambda: workflow.own_requests(s, name))
             self.send_json([request_view(r, name, detail=False) for r in reqs])
 
     @web.authenticated
@@ -252,7 +253,8 @@ class RequestApi(ApiHandler):
         name = self.username
         with session_scope() as s:
             req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
-            self.send_json(request_view(req, name, reviewer=req.requester != name))
+            self.run(lambda: rules.check_can_see_via_api(req, *workflow.parties(s, name, req)))
+            self.send_json(request_view(req, name))
 
 
 class WithdrawApi(ApiHandler):
@@ -320,8 +322,7 @@ class HomePage(Handler):
                 done = s.query(ExportRequest).options(*eager).join(Review).filter(Review.reviewer == name)
                 reviewed = [request_view(r, name, detail=False)
                             for r in done.order_by(ExportRequest.id.desc()).limit(200).all()]
-            mine = [request_view(r, name, detail=False) for r in s.query(ExportRequest).options(*eager)
-                    .filter_by(requester=name).order_by(ExportRequest.id.desc()).all()]
+            mine = [request_view(r, name, detail=False) for r in workflow.own_requests(s, name)]
             self.page("home.html", queue=queue, reviewed=reviewed, mine=mine, is_reviewer=is_reviewer)
 
 
@@ -354,7 +355,8 @@ class FilePage(StoredFileHandler):
             shown = render.render(data, {"type": seen["type"], "findings": seen["findings"]},
                                   f"{EGRESS_PREFIX}requests/{rid}/files/{fid}/image")
             if req.requester != name:
-                audit.record(s, name, "export.inspect", project=req.project, target=f"request:{rid}", file=f.name)
+                audit.record(s, name, AuditAction.EXPORT_INSPECT, project=req.project, target=f"request:{rid}",
+                             file=f.name)
             self.page("file.html", r=request_view(req, name, reviewer=req.requester != name), f=seen,
                       shown=shown)
 
@@ -367,6 +369,9 @@ class ImageRaw(StoredFileHandler):
         name = self.username
         with session_scope() as s:
             req, f, data = self.visible_file(s, name, rid, fid)
+            if req.requester != name:  # the bytes are what a reviewer inspects: recorded as the page is
+                audit.record(s, name, AuditAction.EXPORT_INSPECT, project=req.project, target=f"request:{rid}",
+                             file=f.name, image=True)
         img = render.image_bytes(data, str(f.scan.get("type")))
         if img is None:
             raise web.HTTPError(415, "only PNG and JPEG images are shown")

@@ -91,10 +91,30 @@ def file_view(f: ExportFile, reviewer: bool = False) -> dict[str, Any]:
             "rules": f.scan.get("rules", {})}
 
 
+def _requester_votes(votes: dict[str, dict[str, str]] | None, comments: bool) -> dict[str, dict[str, str]]:
+    """Per-file decisions; a file comment only where the page shows it to the requester (`comments`)."""
+    out: dict[str, dict[str, str]] = {}
+    for fid, v in (votes or {}).items():
+        out[fid] = {"decision": v.get("decision", "")}
+        if comments and rules.has_text(v.get("comment", "")):
+            out[fid]["comment"] = v["comment"]
+    return out
+
+
 def release_record_view(record: dict[str, Any]) -> dict[str, Any]:
-    """results.json as the requester downloads it: the release record with requester findings."""
-    return {**record, "files": [{**f, "findings": requester_findings(f.get("findings", []))}
-                                for f in record.get("files", [])]}
+    """results.json as the requester downloads it: no more than the request page shows her.
+
+    Requester findings; per review its decision and per-file decisions, with file comments only from
+    reviews that did not approve (as `request_view` shows them); no reviewer names, no approving
+    reviewers' notes on files. The full record stays in the database for reviewers and the audit.
+    """
+    hidden = {"reviews", "resolved_by", "resolution_files"}
+    return {**{k: v for k, v in record.items() if k not in hidden},
+            "files": [{**f, "findings": requester_findings(f.get("findings", []))} for f in record.get("files", [])],
+            "reviews": [{"decision": r.get("decision"), "at": r.get("at"),
+                         "files": _requester_votes(r.get("files"), r.get("decision") != "approve")}
+                        for r in record.get("reviews", [])],
+            "resolution_files": _requester_votes(record.get("resolution_files"), False) or None}
 
 
 def release_files(req: ExportRequest) -> list[ExportFile]:

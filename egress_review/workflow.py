@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from egress_review import membership, rules
@@ -20,7 +21,9 @@ from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
 from egress_review.tables import across_files
 from enclave import __version__, audit
+from enclave.audit import AuditAction
 from enclave.checksums import content_path
+from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotFound, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
@@ -35,6 +38,8 @@ from enclave.models import (
 )
 from enclave.projects import get_project, get_user
 from policies.schema import EgressPolicy
+
+log = logging.getLogger(__name__)
 
 OUTCOME = {Decision.APPROVE: ExportState.APPROVED, Decision.RETURN: ExportState.RETURNED,
            Decision.REJECT: ExportState.REJECTED}
@@ -87,6 +92,11 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Exp
     request stuck in review. The lock makes the second wait and then read what the first wrote.
     """
     if lock:
+        if session.get_bind().dialect.name == "sqlite":
+            # FOR UPDATE is a no-op on SQLite and pysqlite begins a transaction only at the first write:
+            # a write first takes the database's write lock, so the reads below see the last commit.
+            session.execute(update(ExportRequest).where(ExportRequest.id == request_id)
+                            .values(updated_at=ExportRequest.updated_at))
         req = session.execute(select(ExportRequest).where(ExportRequest.id == request_id).with_for_update()
                               .execution_options(populate_existing=True)).scalar_one_or_none()
         if req is not None:
@@ -114,19 +124,61 @@ def visible_request(session: Session, username: str, request_id: int, *, lock: b
     return req
 
 
+@contextlib.contextmanager
+def refusals_audited(session: Session, actor: str, action: AuditAction, request_id: int,
+                     **details: Any) -> Iterator[None]:
+    """A refused review, resolution, download or file view is recorded, in a transaction of its own.
+
+    The refused step's own transaction is rolled back (on SQLite it may hold the write lock, and
+    nothing of a refused step is kept); the refusal is then recorded and raised again.
+    """
+    try:
+        yield
+    except EnclaveError as exc:
+        session.rollback()
+        _audit_refusal(actor, action, request_id, str(exc), details)
+        raise
+
+
+def _audit_refusal(actor: str, action: AuditAction, request_id: int, reason: str, details: dict[str, Any]) -> None:
+    try:
+        with session_scope() as s:
+            req = s.get(ExportRequest, request_id)
+            audit.record(s, actor, action, project=req.project if req else None, target=f"request:{request_id}",
+                         reason=reason, **details)
+    except Exception:  # the refusal itself stands; the database may be the reason
+        log.exception("could not audit a refused %s", action.value)
+
+
 def visible_file(session: Session, username: str, request_id: int, file_id: str) -> tuple[ExportRequest, ExportFile]:
-    req = visible_request(session, username, request_id)
-    f = next((f for f in req.files if str(f.id) == file_id), None)
-    if f is None:
-        raise NotFound(f"request {request_id} has no file {file_id}")
-    return req, f
+    """A file whose stored copy `username` may read now (`rules.check_can_read_files`); refusals are audited."""
+    with refusals_audited(session, username, AuditAction.EXPORT_INSPECT_REFUSED, request_id, file=file_id):
+        req = visible_request(session, username, request_id)
+        rules.check_can_read_files(req, *parties(session, username, req))
+        f = next((f for f in req.files if str(f.id) == file_id), None)
+        if f is None:
+            raise NotFound(f"request {request_id} has no file {file_id}")
+        return req, f
 
 
 def downloadable(session: Session, username: str, request_id: int) -> ExportRequest:
-    """A released request its requester may download from now (`rules.check_can_download`)."""
-    req = visible_request(session, username, request_id)
-    rules.check_can_download(req, *parties(session, username, req))
-    return req
+    """A released request its requester may download from now (`rules.check_can_download`); refusals are audited."""
+    with refusals_audited(session, username, AuditAction.EXPORT_DOWNLOAD_REFUSED, request_id):
+        req = visible_request(session, username, request_id)
+        rules.check_can_download(req, *parties(session, username, req))
+        return req
+
+
+def own_requests(session: Session, username: str) -> list[ExportRequest]:
+    """The user's requests in the projects she may still see them in (`rules.can_see`): newest first."""
+    user = get_user(session, username)
+    reqs = session.execute(select(ExportRequest).where(ExportRequest.requester == username)
+                           .order_by(ExportRequest.id.desc())).scalars().all()
+    projects: dict[str, Project] = {}
+    for r in reqs:
+        if r.project not in projects:
+            projects[r.project] = get_project(session, r.project)
+    return [r for r in reqs if rules.can_see(r, user, projects[r.project])]
 
 
 def check_submitter(session: Session, username: str, project_slug: str) -> None:
@@ -165,9 +217,12 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
 
 def review(session: Session, reviewer: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
            comment_to_requester: str = "", private_comment: str = "") -> ExportRequest:
-    req = get_request(session, request_id, lock=True)
-    rules.check_can_review(req, *parties(session, reviewer, req))
-    rules.check_decision(req, decision, file_votes, comment_to_requester)
+    """A reviewer's decision; a request the reviewer may not see is "no such request" (its state is not told)."""
+    with refusals_audited(session, reviewer, AuditAction.EXPORT_REVIEW_REFUSED, request_id,
+                          decision=decision.value):
+        req = visible_request(session, reviewer, request_id, lock=True)
+        rules.check_can_review(req, *parties(session, reviewer, req))
+        rules.check_decision(req, decision, file_votes, comment_to_requester)
     if req.state == ExportState.SUBMITTED:
         _move(session, req, ExportState.IN_REVIEW, reviewer)
     req.reviews.append(Review(reviewer=reviewer, decision=decision, file_votes=file_votes,
@@ -185,9 +240,10 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
 def resolve(session: Session, actor: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
             reason: str) -> ExportRequest:
     """A conflicted request is resolved by a third reviewer, voting on every file as a reviewer does."""
-    req = get_request(session, request_id, lock=True)
-    rules.check_can_resolve(req, *parties(session, actor, req))
-    rules.check_decision(req, decision, file_votes, reason, resolving=True)
+    with refusals_audited(session, actor, AuditAction.EXPORT_RESOLVE_REFUSED, request_id, decision=decision.value):
+        req = visible_request(session, actor, request_id, lock=True)
+        rules.check_can_resolve(req, *parties(session, actor, req))
+        rules.check_decision(req, decision, file_votes, reason, resolving=True)
     req.resolution, req.resolved_by, req.resolution_votes = reason, actor, file_votes
     _move(session, req, OUTCOME[decision], actor, reason=reason, decision=decision.value,
           files={k: v.get("decision") for k, v in file_votes.items()})

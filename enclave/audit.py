@@ -40,6 +40,13 @@ class AuditAction(enum.StrEnum):
 
     REANCHOR = "audit.reanchor"
     EXPORT_REFUSED = "export.refused"
+    EXPORT_INSPECT = "export.inspect"  # a reviewer read a stored file (page or image bytes)
+    EXPORT_INSPECT_REFUSED = "export.inspect.refused"
+    EXPORT_REVIEW_REFUSED = "export.review.refused"
+    EXPORT_RESOLVE_REFUSED = "export.resolve.refused"
+    EXPORT_DOWNLOAD_REFUSED = "export.download.refused"
+    EGRESS_SHOW = "egress.show"  # the operator's CLI read a request (`enclave egress show`)
+    EGRESS_LIST = "egress.list"
     WORKSPACE_DENIED = "workspace.denied"
     WORKSPACE_ARCHIVE = "workspace.archive"
     WORKSPACE_PURGE = "workspace.purge"

@@ -235,16 +235,17 @@ def is_member(project: Project, user: User) -> bool:
     return any(m.user_id == user.id for m in project.members)
 
 
-def closed_reason(project: Project, on: date | None = None) -> str:
+def closed_reason(project: Project, on: date | None = None, *, why: bool = True) -> str:
     """Why nothing may happen in `project` now (not active, not started, expired), or "" if it is open.
 
     One answer for starting workspaces, export requests, reviews and downloads: a suspended, expired
-    or closed project stops all of them at once.
+    or closed project stops all of them at once. `why=False` leaves out the reason given for the
+    state ("under investigation ..."), which is for the project's members, not for reviewers.
     """
     on = on or today()
     if project.state != ProjectState.ACTIVE:
         reason = f"project '{project.slug}' is {project.state.value}, not active"
-        if project.state_reason and project.state != ProjectState.REQUESTED:
+        if why and project.state_reason and project.state != ProjectState.REQUESTED:
             reason += f" ({project.state_reason})"
         return reason
     if project.start_date and on < project.start_date:

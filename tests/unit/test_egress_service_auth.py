@@ -21,7 +21,9 @@ from tornado.netutil import bind_sockets
 from tornado.web import create_signed_value
 
 from egress_review import service, workflow
-from egress_review.scopes import SERVICE_ACCESS
+from egress_review.scopes import SCOPE_REQUEST, SERVICE_ACCESS
+from enclave import audit
+from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.models import ExportState
 from enclave.projects import upsert_user
@@ -31,6 +33,9 @@ from tests.egress_helpers import submit
 # token -> the user model the hub would return for it; anything else is an unknown token
 TOKENS = {f"{name}-token": {"name": name, "kind": "user", "scopes": [SERVICE_ACCESS]}
           for name in ("alice", "bob")}
+# workspace tokens, as the spawner sets them: the request scope only, for their owner
+TOKENS |= {f"{name}-workspace": {"name": name, "kind": "user", "scopes": [f"{SCOPE_REQUEST}!user={name}"]}
+           for name in ("alice", "bob")}
 
 
 class Service:
@@ -127,3 +132,35 @@ def test_a_reviewer_role_taken_away_counts_on_the_next_page(egress: Service):
 
 def egress_store() -> Path:
     return get_settings().egress_store
+
+
+def test_the_api_serves_a_request_to_its_requester_only(egress: Service):
+    """A token (a workspace holds one) never gets the reviewer form of a request, not even bob's own queue."""
+    rid = submit(egress_store())
+    with egress.client() as c:
+        other = c.get(f"api/requests/{rid}", headers={"Authorization": "token bob-workspace"})
+        own = c.get(f"api/requests/{rid}", headers={"Authorization": "token alice-workspace"})
+    assert other.status_code == 404 and f"no export request {rid}" in other.text
+    assert own.status_code == 200 and "reviews" not in own.json()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_reviewer_reading_the_image_bytes_is_recorded_as_an_inspection(egress: Service):
+    rid = submit(egress_store(), [("plot.png", _png())])
+    with session_scope() as s:
+        fid = workflow.get_request(s, rid).files[0].id
+    with egress.client("bob") as c:
+        r = c.get(f"requests/{rid}/files/{fid}/image")
+    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+    with session_scope() as s:
+        seen = audit.query(s, action=AuditAction.EXPORT_INSPECT, user="bob")
+    assert [(e["target"], e["details"]["file"]) for e in seen] == [(f"request:{rid}", "plot.png")]

@@ -40,13 +40,13 @@ def test_nobody_reviews_their_own_or_their_projects_requests(world: Path):
     rid = submit(world)
     with pytest.raises(NotAllowed, match="only users with the reviewer role"):
         decide("alice", rid)
-    with pytest.raises(NotAllowed, match="member of project 'study'"):
+    with pytest.raises(NotFound, match=f"no export request {rid}"):  # a member may not see it: told nothing
         decide("dave", rid)
     decide("bob", rid)
     with pytest.raises(NotAllowed, match="already reviewed"):
         decide("bob", rid)
     decide("carol", rid)
-    with pytest.raises(NotAllowed, match="not open for review"):
+    with pytest.raises(NotFound, match=f"no export request {rid}"):  # not "approved": rita may not see it
         decide("rita", rid)
 
 
@@ -202,7 +202,7 @@ def test_the_requester_and_project_members_cannot_resolve(world: Path):
     rid = conflict(world)
     with pytest.raises(NotAllowed, match="only users with the reviewer role can resolve"):
         resolve("alice", rid, Decision.APPROVE, FileVote.APPROVE)
-    with pytest.raises(NotAllowed, match="member of project 'study' and cannot resolve"):
+    with pytest.raises(NotFound, match=f"no export request {rid}"):
         resolve("dave", rid, Decision.APPROVE, FileVote.APPROVE)
     own = conflict(world, who="dave")  # dave is a reviewer too, and asked for this one
     with pytest.raises(NotAllowed, match="cannot resolve your own"):
@@ -242,13 +242,17 @@ def test_a_conflict_needs_the_reviewer_role_now_and_an_open_project(world: Path)
     rid = conflict(world)
     with session_scope() as s:
         upsert_user(s, "admin", "rita", roles=["researcher"])
-    with pytest.raises(NotAllowed, match="reviewer role can resolve"):
+    with pytest.raises(NotFound, match=f"no export request {rid}"):
         resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
     with session_scope() as s:
         upsert_user(s, "admin", "rita", roles=["reviewer"])
         transition(s, "admin", "study", ProjectState.SUSPENDED, "audit")
-    with pytest.raises(NotAllowed, match="suspended, not active .audit.: its export requests cannot be resolved"):
+    with pytest.raises(NotFound, match=f"no export request {rid}"):
         resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
+    with session_scope() as s:  # the rule says why, but not the reason the project was given: rita is no member
+        req = workflow.get_request(s, rid)
+        with pytest.raises(NotAllowed, match=r"suspended, not active: its export requests cannot be resolved"):
+            rules.check_can_resolve(req, *workflow.parties(s, "rita", req))
 
 
 def test_an_unknown_file_vote_is_refused_by_name(world: Path):
@@ -314,3 +318,106 @@ def test_simultaneous_reviews_on_postgresql_never_make_a_third_review_or_a_stale
     with session_scope() as s:
         req = workflow.get_request(s, rid)
         assert len(req.reviews) == 2 and req.state == ExportState.APPROVED
+
+
+def test_a_flagged_file_needs_a_comment_a_person_can_read(world: Path):
+    rid = submit(world, [FLAGGED])
+    for invisible in ("\u200b\u2060", "\u00a0\u3000", "\u202e\n\t", "\u2028\u2029"):
+        with session_scope() as s, pytest.raises(NotAllowed, match="need a reviewer comment"):
+            workflow.review(s, "bob", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment=invisible))
+    with session_scope() as s, pytest.raises(EnclaveError, match="needs a comment to the requester"):
+        workflow.review(s, "bob", rid, Decision.RETURN, votes(rid, FileVote.CHANGES), comment_to_requester="\u200b")
+    assert rules.has_text("\u200bok") and not rules.has_text("\ufeff\u200d \u00ad")
+
+
+def test_a_resolution_needs_a_reason_a_person_can_read(world: Path):
+    rid = conflict(world)
+    with pytest.raises(EnclaveError, match="resolving a conflict needs a reason"):
+        resolve("rita", rid, Decision.REJECT, FileVote.REJECT, reason="\u200b\u200c")
+
+
+def test_results_json_gives_the_requester_only_what_her_page_shows(world: Path):
+    from egress_review.views import release_record_view, request_view
+
+    rid = submit(world, [FLAGGED])
+    note = "row 1 is participant Zhang Wei, fine because consented"
+    for who in ("bob", "carol"):
+        with session_scope() as s:
+            workflow.review(s, who, rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, comment=note))
+            workflow.settle(s, rid)
+    with session_scope() as s:
+        req = workflow.downloadable(s, "alice", rid)
+        page, results = request_view(req, "alice"), release_record_view(req.release.record)
+        full = req.release.record
+    assert note not in str(page) and note not in str(results)
+    assert "bob" not in str(results) and [r["decision"] for r in results["reviews"]] == ["approve", "approve"]
+    assert all(v == {"decision": "approve"} for r in results["reviews"] for v in r["files"].values())
+    assert note in str(full["reviews"])  # the full record stays for reviewers and the audit
+
+
+def test_refused_reviews_downloads_and_file_views_are_audited(world: Path):
+    rid = submit(world)
+    with pytest.raises(NotFound):
+        decide("dave", rid)
+    with session_scope() as s, pytest.raises(NotAllowed):
+        workflow.downloadable(s, "bob", rid)
+    with session_scope() as s, pytest.raises(NotFound):
+        workflow.visible_file(s, "eve", rid, "1")
+    with session_scope() as s:
+        refused = [(e["actor"], e["action"], e["project"], e["target"])
+                   for e in audit.query(s, action="export.*.refused")]
+    assert refused == [("dave", "export.review.refused", "study", f"request:{rid}"),
+                       ("bob", "export.download.refused", "study", f"request:{rid}"),
+                       ("eve", "export.inspect.refused", "study", f"request:{rid}")]
+
+
+def test_a_review_or_resolution_of_a_request_one_cannot_see_tells_nothing_of_it(world: Path):
+    from enclave.models import ProjectState
+    from enclave.projects import transition
+
+    rid = submit(world)
+    decide("bob", rid)
+    decide("carol", rid)
+    for act in (lambda s: workflow.review(s, "rita", rid, Decision.APPROVE, votes(rid)),
+                lambda s: workflow.resolve(s, "rita", rid, Decision.APPROVE, votes(rid), "x")):
+        with session_scope() as s, pytest.raises(NotFound) as refused:
+            act(s)
+        assert str(refused.value) == f"no export request {rid}"  # not "approved"
+    other, conflicted = submit(world), conflict(world)
+    with session_scope() as s:
+        transition(s, "admin", "study", ProjectState.SUSPENDED, "PI under investigation")
+    with session_scope() as s, pytest.raises(NotFound, match=f"no export request {other}"):
+        workflow.review(s, "rita", other, Decision.APPROVE, votes(other))
+    # bob reviewed the conflicted one, so he still sees it: told that the project is suspended, never why
+    with pytest.raises(NotAllowed, match="suspended, not active: its export requests cannot be resolved") as refused:
+        resolve("bob", conflicted, Decision.APPROVE, FileVote.APPROVE)
+    assert "investigation" not in str(refused.value)
+
+
+@pytest.mark.parametrize("state", ["suspended", "expired"])
+def test_the_stored_files_of_a_stopped_project_are_read_by_no_one(world: Path, state: str):
+    from enclave.models import ProjectState
+    from enclave.projects import transition
+
+    rid = submit(world, [("ids.txt", f"id {RID}".encode())])
+    decide("bob", rid, Decision.RETURN, comment="remove the ids")
+    with session_scope() as s:
+        fid = str(workflow.get_request(s, rid).files[0].id)
+        transition(s, "admin", "study", ProjectState(state), "data breach under investigation")
+    with session_scope() as s, pytest.raises(NotAllowed, match="cannot be read now"):
+        workflow.visible_file(s, "alice", rid, fid)
+    with session_scope() as s, pytest.raises(EnclaveError) as refused:
+        workflow.visible_file(s, "bob", rid, fid)  # bob acted on it, so he still sees the request
+    assert "investigation" not in str(refused.value)
+
+
+def test_a_removed_member_no_longer_lists_her_requests(world: Path):
+    from enclave.projects import remove_member
+
+    theirs, hers = submit(world, who="alice"), submit(world, who="dave")
+    with session_scope() as s:
+        assert [r.id for r in workflow.own_requests(s, "dave")] == [hers]
+        remove_member(s, "steward", "study", "dave")
+    with session_scope() as s:
+        assert workflow.own_requests(s, "dave") == []
+        assert [r.id for r in workflow.own_requests(s, "alice")] == [theirs]
