@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import zipfile
+from functools import lru_cache
 
 EXPECTED = {".csv": {"csv", "txt"}, ".tsv": {"tsv", "txt"}, ".txt": {"txt", "csv", "tsv"}, ".log": {"txt"},
             ".md": {"md", "txt"}, ".json": {"json"}, ".html": {"html"}, ".htm": {"html"}, ".ipynb": {"ipynb"},
@@ -41,8 +42,13 @@ def _plausible(text: str, enc: str) -> float:
     return sum(map(common, chars)) / len(chars)
 
 
+@lru_cache(maxsize=2)
 def decode_text(data: bytes) -> str | None:
-    """Text in UTF-8, UTF-16/32 with a byte-order mark, GB18030 or Big5; anything else is not text (None)."""
+    """Text in UTF-8, UTF-16/32 with a byte-order mark, GB18030 or Big5; anything else is not text (None).
+
+    Detection, the rebuild and the readers each ask for the text of the same file (and of its rebuilt
+    form): the last two readings are kept, so a file is decoded once (a str is immutable).
+    """
     for bom, enc in BOMS:
         if data.startswith(bom):
             try:
@@ -81,6 +87,9 @@ def _delimited(text: str, sep: str) -> bool:
     return len(counts) == 1 and counts.pop() >= 2
 
 
+HEAD = 2000  # characters of the text the markup tests read (`<body` within them)
+
+
 def detect(data: bytes, name: str = "") -> str:
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
@@ -103,7 +112,9 @@ def detect(data: bytes, name: str = "") -> str:
     text = decode_text(data)
     if text is None:
         return "binary"
-    stripped = text.lstrip().lower()
+    # only the first characters are looked at; lower() may lengthen a text, so its first HEAD characters
+    # are those of the whole text lowered
+    stripped = text.lstrip()[:HEAD].lower()[:HEAD]
     if stripped.startswith("{") or stripped.startswith("["):
         try:
             obj = json.loads(text)
@@ -115,7 +126,7 @@ def detect(data: bytes, name: str = "") -> str:
             return "ipynb" if isinstance(obj, dict) and "cells" in obj and "nbformat" in obj else "json"
     if stripped.startswith("<svg") or (stripped.startswith("<?xml") and "<svg" in stripped[:500]):
         return "svg"
-    if stripped.startswith(("<!doctype html", "<html")) or "<body" in stripped[:2000]:
+    if stripped.startswith(("<!doctype html", "<html")) or "<body" in stripped:
         return "html"
     if _delimited(text, "\t"):
         return "tsv"

@@ -12,6 +12,7 @@ import phonenumbers
 import pytest
 
 import egress_review.checks as checks
+from egress_review import filetypes
 from egress_review.extract import Segment
 from egress_review.findings import Verdict
 from egress_review.scan import scan_bytes
@@ -87,3 +88,17 @@ def test_text_the_recognisers_cannot_finish_within_the_budget_is_refused(monkeyp
     monkeypatch.setattr(checks, "TEXT_CPU_BUDGET", -1.0)
     found = checks.pii_in_segments([Segment("call 13812345678", {"line": 1})])
     assert [(f.verdict, f.rule) for f in found] == [(Verdict.BLOCK, "text_cpu_budget=-1s")]
+
+
+def test_a_file_is_decoded_once_for_detection_rebuild_and_reading() -> None:
+    filetypes.decode_text.cache_clear()
+    data = numeric_log(50_000).replace(b" INFO ", b",INFO,")
+    scan_bytes("train.csv", data, POLICY)
+    info = filetypes.decode_text.cache_info()
+    assert info.misses <= 2 and info.hits >= 1, info  # the submitted bytes and, if they differ, the rebuilt ones
+
+
+def test_markup_is_recognised_from_the_head_of_the_text_as_before() -> None:
+    assert filetypes.detect(b"  \n<!DOCTYPE html><p>x</p>" + b"a,b\n" * 100_000) == "html"
+    assert filetypes.detect("İ".encode() * 1990 + b"<body>", "x.txt") == "txt"  # lower() lengthens the text
+    assert filetypes.detect(b"x" * 1990 + b"<BODY>") == "html"
