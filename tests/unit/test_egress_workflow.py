@@ -421,3 +421,31 @@ def test_a_removed_member_no_longer_lists_her_requests(world: Path):
     with session_scope() as s:
         assert workflow.own_requests(s, "dave") == []
         assert [r.id for r in workflow.own_requests(s, "alice")] == [theirs]
+
+
+def test_three_reviewers_at_once_leave_two_reviews_and_a_decided_request(world: Path):
+    """The request row is locked before it is read (FOR UPDATE; on SQLite a write first), so the third waits."""
+    import threading
+
+    for _ in range(3):
+        rid = submit(world)
+        start, refused = threading.Barrier(3), []
+
+        def review(who: str, decision: Decision, rid: int = rid, start: threading.Barrier = start,
+                   refused: list[str] = refused) -> None:
+            start.wait()
+            try:
+                decide(who, rid, decision, comment="" if decision == Decision.APPROVE else "too granular")
+            except EnclaveError as exc:  # "already has 2 reviews", or no longer visible once decided
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=review, args=a) for a in
+                   [("bob", Decision.APPROVE), ("carol", Decision.REJECT), ("rita", Decision.APPROVE)]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with session_scope() as s:
+            req = workflow.get_request(s, rid)
+            assert len(req.reviews) == 2 and req.state in (ExportState.APPROVED, ExportState.CONFLICTED)
+        assert len(refused) == 1
