@@ -26,7 +26,7 @@ from enclave.models import (
     Role,
     User,
 )
-from enclave.projects import closed_reason, is_member, startability
+from enclave.projects import closed_reason, is_member, startability, was_ever_member
 
 REVIEWERS_NEEDED = 2
 OPEN_FOR_REVIEW = frozenset({ExportState.SUBMITTED, ExportState.IN_REVIEW})
@@ -103,14 +103,18 @@ def can_download(request: ExportRequest, user: User, project: Project, on: date 
 
 
 def _check_independent(request: ExportRequest, user: User, project: Project, act: str) -> None:
-    """A reviewer now, neither the requester nor a member of the request's project now."""
+    """A reviewer now, neither the requester nor anyone who was ever a member of the request's project.
+
+    Membership history, not the member list now: removing a colleague for one review and adding her
+    back must not make her independent, and the PI is the project's whatever its member list says.
+    """
     _same_project(request, project)
     if not has_reviewer_role(user):
         raise NotAllowed(f"only users with the reviewer role can {act} export requests")
     if user.username == request.requester:
         raise NotAllowed(f"you cannot {act} your own export request")
-    if is_member(project, user):
-        raise NotAllowed(f"you are a member of project '{project.slug}' and cannot {act} its requests")
+    if was_ever_member(project, user):
+        raise NotAllowed(f"you are or were a member of project '{project.slug}' and cannot {act} its requests")
 
 
 def _check_project_open(project: Project, on: date | None, act: str) -> None:

@@ -72,7 +72,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # Every membership the user ever had (a removed one keeps its row, with `removed_at`) ...
+    membership_history: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # ... and the ones in effect now: what every access decision reads.
+    memberships: Mapped[list[Membership]] = relationship(
+        primaryjoin="and_(User.id == Membership.user_id, Membership.removed_at.is_(None))", viewonly=True)
 
 
 class Project(Base):
@@ -95,11 +99,17 @@ class Project(Base):
     pids_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    members: Mapped[list[Membership]] = relationship(back_populates="project", cascade="all, delete-orphan")
+    # Everyone who was ever a member (reviewer independence reads this) and the members now.
+    member_history: Mapped[list[Membership]] = relationship(back_populates="project", cascade="all, delete-orphan")
+    members: Mapped[list[Membership]] = relationship(
+        primaryjoin="and_(Project.id == Membership.project_id, Membership.removed_at.is_(None))", viewonly=True)
     approvals: Mapped[list[Approval]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
 
 class Membership(Base):
+    """A user in a project. Removing a member sets `removed_at` and keeps the row: a former colleague
+    stays a colleague for reviewer independence, and re-adding her makes the same row current again."""
+
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("project_id", "user_id"),)
 
@@ -108,9 +118,10 @@ class Membership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[MemberRole] = mapped_column(_enum(MemberRole), default=MemberRole.RESEARCHER)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    project: Mapped[Project] = relationship(back_populates="members")
-    user: Mapped[User] = relationship(back_populates="memberships")
+    project: Mapped[Project] = relationship(back_populates="member_history")
+    user: Mapped[User] = relationship(back_populates="membership_history")
 
 
 class Dataset(Base):

@@ -110,6 +110,7 @@ def create_project(session: Session, actor: str, *, slug: str, title: str, appro
     session.flush()
     session.add(Membership(project=project, user=pi_user, role=MemberRole.PI))
     session.flush()
+    _memberships_changed(session, project, pi_user)
     audit.record(session, actor, "project.create", project=slug, target=slug, title=title,
                  approval_ref=approval_ref, purpose=purpose, pi=pi, start=start, expiry=expiry,
                  limits={"cpu": cpu_limit, "mem": mem_limit, "pids": pids_limit})
@@ -163,7 +164,13 @@ def add_member(session: Session, actor: str, slug: str, username: str,
     user = get_user(session, username)
     if project.state in (ProjectState.EXPIRED, ProjectState.CLOSED):
         raise NotAllowed(f"project '{slug}' is {project.state.value}: members can no longer be added")
-    existing = next((m for m in project.members if m.user_id == user.id), None)
+    existing = next((m for m in project.member_history if m.user_id == user.id), None)
+    if existing and existing.removed_at is not None:  # a former member comes back: the same row, current again
+        existing.removed_at, existing.role, existing.added_at = None, role, datetime.now(UTC)
+        session.flush()
+        _memberships_changed(session, project, user)
+        audit.record(session, actor, "member.add", project=slug, target=username, role=role.value, readded=True)
+        return existing
     if existing:
         if existing.role == role:
             return existing
@@ -176,19 +183,28 @@ def add_member(session: Session, actor: str, slug: str, username: str,
     m = Membership(project=project, user=user, role=role)
     session.add(m)
     session.flush()
+    _memberships_changed(session, project, user)
     audit.record(session, actor, "member.add", project=slug, target=username, role=role.value)
     return m
 
 
 def remove_member(session: Session, actor: str, slug: str, username: str) -> None:
+    """The membership ends now; its row stays (`removed_at`), so she is never an independent reviewer of it."""
     project = get_project(session, slug)
     user = get_user(session, username)
     m = next((m for m in project.members if m.user_id == user.id), None)
     if m is None:
         raise NotFound(f"'{username}' is not a member of project '{slug}'")
-    project.members.remove(m)
+    m.removed_at = datetime.now(UTC)
     session.flush()
+    _memberships_changed(session, project, user)
     audit.record(session, actor, "member.remove", project=slug, target=username)
+
+
+def _memberships_changed(session: Session, project: Project, user: User) -> None:
+    """The current-members collections are read-only views of the rows: read them again after a change."""
+    session.expire(project, ["members"])
+    session.expire(user, ["memberships"])
 
 
 def approve_dataset(session: Session, actor: str, slug: str, name: str, version: str,
@@ -233,6 +249,11 @@ class Startability:
 def is_member(project: Project, user: User) -> bool:
     """Membership as the database has it now (removing a member takes effect on the next request)."""
     return any(m.user_id == user.id for m in project.members)
+
+
+def was_ever_member(project: Project, user: User) -> bool:
+    """A member now or before, or the project's PI whatever the member list says: never independent of it."""
+    return user.username == project.pi or any(m.user_id == user.id for m in project.member_history)
 
 
 def closed_reason(project: Project, on: date | None = None, *, why: bool = True) -> str:

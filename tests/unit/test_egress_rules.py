@@ -151,6 +151,36 @@ def test_a_reviewer_added_to_the_project_cannot_review_its_requests(world: Path)
     assert "member of project 'study'" in refused(rules.check_can_review, "bob", rid)
 
 
+def test_a_member_removed_for_one_review_and_added_back_is_never_independent(world: Path):
+    rid = submit(world)
+    change(lambda s: remove_member(s, "steward", "study", "dave"))
+    assert "were a member of project 'study'" in refused(rules.check_can_review, "dave", rid)
+    with pytest.raises(NotFound):
+        decide("dave", rid)
+    change(lambda s: add_member(s, "steward", "study", "dave"))
+    assert "were a member of project 'study'" in refused(rules.check_can_review, "dave", rid)
+    with session_scope() as s:  # and he is a member again, with his one row
+        assert [m.user.username for m in get_project(s, "study").members] == ["alice", "dave"]
+
+
+def test_the_pi_is_never_an_independent_reviewer_even_off_the_member_list(world: Path):
+    change(lambda s: upsert_user(s, "admin", "alice", roles=["researcher", "reviewer"]))
+    rid = submit(world, who="dave")
+    change(lambda s: remove_member(s, "steward", "study", "alice"))
+    assert "were a member of project 'study'" in refused(rules.check_can_review, "alice", rid)
+
+
+def test_a_removed_member_stops_being_a_member_but_keeps_her_history(world: Path):
+    change(lambda s: remove_member(s, "steward", "study", "dave"))
+    with session_scope() as s:
+        project, dave = get_project(s, "study"), get_user(s, "dave")
+        assert [m.user.username for m in project.members] == ["alice"] and dave.memberships == []
+        assert [(m.user.username, m.removed_at is not None) for m in project.member_history] == [
+            ("alice", False), ("dave", True)]
+    with session_scope() as s, pytest.raises(NotFound, match="not a member"):
+        remove_member(s, "steward", "study", "dave")
+
+
 @pytest.mark.parametrize("state", STOPPED)
 def test_no_reviews_in_a_stopped_project(world: Path, state: ProjectState):
     rid = submit(world)
