@@ -42,6 +42,7 @@ import openpyxl
 import polars as pl
 from PIL import Image
 
+from egress_review import dropped
 from egress_review.extract import Segment
 from egress_review.filetypes import decode_text
 from egress_review.findings import Finding, Verdict
@@ -479,7 +480,7 @@ def _parquet(data: bytes, policy: EgressPolicy) -> Rebuilt:
     view = checked_view(plain)
     out = io.BytesIO()
     plain.write_parquet(out)
-    return Rebuilt(out.getvalue(), notes, tables=[("", view)])
+    return Rebuilt(out.getvalue(), notes, tables=[("", view)], findings=dropped.findings(dropped.parquet_texts(meta)))
 
 
 # --- spreadsheets ---------------------------------------------------------------------------------
@@ -617,7 +618,8 @@ def _xlsx(data: bytes, policy: EgressPolicy) -> Rebuilt:
         raise Refused("workbook has no worksheets")
     buf = io.BytesIO()
     out.save(buf)
-    return Rebuilt(_same_every_time(buf.getvalue()), notes, tables=tables, segments=segments)
+    return Rebuilt(_same_every_time(buf.getvalue()), notes, tables=tables, segments=segments,
+                   findings=dropped.findings(dropped.xlsx_texts(data)))
 
 
 CORE_TIME = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from egress_review import checks, owndata, rebuild
+from egress_review import checks, dropped, owndata, rebuild
 from egress_review.extract import Segment, read_table, text_segments
 from egress_review.filetypes import detect, name_mismatch
 from egress_review.findings import FileResult, Finding, Verdict
@@ -147,6 +147,7 @@ def _archive(result: FileResult, data: bytes, policy: EgressPolicy, depth: int, 
         return
     budget[0] -= unpacked
     result.rebuild_notes.extend(notes)
+    f.extend(dropped.findings(dropped.archive_texts(data)))
     f.extend(checks.pii_in_segments([Segment(n, {"member": n, "part": "member name"}) for n, _ in entries]))
     for member, content in entries:
         result.members.append(scan_bytes(f"{result.path}!{member}", content, policy, depth + 1, own, budget))

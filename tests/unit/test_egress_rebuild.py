@@ -169,7 +169,8 @@ def test_parquet_key_value_metadata_does_not_leave():
     assert scan_bytes("t.parquet", parquet(df), POLICY).verdict == "pass"
     data = parquet(df, metadata={"author": f"Li Hua {PHONE}"})
     assert not leaks("t.parquet", data, PHONE)
-    assert scan_bytes("t.parquet", data, POLICY).verdict == "pass"  # dropped, so nothing to hold
+    held = scan_bytes("t.parquet", data, POLICY)  # dropped, and a reviewer is told the original carried it
+    assert held.verdict == "review" and {f.rule for f in held.findings} == {"dropped-metadata"}
 
 
 @pytest.mark.parametrize("column", [

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
 
+import openpyxl
+import polars as pl
 import pytest
+from openpyxl.comments import Comment
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from egress_review.findings import Verdict
 from egress_review.scan import scan_bytes
@@ -49,3 +58,57 @@ def test_a_percent_encoded_identifier_in_text_is_blocked(name: str, template: st
     encoded = "".join(f"%{ord(c):02X}" for c in RESIDENT_ID)
     r = scan_bytes(name, template.format(encoded).encode(), POLICY)
     assert r.verdict == Verdict.BLOCK, [f.detail for f in r.findings]
+
+
+def _workbook(change: Callable[[Any, Any], object]) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["g", "n"])
+    ws.append(["a", 100])
+    change(wb, ws)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _validation(ws: Any) -> None:
+    dv = DataValidation(type="list", formula1=f'"{RESIDENT_ID}"', prompt=RESIDENT_ID)
+    dv.add("B2")
+    ws.add_data_validation(dv)
+
+
+def _dropped(r: Any) -> list[Any]:
+    return [f for f in r.findings if f.rule == "dropped-metadata" and f.verdict == Verdict.REVIEW]
+
+
+@pytest.mark.parametrize("change", [
+    lambda wb, ws: setattr(ws["A1"], "comment", Comment(RESIDENT_ID, "x")),
+    lambda wb, ws: wb.defined_names.__setitem__("n" + PHONE, DefinedName("n" + PHONE, attr_text="Sheet1!$A$1")),
+    lambda wb, ws: setattr(wb.properties, "creator", RESIDENT_ID),
+    lambda wb, ws: setattr(ws.oddHeader.center, "text", RESIDENT_ID),
+    lambda wb, ws: setattr(ws["B2"], "number_format", f'"{RESIDENT_ID}"0'),
+    lambda wb, ws: _validation(ws),
+    lambda wb, ws: setattr(ws["A2"], "hyperlink", f"http://x/{RESIDENT_ID}"),
+], ids=["comment", "defined-name", "creator", "header", "number-format", "data-validation", "hyperlink"])
+def test_personal_data_in_dropped_spreadsheet_metadata_goes_to_review_and_stays_dropped(change: Any):
+    r = scan_bytes("t.xlsx", _workbook(change), POLICY)
+    assert _dropped(r) and r.verdict != Verdict.PASS
+    assert r.rebuilt is not None and RESIDENT_ID.encode() not in r.rebuilt and PHONE.encode() not in r.rebuilt
+
+
+def test_personal_data_in_parquet_metadata_and_archive_comments_goes_to_review():
+    pq = io.BytesIO()
+    pl.DataFrame({"x": [1, 2]}).write_parquet(pq, metadata={"note": RESIDENT_ID})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.comment = RESIDENT_ID.encode()
+        z.writestr("a.txt", "hello")
+    for name, data in (("t.parquet", pq.getvalue()), ("t.zip", archive.getvalue())):
+        r = scan_bytes(name, data, POLICY)
+        assert _dropped(r), name
+        assert r.rebuilt is not None and RESIDENT_ID.encode() not in r.rebuilt
+
+
+def test_plain_dropped_metadata_is_not_a_finding():
+    r = scan_bytes("t.xlsx", _workbook(lambda wb, ws: setattr(wb.properties, "creator", "openpyxl")), POLICY)
+    assert not _dropped(r)

@@ -1,0 +1,97 @@
+"""Personal data in what a rebuild drops: it does not leave, but someone put it where files hide text.
+
+The rebuild leaves out spreadsheet comments, defined names, document properties, headers and footers,
+number formats, data-validation lists and prompts and hyperlinks; Parquet key-value metadata; archive
+and member comments. Dropping them keeps the data in, but the requester is told only "dropped", and a
+reviewer should know that the original carried personal data there (evidence of an attempt). So the
+dropped text is read by the same personal-data check as any segment, and what it finds is one REVIEW
+finding per kind and place; the drop stays.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from html import unescape
+
+from egress_review.checks import pii_in_segments
+from egress_review.extract import Segment
+from egress_review.findings import Finding, Verdict
+
+CHECK = "personal-data"
+RULE = "dropped-metadata"
+
+# Spreadsheet parts dropped whole: every text and attribute value in them is dropped text.
+WHOLE_PARTS = re.compile(r"^(?:xl/comments[^/]*\.xml|xl/comments/.*\.xml|xl/threadedComments/.*\.xml"
+                         r"|xl/persons/.*\.xml|xl/drawings/.*|xl/charts/.*\.xml|customXml/.*\.xml"
+                         r"|docProps/(?:core|app|custom)\.xml|xl/worksheets/_rels/.*\.rels)$")
+# Pieces of kept parts that are dropped: (part, element whose text and attributes are dropped)
+PIECES = ((re.compile(r"^xl/workbook\.xml$"), "definedName"),
+          (re.compile(r"^xl/styles\.xml$"), "numFmt"),
+          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "headerFooter"),
+          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "dataValidations"),
+          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "hyperlinks"))
+TAG = re.compile(r"<[^>]*>")
+ATTRIBUTE = re.compile(r"""\s[\w:.-]+\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _xml_texts(xml: str) -> list[str]:
+    """The attribute values and the text between tags of an XML fragment, entities decoded (regular
+    expressions only: nothing is expanded, a hostile part cannot make the reader do more work)."""
+    values = [unescape(a or b) for tag in TAG.findall(xml) for a, b in ATTRIBUTE.findall(tag)]
+    text = unescape(TAG.sub("\n", xml))
+    return [v for v in values + text.splitlines() if v.strip()]
+
+
+def _piece(xml: str, element: str) -> str:
+    pattern = rf"<(?:\w+:)?{element}\b[^>]*/>|<(?:\w+:)?{element}\b.*?</(?:\w+:)?{element}>"
+    return "\n".join(re.findall(pattern, xml, re.DOTALL))
+
+
+def xlsx_texts(data: bytes) -> list[Segment]:
+    """What the rebuilt workbook leaves out, as text: comments, properties, defined names, number formats,
+    headers and footers, data validation and hyperlinks (the caller has checked the archive's caps)."""
+    out: list[Segment] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for name in z.namelist():
+            pieces = [e for rx, e in PIECES if rx.match(name)]
+            if not WHOLE_PARTS.match(name) and not pieces:
+                continue
+            xml = z.read(name).decode("utf-8", errors="replace")
+            parts = [xml] if WHOLE_PARTS.match(name) else [_piece(xml, e) for e in pieces]
+            out += [Segment(t, {"part": name}) for p in parts for t in _xml_texts(p)]
+    return out
+
+
+def parquet_texts(metadata: dict[str, str]) -> list[Segment]:
+    """Parquet key-value metadata (keys and values) other than the Arrow schema the reader needs."""
+    return [Segment(t, {"part": "key-value metadata"}) for k, v in metadata.items() if k != "ARROW:schema"
+            for t in (k, v)]
+
+
+def archive_texts(data: bytes) -> list[Segment]:
+    """An archive's comment and its members' comments and extra fields, which the rebuilt archive leaves out."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        out = [Segment(z.comment.decode("utf-8", errors="replace"), {"part": "archive comment"})] if z.comment else []
+        for i in z.infolist():
+            for what, raw in (("member comment", i.comment), ("member extra field", i.extra)):
+                if raw:
+                    out.append(Segment(raw.decode("utf-8", errors="replace"), {"part": what}))
+    return out
+
+
+def findings(segments: Iterable[Segment]) -> list[Finding]:
+    """One REVIEW finding per kind and place of personal data in dropped text."""
+    out: list[Finding] = []
+    seen: set[tuple[str | None, str]] = set()
+    for f in pii_in_segments(segments):
+        part = str(f.location.get("part", ""))
+        if (f.entity, part) in seen:
+            continue
+        seen.add((f.entity, part))
+        out.append(Finding(CHECK, Verdict.REVIEW, f"personal data in dropped metadata: {f.entity} in {part} "
+                           "(left out of the rebuilt file; the original carried it there)",
+                           entity=f.entity, rule=RULE, location={"part": part}))
+    return out
