@@ -24,7 +24,17 @@ from policies import PolicyError, load_policies
 
 
 def actor() -> str:
+    """Who the operator says acts (ENCLAVE_ACTOR, declared, not proven): see `os_user` for who ran the command."""
     return os.environ.get("ENCLAVE_ACTOR") or getpass.getuser()
+
+
+def os_user() -> str:
+    """The account that ran the CLI (the sudo caller when run with sudo), recorded beside the declared actor.
+
+    The CLI is the operator's root tool: it reads the database directly, outside the review rules, so
+    what it reads is recorded with the account that read it.
+    """
+    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
@@ -601,7 +611,9 @@ def egress_list(state: str | None, project: str | None, as_json: bool) -> None:
                                    + ", ".join(x.value for x in ExportState)) from exc
         if project:
             q = q.filter(ExportRequest.project == project)
-        rows = [request_view(r, actor(), detail=False) for r in q.all()]
+        rows = [request_view(r, os_user(), detail=False) for r in q.all()]
+        audit.record(s, actor(), audit.AuditAction.EGRESS_LIST, project=project, target=state or "",
+                     os_user=os_user(), requests=len(rows))
     emit(rows, as_json, lambda rs: "\n".join(
         f"{r['id']:>5}  {r['state']:<10} {r['verdict']:<6} {r['project']:<20} {r['requester']:<12} {r['files']} file(s)"
         for r in rs) or "no requests")
@@ -611,14 +623,20 @@ def egress_list(state: str | None, project: str | None, as_json: bool) -> None:
 @click.argument("request_id", type=int)
 @json_option
 def egress_show(request_id: int, as_json: bool) -> None:
-    """One request with files, findings, reviews (after both decided) and the release record."""
+    """One request with files, findings, reviews (after both decided) and the release record.
+
+    The operator's view, recorded (egress.show, with the OS account): reviews stay hidden until both
+    are in, whatever ENCLAVE_ACTOR says, so the CLI never breaks reviewers' blindness.
+    """
     from egress_review.views import request_view
     from egress_review.workflow import get_request
 
     with session_scope() as s:
         req = get_request(s, request_id)
-        data = request_view(req, actor(), reviewer=True)
+        data = request_view(req, os_user(), reviewer=True)
         data["release"] = req.release.record if req.release else None
+        audit.record(s, actor(), audit.AuditAction.EGRESS_SHOW, project=req.project, target=f"request:{req.id}",
+                     os_user=os_user())
     emit(data, as_json, lambda d: json.dumps(d, ensure_ascii=False, indent=2, default=str))
 
 

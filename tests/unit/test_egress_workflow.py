@@ -449,3 +449,28 @@ def test_three_reviewers_at_once_leave_two_reviews_and_a_decided_request(world: 
             req = workflow.get_request(s, rid)
             assert len(req.reviews) == 2 and req.state in (ExportState.APPROVED, ExportState.CONFLICTED)
         assert len(refused) == 1
+
+
+def test_the_operators_cli_reads_are_recorded_with_the_os_account_and_keep_reviewers_blind(
+        world: Path, monkeypatch: pytest.MonkeyPatch):
+    import getpass
+    import json
+
+    from click.testing import CliRunner
+
+    from enclave.cli import main
+
+    rid = submit(world)
+    with session_scope() as s:
+        workflow.review(s, "bob", rid, Decision.APPROVE, votes(rid), private_comment="bob's private note")
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    runner = CliRunner(env={"ENCLAVE_ACTOR": "bob"})  # carol naming herself bob
+    shown = runner.invoke(main, ["egress", "show", str(rid), "--json"])
+    listed = runner.invoke(main, ["egress", "list", "--json"])
+    assert shown.exit_code == 0 and listed.exit_code == 0
+    assert "bob's private note" not in shown.output and json.loads(shown.output)["reviews"] == []
+    with session_scope() as s:
+        seen = [(e["actor"], e["action"], e["target"], e["details"]["os_user"])
+                for e in audit.query(s, action="egress.*")]
+    assert seen == [("bob", "egress.show", f"request:{rid}", getpass.getuser()),
+                    ("bob", "egress.list", "", getpass.getuser())]
