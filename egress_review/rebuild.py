@@ -38,6 +38,7 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
+import numpy as np
 import openpyxl
 import polars as pl
 from PIL import Image
@@ -124,45 +125,157 @@ def _jpeg_extras(im: Image.Image, data: bytes) -> list[str]:
     return notes
 
 
-def image(data: bytes, fmt: str, max_pixels: int) -> tuple[bytes, list[str]]:
-    """The pixels alone, re-encoded; a decompression bomb or a truncated image is refused."""
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type → samples per pixel
+LOW_BITS = 0xFE  # the rebuild keeps the upper seven bits of every sample
+
+
+def _decoded_bytes(im: Image.Image, data: bytes, fmt: str) -> int:
+    """What decoding will hold: pixels × samples × bytes per sample (a 16-bit RGBA PNG takes 8 per pixel)."""
+    width, height = im.size
+    if fmt == "PNG" and len(data) >= 26:
+        depth, ctype = data[24], data[25]
+        return width * height * -(-PNG_CHANNELS.get(ctype, 4) * depth // 8)
+    return width * height * len(im.getbands())
+
+
+def _without_low_bits(im: Image.Image) -> Image.Image:
+    """Every channel's lowest bit cleared: invisible to a reader of the chart, and what was hidden in the
+    least significant bits (an identifier, a file) is gone. 16- and 32-bit greyscale are reduced to 8 bits."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        wide = np.asarray(im).astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255.0
+        im = Image.fromarray(np.clip(wide * 255.0 / top, 0, 255).astype(np.uint8), "L")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+        im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+    return Image.frombytes(im.mode, im.size, bytes(np.frombuffer(im.tobytes(), np.uint8) & LOW_BITS))
+
+
+def image(data: bytes, fmt: str, policy: EgressPolicy) -> tuple[bytes, list[str]]:
+    """The pixels alone, with the lowest bit of every channel cleared, re-encoded; a decompression bomb
+    (by pixels or by the bytes its pixels decode to) or a truncated image is refused."""
+    out, notes, _ = _image(data, fmt, policy)
+    return out, notes
+
+
+def _image(data: bytes, fmt: str, policy: EgressPolicy) -> tuple[bytes, list[str], Image.Image]:
+    """`image`, and the decoded pixels as submitted (for the pixel statistics)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = im.size
-            if width * height > max_pixels:
-                raise Refused(f"image of {width}×{height} pixels: over the limit of {max_pixels}", "max_image_pixels")
+            if width * height > policy.max_image_pixels:
+                raise Refused(f"image of {width}×{height} pixels: over the limit of {policy.max_image_pixels}",
+                              "max_image_pixels")
+            if (size := _decoded_bytes(im, data, fmt)) > policy.max_image_bytes:
+                raise Refused(f"image of {width}×{height} pixels decodes to {size} bytes: over the limit of "
+                              f"{policy.max_image_bytes}", "max_image_bytes")
             frames = getattr(im, "n_frames", 1)
             im.load()
             notes = _png_extras(data) if fmt == "PNG" else _jpeg_extras(im, data)
             if im.mode in ("P", "PA"):
                 im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-            elif fmt == "PNG" and im.mode not in ("1", "L", "LA", "I", "I;16", "RGB", "RGBA"):
-                im = im.convert("RGBA")
-            clean = Image.frombytes(im.mode, im.size, im.tobytes())  # a new image: no info, no chunks
+            clean = _without_low_bits(im)  # a new image: no info, no chunks, no low bits
             out = io.BytesIO()
             if fmt == "PNG":
                 clean.save(out, "PNG")
             else:
-                clean.save(out, "JPEG", quality=95)
+                clean.convert("RGB" if clean.mode in ("RGBA", "LA") else clean.mode).save(out, "JPEG", quality=95)
     except Refused:
         raise
     except Exception as exc:  # Pillow reports broken images with many exception types
         raise Refused(f"{fmt} image cannot be read fully ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    notes.append("lowest bit of every colour channel cleared (invisible; removes data hidden there)")
     if frames > 1:
         notes.append(f"animation of {frames} frames: only the first is kept")
-    return out.getvalue(), notes
+    return out.getvalue(), notes, im
+
+
+# Charts are flat areas in a few colours; pixels that carry data look like noise or like text read as bytes.
+STATS_MIN_PIXELS = 1024  # below this (an icon) the statistics say little; the pixel bytes are still read as text
+MAX_CHANNEL_ENTROPY = 6.0  # bits per channel value; flat charts stay far below, noise and photographs near 8
+MIN_FLAT_SHARE = 0.5  # share of pixels equal to their left neighbour; charts are mostly background and fills
+MAX_COLOURS = 4096  # distinct colours; anti-aliased charts use a few hundred (a JPEG's artefacts some thousands)
+MAX_COLOUR_SHARE = 0.25  # ... and more than this share of the pixels, where noise has nearly one colour a pixel
+STATS_SAMPLE_PIXELS = 1 << 20  # the statistics of a larger image are taken on evenly spaced rows
+PRINTABLE_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{8,}")
+MAX_RUN_TEXT = 1 << 20  # printable runs read as text per image
+
+
+def _entropy(values: np.ndarray) -> float:
+    counts = np.bincount(values.ravel(), minlength=256).astype(np.float64)
+    p = counts[counts > 0] / values.size
+    return float(-(p * np.log2(p)).sum())
+
+
+def pixel_statistics(im: Image.Image) -> list[str]:
+    """Why these pixels could carry data rather than draw a chart (empty when they look like a chart)."""
+    px = np.asarray(im.convert("RGBA" if "A" in im.getbands() else "RGB" if im.mode != "L" else "L"))
+    if px.ndim == 2:
+        px = px[:, :, None]
+    height, width, channels = px.shape
+    if height * width < STATS_MIN_PIXELS:
+        return []
+    if height * width > STATS_SAMPLE_PIXELS:  # whole rows, evenly spaced: neighbours stay neighbours
+        px = px[::-(-height * width // STATS_SAMPLE_PIXELS)]
+    why = []
+    entropy = max(_entropy(px[:, :, c]) for c in range(channels))
+    if entropy > MAX_CHANNEL_ENTROPY:
+        why.append(f"{entropy:.1f} bits of entropy per channel")
+    flat = float((px[:, 1:] == px[:, :-1]).all(axis=2).mean()) if width > 1 else 1.0
+    if flat < MIN_FLAT_SHARE:
+        why.append(f"only {flat:.0%} of pixels repeat their neighbour")
+    packed = np.zeros(px.shape[:2], np.uint32)
+    for c in range(channels):
+        packed = (packed << 8) | px[:, :, c]
+    colours = len(np.unique(packed))
+    if colours > MAX_COLOURS and colours > MAX_COLOUR_SHARE * packed.size:
+        why.append(f"{colours} distinct colours")
+    return why
+
+
+def pixel_text(im: Image.Image) -> list[Segment]:
+    """The pixel bytes read as text, row by row and column by column: an identifier written as pixel values
+    (grey levels, palette colours, one value per block) reads back as printable characters."""
+    flat = im.convert("L" if im.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB")
+    segments, total = [], 0
+    for where, view in (("rows", flat), ("columns", flat.transpose(Image.Transpose.TRANSPOSE))):
+        lines = np.asarray(view).reshape(view.size[1], -1)  # one line of text a row of pixels
+        raw = np.hstack([lines, np.full((lines.shape[0], 1), ord("\n"), np.uint8)]).tobytes()
+        for m in PRINTABLE_RUN.finditer(raw):
+            run = m.group(0)
+            if len(set(run)) < 4:  # a flat area in a printable grey level
+                continue
+            segments.append(Segment(run.decode("ascii"), {"part": f"pixel values read as text ({where})",
+                                                          "offset": m.start()}))
+            total += len(run)
+            if total > MAX_RUN_TEXT:
+                return segments
+    return segments
+
+
+def _image_findings(im: Image.Image, policy: EgressPolicy) -> list[Finding]:
+    if policy.images == "review":
+        return [Finding(CHECK, Verdict.REVIEW, "images go to review by policy: visible text in an image is not read "
+                        "automatically (no OCR), a reviewer must look at it", rule="images=review")]
+    why = pixel_statistics(im)
+    return [Finding(CHECK, Verdict.REVIEW, f"image content could carry data ({', '.join(why)})",
+                    rule="pixel-statistics")] if why else []
+
+
+def _picture(data: bytes, fmt: str, policy: EgressPolicy) -> Rebuilt:
+    out, notes, im = _image(data, fmt, policy)
+    return Rebuilt(out, notes, findings=_image_findings(im, policy), segments=pixel_text(im))
 
 
 def _png(data: bytes, policy: EgressPolicy) -> Rebuilt:
-    out, notes = image(data, "PNG", policy.max_image_pixels)
-    return Rebuilt(out, notes)
+    return _picture(data, "PNG", policy)
 
 
 def _jpg(data: bytes, policy: EgressPolicy) -> Rebuilt:
-    out, notes = image(data, "JPEG", policy.max_image_pixels)
-    return Rebuilt(out, notes)
+    return _picture(data, "JPEG", policy)
 
 
 # --- text, JSON, HTML and SVG -------------------------------------------------------------------
@@ -203,7 +316,7 @@ def embedded(text: str, policy: EgressPolicy) -> tuple[str, list[str]]:
             return "data:,"
         if mime in IMAGE_URI:
             try:
-                clean, _ = image(raw, IMAGE_URI[mime], policy.max_image_pixels)
+                clean, _ = image(raw, IMAGE_URI[mime], policy)
             except Refused:
                 notes.add("unreadable embedded image dropped")
                 return "data:,"
@@ -320,7 +433,7 @@ def _output_data(data: Any, where: str, policy: EgressPolicy, notes: _Notes) -> 
         if mime in IMAGE_MIME:
             try:
                 raw = base64.b64decode(_source(value, where), validate=False)
-                clean, _ = image(raw, IMAGE_MIME[mime], policy.max_image_pixels)
+                clean, _ = image(raw, IMAGE_MIME[mime], policy)
             except (Refused, binascii.Error, ValueError):
                 notes.add(f"unreadable {mime} output dropped")
                 continue
@@ -637,7 +750,7 @@ def _same_every_time(xlsx: bytes) -> bytes:
 
 UNSAFE_NAME = re.compile(r"(?:^|/)\.\.(?:/|$)|^/|\\|^[A-Za-z]:|[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 EMPTY_DEFLATE = 2  # a directory entry compressed with deflate may hold these two bytes and no data
-RATIO_FLOOR = 1024**2  # the ratio cap applies to members that unpack to more than this
+RATIO_FLOOR = 64 * 1024  # the ratio cap applies to members that unpack to this or more, and to the whole archive
 
 
 def _zip_caps(data: bytes, policy: EgressPolicy) -> list[zipfile.ZipInfo]:
@@ -653,9 +766,12 @@ def _zip_caps(data: bytes, policy: EgressPolicy) -> list[zipfile.ZipInfo]:
         raise Refused(f"unpacks to {total} bytes: over the limit of {policy.max_zip_total_bytes}",
                       "max_zip_total_bytes")
     for i in infos:
-        if i.file_size > RATIO_FLOOR and i.file_size > policy.max_zip_ratio * max(i.compress_size, 1):
+        if i.file_size >= RATIO_FLOOR and i.file_size > policy.max_zip_ratio * max(i.compress_size, 1):
             raise Refused(f"member {i.filename!r} unpacks {i.file_size // max(i.compress_size, 1)} times its size: "
                           f"over the ratio of {policy.max_zip_ratio} (a zip bomb?)", "max_zip_ratio")
+    if total >= RATIO_FLOOR and total > policy.max_zip_ratio * max(len(data), 1):
+        raise Refused(f"archive unpacks {total // max(len(data), 1)} times its size: over the ratio of "
+                      f"{policy.max_zip_ratio} (a zip bomb?)", "max_zip_ratio")
     return infos
 
 

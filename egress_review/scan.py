@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -25,17 +29,58 @@ log = logging.getLogger("egress-review")
 ACTIVE = re.compile(rb"<script|javascript:|\son[a-z]+\s*=|application/javascript", re.IGNORECASE)
 TEXT_TYPES = {"csv", "tsv", "txt", "md", "json", "html", "ipynb", "svg", "png", "jpg"}
 TABLE_TYPES = {"csv", "tsv", "parquet", "xlsx"}
+SEGMENT_BATCH = 2000  # segments checked between two looks at the clock
+
+
+class _Stop(Exception):
+    """The checks on a file stop: the reason is a blocking finding already recorded."""
+
+
+class _Budget:
+    """What the checks of one file may spend: CPU seconds (shared with the members of an archive) and
+    findings of one kind. Checked between stages; when spent the file is blocked, never passed, so that
+    one small hostile file cannot hold the service for minutes or fill the review record."""
+
+    def __init__(self, findings: list[Finding], policy: EgressPolicy, deadline: float) -> None:
+        self.findings, self.policy, self.deadline = findings, policy, deadline
+        self.kinds: Counter[tuple[str, str | None]] = Counter()
+
+    def add(self, found: Iterable[Finding]) -> None:
+        """Record findings up to the cap per kind; over it, block and stop. Then look at the clock."""
+        cap = self.policy.max_findings_per_kind
+        for x in found:
+            kind = (x.check, x.entity or x.rule)
+            self.kinds[kind] += 1
+            if self.kinds[kind] > cap:
+                self.findings.append(Finding(x.check, Verdict.BLOCK, f"too many findings to list: more than {cap} "
+                                             f"of {kind[1] or x.check}; the checks stopped",
+                                             entity=x.entity, rule=f"max_findings_per_kind={cap}"))
+                raise _Stop
+            self.findings.append(x)
+        self.clock()
+
+    def clock(self) -> None:
+        if time.process_time() > self.deadline:
+            self.findings.append(Finding("file-type", Verdict.BLOCK, f"the checks could not finish within "
+                                         f"{self.policy.max_check_seconds:g} CPU seconds: refused",
+                                         rule=f"max_check_seconds={self.policy.max_check_seconds:g}"))
+            raise _Stop
 
 
 def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
-               own: OwnDataIndex | None = None, budget: list[int] | None = None) -> FileResult:
+               own: OwnDataIndex | None = None, budget: list[int] | None = None,
+               deadline: float | None = None) -> FileResult:
     """Rebuild the file into its known form, then check that form; `result.rebuilt` is what may be stored.
 
     Never raises: a file that makes a reader fail in a way nobody foresaw is refused (`block`) with the
-    reason, never passed. `budget` is what archives may still unpack to, shared by nested archives.
+    reason, never passed. `budget` is what archives may still unpack to, shared by nested archives;
+    `deadline` (process time) is when the checks must have finished, shared by an archive's members.
     """
+    if deadline is None:
+        deadline = time.process_time() + policy.max_check_seconds
     try:
-        return _scan(name, data, policy, depth, own, [policy.max_zip_total_bytes] if budget is None else budget)
+        return _scan(name, data, policy, depth, own, [policy.max_zip_total_bytes] if budget is None else budget,
+                     deadline)
     except (Exception, pl.exceptions.PanicException) as exc:  # the last line of defence, tested by fuzzing
         log.exception("scan of %r failed: refused", name)  # the operators see the bug; the requester a reason
         digest = hashlib.sha256(data).hexdigest()
@@ -46,7 +91,7 @@ def scan_bytes(name: str, data: bytes, policy: EgressPolicy, depth: int = 0,
 
 
 def _scan(name: str, data: bytes, policy: EgressPolicy, depth: int, own: OwnDataIndex | None,
-          budget: list[int]) -> FileResult:
+          budget: list[int], deadline: float) -> FileResult:
     ftype = detect(data, name)
     digest = hashlib.sha256(data).hexdigest()
     result = FileResult(name, ftype, digest, original_sha256=digest)
@@ -57,7 +102,7 @@ def _scan(name: str, data: bytes, policy: EgressPolicy, depth: int, own: OwnData
     if mismatch := name_mismatch(name, ftype):
         f.append(Finding("file-type", Verdict.BLOCK, mismatch, rule="content-matches-name"))
     if ftype == "zip":
-        _archive(result, data, policy, depth, own, budget)
+        _archive(result, data, policy, depth, own, budget, deadline)
         return result
     if ftype == "pickle":
         f.extend(checks.pickle_model(data))
@@ -79,7 +124,8 @@ def _scan(name: str, data: bytes, policy: EgressPolicy, depth: int, own: OwnData
     if rb.data is None:
         return result
     result.rebuilt, result.sha256 = rb.data, hashlib.sha256(rb.data).hexdigest()
-    _check(result, ftype, rb, policy, own)
+    with contextlib.suppress(_Stop):  # the blocking finding that says why is recorded
+        _check(result, ftype, rb, policy, own, _Budget(f, policy, deadline))
     return result
 
 
@@ -96,10 +142,19 @@ def _table_checks(df: pl.DataFrame, policy: EgressPolicy, own: OwnDataIndex | No
     return out
 
 
+def _pii(segments: list[Segment], spend: _Budget) -> None:
+    """The personal-data checks in batches, with a look at the clock and the caps between them."""
+    for start in range(0, len(segments), SEGMENT_BATCH):
+        spend.add(checks.pii_in_segments(segments[start:start + SEGMENT_BATCH]))
+
+
 def _check(result: FileResult, ftype: str, rb: rebuild.Rebuilt, policy: EgressPolicy,
-           own: OwnDataIndex | None) -> None:
-    """Every check, on the rebuilt form only: what leaves is what was read."""
+           own: OwnDataIndex | None, spend: _Budget) -> None:
+    """Every check, on the rebuilt form only: what leaves is what was read. Each stage's findings go
+    through `spend`, which stops the checks (and blocks the file) when the file's budget is spent."""
     f = result.findings
+    add = spend.add
+    spend.clock()  # the rebuild counts too
     data = rb.data or b""
     tables = rb.tables
     if tables is None and ftype in TABLE_TYPES:
@@ -107,29 +162,29 @@ def _check(result: FileResult, ftype: str, rb: rebuild.Rebuilt, policy: EgressPo
         tables = None if df is None else [("", df)]
         if df is None:
             f.append(Finding("file-type", Verdict.BLOCK, f"{ftype} could not be read", rule="readable"))
-    f.extend(checks.pii_in_segments(rb.segments))
+    _pii(rb.segments, spend)
     if tables is not None:
         for sheet, df in tables:
             found = _table_checks(df, policy, own)
             for x in found if sheet else ():
                 x.location = {"sheet": sheet, **x.location}
-            f.extend(found)
-        f.extend(differences([(df, {"sheet": sheet}) for sheet, df in tables], policy.sdc))
+            add(found)
+        add(differences([(df, {"sheet": sheet}) for sheet, df in tables], policy.sdc))
     elif ftype in TEXT_TYPES:
         segments = list(text_segments(data, ftype))
-        f.extend(checks.pii_in_segments(segments))
-        f.extend(checks.residual_df(segments, policy.sdc))
-        f.extend(counts_in_prose(segments, policy.sdc))
-        f.extend(check_text_tables(data, ftype, policy))
+        _pii(segments, spend)
+        add(checks.residual_df(segments, policy.sdc))
+        add(counts_in_prose(segments, policy.sdc))
+        add(check_text_tables(data, ftype, policy))
         if own:
-            f.extend(owndata.in_segments(own, segments))
+            add(owndata.in_segments(own, segments))
     if ftype == "ipynb" and ACTIVE.search(data):
         f.append(Finding("active-content", Verdict.REVIEW, "may contain script; shown inert to reviewers",
                          rule="inert-rendering"))
 
 
 def _archive(result: FileResult, data: bytes, policy: EgressPolicy, depth: int, own: OwnDataIndex | None,
-             budget: list[int]) -> None:
+             budget: list[int], deadline: float) -> None:
     """Members read within the caps, each scanned and rebuilt; their names are text the checks read."""
     f = result.findings
     if policy.archives == "refuse" or depth > 2:
@@ -150,7 +205,8 @@ def _archive(result: FileResult, data: bytes, policy: EgressPolicy, depth: int, 
     f.extend(dropped.findings(dropped.archive_texts(data)))
     f.extend(checks.pii_in_segments([Segment(n, {"member": n, "part": "member name"}) for n, _ in entries]))
     for member, content in entries:
-        result.members.append(scan_bytes(f"{result.path}!{member}", content, policy, depth + 1, own, budget))
+        result.members.append(scan_bytes(f"{result.path}!{member}", content, policy, depth + 1, own, budget,
+                                         deadline))
     if all(m.rebuilt is not None for m in result.members):
         result.rebuilt = rebuild.pack_zip([(n, m.rebuilt or b"") for (n, _), m in zip(entries, result.members,
                                                                                       strict=True)])
@@ -168,4 +224,6 @@ def rules_used(policy: EgressPolicy) -> dict[str, object]:
     return {"allowed_types": policy.allowed_types, "max_file_bytes": policy.max_file_bytes,
             "archives": policy.archives, "row_cap": policy.row_cap, "sdc": policy.sdc.model_dump(),
             "max_zip_members": policy.max_zip_members, "max_zip_total_bytes": policy.max_zip_total_bytes,
-            "max_zip_ratio": policy.max_zip_ratio, "max_image_pixels": policy.max_image_pixels}
+            "max_zip_ratio": policy.max_zip_ratio, "max_image_pixels": policy.max_image_pixels,
+            "max_image_bytes": policy.max_image_bytes, "images": policy.images,
+            "max_check_seconds": policy.max_check_seconds, "max_findings_per_kind": policy.max_findings_per_kind}

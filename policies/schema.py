@@ -115,10 +115,19 @@ class EgressPolicy(Strict):
     max_zip_members: int = Field(default=1000, ge=1, description="members of one archive (zip or xlsx)")
     max_zip_total_bytes: int = Field(default=64 * 1024**2, ge=1, description="what one archive, and all archives "
                                      "nested in it, unpack to together")
-    max_zip_ratio: int = Field(default=100, ge=2, description="uncompressed / compressed size of a member above "
-                               "1 MiB: more looks like a zip bomb")
+    max_zip_ratio: int = Field(default=100, ge=2, description="uncompressed / compressed size of a member of "
+                               "64 KiB or more, or of the whole archive: more looks like a zip bomb")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="pixels of one image: more is refused "
                                   "(a decompression bomb)")
+    max_image_bytes: int = Field(default=128 * 1024**2, ge=1, description="what one image's pixels decode to "
+                                 "(width × height × bytes per pixel, 8 for 16-bit RGBA): more is refused")
+    images: Literal["check", "review"] = Field(default="check", description="`check`: images pass when their "
+                                               "pixels look like a chart; `review`: every image goes to review "
+                                               "(visible text in images is not read automatically)")
+    max_check_seconds: float = Field(default=60.0, gt=0, description="CPU seconds the checks may spend on one "
+                                     "file; a file whose checks do not finish in time is blocked")
+    max_findings_per_kind: int = Field(default=1000, ge=1, description="findings of one kind listed for one "
+                                       "file; more stop the checks and block the file")
     row_cap: int = Field(default=5000, ge=1)
     sdc: DisclosureControl = Field(default_factory=DisclosureControl)
     model_attack_auc: float = Field(default=0.6, gt=0.5, le=1.0,

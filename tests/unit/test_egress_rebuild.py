@@ -83,7 +83,8 @@ def test_png_text_chunks_and_bytes_after_iend_do_not_leave():
     assert not leaks("plot.png", hidden, PHONE) and not leaks("plot.png", hidden, RID)
     result = scan_bytes("plot.png", hidden, POLICY)
     assert result.rebuilt is not None and RID.encode() not in result.rebuilt and PHONE.encode() not in result.rebuilt
-    assert Image.open(io.BytesIO(result.rebuilt)).tobytes() == Image.open(io.BytesIO(clean)).tobytes()
+    same_pixels = bytes(b & 0xFE for b in Image.open(io.BytesIO(clean)).tobytes())  # lowest bits cleared
+    assert Image.open(io.BytesIO(result.rebuilt)).tobytes() == same_pixels
     assert any("after the end" in n for n in result.rebuild_notes) and result.original_sha256 != result.sha256
 
 
