@@ -40,6 +40,7 @@ class SdcRule(enum.StrEnum):
     DIFFERENCING = "differencing"
     COUNT_IN_TEXT = "count-in-text"
     COUNT_IN_CHART = "count-in-chart"
+    PERCENT_WITHOUT_DENOMINATOR = "percent-without-denominator"
 
 _SPLIT = re.compile(r"[\s_.\-/()（）:：]+")
 # Tokens of an English column name that say "this counts people or events".
@@ -378,12 +379,23 @@ def _percent_of_stated_n(cols: list[Column], counted: dict[str, str], sdc: Discl
     return out
 
 
+# Bounds of a confidence interval, p-values: percentages or not, they are not shares of people.
+INTERVAL_NAME = re.compile(r"(?:^|[_\s.%(0-9-])ci(?:$|[_\s.)-]|下限|上限)|conf|置信|可信|lower|upper|下限|上限"
+                           r"|p[_\s.-]?val", re.IGNORECASE)
+
+
 def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
                                  ) -> list[Finding]:
-    """A percentage (or rate per N) next to its denominator is the count it was computed from."""
+    """A percentage (or rate per N) next to its denominator is the count it was computed from; one with
+    no denominator and no counts in its table hides its counts from the check (33.3 % may be 1 of 3)."""
     out = _percent_of_stated_n(cols, counted, sdc)
     denom = _denominator(cols)
     if denom is None:
+        if not counted:
+            out += [Finding(CHECK, Verdict.REVIEW, f"column '{c.name}': a percentage without its denominator can "
+                            "hide a small count", rule=SdcRule.PERCENT_WITHOUT_DENOMINATOR, location={"column": c.name})
+                    for c in cols if c.numeric and PCT_NAME.search(c.name) and not _rate_scale(c.name)
+                    and not INTERVAL_NAME.search(c.name)]
         return out
     for c in cols:
         if c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
@@ -663,7 +675,46 @@ EXTREME_IN_TEXT = re.compile(r"\b(?:oldest|youngest|heaviest|lightest|longest|sh
 _NUM = r"(\d{1,3}(?:,\d{3})+|\d+)"
 PROSE_COUNT = re.compile(rf"(?<![\w.,])(?:[nN]\s*[=＝]\s*{_NUM}|{_NUM}\s+(?:patients?|cases?|deaths?|people|"
                          r"participants|subjects|individuals|women|men|children|persons|respondents)\b)"
-                         r"|(?<![第\d.])(\d+)\s*(?:例|名患者|名病人|位患者|人死亡|人次)")
+                         r"|(?<![第\d.])(\d+)\s*(?:例|名患者|名病人|位患者|人死亡|人次|名(?=死亡|参与者|受试者|[，。,.;；、\s]|$))")
+# Counts written as words: 'three patients', 'two HIV deaths', 三名患者, 两例.
+_PEOPLE = (r"(?:patients?|cases?|deaths?|people|participants|subjects|individuals|women|men|children|persons|"
+           r"respondents|survivors|admissions|births)")
+WORD_NUMBERS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+WORD_COUNT = re.compile(rf"\b({'|'.join(WORD_NUMBERS)})\s+(?:[\w-]+\s+)?{_PEOPLE}\b", re.IGNORECASE)
+CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_WORD_COUNT = re.compile(r"(?<![第一二两三四五六七八九十百千万\d])([一二两三四五六七八九十]{1,3})\s*"
+                           r"(?:名|例|位(?!数)|人(?=死亡|患病|感染))")
+# A percentage of people with no denominator in sight: '33.3% died' may be one of three.
+PROSE_PERCENT = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:\.\d+)?)\s*[%％](?!\s*(?:CI|confidence|置信|可信))",
+                           re.IGNORECASE)
+PERCENT_OF_PEOPLE = re.compile(rf"{_PEOPLE}|died|survived|患者|病人|死亡|病例|人", re.IGNORECASE)
+STATED_DENOMINATOR = re.compile(r"\b[nN]\s*[=＝]\s*\d|\bof\s+\d|\bout of\s+\d|\d\s*/\s*\d|\d[\d,]*\s+"
+                                r"(?:patients|people|participants|cases|subjects)|\d+\s*(?:例|名|人)|[(（]\s*\d+\s*[)）]",
+                                re.IGNORECASE)
+
+
+def _cn_number(text: str) -> int:
+    """一 … 九十九 as an integer (十二 = 12, 二十 = 20, 十 = 10)."""
+    if "十" not in text:
+        return sum(CN_DIGITS[c] * 10 ** i for i, c in enumerate(reversed(text)))
+    tens, _, ones = text.partition("十")
+    return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones[:1], 0) if ones else 0)
+
+
+def _word_counts(text: str) -> Iterable[tuple[int, re.Match[str]]]:
+    for m in WORD_COUNT.finditer(text):
+        yield WORD_NUMBERS[m.group(1).lower()], m
+    for m in CN_WORD_COUNT.finditer(text):
+        yield _cn_number(m.group(1)), m
+
+
+def percents_without_denominator(text: str) -> list[re.Match[str]]:
+    """Percentages of people in a line that states no denominator and no count."""
+    if "%" not in text and "％" not in text or STATED_DENOMINATOR.search(text) or not PERCENT_OF_PEOPLE.search(text):
+        return []
+    return list(PROSE_PERCENT.finditer(text))
 
 
 def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
@@ -691,6 +742,14 @@ def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list
             if _small(n, sdc):
                 out.append(Finding(CHECK, Verdict.REVIEW, f"small count in text: '{m.group().strip()}'",
                                    rule=SdcRule.COUNT_IN_TEXT, location={**seg.location, "offset": m.start()}))
+        for n, m in _word_counts(seg.text):
+            if _small(n, sdc):
+                out.append(Finding(CHECK, Verdict.REVIEW, f"small count written as words in text: '{m.group()}'",
+                                   rule=SdcRule.COUNT_IN_TEXT, location={**seg.location, "offset": m.start()}))
+        for m in percents_without_denominator(seg.text):
+            out.append(Finding(CHECK, Verdict.REVIEW, f"'{m.group()}' in text: a percentage without its denominator "
+                               "can hide a small count", rule=SdcRule.PERCENT_WITHOUT_DENOMINATOR,
+                               location={**seg.location, "offset": m.start()}))
     return out
 
 
