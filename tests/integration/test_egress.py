@@ -179,7 +179,8 @@ def test_review_rules_through_the_ui(enclave: Enclave, running, requests_made):
     data = alice.http.get(_service(enclave) + info["downloads"][0]["path"], timeout=30)
     assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == clean["files"][0]["sha256"]
     rec = alice.http.get(_service(enclave) + info["results"], timeout=30).json()
-    assert [x["reviewer"] for x in rec["reviews"]] == ["bob", "carol"]
+    assert [x["decision"] for x in rec["reviews"]] == ["approve", "approve"]
+    assert not {"reviewer", "resolved_by"} & {k for x in rec["reviews"] for k in x} and "resolved_by" not in rec
     assert rec["files"][0]["sha256"] == clean["files"][0]["sha256"] and rec["rules"]["sdc"]["threshold"] == 10
     assert rec["tool_versions"]["presidio-analyzer"]
     # only the requester can download: reviewers cannot
