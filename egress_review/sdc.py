@@ -758,6 +758,10 @@ CHART_COUNT_CUE = re.compile(r"\(n\)|\bn\b|count|number|cases|deaths|patients|ad
                              r"|例数|人数|病例|死亡", re.IGNORECASE)
 
 
+CHART_KEY_VALUE = re.compile(r"(?:\bcount|\bn\b|\bcases|\bdeaths|\bpatients|\bnumber|\bevents|例数|人数|病例数|死亡数)"
+                             r"\s*[=:：]\s*(\d+)(?![\d.])", re.IGNORECASE)
+
+
 def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
     """A chart of counts annotated with its values: small value labels are small counts. Tick labels
     (runs of consecutive or evenly spaced numbers, zero-padded months) are not values."""
@@ -767,6 +771,11 @@ def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
                            "hide fewer than the threshold", rule=SdcRule.SURVIVAL_REVIEW))
     if not any(CHART_COUNT_CUE.search(t) for t in texts if not t.strip().isdigit()):
         return out
+    for t in texts:  # 'count=3' in a bar's <title> or a label: a value the chart states, whatever the axis
+        for m in CHART_KEY_VALUE.finditer(t):
+            if _small(int(m.group(1)), sdc):
+                out.append(Finding(CHECK, Verdict.REVIEW, f"chart states a count of {m.group(1)} ('{m.group()}'): "
+                                   "a small count", rule=SdcRule.COUNT_IN_CHART, location={"label": t[:80]}))
     values = [int(t) for t in texts if t.isdigit() and not (len(t) > 1 and t.startswith("0"))]
     steps = {b - a for a, b in zip(values, values[1:], strict=False)}
     if len(values) >= 3 and len(steps) == 1:

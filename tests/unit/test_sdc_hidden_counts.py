@@ -51,3 +51,11 @@ def test_a_percentage_column_with_no_counts_or_denominator_goes_to_review(name):
     result = scan_bytes("t.csv", f"group,{name}\na,33.3\nb,66.7\n".encode(), POLICY)
     assert result.verdict == Verdict.REVIEW
     assert any("without its denominator" in f.detail for f in result.findings)
+
+
+def test_a_count_stated_in_an_svg_bars_title_or_label_is_checked_as_a_count():
+    chart = b'<svg xmlns="http://www.w3.org/2000/svg"><rect height="3"><title>count=3</title></rect></svg>'
+    result = scan_bytes("chart.svg", chart, POLICY)
+    assert result.verdict == Verdict.REVIEW and any("a small count" in f.detail for f in result.findings)
+    large = b'<svg xmlns="http://www.w3.org/2000/svg"><text>n = 120</text><text>count: 45</text></svg>'
+    assert scan_bytes("chart.svg", large, POLICY).verdict == Verdict.PASS
