@@ -95,19 +95,20 @@ def test_round_trip_and_corruption(world: Path, tmp_path: Path, restore_db: str 
     assert not (tmp_path / "again").exists()
 
 
-def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path, db_url: str):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("edits the restored SQLite file directly")
+def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path, restore_db: str | None):
+    """On either database: the restored trail, edited afterwards, fails verification with its own key and anchor."""
     assert _cli("backup", str(tmp_path / "bk"))[0] == 0
-    code, got = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r"), "--no-verify")
+    into = ["--db-url", restore_db] if restore_db else []
+    code, got = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r"), "--no-verify", *into)
     assert code == 0, got
-    eng = create_engine(got["db_url"])
+    restored_url = restore_db or got["db_url"]
+    eng = create_engine(restored_url)
     with eng.begin() as conn:
-        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
+        assert conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")).rowcount == 1
     eng.dispose()
     from enclave.backup import verify_home
 
-    report = verify_home(tmp_path / "r", got["db_url"])
+    report = verify_home(tmp_path / "r", restored_url)
     assert not report["ok"] and any("record 2" in p and "edited" in p for p in report["problems"])
 
 
