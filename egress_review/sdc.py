@@ -604,6 +604,19 @@ def dominance(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
     return out
 
 
+def group_sizes_in_labels(cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
+    """'a (n=3)' in a label cell states the group's size: a count like any other."""
+    out: list[Finding] = []
+    for c in cols:
+        if c.numeric:
+            continue
+        for row, value in enumerate(c.raw, start=1):
+            if isinstance(value, str) and (m := GROUP_N.search(value)):
+                n = float(next(g for g in m.groups() if g).replace(",", ""))
+                out += count_cell(n, sdc, {"row": row, "column": c.name}, f"group size stated in the label '{value}'")
+    return out
+
+
 def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
     """Every table rule on one table."""
     cols = columns(df) if df.height <= MAX_CELLWISE_ROWS else []
@@ -611,6 +624,7 @@ def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding
         c: "name" for c in df.columns if df[c].dtype.is_integer() and name_says_count(c)}
     out = small_counts(df, cols, counted, sdc)
     if cols:
+        out += group_sizes_in_labels(cols, sdc)
         out += n_percent_cells(df, cols, sdc)
         out += n_of_n_cells(cols, sdc)
         out += percentages_with_denominator(cols, counted, sdc)

@@ -59,3 +59,9 @@ def test_a_count_stated_in_an_svg_bars_title_or_label_is_checked_as_a_count():
     assert result.verdict == Verdict.REVIEW and any("a small count" in f.detail for f in result.findings)
     large = b'<svg xmlns="http://www.w3.org/2000/svg"><text>n = 120</text><text>count: 45</text></svg>'
     assert scan_bytes("chart.svg", large, POLICY).verdict == Verdict.PASS
+
+
+def test_a_small_group_size_stated_in_a_label_cell_is_a_small_count():
+    result = scan_bytes("t.csv", b"group,mean_age\na (n=3),54.2\nb (n=120),60.1\n", POLICY)
+    assert result.verdict == Verdict.BLOCK and any("a (n=3)" in f.detail for f in result.findings)
+    assert scan_bytes("t.csv", b"group,mean_age\na (n=30),54.2\nb (n=120),60.1\n", POLICY).verdict == Verdict.PASS
