@@ -41,6 +41,24 @@ HEADER_HINTS: dict[str, Entity] = {
 }
 
 
+# A column labelled as a person's name (or as the patient): its values are personal data whatever they look like
+# (a single given name, lower-case pinyin, initials), so it is read by its label, not its values.
+PERSON_COLUMN = re.compile(r"^(?:names?|full[_ ]?name|patients?|patient[_ ]?name|first[_ ]?name|last[_ ]?name"
+                           r"|given[_ ]?name|family[_ ]?name|surname|forename|interviewee|participant[_ ]?name"
+                           r"|姓名|名字|患者|患者姓名|病人|病人姓名|受访者|姓|名)$", re.IGNORECASE)
+
+
+def person_columns(df: pl.DataFrame) -> list[tuple[str, int]]:
+    """(column, rows) for each column labelled as a person's name whose cells hold letters or characters."""
+    out = []
+    for name in df.columns:
+        if df[name].dtype == pl.Utf8 and PERSON_COLUMN.match(name.strip()):
+            rows = int(df[name].str.contains(r"\p{L}").fill_null(False).sum())
+            if rows:
+                out.append((name, rows))
+    return out
+
+
 @dataclass(frozen=True)
 class ColumnFinding:
     column: str

@@ -19,6 +19,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from enclave.pii.entities import Entity
+from enclave.pii.normalize import simplified
 from enclave.pii.recognizers import Match
 
 
@@ -72,6 +74,7 @@ def has_common_surname(value: str) -> bool:
     """A 2-4 character value that starts with a common single or a compound surname (bare name columns)."""
     if len(value) < 2 or len(value) > 4:
         return False
+    value = simplified(value)
     return value[:2] in COMPOUND_SURNAMES or value[0] in COMMON_SURNAMES
 
 
@@ -136,7 +139,7 @@ _PREPARED: set[str] = set()
 
 def prepare_runs(runs: Iterable[str]) -> None:
     """Look up, in one polars pass, every substring of these runs that jieba's prefix dictionary holds."""
-    new = {r for r in runs if r not in _PREPARED}
+    new = {v for r in runs for v in (r, simplified(r)) if v not in _PREPARED}
     if not new:
         return
     words, _total, longest = _word_table()
@@ -253,7 +256,8 @@ def run_names(run: str) -> tuple[Match, ...]:
     A name is decided inside its run only, and a table's notes share most of their runs (places,
     drugs, phrases), so caching here is what keeps the segmenter off repeated text.
     """
-    return tuple(_chinese_in_run(run, 0))
+    simple = simplified(run)  # traditional script read as simplified, the value kept as written
+    return tuple(replace(m, value=run[m.start:m.end]) for m in _chinese_in_run(simple, 0))
 
 
 def chinese_names(text: str) -> list[Match]:

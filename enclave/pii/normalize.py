@@ -21,6 +21,8 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
+import zhconv
+
 
 @dataclass(frozen=True)
 class Folded:
@@ -62,6 +64,20 @@ def _fold_char(c: str) -> str:
     n = unicodedata.normalize("NFKC", c)
     n = n if len(n) == 1 else c
     return n.translate(HOMOGLYPHS)
+
+
+@lru_cache(maxsize=1 << 16)
+def _simplified_char(c: str) -> str:
+    s = zhconv.convert(c, "zh-cn")
+    return s if len(s) == 1 else c
+
+
+def simplified(text: str) -> str:
+    """Traditional Chinese characters written in their simplified form, one for one (positions stay): the
+    surname, name and place lexicons are simplified, and 陳大文 is 陈大文 to them (zhconv's tables)."""
+    if text.isascii():
+        return text
+    return "".join(map(_simplified_char, text))
 
 
 def _unescape(text: str) -> tuple[str, list[int]]:

@@ -78,6 +78,15 @@ def _residence_permit(v: str) -> bool:
 
 
 BORN = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"  # birth date, sequence, check
+HOUSE = r"(?:[0-9-]{1,6}(?:号院?|號院?|弄|栋|棟|幢|楼|樓|座|单元|單元|室|层|層|樓|號))"  # a number and its unit
+EN_SMALL_WORDS = frozenset(["the", "a", "an", "on", "in", "of", "to", "at", "by", "for", "and", "or", "per", "day",
+                            "days", "week", "weeks", "month", "months", "year", "years", "time", "times", "patient",
+                            "patients"])
+
+
+def _street_words(v: str) -> bool:
+    """The words between the house number and the street type name a street ("2 days on the road" does not)."""
+    return not set(v.split(",")[0].split()[1:-1]) & EN_SMALL_WORDS
 RECORD_NO = r"[A-Za-z0-9][A-Za-z0-9-]{3,19}"
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
@@ -151,14 +160,31 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{1,2}/\d{1,2}/\d{4}"), group=1, score=0.85),
     Recognizer("name.zh-label", Entity.PERSON, _label(r"姓名|患者|病人|家属|联系人|医生|医师|护士|受访者",
                                                       r"[\u4e00-\u9fff]{2,4}"), group=1, score=0.75),
+    # the same with a space between the characters (患者 张 伟): one character per token
+    Recognizer("name.zh-label-spaced", Entity.PERSON, _label(
+        r"姓名|患者|病人|家属|联系人|医生|医师|护士|受访者",
+        r"[\u4e00-\u9fff](?:[ \u3000][\u4e00-\u9fff]){1,3}(?![\u4e00-\u9fff])"),
+        group=1, score=0.7),
     Recognizer("address-cn", Entity.ADDRESS, re.compile(
-        r"([\u4e00-\u9fff]{2,8}(?:省|市|自治区)[\u4e00-\u9fff0-9]{0,20}?(?:区|县|镇|乡)"
-        r"[\u4e00-\u9fff0-9]{0,20}?(?:路|街|道|巷|村|小区)(?:[0-9-]{1,6}(?:号院?|弄|栋|幢|楼|室))*)"), group=1,
-        score=0.8),
+        r"([\u4e00-\u9fff]{2,8}(?:省|市|自治区|自治區)[\u4e00-\u9fff0-9]{0,20}?(?:区|區|县|縣|镇|鎮|乡|鄉)"
+        rf"[\u4e00-\u9fff0-9]{{0,20}}?(?:路|街|道|巷|村|小区|小區){HOUSE}*)"), group=1, score=0.8),
+    # no province or city: a district or county, a street and a house number (朝阳区建国路88号3单元502室)
+    Recognizer("address-cn-district", Entity.ADDRESS, re.compile(
+        rf"([\u4e00-\u9fff]{{1,6}}(?:区|區|县|縣)[\u4e00-\u9fff]{{1,10}}?(?:路|街|道|巷|胡同|里){HOUSE}+)"),
+        group=1, score=0.7),
+    # Hong Kong and Macau: the territory or district, a street and a number (香港九龍彌敦道100號)
+    Recognizer("address-hk-mo", Entity.ADDRESS, re.compile(
+        rf"((?:香港|九龍|九龙|新界|港島|港岛|澳門|澳门|氹仔|路環|路环)[\u4e00-\u9fff]{{0,12}}?(?:道|路|街|里|徑|径|圍|围)"
+        rf"{HOUSE}+)"), group=1, score=0.7),
     Recognizer("address-en", Entity.ADDRESS, re.compile(
         r"(\d{1,5} [A-Z][a-z]+(?: [A-Z][a-z]+)* "
         r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd)\b\.?)"),
         group=1, score=0.75),
+    # the same in lower case, followed by a comma and the district or town (88 jianguo road, chaoyang)
+    Recognizer("address-en-lowercase", Entity.ADDRESS, re.compile(
+        L + r"(\d{1,5}(?: [a-z]+){1,3} "
+        r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close|crescent)\b\.?,\s*[a-z]{3,})"),
+        _street_words, group=1, score=0.6),
 )
 
 
@@ -171,7 +197,12 @@ def _plausible_cn_name(value: str) -> bool:
     return has_common_surname(value) and not (set(value) & _CN_NAME_REJECT)
 
 
-_EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"name.zh-label": _plausible_cn_name}
+def _plausible_spaced_cn_name(value: str) -> bool:
+    return _plausible_cn_name(re.sub(r"[ \u3000]", "", value))
+
+
+_EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"name.zh-label": _plausible_cn_name,
+                                                      "name.zh-label-spaced": _plausible_spaced_cn_name}
 
 
 def _variants(folded: Folded) -> list[Folded]:
@@ -214,6 +245,8 @@ def _one_per_place(matches: object) -> list[Match]:
     kept: list[Match] = []
     for m in ordered:
         if kept and m.start < kept[-1].end and m.entity != kept[-1].entity and m.score <= kept[-1].score:
+            continue
+        if kept and m.entity == kept[-1].entity and m.end <= kept[-1].end:  # a shorter form inside a longer one
             continue
         kept.append(m)
     return kept

@@ -112,3 +112,34 @@ def test_personal_data_in_parquet_metadata_and_archive_comments_goes_to_review()
 def test_plain_dropped_metadata_is_not_a_finding():
     r = scan_bytes("t.xlsx", _workbook(lambda wb, ws: setattr(wb.properties, "creator", "openpyxl")), POLICY)
     assert not _dropped(r)
+
+
+@pytest.mark.parametrize("text,rule", [
+    ("姓名：陳大文", "name.zh-label"),                       # traditional script
+    ("昨天陳大文来复诊", "name.zh-surname-lexicon"),
+    ("患者 张 伟 已出院", "name.zh-label-spaced"),
+    ("住址：香港九龍彌敦道100號", "address-hk-mo"),
+    ("北京市朝陽區建國路88號", "address-cn"),
+    ("住在朝阳区建国路88号3单元502室", "address-cn-district"),  # no province or city
+    ("lives at 88 jianguo road, chaoyang district, beijing", "address-en-lowercase"),
+])
+def test_names_and_addresses_in_other_scripts_and_forms_are_found(text: str, rule: str):
+    from enclave.pii.engine import analyze
+
+    assert rule in {m.rule for m in analyze(text)}
+
+
+def test_ordinary_words_before_a_road_are_not_an_address():
+    assert not entities("took 2 days on the road, then home")
+
+
+@pytest.mark.parametrize("csv", ["patient,score\nzhang wei,50\nli na,60\n", "name,score\n伟,50\n",
+                                 "姓名,score\nwei,50\n"])
+def test_a_column_labelled_as_a_name_goes_to_review_whatever_its_values(csv: str):
+    r = scan_bytes("t.csv", csv.encode(), POLICY)
+    assert "name-column" in {f.rule for f in r.findings} and r.verdict != Verdict.PASS
+
+
+def test_a_count_column_next_to_a_name_label_is_not_a_name():
+    r = scan_bytes("t.csv", b"group,patients_n\na,50\nb,60\n", POLICY)
+    assert "name-column" not in {f.rule for f in r.findings}
