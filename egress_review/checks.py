@@ -15,10 +15,11 @@ from egress_review.findings import Finding, Verdict
 from egress_review.records import row_level  # noqa: F401
 from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
 from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
-from enclave.pii.columns import float_column_identifiers, float_identifiers, split_identifiers
+from enclave.pii.columns import float_column_identifiers, float_identifiers, person_columns, split_identifiers
 from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
-from enclave.pii.normalize import decoded_texts, expand_scientific
+from enclave.pii.entities import Entity
+from enclave.pii.normalize import _ESCAPES, decoded_texts, expand_scientific
 from enclave.pii.prefilter import DIGIT_ID_MIN, candidates, recognizers_of
 from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
 
@@ -33,7 +34,10 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|[A-Z]{1,3}\d{6,}|[:=]\s*[A-Z][a-z]|&#|\\[uxU][0-9A-Fa-f]"
                        r"|[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]|[A-Za-z0-9+/=]{20,}|wxid_"
                        r"|(?i:\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b[\s,-]+\b(?:zero|one|two|three|four|"
-                       r"five|six|seven|eight|nine)\b)")
+                       r"five|six|seven|eight|nine)\b)"
+                       r"|\d (?:[a-z]+ ){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close"
+                       r"|crescent)\b"  # a lower-case street address
+                       rf"|{_ESCAPES.pattern}")  # every character code `fold` decodes (`%31`, `\x31`, `&#49;`)
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
 # CPU seconds the recognisers may spend on one file's free text: a hostile file dense in number runs (each
 # one asked of libphonenumber and the digit recognisers) could otherwise keep the scan busy for many
@@ -139,7 +143,13 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
     for col in df.columns:
         out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))
-    return out
+    return out + [_person_column(col, rows) for col, rows in person_columns(df)]
+
+
+def _person_column(column: str, rows: int) -> Finding:
+    return Finding("personal-data", Verdict.REVIEW, f"column '{column}' is labelled as a person's name: its values "
+                   f"({rows} rows) are personal data whatever they look like", entity=Entity.PERSON,
+                   rule="name-column", location={"column": column})
 
 
 SAFE_GLOBALS = ("sklearn.", "numpy.", "scipy.", "_codecs.encode", "copyreg._reconstructor", "collections.OrderedDict",
