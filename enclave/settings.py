@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -264,14 +265,24 @@ class Settings:
         return value
 
     def secret(self, name: str, nbytes: int = 32) -> str:
-        """A persistent random secret, created on first use and readable only by root."""
+        """A persistent random secret, created on first use and readable only by root.
+
+        Two processes (or threads) may ask for a new secret at once: each writes a whole private file
+        and links it into place, so the first link wins and nobody ever reads a half-written secret.
+        """
         self.secrets_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
         path = self.secrets_dir / name
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(nbytes))
+            tmp = self.secrets_dir / f".{name}.{secrets.token_hex(8)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(nbytes))
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
 

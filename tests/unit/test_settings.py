@@ -109,3 +109,16 @@ def test_the_client_secret_is_read_from_its_file(tmp_path: Path):
     secret.write_text("\n")
     with pytest.raises(ConfigError, match="ENCLAVE_OIDC_CLIENT_SECRET_FILE=.* is empty"):
         load_settings({"ENCLAVE_OIDC_CLIENT_SECRET_FILE": str(secret)}).oidc_client_secret()
+
+
+def test_a_secret_asked_for_by_many_threads_at_once_is_one_whole_secret(tmp_path: Path):
+    """The service's threads and the hub may create the same secret together: one value, never an error or half."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from enclave.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", db_url="sqlite://", policy_dir=tmp_path)
+    with ThreadPoolExecutor(16) as pool:
+        values = list(pool.map(lambda _i: settings.secret("egress-cookie"), range(64)))
+    assert len(set(values)) == 1 and len(values[0]) == 64
+    assert [p.name for p in settings.secrets_dir.iterdir()] == ["egress-cookie"]
