@@ -37,6 +37,7 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"five|six|seven|eight|nine)\b)"
                        r"|\d (?:[a-z]+ ){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close"
                        r"|crescent)\b"  # a lower-case street address
+                       r"|\d{3}[./_xX]\d{4}[./_xX]\d{4}|[(（]\d{3}[)）]|\d(?:[.,/_;|]\d){10,}"  # other separators
                        rf"|{_ESCAPES.pattern}")  # every character code `fold` decodes (`%31`, `\x31`, `&#49;`)
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
 # CPU seconds the recognisers may spend on one file's free text: a hostile file dense in number runs (each

@@ -77,6 +77,11 @@ def _residence_permit(v: str) -> bool:
     return v[:2] in ("81", "82", "83") and is_resident_id(v)
 
 
+def _digits_are(check: Callable[[str], bool], keep: str = r"[^\d]") -> Callable[[str], bool]:
+    """`check` on the digits (and, for IDs, the check letter) of a value written with separators."""
+    return lambda v: check(re.sub(keep, "", v).upper())
+
+
 BORN = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"  # birth date, sequence, check
 HOUSE = r"(?:[0-9-]{1,6}(?:号院?|號院?|弄|栋|棟|幢|楼|樓|座|单元|單元|室|层|層|樓|號))"  # a number and its unit
 EN_SMALL_WORDS = frozenset(["the", "a", "an", "on", "in", "of", "to", "at", "by", "for", "and", "or", "per", "day",
@@ -112,6 +117,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
                group=1, digits=True),
     Recognizer("cn-mobile-unlisted", Entity.PHONE, re.compile(DL + r"((?:\+?86)?1[3-9]\d{9})" + DR),
                is_unlisted_cn_mobile, group=1, digits=True, score=0.6),
+    # a mobile number cut by dots, slashes, underscores or an "x", or with its prefix in brackets: (138)1234-5678
+    Recognizer("cn-phone-separated", Entity.CN_PHONE, re.compile(
+        DL + r"(1[3-9]\d[./_xX]\d{4}[./_xX]\d{4}|[(（]1[3-9]\d[)）] ?\d{4}[-. ]?\d{4})" + DR),
+        _digits_are(is_cn_phone), group=1, score=0.85),
+    # a resident ID written one digit at a time with a separator (1.1.0.1…, 1/1/0/1…) or one digit per line
+    Recognizer("cn-resident-id-separated", Entity.CN_RESIDENT_ID, re.compile(
+        DL + r"([1-8](?:[.,/_;|]\d){16}[.,/_;|][\dXx]|[1-8](?:\r?\n\d){16}\r?\n[\dXx])" + DR),
+        _digits_are(_not_foreign, r"[^\dXx]"), group=1, score=0.9),
     Recognizer("cn-landline", Entity.CN_PHONE, re.compile(DL + r"(0\d{2,3}-\d{7,8})" + DR), is_cn_phone, group=1,
                score=0.7),
     Recognizer("bank-card-luhn", Entity.BANK_CARD, re.compile(DL + r"(\d{15,19})" + DR), is_bank_card, group=1,

@@ -143,3 +143,23 @@ def test_a_column_labelled_as_a_name_goes_to_review_whatever_its_values(csv: str
 def test_a_count_column_next_to_a_name_label_is_not_a_name():
     r = scan_bytes("t.csv", b"group,patients_n\na,50\nb,60\n", POLICY)
     assert "name-column" not in {f.rule for f in r.findings}
+
+
+@pytest.mark.parametrize("text", ["138.1234.5678", "(138)1234-5678", "138x1234x5678", "138/1234/5678"])
+def test_a_phone_cut_by_other_separators_is_found(text: str):
+    assert "CN_PHONE" in entities(text)
+
+
+@pytest.mark.parametrize("sep", [".", ",", "/", "_"])
+def test_a_resident_id_written_digit_by_digit_with_a_separator_is_found(sep: str):
+    assert "CN_RESIDENT_ID" in entities(sep.join(RESIDENT_ID))
+
+
+def test_version_numbers_and_dotted_years_are_not_identifiers():
+    assert not entities("v1.2.3 2019.2020.2021 1.2.3.4.5.6.7.8.9.0.1.2.3.4.5.6.7.8")
+
+
+@pytest.mark.parametrize("text", ["tel 138.1234.5678", "tel (138)1234-5678", "tel 138x1234x5678",
+                                  "ref " + ".".join(RESIDENT_ID), "ref " + "_".join(RESIDENT_ID)])
+def test_a_text_file_with_separated_identifiers_is_blocked(text: str):
+    assert scan_bytes("note.txt", text.encode(), POLICY).verdict == Verdict.BLOCK
