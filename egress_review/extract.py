@@ -32,16 +32,44 @@ class Segment:
 PLAIN_ATTRIBUTE = re.compile(r"[a-z:_-]+")
 
 
+# Elements that start a new line of text on the page; everything else (span, b, a, tspan...) runs on, so
+# `<span>1</span><span>3</span>…` reads as one number: the text of each block is also one segment, joined.
+BLOCK_TAGS = frozenset(re.findall(r"\w+", """address article aside blockquote body br dd div dl dt figcaption figure
+    footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section table tbody td tfoot th thead tr ul
+    svg g text title desc metadata foreignobject"""))
+
+
 class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[tuple[str, int]] = []
+        self.block: list[str] = []  # text pieces of the current block, in order
+        self.block_line = 1
+
+    def _flush(self) -> None:
+        """The current block's text, joined, when it came in more than one piece."""
+        if len(self.block) > 1:
+            self.parts.append(("".join(self.block), self.block_line))
+        self.block = []
 
     def handle_data(self, data: str) -> None:
         if data.strip():
             self.parts.append((data, self.getpos()[0]))
+            if not self.block:
+                self.block_line = self.getpos()[0]
+            self.block.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in BLOCK_TAGS:
+            self._flush()
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in BLOCK_TAGS:
+            self._flush()
         for name, value in attrs:
             if value and value.strip():
                 self.parts.append((value, self.getpos()[0]))
@@ -54,7 +82,8 @@ class _HTMLText(HTMLParser):
     # Comments, declarations (<!DOCTYPE ..., <!ENTITY ...>), CDATA and processing instructions are
     # not shown by a browser but leave with the file: they are read like any text.
     def handle_comment(self, data: str) -> None:
-        self.handle_data(data)
+        if data.strip():
+            self.parts.append((data, self.getpos()[0]))
 
     def handle_decl(self, decl: str) -> None:
         self.handle_data(decl)

@@ -163,3 +163,13 @@ def test_version_numbers_and_dotted_years_are_not_identifiers():
                                   "ref " + ".".join(RESIDENT_ID), "ref " + "_".join(RESIDENT_ID)])
 def test_a_text_file_with_separated_identifiers_is_blocked(text: str):
     assert scan_bytes("note.txt", text.encode(), POLICY).verdict == Verdict.BLOCK
+
+
+@pytest.mark.parametrize("name,markup", [
+    ("p.html", "<p>" + "".join(f"<span>{c}</span>" for c in RESIDENT_ID) + "</p>"),
+    ("c.svg", '<svg xmlns="http://www.w3.org/2000/svg"><text>' + "".join(f"<tspan>{c}</tspan>" for c in RESIDENT_ID)
+     + "</text></svg>"),
+    ("b.html", "<p>tel 138<b></b>1234<b></b>5678</p>"),
+])
+def test_digits_split_by_inline_markup_are_read_as_one_text(name: str, markup: str):
+    assert scan_bytes(name, markup.encode(), POLICY).verdict == Verdict.BLOCK
