@@ -45,6 +45,11 @@ class AuditAction(enum.StrEnum):
     EXPORT_REVIEW_REFUSED = "export.review.refused"
     EXPORT_RESOLVE_REFUSED = "export.resolve.refused"
     EXPORT_DOWNLOAD_REFUSED = "export.download.refused"
+    EXPORT_CLAIM = "export.claim"  # a reviewer took a request to work on (the queue shows it to the others)
+    EXPORT_UNCLAIM = "export.unclaim"
+    EXPORT_CLAIM_REFUSED = "export.claim.refused"
+    EXPORT_REVISE = "export.revise"  # a returned request replaced by its requester's next version
+    EXPORT_WITHDRAW_REFUSED = "export.withdraw.refused"
     EGRESS_SHOW = "egress.show"  # the operator's CLI read a request (`enclave egress show`)
     EGRESS_LIST = "egress.list"
     WORKSPACE_DENIED = "workspace.denied"

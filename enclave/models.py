@@ -174,6 +174,7 @@ class ExportState(enum.StrEnum):
     CONFLICTED = "conflicted"
     RELEASED = "released"
     WITHDRAWN = "withdrawn"
+    REVISED = "revised"  # returned, then replaced by its requester's next version (a new request)
 
 
 EXPORT_TRANSITIONS: dict[ExportState, frozenset[ExportState]] = {
@@ -182,10 +183,11 @@ EXPORT_TRANSITIONS: dict[ExportState, frozenset[ExportState]] = {
                                       ExportState.CONFLICTED, ExportState.WITHDRAWN}),
     ExportState.CONFLICTED: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED}),
     ExportState.APPROVED: frozenset({ExportState.RELEASED}),
-    ExportState.RETURNED: frozenset({ExportState.SUBMITTED, ExportState.WITHDRAWN}),
+    ExportState.RETURNED: frozenset({ExportState.SUBMITTED, ExportState.WITHDRAWN, ExportState.REVISED}),
     ExportState.REJECTED: frozenset(),
     ExportState.RELEASED: frozenset(),
     ExportState.WITHDRAWN: frozenset(),
+    ExportState.REVISED: frozenset(),
 }
 
 
@@ -205,6 +207,16 @@ class FileVote(enum.StrEnum):
     REJECT = "reject"
 
 
+class FileOutcome(enum.StrEnum):
+    """What the review made of one file: only `approved` files of an approved request are released."""
+
+    PENDING = "pending"  # fewer than two reviews so far
+    APPROVED = "approved"  # both reviewers (or, after a conflict, a reviewer and the resolver) approved it
+    RETURNED = "returned"  # changes asked for: withheld, and may come back in a new version
+    REJECTED = "rejected"  # withheld for good
+    CONFLICTED = "conflicted"  # one reviewer approved it and the other did not: a third reviewer decides
+
+
 class ExportRequest(Base):
     """Files a researcher asks to take out, with the automated findings and two reviews."""
 
@@ -221,6 +233,11 @@ class ExportRequest(Base):
     # A conflict is resolved by a third reviewer, who votes on every file as a reviewer does.
     resolved_by: Mapped[str] = mapped_column(String(64), default="")
     resolution_votes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A returned request revised by its requester: the new version is a new request naming the one it revises.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    revision_of: Mapped[int | None] = mapped_column(ForeignKey("export_requests.id"), nullable=True, index=True)
+    # Reviewers working on it now: username -> ISO time claimed (shown in the queue, audited).
+    claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     files: Mapped[list[ExportFile]] = relationship(back_populates="request", cascade="all, delete-orphan",
                                                    order_by="ExportFile.id")
