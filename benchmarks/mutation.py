@@ -11,16 +11,23 @@ only the fast unit tests named for it below, on SQLite (PostgreSQL variants dese
 Results: benchmarks/results/mutation.json — per module killed / survived / total (and timeouts, mutants no
 test reaches), the commit measured, and for each survivor its function, line, diff and explanation if any.
 
-Usage: python benchmarks/mutation.py [--module PATH ...] [--worktree | --commit REV] [--jobs N] [--output FILE]
+Usage: python benchmarks/mutation.py [--module PATH ...] [--function GLOB ...] [--worktree | --commit REV]
+                                     [--jobs N] [--output FILE]
   --worktree  measure the working tree as it is (uncommitted changes included; recorded as dirty) instead
               of the committed HEAD
   --module    only these modules (the report keeps earlier results for the others)
+  --function  only mutants of the functions matching these globs (e.g. `check_*`), for a big module whose
+              decisions live in a few functions; the report records the filter
+
+Each module's entry keeps `before`: the first measurement on record (commit and counts), so a rerun
+after new tests shows before and after side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import glob
 import json
 import re
@@ -179,15 +186,26 @@ def explain(module: str, function: str, removed: str, added: str, explanations: 
     return None
 
 
+def mutant_globs(module: str, functions: list[str]) -> list[str]:
+    """mutmut's names for the mutants of these functions (`egress_review.sdc.x_check_*__mutmut_*`);
+    methods (`xǁClassǁname`) match on the method name."""
+    dotted = module.removesuffix(".py").replace("/", ".")
+    out: list[str] = []
+    for f in functions:
+        out += [f"{dotted}.x_{f}__mutmut_*", f"{dotted}.xǁ*ǁ{f}__mutmut_*"]
+    return out
+
+
 def run_module(module: str, worktree: bool, commit: str, jobs: int,
-               explanations: list[dict[str, str]]) -> dict[str, Any]:
+               explanations: list[dict[str, str]], functions: list[str] | None = None) -> dict[str, Any]:
     workdir = WORK / module.replace("/", "_").removesuffix(".py")
     prepare(workdir, module, [], worktree, commit)
     tests = tests_for(module, workdir)
     prepare(workdir, module, tests, worktree, commit)
     source = (workdir / module).read_text(encoding="utf-8")
     started = time.monotonic()
-    run = mutmut(workdir, "run", "--max-children", str(jobs))
+    globs = mutant_globs(module, functions or [])
+    run = mutmut(workdir, "run", "--max-children", str(jobs), *globs)
     seconds = round(time.monotonic() - started, 1)
     if run.returncode != 0:
         tail = (run.stdout + run.stderr)[-3000:]
@@ -195,7 +213,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
     statuses: dict[str, str] = {}
     for line in mutmut(workdir, "results", "--all", "true").stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name:
+        if name and (not globs or any(fnmatch.fnmatch(name, g) for g in globs)):
             statuses[name] = status
     counts = {k: sum(1 for s in statuses.values() if s == k) for k in STATUS_KEYS}
     survivors = []
@@ -212,6 +230,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
         })
     return {
         "tests": tests,
+        "functions": functions or "all",
         "killed": counts["killed"],
         "survived": counts["survived"],
         "total": len(statuses),
@@ -220,6 +239,17 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
         "seconds": seconds,
         "survivors": survivors,
     }
+
+
+SUMMARY_KEYS = ("commit", "measured_at", "functions", "killed", "survived", "total", "other")
+
+
+def before_of(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """The first measurement on record for a module (kept across reruns); a first run is its own before."""
+    if previous and "before" in previous:
+        return previous["before"]
+    source = previous if previous and "error" not in previous else current
+    return {k: source.get(k) for k in SUMMARY_KEYS if k in source}
 
 
 def write_report(out: Path, report: dict[str, Any], mutmut_version: str) -> None:
@@ -236,6 +266,8 @@ def main() -> int:
     ap.add_argument("--worktree", action="store_true", help="measure uncommitted changes too")
     ap.add_argument("--commit", default="HEAD", help="measure this commit (default HEAD)")
     ap.add_argument("--output", type=Path, default=RESULT, help=f"report file (default {RESULT.relative_to(ROOT)})")
+    ap.add_argument("--function", action="append", metavar="GLOB",
+                    help="only mutants of functions matching this glob (repeatable)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     args = ap.parse_args()
     explanations = load_explanations()
@@ -249,9 +281,10 @@ def main() -> int:
     version = re.search(r"^Version: (.+)$", mutmut_version, re.MULTILINE)
     for module in modules:
         print(f"[mutation] {module} ...", flush=True)
-        result = run_module(module, args.worktree, args.commit, args.jobs, explanations)
+        result = run_module(module, args.worktree, args.commit, args.jobs, explanations, args.function)
         result.update(commit=git("rev-parse", "HEAD" if args.worktree else args.commit), dirty=dirty,
                       measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        result["before"] = before_of(report["modules"].get(module), result)
         report["modules"][module] = result
         write_report(out, report, version.group(1) if version else "?")
         if "error" in result:
