@@ -4,6 +4,10 @@ A separate enclave instance (own home, ports and name) is provisioned by `site.y
 `projects.yml`: check mode first (its predicted changes must be the real ones), then for real, then
 again (zero changes). A project made by Ansible then starts a real workspace. Bad inventory values
 fail before anything changes; the restore drill passes, and fails loudly on a corrupted backup.
+
+On a host without systemd the role puts the daily jobs in root's crontab, named for the instance. The
+test owns only those entries: it removes them when it ends (pass or fail) and checks that root's crontab
+is then exactly as it found it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from enclave.settings import REPO_ROOT
 
@@ -29,6 +34,37 @@ VARS = {"enclave_home": str(HOME / "home"), "enclave_instance": "enclaveansible"
 ENV = {"ENCLAVE_HOME": VARS["enclave_home"], "ENCLAVE_INSTANCE": "enclaveansible", "ENCLAVE_PUBLIC_PORT": "38000",
        "ENCLAVE_HUB_API_PORT": "38081", "ENCLAVE_IDP_PORT": "39000", "ENCLAVE_PROXY_API_PORT": "38001",
        "ENCLAVE_EGRESS_PORT": "38082", "ENCLAVE_POLICY_DIR": str(HOME / "home" / "policies")}
+
+
+INSTANCE = VARS["enclave_instance"]
+JOBS = yaml.safe_load((ANSIBLE / "roles" / "enclave_common" / "defaults" / "main.yml").read_text())[
+    "enclave_daily_jobs"]
+
+
+def crontab() -> str:
+    """Root's crontab as `crontab -l` prints it ("" when root has none)."""
+    res = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    return res.stdout if res.returncode == 0 else ""
+
+
+def our_cron_markers() -> set[str]:
+    """The markers the cron module writes for this instance's daily jobs (`#Ansible: <name>`)."""
+    return {f"#Ansible: enclave {job['name']} {INSTANCE}" for job in JOBS}
+
+
+def remove_our_cron_entries() -> None:
+    """Drops this instance's entries (each marker and the job line after it) and nothing else."""
+    lines, kept, skip = crontab().splitlines(keepends=True), [], False
+    markers = our_cron_markers()
+    for line in lines:
+        if skip:
+            skip = False
+        elif line.rstrip("\n") in markers:
+            skip = True
+        else:
+            kept.append(line)
+    if kept != lines:
+        subprocess.run(["crontab", "-"], input="".join(kept), text=True, check=True)
 
 
 def playbook(name: str, *args: str, extra: dict | None = None, ok: bool = True) -> tuple[list[str], str]:
@@ -61,6 +97,8 @@ def cli(*args: str) -> dict:
 @pytest.fixture(scope="module")
 def provisioned() -> Iterator[dict[str, list[str]]]:
     subprocess.run([str(BIN / "enclave"), "down"], env={**os.environ, **ENV}, capture_output=True)
+    remove_our_cron_entries()  # left by a run that was killed before its teardown
+    found = crontab()
     shutil.rmtree(HOME, ignore_errors=True)
     HOME.mkdir(parents=True)
     runs: dict[str, list[str]] = {}
@@ -74,6 +112,22 @@ def provisioned() -> Iterator[dict[str, list[str]]]:
         yield runs
     finally:
         subprocess.run([str(BIN / "enclave"), "down"], env={**os.environ, **ENV}, capture_output=True)
+        remove_our_cron_entries()
+        left = crontab()
+        assert left == found, f"root's crontab after the test differs from before it:\n{left}"
+
+
+def test_the_daily_jobs_are_in_roots_crontab_under_the_instance_name(provisioned):
+    """Without systemd (a container, this test host) cron runs the daily jobs, each once, for this instance."""
+    if Path("/proc/1/comm").read_text().strip() == "systemd":
+        pytest.skip("systemd is PID 1: the role installs timers, not crontab entries")
+    lines = crontab().splitlines()
+    for job in JOBS:
+        marker = f"#Ansible: enclave {job['name']} {INSTANCE}"
+        assert lines.count(marker) == 1, crontab()
+        entry = lines[lines.index(marker) + 1]
+        assert entry.startswith(f"{job['minute']} {job['hour']} * * * "), entry
+        assert f". {HOME / 'home'}/enclave.env" in entry and f"enclave {job['command']} --json" in entry, entry
 
 
 def test_check_mode_predicts_the_real_changes_and_a_second_run_changes_nothing(provisioned):
