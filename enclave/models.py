@@ -57,6 +57,17 @@ class MemberRole(enum.StrEnum):
     RESEARCHER = "researcher"
 
 
+class WorkMode(enum.StrEnum):
+    """How a project's researchers meet its data: rows in an interactive workspace, or only through jobs.
+
+    `blind`: the workspace holds the dummy version of every dataset and code runs on the real rows only
+    in sealed jobs whose checked outputs come back ("usable but not visible").
+    """
+
+    INTERACTIVE = "interactive"
+    BLIND = "blind"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -97,6 +108,9 @@ class Project(Base):
     cpu_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
     mem_limit: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pids_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The strictest way of working the project asked for; policy per dataset tier may be stricter still
+    # (`enclave.modes.workspace_mode` decides).
+    work_mode: Mapped[WorkMode] = mapped_column(_enum(WorkMode), default=WorkMode.INTERACTIVE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     # Everyone who was ever a member (reviewer independence reads this) and the members now.
@@ -295,6 +309,61 @@ class Release(Base):
     request: Mapped[ExportRequest] = relationship(back_populates="release")
 
 
+class JobState(enum.StrEnum):
+    """A blind-mode job: queued, running, then finished (ran to its end, whatever its exit code),
+    failed (could not run or was stopped by a limit), cancelled, or interrupted (its container was lost
+    while the service was away: nothing of it is recorded, and it can be run again)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class JobRelease(enum.StrEnum):
+    """Whether a job's log and outputs came back into the workspace: the checks passed them, an output
+    checker released them, or they are held (review) or blocked."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    HELD = "held"
+    BLOCKED = "blocked"
+    RELEASED = "released"
+    WITHHELD = "withheld"
+
+
+class Job(Base):
+    """Code run on a project's real data in a sealed container; the row is its provenance record."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(40), index=True)
+    submitter: Mapped[str] = mapped_column(String(64), index=True)
+    command: Mapped[str] = mapped_column(Text)
+    outputs_dir: Mapped[str] = mapped_column(String(200), default="results")
+    code_sha256: Mapped[str] = mapped_column(String(64))  # of the snapshot's manifest (path -> sha256)
+    code_manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image: Mapped[str] = mapped_column(String(200), default="")
+    image_digest: Mapped[str] = mapped_column(String(200), default="")
+    datasets: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name -> {version, tier, manifest sha256s}
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.QUEUED, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    container: Mapped[str] = mapped_column(String(100), default="")
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # file -> {sha256, bytes, verdict, kinds}
+    release: Mapped[JobRelease] = mapped_column(_enum(JobRelease), default=JobRelease.PENDING)
+    released_by: Mapped[str] = mapped_column(String(64), default="")
+    rerun_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class AuditEvent(Base):
     """One record of the append-only, HMAC-chained audit trail."""
 
@@ -319,3 +388,139 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+
+
+# --- governance: applications for projects, their approval chains, accreditation, dataset documentation ---
+
+
+class ApplicationState(enum.StrEnum):
+    """Where a project application stands; `approved` means the project (or amendment) was made."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"  # its current version waits for the parties of the approval chain
+    CHANGES = "changes"  # a party asked for changes: the applicant amends it (a new version)
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+APPLICATION_TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
+    ApplicationState.DRAFT: frozenset({ApplicationState.SUBMITTED, ApplicationState.WITHDRAWN}),
+    ApplicationState.SUBMITTED: frozenset({ApplicationState.CHANGES, ApplicationState.APPROVED,
+                                           ApplicationState.REJECTED, ApplicationState.WITHDRAWN}),
+    ApplicationState.CHANGES: frozenset({ApplicationState.SUBMITTED, ApplicationState.WITHDRAWN}),
+    ApplicationState.APPROVED: frozenset(),
+    ApplicationState.REJECTED: frozenset(),
+    ApplicationState.WITHDRAWN: frozenset(),
+}
+
+
+class Party(enum.StrEnum):
+    """Who must agree to an application (governance.yaml names the people)."""
+
+    STEWARD = "steward"  # the data steward of each requested dataset
+    DATA_OWNER = "data_owner"  # the owner of each requested dataset of a high tier
+    ETHICS = "ethics"  # the ethics / compliance officer
+
+
+class StepState(enum.StrEnum):
+    WAITING = "waiting"  # an earlier stage of the chain has not finished
+    PENDING = "pending"  # open for its party's decision
+    APPROVED = "approved"
+    CHANGES = "changes"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # the version it was for was replaced by an amendment
+
+
+class StepDecision(enum.StrEnum):
+    """A party's decision on one step of an application's approval chain."""
+
+    APPROVE = "approve"
+    CHANGES = "changes"
+    REJECT = "reject"
+
+
+class Application(Base):
+    """A researcher's application for a project (or an amendment of one); submitted versions are immutable."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[ApplicationState] = mapped_column(_enum(ApplicationState), default=ApplicationState.DRAFT)
+    amends: Mapped[str] = mapped_column(String(40), default="")  # slug of the project an amendment changes
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the applicant is editing now
+    project: Mapped[str] = mapped_column(String(40), default="")  # the project made (or amended) on approval
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[ApplicationVersion]] = relationship(back_populates="application",
+                                                              cascade="all, delete-orphan",
+                                                              order_by="ApplicationVersion.number")
+    steps: Mapped[list[ApprovalStep]] = relationship(back_populates="application", cascade="all, delete-orphan",
+                                                     order_by="ApprovalStep.id")
+
+
+class ApplicationVersion(Base):
+    """One submitted text of an application, never changed afterwards (an amendment is the next number)."""
+
+    __tablename__ = "application_versions"
+    __table_args__ = (UniqueConstraint("application_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="versions")
+
+
+class ApprovalStep(Base):
+    """One party's decision on one version of an application, with the time policy gives it."""
+
+    __tablename__ = "approval_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    party: Mapped[Party] = mapped_column(_enum(Party))
+    subject: Mapped[str] = mapped_column(String(64), default="")  # the dataset a steward or owner decides for
+    stage: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[StepState] = mapped_column(_enum(StepState), default=StepState.WAITING)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    application: Mapped[Application] = relationship(back_populates="steps")
+
+
+class Accreditation(Base):
+    """A person's training and standing: the level decides which dataset tiers they may use, until it expires."""
+
+    __tablename__ = "accreditations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    level: Mapped[int] = mapped_column(Integer)
+    training_completed: Mapped[date] = mapped_column(Date)
+    expires: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64), default="")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    warned_for: Mapped[date | None] = mapped_column(Date, nullable=True)  # the expiry a lapse warning was sent for
+
+
+class DatasetDoc(Base):
+    """What stewards write about a dataset version (description, column notes); the data itself never changes."""
+
+    __tablename__ = "dataset_docs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    columns: Mapped[dict[str, Any]] = mapped_column(default=dict)  # column -> description
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
