@@ -33,6 +33,7 @@ SETTING_NAMES = (
     "ENCLAVE_BACKUP_KEY", "ENCLAVE_OIDC_ISSUER", "ENCLAVE_OIDC_CLIENT_ID", "ENCLAVE_OIDC_CLIENT_SECRET_FILE",
     "ENCLAVE_OIDC_USERNAME_CLAIM", "ENCLAVE_OIDC_GROUPS_CLAIM", "ENCLAVE_OIDC_NAME_CLAIM",
     "ENCLAVE_OIDC_INSTITUTION_CLAIM", "ENCLAVE_BACKUP_REPOSITORY", "ENCLAVE_BACKUP_PASSWORD_FILE",
+    "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
 )
 
 
@@ -131,6 +132,15 @@ def _networks(src: _Source, name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _db_url(src: _Source, name: str) -> str:
+    """A SQLAlchemy database URL (sqlite:/// or postgresql+psycopg://), or "" for the default."""
+    raw = src.get(name)
+    if raw and not raw.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        raise ConfigError(f"{src.where(name)}: must start with sqlite:///, postgresql:// or postgresql+psycopg:// "
+                          "(a SQLAlchemy database URL)")
+    return raw
+
+
 EGRESS_SERVICE = "egress-review"
 # The one uid and gid researchers' processes run as in every workspace container (the image's
 # `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
@@ -140,6 +150,13 @@ WORKSPACE_GID = 1000
 # Workspaces reach the first two at their gateway address, redirected here (hub.network).
 INTERNAL_ADDRESS = "127.0.0.1"
 EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
+# Blind-mode jobs: their containers carry these labels (never org.enclave.project, which marks workspaces),
+# and their checked results come back into the project workspace under this folder, read-only.
+JOB_LABEL = "org.enclave.job"
+JOB_PROJECT_LABEL = "org.enclave.job-project"
+WORKSPACE_JOBS = "jobs"
+# Mounted into blind workspaces beside the dummy data: the synthetic-data notice (en and zh-CN).
+SYNTHETIC_NOTICE = "README-SYNTHETIC-DATA.md"
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,11 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_name_claim: str = "name"
     oidc_institution_claim: str = "institution"
+    # The hub's own database (JupyterHub's users, servers, tokens); empty: SQLite in home, as `make up`.
+    hub_db_url_setting: str = ""
+    # Site overrides for JupyterHub (*.py, loaded in name order after ours); /etc/enclave/jupyterhub_config.d
+    # on a production host. Empty: none.
+    hub_config_dir: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -203,6 +225,33 @@ class Settings:
     def egress_store(self) -> Path:
         """Content-addressed copies of every file ever requested for export (never mounted anywhere)."""
         return self.home / "egress" / "store"
+
+    @property
+    def hub_db_url(self) -> str:
+        """JupyterHub's database (ENCLAVE_HUB_DB_URL, e.g. postgresql+psycopg://...); SQLite in home by default."""
+        url = self.hub_db_url_setting or f"sqlite:///{self.home / 'jupyterhub.sqlite'}"
+        # SQLAlchemy's plain postgresql:// means psycopg2; the enclave installs psycopg (3)
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+    def hub_config_overrides(self) -> list[Path]:
+        """The site's JupyterHub overrides in ENCLAVE_HUB_CONFIG_DIR, in name order (a missing folder: none)."""
+        if not self.hub_config_dir:
+            return []
+        return sorted(Path(self.hub_config_dir).glob("*.py"))
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Blind-mode jobs on the host: per job its code snapshot, outputs folder and log (root-only)."""
+        return self.home / "jobs"
+
+    @property
+    def jobs_store(self) -> Path:
+        """Content-addressed copies of job code snapshots and checked outputs (never mounted as a whole)."""
+        return self.home / "jobs" / "store"
+
+    def dummy_dir(self, name: str, version: str) -> Path:
+        """The dummy (synthetic) version of a dataset version, made at ingestion: what blind workspaces mount."""
+        return self.home / "dummy" / name / version
 
     @property
     def backup_signing_key(self) -> Path:
@@ -333,6 +382,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oidc_institution_claim=claims["institution"],
         backup_repository=src.get("ENCLAVE_BACKUP_REPOSITORY"),
         backup_password_file=src.get("ENCLAVE_BACKUP_PASSWORD_FILE"),
+        hub_db_url_setting=_db_url(src, "ENCLAVE_HUB_DB_URL"),
+        hub_config_dir=src.get("ENCLAVE_HUB_CONFIG_DIR"),
     )
 
 

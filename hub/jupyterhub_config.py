@@ -24,7 +24,10 @@ c.JupyterHub.hub_bind_url = f"http://{settings.internal_address}:{settings.hub_a
 c.JupyterHub.hub_connect_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
 # From outside (any interface but loopback and the enclave bridges) only the public proxy port answers.
 ensure_external_firewall([settings.hub_api_port, settings.egress_port, settings.idp_port, settings.proxy_api_port])
-c.JupyterHub.db_url = f"sqlite:///{settings.home / 'jupyterhub.sqlite'}"
+# The hub's own database: SQLite in ENCLAVE_HOME by default, PostgreSQL with ENCLAVE_HUB_DB_URL. Every start brings
+# its schema to JupyterHub's head with JupyterHub's alembic migrations (as `enclave db upgrade` does for ours).
+c.JupyterHub.db_url = settings.hub_db_url
+c.JupyterHub.upgrade_db = True
 c.JupyterHub.cookie_secret = bytes.fromhex(settings.secret("hub-cookie"))
 c.JupyterHub.cleanup_servers = False  # a hub restart leaves running workspaces alone
 c.JupyterHub.allow_named_servers = False
@@ -96,6 +99,11 @@ c.JupyterHub.services = [
                  f"--cull-every={policies.workspace.cull_every_seconds}"]},
     {"name": HUB_SERVICE, "api_token": settings.secret("hub-admin-token")},
 ]
+
+# The site's overrides (ENCLAVE_HUB_CONFIG_DIR, /etc/enclave/jupyterhub_config.d on a production host), in name
+# order after ours; the role check below runs on the result, so no override can give operators users' servers.
+for override in settings.hub_config_overrides():
+    load_subconfig(str(override))  # type: ignore[name-defined]  # noqa: F821
 
 check_roles_hold_no_data_scopes(c.JupyterHub.load_roles)
 install_i18n(c)
