@@ -62,6 +62,20 @@ class AuditAction(enum.StrEnum):
     ACCESS_DENIED = "hub.access.denied"  # someone tried another user's server, tokens or spawn page
     BACKUP_CREATE = "backup.create"
     BACKUP_DRILL = "backup.drill"
+    # governance (the governance service): applications, approvals, catalogue, accreditation, supervision
+    APPLICATION_SAVE = "application.save"  # a draft saved
+    APPLICATION_SUBMIT = "application.submit"  # a version submitted (an amendment carries its diff)
+    APPLICATION_WITHDRAW = "application.withdraw"
+    APPLICATION_DECIDE = "application.decide"  # one party's approve / changes / reject on a step
+    APPLICATION_APPROVED = "application.approved"  # every party agreed: the project was made or amended
+    APPLICATION_REJECTED = "application.rejected"
+    APPLICATION_ESCALATE = "application.escalate"  # a step past its time limit, escalated
+    GOVERNANCE_REFUSED = "governance.refused"  # a refused governance action (who, what, why)
+    DATASET_DOC_EDIT = "dataset.doc.edit"  # a steward changed a dataset version's description or column notes
+    ACCREDITATION_SET = "accreditation.set"
+    AUDIT_EXPORT = "audit.export"  # an auditor downloaded part of the trail (CSV or JSON)
+    NOTIFY_SENT = "notify.sent"  # a notification went out (ids and states only, never data)
+    NOTIFY_FAILED = "notify.failed"
 
 
 def _key() -> bytes:

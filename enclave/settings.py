@@ -33,6 +33,7 @@ SETTING_NAMES = (
     "ENCLAVE_BACKUP_KEY", "ENCLAVE_OIDC_ISSUER", "ENCLAVE_OIDC_CLIENT_ID", "ENCLAVE_OIDC_CLIENT_SECRET_FILE",
     "ENCLAVE_OIDC_USERNAME_CLAIM", "ENCLAVE_OIDC_GROUPS_CLAIM", "ENCLAVE_OIDC_NAME_CLAIM",
     "ENCLAVE_OIDC_INSTITUTION_CLAIM", "ENCLAVE_BACKUP_REPOSITORY", "ENCLAVE_BACKUP_PASSWORD_FILE",
+    "ENCLAVE_GOVERNANCE_PORT",
     "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
 )
 
@@ -150,6 +151,9 @@ WORKSPACE_GID = 1000
 # Workspaces reach the first two at their gateway address, redirected here (hub.network).
 INTERNAL_ADDRESS = "127.0.0.1"
 EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
+# Catalogue, project applications and approvals, accreditation, audit pages: a hub service like egress-review.
+GOVERNANCE_SERVICE = "governance"
+GOVERNANCE_PREFIX = f"/services/{GOVERNANCE_SERVICE}/"
 # Blind-mode jobs: their containers carry these labels (never org.enclave.project, which marks workspaces),
 # and their checked results come back into the project workspace under this folder, read-only.
 JOB_LABEL = "org.enclave.job"
@@ -169,6 +173,7 @@ class Settings:
     idp_port: int = 9000
     proxy_api_port: int = 8001
     egress_port: int = 8082
+    governance_port: int = 8083
     image: str = "enclave-workspace:latest"
     tls_cert: str = ""
     tls_key: str = ""
@@ -366,6 +371,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         idp_port=src.integer("ENCLAVE_IDP_PORT", 9000),
         proxy_api_port=src.integer("ENCLAVE_PROXY_API_PORT", 8001),
         egress_port=src.integer("ENCLAVE_EGRESS_PORT", 8082),
+        governance_port=src.integer("ENCLAVE_GOVERNANCE_PORT", 8083),
         image=src.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
         tls_cert=tls_cert,
         tls_key=tls_key,
