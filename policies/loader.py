@@ -8,7 +8,16 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from policies.schema import SECTIONS, BackupPolicy, DatasetPolicy, EgressPolicy, Limits, WorkspacePolicy, size_to_bytes
+from policies.schema import (
+    SECTIONS,
+    BackupPolicy,
+    DatasetPolicy,
+    EgressPolicy,
+    GovernancePolicy,
+    Limits,
+    WorkspacePolicy,
+    size_to_bytes,
+)
 
 
 class PolicyError(ValueError):
@@ -21,6 +30,7 @@ class Policies:
     datasets: DatasetPolicy
     egress: EgressPolicy
     backup: BackupPolicy
+    governance: GovernancePolicy
     source: Path
 
     def limits_for(self, cpu: float | None, mem: str | None, pids: int | None) -> Limits:

@@ -171,5 +171,64 @@ class BackupPolicy(Strict):
         "authenticates every blob it reads)")
 
 
+class AccreditationLevel(Strict):
+    name: str
+    max_tier: int = Field(ge=0, description="the highest dataset tier a person at this level may use")
+
+
+class ChainStep(Strict):
+    """One party of the approval chain. Steps of the same stage run in parallel; a stage opens when the
+    one before it has approved. Steward and data-owner steps are one per requested dataset."""
+
+    party: Literal["steward", "data_owner", "ethics"]
+    stage: int = Field(default=1, ge=1)
+    days: float = Field(default=5, gt=0, description="time limit of the step; overdue steps are escalated")
+    min_tier: int = Field(default=0, ge=0, description="only for datasets of this tier or above (ethics: the "
+                          "step is there when any requested dataset is)")
+
+
+class GovernancePolicy(Strict):
+    """Who approves project applications, in what order and how fast; how accreditation grades access."""
+
+    levels: dict[int, AccreditationLevel]
+    not_enrolled_max_tier: int = Field(default=-1, ge=-1, description="accounts with no accreditation record "
+                                       "may use data up to this tier (-1: none); a transition setting")
+    lapsed_max_tier: int = Field(default=-1, ge=-1, description="accounts whose accreditation expired may use "
+                                 "data up to this tier (-1: none)")
+    lapse_warning_days: int = Field(default=30, ge=1, description="stewards are told this many days before "
+                                    "a member's accreditation lapses")
+    chain: list[ChainStep]
+    stewards: dict[str, list[str]] = Field(default_factory=dict, description="dataset name -> the usernames "
+                                           "of its stewards; '*' for datasets not named")
+    data_owners: dict[str, list[str]] = Field(default_factory=dict, description="dataset name -> owners; '*'")
+    ethics_officers: list[str] = Field(default_factory=list)
+    max_duration_days: int = Field(default=1095, ge=1, description="longest project an application may ask for")
+
+    @model_validator(mode="after")
+    def _chain_has_people(self) -> GovernancePolicy:
+        if not self.chain:
+            raise ValueError("chain: at least one approval step is required")
+        parties = {s.party for s in self.chain}
+        if "ethics" in parties and not self.ethics_officers:
+            raise ValueError("ethics_officers: the chain has an ethics step but nobody is named")
+        if "steward" in parties and not self.stewards:
+            raise ValueError("stewards: the chain has steward steps but no steward is named")
+        if "data_owner" in parties and not self.data_owners:
+            raise ValueError("data_owners: the chain has data-owner steps but no owner is named")
+        return self
+
+    def people(self, party: str, dataset: str = "") -> list[str]:
+        """Who may decide a step of `party` (for `dataset`, for stewards and owners)."""
+        if party == "ethics":
+            return list(self.ethics_officers)
+        table = self.stewards if party == "steward" else self.data_owners
+        return list(table.get(dataset, table.get("*", [])))
+
+    def max_tier_for(self, level: int | None) -> int:
+        """The highest tier a current accreditation of `level` allows (-1: none)."""
+        return self.levels[level].max_tier if level in self.levels else -1
+
+
 SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,
-                                     "egress": EgressPolicy, "backup": BackupPolicy}
+                                     "egress": EgressPolicy, "backup": BackupPolicy,
+                                     "governance": GovernancePolicy}
