@@ -14,9 +14,10 @@ from traitlets import Unicode
 
 from datasets_mount.mounts import Mount, dataset_mount, project_workspace
 from enclave import audit
+from enclave.access import check_can_start, projects_for
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
-from enclave.projects import SLUG, active_datasets, check_can_start, projects_for
+from enclave.projects import SLUG, active_datasets
 from enclave.settings import EGRESS_PREFIX, WORKSPACE_GID, WORKSPACE_UID, get_settings
 from hub.network import ensure_firewall, ensure_project_network
 from policies import load_policies

@@ -1,0 +1,119 @@
+"""Graded access (分级授权): who may start a workspace, by project state and membership and by accreditation.
+
+`enclave.projects.startability` answers for the project (active, member, researcher role); this module
+adds the person's standing: a current accreditation's level allows dataset tiers up to the level's
+`max_tier` (policies/governance.yaml); an expired one only `lapsed_max_tier`; none at all
+`not_enrolled_max_tier`. The spawner, the hub's spawn page and the governance service all ask here,
+so the reason a start is refused is the same sentence everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from enclave.errors import NotAllowed
+from enclave.models import Accreditation, Project, User
+from enclave.projects import Startability, active_datasets, get_project, get_user, startability, today
+from enclave.settings import get_settings
+from policies import load_policies
+from policies.schema import GovernancePolicy
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a person's accreditation allows now, and in words why."""
+
+    max_tier: int
+    reason: str  # e.g. "your accreditation (level 2, standard) is current until 2027-01-01"
+    lapsed: bool = False
+
+
+def governance_policy() -> GovernancePolicy:
+    return load_policies(get_settings().policy_dir).governance
+
+
+def accreditation_of(session: Session, username: str) -> Accreditation | None:
+    return session.execute(select(Accreditation).where(Accreditation.username == username)).scalar_one_or_none()
+
+
+def standing(acc: Accreditation | None, policy: GovernancePolicy, on: date | None = None) -> Standing:
+    """The highest tier `acc` allows on `on` (today by default)."""
+    on = on or today()
+    if acc is None:
+        return Standing(policy.not_enrolled_max_tier, "you have no accreditation on record")
+    level = policy.levels.get(acc.level)
+    name = f"level {acc.level}" + (f", {level.name}" if level else "")
+    if on >= acc.expires:
+        return Standing(policy.lapsed_max_tier, f"your accreditation ({name}) lapsed on {acc.expires}", True)
+    return Standing(policy.max_tier_for(acc.level), f"your accreditation ({name}) is current until {acc.expires}")
+
+
+def tier_reason(st: Standing, tier: int) -> str:
+    """Why data of `tier` is out of reach for someone of standing `st`, or "" when it is not."""
+    if tier <= st.max_tier:
+        return ""
+    allowed = "no dataset tier" if st.max_tier < 0 else f"data up to tier {st.max_tier}"
+    return f"{st.reason}, which allows {allowed}; the project holds tier {tier} data"
+
+
+def check_accredited_for(session: Session, username: str, tier: int, policy: GovernancePolicy | None = None,
+                         on: date | None = None) -> None:
+    """Refuse (NotAllowed, the reason as message) when `username` may not use data of `tier`."""
+    st = standing(accreditation_of(session, username), policy or governance_policy(), on)
+    reason = tier_reason(st, tier)
+    if reason:
+        raise NotAllowed(reason)
+
+
+def can_accredited_for(session: Session, username: str, tier: int, policy: GovernancePolicy | None = None,
+                       on: date | None = None) -> bool:
+    try:
+        check_accredited_for(session, username, tier, policy, on)
+    except NotAllowed:
+        return False
+    return True
+
+
+def project_tier(project: Project) -> int:
+    """The highest tier of the datasets approved for the project now (-1 when it holds none)."""
+    return max((d.tier for d in active_datasets(project)), default=-1)
+
+
+def graded_startability(session: Session, project: Project, user: User, policy: GovernancePolicy,
+                        on: date | None = None) -> Startability:
+    """`startability`, then the accreditation: a project's data above the member's level stops the start."""
+    base = startability(project, user, on)
+    if not base.can_start:
+        return base
+    reason = tier_reason(standing(accreditation_of(session, user.username), policy, on), project_tier(project))
+    return Startability(project.slug, project.title, not reason, reason)
+
+
+def projects_for(session: Session, username: str) -> list[Startability]:
+    """Every project the user belongs to, with whether they may start a workspace in it (and why not)."""
+    user = get_user(session, username)
+    policy = governance_policy()
+    return [graded_startability(session, m.project, user, policy)
+            for m in sorted(user.memberships, key=lambda m: m.project.slug)]
+
+
+def check_can_start(session: Session, username: str, slug: str) -> Project:
+    """The spawner's question: may `username` start a workspace in `slug` now? NotAllowed says why not."""
+    user = get_user(session, username)
+    project = get_project(session, slug)
+    s = graded_startability(session, project, user, governance_policy())
+    if not s.can_start:
+        raise NotAllowed(f"cannot start a workspace: {s.reason}")
+    return project
+
+
+def can_start(session: Session, username: str, slug: str) -> bool:
+    try:
+        check_can_start(session, username, slug)
+    except NotAllowed:
+        return False
+    return True

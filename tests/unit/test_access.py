@@ -1,0 +1,79 @@
+"""Graded access: a member's accreditation decides which tiers of data her workspace may start with."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from datasets_mount.synthetic import cohort
+from enclave.access import can_start, check_can_start, projects_for
+from enclave.db import session_scope
+from enclave.errors import NotAllowed
+from enclave.models import Accreditation, ProjectState
+from enclave.projects import approve_dataset, create_project, today, transition, upsert_user
+from tests.unit.conftest import _ingest
+
+
+@pytest.fixture
+def tiered(enclave_home: Path) -> Path:
+    """Project `study` (alice, PI) holding cohort@v1, a tier 2 dataset."""
+    _ingest(enclave_home, "cohort", cohort(200))
+    with session_scope() as s:
+        upsert_user(s, "admin", "alice", roles=["researcher"])
+        create_project(s, "admin", slug="study", title="Study", approval_ref="E", purpose="p", pi="alice",
+                       start=today(), expiry=today() + timedelta(days=9))
+        transition(s, "admin", "study", ProjectState.APPROVED, "ok")
+        transition(s, "admin", "study", ProjectState.ACTIVE, "ok")
+        approve_dataset(s, "admin", "study", "cohort", "v1", {2})
+    return enclave_home
+
+
+def _accredit(level: int, expires_in_days: int) -> None:
+    with session_scope() as s:
+        s.add(Accreditation(username="alice", level=level, training_completed=today() - timedelta(days=30),
+                            expires=today() + timedelta(days=expires_in_days), recorded_by="admin"))
+
+
+def test_current_accreditation_at_the_datas_level_starts(tiered: Path):
+    _accredit(2, 100)
+    with session_scope() as s:
+        assert check_can_start(s, "alice", "study").slug == "study"
+
+
+def test_lapsed_accreditation_stops_the_start_and_says_when_it_lapsed(tiered: Path):
+    _accredit(2, -1)
+    with session_scope() as s:
+        with pytest.raises(NotAllowed, match=r"lapsed on .*tier 2 data"):
+            check_can_start(s, "alice", "study")
+        row = projects_for(s, "alice")[0]
+        assert not row.can_start and "lapsed" in row.reason
+
+
+def test_level_below_the_datas_tier_stops_the_start(tiered: Path):
+    _accredit(1, 100)
+    with session_scope() as s:
+        assert not can_start(s, "alice", "study")
+        with pytest.raises(NotAllowed, match="allows data up to tier 1; the project holds tier 2"):
+            check_can_start(s, "alice", "study")
+
+
+def test_an_expiry_of_today_has_lapsed(tiered: Path):
+    _accredit(3, 0)
+    with session_scope() as s:
+        assert not can_start(s, "alice", "study")
+
+
+def test_not_enrolled_follows_the_transition_setting(tiered: Path):
+    """The repository's policy lets not-yet-enrolled accounts use tier 2 (not_enrolled_max_tier: 2)."""
+    with session_scope() as s:
+        assert can_start(s, "alice", "study")
+
+
+def test_project_rules_still_come_first(tiered: Path):
+    _accredit(3, 100)
+    with session_scope() as s:
+        transition(s, "admin", "study", ProjectState.SUSPENDED, "audit finding")
+        with pytest.raises(NotAllowed, match="suspended"):
+            check_can_start(s, "alice", "study")
