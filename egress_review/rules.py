@@ -21,6 +21,7 @@ from enclave.models import (
     ExportFile,
     ExportRequest,
     ExportState,
+    FileOutcome,
     FileVote,
     Project,
     Role,
@@ -38,6 +39,27 @@ def _allowed(check: Callable[[], None]) -> bool:
     except EnclaveError:
         return False
     return True
+
+
+def why_not(check: Callable[[], None]) -> str | None:
+    """The reason a `check_can_…` gives, or None when it allows: what a disabled control says beside it."""
+    try:
+        check()
+    except EnclaveError as exc:
+        return str(exc)
+    return None
+
+
+class DecisionRefused(NotAllowed):
+    """A review or resolution form that cannot be accepted as filled in: each problem names its field.
+
+    Fields are the form's names (`decision`, `file-<id>`, `comment-<id>`, `comment_to_requester`,
+    `reason`), so the page can show each problem beside what caused it and keep everything typed.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
 
 
 def _same_project(request: ExportRequest, project: Project) -> None:
@@ -81,6 +103,24 @@ def check_can_withdraw(request: ExportRequest, user: User) -> None:
 
 def can_withdraw(request: ExportRequest, user: User) -> bool:
     return _allowed(lambda: check_can_withdraw(request, user))
+
+
+def check_can_revise(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+    """A returned request is revised by its requester, while she may still submit in its project.
+
+    The revision is a new request (its files are copied and checked again from the workspace) naming
+    the one it revises; the returned one becomes `revised` and keeps its reviews for the record.
+    """
+    _same_project(request, project)
+    if request.requester != user.username:
+        raise NotAllowed("only the requester can revise a request")
+    if request.state != ExportState.RETURNED:
+        raise NotAllowed(f"request {request.id} is {request.state.value}: only a returned request can be revised")
+    check_can_submit(user, project, on)
+
+
+def can_revise(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_revise(request, user, project, on))
 
 
 def check_can_download(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
@@ -157,6 +197,16 @@ def can_resolve(request: ExportRequest, resolver: User, project: Project, on: da
     return _allowed(lambda: check_can_resolve(request, resolver, project, on))
 
 
+def check_can_approve_file(f: ExportFile) -> None:
+    """A file with blocking findings is never approved as it is: the requester must change it."""
+    if f.verdict == Verdict.BLOCK:
+        raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
+
+
+def can_approve_file(f: ExportFile) -> bool:
+    return _allowed(lambda: check_can_approve_file(f))
+
+
 def _vote(f: ExportFile, given: dict[str, str] | None) -> FileVote:
     if given is None or not given.get("decision"):
         raise NotAllowed(f"no decision given for file '{f.name}'")
@@ -167,31 +217,151 @@ def _vote(f: ExportFile, given: dict[str, str] | None) -> FileVote:
                            + ", ".join(v.value for v in FileVote) + ")") from None
 
 
+def _file_problems(request: ExportRequest, file_votes: dict[str, dict[str, str]],
+                   resolving: bool) -> tuple[dict[int, FileVote], list[tuple[str, str]]]:
+    """Each file's vote, and what is wrong with the votes: missing, blocked, uncommented or unseconded."""
+    votes: dict[int, FileVote] = {}
+    problems: list[tuple[str, str]] = []
+    for f in request.files:
+        try:
+            votes[f.id] = _vote(f, file_votes.get(str(f.id)))
+        except EnclaveError as exc:
+            problems.append((f"file-{f.id}", str(exc)))
+            continue
+        if votes[f.id] != FileVote.APPROVE:
+            continue
+        refusal = why_not(lambda f=f: check_can_approve_file(f))  # type: ignore[misc]
+        if refusal:
+            problems.append((f"file-{f.id}", refusal))
+        elif f.verdict == Verdict.REVIEW and not has_text(file_votes[str(f.id)].get("comment", "")):
+            problems.append((f"comment-{f.id}", f"file '{f.name}' has findings that need a reviewer comment"))
+        elif resolving and not any(r.file_votes.get(str(f.id), {}).get("decision") == FileVote.APPROVE.value
+                                   for r in request.reviews):
+            problems.append((f"file-{f.id}", f"file '{f.name}' was approved by neither reviewer: a resolution "
+                                             "cannot release it on one person's approval"))
+    return votes, problems
+
+
 def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[str, dict[str, str]],
                    explanation: str, *, resolving: bool = False) -> None:
-    """What a review and a resolution must both satisfy.
+    """What a review and a resolution must both satisfy; every problem is raised at once (`DecisionRefused`).
 
     Every file has a vote; a blocked file cannot be approved; a flagged file is approved only with a
-    comment; a request is approved only when every file is. A review that returns or rejects says why
-    to the requester; a resolution always gives its reason.
+    comment. Approving releases the approved files and withholds the others, so it needs at least one
+    approved file, and a file withheld by an approval says why (its comment, or the comment to the
+    requester). A review that returns or rejects says why to the requester; a resolution always gives
+    its reason, and releases only files that one of the two reviewers approved (two people per file).
     """
     unknown = sorted(set(file_votes) - {str(f.id) for f in request.files})
     if unknown:
         raise EnclaveError(f"request {request.id} has no file(s) {', '.join(unknown)}")
-    votes = {f.id: _vote(f, file_votes.get(str(f.id))) for f in request.files}
-    for f in request.files:
-        if votes[f.id] != FileVote.APPROVE:
-            continue
-        if f.verdict == Verdict.BLOCK:
-            raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
-        if f.verdict == Verdict.REVIEW and not has_text(file_votes[str(f.id)].get("comment", "")):
-            raise NotAllowed(f"file '{f.name}' has findings that need a reviewer comment")
-    if decision == Decision.APPROVE and any(v != FileVote.APPROVE for v in votes.values()):
-        raise NotAllowed("a request can only be approved when every file is approved")
+    votes, problems = _file_problems(request, file_votes, resolving)
+    text_field = "reason" if resolving else "comment_to_requester"
+    if decision == Decision.APPROVE and len(votes) == len(request.files):
+        if not any(v == FileVote.APPROVE for v in votes.values()):
+            problems.append(("decision", "approving releases the approved files: approve at least one file, "
+                                         "or return or reject the request"))
+        withheld = [f for f in request.files if votes[f.id] != FileVote.APPROVE
+                    and not has_text(file_votes[str(f.id)].get("comment", ""))]
+        if withheld and not has_text(explanation):
+            problems += [(f"comment-{f.id}", f"file '{f.name}' is withheld: say why in its comment to the "
+                                             "requester") for f in withheld]
     if resolving and not has_text(explanation):
-        raise EnclaveError("resolving a conflict needs a reason")
+        problems.append((text_field, "resolving a conflict needs a reason"))
     if not resolving and decision != Decision.APPROVE and not has_text(explanation):
-        raise EnclaveError("returning or rejecting a request needs a comment to the requester")
+        problems.append((text_field, "returning or rejecting a request needs a comment to the requester"))
+    if problems:
+        raise DecisionRefused(problems)
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+
+DECIDED_STATES = frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED, ExportState.RELEASED,
+                            ExportState.REVISED})
+
+
+def _outcome(decisions: set[str]) -> FileOutcome:
+    if decisions == {FileVote.APPROVE.value}:
+        return FileOutcome.APPROVED
+    if FileVote.APPROVE.value in decisions:
+        return FileOutcome.CONFLICTED
+    return FileOutcome.REJECTED if FileVote.REJECT.value in decisions else FileOutcome.RETURNED
+
+
+def file_outcomes(request: ExportRequest) -> dict[int, FileOutcome]:
+    """Each file's outcome from the votes that decided it: both reviewers', or the resolver's after a conflict.
+
+    Approved by both (or by the resolver, who may approve only what a reviewer approved); conflicted
+    when one approved and the other did not; otherwise returned, or rejected if either rejected it.
+    """
+    if len(request.reviews) < REVIEWERS_NEEDED:
+        return {f.id: FileOutcome.PENDING for f in request.files}
+    deciding = [request.resolution_votes] if request.resolved_by else [r.file_votes for r in request.reviews]
+    return {f.id: _outcome({str((v.get(str(f.id)) or {}).get("decision", "")) for v in deciding})
+            for f in request.files}
+
+
+def agreed(request: ExportRequest) -> bool:
+    """Two reviews agree when their decisions are the same and, for an approval, so is every file's release."""
+    if len({r.decision for r in request.reviews}) != 1:
+        return False
+    if request.reviews[0].decision != Decision.APPROVE:
+        return True
+    return FileOutcome.CONFLICTED not in file_outcomes(request).values()
+
+
+def check_can_release_file(request: ExportRequest, f: ExportFile) -> None:
+    """A file leaves only with an approved request, approved by two people, and never with blocking findings."""
+    if f.request_id != request.id:
+        raise ValueError(f"file {f.id} is not in request {request.id}")
+    if request.state not in (ExportState.APPROVED, ExportState.RELEASED):
+        raise NotAllowed(f"request {request.id} is {request.state.value}: nothing is released")
+    check_can_approve_file(f)
+    outcome = file_outcomes(request)[f.id]
+    if outcome != FileOutcome.APPROVED:
+        raise NotAllowed(f"file '{f.name}' is {outcome.value}: it is withheld")
+
+
+def can_release_file(request: ExportRequest, f: ExportFile) -> bool:
+    return _allowed(lambda: check_can_release_file(request, f))
+
+
+# --- claims ---------------------------------------------------------------------------------------
+
+
+def open_claims(request: ExportRequest) -> list[str]:
+    """Reviewers who claimed the request and have not decided yet (a decision ends a claim)."""
+    decided = {r.reviewer for r in request.reviews} | ({request.resolved_by} if request.resolved_by else set())
+    return [name for name in (request.claims or {}) if name not in decided]
+
+
+def check_can_claim(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> None:
+    """A reviewer who may act on the request takes one of the places still open, so others pick another."""
+    resolving = request.state == ExportState.CONFLICTED
+    if resolving:
+        check_can_resolve(request, reviewer, project, on)
+    else:
+        check_can_review(request, reviewer, project, on)
+    claims = open_claims(request)
+    if reviewer.username in claims:
+        raise NotAllowed(f"you have already claimed request {request.id}")
+    places = 1 if resolving else REVIEWERS_NEEDED - len(request.reviews)
+    if len(claims) >= places:
+        raise NotAllowed(f"request {request.id} is already claimed by {', '.join(claims)}")
+
+
+def can_claim(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> bool:
+    return _allowed(lambda: check_can_claim(request, reviewer, project, on))
+
+
+def check_can_unclaim(request: ExportRequest, reviewer: User) -> None:
+    if reviewer.username not in open_claims(request):
+        raise NotAllowed(f"you have not claimed request {request.id}")
+
+
+def can_unclaim(request: ExportRequest, reviewer: User) -> bool:
+    return _allowed(lambda: check_can_unclaim(request, reviewer))
 
 
 # --- seeing a request ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from egress_review import rules
 from enclave.models import ExportFile, ExportRequest, ExportState
 
 DECIDED = {ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED, ExportState.RELEASED,
-           ExportState.CONFLICTED}
+           ExportState.CONFLICTED, ExportState.REVISED}
 
 
 # What a requester reads for each check: fixed text, filled only with the kind (an entity or rule name).
@@ -92,11 +92,11 @@ def file_view(f: ExportFile, reviewer: bool = False) -> dict[str, Any]:
 
 
 def _requester_votes(votes: dict[str, dict[str, str]] | None, comments: bool) -> dict[str, dict[str, str]]:
-    """Per-file decisions; a file comment only where the page shows it to the requester (`comments`)."""
+    """Per-file decisions; a file comment where the page shows it to the requester: on a file not approved."""
     out: dict[str, dict[str, str]] = {}
     for fid, v in (votes or {}).items():
         out[fid] = {"decision": v.get("decision", "")}
-        if comments and rules.has_text(v.get("comment", "")):
+        if comments and v.get("decision") != "approve" and rules.has_text(v.get("comment", "")):
             out[fid]["comment"] = v["comment"]
     return out
 
@@ -104,21 +104,43 @@ def _requester_votes(votes: dict[str, dict[str, str]] | None, comments: bool) ->
 def release_record_view(record: dict[str, Any]) -> dict[str, Any]:
     """results.json as the requester downloads it: no more than the request page shows her.
 
-    Requester findings; per review its decision and per-file decisions, with file comments only from
-    reviews that did not approve (as `request_view` shows them); no reviewer names, no approving
-    reviewers' notes on files. The full record stays in the database for reviewers and the audit.
+    Requester findings; per review its decision and per-file decisions, with file comments only on files
+    not approved (as `request_view` shows them); no reviewer names, no notes beside approvals. The files
+    withheld are listed with their outcome. The full record stays in the database for reviewers and the audit.
     """
     hidden = {"reviews", "resolved_by", "resolution_files"}
     return {**{k: v for k, v in record.items() if k not in hidden},
             "files": [{**f, "findings": requester_findings(f.get("findings", []))} for f in record.get("files", [])],
             "reviews": [{"decision": r.get("decision"), "at": r.get("at"),
-                         "files": _requester_votes(r.get("files"), r.get("decision") != "approve")}
+                         "files": _requester_votes(r.get("files"), True)}
                         for r in record.get("reviews", [])],
-            "resolution_files": _requester_votes(record.get("resolution_files"), False) or None}
+            "resolution_files": _requester_votes(record.get("resolution_files"), True) or None,
+            "withheld": record.get("withheld", [])}
 
 
 def release_files(req: ExportRequest) -> list[ExportFile]:
-    return list(req.files) if req.state == ExportState.RELEASED else []
+    """The files the release record lists as released (all of them in records older than per-file outcomes),
+    each allowed again by `rules.check_can_release_file` at the time of the download."""
+    if req.state != ExportState.RELEASED or req.release is None:
+        return []
+    listed = req.release.record.get("files", [])
+    ids = {f.get("id") for f in listed} if all("id" in f for f in listed) else {f.id for f in req.files}
+    return [f for f in req.files if f.id in ids and rules.can_release_file(req, f)]
+
+
+def requester_file_comments(req: ExportRequest) -> dict[str, list[str]]:
+    """Per file, what each reviewer (and the resolver) wrote when not approving it: those are for the requester.
+
+    A comment beside an approval explains it to the other reviewers (why a flagged file is fine) and stays
+    with them.
+    """
+    out: dict[str, list[str]] = {}
+    votes = [r.file_votes for r in req.reviews] + ([req.resolution_votes] if req.resolved_by else [])
+    for file_votes in votes:
+        for fid, v in (file_votes or {}).items():
+            if v.get("decision") != "approve" and rules.has_text(v.get("comment", "")):
+                out.setdefault(str(fid), []).append(v["comment"])
+    return out
 
 
 def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer: bool = False) -> dict[str, Any]:
@@ -127,12 +149,19 @@ def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer:
         "created_at": req.created_at.isoformat(), "updated_at": req.updated_at.isoformat(),
         "files": len(req.files), "verdict": max((f.verdict for f in req.files),
                                                 key=lambda v: {"pass": 0, "review": 1, "block": 2}[v], default="pass"),
-        "reviews_done": len(req.reviews),
+        "reviews_done": len(req.reviews), "version": req.version or 1, "revision_of": req.revision_of,
+        "claims": rules.open_claims(req) if reviewer else [],
     }
     if not detail:
         return out
     out["justification"] = req.justification
     out["files"] = [file_view(f, reviewer) for f in req.files]
+    if req.state in DECIDED:
+        outcomes = rules.file_outcomes(req)
+        released = {f.id for f in release_files(req)}
+        for fv in out["files"]:
+            fv["outcome"] = outcomes[fv["id"]].value
+            fv["released"] = fv["id"] in released
     if reviewer:
         visible = set(rules.visible_reviews(req, viewer))
         out["reviews"] = [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
@@ -140,9 +169,10 @@ def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer:
                            "at": r.created_at.isoformat()} for r in req.reviews if r.reviewer in visible]
         out["resolution"] = req.resolution or None
     elif req.state in DECIDED:
-        out["comments"] = [r.comment_to_requester for r in req.reviews if r.comment_to_requester.strip()]
-        out["file_comments"] = {str(fid): v["comment"] for r in req.reviews for fid, v in r.file_votes.items()
-                                if v.get("comment", "").strip() and r.decision.value != "approve"}
+        out["comments"] = [r.comment_to_requester for r in req.reviews if rules.has_text(r.comment_to_requester)]
+        out["file_comments"] = requester_file_comments(req)
+        for fv in out["files"]:
+            fv["comments"] = out["file_comments"].get(str(fv["id"]), [])
         out["resolution"] = req.resolution or None
     if req.state == ExportState.RELEASED and viewer == req.requester:
         out["downloads"] = [{"id": f.id, "name": f.name, "sha256": f.sha256,

@@ -24,7 +24,7 @@ from enclave import __version__, audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
 from enclave.db import session_scope
-from enclave.errors import EnclaveError, InvalidTransition, NotFound, Unavailable
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
     Decision,
@@ -186,19 +186,33 @@ def check_submitter(session: Session, username: str, project_slug: str) -> None:
     rules.check_can_submit(get_user(session, username), get_project(session, project_slug))
 
 
+def revisable(session: Session, requester: str, request_id: int, project_slug: str) -> ExportRequest:
+    """The returned request `requester` may revise now from `project_slug` (`rules.check_can_revise`)."""
+    prev = visible_request(session, requester, request_id, lock=True)
+    user, project = parties(session, requester, prev)
+    if prev.project != project_slug:
+        raise NotAllowed(f"request {request_id} belongs to project '{prev.project}': revise it from that "
+                         "project's workspace")
+    rules.check_can_revise(prev, user, project)
+    return prev
+
+
 def submit(session: Session, requester: str, project_slug: str, files: Sequence[tuple[str, bytes]], justification: str,
            store: Path, policy: EgressPolicy, own: OwnDataIndex | None = None,
-           model: dict[str, Any] | None = None) -> ExportRequest:
+           model: dict[str, Any] | None = None, revises: int | None = None) -> ExportRequest:
     """Copies and checks every file in one transaction: a request exists whole or not at all.
 
     `model` names training (and held-out) data for pickled models, for the membership-inference test.
+    `revises` names a returned request this one replaces as its next version; it becomes `revised`.
     """
     check_submitter(session, requester, project_slug)
+    prev = revisable(session, requester, revises, project_slug) if revises is not None else None
     if not justification.strip():
         raise EnclaveError("a justification is required: say what the files are and why they are safe to release")
     if not files:
         raise EnclaveError("no files in the request")
-    req = ExportRequest(project=project_slug, requester=requester, justification=justification)
+    req = ExportRequest(project=project_slug, requester=requester, justification=justification,
+                        version=prev.version + 1 if prev else 1, revision_of=prev.id if prev else None)
     session.add(req)
     results = [scan_bytes(name, data, policy, own=own) for name, data in files]
     across_files(results, policy)  # tables that disclose only together, e.g. with and without one category
@@ -211,7 +225,11 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
     session.flush()
     audit.record(session, requester, "export.submit", project=project_slug, target=f"request:{req.id}",
                  files=[{"name": f.name, "sha256": f.sha256, "original_sha256": f.scan.get("original_sha256"),
-                         "verdict": f.verdict} for f in req.files])
+                         "verdict": f.verdict} for f in req.files], revises=revises)
+    if prev is not None:
+        _move(session, prev, ExportState.REVISED, requester, by=f"request:{req.id}")
+        audit.record(session, requester, AuditAction.EXPORT_REVISE, project=project_slug, target=f"request:{prev.id}",
+                     revision=f"request:{req.id}", version=req.version)
     return req
 
 
@@ -231,9 +249,9 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
     audit.record(session, reviewer, "export.review", project=req.project, target=f"request:{req.id}",
                  decision=decision.value, files={k: v.get("decision") for k, v in file_votes.items()})
     if len(req.reviews) == rules.REVIEWERS_NEEDED:
-        decisions = {r.decision for r in req.reviews}
-        outcome = OUTCOME[decisions.pop()] if len(decisions) == 1 else ExportState.CONFLICTED
-        _move(session, req, outcome, "system", reviewers=[r.reviewer for r in req.reviews])
+        outcome = OUTCOME[req.reviews[0].decision] if rules.agreed(req) else ExportState.CONFLICTED
+        _move(session, req, outcome, "system", reviewers=[r.reviewer for r in req.reviews],
+              files={str(k): v.value for k, v in rules.file_outcomes(req).items()})
     return req
 
 
@@ -251,10 +269,51 @@ def resolve(session: Session, actor: str, request_id: int, decision: Decision, f
 
 
 def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest:
-    req = visible_request(session, requester, request_id, lock=True)
-    rules.check_can_withdraw(req, get_user(session, requester))
+    with refusals_audited(session, requester, AuditAction.EXPORT_WITHDRAW_REFUSED, request_id):
+        req = visible_request(session, requester, request_id, lock=True)
+        rules.check_can_withdraw(req, get_user(session, requester))
     _move(session, req, ExportState.WITHDRAWN, requester)
     return req
+
+
+def claim(session: Session, reviewer: str, request_id: int) -> ExportRequest:
+    """A reviewer takes one of the request's open places (`rules.check_can_claim`); recorded either way."""
+    with refusals_audited(session, reviewer, AuditAction.EXPORT_CLAIM_REFUSED, request_id):
+        req = visible_request(session, reviewer, request_id, lock=True)
+        rules.check_can_claim(req, *parties(session, reviewer, req))
+    req.claims = {**(req.claims or {}), reviewer: datetime.now(UTC).isoformat()}
+    session.flush()
+    audit.record(session, reviewer, AuditAction.EXPORT_CLAIM, project=req.project, target=f"request:{req.id}",
+                 claims=rules.open_claims(req))
+    return req
+
+
+def unclaim(session: Session, reviewer: str, request_id: int) -> ExportRequest:
+    with refusals_audited(session, reviewer, AuditAction.EXPORT_CLAIM_REFUSED, request_id, unclaim=True):
+        req = visible_request(session, reviewer, request_id, lock=True)
+        rules.check_can_unclaim(req, get_user(session, reviewer))
+    req.claims = {k: v for k, v in (req.claims or {}).items() if k != reviewer}
+    session.flush()
+    audit.record(session, reviewer, AuditAction.EXPORT_UNCLAIM, project=req.project, target=f"request:{req.id}")
+    return req
+
+
+def versions(session: Session, req: ExportRequest) -> list[ExportRequest]:
+    """Every version of the request, first to this one (each revision names the one it revised)."""
+    chain = [req]
+    while chain[0].revision_of is not None:
+        prev = session.get(ExportRequest, chain[0].revision_of)
+        if prev is None:
+            break
+        chain.insert(0, prev)
+    return chain
+
+
+def earlier_requests(session: Session, req: ExportRequest, limit: int = 20) -> list[ExportRequest]:
+    """The requester's other requests in the same project, newest first (for a reviewer's context)."""
+    return list(session.execute(select(ExportRequest).where(
+        ExportRequest.requester == req.requester, ExportRequest.project == req.project, ExportRequest.id != req.id)
+        .order_by(ExportRequest.id.desc()).limit(limit)).scalars())
 
 
 def settle(session: Session, request_id: int) -> Release | None:
@@ -264,17 +323,28 @@ def settle(session: Session, request_id: int) -> Release | None:
 
 
 def release(session: Session, actor: str, request_id: int) -> Release:
-    """Approved files become downloadable by the requester; results.json records everything."""
+    """The approved files become downloadable by the requester; results.json records everything.
+
+    Only files `rules.check_can_release_file` allows go out (approved by two people, never blocked);
+    the others are listed as withheld with their outcome, and nothing of them is released.
+    """
     req = get_request(session, request_id)
     if req.state != ExportState.APPROVED:
         raise InvalidTransition(f"request {req.id} is {req.state.value}, not approved")
     if req.release is not None:
         raise InvalidTransition(f"request {req.id} is already released")
+    outcomes = rules.file_outcomes(req)
+    out = [f for f in req.files if rules.can_release_file(req, f)]
+    if not out:
+        raise InvalidTransition(f"request {req.id} has no approved file to release")
     record = {
         "request": req.id, "project": req.project, "requester": req.requester, "justification": req.justification,
         "submitted_at": req.created_at.isoformat(), "released_at": datetime.now(UTC).isoformat(),
-        "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.size, "verdict": f.verdict,
-                   "findings": f.scan.get("findings", [])} for f in req.files],
+        "version": req.version, "revision_of": req.revision_of,
+        "files": [{"id": f.id, "name": f.name, "sha256": f.sha256, "bytes": f.size, "verdict": f.verdict,
+                   "findings": f.scan.get("findings", [])} for f in out],
+        "withheld": [{"id": f.id, "name": f.name, "sha256": f.sha256, "verdict": f.verdict,
+                      "outcome": outcomes[f.id].value} for f in req.files if f not in out],
         "checks_run": ["file-type", "personal-data", "own-data", "row-level", "disclosure-control", "model"],
         "rules": req.files[0].scan.get("rules", {}) if req.files else {},
         "reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
@@ -286,7 +356,8 @@ def release(session: Session, actor: str, request_id: int) -> Release:
     }
     rel = Release(request=req, released_by=actor, record=record)
     session.add(rel)
-    _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in req.files])
+    _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in out],
+          withheld=[f.sha256 for f in req.files if f not in out])
     return rel
 
 

@@ -30,8 +30,9 @@ def votes(request_id: int, vote: FileVote = FileVote.APPROVE, comment: str = "")
 
 
 def decide(reviewer: str, rid: int, decision: Decision = Decision.APPROVE, comment: str = "") -> ExportState:
-    """A review voting on every file as the decision implies (approve, or ask for changes)."""
-    vote = FileVote.APPROVE if decision == Decision.APPROVE else FileVote.CHANGES
+    """A review voting on every file as the decision implies (approve, ask for changes, or reject)."""
+    vote = {Decision.APPROVE: FileVote.APPROVE, Decision.RETURN: FileVote.CHANGES,
+            Decision.REJECT: FileVote.REJECT}[decision]
     with session_scope() as s:
         return workflow.review(s, reviewer, rid, decision, votes(rid, vote, comment),
                                comment_to_requester=comment).state
@@ -39,10 +40,13 @@ def decide(reviewer: str, rid: int, decision: Decision = Decision.APPROVE, comme
 
 def conflict(store: Path, files: tuple[tuple[str, bytes], ...] | list[tuple[str, bytes]] = (CLEAN,),
              who: str = "alice") -> int:
-    """A request bob returns and carol rejects (or bob approves, when every file can be approved)."""
+    """A request bob approves (the files that can be approved; he returns blocked ones) and carol rejects."""
     rid = submit(store, files, who=who)
-    first = Decision.APPROVE if files == (CLEAN,) else Decision.RETURN
-    decide("bob", rid, first, comment="" if first == Decision.APPROVE else "aggregate further")
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        bob = {str(f.id): {"decision": (FileVote.CHANGES if f.verdict == "block" else FileVote.APPROVE).value,
+                           "comment": "checked"} for f in req.files}
+        workflow.review(s, "bob", rid, Decision.APPROVE, bob, comment_to_requester="aggregate further")
     assert decide("carol", rid, Decision.REJECT, comment="too granular") == ExportState.CONFLICTED
     return rid
 

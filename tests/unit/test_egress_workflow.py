@@ -209,17 +209,20 @@ def test_the_requester_and_project_members_cannot_resolve(world: Path):
         resolve("dave", own, Decision.APPROVE, FileVote.APPROVE)
 
 
-def test_a_resolution_cannot_approve_a_blocked_file(world: Path):
+def test_a_resolution_releases_the_approved_file_and_never_the_blocked_one(world: Path):
     rid = conflict(world, [CLEAN, ("ids.txt", f"id {RID}".encode())])
     with pytest.raises(NotAllowed, match="'ids.txt' has blocking findings"):
         resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
     mixed = votes(rid, FileVote.APPROVE, comment="fine")
     with session_scope() as s:
         blocked = next(str(f.id) for f in workflow.get_request(s, rid).files if f.name == "ids.txt")
-    mixed[blocked]["decision"] = FileVote.CHANGES.value
-    with pytest.raises(NotAllowed, match="only be approved when every file is approved"):
-        resolve("rita", rid, Decision.APPROVE, mixed)
-    assert resolve("rita", rid, Decision.REJECT, FileVote.REJECT, "identifiers") == ExportState.REJECTED
+    mixed[blocked] = {"decision": FileVote.CHANGES.value, "comment": "remove the identifiers"}
+    assert resolve("rita", rid, Decision.APPROVE, mixed) == ExportState.APPROVED
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        assert req.state == ExportState.RELEASED
+        assert [f["name"] for f in req.release.record["files"]] == ["table.csv"]
+        assert req.release.record["withheld"][0]["name"] == "ids.txt"
 
 
 def test_a_resolution_approves_a_flagged_file_only_with_a_comment(world: Path):
