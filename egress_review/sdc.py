@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,6 +42,11 @@ class SdcRule(enum.StrEnum):
     COUNT_IN_TEXT = "count-in-text"
     COUNT_IN_CHART = "count-in-chart"
     PERCENT_WITHOUT_DENOMINATOR = "percent-without-denominator"
+    # how a count was recognised, recorded as the finding's `recognised_by` beside the threshold rule
+    COUNT_BY_CONTENT = "count-by-content"
+    CROSSTAB_CELL = "crosstab-cell"
+    COUNT_BY_ROW_LABEL = "count-by-row-label"
+    COUNT_IN_JSON = "count-in-json"
 
 _SPLIT = re.compile(r"[\s_.\-/()（）:：]+")
 # Tokens of an English column name that say "this counts people or events".
@@ -82,7 +88,6 @@ TOTAL_LABEL = re.compile(r"^(total|totals|all|overall|sum|grand total|all patien
                          r"总数|共计|总体|全部|总和|小计|全体)$", re.IGNORECASE)
 SUPPRESSED = re.compile(r"^\s*(?:[<≤＜]\s*=?\s*\d+|\*+|\[?redacted\]?|suppressed|masked|n/?a\*|c|x|-|—|–|<NA>|~)\s*$",
                         re.IGNORECASE)
-NUMBER = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$|^\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*$")
 N_PCT = re.compile(r"^\s*(?P<n>\d[\d,]*|[<≤＜]\s*\d+|\*+|\[REDACTED\]|REDACTED)\s*(?:/\s*(?P<d>\d[\d,]*)\s*)?"
                    r"[(（]\s*(?P<p>\d+(?:\.\d+)?)\s*(?P<pc>%|％)?\s*[)）]\s*$", re.IGNORECASE)
 N_PCT_CUE = re.compile(r"[(（]\s*%\s*[)）]|n\s*[(（]\s*%|no\.?\s*[(（]\s*%|例\s*[(（]\s*%|例数\s*[(（]|人数\s*[(（]"
@@ -130,16 +135,50 @@ def _name_says_not_count(name: str) -> bool:
             or bool(CN_NOT_PEOPLE.search(name)))
 
 
+ASCII_NUMBER = re.compile(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?",
+                          re.ASCII)
+_SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-", "\uff0b": "+", "\uff0c": ",", "\uff0e": "."})
+
+
+def _plain_digits(text: str) -> str | None:
+    """`text` with what a reader does not see dropped (spaces, control and format characters at its ends,
+    format characters inside) and every script's decimal digits written as ASCII; None when something
+    else is left that is not ASCII. Python's float() would accept some of these and refuse others
+    ('8\x1d' and '٣' it takes, '８\u200b' it does not): numbers are read one way, here, whatever the cell."""
+    chars = []
+    for c in text.strip(" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u3000\u200b\ufeff\x00"):
+        if c.isascii():
+            chars.append(c)
+            continue
+        cat = unicodedata.category(c)
+        if cat in ("Cf", "Cc"):
+            continue
+        digit = unicodedata.decimal(c, None)
+        if digit is not None:
+            chars.append(str(digit))
+        elif (t := c.translate(_SIGNS)) != c:
+            chars.append(t)
+        else:
+            return None
+    return "".join(chars)
+
+
 def parse_number(value: object) -> float | None:
-    """A cell as a number: ints, floats, '1,234', '12.0'; None for anything else."""
+    """A cell as a number: ints, floats, '1,234', '12.0', full-width or other scripts' digits, with invisible
+    characters dropped; None for anything else (never what float() alone happens to accept: '1_000',
+    'nan', 'infinity', '٣' next to a control character)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return None if isinstance(value, float) and not math.isfinite(value) else float(value)
     text = str(value)
-    if not NUMBER.match(text):
+    if not text.isascii() or not text[-1:].isalnum() or not text[:1].isalnum():
+        text = _plain_digits(text) or ""
+    text = text.strip()
+    if not ASCII_NUMBER.fullmatch(text):
         return None
-    return float(text.replace(",", ""))
+    n = float(text.replace(",", ""))
+    return n if math.isfinite(n) else None
 
 
 def is_suppressed(value: object) -> bool:
@@ -216,9 +255,11 @@ def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[st
         if c.whole and name_says_count(c.name):
             found[c.name] = "name"
     grouping = any(not c.numeric for c in cols) or any(_name_says_not_count(c.name) and c.numeric for c in cols)
-    if any(c.name.lower() == "top1" for c in cols):
+    if any(TOP_COLUMN.match(c.name.strip()) for c in cols):
         return found  # a magnitude table (total, top1, top2 per cell) for the dominance rules: its total is no count
     first_named = min((c.position for c in cols if found.get(c.name) == "name"), default=len(cols))
+    for name in _crosstab_cells(cols, found):
+        found[name] = "crosstab"
     if not grouping:
         return found
     for c in cols:
@@ -233,14 +274,67 @@ def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[st
     return found
 
 
+INDEX_NAME = re.compile(r"^(?:|unnamed: ?0|index|row_0|col_0|level_0|rownames|\.\.\.1)$", re.IGNORECASE)
+YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:年|[-/ ]\d{1,2}月?)?$")
+
+
+def _level_header(name: str) -> bool:
+    """A header naming a level of a variable (Male, 2019, Stage II, 0, 男性) rather than a variable
+    (age, year, mean_los, beds, sites): the columns of a cross-tabulation."""
+    toks = name_tokens(name)
+    if YEAR_HEADER.match(name.strip()) or (toks and all(t.isdigit() for t in toks)):
+        return True
+    if not toks or any(t in STAT_TOKENS or t in NOT_PEOPLE for t in toks) or PCT_NAME.search(name) \
+            or CN_NOT_PEOPLE.search(name) or MIN_MAX.search(name) or CN_NOT_COUNT.search(name):
+        return False
+    return not (len(toks) == 1 and toks[0] in KEY_TOKENS)
+
+
+def level_name(name: str) -> bool:
+    """A key of a dict of counts naming a category (London, 男, Stage II, 2019), not a setting or statistic."""
+    return _level_header(name) and not name_says_count(name)
+
+
+SETTINGS = frozenset({"params", "parameters", "config", "settings", "options", "hyperparameters", "args"})
+
+
+def statistic_name(name: str) -> bool:
+    """A name that says its values are statistics or settings, not counts (mean_age, los_days, params); a
+    grouping name (by_region, age_band) says nothing about the values."""
+    toks = name_tokens(name)
+    return any(t in STAT_TOKENS for t in toks) or bool(CN_NOT_COUNT.search(name)) or name.strip().lower() in SETTINGS
+
+
+def _crosstab_cells(cols: list[Column], found: dict[str, str]) -> list[str]:
+    """The columns of a cross-tabulation whose cells are unlabelled whole numbers: row labels (a column of
+    labels or a printed index) and two or more columns headed by levels of a variable, every cell a
+    whole number. Such cells are counts (a trained checker reads pd.crosstab and table() output so)."""
+    if any(how == "name" for how in found.values()):
+        return []
+    labels = [c for c in cols if not c.numeric]
+    body = [c for c in cols if c.numeric]
+    if not labels and body and INDEX_NAME.match(body[0].name.strip()):
+        body = body[1:]
+    elif not labels:
+        return []
+    if len(body) < 2 or len(cols[0].raw) < 2 or not all(c.whole and _level_header(c.name) for c in body):
+        return []
+    if any(all(1900 <= v <= 2100 for v in c.nums if v is not None) for c in body):
+        return []  # a column of years is a key, not cells
+    return [c.name for c in body if c.name not in found]
+
+
 def _small(v: float, sdc: DisclosureControl) -> bool:
     limit = sdc.threshold if sdc.mode == "threshold" else sdc.redact_at_or_below + 1
     return 0 < v < limit
 
 
-def count_cell(v: float, sdc: DisclosureControl, loc: dict, how: str = "") -> list[Finding]:
-    """The threshold, zero and rounding rules for one count (as shown, or recovered from a disguise)."""
+def count_cell(v: float, sdc: DisclosureControl, loc: dict, how: str = "", by: SdcRule | None = None,
+               ) -> list[Finding]:
+    """The threshold, zero and rounding rules for one count (as shown, or recovered from a disguise);
+    `by` names the rule that recognised the value as a count, when it was not the column's name."""
     n = int(round(v))
+    loc = {**loc, "recognised_by": str(by)} if by else loc
     suffix = f" ({how})" if how else ""
     if n == 0:
         if sdc.zeros_disclosive:
@@ -276,6 +370,40 @@ def _vectorised_counts(df: pl.DataFrame, counted: dict[str, str], sdc: Disclosur
     return out
 
 
+HOW_COUNTED = {"content": "count column recognised by content", "crosstab": "cell of a cross-tabulation"}
+COUNTED_BY = {"content": SdcRule.COUNT_BY_CONTENT, "crosstab": SdcRule.CROSSTAB_CELL}
+
+
+def counts_by_row_label(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl) -> list[Finding]:
+    """Long-format tables (group, measure, value) and transposed ones: a row whose label says it counts
+    ('n', 'cases', 'deaths', '例数') holds counts in its numeric cells, whatever the column is called."""
+    out: list[Finding] = []
+    labels = [c for c in cols if not c.numeric and any(isinstance(v, str) and v.strip() for v in c.raw)]
+    targets = [c for c in cols if c.numeric and c.name not in counted and not _statistic_column(c.name)]
+    if not labels or not targets:
+        return out
+    for label in labels:
+        for r, v in enumerate(label.raw):
+            if not (isinstance(v, str) and name_says_count(v)) or STAT_ROW_CUE.search(v) or PCT_NAME.search(v):
+                continue
+            for c in targets:
+                n = c.nums[r]
+                if n is not None and n >= 0 and abs(n - round(n)) < 1e-9:
+                    out += count_cell(n, sdc, {"row": r + 1, "column": c.name},
+                                      f"the row's '{label.name}' is '{v.strip()}': a count",
+                                      SdcRule.COUNT_BY_ROW_LABEL)
+    return out
+
+
+def _statistic_column(name: str) -> bool:
+    """A column of statistics or keys (year, p-value, pct), not of the values of a long-format table."""
+    toks = name_tokens(name)
+    generic = {"value", "values", "val", "estimate", "est", "stat", "statistic", "result", "score"}
+    return (any((t in STAT_TOKENS and t not in generic) or t in KEY_TOKENS for t in toks)
+            or bool(PCT_NAME.search(name) or MIN_MAX.search(name) or INTERVAL_NAME.search(name)
+                    or CN_NOT_COUNT.search(name)))
+
+
 def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
                  sdc: DisclosureControl) -> list[Finding]:
     if df.height > MAX_CELLWISE_ROWS:
@@ -286,8 +414,8 @@ def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
         missingness = bool(MISSINGNESS.search(name))
         for row, v in enumerate(by_name[name].nums, start=1):
             if v is not None and not (missingness and v == 0):
-                out += count_cell(v, sdc, {"row": row, "column": name}, "count column recognised by content"
-                                  if how == "content" else "")
+                out += count_cell(v, sdc, {"row": row, "column": name}, HOW_COUNTED.get(how, ""),
+                                  COUNTED_BY.get(how))
     return out
 
 
@@ -577,30 +705,85 @@ def _group_sizes(cols: list[Column], counted: dict[str, str], row_labels: list[s
     return sizes
 
 
+TOP_COLUMN = re.compile(r"^(?:top|largest|max_contrib(?:ution|utor)?)[_\s-]?(\d+)$", re.IGNORECASE)
+CONTRIBUTORS = re.compile(r"^(?:n_?contributors|contributors|n_?units|n_?firms|n_?providers|贡献者数)$", re.IGNORECASE)
+
+
+def _magnitude_columns(df: pl.DataFrame) -> tuple[str | None, list[str], str | None]:
+    """(total, [top1, top2, ...] in rank order, number of contributors) of a magnitude table, by name."""
+    total = next((c for c in df.columns if c.strip().lower() == "total"), None)
+    ranked = sorted((int(m.group(1)), c) for c in df.columns if (m := TOP_COLUMN.match(c.strip())))
+    tops = [c for rank, c in ranked if rank >= 1]
+    contributors = next((c for c in df.columns if CONTRIBUTORS.match(c.strip())), None)
+    return total, tops, contributors
+
+
+def _top_n_bounds(tops: list[float], total: float, n: int) -> tuple[float, float]:
+    """Least and greatest share of `total` the largest `n` contributors can have, given the largest ones
+    shown: each contributor not shown is no larger than the smallest shown and the rest of the total."""
+    shown = sum(tops[:n])
+    missing = n - min(n, len(tops))
+    rest = max(0.0, total - sum(tops))
+    upper = shown + min(rest, missing * (tops[-1] if tops else total))
+    return shown / total, min(1.0, upper / total)
+
+
+def _p_bounds(tops: list[float], total: float) -> tuple[float, float]:
+    """Least and greatest (total - top1 - top2) / top1; without a top2 column the second contributor may
+    hold anything up to min(top1, total - top1)."""
+    a = tops[0]
+    if len(tops) >= 2:
+        r = (total - a - tops[1]) / a
+        return r, r
+    rest = max(0.0, total - a)
+    return (rest - min(a, rest)) / a, rest / a
+
+
 def dominance(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding]:
-    """(n,k) dominance and the p% rule on magnitude tables that give total, top1 (and top2) per cell."""
+    """(n,k) dominance and the p% rule on magnitude tables that give the total and the largest contributions
+    (top1, top2, ... per cell), as defined by ACRO: a cell fails (n,k) when its `n` largest contributors make
+    at least `k` of its total, and p% when (total - top1 - top2) / top1 < p. What the shown columns cannot
+    settle (n larger than the contributions shown, p% without top2) goes to review; a cell with no more
+    contributors than `n` fails (n,k) whatever its values."""
     out: list[Finding] = []
-    cols = {c.lower(): c for c in df.columns}
-    total, top1, top2 = (cols.get(n) for n in ("total", "top1", "top2"))
-    if not (total and top1):
+    total, tops, contributors = _magnitude_columns(df)
+    if not (total and tops):
         return out
-    for row, r in enumerate(df.select([c for c in (total, top1, top2) if c]).iter_rows(), start=1):
-        t, a = r[0], r[1]
-        b = r[2] if top2 else 0
-        if not all(isinstance(x, int | float) for x in (t, a)) or t <= 0:
+    n, k, p = sdc.dominance_n, sdc.dominance_k, sdc.p_percent
+    nk_rule, p_rule = f"dominance n={n} k={k}", f"p%={p}"
+    for row, r in enumerate(df.select([total, *tops] + ([contributors] if contributors else [])).iter_rows(), start=1):
+        t = parse_number(r[0])
+        shown = [parse_number(v) for v in r[1:1 + len(tops)]]
+        count = parse_number(r[-1]) if contributors else None
+        if t is None or t <= 0 or shown[0] is None:
             continue
-        b = b if isinstance(b, int | float) else 0
         loc = {"row": row, "column": total}
-        if min(t, a, b) < 0:
+        known = [v for v in shown if v is not None]
+        known = known[:next((i for i, v in enumerate(shown) if v is None), len(shown))]  # ranks without a gap
+        if min(t, *known) < 0:
             out.append(Finding(CHECK, Verdict.REVIEW, "negative values: dominance unreliable", rule=SdcRule.DOMINANCE,
                                location=loc))
             continue
-        if sdc.dominance_n <= 2 and (a + b) / t >= sdc.dominance_k:
-            out.append(Finding(CHECK, Verdict.BLOCK, f"top {sdc.dominance_n} contributors make {(a + b) / t:.0%} "
-                               "of the total", rule=f"dominance n={sdc.dominance_n} k={sdc.dominance_k}", location=loc))
-        if a > 0 and (t - a - b) / a < sdc.p_percent:
+        low, high = _top_n_bounds(known, t, n)
+        if count is not None and 0 < count <= n:
+            out.append(Finding(CHECK, Verdict.BLOCK, f"{count:g} contributors: the top {n} make the whole total",
+                               rule=nk_rule, location=loc))
+        elif low >= k:
+            out.append(Finding(CHECK, Verdict.BLOCK, f"top {n} contributors make {low:.0%} of the total",
+                               rule=nk_rule, location=loc))
+        elif high >= k:
+            out.append(Finding(CHECK, Verdict.REVIEW, f"top {n} contributors make between {low:.0%} and {high:.0%} "
+                               f"of the total: only the largest {len(known)} are shown", rule=nk_rule, location=loc))
+        if known[0] == 0:
+            continue
+        p_low, p_high = _p_bounds(known, t)
+        if p_high < p:
             out.append(Finding(CHECK, Verdict.BLOCK, "the second-largest contributor could estimate the largest "
-                               f"within {sdc.p_percent:.0%}", rule=f"p%={sdc.p_percent}", location=loc))
+                               f"within {p:.0%}", rule=p_rule, location=loc))
+        elif p_low < p:
+            out.append(Finding(CHECK, Verdict.REVIEW, "without the second-largest contribution (top2) the p% rule "
+                               "cannot be checked: the second-largest contributor may estimate the largest within "
+                               f"{p:.0%}", rule=p_rule, location=loc))
     return out
 
 
@@ -625,6 +808,7 @@ def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding
     out = small_counts(df, cols, counted, sdc)
     if cols:
         out += group_sizes_in_labels(cols, sdc)
+        out += counts_by_row_label(cols, counted, sdc)
         out += n_percent_cells(df, cols, sdc)
         out += n_of_n_cells(cols, sdc)
         out += percentages_with_denominator(cols, counted, sdc)
@@ -790,7 +974,8 @@ def counts_in_chart(texts: list[str], sdc: DisclosureControl) -> list[Finding]:
             if _small(int(m.group(1)), sdc):
                 out.append(Finding(CHECK, Verdict.REVIEW, f"chart states a count of {m.group(1)} ('{m.group()}'): "
                                    "a small count", rule=SdcRule.COUNT_IN_CHART, location={"label": t[:80]}))
-    values = [int(t) for t in texts if t.isdigit() and not (len(t) > 1 and t.startswith("0"))]
+    values = [int(n) for t in texts if t.strip().isdecimal() and not (len(t.strip()) > 1 and t.strip().startswith("0"))
+              and (n := parse_number(t)) is not None]
     steps = {b - a for a, b in zip(values, values[1:], strict=False)}
     if len(values) >= 3 and len(steps) == 1:
         return out  # an axis

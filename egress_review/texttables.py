@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from egress_review import sdc
 from egress_review.filetypes import decode_text
 from egress_review.sdc import is_suppressed, name_says_count, parse_number
 
@@ -244,7 +245,7 @@ def _header_ok(cells: list[str]) -> bool:
     named = [c for c in cells if c]
     if len(named) < 2 and not (len(named) == 1 and not cells[0]):
         return False
-    return all(parse_number(c) is None or (c.isdigit() and 1900 <= int(c) <= 2100) or c.isdigit() and len(c) <= 2
+    return all(parse_number(c) is None or (c.isdecimal() and 1900 <= int(c) <= 2100) or c.isdecimal() and len(c) <= 2
                for c in named)
 
 
@@ -405,11 +406,71 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, str | int | float | bool)
 
 
-def json_tables(obj: Any, path: str, depth: int = 0) -> Iterator[TextTable]:
-    """Tables a JSON summary carries: lists of flat records, columns as equal-length lists, and the counts of
-    a flat object ({"n_deaths": 3}) as a one-row table."""
+JSON_COUNTS = {"path": "", "recognised_by": "count-in-json"}
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) or isinstance(v, float) and v.is_integer()
+
+
+def _json_table(df: pl.DataFrame | None, path: str, counts: bool = False) -> Iterator[TextTable]:
+    if df is not None and df.height:
+        yield TextTable(df, {**JSON_COUNTS, "path": path} if counts else {"path": path}, None, "json")
+
+
+def _json_counts(key: str, obj: dict[str, Any], path: str) -> Iterator[TextTable]:
+    """A dict of whole numbers keyed by categories ({"London": 3, "North": 45}, value_counts().to_dict()) is a
+    frequency table; so is any dict of whole numbers under a key that says it counts ({"cases": {...}})."""
+    items = [(str(k), v) for k, v in obj.items()]
+    if len(items) < 2 or not all(_whole(v) and v >= 0 for _, v in items):
+        return
+    parent_counts = name_says_count(key)
+    if not parent_counts and (sdc.statistic_name(key) or not all(sdc.level_name(k) for k, _ in items)):
+        return
+    yield from _json_table(pl.DataFrame({"category": [k for k, _ in items], "n": [int(v) for _, v in items]}), path,
+                           counts=True)
+
+
+def _json_matrix(key: str, obj: Any, path: str) -> Iterator[TextTable]:
+    """pandas' to_json(orient='split') ({"columns", "index", "data"}), a list of equal rows of whole numbers
+    (a confusion matrix, a crosstab's values) and a dict of dicts (orient='columns'/'index'): the cells
+    of a cross-tabulation."""
+    if isinstance(obj, dict) and isinstance(obj.get("data"), list) and isinstance(obj.get("columns"), list):
+        rows = obj["data"]
+        header = [str(c) for c in obj["columns"]]
+        if rows and all(isinstance(r, list) and len(r) == len(header) and all(_scalar(x) for x in r) for r in rows):
+            index = obj.get("index") if isinstance(obj.get("index"), list) and len(obj["index"]) == len(rows) else None
+            labels = [f"row {i + 1}" if v is None else str(v) for i, v in enumerate(index or [None] * len(rows))]
+            table = frame(["index", *header], [[lab, *("" if x is None else str(x) for x in r)]
+                                               for lab, r in zip(labels, rows, strict=True)])
+            yield from _json_table(table, path)
+        return
+    if isinstance(obj, list) and len(obj) >= 2 and all(isinstance(r, list) and r for r in obj):
+        width = len(obj[0])
+        if width >= 2 and all(len(r) == width and all(_whole(x) for x in r) for r in obj) and \
+                (name_says_count(key) or not sdc.statistic_name(key)):
+            header = ["index", *(str(j) for j in range(width))]
+            yield from _json_table(frame(header, [[f"row {i + 1}", *(str(int(x)) for x in r)]
+                                                  for i, r in enumerate(obj)]), path)
+        return
+    if isinstance(obj, dict) and len(obj) >= 2 and all(isinstance(v, dict) and v for v in obj.values()):
+        inner = [list(v) for v in obj.values()]
+        if all(keys == inner[0] for keys in inner) and all(_scalar(x) for v in obj.values() for x in v.values()):
+            header = ["index", *(str(k) for k in obj)]
+            rows = [[str(r), *("" if v.get(r) is None else str(v.get(r)) for v in obj.values())] for r in inner[0]]
+            yield from _json_table(frame(header, rows), path)
+
+
+def json_tables(obj: Any, path: str, depth: int = 0, key: str = "") -> Iterator[TextTable]:
+    """Tables a JSON summary carries: lists of flat records, columns as equal-length lists (one list alone
+    when its key says it counts), dicts of counts, split-oriented frames, matrices, and the counts of a
+    flat object ({"n_deaths": 3}) as a one-row table."""
     if depth > 6:
         return
+    matrix = list(_json_matrix(key, obj, path))
+    yield from matrix
+    if matrix and isinstance(obj, dict) and "data" in obj:
+        return  # a split-oriented frame: its lists are the table's parts, not columns
     if isinstance(obj, list):
         rows = [r for r in obj if isinstance(r, dict) and r and all(_scalar(v) for v in r.values())]
         if rows and len(rows) == len(obj):
@@ -424,7 +485,7 @@ def json_tables(obj: Any, path: str, depth: int = 0) -> Iterator[TextTable]:
                     yield TextTable(table, {"path": path}, None, "json")
             return
         for i, v in enumerate(obj[:1000]):
-            yield from json_tables(v, f"{path}[{i}]", depth + 1)
+            yield from json_tables(v, f"{path}[{i}]", depth + 1, key)
     elif isinstance(obj, dict):
         lists = {str(k): v for k, v in obj.items() if isinstance(v, list) and v and all(_scalar(x) for x in v)}
         if len(lists) >= 2 and len({len(v) for v in lists.values()}) == 1:
@@ -434,13 +495,18 @@ def json_tables(obj: Any, path: str, depth: int = 0) -> Iterator[TextTable]:
             table = frame(header, rows)
             if table is not None:
                 yield TextTable(table, {"path": path}, None, "json")
+        else:
+            for k, v in lists.items():
+                if name_says_count(k) and all(_whole(x) and x >= 0 for x in v):
+                    yield from _json_table(pl.DataFrame({k: [int(x) for x in v]}), f"{path}.{k}", counts=True)
+        yield from _json_counts(key, obj, path)
         counts = {str(k): v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)
                   and name_says_count(str(k))}
         if counts:
             yield TextTable(pl.DataFrame({k: [v] for k, v in counts.items()}), {"path": path}, None, "json")
         for k, v in obj.items():
             if isinstance(v, dict | list):
-                yield from json_tables(v, f"{path}.{k}", depth + 1)
+                yield from json_tables(v, f"{path}.{k}", depth + 1, str(k))
 
 
 def find_tables(data: bytes, ftype: str) -> list[TextTable]:

@@ -157,9 +157,33 @@ def test_dominance_at_below_and_above_k(top1: int, top2: int, blocked: bool):
     assert found == ([("block", DOMINANCE)] if blocked else [])
 
 
-def test_dominance_without_a_top2_column_uses_the_largest_alone():
-    assert rules_of(findings("t.csv", contributors(100, 89)), "dominance") == []
+def test_dominance_without_a_top2_column_blocks_on_the_largest_alone_and_reviews_what_it_cannot_settle():
+    # n = 2: the largest alone at k blocks; below k the unseen second contributor may make up the rest
     assert rules_of(findings("t.csv", contributors(100, 90)), "dominance") == [("block", DOMINANCE)]
+    assert rules_of(findings("t.csv", contributors(100, 89)), "dominance") == [("review", DOMINANCE)]
+    # top1 = 40 of 100: the second is at most 40, so the top two make at most 80 % < k
+    assert rules_of(findings("t.csv", contributors(100, 40)), "dominance") == []
+
+
+@pytest.mark.parametrize(("n", "row", "verdict"), [
+    (1, "100,90,5", "block"),     # n = 1: the largest alone is 90 %
+    (1, "100,89,9", None),        # the top two make 98 %, but n = 1 asks of the largest only
+    (3, "100,60,20,10", "block"), # n = 3: 60 + 20 + 10 = 90 %
+    (3, "100,60,20,9", None),     # 89 %
+    (3, "100,60,25", "review"),   # top3 not shown: at most 60 + 25 + 15 = 100 %, at least 85 %
+    (3, "100,40,20", None),       # at most 40 + 20 + 20 = 80 %
+])
+def test_dominance_uses_the_policy_n_not_always_two(n: int, row: str, verdict: str | None):
+    cols = ["total", *(f"top{i}" for i in range(1, row.count(",") + 1))]
+    data = f"cell,{','.join(cols)}\nA,{row}\n".encode()
+    found = rules_of(findings("t.csv", data, with_sdc(dominance_n=n)), "dominance")
+    assert found == ([(verdict, f"dominance n={n} k={SDC.dominance_k}")] if verdict else [])
+
+
+def test_a_cell_with_no_more_contributors_than_n_fails_dominance_whatever_its_values():
+    data = b"cell,total,top1,top2,n_contributors\nA,100,50,50,2\nB,100,30,20,12\n"
+    found = [f for f in scan_bytes("t.csv", data, POLICY).findings if (f.rule or "").startswith("dominance")]
+    assert [(f.verdict.value, f.location["row"]) for f in found] == [("block", 1)]
 
 
 # With k = 0.9, every cell that fails p % also fails dominance; k = 1.0 (only a total made entirely by the top
@@ -167,18 +191,19 @@ def test_dominance_without_a_top2_column_uses_the_largest_alone():
 P_ONLY = with_sdc(dominance_k=1.0)
 
 
-@pytest.mark.parametrize(("total", "top1", "top2", "blocked"), [
-    (54, 50, None, True),    # remainder 4 / 50 = 8 %
-    (55, 50, None, False),   # exactly 10 %: not below p
-    (56, 50, None, False),   # 12 %
-    (84, 50, 30, True),      # (84 - 50 - 30) / 50 = 8 %
-    (85, 50, 30, False),     # exactly 10 %
-    (86, 50, 30, False),     # 12 %
+@pytest.mark.parametrize(("total", "top1", "top2", "verdict"), [
+    (54, 50, None, "block"),    # whatever the second holds, the remainder is at most 4 / 50 = 8 %
+    (55, 50, None, "review"),   # at most 10 %, but the second may hold all of the 5: top2 is needed
+    (200, 50, None, None),      # the remainder is at least 200 - 50 - 50 = 100 / 50: far above p
+    (84, 50, 30, "block"),      # (84 - 50 - 30) / 50 = 8 %
+    (85, 50, 30, None),         # exactly 10 %: not below p
+    (86, 50, 30, None),         # 12 %
 ])
-def test_p_percent_rule_at_below_and_above_p(total: int, top1: int, top2: int | None, blocked: bool):
+def test_p_percent_rule_at_below_and_above_p(total: int, top1: int, top2: int | None, verdict: str | None):
     found = findings("t.csv", contributors(total, top1, top2), P_ONLY)
-    assert rules_of(found, "p%") == ([("block", "p%=0.1")] if blocked else [])
-    assert rules_of(found, "dominance") == []
+    assert rules_of(found, "p%") == ([(verdict, "p%=0.1")] if verdict else [])
+    if top2 is not None:  # without top2, (n, k) with k = 1 cannot be settled either: it goes to review
+        assert rules_of(found, "dominance") == []
 
 
 def test_p_percent_and_dominance_each_name_their_rule_under_the_default_policy():
