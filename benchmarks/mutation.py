@@ -59,6 +59,7 @@ MODULES: dict[str, list[str]] = {
     "datasets_mount/checks.py": ["tests/unit/test_ingest_checks_boundaries.py", "tests/unit/test_ingest.py"],
     "enclave/audit.py": ["tests/unit/test_audit.py"],
 }
+TIMEOUT_MULTIPLIER = 60.0
 STATUS_KEYS = ("killed", "survived", "timeout", "no tests", "suspicious", "skipped", "segfault", "not checked")
 
 
@@ -89,6 +90,10 @@ def prepare(workdir: Path, module: str, tests: list[str], worktree: bool, commit
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-k", "not postgresql", "-p", "no:randomly"],
         "pytest_add_cli_args_test_selection": tests,
         "use_git_change_detection": False,
+        # mutmut stops a mutant after (its tests' time in the stats run + 1 s) x this of wall-clock time (twice
+        # that of CPU): its default 15 counted sound mutants as timeouts whenever other jobs shared the 2 cores;
+        # an endless loop still ends, later
+        "timeout_multiplier": TIMEOUT_MULTIPLIER,
         # forking straight from a process that ran polars code deadlocks the child (polars' thread pool):
         # workers come from a fork server that has only collected the tests
         "process_isolation": "forkserver",
