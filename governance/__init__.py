@@ -1,0 +1,1 @@
+"""Governance in the browser: data catalogue, project applications and approvals, graded access, supervision."""
