@@ -35,7 +35,10 @@ def provenance() -> dict[str, Any]:
     return {"commit": _git("rev-parse", "HEAD") or "unknown",
             "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        # other work on the machine when the run started (1, 5, 15 min): wall times of a
+                        # loaded machine are not those of an idle one, ratios from the same run still compare
+                        "load_average": [round(x, 2) for x in os.getloadavg()]}}
 
 
 def pct(values: list[float], q: float) -> float:
