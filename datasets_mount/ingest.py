@@ -34,7 +34,7 @@ def index_path(settings: Settings, name: str, version: str) -> Path:
 
 
 def dummy_path(settings: Settings, name: str, version: str) -> Path:
-    return settings.home / "dummy" / name / version
+    return settings.dummy_dir(name, version)
 
 
 def import_root(settings: Settings, policies: Policies) -> Path:

@@ -76,6 +76,17 @@ class AuditAction(enum.StrEnum):
     AUDIT_EXPORT = "audit.export"  # an auditor downloaded part of the trail (CSV or JSON)
     NOTIFY_SENT = "notify.sent"  # a notification went out (ids and states only, never data)
     NOTIFY_FAILED = "notify.failed"
+    PROJECT_MODE = "project.mode"  # a project set interactive or blind (enclave.modes)
+    JOB_SUBMIT = "job.submit"  # code snapshotted and queued to run on the real data
+    JOB_REFUSED = "job.refused"
+    JOB_START = "job.start"
+    JOB_END = "job.end"  # finished or failed, with exit code, resources and output hashes
+    JOB_CANCEL = "job.cancel"
+    JOB_INTERRUPTED = "job.interrupted"  # its container was lost while the runner was away
+    JOB_CHECKED = "job.checked"  # the export checks' verdict on its log and outputs
+    JOB_DELIVER = "job.deliver"  # log and outputs copied into the workspace (checks passed or released)
+    JOB_RELEASE = "job.release"  # an output checker released (or withheld) held outputs
+    JOB_SHOW = "job.show"
 
 
 def _key() -> bytes:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from enclave.models import WorkMode
+
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -36,11 +38,33 @@ class Limits(Strict):
     pids_limit: int = Field(ge=16, le=100000, description="processes and threads")
 
 
+class JobPolicy(Strict):
+    """Blind-mode jobs: the limits every job container runs under, and how many run at once."""
+
+    limits: Limits = Field(default_factory=lambda: Limits(cpu_limit=1.0, mem_limit="2G", pids_limit=256))
+    wall_seconds: int = Field(default=3600, ge=1, description="a job still running after this is stopped")
+    outputs_size: Size = Field(default="1G", description="the job's writable outputs folder (its own tmpfs)")
+    scratch_size: Size = Field(default="256M", description="the job's /tmp")
+    max_code_bytes: int = Field(default=64 * 1024**2, ge=1, description="the code folder snapshotted at submission")
+    max_code_files: int = Field(default=5000, ge=1)
+    max_log_bytes: int = Field(default=4 * 1024**2, ge=1, description="what is kept of a job's log")
+    max_running: int = Field(default=2, ge=1, description="jobs running at once in the whole enclave")
+    max_running_per_project: int = Field(default=1, ge=1, description="jobs of one project running at once")
+    max_queued_per_project: int = Field(default=50, ge=1)
+
+    @model_validator(mode="after")
+    def _per_project_within_global(self) -> JobPolicy:
+        if self.max_running_per_project > self.max_running:
+            raise ValueError("max_running_per_project is above max_running")
+        return self
+
+
 class WorkspacePolicy(Strict):
     """Limits and timeouts for workspaces; a project may ask for less than the maximum, never more."""
 
     defaults: Limits
     maximum: Limits
+    jobs: JobPolicy = Field(default_factory=JobPolicy)
     scratch_size: Size = "1G"
     workspace_size: Size = Field(default="10G", description="each project's /workspace is its own filesystem "
                                  "of this size: its disk quota")
@@ -66,6 +90,16 @@ class Tier(Strict):
     name: str
     description: str = ""
     allowed_in_workspaces: bool = True
+    modes: list[WorkMode] = Field(default_factory=lambda: [WorkMode.INTERACTIVE, WorkMode.BLIND],
+                                  description="ways of working allowed for projects holding data of this tier: "
+                                  "interactive (rows visible in the workspace), blind (dummy data in the "
+                                  "workspace, real rows only in checked jobs) or both")
+
+    @model_validator(mode="after")
+    def _some_mode(self) -> Tier:
+        if not self.modes:
+            raise ValueError("modes: at least one of interactive, blind")
+        return self
 
 
 class DatasetPolicy(Strict):
