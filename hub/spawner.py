@@ -12,13 +12,15 @@ from dockerspawner import DockerSpawner
 from tornado import web
 from traitlets import Unicode
 
-from datasets_mount.mounts import Mount, dataset_mount, project_workspace
+from datasets_mount.mounts import Mount, data_mounts, project_workspace
 from enclave import audit
 from enclave.access import check_can_start, projects_for
+from enclave.containers import CONTAINER_USER, hardened_host_config, home_tmpfs, scratch_tmpfs
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
+from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
-from enclave.settings import EGRESS_PREFIX, WORKSPACE_GID, WORKSPACE_UID, get_settings
+from enclave.settings import EGRESS_PREFIX, get_settings
 from hub.network import ensure_firewall, ensure_project_network
 from policies import load_policies
 from policies.schema import size_to_bytes
@@ -115,7 +117,8 @@ class EnclaveSpawner(DockerSpawner):
             with session_scope() as s:
                 project = check_can_start(s, self.user.name, slug)
                 limits = policies.limits_for(project.cpu_limit, project.mem_limit, project.pids_limit)
-                mounts = [dataset_mount(Path(d.location), d.name) for d in active_datasets(project)]
+                mode = workspace_mode(policies, project)  # blind: the dummy versions only, never the real files
+                mounts = data_mounts(settings, active_datasets(project), mode)
                 datasets = [d.label for d in active_datasets(project)]
         except EnclaveError as exc:
             with session_scope() as s:
@@ -150,30 +153,17 @@ class EnclaveSpawner(DockerSpawner):
         self.mem_limit = limits.mem_limit
         self.cpu_limit = limits.cpu_limit
         scratch = policies.workspace.scratch_size
-        self.extra_host_config = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "read_only": True,
-            "tmpfs": {
-                "/tmp": f"rw,nosuid,nodev,noexec,size={scratch}",
-                "/home/researcher": f"rw,nosuid,nodev,size={scratch},uid={WORKSPACE_UID},gid={WORKSPACE_GID},"
-                                    "mode=0700",
-            },
-            "pids_limit": limits.pids_limit,
-            "memswap_limit": limits.mem_limit,
-            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1"},
-            "ipc_mode": "private",
-            "init": True,
-        }
-        self.extra_create_kwargs = {"user": f"{WORKSPACE_UID}:{WORKSPACE_GID}",
+        self.extra_host_config = hardened_host_config(
+            limits, {"/tmp": scratch_tmpfs(scratch), "/home/researcher": home_tmpfs(scratch)})
+        self.extra_create_kwargs = {"user": CONTAINER_USER,
                                     "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
                                                "org.enclave.instance": settings.instance}}
         # enclave-export talks to the egress-review service on the host, with the server's own token
-        self.environment = {"ENCLAVE_PROJECT": slug,
+        self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
         with session_scope() as s:
             audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
-                         network=net.name, datasets=datasets,
+                         network=net.name, datasets=datasets, work_mode=mode.value,
                          mounts=[{"host": str(m.host), "container": m.container, "read_only": m.read_only}
                                  for m in mounts],
                          limits=limits.model_dump())
