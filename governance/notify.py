@@ -1,0 +1,191 @@
+"""Notifications on state changes, by e-mail and webhooks through apprise (SMTP, JSON, WeCom, DingTalk, Feishu).
+
+The notifier reads the audit trail forward from the last record it handled, so every change any
+service makes (applications here, export requests in egress-review) is told once, in the order it
+happened, without the services calling each other. A notification carries ids, states and a link,
+never data: no file names, comments, purposes or values.
+
+Targets live in `<ENCLAVE_HOME>/secrets/notify.json` (root-only, as SMTP passwords and webhook keys are
+secrets): {"email": "mailto://smtp.example.org:587?user=...&pass=...&from=enclave@example.org",
+"webhooks": ["json://hooks.example.org/enclave", "wecom://...", "dingtalk://...", "feishu://..."]}.
+E-mail goes to the people concerned (their address from the IdP); webhooks get every notification.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import apprise
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from enclave import audit
+from enclave.audit import AuditAction
+from enclave.models import Accreditation, AuditEvent, ExportRequest, Membership, Party, Role, User
+from enclave.projects import today
+from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, Settings
+from policies import Policies
+
+log = logging.getLogger("governance.notify")
+EXPORT_DECIDED = {"export.approved", "export.returned", "export.rejected", "export.released", "export.conflicted"}
+
+
+@dataclass
+class Notice:
+    kind: str  # e.g. application.submitted
+    subject: str  # "application:7", "request:3", "accreditation:dave"
+    state: str
+    link: str
+    to: list[str] = field(default_factory=list)  # usernames e-mailed
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    def title(self) -> str:
+        return f"Enclave: {self.subject} {self.state}"
+
+    def body(self) -> str:
+        ids = ", ".join(f"{k}={v}" for k, v in sorted(self.ids.items()))
+        return f"{self.kind}: {self.subject} is {self.state} ({ids}). {self.link}"
+
+
+def targets_path(settings: Settings) -> Path:
+    return settings.secrets_dir / "notify.json"
+
+
+def seq_path(settings: Settings) -> Path:
+    return settings.home / "governance" / "notified-seq"
+
+
+def load_targets(settings: Settings) -> dict[str, Any]:
+    path = targets_path(settings)
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return data if isinstance(data, dict) else {}
+
+
+def _users_with(session: Session, role: Role) -> list[str]:
+    return sorted(u.username for u in session.execute(select(User)).scalars() if role.value in (u.roles or []))
+
+
+def notices_for(session: Session, ev: AuditEvent, base: str) -> list[Notice]:
+    """What one audit record tells whom (nothing for most records)."""
+    d = json.loads(ev.details)
+    gov, egress = base + GOVERNANCE_PREFIX, base + EGRESS_PREFIX
+    if ev.action.startswith("application."):
+        app_id = ev.target.removeprefix("application:")
+        link = f"{gov}applications/{app_id}"
+        ids = {"application": app_id, "project": ev.project or ""}
+        if ev.action == AuditAction.APPLICATION_SUBMIT:
+            return [Notice("application.submitted", ev.target, "submitted", link, d.get("waiting_for", []),
+                           {**ids, "version": d.get("version")})]
+        if ev.action == AuditAction.APPLICATION_DECIDE:
+            kind = {"approve": "application.step_approved", "changes": "application.needs_changes",
+                    "reject": "application.rejected"}[d.get("decision", "approve")]
+            out = [Notice(kind, ev.target, d.get("state", ""), link, [d.get("applicant", "")],
+                          {**ids, "step": d.get("step"), "party": d.get("party")})]
+            if d.get("waiting_for"):
+                out.append(Notice("application.waiting", ev.target, "waiting for your decision", link,
+                                  d["waiting_for"], ids))
+            return out
+        if ev.action == AuditAction.APPLICATION_APPROVED:
+            return [Notice("application.approved", ev.target, "approved", link,
+                           [d.get("applicant", ""), *d.get("members", [])], ids)]
+        if ev.action == AuditAction.APPLICATION_ESCALATE:
+            return [Notice("application.overdue", ev.target, "overdue", link,
+                           [*d.get("waiting_for", []), *_users_with(session, Role.ADMIN)],
+                           {**ids, "step": d.get("step"), "party": d.get("party")})]
+        return []
+    if ev.action == "export.submit" or ev.action in EXPORT_DECIDED:
+        rid = ev.target.removeprefix("request:")
+        req = session.get(ExportRequest, int(rid)) if rid.isdigit() else None
+        ids = {"request": rid, "project": ev.project or ""}
+        if ev.action == "export.submit":
+            return [Notice("export.waiting_for_review", ev.target, "waiting for review", f"{egress}requests/{rid}",
+                           _users_with(session, Role.REVIEWER), ids)]
+        state = ev.action.removeprefix("export.")
+        return [Notice(f"export.{state}", ev.target, state, f"{egress}requests/{rid}",
+                       [req.requester] if req else [], ids)]
+    return []
+
+
+def lapse_warnings(session: Session, policies: Policies, base: str) -> list[Notice]:
+    """Accreditations lapsing within the warning period: the person and the stewards of their projects' data,
+    once per expiry date."""
+    gov = policies.governance
+    soon = today() + timedelta(days=gov.lapse_warning_days)
+    out = []
+    for acc in session.execute(select(Accreditation).where(Accreditation.expires <= soon)).scalars():
+        if acc.warned_for == acc.expires or acc.expires < today():
+            continue
+        user = session.execute(select(User).where(User.username == acc.username)).scalar_one_or_none()
+        stewards: set[str] = set()
+        if user is not None:
+            for m in session.execute(select(Membership).where(Membership.user_id == user.id,
+                                                              Membership.removed_at.is_(None))).scalars():
+                for a in m.project.approvals:
+                    if a.active:
+                        stewards.update(gov.people(Party.STEWARD, a.dataset.name))
+        acc.warned_for = acc.expires
+        out.append(Notice("accreditation.lapsing", f"accreditation:{acc.username}", f"lapses on {acc.expires}",
+                          f"{base}{GOVERNANCE_PREFIX}accreditation", [acc.username, *sorted(stewards)],
+                          {"user": acc.username, "level": acc.level, "expires": acc.expires.isoformat()}))
+    return out
+
+
+def _emails(session: Session, usernames: list[str]) -> list[str]:
+    names = sorted(set(filter(None, usernames)))
+    if not names:
+        return []
+    rows = session.execute(select(User).where(User.username.in_(names))).scalars()
+    return sorted({u.email for u in rows if u.email})
+
+
+def send(session: Session, settings: Settings, notice: Notice) -> bool:
+    """One notice to its people by e-mail and to every webhook; the outcome is recorded (never the data)."""
+    targets = load_targets(settings)
+    ap = apprise.Apprise()
+    emails = _emails(session, notice.to)
+    if targets.get("email") and emails:
+        sep = "&" if "?" in targets["email"] else "?"
+        ap.add(f"{targets['email']}{sep}to={quote(','.join(emails))}")
+    for url in targets.get("webhooks", []):
+        ap.add(url)
+    if not len(ap):
+        return False
+    ok = bool(ap.notify(title=notice.title(), body=notice.body()))
+    audit.record(session, "system", AuditAction.NOTIFY_SENT if ok else AuditAction.NOTIFY_FAILED,
+                 project=str(notice.ids.get("project") or "") or None, target=notice.subject, kind=notice.kind,
+                 state=notice.state, to=sorted(set(filter(None, notice.to))), emails=len(emails),
+                 webhooks=len(targets.get("webhooks", [])))
+    return ok
+
+
+def process(session: Session, settings: Settings, policies: Policies, *, start_at_head: bool = True) -> list[Notice]:
+    """Tell everything recorded since the last run; the first run starts at the trail's end (no old news)."""
+    path = seq_path(settings)
+    last_max = session.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)).scalar() or 0
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if start_at_head:
+            path.write_text(str(last_max))
+            return []
+        path.write_text("0")
+    done = int(path.read_text() or 0)
+    events = session.execute(select(AuditEvent).where(AuditEvent.seq > done, AuditEvent.seq <= last_max)
+                             .order_by(AuditEvent.seq)).scalars().all()
+    base = settings.public_url
+    notices = [n for ev in events for n in notices_for(session, ev, base)]
+    notices += lapse_warnings(session, policies, base)
+    for n in notices:
+        try:
+            send(session, settings, n)
+        except Exception:  # noqa: BLE001 - a notification target that fails never stops the next one
+            log.exception("notification %s for %s failed", n.kind, n.subject)
+    path.write_text(str(last_max))
+    return notices

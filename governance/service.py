@@ -1,0 +1,524 @@
+"""The governance service: a JupyterHub service (hub OAuth login) for the data catalogue, project applications
+and their approvals, accreditation, the audit view, the dashboard and the operations view.
+
+Built like the egress-review service (its own process, registered with the hub as an external service,
+CSP without script, zh-CN and en) but sharing only the core: models, `enclave.projects`, the audit trail
+and policies. Who may see or do what is decided in `governance.rules`; what changes is done in
+`governance.workflow` and `governance.catalogue`. A refused action is recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from sqlalchemy import select
+from tornado import ioloop, web
+
+from enclave import audit
+from enclave.access import accreditation_of, projects_for, standing
+from enclave.audit import AuditAction
+from enclave.db import session_scope
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
+from enclave.i18n import pick_language
+from enclave.models import Accreditation, Project, Role, StepDecision, User
+from enclave.projects import get_project, get_user, today
+from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
+from governance import catalogue, notify, rules, supervision, workflow
+from governance.i18n import translator
+from governance.workflow import FIELDS, ApplicationInvalid
+from policies import load_policies
+from policies.loader import Policies
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SERVICE_ACCESS = f"access:services!service={GOVERNANCE_SERVICE}"
+log = logging.getLogger("governance")
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policies: Policies = load_policies(settings.policy_dir)
+        self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def _status(exc: EnclaveError) -> int:
+    for cls, code in ((Unavailable, 503), (NotFound, 404), (NotAllowed, 403), (InvalidTransition, 409)):
+        if isinstance(exc, cls):
+            return code
+    return 400
+
+
+class Handler(HubOAuthenticated, web.RequestHandler):
+    def initialize(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def hub_scopes(self) -> set[str]:  # type: ignore[override]
+        return {SERVICE_ACCESS}
+
+    @property
+    def policies(self) -> Policies:
+        return self.ctx.policies
+
+    @property
+    def lang(self) -> str:
+        return pick_language(self.request.headers.get("Accept-Language", ""))
+
+    @property
+    def t(self) -> Callable[[str], str]:
+        return translator(self.lang)
+
+    @property
+    def username(self) -> str:
+        user = self.current_user
+        if not user or user.get("kind", "user") != "user":
+            raise web.HTTPError(403, "only people use the governance pages")
+        return str(user["name"])
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+
+    def me(self, session: Any) -> User:
+        return self.run(lambda: get_user(session, self.username))
+
+    def nav(self, me: User) -> dict[str, bool]:
+        gov = self.policies.governance
+        return {"apply": rules.can_apply(me), "approver": rules.is_approver(me, gov),
+                "audit": rules.can_see_audit(me), "dashboard": rules.can_see_dashboard(me, gov),
+                "ops": rules.can_see_operations(me), "accreditation": rules.can_set_accreditation(me)}
+
+    def page(self, template: str, me: User, status: int = 200, **kw: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(self.ctx.templates.get_template(template).render(
+            t=self.t, lang=self.lang, user=me.username, prefix=GOVERNANCE_PREFIX, nav=self.nav(me),
+            xsrf=self.xsrf_token.decode(), **kw))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(self.ctx.templates.get_template("error.html").render(
+            t=self.t, lang=self.lang, status=status_code, message=message, prefix=GOVERNANCE_PREFIX, user=None,
+            nav={}))
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Domain errors become HTTP errors with the domain's own message; refusals are recorded."""
+        try:
+            return fn()
+        except NotAllowed as exc:
+            self.refused(str(exc))
+            raise web.HTTPError(403, str(exc)) from exc
+        except EnclaveError as exc:
+            raise web.HTTPError(_status(exc), str(exc)) from exc
+
+    def refused(self, reason: str) -> None:
+        """Recorded in its own transaction: the refused change's one is rolled back."""
+        try:
+            with session_scope() as s:
+                audit.record(s, self.username, AuditAction.GOVERNANCE_REFUSED, target=self.request.path[:200],
+                             method=self.request.method, reason=reason)
+        except Exception:  # noqa: BLE001 - the refusal stands whether or not it could be recorded
+            log.exception("could not record a refused governance action")
+
+    def form(self) -> dict[str, Any]:
+        """The application form's fields (datasets may be several checkboxes)."""
+        out: dict[str, Any] = {k: self.get_body_argument(k, "") for k in FIELDS if k != "datasets"}
+        out["datasets"] = self.get_body_arguments("datasets")
+        return out
+
+
+# --- home and landing ----------------------------------------------------------------------------
+
+
+class HomePage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            mine = workflow.own_applications(s, me.username)
+            queue = workflow.queue_for(s, me.username, self.policies)
+            st = standing(accreditation_of(s, me.username), self.policies.governance)
+            projects = projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else []
+            self.page("home.html", me, mine=mine, queue=queue, standing=st, projects=projects,
+                      overdue=workflow.is_overdue)
+
+
+# --- catalogue -------------------------------------------------------------------------------------
+
+
+class CataloguePage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        q, tier = self.get_query_argument("q", ""), self.get_query_argument("tier", "")
+        with session_scope() as s:
+            me = self.me(s)
+            found = catalogue.search(s, self.policies, q, tier)
+            self.page("catalogue.html", me, datasets=found, q=q, tier=tier, tiers=self.policies.datasets.tiers)
+
+
+class DatasetPage(Handler):
+    @web.authenticated
+    def get(self, label: str) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            ds = self.run(lambda: catalogue.by_label(s, label))
+            self.page("dataset.html", me, d=catalogue.view(s, ds, self.policies), preview=catalogue.preview(ds),
+                      can_edit=rules.can_edit_dataset_doc(me, ds, self.policies.governance))
+
+    @web.authenticated
+    def post(self, label: str) -> None:
+        with session_scope() as s:
+            ds = self.run(lambda: catalogue.by_label(s, label))
+            notes = {k.removeprefix("col-"): v[0].decode() for k, v in self.request.body_arguments.items()
+                     if k.startswith("col-")}
+            self.run(lambda: catalogue.edit_doc(s, self.username, ds, self.policies,
+                                                self.get_body_argument("description", ""), notes))
+        self.redirect(f"{GOVERNANCE_PREFIX}catalogue/{label}")
+
+
+class DummyDownload(Handler):
+    @web.authenticated
+    def get(self, label: str, file: str) -> None:
+        with session_scope() as s:
+            self.me(s)
+            ds = self.run(lambda: catalogue.by_label(s, label))
+            data = self.run(lambda: catalogue.dummy_csv(ds, file))
+        safe = "".join(c if c.isalnum() or c in "._-@" else "_" for c in f"{label}-dummy-{file}")
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{safe.removesuffix(".parquet")}.csv"')
+        self.finish(data)
+
+
+# --- applications ----------------------------------------------------------------------------------
+
+
+class ApplicationsPage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            every = workflow.all_applications(s) if rules.can_see_audit(me) else []
+            self.page("applications.html", me, mine=workflow.own_applications(s, me.username),
+                      queue=workflow.queue_for(s, me.username, self.policies), every=every,
+                      overdue=workflow.is_overdue)
+
+
+class NewApplication(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        amends = self.get_query_argument("amends", "")
+        with session_scope() as s:
+            me = self.me(s)
+            if amends:
+                self.run(lambda: rules.check_can_amend(me, get_project(s, amends)))
+            else:
+                self.run(lambda: rules.check_can_apply(me))
+            self.page("apply.html", me, app=None, draft={"datasets": [], "members": []}, amends=amends,
+                      datasets=catalogue.search(s, self.policies), problems=[])
+
+    @web.authenticated
+    def post(self) -> None:
+        amends = self.get_body_argument("amends", "")
+        with session_scope() as s:
+            app = self.run(lambda: workflow.new_application(s, self.username, self.form(), amends))
+            app_id = app.id
+        _after_save(self, app_id)
+
+
+def _after_save(handler: Handler, app_id: int) -> None:
+    """Submit when asked; an invalid application stays a draft and the form shows each problem by its field."""
+    if handler.get_body_argument("action", "save") != "submit":
+        handler.redirect(f"{GOVERNANCE_PREFIX}applications/{app_id}")
+        return
+
+    def submit(s: Any) -> list[tuple[str, str, str]]:
+        try:
+            workflow.submit(s, handler.username, app_id, handler.policies)
+        except ApplicationInvalid as exc:  # checked before anything changes: the saved draft stays as it is
+            return exc.problems
+        return []
+
+    with session_scope() as s:
+        problems = handler.run(lambda: submit(s))
+    if problems:
+        with session_scope() as s:
+            me = handler.me(s)
+            app = workflow.get_application(s, app_id)
+            handler.page("apply.html", me, status=400, app=app, draft=app.draft, amends=app.amends,
+                         datasets=catalogue.search(s, handler.policies), problems=problems)
+        return
+    handler.redirect(f"{GOVERNANCE_PREFIX}applications/{app_id}")
+
+
+class ApplicationPage(Handler):
+    @web.authenticated
+    def get(self, app_id: str) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            app = self.run(lambda: workflow.visible_application(s, me.username, int(app_id), self.policies))
+            amended = workflow.amended_project(s, app)
+            gov = self.policies.governance
+            steps = [(st, rules.can_decide(app, st, me, gov, amended), gov.people(st.party, st.subject))
+                     for st in app.steps]
+            diffs = {v.number: workflow.diff(app.versions[i - 1].content, v.content)
+                     for i, v in enumerate(app.versions) if i > 0}
+            if rules.can_edit(app, me):
+                self.page("apply.html", me, app=app, draft=app.draft, amends=app.amends, steps=steps, diffs=diffs,
+                          datasets=catalogue.search(s, self.policies), problems=[])
+                return
+            self.page("application.html", me, app=app, steps=steps, diffs=diffs,
+                      can_withdraw=rules.can_withdraw(app, me), overdue=workflow.is_overdue)
+
+    @web.authenticated
+    def post(self, app_id: str) -> None:
+        with session_scope() as s:
+            self.run(lambda: workflow.save_draft(s, self.username, int(app_id), self.form()))
+        _after_save(self, int(app_id))
+
+
+class DecideAction(Handler):
+    @web.authenticated
+    def post(self, app_id: str) -> None:
+        raw = self.get_body_argument("decision", "")
+        try:
+            decision = StepDecision(raw)
+            step = int(self.get_body_argument("step", ""))
+        except ValueError as exc:
+            raise web.HTTPError(400, f"unknown decision '{raw}' or step") from exc
+        comment = self.get_body_argument("comment", "")
+
+        def decide(s: Any) -> None:
+            try:
+                workflow.decide(s, self.username, int(app_id), step, decision, comment, self.policies)
+            except ApplicationInvalid as exc:
+                message = "; ".join(zh if self.lang == "zh-CN" else en for _, en, zh in exc.problems)
+                raise web.HTTPError(400, message) from exc
+
+        with session_scope() as s:
+            self.run(lambda: decide(s))
+        self.redirect(f"{GOVERNANCE_PREFIX}applications/{app_id}")
+
+
+class WithdrawAction(Handler):
+    @web.authenticated
+    def post(self, app_id: str) -> None:
+        with session_scope() as s:
+            self.run(lambda: workflow.withdraw(s, self.username, int(app_id)))
+        self.redirect(f"{GOVERNANCE_PREFIX}applications/{app_id}")
+
+
+# --- accreditation ---------------------------------------------------------------------------------
+
+
+class AccreditationPage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            gov = self.policies.governance
+            mine = standing(accreditation_of(s, me.username), gov)
+            every = []
+            if rules.can_set_accreditation(me) or rules.can_see_audit(me):
+                every = list(s.execute(select(Accreditation).order_by(Accreditation.username)).scalars())
+            self.page("accreditation.html", me, mine=mine, acc=accreditation_of(s, me.username), every=every,
+                      levels=gov.levels, today=today(), warn=today() + timedelta(days=gov.lapse_warning_days),
+                      projects=projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else [])
+
+    @web.authenticated
+    def post(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_set_accreditation(me))
+            name = self.get_body_argument("username", "").strip()
+            self.run(lambda: get_user(s, name))
+            try:
+                level = int(self.get_body_argument("level", ""))
+                done = date.fromisoformat(self.get_body_argument("training_completed", ""))
+                expires = date.fromisoformat(self.get_body_argument("expires", ""))
+            except ValueError as exc:
+                raise web.HTTPError(400, self.t("level must be a number and dates YYYY-MM-DD")) from exc
+            if level not in self.policies.governance.levels or expires <= done:
+                raise web.HTTPError(400, self.t("unknown level, or the expiry is not after the training"))
+            acc = accreditation_of(s, name)
+            before = {"level": acc.level, "expires": acc.expires} if acc else None
+            if acc is None:
+                acc = Accreditation(username=name, level=level, training_completed=done, expires=expires)
+                s.add(acc)
+            acc.level, acc.training_completed, acc.expires, acc.recorded_by = level, done, expires, me.username
+            acc.warned_for = None
+            s.flush()
+            audit.record(s, me.username, AuditAction.ACCREDITATION_SET, target=name, before=before,
+                         after={"level": level, "training_completed": done, "expires": expires})
+        self.redirect(f"{GOVERNANCE_PREFIX}accreditation")
+
+
+# --- supervision -----------------------------------------------------------------------------------
+
+AUDIT_FILTERS = ("user", "project", "action", "from", "to")
+
+
+class AuditPage(Handler):
+    def rows(self, session: Any) -> list[dict[str, Any]]:
+        f = {k: self.get_query_argument(k, "") for k in AUDIT_FILTERS}
+        try:
+            return supervision.search(session, user=f["user"], project=f["project"], action=f["action"],
+                                      since=f["from"], until=f["to"])
+        except ValueError as exc:
+            raise web.HTTPError(400, str(exc)) from exc
+
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_see_audit(me))
+            rows = self.rows(s)
+            f = {k: self.get_query_argument(k, "") for k in AUDIT_FILTERS}
+            self.page("audit.html", me, rows=rows[-1000:], total=len(rows), filters=f,
+                      query=urlencode({k: v for k, v in f.items() if v}), verified=supervision.verify(s))
+
+
+class AuditExport(AuditPage):
+    @web.authenticated
+    def get(self, fmt: str) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_see_audit(me))
+            rows = self.rows(s)
+            audit.record(s, me.username, AuditAction.AUDIT_EXPORT, target=f"audit.{fmt}", records=len(rows),
+                         filters={k: self.get_query_argument(k, "") for k in AUDIT_FILTERS})
+        data = supervision.as_csv(rows) if fmt == "csv" else supervision.as_json(rows)
+        self.set_header("Content-Type", "text/csv; charset=utf-8" if fmt == "csv" else "application/json")
+        self.set_header("Content-Disposition", f'attachment; filename="audit.{fmt}"')
+        self.finish(data)
+
+
+class ExportsPage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_see_audit(me))
+            self.page("exports.html", me, requests=supervision.export_requests(s),
+                      access=supervision.workspace_access(s))
+
+
+class DashboardPage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_see_dashboard(me, self.policies.governance))
+            self.page("dashboard.html", me, charts=supervision.dashboard(s, self.policies, self.t))
+
+
+class OperationsPage(Handler):
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.run(lambda: rules.check_can_see_operations(me))
+            projects = list(s.execute(select(Project).order_by(Project.slug)).scalars())
+            pending = [a for a in workflow.all_applications(s) if a.state.value == "submitted"]
+            lapsing = list(s.execute(select(Accreditation).where(
+                Accreditation.expires <= today() + timedelta(days=self.policies.governance.lapse_warning_days))
+                .order_by(Accreditation.expires)).scalars())
+            self.page("ops.html", me, projects=projects, pending=pending, lapsing=lapsing,
+                      overdue=workflow.is_overdue, current=workflow.current_steps, today=today())
+
+
+class StaticPage(Handler):
+    """A page with no database work, the benchmark's baseline (same service, same login)."""
+
+    @web.authenticated
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("ok")
+
+
+class Health(web.RequestHandler):
+    def get(self) -> None:
+        self.finish({"ok": True})
+
+
+def make_app(ctx: Context) -> web.Application:
+    p, d = GOVERNANCE_PREFIX, {"ctx": ctx}
+    label = r"([a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+)"
+    return web.Application([
+        (p + "health", Health),
+        (p + "oauth_callback", HubOAuthCallbackHandler),
+        (p + "static-baseline", StaticPage, d),
+        (p + "catalogue", CataloguePage, d),
+        (p + f"catalogue/{label}", DatasetPage, d),
+        (p + f"catalogue/{label}/dummy/([A-Za-z0-9._-]+)", DummyDownload, d),
+        (p + "applications", ApplicationsPage, d),
+        (p + "applications/new", NewApplication, d),
+        (p + r"applications/(\d+)", ApplicationPage, d),
+        (p + r"applications/(\d+)/decide", DecideAction, d),
+        (p + r"applications/(\d+)/withdraw", WithdrawAction, d),
+        (p + "accreditation", AccreditationPage, d),
+        (p + "audit", AuditPage, d),
+        (p + r"audit/export\.(csv|json)", AuditExport, d),
+        (p + "audit/exports", ExportsPage, d),
+        (p + "dashboard", DashboardPage, d),
+        (p + "ops", OperationsPage, d),
+        (p.rstrip("/") + r"/?", HomePage, d),
+    ], cookie_secret=bytes.fromhex(ctx.settings.secret("governance-cookie")), xsrf_cookies=True)
+
+
+def hub_env(settings: Settings) -> dict[str, str]:
+    """What JupyterHub would give a managed service; this one runs on its own (runner or systemd)."""
+    return {
+        "JUPYTERHUB_SERVICE_NAME": GOVERNANCE_SERVICE, "JUPYTERHUB_API_TOKEN": settings.secret("governance-token"),
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTERHUB_SERVICE_PREFIX": GOVERNANCE_PREFIX, "JUPYTERHUB_CLIENT_ID": f"service-{GOVERNANCE_SERVICE}",
+        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{GOVERNANCE_PREFIX}oauth_callback",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([SERVICE_ACCESS]),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{settings.governance_port}",
+    }
+
+
+def periodic(ctx: Context) -> None:
+    """Escalate overdue steps, then tell what happened (audit trail forward) and warn of lapsing accreditation."""
+    try:
+        with session_scope() as s:
+            workflow.escalate_overdue(s, ctx.policies)
+        with session_scope() as s:
+            notify.process(s, ctx.settings, ctx.policies)
+    except Exception:  # noqa: BLE001 - the next round tries again; pages keep working meanwhile
+        log.exception("governance periodic task failed")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    for key, value in hub_env(settings).items():
+        os.environ.setdefault(key, value)
+    ctx = Context(settings)
+    app = make_app(ctx)
+    app.listen(settings.governance_port, address=settings.internal_address, xheaders=False, max_body_size=1024**2)
+    every = float(os.environ.get("ENCLAVE_GOVERNANCE_TICK_SECONDS", "15"))
+    ioloop.PeriodicCallback(lambda: ioloop.IOLoop.current().run_in_executor(None, periodic, ctx),
+                            every * 1000).start()
+    log.info("governance listening on %s:%d%s", settings.internal_address, settings.governance_port,
+             GOVERNANCE_PREFIX)
+    ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

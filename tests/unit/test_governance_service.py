@@ -1,0 +1,207 @@
+"""The governance service over real HTTP, the hub's token check replaced by a table: every page and action
+is allowed or refused as `governance.rules` says, and refusals are recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from jupyterhub.services.auth import HubAuth, HubOAuth
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import create_signed_value
+
+from enclave.audit import query
+from enclave.db import session_scope
+from enclave.models import ApplicationState, Party
+from enclave.settings import GOVERNANCE_PREFIX, get_settings
+from governance import service, workflow
+from tests.unit.test_governance import FORM, _step, _submitted, gov  # noqa: F401 - the fixture
+
+USERS = ("alice", "dave", "bob", "carol", "rhea", "audrey", "admin", "zoe")
+TOKENS = {f"{n}-token": {"name": n, "kind": "user", "scopes": [service.SERVICE_ACCESS]} for n in USERS}
+
+
+class Client:
+    """One person's browser: the signed login cookie the hub's OAuth would set, and the XSRF cookie."""
+
+    def __init__(self, base: str, cookie: str, secret: bytes, user: str, lang: str = "en") -> None:
+        self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False,
+                                 headers={"Accept-Language": lang})
+        self.http.cookies.set(cookie, create_signed_value(secret, cookie, f"{user}-token").decode())
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.get(path, **kw)
+
+    def post(self, path: str, data: dict[str, Any]) -> httpx.Response:
+        if "_xsrf" not in self.http.cookies:
+            self.http.get("")
+        return self.http.post(path, data={**data, "_xsrf": self.http.cookies["_xsrf"]})
+
+
+@pytest.fixture
+def site(gov, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # type: ignore[no-untyped-def] # noqa: F811
+    settings = get_settings()
+    for key, value in service.hub_env(settings).items():
+        monkeypatch.setenv(key, value)
+
+    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
+                       use_cache: bool = True) -> dict[str, Any] | None:
+        return TOKENS.get(api_token)
+
+    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
+    loop = asyncio.new_event_loop()
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
+    secret = bytes.fromhex(settings.secret("governance-cookie"))
+    yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+PAGES = ["", "catalogue", "catalogue/cohort@v1", "applications", "accreditation", "audit", "audit/exports",
+         "dashboard", "ops", "audit/export.csv"]
+# who gets a page (the others: 403); everyone signed in reads the catalogue, applications and their standing
+ALLOWED = {"audit": {"audrey", "admin"}, "audit/exports": {"audrey", "admin"}, "audit/export.csv": {"audrey", "admin"},
+           "dashboard": {"audrey", "admin", "bob", "carol", "rhea"}, "ops": {"admin"}}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_is_allowed_or_refused_by_role(site, page):  # type: ignore[no-untyped-def]
+    for user in USERS:
+        r = site(user).get(page)
+        want = 200 if user in ALLOWED.get(page, set(USERS)) else 403
+        assert r.status_code == want, (user, page, r.status_code)
+        assert "<script" not in r.text
+        assert "script-src" not in r.headers["Content-Security-Policy"] and "default-src 'none'" in r.headers[
+            "Content-Security-Policy"]
+
+
+def test_not_signed_in_is_sent_to_the_hub_login(site):  # type: ignore[no-untyped-def]
+    r = httpx.get(site("alice").http.base_url.join("applications"), follow_redirects=False)
+    assert r.status_code == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
+
+
+def test_a_researcher_applies_through_the_form_and_two_parties_approve(site):  # type: ignore[no-untyped-def]
+    alice = site("alice")
+    r = alice.post("applications/new", {**FORM, "datasets": "cohort@v1", "action": "submit"})
+    assert r.status_code == 302, r.text
+    app_id = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    page = site("bob").get(f"applications/{app_id}").text
+    assert f'id="approve-{_step(app_id, Party.STEWARD)}"' in page
+    bob = site("bob")
+    r = bob.post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.STEWARD), "decision": "changes",
+                                                   "comment": ""})
+    assert r.status_code == 400 and "comment" in r.text
+    bob.post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.STEWARD), "decision": "changes",
+                                               "comment": "name the outcomes"})
+    assert 'id="changes-asked"' in alice.get(f"applications/{app_id}").text
+    alice.post(f"applications/{app_id}", {**FORM, "outputs": "readmission rates", "action": "submit"})
+    bob.post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.STEWARD), "decision": "approve"})
+    site("carol").post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.ETHICS),
+                                                          "decision": "approve"})
+    page = alice.get(f"applications/{app_id}").text
+    assert 'id="approved"' in page and 'id="project">new-study<' in page and "readmission rates" in page
+
+
+def test_nobody_approves_their_own_and_the_refusal_is_recorded(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    from enclave.projects import upsert_user
+
+    with session_scope() as s:
+        upsert_user(s, "admin", "bob", roles=["reviewer", "researcher"])
+    app_id = _submitted(gov, applicant="bob", form={**FORM, "members": ""})
+    r = site("bob").post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.STEWARD),
+                                                           "decision": "approve"})
+    assert r.status_code == 403 and "own application" in r.text
+    with session_scope() as s:
+        refused = query(s, action="governance.refused", user="bob")
+        assert refused and "own application" in refused[-1]["details"]["reason"]
+        assert workflow.get_application(s, app_id).state == ApplicationState.SUBMITTED
+
+
+def test_auditors_change_nothing(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    app_id = _submitted(gov)
+    audrey = site("audrey")
+    attempts = [("applications/new", FORM), (f"applications/{app_id}/decide",
+                                             {"step": _step(app_id, Party.STEWARD), "decision": "approve"}),
+                (f"applications/{app_id}/withdraw", {}), ("catalogue/cohort@v1", {"description": "x"}),
+                ("accreditation", {"username": "alice", "level": "3", "training_completed": "2026-01-01",
+                                   "expires": "2027-01-01"})]
+    for path, data in attempts:
+        assert audrey.post(path, data).status_code == 403, path
+    with session_scope() as s:
+        assert workflow.get_application(s, app_id).state == ApplicationState.SUBMITTED
+        assert not query(s, action="dataset.doc.edit") and not query(s, action="accreditation.set")
+
+
+def test_researchers_see_only_their_own_applications(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    app_id = _submitted(gov)
+    assert site("zoe").get(f"applications/{app_id}").status_code == 404
+    assert f"applications/{app_id}\"" not in site("zoe").get("applications").text
+    assert site("dave").get(f"applications/{app_id}").status_code == 200  # named as a member
+    assert site("audrey").get(f"applications/{app_id}").status_code == 200
+
+
+def test_invalid_application_keeps_the_draft_and_names_each_field_in_chinese(site):  # type: ignore[no-untyped-def]
+    r = site("alice", "zh-CN").post("applications/new", {"slug": "x", "action": "submit"})
+    assert r.status_code == 400
+    assert "申请暂不能提交" in r.text and "伦理批件编号为必填项" in r.text and "草稿已保存" in r.text
+    with session_scope() as s:
+        assert [a.state for a in workflow.own_applications(s, "alice")] == [ApplicationState.DRAFT]
+
+
+def test_stewards_edit_descriptions_audited_and_search_finds_them(site):  # type: ignore[no-untyped-def]
+    assert site("carol").post("catalogue/cohort@v1", {"description": "no"}).status_code == 403
+    r = site("bob").post("catalogue/cohort@v1", {"description": "Diabetes admissions 糖尿病住院", "col-sex": "F/M"})
+    assert r.status_code == 302
+    page = site("alice").get("catalogue/cohort@v1").text
+    assert "Diabetes admissions" in page and "F/M" in page and "synthetic" in page
+    assert "cohort@v1" in site("alice").get("catalogue", params={"q": "糖尿病"}).text
+    assert "no-datasets" in site("alice").get("catalogue", params={"q": "nothing-like-this"}).text
+    assert "no-datasets" in site("alice").get("catalogue", params={"tier": "3"}).text
+    with session_scope() as s:
+        ev = query(s, action="dataset.doc.edit")[-1]
+        assert ev["actor"] == "bob" and ev["details"]["after"]["columns"] == {"sex": "F/M"}
+
+
+def test_dummy_download_is_the_synthetic_csv(site):  # type: ignore[no-untyped-def]
+    page = site("alice").get("catalogue/cohort@v1").text
+    link = re.search(r'href="[^"]*(catalogue/cohort@v1/dummy/[^"]+)"', page)
+    assert link, "no dummy download link"
+    r = site("alice").get(link.group(1))
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert r.text.splitlines()[0].count(",") >= 3 and len(r.text.splitlines()) > 10
+
+
+def test_audit_search_export_and_chain(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    _submitted(gov)
+    audrey = site("audrey")
+    page = audrey.get("audit", params={"user": "alice", "action": "application.*"}).text
+    assert 'class="ok" id="chain"' in page and "application.submit" in page and "dataset.ingest" not in page
+    rows = json.loads(audrey.get("audit/export.json", params={"action": "application.submit"}).text)
+    assert [r["action"] for r in rows] == ["application.submit"]
+    assert audrey.get("audit", params={"from": "yesterday"}).status_code == 400
+    with session_scope() as s:
+        assert query(s, action="audit.export")[-1]["actor"] == "audrey"
+
+
+def test_dashboard_draws_svg_from_the_database(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    page = site("audrey").get("dashboard").text
+    assert page.count("<svg") == 6 and 'id="chart-tiers"' in page
+    tiers = re.search(r'id="chart-tiers".*?</svg>', page, re.S).group(0)
+    assert "2 pseudonymised: 1</title>" in tiers  # the one tier-2 dataset version
