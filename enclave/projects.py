@@ -289,18 +289,21 @@ def startability(project: Project, user: User, on: date | None = None) -> Starta
 
 
 def projects_for(session: Session, username: str) -> list[Startability]:
-    """Every project the user belongs to, with whether they may start a workspace in it."""
-    user = get_user(session, username)
-    return [startability(m.project, user) for m in sorted(user.memberships, key=lambda m: m.project.slug)]
+    """Every project the user belongs to, with whether they may start a workspace in it, accreditation included.
+
+    The answer is `enclave.access`'s (graded access builds on `startability`), so the CLI, the spawn page and
+    the spawner never disagree.
+    """
+    from enclave.access import projects_for as graded
+
+    return graded(session, username)
 
 
 def check_can_start(session: Session, username: str, slug: str) -> Project:
-    user = get_user(session, username)
-    project = get_project(session, slug)
-    s = startability(project, user)
-    if not s.can_start:
-        raise NotAllowed(f"cannot start a workspace: {s.reason}")
-    return project
+    """NotAllowed with the reason unless `username` may start a workspace in `slug` now (see `projects_for`)."""
+    from enclave.access import check_can_start as graded
+
+    return graded(session, username, slug)
 
 
 def active_datasets(project: Project) -> list[Dataset]:
