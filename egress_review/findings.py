@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -80,3 +81,75 @@ def compact(findings: list[Finding], per_kind: int) -> list[Finding]:
             kept.append(Finding(check, verdict, f"{n - per_kind} more like the above ({n} in all)", entity, rule,
                                 {"column": column, "omitted": n - per_kind} if column else {"omitted": n - per_kind}))
     return kept
+
+
+# --- findings written for people (the pages) ------------------------------------------------------
+
+GUIDANCE = ("small-counts", "statistics", "personal-data", "row-level", "own-data", "file-type", "model")
+_COUNT = re.compile(r"\bcount (\d+)")
+
+
+def guidance_topic(finding: dict[str, Any]) -> str:
+    """Which section of the guidance page says what the researcher can do about this kind of finding."""
+    check, rule = str(finding.get("check", "")), str(finding.get("rule") or finding.get("kind") or "")
+    if check == "disclosure-control":
+        small = rule.startswith(("threshold", "redact", "round", "zeros")) or "count" in rule or "suppress" in rule
+        return "small-counts" if small else "statistics"
+    return {"personal-data": "personal-data", "row-level": "row-level", "own-data": "own-data",
+            "model": "model"}.get(check, "file-type")
+
+
+def _where(location: dict[str, Any], lang: str) -> str:
+    """'第 3 行 n 列' / 'row 3, column n': the numbers and names a location gives, in the reader's words."""
+    from egress_review.i18n import WHERE
+
+    words = WHERE["zh-CN" if lang == "zh-CN" else "en"]
+    parts = [words[k].format(v=location[k]) for k in ("sheet", "member", "cell", "line", "row", "column", "page")
+             if k in location and location[k] not in (None, "")]
+    return " ".join(parts) if lang == "zh-CN" else ", ".join(parts)
+
+
+def _what(finding: dict[str, Any], lang: str, values: bool) -> str:
+    from egress_review.i18n import ENTITY_NAMES, RULE_TEXT
+
+    zh = lang == "zh-CN"
+    check, rule = str(finding.get("check", "")), str(finding.get("rule") or finding.get("kind") or "")
+    name, _, param = rule.partition("=") if "=" in rule else (rule, "", "")
+    if rule.startswith("threshold>="):
+        name, param = "threshold", rule.removeprefix("threshold>=")
+    elif rule.startswith("redact<="):
+        name, param = "redact", rule.removeprefix("redact<=")
+    elif rule.startswith("round-to-"):
+        name, param = "round", rule.removeprefix("round-to-")
+    count = _COUNT.search(str(finding.get("detail", ""))) if values else None
+    table = RULE_TEXT["zh-CN" if zh else "en"]
+    if check == "personal-data":
+        entity = str(finding.get("entity") or finding.get("kind") or "")
+        label = ENTITY_NAMES.get(entity, (entity, entity))[0 if zh else 1]
+        return table["personal-data"].format(kind=label)
+    if check == "own-data":
+        return table["own-data"]
+    key = f"{name}:count" if count and f"{name}:count" in table else name
+    if key in table:
+        return table[key].format(n=count.group(1) if count else "", p=param, kind=rule)
+    return table.get(f"check:{check}", table["check:other"]).format(kind=rule or check, check=check)
+
+
+def person_text(finding: dict[str, Any], lang: str, values: bool = False) -> str:
+    """'第 3 行 n 列：计数 4 低于阈值 10': where, then what, in the reader's language.
+
+    `values` adds numbers the check read from the data (reviewers only); a requester's form never
+    carries a value, so her sentence names the rule's limit and the place, not the count.
+    """
+    where = _where(finding.get("location") or {}, lang)
+    what = _what(finding, lang, values)
+    if not where:
+        return what
+    return f"{where}：{what}" if lang == "zh-CN" else f"{where}: {what}"
+
+
+def advice(finding: dict[str, Any], lang: str) -> str:
+    """What the researcher can do about this kind of finding (one line; the guidance page says more)."""
+    from egress_review.i18n import ADVICE
+
+    return ADVICE["zh-CN" if lang == "zh-CN" else "en"][guidance_topic(finding)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 ZH_CN: dict[str, str] = {
@@ -61,10 +62,290 @@ ZH_CN: dict[str, str] = {
     "Approved files can be downloaded by you only.": "已批准的文件只有您本人可以下载。",
     "Requests I reviewed": "我审核过的申请",
     "Error": "错误",
+    # per-file outcomes, versions, comments
+    "Outcome": "结果",
+    "pending": "待定",
+    "revised": "已修订",
+    "Released": "已发布",
+    "Withheld": "未发布",
+    "Released with the request": "随申请发布",
+    "Withheld: not released": "未发布",
+    "Approved, but nothing is released: the request was not approved": "已批准，但申请未获批准，因此不发布",
+    "Your vote": "您的投票",
+    "Votes": "投票",
+    "Comments on this file": "对此文件的意见",
+    "Reason the conflict was settled": "裁决理由",
+    "Version": "版本",
+    "Versions": "各版本",
+    "Earlier versions": "之前的版本",
+    "Changes since version": "相对于版本",
+    "added": "新增",
+    "removed": "删除",
+    "changed": "已修改",
+    "unchanged": "未改变",
+    "Revise": "修订",
+    "To revise this request, submit the changed files from your workspace naming it:":
+        "如需修订此申请，请在工作区中提交修改后的文件并注明此申请：",
+    "This request is returned: change what the reviewers asked for, then submit a new version.":
+        "此申请已退回：请按审核员的意见修改，然后提交新版本。",
+    "Replaced by version": "已被新版本取代：",
+    "Content": "内容",
+    "Open the whole file": "打开完整文件",
+    "Only the beginning is shown here.": "此处只显示开头部分。",
+    "Why not": "原因",
+    "Approve: release the approved files; withhold the others": "批准：发布已批准的文件，其余不发布",
+    "Return for changes": "退回修改",
+    "Comment on this file (to the requester when you do not approve it; needed for flagged files)":
+        "对此文件的意见（不批准时会发给申请人；有标记的文件必须填写）",
+    "Check your decision": "请确认您的决定",
+    "Confirm": "确认",
+    "Change": "修改",
+    "Cancel": "取消",
+    "Nothing has been recorded yet.": "尚未记录任何内容。",
+    "will be released": "将会发布",
+    "will be withheld": "将不发布",
+    "Withdraw this request?": "确定撤回此申请？",
+    "Withdrawing cannot be undone: reviewers stop, nothing is released.":
+        "撤回后无法恢复：审核停止，不会发布任何文件。",
+    "Please correct what is marked below; nothing was recorded.": "请修改下面标出的问题；尚未记录任何内容。",
+    "Your review is recorded.": "您的审核已记录。",
+    "The conflict is resolved.": "冲突已裁决。",
+    "The request is withdrawn.": "申请已撤回。",
+    "You claimed this request.": "您已认领此申请。",
+    "You released your claim.": "您已放弃认领。",
+    "Now": "当前状态",
+    "file(s) released": "个文件已发布",
+    "file(s) withheld": "个文件未发布",
+    # queue
+    "Waiting": "已等待",
+    "Claimed by": "认领人",
+    "Claim": "认领",
+    "Release claim": "放弃认领",
+    "Filter": "筛选",
+    "Sort": "排序",
+    "All": "全部",
+    "longest waiting first": "等待最久的优先",
+    "newest first": "最新的优先",
+    "by project": "按项目",
+    "Waiting at least (days)": "至少等待（天）",
+    "Apply": "应用",
+    "Earlier requests by this requester in this project": "此申请人在本项目中的其他申请",
+    "d": "天",
+    "h": "小时",
+    "min": "分钟",
+    # findings
+    "What you can do": "您可以怎么做",
+    "Guidance": "指导说明",
+    "As the check wrote it": "检查原文",
+    "Guidance for export requests": "导出申请指导说明",
+    "What each kind of finding means and what you can do about it.": "各类检查结果的含义以及您可以怎么做。",
+    "Private note for reviewers (the requester never sees it)": "仅审核员可见的备注（申请人看不到）",
+    "Not found": "未找到",
+    "Not allowed": "不允许",
+    "Something went wrong": "出错了",
 }
+
+
+# Domain messages (egress_review.rules, workflow) in zh-CN: the English message is matched whole.
+MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in (
+    (r"^file '(.+)' has blocking findings and cannot be approved as is$", r"文件“\1”有阻止性检查结果，不能按原样批准"),
+    (r"^file '(.+)' has findings that need a reviewer comment$",
+     r"文件“\1”有需要人工审核的检查结果，批准时必须填写意见"),
+    (r"^no decision given for file '(.+)'$", r"请为文件“\1”做出决定"),
+    (r"^file '(.+)' is withheld: say why in its comment to the requester$",
+     r"文件“\1”不发布：请在意见中向申请人说明原因"),
+    (r"^file '(.+)' was approved by neither reviewer: a resolution cannot release it on one person's approval$",
+     r"两位审核员都没有批准文件“\1”：裁决不能仅凭一人批准就发布它"),
+    (r"^approving releases the approved files: approve at least one file, or return or reject the request$",
+     r"批准会发布已批准的文件：请至少批准一个文件，或者退回、拒绝此申请"),
+    (r"^resolving a conflict needs a reason$", r"裁决冲突必须填写理由"),
+    (r"^returning or rejecting a request needs a comment to the requester$", r"退回或拒绝申请时必须给申请人写意见"),
+    (r"^choose a decision: approve, return or reject$", r"请选择决定：批准、退回修改或拒绝"),
+    (r"^you have already reviewed request (\d+)$", r"您已审核过申请 \1"),
+    (r"^request (\d+) already has (\d+) reviews$", r"申请 \1 已有 \2 份审核"),
+    (r"^request (\d+) is (\w+), not open for review$", r"申请 \1 的状态为 \2，不在审核中"),
+    (r"^you cannot (\w+) your own export request$", r"您不能审核或裁决自己的导出申请"),
+    (r"^only users with the reviewer role can (\w+) export requests$", r"只有具有审核员角色的用户才能审核导出申请"),
+    (r"^you reviewed request (\d+): its conflict must be resolved by a third reviewer who reviewed neither side$",
+     r"您审核过申请 \1：冲突必须由未参与审核的第三位审核员裁决"),
+    (r"^only the requester can withdraw a request$", r"只有申请人可以撤回申请"),
+    (r"^request (\d+) is (\w+) and can no longer be withdrawn$", r"申请 \1 的状态为 \2，已不能撤回"),
+    (r"^no export request (\d+)$", r"没有编号为 \1 的导出申请"),
+    (r"^you have already claimed request (\d+)$", r"您已认领申请 \1"),
+    (r"^request (\d+) is already claimed by (.+)$", r"申请 \1 已被 \2 认领"),
+    (r"^you have not claimed request (\d+)$", r"您没有认领申请 \1"),
+    (r"^only the requester can revise a request$", r"只有申请人可以修订申请"),
+    (r"^request (\d+) is (\w+): only a returned request can be revised$",
+     r"申请 \1 的状态为 \2：只有已退回的申请可以修订"),
+    (r"^request (\d+) is (\w+): nothing is released$", r"申请 \1 的状态为 \2：没有发布任何文件"),
+    (r"^file '(.+)' is (\w+): it is withheld$", r"文件“\1”的结果为 \2：不发布"),
+)]
+
+
+def message(text: str, lang: str) -> str:
+    """A domain message in the reader's language (English is the message itself; unknown ones stay as they are)."""
+    if lang != "zh-CN":
+        return text
+    parts = []
+    for part in text.split("; "):
+        for pattern, zh in MESSAGES:
+            m = pattern.match(part)
+            if m:
+                part = m.expand(zh)
+                break
+        parts.append(part)
+    return "；".join(parts)
 
 
 def translator(lang: str) -> Callable[[str], str]:
     if lang == "zh-CN":
         return lambda text: ZH_CN.get(text, text)
     return lambda text: text
+
+
+# --- findings for people (egress_review.findings.person_text) --------------------------------------
+
+WHERE: dict[str, dict[str, str]] = {
+    "zh-CN": {"sheet": "工作表 {v}", "member": "压缩包内 {v}", "cell": "第 {v} 个单元格", "line": "第 {v} 行",
+              "row": "第 {v} 行", "column": "{v} 列", "page": "第 {v} 页"},
+    "en": {"sheet": "sheet {v}", "member": "in the archive: {v}", "cell": "cell {v}", "line": "line {v}",
+           "row": "row {v}", "column": "column {v}", "page": "page {v}"},
+}
+
+ENTITY_NAMES: dict[str, tuple[str, str]] = {
+    "CN_RESIDENT_ID": ("居民身份证号", "a resident ID number"),
+    "CN_FOREIGN_PERMANENT_ID": ("外国人永久居留身份证号", "a foreign permanent resident ID"),
+    "HK_ID": ("香港身份证号", "a Hong Kong ID number"), "MO_ID": ("澳门身份证号", "a Macau ID number"),
+    "TW_ID": ("台湾身份证号", "a Taiwan ID number"), "CN_PASSPORT": ("护照号", "a passport number"),
+    "CN_TRAVEL_PERMIT": ("通行证号", "a travel permit number"), "CN_PHONE": ("手机号码", "a mobile phone number"),
+    "PHONE": ("电话号码", "a phone number"), "BANK_CARD": ("银行卡号", "a bank card number"),
+    "EMAIL": ("电子邮箱", "an e-mail address"), "US_SSN": ("美国社会安全号", "a US social security number"),
+    "UK_NHS_NUMBER": ("英国 NHS 号", "an NHS number"), "SOCIAL_SECURITY_NO": ("社保卡号", "a social security number"),
+    "MEDICAL_INSURANCE_NO": ("医保卡号", "a medical insurance number"),
+    "MEDICAL_RECORD_NO": ("病案号/住院号", "a medical record number"), "LICENCE_PLATE": ("车牌号", "a licence plate"),
+    "MESSAGING_HANDLE": ("微信/QQ 等账号", "a messaging handle"), "DATE_OF_BIRTH": ("出生日期", "a date of birth"),
+    "PERSON": ("人名", "a person's name"), "ADDRESS": ("住址", "an address"),
+}
+
+RULE_TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "threshold:count": "计数 {n} 低于阈值 {p}", "threshold": "计数低于阈值 {p}",
+        "redact:count": "计数 {n} 必须隐去（不超过 {p}）", "redact": "小于等于 {p} 的计数必须隐去",
+        "round:count": "计数 {n} 未取整到 {p} 的倍数", "round": "计数未取整到 {p} 的倍数",
+        "zeros": "零计数会暴露某一组人都没有（或都有）某种特征",
+        "dominance": "少数几个贡献者占了总量的大部分，可推算出个人的数值",
+        "statistic-of-small-group": "统计量描述的人群太小", "min-max": "最小值或最大值是单个人的数值",
+        "differencing": "两张表相减可得到小计数", "secondary-suppression": "已隐去的格子可由行列合计推算出来",
+        "secondary-total-minus-cells": "合计减去各格可得出被隐去的小计数",
+        "percentage-reveals-suppressed": "百分比暴露了已隐去的计数",
+        "small-step": "相邻行之间的变化很小，可推算出个人", "survival-review": "生存分析表总是需要人工审核",
+        "count-in-text": "文字中出现了小计数", "count-in-chart": "图表中标注了小计数",
+        "percent-without-denominator": "百分比没有分母，可能隐藏小计数",
+        "residual_df": "回归的残差自由度太少（至少 {p}）",
+        "identifying-column": "这一列可识别出个人记录", "date-of-birth": "这一列是出生日期：个人记录",
+        "record-shape": "看起来是个人记录，而不是汇总表",
+        "record-dates": "带有事件日期、没有计数：看起来是个人就诊记录",
+        "record-measurements": "个人层面的测量值，没有计数或统计量",
+        "printed-records": "打印出的数据框（head() 或 sample()）：个人记录",
+        "row_cap": "行数超过上限 {p}：看起来是个人记录",
+        "spreadsheet-formula": "单元格含有电子表格公式", "personal-data": "个人信息：{kind}",
+        "own-data": "待人工审核：审核员会将此文件与项目数据进行比对",
+        "check:file-type": "文件规则：{kind}", "check:active-content": "可能包含可执行内容（{kind}）",
+        "check:model": "模型检查：{kind}", "check:rebuild": "无法以此形式导出（{kind}）",
+        "check:other": "检查项 {check}：{kind}",
+    },
+    "en": {
+        "threshold:count": "count {n} is below the threshold of {p}", "threshold": "a count below the threshold of {p}",
+        "redact:count": "count {n} must be suppressed (at most {p})",
+        "redact": "counts of {p} or less must be suppressed",
+        "round:count": "count {n} is not rounded to a multiple of {p}",
+        "round": "a count not rounded to a multiple of {p}",
+        "zeros": "a zero count shows that nobody (or everybody) in a group has an attribute",
+        "dominance": "a few contributors make up most of the total: one person's value can be estimated",
+        "statistic-of-small-group": "a statistic describes too small a group",
+        "min-max": "a minimum or maximum is one person's value",
+        "differencing": "two tables differ by a small count", "secondary-suppression":
+        "a suppressed cell can be worked out from the totals", "secondary-total-minus-cells":
+        "the total minus the cells shown gives a suppressed small count",
+        "percentage-reveals-suppressed": "a percentage reveals a suppressed count",
+        "small-step": "a small change between rows can single people out",
+        "survival-review": "survival tables are always reviewed", "count-in-text": "a small count in the text",
+        "count-in-chart": "a chart labels a small count",
+        "percent-without-denominator": "a percentage without its denominator can hide a small count",
+        "residual_df": "the regression has too few residual degrees of freedom (at least {p})",
+        "identifying-column": "this column identifies records", "date-of-birth": "this column holds dates of birth",
+        "record-shape": "looks like individual records, not an aggregate table",
+        "record-dates": "rows with event dates and no counts: looks like individual visits",
+        "record-measurements": "person-level measurements with no counts or statistics",
+        "printed-records": "a printed frame (head() or sample()): individual records",
+        "row_cap": "more rows than the cap of {p}: looks like individual records",
+        "spreadsheet-formula": "a cell holds a spreadsheet formula", "personal-data": "personal data: {kind}",
+        "own-data": "held for review: a reviewer will compare this file with your project's data",
+        "check:file-type": "file rule: {kind}", "check:active-content": "may contain active content ({kind})",
+        "check:model": "model check: {kind}", "check:rebuild": "cannot be exported in this form ({kind})",
+        "check:other": "check {check}: {kind}",
+    },
+}
+
+ADVICE: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "small-counts": "可以隐去或取整小计数，合并类别（汇总到更大的组），或删去该列。",
+        "statistics": "可以合并小组、删去最小值/最大值，或只报告足够大的组的统计量。",
+        "personal-data": "删去含个人信息的列或数值，只导出汇总结果。",
+        "row-level": "不要导出个人记录：改为导出汇总表（计数、均值），并删去标识列。",
+        "own-data": "确认文件中没有从数据集复制出的数值；审核员会逐项比对。",
+        "file-type": "改用允许的格式导出：CSV 表格、PNG 图片或纯文本。",
+        "model": "模型可能记住了训练数据：导出系数或汇总指标，而不是整个模型。",
+    },
+    "en": {
+        "small-counts": "Suppress or round the small counts, merge categories (aggregate to larger groups), "
+                        "or drop the column.",
+        "statistics": "Merge small groups, drop minima and maxima, or report statistics of large enough groups only.",
+        "personal-data": "Drop the column or the values with personal data; export aggregates only.",
+        "row-level": "Do not export individual records: export an aggregate table (counts, means) and drop "
+                     "identifier columns.",
+        "own-data": "Make sure no values were copied from the dataset; a reviewer compares them one by one.",
+        "file-type": "Export in an allowed format: a CSV table, a PNG image or plain text.",
+        "model": "A model can remember its training data: export coefficients or summary measures, not the model.",
+    },
+}
+
+GUIDANCE_PAGE: dict[str, list[tuple[str, str, str]]] = {
+    "zh-CN": [
+        ("small-counts", "小计数", "阈值以下的计数可能让人识别出个人。做法：隐去（写成 “<10”）或取整到规定的倍数；"
+         "把小类别合并成更大的组；去掉不必要的分组变量或列。隐去一个格子后，还要确认它不能由合计推算出来。"),
+        ("statistics", "统计量", "最小值、最大值、很小组的均值，以及少数人占主导的合计，都可能暴露个人数值。"
+         "做法：合并小组；报告分位数而不是最小值/最大值；只报告人数足够多的组。"),
+        ("personal-data", "个人信息", "身份证号、电话、姓名、地址等不能离开安全环境。做法：删除这些列或数值；"
+         "只导出汇总结果。若确实不是个人信息（例如联系人电话），请在理由说明中写明。"),
+        ("row-level", "个人记录", "每行对应一个人的表（含出生日期、标识号、就诊日期）不能导出。做法：导出汇总表"
+         "（各组计数、均值），删去标识列；不要导出 head() 或 sample() 的输出。"),
+        ("own-data", "与项目数据比对", "文件与项目数据集中的数值相符时，会交给审核员比对。做法：确认没有复制原始数值；"
+         "只导出由数据计算出的汇总结果。"),
+        ("file-type", "文件格式", "只接受可检查的格式。做法：表格导出为 CSV，图片导出为 PNG，文字导出为纯文本；"
+         "不要导出压缩包中的可执行内容、公式或脚本。"),
+        ("model", "模型", "模型可能记住个人数据。做法：导出系数、评估指标或汇总结果；树模型要有足够大的叶节点。"),
+    ],
+    "en": [
+        ("small-counts", "Small counts", "Counts below the threshold can identify people. Suppress them (write "
+         "\"<10\") or round them to the required multiple; merge small categories into larger groups; drop "
+         "grouping variables or columns you do not need. After suppressing a cell, make sure it cannot be worked "
+         "out from the totals."),
+        ("statistics", "Statistics", "Minima, maxima, means of very small groups and totals dominated by a few "
+         "contributors can reveal one person's value. Merge small groups; report percentiles instead of minima "
+         "and maxima; report only groups with enough people."),
+        ("personal-data", "Personal data", "ID numbers, phone numbers, names and addresses never leave the enclave. "
+         "Drop those columns or values and export aggregates only. If it is not personal data (a contact "
+         "number, say), say so in the justification."),
+        ("row-level", "Individual records", "A table with one row per person (dates of birth, identifiers, visit "
+         "dates) cannot be exported. Export an aggregate table (counts, means per group) and drop identifier "
+         "columns; do not export the output of head() or sample()."),
+        ("own-data", "Compared with the project's data", "A file whose values match the project's datasets goes "
+         "to a reviewer, who compares them. Make sure no raw values were copied; export results computed from "
+         "the data."),
+        ("file-type", "File types", "Only formats that can be checked are accepted: tables as CSV, images as "
+         "PNG, text as plain text; no executable content, formulas or scripts."),
+        ("model", "Models", "A model can remember personal data. Export coefficients, evaluation measures or "
+         "summaries; tree models need large enough leaves."),
+    ],
+}

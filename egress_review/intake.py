@@ -126,6 +126,9 @@ def from_workspace(settings: Settings, policy: EgressPolicy, requester: str, slu
 def _make(settings: Settings, policy: EgressPolicy, requester: str, slug: str, paths: Sequence[str],
           justification: str, body: dict[str, Any], own: Callable[[Session, str], OwnDataIndex | None]) -> int:
     names = limits.check_request_files(paths, policy)
+    if body.get("revises") is not None:
+        with session_scope() as s:  # refused before a file is read: not hers, not returned, another project
+            workflow.revisable(s, requester, body["revises"], slug)
     with session_scope() as s:
         limits.check_daily_limits(s, slug, len(names), policy)
     root = settings.workspace_dir(slug)
@@ -135,4 +138,4 @@ def _make(settings: Settings, policy: EgressPolicy, requester: str, slug: str, p
         with session_scope() as s:
             limits.check_daily_limits(s, slug, len(names), policy)  # again, in the transaction adding the request
             return workflow.submit(s, requester, slug, StagedFiles(staged), justification, settings.egress_store,
-                                   policy, own=own(s, slug), model=model).id
+                                   policy, own=own(s, slug), model=model, revises=body.get("revises")).id

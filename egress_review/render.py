@@ -53,7 +53,7 @@ def _mark(text: str, found: list[dict[str, Any]]) -> str:
     return f'<mark class="hit {worst}" title="{title}">{escape(text)}</mark>'
 
 
-def _sheets(data: bytes, findings: list[dict[str, Any]]) -> Rendered:
+def _sheets(data: bytes, findings: list[dict[str, Any]], rows: int = MAX_ROWS) -> Rendered:
     """A workbook sheet by sheet, each with its own findings: rows are numbered per sheet."""
     try:
         sheets = sheet_frames(data)
@@ -62,22 +62,22 @@ def _sheets(data: bytes, findings: list[dict[str, Any]]) -> Rendered:
     html, notes = [], []
     for name, df in sheets:
         mine = [f for f in findings if (f.get("location") or {}).get("sheet", name) == name]
-        shown = _frame(df, mine)
+        shown = _frame(df, mine, rows)
         html.append(f'<h4 class="sheet">{escape(name)}</h4>{shown.html}')
         notes += [f"sheet {name}: {n}" for n in shown.notes]
     return Rendered("table", "".join(html), notes)
 
 
-def _table(data: bytes, ftype: str, findings: list[dict[str, Any]]) -> Rendered:
+def _table(data: bytes, ftype: str, findings: list[dict[str, Any]], rows: int = MAX_ROWS) -> Rendered:
     if ftype == "xlsx":
-        return _sheets(data, findings)
+        return _sheets(data, findings, rows)
     df = read_table(data, ftype)
     if df is None:
         return Rendered("none", "", ["table could not be read"])
-    return _frame(df, findings)
+    return _frame(df, findings, rows)
 
 
-def _frame(df: pl.DataFrame, findings: list[dict[str, Any]]) -> Rendered:
+def _frame(df: pl.DataFrame, findings: list[dict[str, Any]], max_rows: int = MAX_ROWS) -> Rendered:
     cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     rows_hit: dict[int, list[dict[str, Any]]] = defaultdict(list)
     cols_hit: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -91,7 +91,7 @@ def _frame(df: pl.DataFrame, findings: list[dict[str, Any]]) -> Rendered:
             cols_hit[loc["column"]].append(f)
     head = "".join(f"<th>{_mark(c, cols_hit.get(c, []))}</th>" for c in df.columns)
     body = []
-    for i, row in enumerate(df.head(MAX_ROWS).iter_rows(), start=1):
+    for i, row in enumerate(df.head(max_rows).iter_rows(), start=1):
         tds = []
         for col, value in zip(df.columns, row, strict=True):
             text = "" if value is None else str(value)
@@ -99,19 +99,19 @@ def _frame(df: pl.DataFrame, findings: list[dict[str, Any]]) -> Rendered:
             tds.append(f"<td{cls}>{_mark(text, cells.get((i, col), []))}</td>")
         row_cls = ' class="hit-row"' if i in rows_hit else ""
         body.append(f'<tr{row_cls}><th class="rn">{i}</th>{"".join(tds)}</tr>')
-    notes = [PART.format(shown=MAX_ROWS, total=df.height, what="rows")] if df.height > MAX_ROWS else []
+    notes = [PART.format(shown=max_rows, total=df.height, what="rows")] if df.height > max_rows else []
     html = (f'<table class="data"><thead><tr><th class="rn">#</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
     return Rendered("table", html, notes)
 
 
-def _lines(text: str, findings: list[dict[str, Any]]) -> Rendered:
+def _lines(text: str, findings: list[dict[str, Any]], max_lines: int = MAX_LINES) -> Rendered:
     hits = _hits(findings, "line")
     rows = []
     lines = text.splitlines()
-    for n, line in enumerate(lines[:MAX_LINES], start=1):
+    for n, line in enumerate(lines[:max_lines], start=1):
         rows.append(f'<tr><th class="rn">{n}</th><td><pre>{_mark(line, hits.get(n, []))}</pre></td></tr>')
-    notes = [PART.format(shown=MAX_LINES, total=len(lines), what="lines")] if len(lines) > MAX_LINES else []
+    notes = [PART.format(shown=max_lines, total=len(lines), what="lines")] if len(lines) > max_lines else []
     return Rendered("lines", f'<table class="source">{"".join(rows)}</table>', notes)
 
 
@@ -150,22 +150,25 @@ def _notebook(text: str, findings: list[dict[str, Any]]) -> Rendered:
     return Rendered("notebook", "".join(parts))
 
 
-def render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
-    """The stored (rebuilt) form, with what the rebuild dropped said first."""
-    shown = _render(data, scan, image_url)
+def render(data: bytes, scan: dict[str, Any], image_url: str, rows: int = MAX_ROWS,
+           lines: int = MAX_LINES) -> Rendered:
+    """The stored (rebuilt) form, with what the rebuild dropped said first; `rows`/`lines` shorten it
+    (the decision page shows the beginning of every file beside its controls, and says it is the beginning)."""
+    shown = _render(data, scan, image_url, rows, lines)
     rebuilt = scan.get("rebuilt") or []
     if rebuilt:
         shown.notes.insert(0, "Rebuilt before checking (this is the form that is released): " + "; ".join(rebuilt))
     return shown
 
 
-def _render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
+def _render(data: bytes, scan: dict[str, Any], image_url: str, rows: int = MAX_ROWS,
+            lines: int = MAX_LINES) -> Rendered:
     ftype = scan.get("type") or "binary"
     findings = scan.get("findings", [])
     if not data and scan.get("verdict") == "block":
         return Rendered("none", "", ["The file was refused and nothing of it is kept: see the findings"])
     if ftype in ("csv", "tsv", "parquet", "xlsx"):
-        return _table(data, ftype, findings)
+        return _table(data, ftype, findings, rows)
     if ftype in ("png", "jpg"):
         return Rendered("image", f'<img class="reviewed" alt="reviewed image" src="{escape(image_url)}">')
     text = decode_text(data) if ftype in ("txt", "md", "json", "html", "svg", "ipynb") else None
@@ -176,7 +179,7 @@ def _render(data: bytes, scan: dict[str, Any], image_url: str) -> Rendered:
         return Rendered("none", "", [note])
     if ftype == "ipynb":
         return _notebook(text, findings)
-    rendered = _lines(text, findings)
+    rendered = _lines(text, findings, lines)
     if ftype in ("html", "svg"):
         rendered.notes.append(f"{ftype.upper()} is shown as source and never rendered")
     return rendered

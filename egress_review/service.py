@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
 from egress_review import intake, render, rules, workflow
-from egress_review.i18n import translator
+from egress_review.findings import advice, guidance_topic, person_text
+from egress_review.i18n import GUIDANCE_PAGE, message, translator
+from egress_review.i18n import message as translated
 from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import file_view, release_files, release_record_view, request_view
@@ -164,6 +167,9 @@ class Handler(HubOAuthenticated, web.RequestHandler):
 
     def page(self, template: str, **kw: Any) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        kw.setdefault("explain", lambda f: person_text(f, self.lang, values=kw.get("reviewer", False)))
+        kw.setdefault("advice", lambda f: advice(f, self.lang))
+        kw.setdefault("topic", guidance_topic)
         html = self.ctx.templates.get_template(template).render(
             t=self.t, lang=self.lang, user=self.username, prefix=EGRESS_PREFIX, xsrf=self.xsrf_token.decode(), **kw)
         self.finish(html)
@@ -182,7 +188,8 @@ class Handler(HubOAuthenticated, web.RequestHandler):
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(self.ctx.templates.get_template("error.html").render(
-            t=self.t, lang=self.lang, status=status_code, message=message, prefix=EGRESS_PREFIX, user=None))
+            t=self.t, lang=self.lang, status=status_code, message=translated(message, self.lang),
+            prefix=EGRESS_PREFIX, user=None))
 
     def body_json(self) -> dict[str, Any]:
         try:
@@ -226,9 +233,12 @@ class RequestsApi(ApiHandler):
             raise web.HTTPError(400, "'files' must be a non-empty list of paths inside /workspace")
         if not isinstance(justification, str):
             raise web.HTTPError(400, "'justification' must be text")
-        unknown = sorted(set(body) - {"files", "justification", "training_data", "holdout_data", "target"})
+        unknown = sorted(set(body) - {"files", "justification", "training_data", "holdout_data", "target", "revises"})
         if unknown:
             raise web.HTTPError(400, f"unknown field(s): {', '.join(unknown)}")
+        revises = body.get("revises")
+        if revises is not None and (not isinstance(revises, int) or isinstance(revises, bool)):
+            raise web.HTTPError(400, "'revises' must be the number of the returned request this one revises")
         ws = await asyncio.to_thread(self.ctx.workspace_of, name)
         if ws is None:
             raise web.HTTPError(403, "export requests are made from your running workspace")
@@ -301,15 +311,35 @@ def _download(handler: Handler, rid: int, what: str) -> None:
 # --- web pages (people, logged in through the hub) ----------------------------------------------
 
 
+QUEUE_SORTS = ("waited", "newest", "project")
+
+
+def waited(since: datetime, now: datetime, t: Callable[[str], str]) -> str:
+    """How long a request has waited, in days and hours (minutes under an hour)."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        return f"{days} {t('d')} {hours} {t('h')}"
+    return f"{hours} {t('h')}" if hours else f"{minutes} {t('min')}"
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 class HomePage(Handler):
+    """The reviewer's queue (waiting time, filters, sort, claims), what they reviewed, and the user's own requests."""
+
     @web.authenticated
     def get(self) -> None:
         name = self.username
         eager = (selectinload(ExportRequest.files), selectinload(ExportRequest.reviews))
+        f = {k: self.get_query_argument(k, "") for k in ("project", "state", "verdict", "age", "sort")}
+        now = datetime.now(UTC)
         with session_scope() as s:
             me = self.run(lambda: get_user(s, name))
             is_reviewer = rules.has_reviewer_role(me)
-            queue, reviewed = [], []
+            queue, reviewed, projects_seen = [], [], set()
             if is_reviewer:
                 projects: dict[str, Any] = {}  # per project, once per page
                 open_ = s.query(ExportRequest).options(*eager).filter(ExportRequest.state.in_(
@@ -318,24 +348,141 @@ class HomePage(Handler):
                     if r.project not in projects:
                         projects[r.project] = get_project(s, r.project)
                     if rules.can_review(r, me, projects[r.project]) or rules.can_resolve(r, me, projects[r.project]):
-                        queue.append(request_view(r, name, detail=False))
+                        row = request_view(r, name, detail=False, reviewer=True)
+                        row["waited_minutes"] = (now - _aware(r.created_at)).total_seconds() / 60
+                        row["waited"] = waited(_aware(r.created_at), now, self.t)
+                        projects_seen.add(r.project)
+                        queue.append(row)
+                queue = self._filtered(queue, f)
                 done = s.query(ExportRequest).options(*eager).join(Review).filter(Review.reviewer == name)
                 reviewed = [request_view(r, name, detail=False)
                             for r in done.order_by(ExportRequest.id.desc()).limit(200).all()]
             mine = [request_view(r, name, detail=False) for r in workflow.own_requests(s, name)]
-            self.page("home.html", queue=queue, reviewed=reviewed, mine=mine, is_reviewer=is_reviewer)
+            self.page("home.html", queue=queue, reviewed=reviewed, mine=mine, is_reviewer=is_reviewer, f=f,
+                      projects=sorted(projects_seen), sorts=QUEUE_SORTS,
+                      states=[x.value for x in (*rules.OPEN_FOR_REVIEW, ExportState.CONFLICTED)],
+                      verdicts=["pass", "review", "block"])
+
+    @staticmethod
+    def _filtered(rows: list[dict[str, Any]], f: dict[str, str]) -> list[dict[str, Any]]:
+        """Filters by project, state, verdict and days waited; sorted longest waiting first unless asked."""
+        out = [r for r in rows if (not f["project"] or r["project"] == f["project"])
+               and (not f["state"] or r["state"] == f["state"]) and (not f["verdict"] or r["verdict"] == f["verdict"])]
+        if f["age"].strip().isdigit():
+            out = [r for r in out if r["waited_minutes"] >= int(f["age"]) * 24 * 60]
+        key = {"newest": lambda r: -r["id"], "project": lambda r: (r["project"], r["id"])}.get(
+            f["sort"], lambda r: -r["waited_minutes"])
+        return sorted(out, key=key)
+
+
+class GuidancePage(Handler):
+    """What each kind of finding means and what a researcher can do, in the reader's language."""
+
+    @web.authenticated
+    def get(self) -> None:
+        self.page("guidance.html", topics=GUIDANCE_PAGE["zh-CN" if self.lang == "zh-CN" else "en"])
+
+
+# How many rows or lines of each file the decision page shows beside its controls.
+INLINE_ROWS, INLINE_LINES = 30, 80
 
 
 class RequestPage(Handler):
+    """One request: each file's content, findings and controls together; votes, comments, versions, history."""
+
     @web.authenticated
     def get(self, rid: str) -> None:
+        self.show(int(rid), done=self.get_query_argument("done", ""))
+
+    def show(self, rid: int, form: dict[str, str] | None = None, problems: list[tuple[str, str]] | None = None,
+             status: int = 200, done: str = "") -> None:
         name = self.username
-        with session_scope() as s:
-            req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
+        with session_scope() as s:  # the files are read, and a reviewer's reading recorded, before the page goes
+            req = self.run(lambda: workflow.visible_request(s, name, rid))
             me, project = workflow.parties(s, name, req)
-            self.page("request.html", r=request_view(req, name, reviewer=req.requester != name),
+            inline = self._inline(s, req, name, req.requester != name) if rules.can_read_files(req, me, project) \
+                else {}
+        with session_scope() as s:
+            req = self.run(lambda: workflow.visible_request(s, name, rid))
+            me, project = workflow.parties(s, name, req)
+            reviewer = req.requester != name
+            r = request_view(req, name, reviewer=reviewer)
+            fields: dict[str, list[str]] = {}
+            for field, text in problems or []:
+                fields.setdefault(field, []).append(message(text, self.lang))
+            self.set_status(status)
+            self.page("request.html", r=r, inline=inline, form=form or {}, problems=fields, done=done,
                       can_review=rules.can_review(req, me, project), can_resolve=rules.can_resolve(req, me, project),
-                      is_requester=req.requester == name)
+                      can_claim=rules.can_claim(req, me, project), can_unclaim=rules.can_unclaim(req, me),
+                      can_withdraw=rules.can_withdraw(req, me), can_revise=rules.can_revise(req, me, project),
+                      is_requester=not reviewer, approve_refusals=self._refusals(req),
+                      mine=next((v for v in r.get("reviews", []) if v["reviewer"] == name), None),
+                      history=self._history(s, req, reviewer), diff=self._diff(s, req),
+                      earlier=self._earlier(s, req, me) if reviewer else [],
+                      explain=lambda f: person_text(f, self.lang, values=reviewer),
+                      advice=lambda f: advice(f, self.lang), topic=guidance_topic)
+
+    def _refusals(self, req: ExportRequest) -> dict[int, str]:
+        """Why a file's approve option cannot be chosen, in the reader's language (`rules.check_can_approve_file`)."""
+        out = {}
+        for f in req.files:
+            reason = rules.why_not(lambda f=f: rules.check_can_approve_file(f))  # type: ignore[misc]
+            if reason:
+                out[f.id] = message(reason, self.lang)
+        return out
+
+    def _inline(self, s: Any, req: ExportRequest, name: str, reviewer: bool) -> dict[int, Any]:
+        """The beginning of each file's stored (rebuilt) form; a reviewer's reading is recorded as export.inspect."""
+        out = {}
+        for f in req.files:
+            seen = file_view(f, reviewer=reviewer)
+            try:
+                data = content_path(self.ctx.settings.egress_store, f.sha256).read_bytes()
+            except OSError:
+                log.exception("stored copy of request %s file %s unreadable", req.id, f.id)
+                out[f.id] = render.Rendered("none", "", [self.t("The stored copy cannot be read: tell the "
+                                                                "enclave administrators.")])
+                continue
+            out[f.id] = render.render(data, {**f.scan, "findings": seen["findings"]},
+                                      f"{EGRESS_PREFIX}requests/{req.id}/files/{f.id}/image", INLINE_ROWS, INLINE_LINES)
+        if reviewer and out:
+            audit.record(s, name, AuditAction.EXPORT_INSPECT, project=req.project, target=f"request:{req.id}",
+                         files=[f.name for f in req.files], inline=True)
+        return out
+
+    @staticmethod
+    def _history(s: Any, req: ExportRequest, reviewer: bool) -> list[dict[str, Any]]:
+        """Earlier versions with what their reviewers said: in full for reviewers, the requester's form for her."""
+        out = []
+        for v in workflow.versions(s, req)[:-1]:
+            seen = request_view(v, req.requester if not reviewer else "", reviewer=reviewer)
+            if reviewer:  # both reviews of an earlier version were decided: all of them are shown
+                seen["reviews"] = [{"reviewer": x.reviewer, "decision": x.decision.value, "files": x.file_votes,
+                                    "comment_to_requester": x.comment_to_requester,
+                                    "private_comment": x.private_comment} for x in v.reviews]
+            seen["names"] = {str(f.id): f.name for f in v.files}
+            out.append(seen)
+        return out
+
+    @staticmethod
+    def _diff(s: Any, req: ExportRequest) -> dict[str, Any] | None:
+        """Files added, removed, changed (by sha256 of the stored form) or unchanged since the previous version."""
+        if req.revision_of is None:
+            return None
+        prev = s.get(ExportRequest, req.revision_of)
+        if prev is None:
+            return None
+        before, now = {f.name: f.sha256 for f in prev.files}, {f.name: f.sha256 for f in req.files}
+        rows = [(n, "added" if n not in before else "changed" if before[n] != now[n] else "unchanged")
+                for n in now] + [(n, "removed") for n in before if n not in now]
+        return {"version": prev.version, "id": prev.id, "rows": rows}
+
+    @staticmethod
+    def _earlier(s: Any, req: ExportRequest, me: Any) -> list[dict[str, Any]]:
+        """The requester's other requests in the project: state and verdict; a link only where the reviewer may see."""
+        project = get_project(s, req.project)
+        return [{**request_view(r, me.username, detail=False), "link": rules.can_see(r, me, project)}
+                for r in workflow.earlier_requests(s, req)]
 
 
 class StoredFileHandler(Handler):
@@ -358,7 +505,7 @@ class FilePage(StoredFileHandler):
                 audit.record(s, name, AuditAction.EXPORT_INSPECT, project=req.project, target=f"request:{rid}",
                              file=f.name)
             self.page("file.html", r=request_view(req, name, reviewer=req.requester != name), f=seen,
-                      shown=shown)
+                      shown=shown, reviewer=req.requester != name)
 
 
 class ImageRaw(StoredFileHandler):
@@ -380,52 +527,133 @@ class ImageRaw(StoredFileHandler):
         self.finish(img[0])
 
 
-class DecisionAction(Handler):
-    def decision(self) -> Decision:
-        """The form's approve / return / reject; anything else is a 400."""
-        decision = self.get_body_argument("decision", "")
-        try:
-            return Decision(decision)
-        except ValueError as exc:
-            raise web.HTTPError(400, f"unknown decision '{decision}'") from exc
+def _form(handler: web.RequestHandler) -> dict[str, str]:
+    return {k: handler.get_body_argument(k, "") for k in handler.request.body_arguments if k != "_xsrf"}
+
+
+class DecisionAction(RequestPage):
+    """Review and resolve: the form is checked, confirmed on a page of its own, then recorded.
+
+    Without JavaScript (the pages allow none): the first post shows what will happen and asks; the
+    confirming post records it. Problems come back on the request page, beside their fields, with
+    everything typed kept; nothing is recorded until the confirmation.
+    """
+
+    resolving = False
 
     def file_votes(self, req: ExportRequest) -> dict[str, dict[str, str]]:
         """The form's vote and comment on each file of the request (checked by `rules.check_decision`)."""
         return {str(f.id): {"decision": self.get_body_argument(f"file-{f.id}", ""),
                             "comment": self.get_body_argument(f"comment-{f.id}", "")} for f in req.files}
 
+    def explanation(self) -> str:
+        return self.get_body_argument("reason" if self.resolving else "comment_to_requester", "")
+
+    def check(self, s: Any, name: str, req: ExportRequest, decision: Decision | None,
+              votes: dict[str, dict[str, str]]) -> None:
+        me, project = workflow.parties(s, name, req)
+        if self.resolving:
+            rules.check_can_resolve(req, me, project)
+        else:
+            rules.check_can_review(req, me, project)
+        problems = []
+        if decision is None:
+            problems.append(("decision", "choose a decision: approve, return or reject"))
+        try:
+            rules.check_decision(req, decision or Decision.REJECT, votes, self.explanation(), resolving=self.resolving)
+        except rules.DecisionRefused as exc:
+            problems += [p for p in exc.problems if decision is not None or p[0] != self.text_field]
+        if problems:
+            raise rules.DecisionRefused(problems)
+
+    @property
+    def text_field(self) -> str:
+        return "reason" if self.resolving else "comment_to_requester"
+
+    def record(self, s: Any, name: str, rid: int, decision: Decision, votes: dict[str, dict[str, str]]) -> None:
+        raise NotImplementedError
+
+    @web.authenticated
+    def post(self, rid_: str) -> None:
+        name, rid, form = self.username, int(rid_), _form(self)
+        try:
+            decision: Decision | None = Decision(form.get("decision", ""))
+        except ValueError:
+            decision = None
+        if "change" in form:
+            return self.show(rid, form=form)
+        try:
+            with session_scope() as s:
+                req = self.run(lambda: workflow.visible_request(s, name, rid))
+                votes = self.file_votes(req)
+                if form.get("confirm") != "yes":
+                    self.check(s, name, req, decision, votes)
+                    return self._confirm(req, decision, votes, form)
+                assert decision is not None  # the confirmation page carries a checked decision
+                self.record(s, name, rid, decision, votes)
+                workflow.settle(s, rid)
+        except rules.DecisionRefused as exc:
+            return self.show(rid, form=form, problems=exc.problems, status=400)
+        except (NotAllowed, InvalidTransition) as exc:
+            return self.show(rid, form=form, problems=[("decision", str(exc))], status=_status(exc))
+        self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'resolved' if self.resolving else 'reviewed'}")
+
+    def _confirm(self, req: ExportRequest, decision: Decision | None, votes: dict[str, dict[str, str]],
+                 form: dict[str, str]) -> None:
+        files = [{"name": f.name, "vote": votes[str(f.id)]["decision"],
+                  "out": decision == Decision.APPROVE and votes[str(f.id)]["decision"] == "approve"}
+                 for f in req.files]
+        step = "resolve" if self.resolving else "review"
+        self.page("confirm.html", action=f"{EGRESS_PREFIX}requests/{req.id}/{step}", rid=req.id,
+                  what=decision.value if decision else "", files=files, form=form, withdraw=False)
+
 
 class ReviewAction(DecisionAction):
-    @web.authenticated
-    def post(self, rid: str) -> None:
-        name, choice = self.username, self.decision()
-        with session_scope() as s:
-            votes = self.file_votes(self.run(lambda: workflow.get_request(s, int(rid))))
-            self.run(lambda: workflow.review(s, name, int(rid), choice, votes,
-                                             self.get_body_argument("comment_to_requester", ""),
-                                             self.get_body_argument("private_comment", "")))
-            self.run(lambda: workflow.settle(s, int(rid)))
-        self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
+    def record(self, s: Any, name: str, rid: int, decision: Decision, votes: dict[str, dict[str, str]]) -> None:
+        workflow.review(s, name, rid, decision, votes, self.get_body_argument("comment_to_requester", ""),
+                        self.get_body_argument("private_comment", ""))
 
 
 class ResolveAction(DecisionAction):
-    @web.authenticated
-    def post(self, rid: str) -> None:
-        name, choice = self.username, self.decision()
-        with session_scope() as s:
-            votes = self.file_votes(self.run(lambda: workflow.get_request(s, int(rid))))
-            self.run(lambda: workflow.resolve(s, name, int(rid), choice, votes, self.get_body_argument("reason", "")))
-            self.run(lambda: workflow.settle(s, int(rid)))
-        self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
+    resolving = True
+
+    def record(self, s: Any, name: str, rid: int, decision: Decision, votes: dict[str, dict[str, str]]) -> None:
+        workflow.resolve(s, name, rid, decision, votes, self.get_body_argument("reason", ""))
 
 
-class WithdrawAction(Handler):
+class WithdrawAction(RequestPage):
+    """Asks first (a page of its own, no script), then withdraws and says so; a refusal comes back on the page."""
+
     @web.authenticated
-    def post(self, rid: str) -> None:
-        name = self.username
-        with session_scope() as s:
-            self.run(lambda: workflow.withdraw(s, name, int(rid)))
-        self.redirect(f"{EGRESS_PREFIX}requests/{rid}")
+    def post(self, rid_: str) -> None:
+        name, rid = self.username, int(rid_)
+        try:
+            with session_scope() as s:
+                req = self.run(lambda: workflow.visible_request(s, name, rid))
+                if self.get_body_argument("confirm", "") != "yes":
+                    rules.check_can_withdraw(req, get_user(s, name))
+                    return self.page("confirm.html", action=f"{EGRESS_PREFIX}requests/{rid}/withdraw", rid=rid,
+                                     what="withdraw", files=[], form={}, withdraw=True)
+                workflow.withdraw(s, name, rid)
+        except (NotAllowed, InvalidTransition) as exc:
+            return self.show(rid, problems=[("withdraw", str(exc))], status=_status(exc))
+        self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done=withdrawn")
+
+
+class ClaimAction(RequestPage):
+    """A reviewer claims a request (or gives the claim up); recorded, and refusals come back on the page."""
+
+    @web.authenticated
+    def post(self, rid_: str, what: str) -> None:
+        name, rid = self.username, int(rid_)
+        try:
+            with session_scope() as s:
+                (workflow.claim if what == "claim" else workflow.unclaim)(s, name, rid)
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from exc
+        except EnclaveError as exc:
+            return self.show(rid, problems=[("claim", str(exc))], status=_status(exc))
+        self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'claimed' if what == 'claim' else 'unclaimed'}")
 
 
 class DownloadPage(Handler):
@@ -457,6 +685,8 @@ def make_app(ctx: Context) -> web.Application:
         (p + r"requests/(\d+)/review", ReviewAction, d),
         (p + r"requests/(\d+)/resolve", ResolveAction, d),
         (p + r"requests/(\d+)/withdraw", WithdrawAction, d),
+        (p + r"requests/(\d+)/(claim|unclaim)", ClaimAction, d),
+        (p + r"guidance", GuidancePage, d),
         (p + r"requests/(\d+)/download/(\d+|results\.json)", DownloadPage, d),
         (p.rstrip("/") + r"/?", HomePage, d),
     ], cookie_secret=bytes.fromhex(ctx.settings.secret("egress-cookie")), xsrf_cookies=True)

@@ -107,14 +107,14 @@ def test_a_cookie_request_needs_the_form_token_and_succeeds_with_it(egress: Serv
         assert c.post(f"requests/{rid}/withdraw").status_code == 403
         assert state(rid) == ExportState.SUBMITTED
         token = form_token(c, rid)
-        assert c.post(f"requests/{rid}/withdraw", data={"_xsrf": token}).status_code == 302
+        assert c.post(f"requests/{rid}/withdraw", data={"_xsrf": token, "confirm": "yes"}).status_code == 302
     assert state(rid) == ExportState.WITHDRAWN
 
 
 def test_a_request_its_token_authenticates_needs_no_form_token(egress: Service):
     rid = submit(egress_store())
     with egress.client() as c:
-        r = c.post(f"requests/{rid}/withdraw", headers={"Authorization": "token alice-token"})
+        r = c.post(f"requests/{rid}/withdraw", data={"confirm": "yes"}, headers={"Authorization": "token alice-token"})
     assert r.status_code == 302
     assert state(rid) == ExportState.WITHDRAWN
 
