@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import docker
 
 from enclave import workspace_fs
-from enclave.settings import EGRESS_PREFIX, REPO_ROOT, Settings
+from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, REPO_ROOT, Settings
 
 
 def _pidfile(settings: Settings, name: str) -> Path:
@@ -44,6 +44,7 @@ def _env(settings: Settings) -> dict[str, str]:
                 "ENCLAVE_HUB_API_PORT": str(settings.hub_api_port), "ENCLAVE_IDP_PORT": str(settings.idp_port),
                 "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port),
                 "ENCLAVE_EGRESS_PORT": str(settings.egress_port), "ENCLAVE_IMAGE": settings.image,
+                "ENCLAVE_GOVERNANCE_PORT": str(settings.governance_port),
                 "ENCLAVE_TLS_CERT": settings.tls_cert, "ENCLAVE_TLS_KEY": settings.tls_key,
                 "ENCLAVE_INSTANCE": settings.instance,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
@@ -107,8 +108,10 @@ def start_all(settings: Settings, idp_config: Path) -> None:
         *(["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key] if settings.tls_cert else []),
     ], extra_env={"CONFIGPROXY_AUTH_TOKEN": settings.secret("proxy-auth")})
     start_egress_service(settings)
+    start_governance_service(settings)
     start_hub(settings)
-    for name in ("idp", "proxy", "egress-review", "hub"):  # an answer could come from someone else on the port
+    # an answer could come from someone else on the port
+    for name in ("idp", "proxy", "egress-review", "governance", "hub"):
         proc = _STARTED.get(name)
         if not running_pid(settings, name) or (proc is not None and proc.poll() is not None):
             log = settings.log_dir / f"{name}.log"
@@ -129,9 +132,16 @@ def start_egress_service(settings: Settings) -> None:
               settings.log_dir / "egress-review.log")
 
 
+def start_governance_service(settings: Settings) -> None:
+    """The governance service (catalogue, applications, approvals, audit view), an external hub service too."""
+    start_process(settings, "governance", [sys.executable, "-m", "governance.service"])
+    wait_http(f"http://127.0.0.1:{settings.governance_port}{GOVERNANCE_PREFIX}health", 30, "governance service",
+              settings.log_dir / "governance.log")
+
+
 def status(settings: Settings) -> dict[str, object]:
     """Which enclave processes run (pid or None) and how many workspaces."""
-    procs = {n: running_pid(settings, n) for n in ("idp", "proxy", "egress-review", "hub")}
+    procs = {n: running_pid(settings, n) for n in ("idp", "proxy", "egress-review", "governance", "hub")}
     client = docker.from_env()
     ws = client.containers.list(filters={"label": f"org.enclave.instance={settings.instance}"})
     return {"processes": procs, "running": all(procs.values()), "workspaces": len(ws),
@@ -158,7 +168,7 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
 
 
 def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, object]:
-    stopped = [n for n in ("hub", "egress-review", "proxy", "idp") if stop_process(settings, n)]
+    stopped = [n for n in ("hub", "governance", "egress-review", "proxy", "idp") if stop_process(settings, n)]
     removed: list[str] = []
     if remove_workspaces:
         client = docker.from_env()

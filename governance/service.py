@@ -478,7 +478,8 @@ def make_app(ctx: Context) -> web.Application:
         (p + "dashboard", DashboardPage, d),
         (p + "ops", OperationsPage, d),
         (p.rstrip("/") + r"/?", HomePage, d),
-    ], cookie_secret=bytes.fromhex(ctx.settings.secret("governance-cookie")), xsrf_cookies=True)
+    ], cookie_secret=bytes.fromhex(ctx.settings.secret("governance-cookie")), xsrf_cookies=True,
+        xsrf_cookie_kwargs={"path": GOVERNANCE_PREFIX})  # never the hub's own _xsrf cookie (path /hub/)
 
 
 def hub_env(settings: Settings) -> dict[str, str]:

@@ -28,6 +28,7 @@ ZH_CN: dict[str, str] = {
         "数据不出机房，只有经过审核的结果才能导出。",
     "Start My Server": "启动我的工作区",
     "Export requests and reviews": "导出申请与审核",
+    "Data catalogue, applications and approvals": "资源目录、项目申请与审批",
     "My Server": "我的工作区",
     "Stop My Server": "停止我的工作区",
     "Choose a project": "选择项目",

@@ -3,10 +3,11 @@
 import sys
 
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from enclave.settings import EGRESS_SERVICE, get_settings
+from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
+from hub.landing import default_url as landing_url
 from hub.network import ensure_external_firewall
 from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
 from policies import load_policies
@@ -23,7 +24,8 @@ c.JupyterHub.bind_url = f"http://0.0.0.0:{settings.public_port}"
 c.JupyterHub.hub_bind_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
 c.JupyterHub.hub_connect_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
 # From outside (any interface but loopback and the enclave bridges) only the public proxy port answers.
-ensure_external_firewall([settings.hub_api_port, settings.egress_port, settings.idp_port, settings.proxy_api_port])
+ensure_external_firewall([settings.hub_api_port, settings.egress_port, settings.idp_port, settings.proxy_api_port,
+                          settings.governance_port])
 # The hub's own database: SQLite in ENCLAVE_HOME by default, PostgreSQL with ENCLAVE_HUB_DB_URL. Every start brings
 # its schema to JupyterHub's head with JupyterHub's alembic migrations (as `enclave db upgrade` does for ours).
 c.JupyterHub.db_url = settings.hub_db_url
@@ -88,11 +90,17 @@ c.JupyterHub.load_roles = [
 ]
 # Export requests, reviews and releases: a hub service (run by enclave.runner or systemd) behind the proxy.
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES
-c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"}
+c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
+                                  f"access:services!service={GOVERNANCE_SERVICE}"}
+# Each role lands where its work is (hub.landing): auditors on the audit view, approvers on their applications.
+c.JupyterHub.default_url = landing_url
 c.JupyterHub.services = [
     {"name": EGRESS_SERVICE, "url": f"http://{settings.internal_address}:{settings.egress_port}",
      "api_token": settings.secret("egress-review-token"), "oauth_no_confirm": True, "display": True,
      "oauth_client_allowed_scopes": [f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user"]},
+    # Catalogue, applications and approvals, accreditation, audit view (governance.service): people only, by OAuth.
+    {"name": GOVERNANCE_SERVICE, "url": f"http://{settings.internal_address}:{settings.governance_port}",
+     "api_token": settings.secret("governance-token"), "oauth_no_confirm": True, "display": True},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",
