@@ -69,9 +69,15 @@ def workspace_path(path: str) -> str:
 
 
 def request_export(files: list[str], justification: str, training_data: str | None = None,
-                   holdout_data: str | None = None, target: str | None = None) -> dict[str, Any]:
-    """Submit files for review; returns the request with each file's automated verdict and findings."""
+                   holdout_data: str | None = None, target: str | None = None,
+                   revises: int | None = None) -> dict[str, Any]:
+    """Submit files for review; returns the request with each file's automated verdict and findings.
+
+    `revises` names a returned request: this one is its next version, and reviewers see what changed.
+    """
     body: dict[str, Any] = {"files": [workspace_path(f) for f in files], "justification": justification}
+    if revises is not None:
+        body["revises"] = revises
     if training_data:
         body.update({"training_data": workspace_path(training_data), "target": target,
                      "holdout_data": workspace_path(holdout_data) if holdout_data else None})
@@ -105,17 +111,26 @@ def download(request_id: int, out: Path, **kw: Any) -> list[Path]:
 
 
 def _summary(r: dict[str, Any]) -> str:
-    lines = [f"request {r['id']} ({r['project']}): {r['state']}"]
+    """The request as a person reads it: each file with its outcome and every reviewer's comment on it."""
+    version = f", version {r['version']}" if (r.get("version") or 1) > 1 else ""
+    lines = [f"request {r['id']} ({r['project']}{version}): {r['state']}"]
     for f in r.get("files", []) if isinstance(r.get("files"), list) else []:
-        lines.append(f"  {f['name']}  {f['verdict']}  sha256 {f['sha256'][:12]}")
+        outcome = ""
+        if f.get("outcome"):
+            outcome = "  " + f["outcome"] + (", released" if f.get("released") else ", withheld")
+        lines.append(f"  {f['name']}  {f['verdict']}  sha256 {f['sha256'][:12]}{outcome}")
         for finding in f.get("findings", [])[:10]:
             where = ", ".join(f"{k} {v}" for k, v in (finding.get("location") or {}).items())
             lines.append(f"    - [{finding['verdict']}] {finding['check']}: {finding['detail']}"
                          + (f" ({where})" if where else ""))
+        for c in f.get("comments", []):
+            lines.append(f"    reviewer: {c}")
     for c in r.get("comments", []):
         lines.append(f"  reviewer: {c}")
-    for fid, c in (r.get("file_comments") or {}).items():
-        lines.append(f"  reviewer on file {fid}: {c}")
+    if r.get("resolution"):
+        lines.append(f"  conflict settled: {r['resolution']}")
+    if r.get("state") == "returned":
+        lines.append(f"  to revise: enclave-export request FILES -j '...' --revises {r['id']}")
     return "\n".join(lines)
 
 
@@ -131,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--training-data", help="for a model: the data it was trained on (membership-inference test)")
     r.add_argument("--holdout-data", help="for a model: data it was not trained on")
     r.add_argument("--target", help="for a model: the label column in the training data")
+    r.add_argument("--revises", type=int, help="the returned request this one replaces as its next version")
     sub.add_parser("list", help="your requests and their states")
     s = sub.add_parser("show", help="one request with findings and reviewers' comments")
     s.add_argument("id", type=int)
@@ -145,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "request":
             if a.url or a.token:
                 raise ExportError("export requests are made from inside your workspace")
-            result: Any = request_export(a.files, a.justification, a.training_data, a.holdout_data, a.target)
+            result: Any = request_export(a.files, a.justification, a.training_data, a.holdout_data, a.target,
+                                         a.revises)
         elif a.cmd == "list":
             result = list_requests(**kw)
         elif a.cmd == "show":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -60,7 +61,8 @@ def review_in_ui(browser: Browser, enclave: Enclave, reviewer: str, rid: int, de
         page.locator(f"#review-form fieldset:not(.file) input[value='{decision}']").check()
         page.fill("textarea[name=comment_to_requester]", comment)
         page.click("#submit-review")
-        page.wait_for_url(f"**/requests/{rid}")
+        page.click("#confirm")  # the decision is asked for again on a page of its own before it is recorded
+        page.wait_for_url(re.compile(rf"/requests/{rid}\?done=reviewed"))
         return page.locator("#state").inner_text()
     finally:
         context.close()

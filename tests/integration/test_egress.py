@@ -141,7 +141,7 @@ def _form(session: HubSession, url: str) -> tuple[str, str]:
 def _review(session: HubSession, enclave: Enclave, rid: int, file_votes: dict[str, tuple[str, str]], decision: str,
             comment: str = "", xsrf: bool = True) -> requests.Response:
     _page, token = _form(session, _service(enclave) + f"requests/{rid}")
-    data = {"decision": decision, "comment_to_requester": comment}
+    data = {"decision": decision, "comment_to_requester": comment, "confirm": "yes"}  # the confirming post
     for fid, (vote, c) in file_votes.items():
         data[f"file-{fid}"], data[f"comment-{fid}"] = vote, c
     if xsrf:
@@ -238,7 +238,8 @@ print(json.dumps(export("request", "out/conflict.csv", "-j", "aggregate counts")
     assert 'id="resolve-form"' in page and f'name="file-{fid}"' in page
     assert f'data-request="{rid}"' in rhea.http.get(svc, timeout=30).content.decode()  # in her queue
     r = rhea.http.post(svc + f"requests/{rid}/resolve", timeout=30, data={
-        "_xsrf": token, "decision": "approve", f"file-{fid}": "approve", "reason": "counts are all above 10"})
+        "_xsrf": token, "decision": "approve", f"file-{fid}": "approve", "reason": "counts are all above 10",
+        "confirm": "yes"})
     assert r.status_code == 200
     with session_scope() as s:
         req = get_request(s, rid)

@@ -95,7 +95,8 @@ def _review(session: HubSession, enclave: Enclave, rid: int, fid: int) -> int:
     svc = f"{enclave.url}/services/egress-review/"
     page = session.http.get(svc + f"requests/{rid}", timeout=30).content.decode()
     token = re.search(r'name="_xsrf" value="([^"]+)"', page)
-    data = {"_xsrf": token.group(1) if token else "", "decision": "approve", f"file-{fid}": "approve"}
+    data = {"_xsrf": token.group(1) if token else "", "decision": "approve", f"file-{fid}": "approve",
+            "confirm": "yes"}  # the confirming post of the two a browser makes
     return session.http.post(svc + f"requests/{rid}/review", data=data, timeout=30).status_code
 
 

@@ -1,0 +1,151 @@
+"""A reviewer's and a requester's day in a real browser, in English and Chinese (issue 14, "Reviewing").
+
+One request with a safe table and a file with a resident ID: bob (en) and carol (zh-CN) claim it, read
+each file beside its controls, make a mistake that comes back beside its field, confirm, and release
+the table while the blocked file is withheld; alice reads every comment and downloads the table only.
+A second request is returned, revised from the workspace as version 2, and its reviewer sees what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from enclave.demo import DEMO_PROJECT
+from enclave.harness import run_in
+from tests.integration import test_browser as browser_tests
+from tests.integration.conftest import Enclave
+from tests.integration.test_browser import login
+
+browser = browser_tests.browser  # the suite's Chromium (a module fixture)
+
+SERVICE = "/services/egress-review/"
+MAKE = r"""
+import json, os
+from enclave_export import call, request_export
+os.makedirs('/workspace/review', exist_ok=True)
+open('/workspace/review/table.csv', 'w').write('sex,n\nF,9800\nM,10200\n')
+open('/workspace/review/ids.txt', 'w').write('身份证号 11010519491231002X\n')
+open('/workspace/review/small.csv', 'w').write('region,n\neast,4\nwest,120\n')
+two = request_export(['review/table.csv', 'review/ids.txt'], 'counts and a list')
+small = request_export(['review/small.csv'], 'counts by region')
+print(json.dumps({'two': two, 'small': small}))
+"""
+
+
+@pytest.fixture(scope="module")
+def made(enclave: Enclave) -> Iterator[dict]:
+    alice = enclave.login("alice")
+    assert alice.start(DEMO_PROJECT).status_code in (201, 202)
+    try:
+        yield run_in(enclave.container("alice"), MAKE) | {"session": alice}
+    finally:
+        alice.stop()
+
+
+def person(browser: Browser, enclave: Enclave, user: str, locale: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(locale=locale, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    login(page, enclave, user)
+    page.wait_for_url("**/hub/**")
+    return context, page
+
+
+def fieldset(page: Page, name: str):  # type: ignore[no-untyped-def]
+    return page.locator("fieldset.file").filter(has=page.locator("legend a", has_text=name))
+
+
+def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
+    """Claim, read, make a mistake, correct it, confirm: the table approved, the blocked file returned."""
+    page.goto(f"{enclave.url}{SERVICE}")
+    row = page.locator(f"#queue tr[data-request='{rid}']")
+    expect(row.locator("td.waited")).to_have_text(re.compile(r"\d+ (分钟|小时|min|h)"))
+    row.locator("a").first.click()
+    page.click("#claim")
+    expect(page.locator("#done")).to_contain_text("您已认领此申请" if zh else "You claimed this request")
+    table, ids = fieldset(page, "review/table.csv"), fieldset(page, "review/ids.txt")
+    expect(table.locator(".inline-content")).to_contain_text("9800")  # the content beside the controls
+    expect(ids.locator("input[value='approve']")).to_be_disabled()
+    expect(ids.locator(".why-not")).to_contain_text("有阻止性检查结果" if zh else "has blocking findings")
+    expect(ids.locator(".finding-text").first).to_contain_text("居民身份证号" if zh else "a resident ID number")
+    # a mistake: no vote on the blocked file; what was typed is kept and the problem is beside the field
+    table.locator("input[value='approve']").check()
+    table.locator("textarea").fill("汇总计数" if zh else "aggregate counts")
+    page.locator("fieldset.decision input[value='approve']").check()
+    page.click("#submit-review")
+    expect(ids.locator(".problem")).to_contain_text("请为文件" if zh else "no decision given for file")
+    expect(table.locator("textarea")).to_have_value("汇总计数" if zh else "aggregate counts")
+    expect(table.locator("input[value='approve']")).to_be_checked()
+    ids.locator("input[value='changes']").check()
+    ids.locator("textarea").fill("删除身份证号列" if zh else "drop the ID column")
+    page.click("#submit-review")
+    expect(page.locator("#confirm-files")).to_contain_text("将会发布" if zh else "will be released")
+    expect(page.locator("#confirm-files")).to_contain_text("将不发布" if zh else "will be withheld")
+    page.click("#confirm")
+    page.wait_for_url(re.compile(rf"/requests/{rid}\?done=reviewed"))
+    expect(page.locator("#done")).to_contain_text("您的审核已记录" if zh else "Your review is recorded")
+    expect(ids.locator(".my-vote")).to_contain_text("删除身份证号列" if zh else "drop the ID column")
+
+
+def test_reviewers_release_the_approved_file_and_the_requester_reads_every_comment(
+        enclave: Enclave, browser: Browser, made):
+    rid = made["two"]["id"]
+    for user, locale in (("bob", "en-US"), ("carol", "zh-CN")):
+        context, page = person(browser, enclave, user, locale)
+        try:
+            review_per_file(page, enclave, rid, zh=locale == "zh-CN")
+        finally:
+            context.close()
+    context, page = person(browser, enclave, "alice", "zh-CN")
+    try:
+        page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
+        expect(page.locator("#state")).to_have_text("已发布")
+        ids = fieldset(page, "review/ids.txt")
+        expect(ids.locator(".outcome")).to_contain_text("未发布")
+        expect(ids.locator(".file-comments")).to_contain_text("drop the ID column")
+        expect(ids.locator(".file-comments")).to_contain_text("删除身份证号列")
+        expect(page.locator("#downloads li")).to_have_count(2)  # the table and results.json, not the blocked file
+        with page.expect_download() as dl:
+            page.click("#results")
+        record = json.loads(Path(dl.value.path()).read_text())
+        assert [f["name"] for f in record["files"]] == ["review/table.csv"]
+        assert [(f["name"], f["outcome"]) for f in record["withheld"]] == [("review/ids.txt", "returned")]
+        page.goto(f"{enclave.url}{SERVICE}guidance")
+        expect(page.locator("#personal-data h3")).to_have_text("个人信息")
+    finally:
+        context.close()
+
+
+def test_a_returned_request_comes_back_as_version_two_with_what_changed(enclave: Enclave, browser: Browser, made):
+    rid = made["small"]["id"]
+    fid = str(made["small"]["files"][0]["id"])
+    for user in ("bob", "carol"):  # returned by both, through the same form a browser posts
+        session = enclave.login(user)
+        page = session.http.get(f"{enclave.url}{SERVICE}requests/{rid}", timeout=30).text
+        token = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        r = session.http.post(f"{enclave.url}{SERVICE}requests/{rid}/review", timeout=30, data={
+            "_xsrf": token, "decision": "return", f"file-{fid}": "changes", f"comment-{fid}": f"{user}: suppress 4",
+            "comment_to_requester": "Suppress counts under 10.", "confirm": "yes"})
+        assert r.status_code == 200
+    revised = run_in(enclave.container("alice"), "import json\nfrom enclave_export import call\n"
+                     "open('/workspace/review/small.csv', 'w').write('region,n\\neast,<10\\nwest,120\\n')\n"
+                     f"print(json.dumps(call('POST', 'api/requests', {{'files': ['review/small.csv'], "
+                     f"'justification': 'suppressed', 'revises': {rid}}})))")
+    assert revised["version"] == 2 and revised["revision_of"] == rid
+    context, page = person(browser, enclave, "bob", "en-US")  # he returned version 1: he sees both
+    try:
+        page.goto(f"{enclave.url}{SERVICE}requests/{revised['id']}")
+        expect(page.locator("#diff")).to_contain_text("review/small.csv")
+        expect(page.locator("#diff")).to_contain_text("changed")
+        expect(page.locator("#history")).to_contain_text("bob: suppress 4")
+        expect(page.locator("#history")).to_contain_text("Suppress counts under 10.")
+        page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
+        expect(page.locator("#state")).to_have_text("revised")
+    finally:
+        context.close()
