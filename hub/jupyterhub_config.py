@@ -40,7 +40,9 @@ c.JupyterHub.log_datefmt = "%Y-%m-%dT%H:%M:%S"
 install_forwarded_headers_check()
 c.JupyterHub.trusted_downstream_ips = list(settings.trusted_proxies)
 # The access log also audits refused attempts at another user's server or tokens (hub.roles).
-c.JupyterHub.tornado_settings = {"log_function": log_request}
+# A start that is not refused within a second goes to the spawn-pending page, which shows its steps
+# (hub.spawn_form.STAGES); refusals come sooner and are shown on the spawn form.
+c.JupyterHub.tornado_settings = {"log_function": log_request, "slow_spawn_timeout": 1}
 
 c.ConfigurableHTTPProxy.should_start = False  # enclave.runner (or systemd) runs it, so hub restarts keep routes
 c.ConfigurableHTTPProxy.api_url = f"http://{settings.internal_address}:{settings.proxy_api_port}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import html
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from enclave.errors import EnclaveError
 from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
 from enclave.settings import EGRESS_PREFIX, get_settings
+from hub.i18n import handler_language
 from hub.network import ensure_firewall, ensure_project_network
+from hub.spawn_form import Progress, limits_text, mounts_text, project_form, ready_event, refusal
 from policies import load_policies
 from policies.schema import size_to_bytes
 
@@ -54,28 +56,21 @@ class EnclaveSpawner(DockerSpawner):
         return self._project_form
 
     def _project_form(self, spawner: EnclaveSpawner) -> str:
-        try:
-            with session_scope() as s:
-                rows = projects_for(s, spawner.user.name)
-        except EnclaveError as exc:
-            return f'<p class="alert alert-warning">{html.escape(str(exc))}</p>'
-        ok = [r for r in rows if r.can_start]
-        blocked = [r for r in rows if not r.can_start]
-        parts = []
-        if ok:
-            opts = "".join(
-                f'<option value="{html.escape(r.project)}">{html.escape(r.title)} ({html.escape(r.project)})'
-                "</option>" for r in ok)
-            parts.append(f'<label for="project">{_t("Project", "项目")}</label>'
-                         f'<select id="project" name="project" class="form-control">{opts}</select>')
-        else:
-            parts.append('<p class="alert alert-warning" id="no-project">'
-                         + _t("You have no active approved project, so you cannot start a workspace.",
-                              "您没有已批准且处于活动状态的项目，因此无法启动工作区。") + "</p>")
-        if blocked:
-            items = "".join(f"<li>{html.escape(r.project)}: {html.escape(r.reason)}</li>" for r in blocked)
-            parts.append(f'<p>{_t("Not available:", "不可用：")}</p><ul id="blocked-projects">{items}</ul>')
-        return "\n".join(parts)
+        return project_form(spawner.user.name)
+
+    def _progress_ready_hook_default(self) -> Any:
+        return lambda spawner, event: ready_event(getattr(spawner, "_spawn_lang", "en"), event)
+
+    def _lang(self) -> str:
+        """The language of the request that is starting this server (en without one)."""
+        return handler_language(getattr(self, "handler", None))
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        """The steps of this start (image, network, mounts, container, server), for the pending page."""
+        progress = getattr(self, "_progress", None)
+        if progress is not None:
+            async for event in progress.follow():
+                yield event
 
     def _apply_user_options_default(self) -> Any:
         return _check_user_options
@@ -106,13 +101,23 @@ class EnclaveSpawner(DockerSpawner):
         if len(ok) == 1:
             return ok[0]
         if not ok:
-            raise web.HTTPError(403, "You have no active approved project, so you cannot start a workspace.")
-        raise web.HTTPError(400, "Choose a project: you are a member of " + ", ".join(ok))
+            raise refusal(403, self._lang(), "You have no active approved project, so you cannot start a workspace.")
+        raise refusal(400, self._lang(), "Choose a project: you are a member of " + ", ".join(ok))
 
     async def start(self) -> Any:
+        lang = self._lang()
+        self._progress = progress = Progress(lang)
+        self._spawn_lang = lang
+        try:
+            return await self._start(lang, progress)
+        finally:
+            progress.finish()
+
+    async def _start(self, lang: str, progress: Progress) -> Any:
         settings = get_settings()
         policies = load_policies(settings.policy_dir)
         slug = self._choose_project()
+        progress.stage("check", project=slug)
         try:
             with session_scope() as s:
                 project = check_can_start(s, self.user.name, slug)
@@ -124,15 +129,17 @@ class EnclaveSpawner(DockerSpawner):
             with session_scope() as s:
                 audit.record(s, self.user.name, audit.AuditAction.WORKSPACE_DENIED, project=slug,
                              target=self.user.name, reason=str(exc))
-            raise web.HTTPError(403, str(exc)) from exc
+            raise refusal(403, lang, str(exc)) from exc
 
+        progress.stage("image", image=str(self.image))
         # docker-py and iptables calls block; run them off the hub's event loop.
         try:
             client = await asyncio.to_thread(docker.from_env)
             net = await asyncio.to_thread(ensure_project_network, client, settings.instance, slug)
         except docker.errors.DockerException as exc:
-            raise web.HTTPError(503, "The container engine does not answer; no workspace can start until it is "
+            raise refusal(503, lang, "The container engine does not answer; no workspace can start until it is "
                                      "back. Please try again in a few minutes.") from exc
+        progress.stage("network", network=net.name)
         await asyncio.to_thread(ensure_firewall, [settings.hub_api_port, settings.egress_port], net.bridge)
         try:
             workspace = await asyncio.to_thread(project_workspace, settings, slug,
@@ -141,7 +148,8 @@ class EnclaveSpawner(DockerSpawner):
             with session_scope() as s:
                 audit.record(s, self.user.name, audit.AuditAction.WORKSPACE_DENIED, project=slug,
                              target=self.user.name, reason=str(exc))
-            raise web.HTTPError(503, f"The project's workspace cannot be mounted: {exc}") from exc
+            raise refusal(503, lang, f"The project's workspace cannot be mounted: {exc}") from exc
+        progress.stage("mounts", mounts=mounts_text(lang, datasets))
         mounts.append(Mount(workspace, "/workspace", False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
 
@@ -159,7 +167,7 @@ class EnclaveSpawner(DockerSpawner):
                                     "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
                                                "org.enclave.instance": settings.instance}}
         # enclave-export talks to the egress-review service on the host, with the server's own token
-        self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_WORK_MODE": mode.value,
+        self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_LANG": lang, "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
         with session_scope() as s:
             audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
@@ -167,7 +175,10 @@ class EnclaveSpawner(DockerSpawner):
                          mounts=[{"host": str(m.host), "container": m.container, "read_only": m.read_only}
                                  for m in mounts],
                          limits=limits.model_dump())
-        return await super().start()
+        progress.stage("container", limits=limits_text(lang, limits))
+        started = await super().start()
+        progress.stage("server")
+        return started
 
     async def stop(self, now: bool = False) -> None:
         project = self.project
