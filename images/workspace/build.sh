@@ -33,6 +33,9 @@ ctx="$cache/context"
 mkdir -p "$ctx/wheelhouse"
 cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$ctx/"
 cp "$root/egress_review/client.py" "$ctx/enclave_export.py"   # the in-workspace `enclave-export`
+# ...whose request_export, in the workspace, is the notebook one (a readable summary, refusals in one sentence)
+printf '\nfrom enclave_export_notebook import request_export  # noqa: E402,F811  (images/workspace/build.sh)\n' \
+  >> "$ctx/enclave_export.py"
 if $check && ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then echo image; exit 0; fi
 if ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then
   echo "[image] downloading the wheelhouse (binary wheels for cp311 manylinux)"

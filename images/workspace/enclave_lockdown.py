@@ -1,30 +1,73 @@
 """jupyter_server extension that closes the browser's download paths inside a workspace.
 
 The UI buttons are also switched off (page_config.json), but that alone is cosmetic: the server-side
-handlers are what a script in the browser would call, so they answer 403 here.
+handlers are what a script in the browser would call, so they answer 403 here, with a page that says
+in the user's language how results do leave (an export request), instead of a bare "Access denied".
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
-from tornado import web
-
-MESSAGE = ("Downloads are disabled in the enclave. Results leave only through a reviewed export request. / "
-           "安全环境中禁止下载，结果只能通过审核后的导出申请带出。")
 
 BLOCKED_PATHS = [r"/files/.*", r"/nbconvert/.*", r"/view/.*"]
 
+TEXT = {
+    "en": {
+        "title": "Downloads go through export requests",
+        "body": "Files cannot be downloaded from an enclave workspace: health data stays in the machine room. "
+                "Results leave only through an export request, which two reviewers check.",
+        "how": "In a terminal: <code>enclave-export request results/table.csv -j \"why it is needed\"</code>; "
+               "in a notebook: <code>from enclave_export import request_export</code>.",
+        "link": "Your export requests and their downloads",
+        "back": "Back to JupyterLab",
+    },
+    "zh-CN": {
+        "title": "下载需通过导出申请",
+        "body": "无法从安全工作区下载文件：健康数据不出机房。结果只能通过导出申请带出，并由两名审核员检查。",
+        "how": "在终端中：<code>enclave-export request results/table.csv -j \"用途说明\"</code>；"
+               "在笔记本中：<code>from enclave_export import request_export</code>。",
+        "link": "我的导出申请及其下载",
+        "back": "返回 JupyterLab",
+    },
+}
+MESSAGE = TEXT["en"]["body"] + " / " + TEXT["zh-CN"]["body"]  # for logs and non-browser clients
+
+
+def pick_language(accept_language: str) -> str:
+    """The first of zh-* or en-* in Accept-Language wins (the same rule as the hub's enclave.i18n)."""
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def blocked_page(lang: str, base_url: str) -> str:
+    t = TEXT[lang]
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{t["title"]}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            '<body style="font-family: sans-serif; max-width: 44em; margin: 3em auto; line-height: 1.5">'
+            f'<main><h1 id="enclave-blocked">{t["title"]}</h1><p>{t["body"]}</p><p>{t["how"]}</p>'
+            f'<p><a id="exports-link" href="/services/egress-review/">{t["link"]}</a></p>'
+            f'<p><a href="{html.escape(base_url)}lab">{t["back"]}</a></p></main></body></html>')
+
 
 class BlockedHandler(JupyterHandler):
-    """Answers every method with 403 and a message saying why."""
-
-    def prepare(self) -> None:
-        raise web.HTTPError(403, MESSAGE)
+    """Answers every method with 403 and a page saying why and what to do instead."""
 
     def initialize(self, **_kwargs: Any) -> None:  # accepts files_handler_params
         pass
+
+    def prepare(self) -> None:
+        self.set_status(403)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(blocked_page(pick_language(self.request.headers.get("Accept-Language", "")), self.base_url))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
