@@ -2,9 +2,10 @@
 
 The review pages show or hide a button from `can_…`; the handler behind the button enforces
 `check_can_…`. If the two disagreed, a page would offer what the rule refuses (or hide what it allows).
-Every pair is asked about the same grid: requests open for review, conflicted and released; the
-requester, another member, independent reviewers and an outsider; today and a day after the project's
-expiry date. The grid must contain both answers for every pair, or agreement would prove nothing.
+Every pair is asked about the same grid: requests open for review (claimed by rita), conflicted,
+returned and released; the requester, another member, independent reviewers and an outsider; today and
+a day after the project's expiry date. The grid must contain both answers for every pair, or agreement
+would prove nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from egress_review import rules, workflow
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
+from enclave.models import Decision
 from enclave.projects import get_project, get_user, today
 from tests.egress_helpers import conflict, decide, submit
 
@@ -33,7 +35,10 @@ PAIRS: list[tuple[Callable[..., bool], Callable[..., None], bool]] = [
     (rules.can_see_via_api, rules.check_can_see_via_api, True),
     (rules.can_read_files, rules.check_can_read_files, True),
     (rules.can_download, rules.check_can_download, True),
+    (rules.can_revise, rules.check_can_revise, True),
+    (rules.can_claim, rules.check_can_claim, True),
     (rules.can_withdraw, rules.check_can_withdraw, False),
+    (rules.can_unclaim, rules.check_can_unclaim, False),
 ]
 
 
@@ -54,10 +59,21 @@ def released(store: Path) -> int:
     return rid
 
 
+def returned(store: Path) -> int:
+    rid = submit(store)
+    decide("bob", rid, Decision.RETURN, comment="aggregate further")
+    decide("carol", rid, Decision.RETURN, comment="aggregate further")
+    return rid
+
+
 @pytest.fixture
 def requests_in_every_state(world: Path) -> list[int]:
-    """One request open for review, one conflicted, one released (all alice's)."""
-    return [submit(world), conflict(world), released(world)]
+    """One request open for review (rita has claimed it), one conflicted, one returned, one released
+    (all alice's)."""
+    rids = [submit(world), conflict(world), returned(world), released(world)]
+    with session_scope() as s:
+        workflow.claim(s, "rita", rids[0])
+    return rids
 
 
 @pytest.mark.parametrize(("can", "check", "dated"), PAIRS, ids=[p[0].__name__ for p in PAIRS])
@@ -97,7 +113,8 @@ def test_the_ui_rules_refuse_after_the_expiry_date_what_they_allow_today(request
     with session_scope() as s:
         project = get_project(s, "study")
         alice, bob, rita = (get_user(s, n) for n in ("alice", "bob", "rita"))
-        open_req, conflicted_req, released_req = (workflow.get_request(s, r) for r in requests_in_every_state)
+        open_req, conflicted_req, returned_req, released_req = (workflow.get_request(s, r)
+                                                                for r in requests_in_every_state)
         cases = [
             (rules.can_submit, (alice, project)),
             (rules.can_review, (open_req, bob, project)),
@@ -105,7 +122,26 @@ def test_the_ui_rules_refuse_after_the_expiry_date_what_they_allow_today(request
             (rules.can_see, (open_req, bob, project)),
             (rules.can_read_files, (released_req, alice, project)),
             (rules.can_download, (released_req, alice, project)),
+            (rules.can_revise, (returned_req, alice, project)),
+            (rules.can_claim, (open_req, bob, project)),
         ]
         for can, args in cases:
             assert can(*args) and can(*args, None), can.__name__
             assert not can(*args, after), can.__name__
+
+
+def test_the_file_rules_for_the_ui_agree_with_their_checks(requests_in_every_state: list[int]):
+    """Whether a file may be approved (its findings) and released (its request's outcome), as the page shows it."""
+    answers: dict[str, list[bool]] = {"approve": [], "release": []}
+    with session_scope() as s:
+        for rid in requests_in_every_state:
+            req = workflow.get_request(s, rid)
+            for f in req.files:
+                expected = _checked(rules.check_can_release_file, req, f)
+                assert rules.can_release_file(req, f) is expected, (rid, f.name)
+                answers["release"].append(expected)
+                expected = _checked(rules.check_can_approve_file, f)
+                assert rules.can_approve_file(f) is expected, (rid, f.name)
+                answers["approve"].append(expected)
+    assert set(answers["release"]) == {True, False}
+    assert set(answers["approve"]) == {True}  # clean files only here; blocked ones: test_egress_rules_reasons
