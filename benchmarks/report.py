@@ -33,7 +33,9 @@ def _git(*args: str) -> str:
 def provenance() -> dict[str, Any]:
     """The commit measured (and whether files differed from it), when, and on what machine."""
     return {"commit": _git("rev-parse", "HEAD") or "unknown",
-            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            # the results folder itself is left out: a rerun rewrites it before it is committed
+            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                             ":!benchmarks/results")),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         # other work on the machine when the run started (1, 5, 15 min): wall times of a
