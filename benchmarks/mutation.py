@@ -18,6 +18,8 @@ Usage: python benchmarks/mutation.py [--module PATH ...] [--function GLOB ...] [
   --module    only these modules (the report keeps earlier results for the others)
   --function  only mutants of the functions matching these globs (e.g. `check_*`), for a big module whose
               decisions live in a few functions; the report records the filter
+  --survivors rerun only the mutants the last run left alive, against the tests as they are now: after
+              adding tests, without testing every mutant again (refused if the module itself changed)
 
 Each module's entry keeps `before`: the first measurement on record (commit and counts), so a rerun
 after new tests shows before and after side by side.
@@ -60,6 +62,7 @@ MODULES: dict[str, list[str]] = {
     "enclave/audit.py": ["tests/unit/test_audit.py"],
 }
 TIMEOUT_MULTIPLIER = 60.0
+UNKILLED = ("survived", "no tests", "suspicious", "timeout")
 STATUS_KEYS = ("killed", "survived", "timeout", "no tests", "suspicious", "skipped", "segfault", "not checked")
 
 
@@ -201,16 +204,54 @@ def mutant_globs(module: str, functions: list[str]) -> list[str]:
     return out
 
 
-def run_module(module: str, worktree: bool, commit: str, jobs: int,
-               explanations: list[dict[str, str]], functions: list[str] | None = None) -> dict[str, Any]:
-    workdir = WORK / module.replace("/", "_").removesuffix(".py")
-    prepare(workdir, module, [], worktree, commit)
+def unkilled_names(workdir: Path) -> list[str]:
+    out = []
+    for line in mutmut(workdir, "results", "--all", "true").stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name and status in UNKILLED:
+            out.append(name)
+    return out
+
+
+def refresh_tests(workdir: Path, module: str, worktree: bool, commit: str) -> list[str]:
+    """The last run's copy with today's tests (and test selection), for `--survivors`; the module must be
+    the one its mutants were made from."""
+    fresh = workdir.with_name(workdir.name + "-fresh")
+    prepare(fresh, module, [], worktree, commit)
+    if (fresh / module).read_bytes() != (workdir / module).read_bytes():
+        shutil.rmtree(fresh)
+        raise SystemExit(f"{module} changed since its last run: measure it in full (without --survivors)")
+    shutil.rmtree(workdir / "tests")
+    shutil.copytree(fresh / "tests", workdir / "tests")
     tests = tests_for(module, workdir)
-    prepare(workdir, module, tests, worktree, commit)
+    shutil.rmtree(fresh)
+    prepare(fresh, module, tests, worktree, commit)  # its pyproject.toml carries the new test selection
+    shutil.copy2(fresh / "pyproject.toml", workdir / "pyproject.toml")
+    shutil.rmtree(fresh)
+    return tests
+
+
+def run_module(module: str, worktree: bool, commit: str, jobs: int,
+               explanations: list[dict[str, str]], functions: list[str] | None = None,
+               survivors_only: bool = False) -> dict[str, Any]:
+    workdir = WORK / module.replace("/", "_").removesuffix(".py")
+    globs = mutant_globs(module, functions or [])
+    if survivors_only:
+        if not (workdir / "mutants").exists():
+            raise SystemExit(f"--survivors: no earlier run of {module} in {workdir}")
+        names = unkilled_names(workdir)
+        tests = refresh_tests(workdir, module, worktree, commit)
+        names = [n for n in names if not globs or any(fnmatch.fnmatch(n, g) for g in globs)]
+    else:
+        prepare(workdir, module, [], worktree, commit)
+        tests = tests_for(module, workdir)
+        prepare(workdir, module, tests, worktree, commit)
+        names = globs
     source = (workdir / module).read_text(encoding="utf-8")
     started = time.monotonic()
-    globs = mutant_globs(module, functions or [])
-    run = mutmut(workdir, "run", "--max-children", str(jobs), *globs)
+    run = mutmut(workdir, "run", "--max-children", str(jobs), *names) if names or not survivors_only else None
+    if run is None:
+        run = subprocess.CompletedProcess([], 0, "", "")
     seconds = round(time.monotonic() - started, 1)
     if run.returncode != 0:
         tail = (run.stdout + run.stderr)[-3000:]
@@ -222,7 +263,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
             statuses[name] = status
     counts = {k: sum(1 for s in statuses.values() if s == k) for k in STATUS_KEYS}
     survivors = []
-    unkilled = [n for n, st in sorted(statuses.items()) if st in ("survived", "no tests", "suspicious", "timeout")]
+    unkilled = [n for n, st in sorted(statuses.items()) if st in UNKILLED]
     diff_of = diffs(workdir, module, unkilled)
     for name in unkilled:
         status, diff = statuses[name], diff_of[name].strip()
@@ -273,6 +314,9 @@ def main() -> int:
     ap.add_argument("--output", type=Path, default=RESULT, help=f"report file (default {RESULT.relative_to(ROOT)})")
     ap.add_argument("--function", action="append", metavar="GLOB",
                     help="only mutants of functions matching this glob (repeatable)")
+    ap.add_argument("--survivors", action="store_true",
+                    help="rerun only the last run's unkilled mutants, with the tests as they are now (the module "
+                         "itself must be unchanged)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     args = ap.parse_args()
     explanations = load_explanations()
@@ -286,9 +330,13 @@ def main() -> int:
     version = re.search(r"^Version: (.+)$", mutmut_version, re.MULTILINE)
     for module in modules:
         print(f"[mutation] {module} ...", flush=True)
-        result = run_module(module, args.worktree, args.commit, args.jobs, explanations, args.function)
-        result.update(commit=git("rev-parse", "HEAD" if args.worktree else args.commit), dirty=dirty,
-                      measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        previous = report["modules"].get(module) or {}
+        result = run_module(module, args.worktree, args.commit, args.jobs, explanations, args.function,
+                            args.survivors)
+        measured = git("rev-parse", "HEAD" if args.worktree else args.commit)
+        # with --survivors the mutants (and the module) are those of the last full run; the tests are new
+        result.update(commit=previous.get("commit", measured) if args.survivors else measured,
+                      tests_commit=measured, dirty=dirty, measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
         result["before"] = before_of(report["modules"].get(module), result)
         report["modules"][module] = result
         write_report(out, report, version.group(1) if version else "?")
