@@ -36,12 +36,19 @@ def _config(url: str | None = None, token: str | None = None) -> tuple[str, str]
     return url.rstrip("/") + "/", token
 
 
+def language() -> str:
+    """The user's language for the service's sentences: zh-CN when the locale is Chinese, else English."""
+    value = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "zh-CN" if value.lower().startswith("zh") else "en"
+
+
 def call(method: str, path: str, body: dict[str, Any] | None = None, url: str | None = None,
          token: str | None = None, raw: bool = False) -> Any:
     base, tok = _config(url, token)
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method, headers={
-        "Authorization": f"token {tok}", "Content-Type": "application/json", "Accept": "application/json"})
+        "Authorization": f"token {tok}", "Content-Type": "application/json", "Accept": "application/json",
+        "Accept-Language": language()})
     try:
         with urllib.request.urlopen(req, timeout=600) as resp:
             payload = resp.read()
@@ -119,10 +126,16 @@ def _summary(r: dict[str, Any]) -> str:
         if f.get("outcome"):
             outcome = "  " + f["outcome"] + (", released" if f.get("released") else ", withheld")
         lines.append(f"  {f['name']}  {f['verdict']}  sha256 {f['sha256'][:12]}{outcome}")
+        advised: list[str] = []
         for finding in f.get("findings", [])[:10]:
             where = ", ".join(f"{k} {v}" for k, v in (finding.get("location") or {}).items())
             lines.append(f"    - [{finding['verdict']}] {finding['check']}: {finding['detail']}"
                          + (f" ({where})" if where else ""))
+            if finding.get("text"):
+                lines.append(f"      {finding['text']}")
+            if finding.get("advice") and finding["advice"] not in advised:
+                advised.append(finding["advice"])
+                lines.append(f"      -> {finding['advice']} ({finding.get('guidance', '')})")
         for c in f.get("comments", []):
             lines.append(f"    reviewer: {c}")
     for c in r.get("comments", []):

@@ -211,6 +211,23 @@ class Handler(HubOAuthenticated, web.RequestHandler):
 # --- JSON API (workspaces, personal tokens) -----------------------------------------------------
 
 
+def explained(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The requester's findings with a sentence in her language, what she can do, and the guidance page.
+
+    The API serves requesters only, so the sentence is the requester's form (`values=False`): no value.
+    """
+    def add(files: list[dict[str, Any]]) -> None:
+        for f in files:
+            for finding in f.get("findings", []):
+                finding.update(text=person_text(finding, lang), advice=advice(finding, lang),
+                               guidance=f"{EGRESS_PREFIX}guidance#{guidance_topic(finding)}")
+            add(f.get("members", []))
+
+    if isinstance(view.get("files"), list):
+        add(view["files"])
+    return view
+
+
 class ApiHandler(Handler):
     api = True
     required_scope = SCOPE_REQUEST
@@ -249,7 +266,7 @@ class RequestsApi(ApiHandler):
             self.run(lambda: workflow.check_submitter(s, name, slug))
         rid = await asyncio.to_thread(self._submit, name, slug, paths, justification, body)
         with session_scope() as s:
-            self.send_json(request_view(workflow.get_request(s, rid), name), status=201)
+            self.send_json(explained(request_view(workflow.get_request(s, rid), name), self.lang), status=201)
 
     def _submit(self, name: str, slug: str, paths: list[str], justification: str, body: dict[str, Any]) -> int:
         policy = self.ctx.policies.egress.for_project(slug)
@@ -264,7 +281,7 @@ class RequestApi(ApiHandler):
         with session_scope() as s:
             req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
             self.run(lambda: rules.check_can_see_via_api(req, *workflow.parties(s, name, req)))
-            self.send_json(request_view(req, name))
+            self.send_json(explained(request_view(req, name), self.lang))
 
 
 class WithdrawApi(ApiHandler):
@@ -593,7 +610,7 @@ class DecisionAction(RequestPage):
                 self.record(s, name, rid, decision, votes)
                 workflow.settle(s, rid)
         except rules.DecisionRefused as exc:
-            return self.show(rid, form=form, problems=exc.problems, status=400)
+            return self.show(rid, form=form, problems=exc.problems, status=_status(exc))
         except (NotAllowed, InvalidTransition) as exc:
             return self.show(rid, form=form, problems=[("decision", str(exc))], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'resolved' if self.resolving else 'reviewed'}")

@@ -92,7 +92,7 @@ def test_a_form_mistake_comes_back_beside_its_field_with_everything_typed_kept(s
             f"file-{f['ids.txt']}": "approve", f"comment-{f['table.csv']}": "计数都大于 10",
             "decision": "approve", "private_comment": "我的备注"}
     page = bob.post(f"requests/{rid}/review", data=form)
-    assert page.status_code == 400
+    assert page.status_code == 403
     problem = re.search(r'<p class="problem" data-field="file-(\d+)"[^>]*>([^<]+)</p>', page.text)
     assert problem and problem.group(1) == f["ids.txt"]
     assert problem.group(2) == "文件“ids.txt”有阻止性检查结果，不能按原样批准"
@@ -200,3 +200,17 @@ def test_the_requester_reads_every_reviewers_file_comments_and_the_reason_that_s
         assert said in page
     assert "fine (for reviewers)" not in page
     assert decide  # the helper module is the one the workflow tests use
+
+
+def test_the_api_and_enclave_export_say_each_finding_in_the_requesters_language(store: Path, egress: Service):
+    from egress_review import client
+
+    rid = submit(store, [("t.csv", b"region,n\neast,4\nwest,120\n")])
+    with egress.client() as c:
+        shown = c.get(f"api/requests/{rid}", headers={"Authorization": "token alice-workspace",
+                                                      "Accept-Language": "zh-CN"}).json()
+    finding = shown["files"][0]["findings"][0]
+    assert finding["text"] == "第 1 行 n 列：计数低于阈值 10" and "4" not in finding["text"]
+    assert finding["guidance"].endswith("guidance#small-counts") and "取整" in finding["advice"]
+    summary = client._summary(shown)
+    assert "第 1 行 n 列：计数低于阈值 10" in summary and "guidance#small-counts" in summary
