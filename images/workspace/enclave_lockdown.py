@@ -19,16 +19,17 @@ TEXT = {
         "title": "Downloads go through export requests",
         "body": "Files cannot be downloaded from an enclave workspace: health data stays in the machine room. "
                 "Results leave only through an export request, which two reviewers check.",
-        "how": "In a terminal: <code>enclave-export request results/table.csv -j \"why it is needed\"</code>; "
-               "in a notebook: <code>from enclave_export import request_export</code>.",
+        "how": "In a terminal: <code translate=\"no\">enclave-export request results/table.csv "
+               "-j \"why it is needed\"</code>; "
+               "in a notebook: <code translate=\"no\">from enclave_export import request_export</code>.",
         "link": "Your export requests and their downloads",
         "back": "Back to JupyterLab",
     },
     "zh-CN": {
         "title": "下载需通过导出申请",
         "body": "无法从安全工作区下载文件：健康数据不出机房。结果只能通过导出申请带出，并由两名审核员检查。",
-        "how": "在终端中：<code>enclave-export request results/table.csv -j \"用途说明\"</code>；"
-               "在笔记本中：<code>from enclave_export import request_export</code>。",
+        "how": "在终端中：<code translate=\"no\">enclave-export request results/table.csv -j \"用途说明\"</code>；"
+               "在笔记本中：<code translate=\"no\">from enclave_export import request_export</code>。",
         "link": "我的导出申请及其下载",
         "back": "返回 JupyterLab",
     },
