@@ -23,7 +23,6 @@ _WORDS = {
            "findings": "Findings", "next": "What happens next", "open": "Open the request page",
            "outside": "'{path}' is not in your project's workspace: only files under /workspace can be exported "
                       "(copy or save it there first).",
-           "refused": "The export request was not made: {reason}",
            "pass": "passed", "review": "goes to the reviewers with a note", "block": "blocked",
            "next_submitted": "Two reviewers check it; you will see their decision on the request page.",
            "next_in_review": "One review is in; the second reviewer checks it next.",
@@ -34,7 +33,6 @@ _WORDS = {
     "zh-CN": {"sep": "：", "request": "导出申请 {id}", "state": "状态", "file": "文件", "verdict": "自动检查",
               "findings": "检查发现", "next": "接下来", "open": "打开申请页面",
               "outside": "“{path}”不在项目工作区中：只能导出 /workspace 下的文件（请先复制或保存到那里）。",
-              "refused": "未能提交导出申请：{reason}",
               "pass": "通过", "review": "附说明交审核员审核", "block": "已拦截",
               "next_submitted": "将由两名审核员检查，结果可在申请页面查看。",
               "next_in_review": "已有一份审核，接下来由第二名审核员检查。",
@@ -104,17 +102,19 @@ class ExportSummary(dict):  # type: ignore[type-arg]
                 f'<p><a href="{self.link()}" target="_blank" rel="noopener">{w["open"]}</a></p></div>')
 
 
-def request_export(files: list[str], justification: str, training_data: str | None = None,
-                   holdout_data: str | None = None, target: str | None = None) -> dict[str, Any]:
-    """Submit files for review (only files under /workspace); returns the request, shown as a summary."""
+def request_export(files: list[str], justification: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Submit files for review (only files under /workspace); returns the request, shown as a summary.
+
+    Every other argument goes to the client's own request_export unchanged (its signature is the client's)."""
     w = _WORDS[_LANG]
-    for path in [*files, *(p for p in (training_data, holdout_data) if p)]:
+    named = [kwargs.get(k) for k in ("training_data", "holdout_data")] + [a for a in args[:2] if isinstance(a, str)]
+    for path in [*files, *(p for p in named if isinstance(p, str) and p)]:
         if os.path.isabs(path) and not os.path.abspath(path).startswith(WORKSPACE_ROOTS):  # relative: to it
             raise ExportRefused(w["outside"].format(path=path))
     try:
-        result = _request_export_plain(files, justification, training_data, holdout_data, target)
+        result = _request_export_plain(files, justification, *args, **kwargs)
     except ExportRefused:
         raise
     except ExportError as exc:
-        raise ExportRefused(w["refused"].format(reason=exc)) from None
+        raise ExportRefused(str(exc)) from None  # the client's own words (the CLI prints the same)
     return ExportSummary(result)
