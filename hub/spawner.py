@@ -167,7 +167,10 @@ class EnclaveSpawner(DockerSpawner):
                                     "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
                                                "org.enclave.instance": settings.instance}}
         # enclave-export talks to the egress-review service on the host, with the server's own token
-        self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_LANG": lang, "ENCLAVE_WORK_MODE": mode.value,
+        # ENCLAVE_LANG and LANG: the user's language for the workspace's messages and enclave-export's
+        # Accept-Language; the image has no zh_CN locale, so the C library keeps C.UTF-8 (no warning, UTF-8)
+        self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_LANG": lang,
+                            "LANG": "zh_CN.UTF-8" if lang == "zh-CN" else "C.UTF-8", "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
         with session_scope() as s:
             audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
