@@ -603,15 +603,16 @@ class DecisionAction(RequestPage):
             with session_scope() as s:
                 req = self.run(lambda: workflow.visible_request(s, name, rid))
                 votes = self.file_votes(req)
-                if form.get("confirm") != "yes":
+                if form.get("confirm") != "yes" or decision is None:  # without a decision, check says so
                     self.check(s, name, req, decision, votes)
                     return self._confirm(req, decision, votes, form)
-                assert decision is not None  # the confirmation page carries a checked decision
                 self.record(s, name, rid, decision, votes)
                 workflow.settle(s, rid)
         except rules.DecisionRefused as exc:
             return self.show(rid, form=form, problems=exc.problems, status=_status(exc))
-        except (NotAllowed, InvalidTransition) as exc:
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from exc
+        except EnclaveError as exc:
             return self.show(rid, form=form, problems=[("decision", str(exc))], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'resolved' if self.resolving else 'reviewed'}")
 
@@ -652,7 +653,9 @@ class WithdrawAction(RequestPage):
                     return self.page("confirm.html", action=f"{EGRESS_PREFIX}requests/{rid}/withdraw", rid=rid,
                                      what="withdraw", files=[], form={}, withdraw=True)
                 workflow.withdraw(s, name, rid)
-        except (NotAllowed, InvalidTransition) as exc:
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from exc
+        except EnclaveError as exc:
             return self.show(rid, problems=[("withdraw", str(exc))], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done=withdrawn")
 

@@ -214,3 +214,15 @@ def test_the_api_and_enclave_export_say_each_finding_in_the_requesters_language(
     assert finding["guidance"].endswith("guidance#small-counts") and "取整" in finding["advice"]
     summary = client._summary(shown)
     assert "第 1 行 n 列：计数低于阈值 10" in summary and "guidance#small-counts" in summary
+
+
+def test_a_confirming_post_without_a_decision_is_asked_again_not_recorded(store: Path, egress: Service):
+    rid = submit(store)
+    f = ids(rid)
+    bob = browser(egress, "bob")
+    page = bob.post(f"requests/{rid}/review", data={"_xsrf": xsrf(bob, f"requests/{rid}"), "confirm": "yes",
+                                                     f"file-{f['table.csv']}": "approve", "decision": "maybe"})
+    assert page.status_code == 403 and 'data-field="decision"' in page.text
+    assert "choose a decision: approve, return or reject" in page.text
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).reviews == []
