@@ -20,6 +20,7 @@ from enclave.models import Accreditation, Project, User
 from enclave.projects import Startability, active_datasets, get_project, get_user, startability, today
 from enclave.settings import get_settings
 from policies import load_policies
+from policies.loader import load_section
 from policies.schema import GovernancePolicy
 
 
@@ -33,7 +34,22 @@ class Standing:
 
 
 def governance_policy() -> GovernancePolicy:
-    return load_policies(get_settings().policy_dir).governance
+    """governance.yaml as it is now: read again only when the file changed (every spawn and page asks)."""
+    path = get_settings().policy_dir / "governance.yaml"
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return load_policies(get_settings().policy_dir).governance  # names the missing file
+    cached = _POLICY_CACHE.get("governance")
+    if cached is None or cached[0] != stamp:
+        policy = load_section(path, "governance")
+        assert isinstance(policy, GovernancePolicy)
+        _POLICY_CACHE["governance"] = (stamp, policy)
+        return policy
+    return cached[1]
+
+
+_POLICY_CACHE: dict[str, tuple[tuple[str, int], GovernancePolicy]] = {}
 
 
 def accreditation_of(session: Session, username: str) -> Accreditation | None:

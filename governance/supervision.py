@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from enclave import audit
-from enclave.models import ApprovalStep, AuditEvent, Dataset, ExportRequest, ExportState, Project, StepState
+from enclave.models import ApprovalStep, AuditEvent, AuditHead, Dataset, ExportRequest, ExportState, Project, StepState
 from governance import charts
 from governance.workflow import aware
 from policies import Policies
@@ -57,8 +58,21 @@ def search(session: Session, *, user: str = "", project: str = "", action: str =
             for e in session.execute(stmt.limit(limit)).scalars()]
 
 
+_VERIFIED: dict[str, tuple[tuple[int, str], float, dict[str, Any]]] = {}
+VERIFY_CACHE_SECONDS = 30.0
+
+
 def verify(session: Session) -> dict[str, Any]:
-    return audit.verify(session).to_dict()
+    """The whole chain verified (audit.verify); the answer is reused for up to 30 s while the head is unchanged,
+    so fifty auditors loading the page do not walk the chain fifty times. `verified_at` says when it was."""
+    head = session.get(AuditHead, 1)
+    key = (head.seq, head.hash) if head else (0, "")
+    cached = _VERIFIED.get(str(session.get_bind().url))
+    if cached and cached[0] == key and time.monotonic() - cached[1] < VERIFY_CACHE_SECONDS:
+        return cached[2]
+    result = {**audit.verify(session).to_dict(), "verified_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    _VERIFIED[str(session.get_bind().url)] = (key, time.monotonic(), result)
+    return result
 
 
 def as_csv(rows: list[dict[str, Any]]) -> bytes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from enclave import audit
@@ -195,7 +195,10 @@ def visible_application(session: Session, username: str, app_id: int, policies: 
 
 def own_applications(session: Session, username: str) -> list[Application]:
     """What the user applied for, and submitted applications naming them as a member."""
-    apps = session.execute(select(Application).options(*_EAGER).order_by(Application.id.desc())).scalars().all()
+    named = select(ApplicationVersion.application_id).where(
+        cast(ApplicationVersion.content, String).contains(f'"{username}"'))  # narrowed in SQL, decided below
+    apps = session.execute(select(Application).options(*_EAGER).where(
+        or_(Application.applicant == username, Application.id.in_(named))).order_by(Application.id.desc())).scalars()
     return [a for a in apps if a.applicant == username
             or (a.state != ApplicationState.DRAFT and username in rules.members_of(a))]
 
@@ -212,6 +215,8 @@ def amended_project(session: Session, app: Application) -> Project | None:
 def queue_for(session: Session, username: str, policies: Policies) -> list[tuple[Application, ApprovalStep]]:
     """Steps waiting for this person's decision now."""
     user = get_user(session, username)
+    if not rules.is_approver(user, policies.governance):
+        return []
     out = []
     stmt = select(Application).options(*_EAGER).where(Application.state == ApplicationState.SUBMITTED)
     for app in session.execute(stmt.order_by(Application.id)).scalars():

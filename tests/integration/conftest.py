@@ -23,6 +23,9 @@ EXTRA_USERS = [
     {"username": "frank", "name": "Frank Wu 吴凡", "groups": ["researcher"], "password": "frank-it-pw"},
     # a third reviewer, in no project: resolves conflicts between bob and carol
     {"username": "rhea", "name": "Rhea Lin 林瑞", "groups": ["reviewer"], "password": "rhea-it-pw"},
+    # the governance test's applicant and member, in no project until their application is approved
+    {"username": "gina", "name": "Gina Xu 徐静", "groups": ["researcher"], "password": "gina-it-pw"},
+    {"username": "ivan", "name": "Ivan Ma 马一凡", "groups": ["researcher"], "password": "ivan-it-pw"},
 ]
 OTHER_PROJECT = "other-study"
 
