@@ -18,7 +18,7 @@ from sqlalchemy import select
 from enclave import audit
 from enclave.db import session_scope, upgrade
 from enclave.errors import EnclaveError
-from enclave.models import MemberRole, Project, ProjectState, Role, User
+from enclave.models import JobState, MemberRole, Project, ProjectState, Role, User, WorkMode
 from enclave.settings import get_settings
 from policies import PolicyError, load_policies
 
@@ -438,6 +438,148 @@ def project_revoke_dataset(slug: str, name: str, reason: str, as_json: bool) -> 
     # running workspaces still have the dataset mounted: stop them; the next start mounts what is approved
     data["stopped_workspaces"] = _stop_workspaces(slug, f"dataset {data['revoked']} revoked: {reason}")
     emit(data, as_json, lambda d: f"{d['revoked']} revoked for {slug}")
+
+
+@project_group.command("mode")
+@click.argument("slug")
+@click.argument("mode", type=click.Choice([m.value for m in WorkMode]))
+@json_option
+def project_mode(slug: str, mode: str, as_json: bool) -> None:
+    """Set how the project works: interactive (rows in the workspace) or blind (dummy rows, real ones in jobs).
+
+    Turning a workspace blind stops the project's running workspaces; their next start mounts the dummies.
+    """
+    from enclave.modes import change_mode
+
+    settings = get_settings()
+    with session_scope() as s:
+        data = change_mode(settings, s, actor(), load_policies(settings.policy_dir), slug, WorkMode(mode))
+    emit(data, as_json, lambda d: f"project {slug}: {d['work_mode']} (workspaces {d['workspace_mode']}"
+         + (f"; stopped {', '.join(d['stopped_workspaces'])}" if d["stopped_workspaces"] else "") + ")")
+
+
+# --- blind-mode jobs -----------------------------------------------------------------------------
+
+
+@main.group("job")
+def job_group() -> None:
+    """Jobs: code run on a project's real data in sealed containers, outputs checked before they return."""
+
+
+def _job_line(d: dict[str, Any]) -> str:
+    return (f"{d['id']:6} {d['project']:20} {d['submitter']:12} {d['state']:11} {d['release']:9} "
+            f"exit={d['exit_code']}  {d['command']}")
+
+
+@job_group.command("submit")
+@click.argument("project")
+@click.option("--user", "username", required=True, help="The researcher the job runs for (a project member).")
+@click.option("--run", "command", required=True, help='The command, e.g. "python analysis/main.py".')
+@click.option("--outputs", default="results", show_default=True, help="Folder (in the workspace) the job writes.")
+@click.option("--code", default=".", show_default=True, help="Folder of the workspace snapshotted as the code.")
+@json_option
+def job_submit(project: str, username: str, command: str, outputs: str, code: str, as_json: bool) -> None:
+    """Snapshot the project's code folder and queue a job (what `enclave-job submit` does from a workspace)."""
+    from jobs.workflow import job_dict, submit
+
+    settings = get_settings()
+    with session_scope() as s:
+        data = job_dict(submit(s, settings, load_policies(settings.policy_dir), username, project, command,
+                               code=code, outputs=outputs))
+    emit(data, as_json, lambda d: f"job {d['id']} queued")
+
+
+@job_group.command("list")
+@click.option("--project", default=None)
+@click.option("--state", type=click.Choice([st.value for st in JobState]), default=None)
+@json_option
+def job_list(project: str | None, state: str | None, as_json: bool) -> None:
+    """Jobs with their state and release; findings by kind only, never values."""
+    from jobs.workflow import job_dict, jobs_of
+
+    with session_scope() as s:
+        data = [job_dict(j) for j in jobs_of(s, project, JobState(state) if state else None)]
+        audit.record(s, actor(), audit.AuditAction.JOB_SHOW, project=project, target="jobs", os_user=os_user(),
+                     listed=len(data))
+    emit(data, as_json, lambda d: "\n".join(_job_line(j) for j in d) or "no jobs")
+
+
+@job_group.command("show")
+@click.argument("job_id", type=int)
+@json_option
+def job_show(job_id: int, as_json: bool) -> None:
+    """One job's provenance record (code hash, image digest, dataset versions, limits, use, output hashes)."""
+    from jobs.workflow import get_job, job_dict, provenance
+
+    with session_scope() as s:
+        job = get_job(s, job_id)
+        data = {**job_dict(job), "provenance": provenance(job)}
+        audit.record(s, actor(), audit.AuditAction.JOB_SHOW, project=job.project, target=f"job:{job_id}",
+                     os_user=os_user())
+    emit(data, as_json)
+
+
+@job_group.command("cancel")
+@click.argument("job_id", type=int)
+@click.option("--reason", default="")
+@json_option
+def job_cancel(job_id: int, reason: str, as_json: bool) -> None:
+    """A queued job never runs; a running one is stopped and nothing of it is kept."""
+    from jobs.workflow import cancel, job_dict
+
+    with session_scope() as s:
+        data = job_dict(cancel(s, actor(), job_id, reason))
+    emit(data, as_json, lambda d: f"job {d['id']} cancelled")
+
+
+@job_group.command("release")
+@click.argument("job_id", type=int)
+@click.option("--withhold", is_flag=True, help="Keep the held outputs out of the workspace for good.")
+@click.option("--reason", required=True, help="What you checked.")
+@json_option
+def job_release(job_id: int, withhold: bool, reason: str, as_json: bool) -> None:
+    """An output checker's decision on held outputs (one reviewer, independent of the project)."""
+    from jobs.runner import Runner
+    from jobs.workflow import job_dict, release
+
+    settings = get_settings()
+    with session_scope() as s:
+        data = job_dict(release(s, actor(), job_id, release_it=not withhold, reason=reason))
+    if not withhold:
+        Runner(settings, load_policies(settings.policy_dir)).deliver_again(job_id)
+    emit(data, as_json, lambda d: f"job {d['id']}: {d['release']}")
+
+
+@job_group.command("rerun")
+@click.argument("job_id", type=int)
+@json_option
+def job_rerun(job_id: int, as_json: bool) -> None:
+    """Queue an interrupted job again, with the same code snapshot."""
+    from jobs.workflow import job_dict, rerun
+
+    settings = get_settings()
+    with session_scope() as s:
+        data = job_dict(rerun(s, settings, load_policies(settings.policy_dir), actor(), job_id))
+    emit(data, as_json, lambda d: f"job {job_id} queued again as job {d['id']}")
+
+
+@job_group.command("runner")
+@click.option("--until-idle", type=float, default=None, metavar="SECONDS",
+              help="Stop when no job is queued or running (at most SECONDS); default: run until stopped.")
+def job_runner(until_idle: float | None) -> None:
+    """The job runner: starts queued jobs within the limits, watches them, checks and delivers results."""
+    import signal
+
+    from jobs.runner import Runner
+
+    settings = get_settings()
+    runner = Runner(settings, load_policies(settings.policy_dir))
+    if until_idle is not None:
+        runner.run_until_idle(until_idle)
+        return
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    runner.run(lambda: bool(stopping))
 
 
 # --- datasets ------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Who may do what with jobs: each `check_can_X` raises NotAllowed with the reason, `can_X` answers the UI.
+
+Submitting runs code on the real rows, so it asks what starting a workspace asks (researcher role,
+current member, project open, accreditation for the tier) and that the project's data allows blind
+jobs. Releasing a held output into the workspace is an output checker's step: one reviewer suffices
+(the data stay in the enclave; leaving it still takes the two-person export review), never a member
+of the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from sqlalchemy.orm import Session
+
+from enclave.access import governance_policy, graded_startability
+from enclave.errors import EnclaveError, NotAllowed
+from enclave.models import Job, JobRelease, JobState, Project, Role, User
+from enclave.modes import check_can_run_jobs
+from enclave.projects import closed_reason, was_ever_member
+from policies import Policies
+
+ENDED = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
+
+
+def _can(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except EnclaveError:
+        return False
+    return True
+
+
+def check_outputs_dir(outputs: str) -> str:
+    """A folder name relative to the workspace, without `..`; the job's only writable place."""
+    p = PurePosixPath(outputs.strip().removeprefix("/workspace/"))
+    if not outputs.strip() or p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] in ("jobs", "."):
+        raise EnclaveError(f"--outputs '{outputs}' must be a folder inside the workspace, such as results/ "
+                           "(not jobs/, no '..')")
+    return str(p)
+
+
+def check_can_submit(session: Session, policies: Policies, user: User, project: Project, queued: int) -> None:
+    """What starting a workspace asks (role, membership, project open, accreditation for the data's tier:
+    the job reads the real rows on the researcher's behalf), then the project's data and queue."""
+    s = graded_startability(session, project, user, governance_policy())
+    if not s.can_start:
+        raise NotAllowed(f"cannot submit a job: {s.reason}")
+    check_can_run_jobs(policies, project)
+    limit = policies.workspace.jobs.max_queued_per_project
+    if queued >= limit:
+        raise NotAllowed(f"project '{project.slug}' already has {queued} jobs waiting or running (the limit is "
+                         f"{limit}); wait for some to finish")
+
+
+def can_submit(session: Session, policies: Policies, user: User, project: Project, queued: int) -> bool:
+    return _can(lambda: check_can_submit(session, policies, user, project, queued))
+
+
+def check_can_start(project: Project) -> None:
+    """Checked again when a queued job's turn comes: a project suspended meanwhile runs nothing."""
+    reason = closed_reason(project)
+    if reason:
+        raise NotAllowed(f"the job was not started: {reason}")
+
+
+def check_can_cancel(job: Job, actor: User) -> None:
+    if job.state in ENDED:
+        raise NotAllowed(f"job {job.id} has already ended ({job.state.value})")
+    if actor.username != job.submitter and Role.ADMIN.value not in (actor.roles or []):
+        raise NotAllowed(f"only the submitter or an administrator may cancel job {job.id}")
+
+
+def can_cancel(job: Job, actor: User) -> bool:
+    return _can(lambda: check_can_cancel(job, actor))
+
+
+def check_can_release(job: Job, checker: User, project: Project) -> None:
+    """Held outputs (checks said review) may be released by a reviewer independent of the project;
+    blocked ones never come back (they hold what must not be seen, such as identifiers)."""
+    if Role.REVIEWER.value not in (checker.roles or []):
+        raise NotAllowed("only output checkers (the reviewer role) may release a job's held outputs")
+    if was_ever_member(project, checker):
+        raise NotAllowed(f"you are or were a member of project '{project.slug}': you cannot check its outputs")
+    if job.release != JobRelease.HELD:
+        raise NotAllowed(f"job {job.id} has nothing held for review (its outputs are {job.release.value})")
+
+
+def can_release(job: Job, checker: User, project: Project) -> bool:
+    return _can(lambda: check_can_release(job, checker, project))
+
+
+def check_can_rerun(job: Job, user: User) -> None:
+    if job.state != JobState.INTERRUPTED:
+        raise NotAllowed(f"job {job.id} is {job.state.value}; only an interrupted job is run again")
+    if user.username != job.submitter and Role.ADMIN.value not in (user.roles or []):
+        raise NotAllowed(f"only the submitter or an administrator may run job {job.id} again")
