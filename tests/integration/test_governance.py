@@ -1,0 +1,227 @@
+"""The governance cycle in a real browser, in English and Chinese: a researcher applies for a project on a
+catalogue dataset, the steward asks for changes and then approves, the ethics officer approves, the project
+exists and a workspace starts in it, the auditor finds every step, and the notifications reached a local
+SMTP server and a local webhook. A lapsed accreditation stops a start with the reason shown."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from enclave.db import session_scope
+from enclave.models import ProjectState
+from enclave.projects import active_datasets, get_project, today
+from governance.notify import targets_path
+from tests.integration.conftest import Enclave
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+GOV = "/services/governance/"
+PURPOSE = "Readmission after diabetes admissions, private purpose text"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Receivers:
+    """A local SMTP server and a local webhook receiver, named in the enclave's notification targets."""
+
+    def __init__(self) -> None:
+        self.mail: list[dict[str, Any]] = []
+        self.hooks: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def] # noqa: N802
+        self.mail.append({"to": list(envelope.rcpt_tos), "body": envelope.content.decode(errors="replace")})
+        return "250 OK"
+
+    def wait_for(self, what: str, timeout: float = 90) -> None:
+        """The governance service tells the trail's news every 15 s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if what in json.dumps(self.hooks, ensure_ascii=False):
+                return
+            time.sleep(1)
+        raise AssertionError(f"no webhook notification with {what!r}; got {self.hooks}")
+
+
+@pytest.fixture(scope="module")
+def receivers(enclave: Enclave) -> Iterator[Receivers]:
+    rec = Receivers()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(rec, hostname="127.0.0.1", port=port)
+    smtp.start()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            rec.hooks.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    http = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    path = targets_path(enclave.settings)
+    path.write_text(json.dumps({"email": f"mailto://127.0.0.1:{port}?from=enclave@example.org&mode=insecure"
+                                         "&user=enclave", "webhooks": [f"json://127.0.0.1:{http.server_address[1]}/h"]}))
+    try:
+        yield rec
+    finally:
+        path.unlink(missing_ok=True)
+        smtp.stop()
+        http.shutdown()
+
+
+def signed_in(browser: Browser, enclave: Enclave, user: str, lang: str) -> Page:
+    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{enclave.url}/hub/login")
+    page.click("#idp-login")
+    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
+    page.fill("#username", user)
+    page.fill("#password", enclave.passwords[user])
+    page.click("#login")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def decide(page: Page, enclave: Enclave, app_id: int, decision: str, comment: str = "") -> None:
+    page.goto(f"{enclave.url}{GOV}applications/{app_id}")
+    form = page.locator("form.decide")
+    expect(form).to_have_count(1)
+    if comment:
+        form.locator("textarea").fill(comment)
+    form.locator(f"button[value='{decision}']").click()
+    page.wait_for_url(f"**{GOV}applications/{app_id}")
+
+
+WORDS = {"en": {"submitted": "submitted", "changes": "changes", "approved": "approved", "synthetic": "synthetic"},
+         "zh-CN": {"submitted": "已提交", "changes": "需修改", "approved": "已批准", "synthetic": "合成数据"}}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_application_to_workspace_to_audit(browser: Browser, enclave: Enclave, receivers: Receivers,
+                                           lang: str) -> None:
+    w, slug = WORDS[lang], f"gov-{lang.lower().replace('-', '')}"
+    gina = signed_in(browser, enclave, "gina", lang)
+    # the catalogue: the dataset with its synthetic dummy, then the application on it
+    gina.goto(f"{enclave.url}{GOV}catalogue?q=cohort")
+    gina.click("a[href$='catalogue/cohort@v1']")
+    expect(gina.locator("#synthetic")).to_contain_text(w["synthetic"])
+    expect(gina.locator("#schema")).to_contain_text("age")
+    gina.goto(f"{enclave.url}{GOV}applications/new")
+    gina.fill("#slug", slug)
+    gina.fill("#title", f"Governance test {lang}")
+    gina.fill("#purpose", PURPOSE)
+    gina.check("input[value='cohort@v1']")
+    gina.fill("#members", "ivan")
+    gina.fill("#outputs", "rates")
+    gina.fill("#duration_days", "30")
+    gina.fill("#ethics_ref", "ETH-GOV-1")
+    gina.click("#save")
+    gina.wait_for_url(re.compile(r".*/applications/\d+$"))
+    app_id = int(gina.url.rsplit("/", 1)[1])
+    gina.click("#submit")
+    expect(gina.locator("#state")).to_have_text(w["submitted"])
+
+    bob = signed_in(browser, enclave, "bob", "en")
+    bob.goto(f"{enclave.url}{GOV}applications")
+    expect(bob.locator("#queue")).to_contain_text(slug)
+    decide(bob, enclave, app_id, "changes", "Name the outcome measures.")
+    expect(bob.locator("#state")).to_have_text("changes")
+
+    gina.goto(f"{enclave.url}{GOV}applications/{app_id}")
+    expect(gina.locator("#changes-asked")).to_be_visible()
+    expect(gina.locator("#decisions")).to_contain_text("Name the outcome measures.")
+    gina.fill("#outputs", "30-day readmission rates by age band")
+    gina.click("#submit")
+    expect(gina.locator("#state")).to_have_text(w["submitted"])
+    expect(gina.locator(".diff")).to_contain_text("30-day readmission rates")
+
+    decide(bob, enclave, app_id, "approve")
+    carol = signed_in(browser, enclave, "carol", "zh-CN")
+    decide(carol, enclave, app_id, "approve")
+    expect(carol.locator("#state")).to_have_text("已批准")
+    gina.goto(f"{enclave.url}{GOV}applications/{app_id}")
+    expect(gina.locator("#state")).to_have_text(w["approved"])
+    expect(gina.locator("#project")).to_have_text(slug)
+
+    with session_scope() as s:
+        p = get_project(s, slug)
+        assert p.state == ProjectState.ACTIVE and p.pi == "gina" and p.approval_ref == "ETH-GOV-1"
+        assert sorted(m.user.username for m in p.members) == ["gina", "ivan"]
+        assert [d.label for d in active_datasets(p)] == ["cohort@v1"]
+        assert p.expiry_date == today() + timedelta(days=30)
+
+    hub = enclave.login("gina", lang)
+    try:
+        r = hub.start(slug)
+        assert r.status_code in (201, 202), r.text
+        assert enclave.container("gina").labels["org.enclave.project"] == slug
+    finally:
+        hub.stop()
+
+    audrey = signed_in(browser, enclave, "audrey", lang)
+    assert f"{GOV}audit" in audrey.url  # the auditor lands on the audit view
+    audrey.goto(f"{enclave.url}{GOV}audit?project={slug}")
+    expect(audrey.locator("#chain.ok")).to_be_visible()
+    actions = audrey.locator("#trail td.action").all_inner_texts()
+    for step in ("application.submit", "application.decide", "project.create", "member.add", "dataset.approve",
+                 "application.approved", "workspace.start", "workspace.stop"):
+        assert step in actions, (step, actions)
+    assert actions.count("application.decide") == 3 and actions.count("application.submit") == 2
+    with audrey.expect_download() as dl:
+        audrey.click("#export-csv")
+    assert "application.approved" in dl.value.path().read_text(encoding="utf-8-sig")
+
+    receivers.wait_for(f"application:{app_id} approved")
+    sent = json.dumps(receivers.hooks, ensure_ascii=False) + "".join(m["body"] for m in receivers.mail)
+    assert f"application:{app_id} submitted" in sent and "needs_changes" in sent
+    assert any("bob@example.org" in m["to"] for m in receivers.mail)
+    assert PURPOSE not in sent and "Name the outcome measures." not in sent
+
+
+def test_lapsed_accreditation_stops_the_start_with_the_reason(browser: Browser, enclave: Enclave) -> None:
+    """ivan is a member of gov-en (made above); the admin records an accreditation that lapsed yesterday."""
+    with session_scope() as s:
+        try:
+            get_project(s, "gov-en")
+        except Exception:  # noqa: BLE001 - run alone: the project comes from the test above
+            pytest.skip("needs the project made by test_application_to_workspace_to_audit[en]")
+    admin = signed_in(browser, enclave, "admin", "en")
+    admin.goto(f"{enclave.url}{GOV}accreditation")
+    admin.fill("#username", "ivan")
+    admin.select_option("#level", "2")
+    admin.fill("#training_completed", str(today() - timedelta(days=400)))
+    admin.fill("#expires", str(today() - timedelta(days=1)))
+    admin.click("#set-accreditation button")
+    expect(admin.locator("#accreditations")).to_contain_text("ivan")
+    ivan = enclave.login("ivan")
+    r = ivan.start("gov-en", wait=False)
+    assert r.status_code == 403 and "lapsed on" in r.text, r.text
+    spawn = ivan.http.get(f"{enclave.url}/hub/spawn", timeout=30).text
+    assert "lapsed on" in spawn
+    page = signed_in(browser, enclave, "ivan", "zh-CN")
+    page.goto(f"{enclave.url}{GOV}accreditation")
+    expect(page.locator("#my-standing")).to_contain_text("lapsed")
