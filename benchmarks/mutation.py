@@ -50,8 +50,10 @@ WORK = ROOT / "var" / "mutation"
 PACKAGES = ["enclave", "egress_review", "datasets_mount", "policies", "hub"]
 # module -> the unit tests that cover it (globs, so tests added later are picked up)
 MODULES: dict[str, list[str]] = {
-    "egress_review/rules.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py"],
-    "egress_review/workflow.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py"],
+    "egress_review/rules.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py",
+                               "tests/unit/test_egress_per_file.py"],
+    "egress_review/workflow.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py",
+                                  "tests/unit/test_egress_per_file.py"],
     "egress_review/checks.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py"],
     "egress_review/sdc.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
                              "tests/unit/test_sdc*.py"],
