@@ -102,6 +102,7 @@ ZH_CN: dict[str, str] = {
     "First authorized": "首次授权",
     "Requested via the token page": "通过令牌页面申请",
     "Requested via token page": "通过令牌页面申请",
+    "1 Hour": "1 小时",
     "1 Day": "1 天",
     "1 Week": "1 周",
     "1 Month": "1 个月",
