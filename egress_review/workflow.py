@@ -353,12 +353,21 @@ def release(session: Session, actor: str, request_id: int) -> Release:
         "resolved_by": req.resolved_by or None,
         "resolution_files": req.resolution_votes or None,
         "tool_versions": {"enclave": __version__, **_versions()},
+        "jobs": _job_provenance(session, req.project, out),
     }
     rel = Release(request=req, released_by=actor, record=record)
     session.add(rel)
     _move(session, req, ExportState.RELEASED, actor, files=[f.sha256 for f in out],
           withheld=[f.sha256 for f in req.files if f not in out])
     return rel
+
+
+def _job_provenance(session: Session, project: str, files: list[ExportFile]) -> list[dict[str, Any]]:
+    """Released files that a blind-mode job made carry its provenance record (code, image, data versions)."""
+    from jobs.workflow import provenance_of_outputs
+
+    digests = {f.sha256 for f in files} | {str(f.scan.get("original_sha256")) for f in files}
+    return provenance_of_outputs(session, project, digests)
 
 
 def _versions() -> dict[str, str]:

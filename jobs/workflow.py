@@ -205,3 +205,16 @@ def jobs_of(session: Session, project: str | None = None, state: JobState | None
 
 def job_folder(settings: Settings, job_id: int) -> Path:
     return settings.jobs_dir / "runs" / str(job_id)
+
+
+def provenance_of_outputs(session: Session, project: str, digests: set[str]) -> list[dict[str, Any]]:
+    """The provenance of the project's jobs that produced any of these files (by sha256, the checked form
+    delivered into the workspace), for an export's results.json: a released number traces back to the
+    code, image and data versions that made it."""
+    found = []
+    for job in session.execute(select(Job).where(Job.project == project, Job.state == JobState.FINISHED)
+                               .order_by(Job.id)).scalars():
+        matched = sorted(name for name, meta in job.outputs.items() if meta.get("sha256") in digests)
+        if matched:
+            found.append({**provenance(job), "exported_outputs": matched})
+    return found

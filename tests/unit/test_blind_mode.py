@@ -84,7 +84,8 @@ def _job() -> Job:
     limits = {**POLICIES.workspace.jobs.limits.model_dump(), "wall_seconds": 60, "outputs_size": "1G",
               "scratch_size": "64M", "network": "none"}
     return Job(id=7, project="study", submitter="rose", command="python analysis/main.py", outputs_dir="results",
-               image="enclave-workspace:latest", limits=limits, datasets={"cohort": {"version": "v1"}})
+               image="enclave-workspace:latest", limits=limits,
+               datasets={"cohort": {"version": "v1", "tier": 3, "files": {"cohort.parquet": "55" * 32}}})
 
 
 def test_the_job_plan_is_sealed(tmp_path: Path) -> None:
@@ -176,3 +177,25 @@ def test_set_mode_stricter_is_audited_and_interactive_is_refused_for_tier3(encla
         approve_dataset(s, "steward", "study", "t3", "v1", {2, 3})
         with pytest.raises(NotAllowed, match="cannot be interactive"):
             set_mode(s, "steward", POLICIES, "study", WorkMode.INTERACTIVE)
+
+
+def test_an_exported_job_output_carries_the_jobs_provenance(enclave_home: Path) -> None:
+    from egress_review.workflow import _job_provenance
+    from enclave.db import session_scope
+    from enclave.models import ExportFile, JobState
+
+    with session_scope() as s:
+        job = _job()
+        job.id = None  # type: ignore[assignment]
+        job.code_sha256, job.code_manifest, job.state = "c0de" * 16, {"files": {"analysis/main.py": "ab" * 32}}, \
+            JobState.FINISHED
+        job.outputs = {"results/by_region.csv": {"sha256": "11" * 32, "bytes": 40, "verdict": "pass", "kinds": []},
+                       "log.txt": {"sha256": "22" * 32, "bytes": 9, "verdict": "pass", "kinds": []}}
+        s.add(job)
+        s.flush()
+        exported = ExportFile(name="by_region.csv", sha256="33" * 32, size=40, scan={"original_sha256": "11" * 32})
+        other = ExportFile(name="notes.md", sha256="44" * 32, size=3, scan={"original_sha256": "44" * 32})
+        record = _job_provenance(s, "study", [exported, other])
+        assert [(r["job"], r["exported_outputs"], r["code_sha256"]) for r in record] == [
+            (job.id, ["results/by_region.csv"], "c0de" * 16)]
+        assert _job_provenance(s, "another-study", [exported]) == []
