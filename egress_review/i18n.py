@@ -141,6 +141,7 @@ ZH_CN: dict[str, str] = {
     "What each kind of finding means and what you can do about it.": "各类检查结果的含义以及您可以怎么做。",
     "Private note for reviewers (the requester never sees it)": "仅审核员可见的备注（申请人看不到）",
     "Not found": "未找到",
+    "The stored copy cannot be read: tell the enclave administrators.": "无法读取保存的副本：请告知安全环境管理员。",
     "Not allowed": "不允许",
     "Something went wrong": "出错了",
 }
@@ -178,6 +179,18 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in 
     (r"^request (\d+) is (\w+): only a returned request can be revised$",
      r"申请 \1 的状态为 \2：只有已退回的申请可以修订"),
     (r"^request (\d+) is (\w+): nothing is released$", r"申请 \1 的状态为 \2：没有发布任何文件"),
+    (r"^ONLY PART OF THIS FILE IS SHOWN: the first (\d+) of (\d+) (rows|lines)\. The automated checks read all of "
+     r"it; the rest is released too if the request is approved\.$",
+     r"只显示了此文件的一部分：共 \2 行中的前 \1 行。自动检查读取了整个文件；如果申请获批，其余部分也会一并发布。"),
+    (r"^Rebuilt before checking \(this is the form that is released\): (.*)$",
+     r"检查前已重建（发布的就是这个形式）：\1"),
+    (r"^(HTML|SVG) is shown as source and never rendered$", r"\1 以源代码显示，从不渲染"),
+    (r"^The file was refused and nothing of it is kept: see the findings$",
+     r"此文件被拒收，未保留任何内容：请查看检查结果"),
+    (r"^binary content: it cannot be shown; see the findings$", r"二进制内容，无法显示：请查看检查结果"),
+    (r"^a pickled object: never opened here; see the findings$", r"pickle 对象：此处从不打开，请查看检查结果"),
+    (r"^an archive: each member's findings are listed below$", r"压缩包：各成员文件的检查结果列在下面"),
+    (r"^table could not be read$", r"无法读取表格"),
     (r"^file '(.+)' is (\w+): it is withheld$", r"文件“\1”的结果为 \2：不发布"),
 )]
 
@@ -186,15 +199,18 @@ def message(text: str, lang: str) -> str:
     """A domain message in the reader's language (English is the message itself; unknown ones stay as they are)."""
     if lang != "zh-CN":
         return text
-    parts = []
-    for part in text.split("; "):
-        for pattern, zh in MESSAGES:
-            m = pattern.match(part)
-            if m:
-                part = m.expand(zh)
-                break
-        parts.append(part)
-    return "；".join(parts)
+    whole = _one(text)
+    if whole is not None:
+        return whole
+    return "；".join(_one(part) or part for part in text.split("; "))  # several problems, joined by "; "
+
+
+def _one(text: str) -> str | None:
+    for pattern, zh in MESSAGES:
+        m = pattern.match(text)
+        if m:
+            return m.expand(zh)
+    return None
 
 
 def translator(lang: str) -> Callable[[str], str]:

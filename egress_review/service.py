@@ -170,6 +170,7 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         kw.setdefault("explain", lambda f: person_text(f, self.lang, values=kw.get("reviewer", False)))
         kw.setdefault("advice", lambda f: advice(f, self.lang))
         kw.setdefault("topic", guidance_topic)
+        kw.setdefault("msg", lambda text: message(text, self.lang))
         html = self.ctx.templates.get_template(template).render(
             t=self.t, lang=self.lang, user=self.username, prefix=EGRESS_PREFIX, xsrf=self.xsrf_token.decode(), **kw)
         self.finish(html)

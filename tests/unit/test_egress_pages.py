@@ -226,3 +226,12 @@ def test_a_confirming_post_without_a_decision_is_asked_again_not_recorded(store:
     assert "choose a decision: approve, return or reject" in page.text
     with session_scope() as s:
         assert workflow.get_request(s, rid).reviews == []
+
+
+def test_the_decision_page_shows_the_beginning_of_a_long_file_and_says_so(store: Path, egress: Service):
+    rows = "".join(f"g{i},{100 + i}\n" for i in range(40))
+    rid = submit(store, [("long.csv", f"group,n\n{rows}".encode())])
+    page = browser(egress, "bob", "zh-CN").get(f"requests/{rid}").text
+    assert "只显示了此文件的一部分：共 40 行中的前 30 行" in page
+    assert ">g29<" in page and ">g30<" not in page
+    assert f'href="/services/egress-review/requests/{rid}/files/' in page  # the whole file, one click away
