@@ -412,16 +412,23 @@ def project_remove_member(slug: str, username: str, as_json: bool) -> None:
 @click.argument("dataset", metavar="NAME@VERSION")
 @json_option
 def project_approve_dataset(slug: str, dataset: str, as_json: bool) -> None:
-    from enclave.projects import approve_dataset
+    from enclave.projects import approve_dataset, get_project
 
     name, sep, version = dataset.partition("@")
     if not sep or not name or not version:
         raise EnclaveError(f"dataset '{dataset}' must be given as NAME@VERSION, e.g. cohort@v1")
+    from enclave.modes import workspace_mode
+
     policies = load_policies(get_settings().policy_dir)
     allowed = {t for t, tier in policies.datasets.tiers.items() if tier.allowed_in_workspaces}
     with session_scope() as s:
+        before = workspace_mode(policies, get_project(s, slug))
         approve_dataset(s, actor(), slug, name, version, allowed)
-    emit({"project": slug, "approved": dataset}, as_json, lambda d: f"{dataset} approved for {slug}")
+        after = workspace_mode(policies, get_project(s, slug))
+    data: dict[str, Any] = {"project": slug, "approved": dataset, "workspace_mode": after.value}
+    if before != after:  # a blind-only tier arrived: workspaces that showed real rows stop, restart blind
+        data["stopped_workspaces"] = _stop_workspaces(slug, f"{dataset} approved: workspaces are now {after.value}")
+    emit(data, as_json, lambda d: f"{dataset} approved for {slug} (workspaces {d['workspace_mode']})")
 
 
 @project_group.command("revoke-dataset")

@@ -199,3 +199,26 @@ def test_an_exported_job_output_carries_the_jobs_provenance(enclave_home: Path) 
         assert [(r["job"], r["exported_outputs"], r["code_sha256"]) for r in record] == [
             (job.id, ["results/by_region.csv"], "c0de" * 16)]
         assert _job_provenance(s, "another-study", [exported]) == []
+
+
+def test_turning_a_project_blind_stops_its_workspaces_and_a_repeat_stops_nothing(
+        enclave_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from enclave import workspaces
+    from enclave.db import session_scope
+    from enclave.modes import change_mode
+    from enclave.projects import create_project, today, upsert_user
+    from enclave.settings import get_settings
+
+    stopped: list[tuple[str, str]] = []
+    monkeypatch.setattr(workspaces, "stop_project_workspaces",
+                        lambda _settings, slug, reason, _actor: stopped.append((slug, reason)) or ["rose"])
+    with session_scope() as s:
+        upsert_user(s, "steward", "pi", roles=["researcher"])
+        create_project(s, "steward", slug="study", title="S", approval_ref="E", purpose="p", pi="pi", start=today(),
+                       expiry=today() + timedelta(days=9))
+    with session_scope() as s:
+        done = change_mode(get_settings(), s, "steward", POLICIES, "study", WorkMode.BLIND)
+    assert done["stopped_workspaces"] == ["rose"] and stopped == [("study", "work mode interactive -> blind")]
+    with session_scope() as s:
+        again = change_mode(get_settings(), s, "steward", POLICIES, "study", WorkMode.BLIND)
+    assert again["stopped_workspaces"] == [] and len(stopped) == 1
