@@ -103,3 +103,41 @@ def test_each_record_is_told_once(gov, receivers):  # type: ignore[no-untyped-de
     _submitted(gov)
     assert len(_run(gov)) == 1
     assert _run(gov) == []
+
+
+def test_export_requests_waiting_and_decided_are_told(gov, receivers):  # type: ignore[no-untyped-def] # noqa: F811
+    """Export requests are the egress service's: the notifier learns of them from the audit trail alone."""
+    from enclave import audit
+    from enclave.models import ExportRequest, ExportState
+
+    box, hooks = receivers
+    with session_scope() as s:
+        req = ExportRequest(project="study", requester="alice", justification="tables", state=ExportState.SUBMITTED)
+        s.add(req)
+        s.flush()
+        audit.record(s, "alice", "export.submit", project="study", target=f"request:{req.id}")
+        audit.record(s, "bob", "export.released", project="study", target=f"request:{req.id}")
+        rid = req.id
+    kinds = {n.kind: n.to for n in _run(gov)}
+    assert kinds["export.waiting_for_review"] == ["bob", "carol", "rhea"] and kinds["export.released"] == ["alice"]
+    assert any(f"request:{rid} released" in h["title"] for h in hooks)
+    assert "tables" not in json.dumps(hooks)
+    assert any(m["to"] == ["alice@example.org"] for m in box.messages)
+
+
+def test_accreditation_about_to_lapse_warns_the_person_and_the_stewards_once(gov, receivers):  # type: ignore[no-untyped-def] # noqa: F811
+    from datetime import timedelta
+
+    from enclave.models import Accreditation, ProjectState
+    from enclave.projects import approve_dataset, create_project, today, transition
+
+    with session_scope() as s:
+        create_project(s, "admin", slug="study", title="t", approval_ref="E", purpose="p", pi="alice",
+                       start=today(), expiry=today() + timedelta(days=90))
+        transition(s, "admin", "study", ProjectState.APPROVED, "ok")
+        approve_dataset(s, "admin", "study", "cohort", "v1", {2})
+        s.add(Accreditation(username="alice", level=2, training_completed=today() - timedelta(days=350),
+                            expires=today() + timedelta(days=10)))
+    sent = [n for n in _run(gov) if n.kind == "accreditation.lapsing"]
+    assert len(sent) == 1 and sent[0].to == ["alice", "bob"]
+    assert not [n for n in _run(gov) if n.kind == "accreditation.lapsing"]
