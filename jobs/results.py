@@ -25,6 +25,7 @@ from enclave.models import Job, JobRelease
 from enclave.pii.keyed import index_key, index_root
 from enclave.settings import WORKSPACE_JOBS, Settings
 from jobs.files import read_blob, store_blob
+from jobs.i18n import reason_zh
 from jobs.workflow import provenance
 from policies import Policies
 
@@ -60,6 +61,7 @@ def check_files(settings: Settings, policies: Policies, session: Session, job: J
 
 def _status(job: Job) -> dict[str, Any]:
     p = provenance(job)
+    p["reason_zh-CN"] = reason_zh(job.reason)
     p["release"] = job.release.value
     p["files"] = {k: {"verdict": v["verdict"], "kinds": v["kinds"],
                       "in_workspace": v["verdict"] == "pass" or job.release == JobRelease.RELEASED}

@@ -222,3 +222,16 @@ def test_turning_a_project_blind_stops_its_workspaces_and_a_repeat_stops_nothing
     with session_scope() as s:
         again = change_mode(get_settings(), s, "steward", POLICIES, "study", WorkMode.BLIND)
     assert again["stopped_workspaces"] == [] and len(stopped) == 1
+
+
+@pytest.mark.parametrize(("reason", "zh"), [
+    ("exited with code 1", "已结束，退出码 1"),
+    ("stopped: still running after its wall-time limit of 20 s", "已停止：运行超过时间上限 20 秒"),
+    ("stopped: killed by the kernel (SIGKILL), as happens when a job uses more than its memory limit of 256M",
+     "已停止：被内核终止（SIGKILL），通常是因为作业使用的内存超过上限 256M"),
+    ("cancelled by rose", "已由 rose 取消"),
+])
+def test_job_reasons_read_in_chinese_too(reason: str, zh: str) -> None:
+    from jobs.i18n import reason_zh
+
+    assert reason_zh(reason) == zh
