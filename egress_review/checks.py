@@ -15,6 +15,7 @@ from egress_review.findings import Finding, Verdict
 from egress_review.records import row_level  # noqa: F401
 from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
 from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
+from enclave.pii.cells import hidden_in_cells
 from enclave.pii.columns import float_column_identifiers, float_identifiers, person_columns, split_identifiers
 from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
@@ -141,6 +142,7 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
                 out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
     for (left, right), row, m in split_identifiers(df):
         out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))
+    out += [_finding(m, where) for where, m in hidden_in_cells(df)]  # one digit per cell, encoded cells
     out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
     for col in df.columns:
         out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))

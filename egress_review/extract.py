@@ -30,6 +30,32 @@ class Segment:
 
 
 PLAIN_ATTRIBUTE = re.compile(r"[a-z:_-]+")
+# An identifier written one character at a time: one digit per line, per cell of a row or a column, per JSON
+# list item, per SVG element's attribute or text. Such runs are also read joined, as one text.
+ONE_DIGIT = re.compile(r"^\s*[|,;\"'`]*\s*([0-9Xx])\s*[|,;\"'`]*\s*$")
+TOKEN_SPLIT = re.compile(r"[\s|,;\"'`]+")
+MIN_DIGIT_RUN = 11  # the shortest digit identifier the recognisers know: a mobile number
+
+
+def single_digits(text: str) -> str | None:
+    """'1 | 3 | 8 | …', '1, 3, 8, …', '1 3 8 …': a text whose every token is one digit, joined; else None."""
+    tokens = [t for t in TOKEN_SPLIT.split(text) if t]
+    if len(tokens) >= MIN_DIGIT_RUN and all(len(t) == 1 and (t.isdecimal() or t in "Xx") for t in tokens):
+        return "".join(tokens)
+    return None
+
+
+def digit_runs(items: list[tuple[str, Any]]) -> Iterator[tuple[str, Any, Any]]:
+    """Runs of consecutive items (text, where) that are each one digit: (joined digits, first, last)."""
+    run: list[tuple[str, Any]] = []
+    for text, where in [*items, ("", None)]:
+        m = ONE_DIGIT.match(text) if text is not None and len(text) <= 12 else None
+        if m:
+            run.append((m.group(1), where))
+            continue
+        if len(run) >= MIN_DIGIT_RUN:
+            yield "".join(d for d, _ in run), run[0][1], run[-1][1]
+        run = []
 
 
 # Elements that start a new line of text on the page; everything else (span, b, a, tspan...) runs on, so
@@ -45,6 +71,7 @@ class _HTMLText(HTMLParser):
         self.parts: list[tuple[str, int]] = []
         self.block: list[str] = []  # text pieces of the current block, in order
         self.block_line = 1
+        self.sequences: dict[str, list[tuple[str, int]]] = {}  # per attribute name (and "#text"): values in order
 
     def _flush(self) -> None:
         """The current block's text, joined, when it came in more than one piece."""
@@ -52,8 +79,13 @@ class _HTMLText(HTMLParser):
             self.parts.append(("".join(self.block), self.block_line))
         self.block = []
 
+    def _sequence(self, key: str, value: str) -> None:
+        if len(self.sequences) < 256:
+            self.sequences.setdefault(key, []).append((value, self.getpos()[0]))
+
     def handle_data(self, data: str) -> None:
         if data.strip():
+            self._sequence("#text", data)
             self.parts.append((data, self.getpos()[0]))
             if not self.block:
                 self.block_line = self.getpos()[0]
@@ -66,13 +98,19 @@ class _HTMLText(HTMLParser):
     def close(self) -> None:
         super().close()
         self._flush()
+        for values in self.sequences.values():  # <rect x="1"/><rect x="3"/>…, <text>1</text><text>3</text>…
+            for joined, first, _last in digit_runs(values):
+                self.parts.append((joined, first))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in BLOCK_TAGS:
             self._flush()
         for name, value in attrs:
             if value and value.strip():
+                self._sequence(name, value)
                 self.parts.append((value, self.getpos()[0]))
+                if (joined := single_digits(value)) is not None:  # path data or points one digit at a time
+                    self.parts.append((joined, self.getpos()[0]))
             if not PLAIN_ATTRIBUTE.fullmatch(name):  # a made-up attribute name is text the document keeps
                 self.parts.append((name, self.getpos()[0]))
 
@@ -111,6 +149,11 @@ def _json_strings(obj: Any, path: str) -> Iterator[tuple[str, str]]:
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             yield from _json_strings(v, f"{path}[{i}]")
+        items = [(str(v), i) for i, v in enumerate(obj) if isinstance(v, str | int) and not isinstance(v, bool)]
+        for joined, first, last in digit_runs(items):  # [1, 3, 8, …]: one digit per item
+            yield joined, f"{path}[{first}:{last + 1}] (joined)"
+        if len(items) >= 6 and len(items) == len(obj) and all(isinstance(v, int) for v in obj):
+            yield ", ".join(t for t, _ in items), f"{path} (joined)"  # character codes: [49, 51, 56, …]
     elif obj is not None:
         yield str(obj), path
 
@@ -196,6 +239,18 @@ def notebook_segments(nb: dict[str, Any]) -> Iterator[Segment]:
 
 
 def text_segments(data: bytes, ftype: str) -> Iterator[Segment]:
+    """Every text of a file, with where it is; a multi-line text (a notebook output, a JSON string, a
+    <pre> block) holding one digit per line is also read joined."""
+    for seg in _segments(data, ftype):
+        yield seg
+        if "\n" in seg.text and len(seg.text) < 1 << 20:
+            lines = seg.text.splitlines()
+            for joined, first, last in digit_runs([(line, n) for n, line in enumerate(lines, start=1) if line.strip()]):
+                yield Segment(joined, {**seg.location, "text_line": first, "to_text_line": last,
+                                       "joined": "one digit per line"})
+
+
+def _segments(data: bytes, ftype: str) -> Iterator[Segment]:
     if ftype == "png":
         yield from png_text(data)
         return
@@ -215,9 +270,15 @@ def text_segments(data: bytes, ftype: str) -> Iterator[Segment]:
     elif ftype in ("html", "svg"):
         yield from html_segments(text, {})
     else:
-        for n, line in enumerate(text.splitlines(), start=1):
+        lines = text.splitlines()
+        for n, line in enumerate(lines, start=1):
             if line.strip():
                 yield Segment(line, {"line": n})
+                if (joined := single_digits(line)) is not None:
+                    yield Segment(joined, {"line": n, "joined": "one digit per cell"})
+        for joined, first, last in digit_runs([(line, n) for n, line in enumerate(lines, start=1)
+                                               if line.strip()]):
+            yield Segment(joined, {"line": first, "to_line": last, "joined": "one digit per line"})
 
 
 B64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")

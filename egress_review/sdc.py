@@ -79,7 +79,12 @@ KEY_TOKENS = frozenset({
 CN_NOT_COUNT = re.compile(r"(率|比|比例|占比|百分比|均值|平均|中位|标准差|系数|最小|最大|费用|金额|年龄|年份|年|月|周"
                           r"|日期|时间|编码|代码|分期|分级|评分|得分|指数|分数)")
 # Counts of things that are not people (sites, variables, files): the person-count thresholds do not apply.
-NOT_PEOPLE = frozenset({"sites", "hospitals", "centres", "centers", "regions", "countries", "studies", "trials",
+NOT_PEOPLE = frozenset({"jobs", "splits", "estimators", "folds", "components", "clusters", "neighbors", "neighbours",
+                        "layers", "trees", "bins", "threads", "workers", "cores", "iter", "iterations", "permutations",
+                        "bootstraps", "boot", "draws", "chains", "imputations", "lags", "knots", "digits", "decimals",
+                        "covariates", "predictors", "categories", "levels", "strata", "beds", "rooms", "scanners",
+                        "machines", "devices", "sites", "hospitals", "centres", "centers", "regions", "countries",
+                        "studies", "trials",
                         "variables", "features", "models", "files", "codes", "wards", "clinics", "datasets",
                         "practices", "facilities", "papers", "tables", "figures", "parameters"})
 CN_NOT_PEOPLE = re.compile(r"(医院|中心|地区|省份|研究|变量|模型|文件|科室|机构)数")
@@ -275,7 +280,9 @@ def count_columns(df: pl.DataFrame, cols: list[Column] | None = None) -> dict[st
 
 
 INDEX_NAME = re.compile(r"^(?:|unnamed: ?0|index|row_0|col_0|level_0|rownames|\.\.\.1)$", re.IGNORECASE)
-YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:年|[-/ ]\d{1,2}月?)?$")
+YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:年|[-/ ]\d{1,2}月?)?$"  # 2019, 2019年, 2019-03; 6个月, 12 months
+                         r"|^\d{1,3}\s*(?:个?月|年|天|周|日|岁|m|mo|months?|y|yr|years?|d|days?|w|wk|weeks?)$",
+                         re.IGNORECASE)
 
 
 def _level_header(name: str) -> bool:
@@ -315,8 +322,8 @@ def _crosstab_cells(cols: list[Column], found: dict[str, str]) -> list[str]:
     body = [c for c in cols if c.numeric]
     if not labels and body and INDEX_NAME.match(body[0].name.strip()):
         body = body[1:]
-    elif not labels:
-        return []
+    elif not labels and not all(name_tokens(c.name) and all(t.isdigit() for t in name_tokens(c.name)) for c in body):
+        return []  # without row labels, only a printed matrix headed 0, 1, 2 (or years) is a cross-tabulation
     if len(body) < 2 or len(cols[0].raw) < 2 or not all(c.whole and _level_header(c.name) for c in body):
         return []
     if any(all(1900 <= v <= 2100 for v in c.nums if v is not None) for c in body):
@@ -654,6 +661,16 @@ def survival_output(cols: list[Column], counted: dict[str, str]) -> list[Finding
     return []
 
 
+QUARTERS = re.compile(r"^q[1-4]$", re.IGNORECASE)
+
+
+def _min_max_column(name: str, names: list[str]) -> bool:
+    """A column of minima or maxima; Q4 beside Q1-Q3 and no Q0 is the fourth quarter, not the maximum."""
+    if QUARTERS.match(name.strip()) and not any(n.strip().lower() == "q0" for n in names):
+        return False
+    return bool(MIN_MAX.search(name) or RANGE_LABEL.search(name))
+
+
 def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
                      sdc: DisclosureControl) -> list[Finding]:
     """Minimum and maximum are one person's value; any statistic of a tiny group is a few people's."""
@@ -662,7 +679,7 @@ def order_statistics(df: pl.DataFrame, cols: list[Column], counted: dict[str, st
     row_labels = [str(v).strip().lower() if v is not None else "" for v in label.raw] if label else []
     group_n = _group_sizes(cols, counted, row_labels)
     for c in cols:
-        if (MIN_MAX.search(c.name) or RANGE_LABEL.search(c.name)) and (c.numeric or any(v is not None for v in c.raw)):
+        if _min_max_column(c.name, df.columns) and (c.numeric or any(v is not None for v in c.raw)):
             out.append(Finding(CHECK, Verdict.REVIEW, f"column '{c.name}' holds minima or maxima: single people's "
                                "values", rule=SdcRule.MIN_MAX, location={"column": c.name}))
     described = label is not None and len(DESCRIBE_LABELS & set(row_labels)) >= 3

@@ -255,6 +255,10 @@ KEY_VALUE = re.compile(r"\S:\s{2,}\S|\S:\s*$")
 def _aligned(block: list[str], base: dict[str, Any]) -> TextTable | None:
     if not _header_ok([c for c in block[0].split() if c] or [""]) and block[0][:1] != " ":
         return None  # the first line holds values, not names: a log line, not a header (cheap, before the spans)
+    if len(block) > 2 and len(block[1].split()) >= 3 and (len(block[0].split()) == 1 or (
+            "  " not in block[0].strip() and block[1][:1] == " " and parse_number(block[2].split()[0]) is None)):
+        return None  # a caption or stratum line ('arm=A' over an R survfit summary, 'Number at risk' over a
+        # risk table's indented header of times): the header is below it
     if sum(1 for x in block if KEY_VALUE.search(x)) >= 0.5 * len(block):
         return None  # "No. Observations:   2050   AIC: 8812": a key-value layout, not a table
     spans = _spans(block)

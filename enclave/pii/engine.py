@@ -136,7 +136,8 @@ def _presidio_results(chunk: str) -> list[tuple[str, int, int, float, str]]:
     if _may_hold_phone(chunk):
         for region in PHONE_REGIONS:  # what PhoneRecognizer.analyze does, without its pipeline around it
             out += [("PHONE_NUMBER", m.start, m.end, 0.4, "PhoneRecognizer")
-                    for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=PHONE_LENIENCY)]
+                    for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=PHONE_LENIENCY)
+                    if not COLUMN_GAP.search(m.raw_string)]
     email, ssn = ("@" in chunk), bool(SSN_GATE.search(chunk))
     if email or ssn:
         for rec, wanted in zip(analyzer(), (email, ssn), strict=True):
@@ -146,6 +147,9 @@ def _presidio_results(chunk: str) -> list[tuple[str, int, int, float, str]]:
     return out
 
 
+# Digits lined up in a printed table's columns ("126   713   198   794") are cells, not a number's groups:
+# libphonenumber reads across any whitespace, people write a number with one space between groups.
+COLUMN_GAP = re.compile(r"\d {3,}\d|\d\t+\d")
 PRESIDIO_ENTITY = {"EMAIL_ADDRESS": Entity.EMAIL, "PHONE_NUMBER": Entity.PHONE, "US_SSN": Entity.US_SSN}
 
 

@@ -87,7 +87,8 @@ STOP = frozenset("的了是在和有不这我他她它们于因诉说后等与�
 NOT_A_PERSON_AFTER = re.compile(
     r"^(?:医院|医科|医学|大学|学院|中学|小学|卫生|保健|诊所|中心|科|病(?![情人历房区床例史程])|"
     r"症|综合征|菌|氏|路|街|道|巷|村|镇|乡|县|市|区|省|山|河|湖|江|桥|站|港|湾|岛|"
-    r"集团|公司|药业|制药|片|胶囊|注射液|颗粒|霉素|肽|胺|酮|酸)")
+    r"集团|公司|药业|制药|片|胶囊|注射液|颗粒|霉素|肽|胺|酮|酸|"
+    r"儿童医院|妇幼|妇产|纪念|故居|基金|楼|馆|奖|国际和平)")  # places named after people: 宋庆龄儿童医院, 逸夫楼
 CONTEXT_AFTER = re.compile(
     r"^(?:[，,、]?\s*[男女][，,性]|说|诉|称|表示|回忆|提到|认为|告诉|介绍|讲|答|问|笑|哭|自述|没有|"
     r"情绪|病情|血糖|血压|和(?:女儿|儿子|妻子|丈夫|家人|母亲|父亲|老伴)|最近|先生|女士|老师|"
@@ -139,7 +140,7 @@ _PREPARED: set[str] = set()
 
 def prepare_runs(runs: Iterable[str]) -> None:
     """Look up, in one polars pass, every substring of these runs that jieba's prefix dictionary holds."""
-    new = {v for r in runs for v in (r, simplified(r)) if v not in _PREPARED}
+    new = {v for r in runs for _, w in _windows(r) for v in (w, simplified(w)) if v not in _PREPARED}
     if not new:
         return
     words, _total, longest = _word_table()
@@ -249,15 +250,37 @@ def _chinese_in_run(run: str, offset: int) -> list[Match]:
     return out
 
 
+MAX_RUN = 200  # longer runs are read in overlapping windows: time and memory stay linear in the run
+RUN_OVERLAP = 16  # more than a name and the context words around it
+
+
+def _windows(run: str) -> list[tuple[int, str]]:
+    if len(run) <= MAX_RUN:
+        return [(0, run)]
+    step = MAX_RUN - RUN_OVERLAP
+    return [(i, run[i:i + MAX_RUN]) for i in range(0, len(run) - RUN_OVERLAP, step)]
+
+
 @lru_cache(maxsize=1 << 16)
 def run_names(run: str) -> tuple[Match, ...]:
     """The names in one run of Chinese characters (offsets into the run), read once per distinct run.
 
     A name is decided inside its run only, and a table's notes share most of their runs (places,
-    drugs, phrases), so caching here is what keeps the segmenter off repeated text.
+    drugs, phrases), so caching here is what keeps the segmenter off repeated text. A very long run is
+    read in overlapping windows; a "name" of one character repeated (王王王) is padding, not a person.
     """
-    simple = simplified(run)  # traditional script read as simplified, the value kept as written
-    return tuple(replace(m, value=run[m.start:m.end]) for m in _chinese_in_run(simple, 0))
+    found: list[Match] = []
+    windows = _windows(run)
+    for k, (offset, piece) in enumerate(windows):
+        simple = simplified(piece)  # traditional script read as simplified, the value kept as written
+        # a name belongs to the window whose middle it starts in: there it has its context on both sides
+        low = offset + RUN_OVERLAP // 2 if k else 0
+        high = offset + len(piece) - RUN_OVERLAP // 2 if k < len(windows) - 1 else len(run)
+        for m in _chinese_in_run(simple, offset):
+            value = run[m.start:m.end]
+            if low <= m.start < high and len(set(value)) > 1:
+                found.append(replace(m, value=value))
+    return tuple(found)
 
 
 def chinese_names(text: str) -> list[Match]:
@@ -447,6 +470,11 @@ CAPITAL = re.compile(r"(?<![A-Za-z])[A-Z]")
 DATE_WORD = re.compile(r"(?i)\b(?:in|on|since|from|until|till|by|during|of|early|late|mid|last|next|this)\s+$")
 
 
+EN_INSTITUTION_AFTER = re.compile(r"(?:'s)?\s+(?:[A-Z][a-z]+\s+)?(?:Hospitals?|Infirmary|Clinic|Centre|Center|"
+                                  r"University|College|School|Institute|Foundation|Trust|Memorial|Building|Wing|Ward|"
+                                  r"Unit|Hospice|Library|Laboratory|Medical|Children's|Women's|Cancer|Eye|Dental)\b")
+
+
 def _english_full_name(text: str, m: re.Match[str]) -> bool:
     first, last = m.group("first").title(), m.group("last")
     if m.group("title"):
@@ -457,6 +485,8 @@ def _english_full_name(text: str, m: re.Match[str]) -> bool:
         return False
     if first in MONTHS and DATE_WORD.search(text[max(0, m.start() - 8):m.start()]):
         return False
+    if EN_INSTITUTION_AFTER.match(text, m.end()):
+        return False  # "John Radcliffe Hospital", "Royal Victoria Infirmary": a place named after someone
     return not text[m.end():m.end() + 2].startswith("'s")  # "Addison's disease" style eponyms
 
 

@@ -157,7 +157,8 @@ _EN_WORD = re.compile(r"(?i)zero|oh|nought|one|two|three|four|five|six|seven|eig
 def spelled_digits(f: Folded) -> Folded | None:
     """`一三八一二三四五六七八`, `壹叁捌…` and "one three eight ..." written as the digits they spell.
 
-    Only runs of seven or more digit words count, so "一二年级" or "one or two" stay as they are.
+    Only runs of seven or more digit words count, so "一二年级" or "one or two" stay as they are; a run of
+    ASCII digits alone is no spelling.
     """
     if not _SPELLED.search(f.text):
         return None
@@ -166,9 +167,12 @@ def spelled_digits(f: Folded) -> Folded | None:
     pos: list[int] = []
     last = 0
     for m in _SPELLED.finditer(f.text):
+        run = m.group()
+        if run.isascii() and not any(c.isalpha() for c in run):
+            continue  # ASCII digits and spaces only ('142   162    89   867' across a printed table's columns):
+            # nothing is spelled; digits split by one separator are `join_split_digits`' to join
         out.append(f.text[last:m.start()])
         pos.extend(base[last:m.start()])
-        run = m.group()
         if run[0].isascii() and run[0].isalpha():
             for w in _EN_WORD.finditer(run):
                 out.append(EN_DIGITS.get(w.group().lower(), w.group()))
@@ -263,8 +267,90 @@ def decode_blob(token: str) -> tuple[str, str] | None:
     return None
 
 
+# Shorter blobs than B64/B32 take: an 11-digit number is 16 base64 characters. Only tokens with a digit and
+# an upper-case letter (base64 of digits always has both) or padding are tried, so words are not.
+B64_SHORT = re.compile(r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*[0-9])(?=[A-Za-z0-9+/_-]*[A-Z])"
+                       r"[A-Za-z0-9+/_-]{12,19}={0,2}"
+                       r"(?![A-Za-z0-9+/_=-])")
+B32_LOWER = re.compile(r"(?<![a-z2-7])(?:(?=[a-z2-7]*[2-7])[a-z2-7]{16,}={0,6}|[a-z2-7]{16,}=+|[a-z]{24,})"
+                       r"(?![a-z2-7=])")
+# base85 (Python's b85 and git's alphabet) and Adobe's Ascii85 between <~ ~>: tokens with a character
+# base64 does not use, so that plain words and base64 are not tried again.
+B85 = re.compile(r"(?<![0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-])(?=[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]*[!#$%&()*;<>?@^`{|}~])"
+                 r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{14,}")
+A85 = re.compile(r"<~([!-u\s]{10,}?)~>")
+# Byte codes with separators: "31 31 30 31", "31:31:30", "0x31, 0x31", "\061\061", CSS "\31 \31 " or "\000031",
+# and decimal character codes "49, 49, 48" (String.fromCharCode, chr lists).
+HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])(?:(?:0[xX])?[0-9A-Fa-f]{2}(?:[ :,;\t-]|, )){7,}(?:0[xX])?[0-9A-Fa-f]{2}"
+                        r"(?![0-9A-Za-z])")
+OCTAL_ESCAPES = re.compile(r"(?:\\[0-3][0-7]{2}){6,}")
+CSS_ESCAPES = re.compile(r"(?:\\[0-9A-Fa-f]{1,6} ?){6,}")
+_CODE = r"(?:3[2-9]|[4-9]\d|1[01]\d|12[0-6])"  # a printable ASCII character's decimal code
+CHAR_CODES = re.compile(rf"(?<![\d.])(?:{_CODE}\s*[,;\s]\s*){{6,}}{_CODE}(?![\d.])")
+_BYTE_HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{2})")
+_CSS_ONE = re.compile(r"\\([0-9A-Fa-f]{1,6}) ?")
+
+
+def _codes_text(codes: list[int]) -> str | None:
+    """Character codes as text, when they make printable text (never a control character)."""
+    if not codes or any(c < 0x20 or c > 0x10FFFF or 0xD800 <= c < 0xE000 for c in codes):
+        return None
+    text = "".join(map(chr, codes))
+    return text if all(c.isprintable() for c in text) else None
+
+
+def _byte_codes(text: str) -> list[tuple[str, str]]:
+    """Text written as its character codes, with separators or escapes (not what `fold` reads: `&#49;`, `\x31`)."""
+    out: list[tuple[str, str]] = []
+    for m in HEX_SPACED.finditer(text):
+        decoded = _readable(bytes(int(b, 16) for b in _BYTE_HEX.findall(m.group())))
+        if decoded:
+            out.append(("hex-bytes", decoded))
+    if "\\" in text:
+        for m in OCTAL_ESCAPES.finditer(text):
+            decoded = _readable(bytes(int(o, 8) for o in m.group().split("\\")[1:]))
+            if decoded:
+                out.append(("octal-escapes", decoded))
+        for m in CSS_ESCAPES.finditer(text):
+            decoded = _codes_text([int(h, 16) for h in _CSS_ONE.findall(m.group())])
+            if decoded:
+                out.append(("css-escapes", decoded))
+    for m in CHAR_CODES.finditer(text):
+        decoded = _codes_text([int(d) for d in re.findall(r"\d+", m.group())])
+        if decoded:
+            out.append(("character-codes", decoded))
+    return out
+
+
+def _decode_short(token: str, kind: str) -> str | None:
+    try:
+        if kind == "base64":
+            raw = base64.b64decode(token.replace("-", "+").replace("_", "/") + "=" * (-len(token) % 4))
+        elif kind == "base32":
+            raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
+        elif kind == "base85":
+            raw = base64.b85decode(token)
+        else:
+            raw = base64.a85decode(token.encode(), adobe=False, ignorechars=b" \t\n\r\x0b")
+    except (binascii.Error, ValueError):
+        return None
+    return _readable(_decompress(raw))
+
+
+def _short_blobs(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for kind, rx in (("base64", B64_SHORT), ("base32", B32_LOWER), ("base85", B85), ("ascii85", A85)):
+        for m in rx.finditer(text):
+            decoded = _decode_short(m.group(m.lastindex or 0), kind)
+            if decoded and sum(c.isalnum() for c in decoded) >= 0.6 * len(decoded):
+                out.append((kind, decoded))
+    return out
+
+
 def decoded_texts(text: str) -> list[tuple[str, str]]:
-    """Every encoded blob inside `text`, decoded: (encoding, text) pairs."""
+    """Every encoded blob inside `text`, decoded: (encoding, text) pairs. Long blobs (base64, base32, hex,
+    maybe compressed), short ones (base64 of a phone number is 16 characters, base85, Ascii85, lower-case
+    base32) and character codes written out (spaced hex, octal and CSS escapes, decimal codes)."""
     out = []
     seen = set()
     for rx in (HEX, B32, B64):
@@ -275,4 +361,6 @@ def decoded_texts(text: str) -> list[tuple[str, str]]:
             decoded = decode_blob(m.group())
             if decoded:
                 out.append(decoded)
+    if len(text) >= 12:
+        out += _short_blobs(text) + _byte_codes(text)
     return out

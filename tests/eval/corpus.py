@@ -1328,8 +1328,10 @@ GENERATORS: tuple[Callable[[random.Random], Iterator[EvalFile]], ...] = (
 
 def corpus(seed: int = SEED) -> list[EvalFile]:
     """The whole set, the same on every run for a given seed."""
+    from tests.eval.corpus_hidden import GENERATORS as HIDDEN  # counts and identifiers in less obvious shapes
+
     rng = random.Random(seed)
-    files = [f for gen in GENERATORS for f in gen(rng)]
+    files = [f for gen in (*GENERATORS, *HIDDEN) for f in gen(rng)]
     names = [f.name for f in files]
     assert len(names) == len(set(names)), "duplicate file names in the evaluation set"
     return files

@@ -1,0 +1,85 @@
+"""Identifiers a table carries in a form no single cell shows: one character per cell (down a column or
+across a row), or encoded inside a cell (base64, base85, spaced hex, character codes).
+
+`checks.pii_in_table` reads each cell as it is; these are what it would not see. Each match names the
+recogniser that found it, and its location says how the cells were read (`joined`, `decoded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+
+from enclave.pii.normalize import decoded_texts
+from enclave.pii.recognizers import RECOGNIZERS, Match, find_all
+
+MIN_RUN = 11  # the shortest digit identifier the recognisers know: a mobile number
+DIGIT_RECOGNIZERS = tuple(r for r in RECOGNIZERS if r.digits)
+# cells worth decoding: a run that a short base64/base85 blob or a run of byte codes would make
+ENCODED_GATE = (r"[A-Za-z0-9+/_=!#$%&()*;<>?@^`{|}~-]{12,}|(?:[0-9A-Fa-f]{2}[ :,;-]){7,}|(?:\\[0-7]{3}){6,}"
+                r"|(?:\\[0-9A-Fa-f]{1,6} ?){6,}|<~|(?:\d{2,3}\s*[,;\s]\s*){6,}")
+MAX_DECODED_CELLS = 20_000  # distinct cells decoded per column; more is a data extract, blocked elsewhere
+
+
+def _one_char(s: pl.Series) -> pl.Series:
+    """Per cell, its one digit (or check letter X), else null."""
+    text = s.cast(pl.Utf8, strict=False).str.strip_chars()
+    one = pl.col("t")
+    return pl.DataFrame({"t": text}).select(pl.when(one.str.contains(r"^[0-9Xx]$")).then(one))["t"].alias(s.name)
+
+
+def _runs(chars: list[str | None]) -> Iterator[tuple[int, str]]:
+    """(first index, joined) for each run of at least MIN_RUN consecutive one-character cells."""
+    start = None
+    for i, c in enumerate([*chars, None]):
+        if c is not None and start is None:
+            start = i
+        elif c is None and start is not None:
+            if i - start >= MIN_RUN:
+                yield start, "".join(chars[start:i])  # type: ignore[arg-type]
+            start = None
+
+
+def one_char_per_cell(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]:
+    """An identifier written one digit per row down a column, or one digit per column across a row."""
+    out: list[tuple[dict[str, object], Match]] = []
+    if df.height == 0:
+        return out
+    singles = pl.DataFrame([_one_char(df[c]) for c in df.columns])
+    for col in singles.columns:
+        chars = singles[col].to_list()
+        if sum(c is not None for c in chars) < MIN_RUN:
+            continue
+        for start, joined in _runs(chars):
+            for m in find_all(joined, recognizers=DIGIT_RECOGNIZERS):
+                out.append(({"row": start + m.start + 1, "column": col, "joined": "one digit per row",
+                             "to_row": start + m.end}, m))
+    if singles.width >= MIN_RUN:
+        filled = singles.select(pl.sum_horizontal(pl.all().is_not_null()).alias("k"))["k"]
+        for row in (filled >= MIN_RUN).arg_true().to_list()[:1000]:
+            chars = list(singles.row(row))
+            for start, joined in _runs(chars):
+                for m in find_all(joined, recognizers=DIGIT_RECOGNIZERS):
+                    out.append(({"row": row + 1, "column": singles.columns[start + m.start],
+                                 "joined": "one digit per column"}, m))
+    return out
+
+
+def encoded_cells(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]:
+    """Identifiers encoded inside text cells (the blobs and character codes `decoded_texts` reads)."""
+    out: list[tuple[dict[str, object], Match]] = []
+    for col in df.columns:
+        if df[col].dtype != pl.Utf8:
+            continue
+        cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": df[col]}).filter(
+            pl.col("value").str.contains(ENCODED_GATE)).group_by("value").agg(pl.col("row").min())
+        for value, row in cells.head(MAX_DECODED_CELLS).iter_rows():
+            for kind, text in decoded_texts(value):
+                out += [({"row": row + 1, "column": col, "decoded": kind}, m) for m in find_all(text)]
+    return out
+
+
+def hidden_in_cells(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]:
+    """Both: what a table's cells carry that no cell shows as it is."""
+    return one_char_per_cell(df) + encoded_cells(df)
