@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from enclave import audit
@@ -195,10 +195,13 @@ def visible_application(session: Session, username: str, app_id: int, policies: 
 
 def own_applications(session: Session, username: str) -> list[Application]:
     """What the user applied for, and submitted applications naming them as a member."""
-    named = select(ApplicationVersion.application_id).where(
-        cast(ApplicationVersion.content, String).contains(f'"{username}"'))  # narrowed in SQL, decided below
+    named = set(session.execute(select(ApplicationVersion.application_id).where(
+        cast(ApplicationVersion.content, String).contains(f'"{username}"'))).scalars())  # narrowed, decided below
+    mine = set(session.execute(select(Application.id).where(Application.applicant == username)).scalars())
+    if not named | mine:
+        return []
     apps = session.execute(select(Application).options(*_EAGER).where(
-        or_(Application.applicant == username, Application.id.in_(named))).order_by(Application.id.desc())).scalars()
+        Application.id.in_(sorted(named | mine))).order_by(Application.id.desc())).scalars()
     return [a for a in apps if a.applicant == username
             or (a.state != ApplicationState.DRAFT and username in rules.members_of(a))]
 
