@@ -165,7 +165,8 @@ def policy_group() -> None:
 @policy_group.command("check")
 @click.option("--file", "one_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="check only this file (e.g. before installing it) ...")
-@click.option("--section", type=click.Choice(["workspace", "datasets", "egress", "backup"]), help="... as this section")
+@click.option("--section", type=click.Choice(["workspace", "datasets", "egress", "backup", "governance"]),
+              help="... as this section")
 @json_option
 def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> None:
     """Validate policies/*.yaml (or one file) and show the result."""
