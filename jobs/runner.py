@@ -171,12 +171,14 @@ class Runner:
             with session_scope() as s:
                 project = get_project(s, job.project)
                 rules.check_can_start(project)
-                approved = {d.name: Path(d.location) for d in (a.dataset for a in project.approvals if a.active)}
+                approved = {d.name: Path(d.location) for d in (a.dataset for a in project.approvals if a.active)
+                            if d.version == job.datasets.get(d.name, {}).get("version")}
             missing = sorted(set(job.datasets) - set(approved))
-            if missing:
-                raise EnclaveError(f"the job was not started: dataset(s) {', '.join(missing)} are no longer "
-                                   "approved for the project")
+            if missing:  # the provenance names the versions submitted against: no other version runs
+                raise EnclaveError(f"the job was not started: the version(s) of {', '.join(missing)} it was "
+                                   "submitted against are no longer approved for the project; submit it again")
             digest = self._image_digest(job.image)
+            _unmount(run_dir / "outputs")
             shutil.rmtree(run_dir, ignore_errors=True)
             materialise(self.settings.jobs_store, job.code_manifest["files"], run_dir / "code", [job.outputs_dir])
             _mount_outputs(run_dir / "outputs", job.limits["outputs_size"])
