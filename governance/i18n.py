@@ -130,6 +130,8 @@ ZH_CN: dict[str, str] = {
     "allows no dataset tier": "不可使用任何级别的数据",
     "amendment of": "修订项目",
     "amendment": "修订",
+    "Amendment": "修订",
+    "Ask for an amendment": "申请修订（成员、数据集、延期）",
     "any": "全部",
     "can start": "可以启动",
     "k-anonymity": "k-匿名",

@@ -30,7 +30,7 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.i18n import pick_language
 from enclave.models import Accreditation, Project, Role, StepDecision, User
-from enclave.projects import get_project, get_user, today
+from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from governance import catalogue, notify, rules, supervision, workflow
 from governance.i18n import translator
@@ -155,8 +155,9 @@ class HomePage(Handler):
             queue = workflow.queue_for(s, me.username, self.policies)
             st = standing(accreditation_of(s, me.username), self.policies.governance)
             projects = projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else []
+            amendable = {m.project.slug for m in me.memberships if rules.can_amend(me, m.project)}
             self.page("home.html", me, mine=mine, queue=queue, standing=st, projects=projects,
-                      overdue=workflow.is_overdue)
+                      amendable=amendable, overdue=workflow.is_overdue)
 
 
 # --- catalogue -------------------------------------------------------------------------------------
@@ -225,11 +226,12 @@ class NewApplication(Handler):
         amends = self.get_query_argument("amends", "")
         with session_scope() as s:
             me = self.me(s)
+            draft: dict[str, Any] = {"datasets": [], "members": []}
             if amends:
-                self.run(lambda: rules.check_can_amend(me, get_project(s, amends)))
+                draft = self.run(lambda: workflow.amendment_start(s, me.username, amends))
             else:
                 self.run(lambda: rules.check_can_apply(me))
-            self.page("apply.html", me, app=None, draft={"datasets": [], "members": []}, amends=amends,
+            self.page("apply.html", me, app=None, draft=draft, amends=amends,
                       datasets=catalogue.search(s, self.policies), problems=[])
 
     @web.authenticated
@@ -276,8 +278,9 @@ class ApplicationPage(Handler):
             gov = self.policies.governance
             steps = [(st, rules.can_decide(app, st, me, gov, amended), gov.people(st.party, st.subject))
                      for st in app.steps]
-            diffs = {v.number: workflow.diff(app.versions[i - 1].content, v.content)
-                     for i, v in enumerate(app.versions) if i > 0}
+            diffs = {v.number: workflow.diff(app.versions[i - 1].content if i else v.content.get("amends_from", {}),
+                                             v.content)
+                     for i, v in enumerate(app.versions) if i or v.content.get("amends_from")}
             if rules.can_edit(app, me):
                 self.page("apply.html", me, app=app, draft=app.draft, amends=app.amends, steps=steps, diffs=diffs,
                           datasets=catalogue.search(s, self.policies), problems=[])

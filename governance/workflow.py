@@ -250,21 +250,26 @@ def _move(app: Application, to: ApplicationState) -> None:
     app.updated_at = now()
 
 
+def amendment_start(session: Session, actor: str, slug: str) -> dict[str, Any]:
+    """An amendment starts from the project as it is now (and the outputs of the application that made it)."""
+    project = get_project(session, slug)
+    rules.check_can_amend(get_user(session, actor), project)
+    start = {"slug": project.slug, "title": project.title, "purpose": project.purpose,
+             "ethics_ref": project.approval_ref, "datasets": [d.label for d in active_datasets(project)],
+             "members": [m.user.username for m in project.members if m.user.username != actor],
+             "duration_days": str((project.expiry_date - today()).days) if project.expiry_date else ""}
+    approved = session.execute(select(Application).options(*_EAGER).where(
+        Application.project == slug, Application.state == ApplicationState.APPROVED
+    ).order_by(Application.id.desc())).scalars().first()
+    if approved is not None and approved.versions:
+        start = {**approved.versions[-1].content, **start}
+    return normalise(start)
+
+
 def new_application(session: Session, actor: str, raw: dict[str, Any], amends: str = "") -> Application:
     user = get_user(session, actor)
     if amends:
-        project = get_project(session, amends)
-        rules.check_can_amend(user, project)
-        start = {"slug": project.slug, "title": project.title, "purpose": project.purpose,
-                 "ethics_ref": project.approval_ref, "datasets": [d.label for d in active_datasets(project)],
-                 "members": [m.user.username for m in project.members if m.user.username != actor],
-                 "duration_days": str((project.expiry_date - today()).days) if project.expiry_date else ""}
-        approved = session.execute(select(Application).options(*_EAGER).where(
-            Application.project == amends, Application.state == ApplicationState.APPROVED
-        ).order_by(Application.id.desc())).scalars().first()
-        if approved is not None and approved.versions:
-            start = {**approved.versions[-1].content, **start}
-        raw = {**start, **{k: v for k, v in raw.items() if v}}
+        raw = {**amendment_start(session, actor, amends), **{k: v for k, v in raw.items() if v}}
     else:
         rules.check_can_apply(user)
     app = Application(applicant=actor, state=ApplicationState.DRAFT, amends=amends, draft=normalise(raw))
@@ -329,6 +334,9 @@ def submit(session: Session, actor: str, app_id: int, policies: Policies) -> App
     content = normalise(app.draft)
     datasets = validate(session, app, content, policies)
     previous = app.versions[-1].content if app.versions else None
+    if previous is None and app.amends:  # an amendment's first version differs from the project as it is now
+        previous = amendment_start(session, actor, app.amends)
+        content = {**content, "amends_from": previous}
     for s in app.steps:
         if s.state in (StepState.WAITING, StepState.PENDING):
             s.state = StepState.SUPERSEDED

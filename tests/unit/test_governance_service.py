@@ -205,3 +205,23 @@ def test_dashboard_draws_svg_from_the_database(site, gov):  # type: ignore[no-un
     assert page.count("<svg") == 6 and 'id="chart-tiers"' in page
     tiers = re.search(r'id="chart-tiers".*?</svg>', page, re.S).group(0)
     assert "2 pseudonymised: 1</title>" in tiers  # the one tier-2 dataset version
+
+
+def test_the_pi_asks_for_an_amendment_from_the_home_page(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    from tests.unit.test_governance import _decide
+
+    app_id = _submitted(gov)
+    _decide(gov, "bob", app_id, Party.STEWARD)
+    _decide(gov, "carol", app_id, Party.ETHICS)
+    alice = site("alice")
+    assert 'id="amend-new-study"' in alice.get("").text
+    assert 'id="amend-new-study"' not in site("dave").get("").text  # a member, not the PI
+    form = alice.get("applications/new", params={"amends": "new-study"}).text
+    assert 'value="dave"' in form and 'value="ETH-42"' in form  # starts from the project as it is
+    assert site("dave").get("applications/new", params={"amends": "new-study"}).status_code == 403
+    r = alice.post("applications/new", {"amends": "new-study", "slug": "new-study", "members": "dave zoe",
+                                        "action": "submit"})
+    assert r.status_code == 302, r.text
+    amend_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    page = site("bob").get(f"applications/{amend_id}").text
+    assert "amendment of" in page and "+ zoe" in page
