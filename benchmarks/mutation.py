@@ -20,6 +20,7 @@ Usage: python benchmarks/mutation.py [--module PATH ...] [--function GLOB ...] [
               decisions live in a few functions; the report records the filter
   --survivors rerun only the mutants the last run left alive, against the tests as they are now: after
               adding tests, without testing every mutant again (refused if the module itself changed)
+  --collect   report the last run of a module as it stands (e.g. one stopped for lack of time)
 
 Each module's entry keeps `before`: the first measurement on record (commit and counts), so a rerun
 after new tests shows before and after side by side.
@@ -65,6 +66,7 @@ MODULES: dict[str, list[str]] = {
     "enclave/audit.py": ["tests/unit/test_audit.py"],
 }
 TIMEOUT_MULTIPLIER = 60.0
+COMMIT_FILE = ".mutation-commit"  # in each module's copy: the commit its mutants were made from
 UNKILLED = ("survived", "no tests", "suspicious", "timeout")
 STATUS_KEYS = ("killed", "survived", "timeout", "no tests", "suspicious", "skipped", "segfault", "not checked")
 
@@ -88,7 +90,9 @@ def prepare(workdir: Path, module: str, tests: list[str], worktree: bool, commit
     else:
         archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
-    also = [p.name for p in workdir.iterdir() if p.name not in PACKAGES and p.name != "pyproject.toml"]
+    (workdir / COMMIT_FILE).write_text(git("rev-parse", "HEAD" if worktree else commit) + "\n")
+    also = [p.name for p in workdir.iterdir()
+            if p.name not in PACKAGES and p.name not in ("pyproject.toml", COMMIT_FILE)]
     config = {
         "source_paths": [p for p in PACKAGES if (workdir / p).exists()],
         "only_mutate": [module],
@@ -236,10 +240,15 @@ def refresh_tests(workdir: Path, module: str, worktree: bool, commit: str) -> li
 
 def run_module(module: str, worktree: bool, commit: str, jobs: int,
                explanations: list[dict[str, str]], functions: list[str] | None = None,
-               survivors_only: bool = False) -> dict[str, Any]:
+               survivors_only: bool = False, collect_only: bool = False) -> dict[str, Any]:
     workdir = WORK / module.replace("/", "_").removesuffix(".py")
     globs = mutant_globs(module, functions or [])
-    if survivors_only:
+    if collect_only:
+        if not (workdir / "mutants").exists():
+            raise SystemExit(f"--collect: no earlier run of {module} in {workdir}")
+        tests = tests_for(module, workdir)
+        names = []
+    elif survivors_only:
         if not (workdir / "mutants").exists():
             raise SystemExit(f"--survivors: no earlier run of {module} in {workdir}")
         names = unkilled_names(workdir)
@@ -252,7 +261,8 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
         names = globs
     source = (workdir / module).read_text(encoding="utf-8")
     started = time.monotonic()
-    run = mutmut(workdir, "run", "--max-children", str(jobs), *names) if names or not survivors_only else None
+    run = None if collect_only or (survivors_only and not names) else mutmut(
+        workdir, "run", "--max-children", str(jobs), *names)
     if run is None:
         run = subprocess.CompletedProcess([], 0, "", "")
     seconds = round(time.monotonic() - started, 1)
@@ -320,6 +330,9 @@ def main() -> int:
     ap.add_argument("--survivors", action="store_true",
                     help="rerun only the last run's unkilled mutants, with the tests as they are now (the module "
                          "itself must be unchanged)")
+    ap.add_argument("--collect", action="store_true",
+                    help="run nothing: report the module's last (possibly interrupted) run as it stands; mutants "
+                         "it did not reach count as 'not checked'")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     args = ap.parse_args()
     explanations = load_explanations()
@@ -333,12 +346,13 @@ def main() -> int:
     version = re.search(r"^Version: (.+)$", mutmut_version, re.MULTILINE)
     for module in modules:
         print(f"[mutation] {module} ...", flush=True)
-        previous = report["modules"].get(module) or {}
         result = run_module(module, args.worktree, args.commit, args.jobs, explanations, args.function,
-                            args.survivors)
+                            args.survivors, args.collect)
         measured = git("rev-parse", "HEAD" if args.worktree else args.commit)
         # with --survivors the mutants (and the module) are those of the last full run; the tests are new
-        result.update(commit=previous.get("commit", measured) if args.survivors else measured,
+        made_from = WORK / module.replace("/", "_").removesuffix(".py") / COMMIT_FILE
+        kept = (args.survivors or args.collect) and made_from.exists()
+        result.update(commit=made_from.read_text().strip() if kept else measured,
                       tests_commit=measured, dirty=dirty, measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
         result["before"] = before_of(report["modules"].get(module), result)
         report["modules"][module] = result
