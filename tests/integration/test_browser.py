@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from enclave.demo import DEMO_PROJECT
 from enclave.harness import run_in
+from enclave.settings import REPO_ROOT
 from tests.integration.conftest import Enclave
 
 CHROMIUM = "/usr/bin/chromium"
@@ -76,8 +77,7 @@ def test_researcher_analyses_exports_from_jupyterlab_and_downloads_after_two_rev
     try:
         login(page, enclave, "alice")
         page.wait_for_url("**/hub/spawn*")
-        expect(page.locator("#project")).to_be_visible()
-        page.select_option("#project", DEMO_PROJECT)
+        page.check(f"#project-{DEMO_PROJECT}")
         page.click("#start-workspace")
         page.wait_for_url("**/user/alice/lab/**", timeout=120_000)
         page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
@@ -148,6 +148,7 @@ def test_hub_pages_follow_the_browser_language(enclave: Enclave, browser: Browse
         page = context.new_page()
         page.goto(f"{enclave.url}/hub/login")
         expect(page.locator("#idp-login")).to_contain_text(expected)
+        check_page(page, "zh-CN" if locale == "zh-CN" else "en", "login page")
         page.click("#idp-login")
         page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
         expect(page.locator("#login")).to_have_text("登录" if locale == "zh-CN" else "Sign in")
@@ -218,3 +219,196 @@ def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: 
         context.close()
     assert not [u for u in seen if "pwned-" in u], seen
     assert dialogs == []
+
+
+# --- The hub pages and the workspace in the user's language (issue 14) --------------------------------------
+
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# Words that are the same in both languages: names of things, not sentences left untranslated.
+ALLOWED_LATIN = {"Enclave", "JupyterLab", "JupyterHub", "API", "CPU", "hub", "Python", "GMT", "UTC"}
+MEMORY = re.compile(r"\d+(\.\d+)? / (2048\.00 MB|2\.00 GB)")  # jupyter-resource-usage: used / the 2G limit
+WORD = re.compile(r"^[A-Za-z]{3,}[,.;:!?)]*$")
+CJK = re.compile(r"[\u3400-\u9fff]")
+WORDS = {
+    "zh-CN": {"title": "选择项目", "card": "糖尿病结局研究（演示）", "tier": "等级", "limits": "内存 2G",
+              "pending": "您的工作区正在启动", "log": "事件日志", "stage_network": "内部网络，无互联网",
+              "menu": "文件", "no_network": "本工作区按设计没有网络连接", "blocked": "下载需通过导出申请",
+              "start": "启动我的工作区", "stopped": "您的工作区已停止。", "not_running": "您的工作区未运行",
+              "zone": "中国标准时间", "not_found": "页面不存在", "services": "导出申请与审核",
+              "summary": "接下来", "outside": "不在项目工作区中"},
+    "en": {"title": "Choose a project", "card": "Diabetes outcomes (demo)", "tier": "tier", "limits": "2G memory",
+           "pending": "Your workspace is starting", "log": "Event log", "stage_network": "internal, no internet",
+           "menu": "File", "no_network": "this workspace has no network, by design", "blocked":
+           "Downloads go through export requests", "start": "Start My Server", "stopped": "Your workspace has stopped.",
+           "not_running": "Your workspace is not running", "zone": "China Standard Time", "not_found": "Page not found",
+           "services": "Export requests and reviews", "summary": "What happens next",
+           "outside": "is not in your project's workspace"},
+}
+
+
+def other_language_left(page: Page, lang: str) -> list[str]:
+    """Visible words of the other language (text marked translate="no" is data: names, slugs, purposes)."""
+    text = page.evaluate("""() => { const b = document.body.cloneNode(true);
+        b.querySelectorAll('[translate="no"], script, style, details:not([open]) > :not(summary)')
+         .forEach(e => e.remove());
+        const holder = document.createElement('div'); holder.style.position = 'absolute'; holder.append(b);
+        document.documentElement.append(holder); const t = holder.innerText; holder.remove(); return t; }""")
+    if lang == "zh-CN":
+        return sorted({w for w in text.split() if WORD.match(w) and w.strip(",.;:!?)") not in ALLOWED_LATIN})
+    return sorted(set(CJK.findall(text)))
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return list(found)
+
+
+def check_page(page: Page, lang: str, what: str) -> None:
+    assert page.locator("html").get_attribute("lang") == lang, what
+    assert other_language_left(page, lang) == [], what
+    assert accessibility_problems(page) == [], what
+
+
+def start_from_form(page: Page, enclave: Enclave, lang: str, username: str, lab_lang: str = "") -> None:
+    """Starts the demo project's workspace from the spawn page, follows the progress until JupyterLab and sees
+    JupyterLab's menu in `lab_lang` (the hub's language unless the user chose another in JupyterLab)."""
+    w = WORDS[lang]
+    page.goto(f"{enclave.url}/hub/spawn")
+    page.check(f"#project-{DEMO_PROJECT}")
+    page.click("#start-workspace")
+    page.wait_for_url("**/hub/spawn-pending/**")
+    expect(page.locator("h1")).to_have_text(w["pending"])
+    expect(page.locator("#progress-details summary")).to_have_text(w["log"])
+    expect(page.locator("#progress-log [data-stage='mounts']")).to_be_visible()
+    expect(page.locator("#progress-log [data-stage='network']")).to_contain_text(w["stage_network"])
+    # the same page, held still (no event stream, so no reload when the server is ready), scanned and checked
+    still = page.context.new_page()
+    still.route("**/server/progress*", lambda route: route.abort())
+    still.goto(page.url)
+    expect(still.locator("h1")).to_have_text(w["pending"])
+    check_page(still, lang, "spawn pending")
+    still.close()
+    page.wait_for_url(f"**/user/{username}/lab/**", timeout=120_000)
+    expect(page.locator(".lm-MenuBar-itemLabel").first).to_have_text(WORDS[lab_lang or lang]["menu"], timeout=60_000)
+
+
+@pytest.mark.parametrize(("lang", "username"), [("zh-CN", "frank"), ("en", "alice")])
+def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, browser: Browser, lang: str,
+                                                           username: str, tmp_path):
+    """Spawn page with the project's facts, progress of the start, JupyterLab and its refusals, stop, restart,
+    token and 404 pages: all in the browser's language, with no words of the other and no serious axe issue."""
+    w = WORDS[lang]
+    context = browser.new_context(locale=lang if lang == "zh-CN" else "en-US", timezone_id="Asia/Shanghai",
+                                  viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        login(page, enclave, username)
+        page.wait_for_url("**/hub/spawn*")
+        expect(page.locator("h1")).to_have_text(w["title"])
+        card = page.locator(f".project-choice[data-project='{DEMO_PROJECT}']")
+        expect(card).to_contain_text(w["card"])
+        expect(card.locator(".purpose")).to_contain_text("readmission")
+        expect(card.locator(".datasets")).to_contain_text("cohort")
+        expect(card.locator(".datasets")).to_contain_text(w["tier"])
+        expect(card.locator(".limits")).to_contain_text(w["limits"])
+        expect(page.locator("#services-menu + .dropdown-menu [data-service='egress-review']")).to_have_text(
+            w["services"], use_inner_text=False)
+        check_page(page, lang, "spawn page")
+
+        start_from_form(page, enclave, lang, username)
+        # the memory and CPU indicator against the project's limit (2G), and no extension manager
+        expect(page.locator(".jp-StatusBar-Widget").filter(has_text=MEMORY)).to_have_count(1, timeout=30_000)
+        assert page.locator("[data-id='extensionmanager.main-view']").count() == 0
+        # pip and curl say why there is no network, in the user's language
+        page.locator(".jp-LauncherCard").first.click()  # the first card is a notebook (its label is translated)
+        expect(page.locator(".jp-Notebook .jp-Cell .cm-content").first).to_be_visible()
+        expect(page.locator(".jp-StatusBar-Widget").filter(has_text=re.compile("Idle|空闲")).first).to_be_visible(
+            timeout=90_000)
+        run_cell(page, "%pip install polars-extra\n!curl -s http://files.example.invalid/table.csv", w["no_network"],
+                 0)
+        expect(page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")).to_contain_text(
+            "curl" + ("：" if lang == "zh-CN" else ":"))
+        # request_export in a notebook: a summary in words with a link, and one sentence for a path outside
+        run_cell(page, f"from enclave_export import request_export\n"
+                       f"open('/workspace/note-{username}.txt', 'w').write('Aggregate tables only.')\n"
+                       f"request_export(['note-{username}.txt'], 'a note')", w["summary"], 1)
+        summary = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".enclave-export-summary")
+        expect(summary.locator("a[href^='/services/egress-review/requests/']")).to_have_count(1)
+        run_cell(page, "request_export(['/etc/passwd'], 'x')", w["outside"], 2)
+        refused = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output").inner_text()
+        assert "Traceback" not in refused and len(refused.strip().splitlines()) == 1, refused
+        # a download URL ends on the enclave's page, not a bare "Access denied"
+        resp = page.goto(f"{enclave.url}/user/{username}/files/workspace/any.csv?download=1")
+        assert resp is not None and resp.status == 403
+        expect(page.locator("#enclave-blocked")).to_have_text(w["blocked"])
+        check_page(page, lang, "download refused")
+
+        if lang == "zh-CN":  # the user picks English in JupyterLab; the choice survives a restart
+            page.goto(f"{enclave.url}/user/{username}/lab/tree/workspace")
+            page.evaluate("""async (u) => {
+                const x = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+                await fetch(u + '/lab/api/settings/@jupyterlab/translation-extension:plugin', {method: 'PUT',
+                  headers: {'Content-Type': 'application/json', 'X-XSRFToken': x ? x.slice(6) : ''},
+                  body: JSON.stringify({raw: '{"locale": "en"}'})}); }""", f"/user/{username}")
+
+        # stop from the home page: the button after the stop is in the user's language
+        page.goto(f"{enclave.url}/hub/home")
+        page.click("#stop")
+        expect(page.locator("#home-status")).to_have_text(w["stopped"], timeout=60_000)
+        expect(page.locator("#start")).to_have_text(w["start"])
+        check_page(page, lang, "home after stop")
+        page.goto(f"{enclave.url}/user/{username}/lab")
+        expect(page.locator("h1")).to_have_text(w["not_running"])
+        check_page(page, lang, "not running")
+
+        if lang == "zh-CN":
+            start_from_form(page, enclave, lang, username, lab_lang="en")  # the user's own choice, kept
+            enclave.login(username).stop()
+
+        page.goto(f"{enclave.url}/hub/token")
+        page.fill("#token-note", "laptop")
+        page.click("#request-token-form button[type=submit]")
+        expect(page.locator("#token-result")).not_to_be_empty()
+        page.reload()
+        expect(page.locator("#api-tokens-table time").first).to_contain_text(w["zone"])
+        check_page(page, lang, "token page")
+
+        resp = page.goto(f"{enclave.url}/hub/no-such-page")
+        assert resp is not None and resp.status == 404
+        expect(page.locator("#error-title")).to_contain_text(w["not_found"])
+        check_page(page, lang, "404")
+    finally:
+        page.screenshot(path=str(tmp_path / f"hub-ui-{lang}.png"))
+        print("screenshot:", tmp_path / f"hub-ui-{lang}.png")
+        context.close()
+        enclave.login(username).stop()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_refused_start_says_why_once_in_the_users_language(enclave: Enclave, browser: Browser, lang: str):
+    """Eve is in no project: the spawn page says so, and forcing a start shows the core's reason once, without
+    "HTTP 403: Forbidden"."""
+    context = browser.new_context(locale=lang if lang == "zh-CN" else "en-US")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        login(page, enclave, "eve")
+        page.wait_for_url("**/hub/spawn*")
+        expect(page.locator("#no-project")).to_be_visible()
+        check_page(page, lang, "spawn page without a project")
+        page.evaluate(f"""() => {{ const i = document.createElement('input'); i.type = 'hidden'; i.name = 'project';
+            i.value = '{DEMO_PROJECT}'; document.getElementById('spawn_form').append(i); }}""")
+        page.click("#start-workspace")
+        error = page.locator(".spawn-error-msg")
+        expect(error).to_have_count(1)
+        reason = "您不是项目“demo-diabetes”的成员" if lang == "zh-CN" else "you are not a member of project"
+        expect(error).to_contain_text(reason)
+        assert "HTTP" not in error.inner_text() and page.content().count(reason) == 1
+        check_page(page, lang, "refused start")
+    finally:
+        context.close()
