@@ -25,6 +25,7 @@ class RecordRule(enum.StrEnum):
     """The rules of this module, as findings name them (parametrised ones, e.g. `threshold>=10`, are built)."""
 
     IDENTIFYING_COLUMN = "identifying-column"
+    MASKED_IDENTIFIERS = "masked-identifiers"
     DATE_OF_BIRTH = "date-of-birth"
     RECORD_SHAPE = "record-shape"
     RECORD_DATES = "record-dates"
@@ -60,6 +61,19 @@ def _is_measure(name: str, s: pl.Series) -> bool:
     return s.dtype.is_float() or bool(STAT_NAME.search(name))
 
 
+MASKED_VALUE = r"[*＊×xX#]{3,}"
+MAX_VISIBLE_DIGITS = 10  # masking standards keep at most the region code (6) and the last four digits
+
+
+def _all_masked(s: pl.Series) -> bool:
+    """Every value masked: a run of mask characters and too few digits left to single anyone out."""
+    text = s.cast(pl.Utf8, strict=False).drop_nulls()
+    if text.len() == 0:
+        return False
+    masked = text.str.contains(MASKED_VALUE) & (text.str.count_matches(r"\d") <= MAX_VISIBLE_DIGITS)
+    return bool(masked.all())
+
+
 def identifying_columns(df: pl.DataFrame) -> list[Finding]:
     """Identifiers by name anywhere; by their values (codes with six or more digits, UUIDs) only in tables
     without counts, since an aggregate by hospital or practice code has codes of that shape too."""
@@ -74,6 +88,12 @@ def identifying_columns(df: pl.DataFrame) -> list[Finding]:
             by_value = (head.len() > 0 and bool(head.str.contains(ID_VALUE).mean() >= 0.9)
                         and s.n_unique() >= 0.95 * df.height
                         and bool(s.drop_nulls().str.contains(ID_VALUE).mean() >= 0.9))
+        if by_name and _all_masked(s):
+            if not aggregate:
+                out.append(Finding(CHECK, Verdict.REVIEW, f"column '{col}' holds masked identifiers, one per row: "
+                                   "a listing of individuals even with the identifiers masked?",
+                                   rule=RecordRule.MASKED_IDENTIFIERS, location={"column": col}))
+            continue  # beside counts, masked keys (110***********1234) say nothing more about anyone
         if by_name or by_value:
             unique = s.n_unique()
             how = "its name" if by_name else "its values look like record identifiers"

@@ -359,5 +359,22 @@ def risk_tables(rng: random.Random) -> Iterator[EvalFile]:
         yield EvalFile(f"long_named_{i}.csv", _csv(df), MUST, "long-format-count", "en")
 
 
-GENERATORS = (risk_tables, long_format, json_counts, crosstabs, survival_tables, dominance_tables, hidden_digits_counts,
-              encoded_identifiers, one_digit_per_place, eponymous_places, wide_year_tables, long_runs)
+def masked_keys(rng: random.Random) -> Iterator[EvalFile]:
+    """Columns named as identifiers holding masked values: beside counts they pass, a listing goes to review."""
+    masks = [lambda v: v[:6] + "*" * 8 + v[-4:], lambda v: v[:3] + "*" * 11 + v[-4:],
+             lambda v: v[:4] + "×" * 10 + v[-4:]]
+    for i, mask in enumerate(masks):
+        name = ("身份证号", "patient_id", "证件号码")[i]
+        df = pl.DataFrame({name: [mask(v) for v in IDS[:3]], "例数" if i != 1 else "n": [rng.randrange(4, 40) * 5
+                                                                                         for _ in range(3)]})
+        yield EvalFile(f"masked_key_{i}.md" if i != 1 else f"masked_key_{i}.csv",
+                       markdown(df).encode() if i != 1 else _csv(df), SAFE, "masked-identifier", "en" if i == 1
+                       else "zh")
+    listing = pl.DataFrame({"patient_id": [masks[0](v) for v in IDS], "age": [rng.randrange(30, 80) for _ in IDS],
+                            "diagnosis": ["E11.9", "I10", "I21.4", "C34.9"]})
+    yield EvalFile("masked_listing.csv", _csv(listing), MUST, "record-level", "en")
+
+
+GENERATORS = (masked_keys, risk_tables, long_format, json_counts, crosstabs, survival_tables, dominance_tables,
+              hidden_digits_counts, encoded_identifiers, one_digit_per_place, eponymous_places, wide_year_tables,
+              long_runs)

@@ -167,3 +167,10 @@ def test_hospitals_named_after_people_are_not_person_names(text: str):
 
 def test_a_person_next_to_a_hospital_is_still_found():
     assert scan("r.txt", "Referred by Helen Marsh to the John Radcliffe Hospital.\n").verdict.value == "review"
+
+
+def test_masked_identifiers_beside_counts_pass_and_a_masked_listing_goes_to_review():
+    assert scan("m.csv", "身份证号,例数\n110105********002X,120\n3101**********1377,135\n").verdict.value == "pass"
+    listing = scan("l.csv", "patient_id,age\n110105********002X,54\n3101**********1377,61\n")
+    assert [(f.verdict.value, f.rule) for f in listing.findings] == [("review", "masked-identifiers")]
+    assert scan("u.csv", "patient_id,n\n110105194912310021,54\n").verdict.value == "block"  # not masked
