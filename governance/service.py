@@ -32,7 +32,7 @@ from enclave.i18n import pick_language
 from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
-from governance import catalogue, notify, rules, supervision, workflow
+from governance import catalogue, documents, notify, rules, supervision, workflow
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
 from policies import load_policies
@@ -136,10 +136,17 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         except Exception:  # noqa: BLE001 - the refusal stands whether or not it could be recorded
             log.exception("could not record a refused governance action")
 
-    def form(self) -> dict[str, Any]:
-        """The application form's fields (datasets may be several checkboxes)."""
+    def form(self, kept: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The application form's fields (datasets may be several checkboxes); an uploaded ethics document
+        replaces the one the draft had (`kept`)."""
         out: dict[str, Any] = {k: self.get_body_argument(k, "") for k in FIELDS if k != "datasets"}
         out["datasets"] = self.get_body_arguments("datasets")
+        upload = next((f for f in self.request.files.get("ethics_doc", []) if f["body"]), None)
+        if upload is not None:
+            out["ethics_doc"] = self.run(lambda: documents.store(self.ctx.settings, upload["filename"],
+                                                                 upload["body"]))
+        elif kept and kept.get("ethics_doc"):
+            out["ethics_doc"] = kept["ethics_doc"]
         return out
 
 
@@ -291,8 +298,27 @@ class ApplicationPage(Handler):
     @web.authenticated
     def post(self, app_id: str) -> None:
         with session_scope() as s:
-            self.run(lambda: workflow.save_draft(s, self.username, int(app_id), self.form()))
+            kept = self.run(lambda: workflow.get_application(s, int(app_id))).draft
+            self.run(lambda: workflow.save_draft(s, self.username, int(app_id), self.form(kept)))
         _after_save(self, int(app_id))
+
+
+class DocumentDownload(Handler):
+    """An application's ethics document, for whoever may see the application, as an attachment never shown."""
+
+    @web.authenticated
+    def get(self, app_id: str, digest: str) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            app = self.run(lambda: workflow.visible_application(s, me.username, int(app_id), self.policies))
+            contents = [v.content for v in app.versions] + ([app.draft] if app.applicant == me.username else [])
+            if digest not in {documents.named_by(c) for c in contents}:
+                raise web.HTTPError(404, f"application {app_id} has no document {digest[:12]}")
+        data = self.run(lambda: documents.read(self.ctx.settings, digest))
+        self.set_header("Content-Type", "application/pdf")
+        self.set_header("Content-Disposition", f'attachment; filename="application-{app_id}-ethics.pdf"')
+        self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        self.finish(data)
 
 
 class DecideAction(Handler):
@@ -474,6 +500,7 @@ def make_app(ctx: Context) -> web.Application:
         (p + r"applications/(\d+)", ApplicationPage, d),
         (p + r"applications/(\d+)/decide", DecideAction, d),
         (p + r"applications/(\d+)/withdraw", WithdrawAction, d),
+        (p + r"applications/(\d+)/document/([0-9a-f]{64})", DocumentDownload, d),
         (p + "accreditation", AccreditationPage, d),
         (p + "audit", AuditPage, d),
         (p + r"audit/export\.(csv|json)", AuditExport, d),
@@ -515,7 +542,8 @@ def main() -> None:
         os.environ.setdefault(key, value)
     ctx = Context(settings)
     app = make_app(ctx)
-    app.listen(settings.governance_port, address=settings.internal_address, xheaders=False, max_body_size=1024**2)
+    app.listen(settings.governance_port, address=settings.internal_address, xheaders=False,
+               max_body_size=documents.MAX_BYTES + 1024**2)
     every = float(os.environ.get("ENCLAVE_GOVERNANCE_TICK_SECONDS", "15"))
     ioloop.PeriodicCallback(lambda: ioloop.IOLoop.current().run_in_executor(None, periodic, ctx),
                             every * 1000).start()

@@ -83,6 +83,9 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = list(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
         else:
             out[key] = str(value).strip()
+    doc = raw.get("ethics_doc")
+    if isinstance(doc, dict) and {"name", "sha256", "bytes"} <= set(doc):
+        out["ethics_doc"] = {k: doc[k] for k in ("name", "sha256", "bytes")}
     return out
 
 
@@ -167,6 +170,9 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                         "removed": [x for x in a or [] if x not in (b or [])]}
         else:
             out[key] = {"before": a, "after": b}
+    docs = [(c.get("ethics_doc") or {}) for c in (before, after)]
+    if docs[0].get("sha256") != docs[1].get("sha256"):
+        out["ethics_doc"] = {"before": docs[0].get("name", ""), "after": docs[1].get("name", "")}
     return out
 
 

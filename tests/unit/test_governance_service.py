@@ -39,10 +39,10 @@ class Client:
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.http.get(path, **kw)
 
-    def post(self, path: str, data: dict[str, Any]) -> httpx.Response:
+    def post(self, path: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> httpx.Response:
         if "_xsrf" not in self.http.cookies:
             self.http.get("")
-        return self.http.post(path, data={**data, "_xsrf": self.http.cookies["_xsrf"]})
+        return self.http.post(path, data={**data, "_xsrf": self.http.cookies["_xsrf"]}, files=files)
 
 
 @pytest.fixture
@@ -225,3 +225,20 @@ def test_the_pi_asks_for_an_amendment_from_the_home_page(site, gov):  # type: ig
     amend_id = int(r.headers["Location"].rsplit("/", 1)[1])
     page = site("bob").get(f"applications/{amend_id}").text
     assert "amendment of" in page and "+ zoe" in page
+
+
+def test_the_ethics_document_is_kept_with_the_version_and_shown_only_to_who_may_see_it(site):  # type: ignore[no-untyped-def]
+    alice = site("alice")
+    pdf = b"%PDF-1.4\n% ethics committee decision\n%%EOF\n"
+    bad = alice.post("applications/new", {**FORM, "action": "save"}, files={"ethics_doc": ("x.pdf", b"MZ\x90")})
+    assert bad.status_code == 400 and "must be a PDF" in bad.text
+    r = alice.post("applications/new", {**FORM, "action": "save"}, files={"ethics_doc": ("decision.pdf", pdf)})
+    app_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    alice.post(f"applications/{app_id}", {**FORM, "action": "submit"})  # no new file: the draft's stays
+    page = site("bob").get(f"applications/{app_id}").text
+    link = re.search(r'class="doc" href="[^"]*(applications/\d+/document/[0-9a-f]{64})"', page)
+    assert link and "decision.pdf" in page
+    got = site("bob").get(link.group(1))
+    assert got.content == pdf and got.headers["Content-Type"] == "application/pdf"
+    assert "attachment" in got.headers["Content-Disposition"] and "sandbox" in got.headers["Content-Security-Policy"]
+    assert site("zoe").get(link.group(1)).status_code == 404
