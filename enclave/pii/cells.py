@@ -23,7 +23,10 @@ MAX_DECODED_CELLS = 20_000  # distinct cells decoded per column; more is a data 
 
 
 def _one_char(s: pl.Series) -> pl.Series:
-    """Per cell, its one digit (or check letter X), else null."""
+    """Per cell, its one digit (or check letter X), else null; columns of other types (lists, structs, dates,
+    binary) hold no such cells."""
+    if not (s.dtype == pl.Utf8 or s.dtype.is_integer() or s.dtype == pl.Categorical):
+        return pl.Series(s.name, [None] * len(s), dtype=pl.Utf8)
     text = s.cast(pl.Utf8, strict=False).str.strip_chars()
     one = pl.col("t")
     return pl.DataFrame({"t": text}).select(pl.when(one.str.contains(r"^[0-9Xx]$")).then(one))["t"].alias(s.name)

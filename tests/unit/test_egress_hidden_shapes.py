@@ -174,3 +174,17 @@ def test_masked_identifiers_beside_counts_pass_and_a_masked_listing_goes_to_revi
     listing = scan("l.csv", "patient_id,age\n110105********002X,54\n3101**********1377,61\n")
     assert [(f.verdict.value, f.rule) for f in listing.findings] == [("review", "masked-identifiers")]
     assert scan("u.csv", "patient_id,n\n110105194912310021,54\n").verdict.value == "block"  # not masked
+
+
+def test_cells_of_every_parquet_type_are_read_without_failing():
+    import io
+
+    import polars as pl
+
+    df = pl.DataFrame({"l": [[1, 2], [3]], "s": [{"a": 1}, {"a": 2}], "b": [b"x", b"y"], "d": [None, None],
+                       "dt": pl.Series([1, 2]).cast(pl.Datetime), "c": pl.Series(["1", "3"]).cast(pl.Categorical),
+                       "dec": pl.Series(["1.5", "2"]).cast(pl.Decimal(10, 2))})
+    buf = io.BytesIO()
+    df.write_parquet(buf)
+    result = scan("t.parquet", buf.getvalue())
+    assert not any(f.rule == "readable" for f in result.findings)
