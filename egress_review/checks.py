@@ -6,7 +6,7 @@ import pickletools
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -15,14 +15,16 @@ from egress_review.findings import Finding, Verdict
 from egress_review.records import row_level  # noqa: F401
 from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
 from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
+from enclave.pii import normalize
 from enclave.pii.cells import hidden_in_cells
 from enclave.pii.columns import float_column_identifiers, float_identifiers, person_columns, split_identifiers
 from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import _ESCAPES, decoded_texts, expand_scientific
-from enclave.pii.prefilter import DIGIT_ID_MIN, candidates, recognizers_of
+from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, DIGIT_ID_MIN, candidates, loosened, recognizers_of
 from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
+from policies.schema import EgressPolicy
 
 BLOCKING = ENTITY_BLOCKING  # which kinds block and which go to review is declared on the Entity vocabulary
 STORING_MODELS = ("sklearn.svm", "sklearn.neighbors")
@@ -41,10 +43,10 @@ CANDIDATE = re.compile(r"\d{6}|\d[\d\s-]{8,}\d|@|[A-Z][\w'’-]*\s+(?:[A-Z]\.\s+
                        r"|\d{3}[./_xX]\d{4}[./_xX]\d{4}|[(（]\d{3}[)）]|\d(?:[.,/_;|]\d){10,}"  # other separators
                        rf"|{_ESCAPES.pattern}")  # every character code `fold` decodes (`%31`, `\x31`, `&#49;`)
 NAME_HINT = r"[A-Z][a-z]+\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z]|[A-Z]{2,}\s+[A-Z][a-z]"
-# CPU seconds the recognisers may spend on one file's free text: a hostile file dense in number runs (each
-# one asked of libphonenumber and the digit recognisers) could otherwise keep the scan busy for many
-# minutes. Ordinary outputs use a small part of it (a 4 MB log with time stamps on every line: ~3 s).
-TEXT_CPU_BUDGET = 60.0
+# CPU seconds the recognisers may spend on free text read outside a file's own budget (dropped metadata): the
+# policy's default `max_check_seconds`, the one number for it. A hostile text dense in number runs (each one
+# asked of libphonenumber and the digit recognisers) could otherwise keep the scan busy for many minutes.
+CHECK_SECONDS: float = EgressPolicy.model_fields["max_check_seconds"].default
 FREE_TEXT = 40  # a table cell longer than this with spaces in it is free text: presidio's recognisers read it
 
 
@@ -64,6 +66,23 @@ def _texts_of(seg: Segment) -> list[Segment]:
     return out
 
 
+# What `normalize.decoded_texts` and `expand_scientific` look for, loosened for polars (`prefilter.loosened`: a
+# superset): a text none of these patterns matches has no blob to decode and no float to write out.
+BLOB_GATE = "|".join(loosened(rx) for rx in (
+    normalize.HEX, normalize.B32, normalize.B64, normalize.B64_SHORT, normalize.B32_LOWER, normalize.B85,
+    normalize.A85, normalize.HEX_SPACED, normalize.OCTAL_ESCAPES, normalize.CSS_ESCAPES, normalize.CHAR_CODES,
+    normalize.SCIENTIFIC))
+
+
+def _all_texts(segments: list[Segment]) -> list[Segment]:
+    """`_texts_of` every segment, in order; decoded only where polars finds a pattern a decoder reads."""
+    if not segments:
+        return []
+    column = pl.Series([s.text for s in segments], dtype=pl.Utf8).str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    maybe = column.str.contains(BLOB_GATE).to_list()
+    return [t for seg, blob in zip(segments, maybe, strict=True) for t in (_texts_of(seg) if blob else (seg,))]
+
+
 def _segment_matches(text: str, parts: Part, recognizers: Sequence[Recognizer], scientific: bool) -> list[Match]:
     """What `analyze` finds in one text, with only the parts and recognisers the pre-filters picked."""
     if not CANDIDATE.search(text):
@@ -76,15 +95,19 @@ def _segment_matches(text: str, parts: Part, recognizers: Sequence[Recognizer], 
     return found
 
 
-def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
+def pii_in_segments(segments: Iterable[Segment], clock: Callable[[], None] | None = None) -> list[Finding]:
     """Personal data in free text (lines of a log, notebook outputs, member names), read like a table column.
 
     Every text (with the blobs decoded inside it and floats written out) is one cell of a one-column
     frame: the vectorised pre-filters (`enclave.pii.prefilter`) pick the texts and the parts of `analyze`
-    that could find anything, each distinct picked text is analysed once, and the findings come out in
-    the order of the texts, as reading them one by one gave.
+    that could find anything, in one pass over all of them, each distinct picked text is analysed once,
+    and the findings come out in the order of the texts, as reading them one by one gave.
+
+    `clock` is the file's budget (`scan._Budget.clock`: it stops the checks when the file's CPU seconds,
+    `max_check_seconds`, are spent), consulted between texts; without one (dropped metadata) the policy's
+    default number of seconds applies and an unfinished text is refused.
     """
-    texts = [s for seg in segments for s in _texts_of(seg)]
+    texts = _all_texts(list(segments))
     if not texts:
         return []
     column = pl.Series("value", [s.text for s in texts], dtype=pl.Utf8)
@@ -93,10 +116,13 @@ def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
     picked = cand.with_columns(sci=pl.Series(scientific).gather(cand["row"])).group_by(
         "value", "parts", "bits", "sci").agg(pl.col("row"))
     by_row: dict[int, list[Match]] = {}
-    deadline = time.process_time() + TEXT_CPU_BUDGET
+    deadline = time.process_time() + CHECK_SECONDS
     for i, (value, parts, bits, sci, rows) in enumerate(picked.iter_rows()):
-        if i % 64 == 0 and time.process_time() > deadline:
-            return [_over_budget(len(texts), len(by_row))]
+        if i % 64 == 0:
+            if clock is not None:
+                clock()
+            elif time.process_time() > deadline:
+                return [_over_budget(len(texts), len(by_row))]
         found = _segment_matches(value, Part(parts), recognizers_of(bits), sci)
         for row in rows if found else ():
             by_row[row] = found
@@ -105,9 +131,9 @@ def pii_in_segments(segments: Iterable[Segment]) -> list[Finding]:
 
 def _over_budget(texts: int, with_findings: int) -> Finding:
     return Finding("personal-data", Verdict.BLOCK, f"the text is too dense in candidate values (numbers, names) to be "
-                   f"checked in full within {TEXT_CPU_BUDGET:g} s of CPU ({texts} lines or values, {with_findings} "
+                   f"checked in full within {CHECK_SECONDS:g} s of CPU ({texts} lines or values, {with_findings} "
                    "with personal data before the check stopped): refused, split it or export an aggregate",
-                   rule=f"text_cpu_budget={TEXT_CPU_BUDGET:g}s")
+                   rule=f"max_check_seconds={CHECK_SECONDS:g}")
 
 
 def pii_in_table(df: pl.DataFrame) -> list[Finding]:
@@ -119,7 +145,8 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     integers they hold, and identifiers split across adjacent columns are put back together.
     """
     out: list[Finding] = []
-    for col in df.columns:
+    cells = []
+    for index, col in enumerate(df.columns):
         s = df[col]
         if s.dtype.is_float():
             out += [_finding(m, {"row": row + 1, "column": col}) for row, m in float_column_identifiers(s)]
@@ -128,18 +155,10 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
             continue
         # each distinct value once; an integer holds an identifier only with DIGIT_ID_MIN digits or more
         shortest = DIGIT_ID_MIN if s.dtype.is_integer() else 1
-        cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": s.cast(pl.Utf8)}).filter(
-            pl.col("value").str.len_chars() >= shortest).group_by("value").agg(pl.col("row"))
-        text = cells["value"]
-        free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
-        cand = candidates(text, presidio=free)
-        cand = cand.with_columns(free=free.gather(cand["row"]), rows=cells["row"].gather(cand["row"]))
-        for value, parts, bits, is_free, rows in cand.select("value", "parts", "bits", "free", "rows").iter_rows():
-            needed, recognizers = Part(parts), recognizers_of(bits)
-            if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
-                needed, recognizers = Part.ALL, RECOGNIZERS
-            for m in (analyze(value, needed, recognizers) if is_free else quick(value, needed, recognizers)):
-                out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
+        cells.append(pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": s.cast(pl.Utf8)}).filter(
+            pl.col("value").str.len_chars() >= shortest).group_by("value").agg(pl.col("row")).with_columns(
+            column=pl.lit(index, dtype=pl.Int64)))
+    out += _cell_findings(pl.concat(cells), df.columns) if cells else []
     for (left, right), row, m in split_identifiers(df):
         out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))
     out += [_finding(m, where) for where, m in hidden_in_cells(df)]  # one digit per cell, encoded cells
@@ -147,6 +166,31 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     for col in df.columns:
         out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))
     return out + [_person_column(col, rows) for col, rows in person_columns(df)]
+
+
+def _cell_findings(cells: pl.DataFrame, columns: list[str]) -> list[Finding]:
+    """The findings in a table's cells (`value`, its `row`s, `column` index): the pre-filters run once over the
+    distinct values of every column together (one pass, not one per column), each picked value is read once."""
+    text = cells["value"].unique()
+    free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
+    cand = candidates(text, presidio=free, digit_dense=text.str.len_chars() <= FREE_TEXT)  # identifiers, codes
+    found: dict[str, list[Match]] = {}
+    for value, parts, bits, is_free in cand.select("value", "parts", "bits", free=free.gather(cand["row"])).iter_rows():
+        needed, recognizers = Part(parts), recognizers_of(bits)
+        if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
+            needed, recognizers = Part.ALL, RECOGNIZERS
+        matches = analyze(value, needed, recognizers) if is_free else quick(value, needed, recognizers)
+        if matches:
+            found[value] = matches
+    if not found:
+        return []
+    out: list[Finding] = []
+    hits = cells.filter(pl.col("value").is_in(pl.Series(list(found), dtype=pl.Utf8).implode()))
+    for value, rows, index in hits.sort("column").iter_rows():
+        col = columns[index]
+        for m in found[value]:
+            out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
+    return out
 
 
 def _person_column(column: str, rows: int) -> Finding:

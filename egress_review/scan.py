@@ -29,7 +29,6 @@ log = logging.getLogger("egress-review")
 ACTIVE = re.compile(rb"<script|javascript:|\son[a-z]+\s*=|application/javascript", re.IGNORECASE)
 TEXT_TYPES = {"csv", "tsv", "txt", "md", "json", "html", "ipynb", "svg", "png", "jpg"}
 TABLE_TYPES = {"csv", "tsv", "parquet", "xlsx"}
-SEGMENT_BATCH = 2000  # segments checked between two looks at the clock
 
 
 class _Stop(Exception):
@@ -143,9 +142,9 @@ def _table_checks(df: pl.DataFrame, policy: EgressPolicy, own: OwnDataIndex | No
 
 
 def _pii(segments: list[Segment], spend: _Budget) -> None:
-    """The personal-data checks in batches, with a look at the clock and the caps between them."""
-    for start in range(0, len(segments), SEGMENT_BATCH):
-        spend.add(checks.pii_in_segments(segments[start:start + SEGMENT_BATCH]))
+    """The personal-data checks on all segments at once (the pre-filters' one pass over them), looking at the
+    file's clock between the texts they read; the caps per kind apply to what they found."""
+    spend.add(checks.pii_in_segments(segments, clock=spend.clock))
 
 
 def _check(result: FileResult, ftype: str, rb: rebuild.Rebuilt, policy: EgressPolicy,

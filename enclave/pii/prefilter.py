@@ -19,7 +19,11 @@ of its part, never a guess:
   capitalised words are read once each, and a cell is picked when a chain of it holds a name (what
   lies outside a chain can only reject a name: an eponym's 's, "in May", "Hospital" is in the chain);
   "name: John Smith" after a label has its own filter;
-- presidio's phone, e-mail and SSN recognisers: their own gates (`engine.PHONE_FILTER`, `@`, `SSN_GATE`).
+- presidio's phone, e-mail and SSN recognisers: their own gates (`@`, `SSN_GATE`), on text without
+  Chinese characters (they are English recognisers: `engine.analyze` skips them there); for the phone
+  recogniser, the windows `engine._may_hold_phone` would ask libphonenumber about are cut out of every
+  cell by polars and each distinct window is asked once (`phone_cells`): a time stamp on every line of a
+  log then costs one question per hour, not one Python call per line.
 """
 
 from __future__ import annotations
@@ -31,7 +35,19 @@ from functools import lru_cache
 import polars as pl
 
 from enclave.pii import names
-from enclave.pii.engine import PHONE_FILTER, SSN_GATE, Part
+from enclave.pii.engine import (
+    CHUNK,
+    CJK,
+    PHONE_FILTER,
+    PHONE_GATE,
+    PHONE_LEAD,
+    PHONE_LEAD_MAX,
+    PHONE_NATIONAL_MIN,
+    PHONE_TAIL,
+    SSN_GATE,
+    Part,
+    _phone_in,
+)
 from enclave.pii.normalize import _ESCAPES, _SPELLED, _fold_char
 from enclave.pii.recognizers import RECOGNIZERS, Recognizer
 
@@ -71,6 +87,20 @@ DIGIT_BITS = sum(1 << i for i, r in enumerate(RECOGNIZERS) if r.digits)
 ALL_BITS = (1 << len(RECOGNIZERS)) - 1
 ID_FILTER = "|".join([*RECOGNIZER_FILTERS, VARIANT_FILTER])
 PRESIDIO_FILTER = "|".join([PHONE_FILTER, "@", loosened(SSN_GATE)])
+MAIL_OR_SSN = "|".join(["@", loosened(SSN_GATE)])
+# `engine._may_hold_phone` reads each run of digits (`PHONE_GATE`, found left to right as polars finds
+# them) in a window: one character, up to PHONE_LEAD_MAX lead characters, the run, PHONE_TAIL characters.
+_RUN = PHONE_GATE.pattern
+PHONE_HEAD = rf"(?s:.?){PHONE_LEAD.pattern}{{0,{PHONE_LEAD_MAX}}}{_RUN}"  # one per run, leftmost as Python's
+PHONE_RUN_TAIL = rf"{_RUN}(?s:.{{0,{PHONE_TAIL}}})"
+# Cells whose windows polars' non-overlapping matches could cut differently from Python's scan, read whole:
+# lead characters alone between two runs (Python's window then starts inside the run before: five or
+# more of them, or a "+", since up to four punctuation characters join the runs), a run starting within
+# a tail, and a run followed by a letter (an extension word: Python reads the whole chunk).
+_LEADS = PHONE_LEAD.pattern
+_LEAD_GAP = rf"(?:{_LEADS}{{5,{PHONE_LEAD_MAX}}}|{_LEADS}{{0,{PHONE_LEAD_MAX}}}[+＋]{_LEADS}{{0,{PHONE_LEAD_MAX}}})"
+PHONE_UNSURE = "|".join([rf"\d{_LEAD_GAP}{_RUN}",
+                         rf"{_RUN}(?s:.{{1,{PHONE_TAIL - 1}}}){_RUN}", rf"{_RUN}\p{{L}}"])
 LABEL_FILTER = loosened(names.EN_LABEL)
 
 
@@ -116,6 +146,39 @@ def rows_with(text: pl.Series, pattern: str, keep: Callable[[str], bool],
     return index.is_in(rows.implode())
 
 
+def phone_cells(text: pl.Series) -> pl.Series:
+    """Per cell: could `engine._may_hold_phone` say yes (a superset: never no where it says yes)?
+
+    Python scans a cell run by run and asks libphonenumber about each run's window (`_phone_in`,
+    cached); here polars cuts every window out of every cell at once (the head: character, leads and
+    run; the run and its tail), so libphonenumber is asked once per distinct window and no Python runs
+    per cell. Cells longer than a chunk (`engine.CHUNK`: Python's windows stop at chunk edges) and cells
+    where the two cuttings might disagree (`PHONE_UNSURE`) are picked as the plain filter picks them.
+    """
+    text = text.fill_null("")
+    index = pl.int_range(0, len(text), eager=True)
+    runs = text.str.contains(_RUN)
+    long = text.str.len_chars() > CHUNK
+    sure = runs & ~long & ~text.str.contains(PHONE_UNSURE)
+    keep = (runs & ~sure & text.str.contains(PHONE_FILTER)).fill_null(False)
+    cells = pl.DataFrame({"row": index, "t": text}).filter(sure).select(
+        "row", head=pl.col("t").str.extract_all(PHONE_HEAD), run=pl.col("t").str.extract_all(_RUN),
+        tail=pl.col("t").str.extract_all(PHONE_RUN_TAIL))
+    aligned = (pl.col("head").list.len() == pl.col("run").list.len()) & (
+        pl.col("run").list.len() == pl.col("tail").list.len())
+    odd = cells.filter(~aligned)["row"]
+    pieces = cells.filter(aligned).explode("head", "run", "tail").drop_nulls()
+    tail = pl.col("tail").str.slice(pl.col("run").str.len_chars())
+    before_run = pl.col("head").str.slice(0, pl.col("head").str.len_chars() - pl.col("run").str.len_chars())
+    windows = pieces.filter(
+        (pl.col("run").str.count_matches(r"\d") >= PHONE_NATIONAL_MIN) | before_run.str.contains("[+＋]")).select(
+        "row", window=pl.col("head") + pl.when(tail.str.contains(r"^:[0-5]\d$")).then(pl.lit(":00")).otherwise(tail))
+    asked = windows["window"].unique().to_list()
+    good = [w for w in asked if _phone_in(w)]
+    found = windows.filter(pl.col("window").is_in(pl.Series(good, dtype=pl.Utf8).implode()))["row"] if good else odd[:0]
+    return keep | index.is_in(pl.concat([odd, found]).implode())
+
+
 def _chinese_names_in(run: str) -> bool:
     return bool(names.run_names(run))
 
@@ -124,37 +187,53 @@ def _latin_names_in(chain: str) -> bool:
     return bool(names.latin_names(chain))
 
 
-def candidates(text: pl.Series, presidio: pl.Series | None = None, digit_dense: bool = False) -> pl.DataFrame:
+def presidio_part(text: pl.Series, presidio: pl.Series) -> pl.Series:
+    """Per cell: could presidio's phone, e-mail or SSN recogniser find anything in it (`engine.analyze`
+    reads them on chunks without Chinese characters)?"""
+    english = presidio.fill_null(False) & ~(text.str.contains(CJK.pattern) & (text.str.len_chars() <= CHUNK))
+    mail_or_ssn = english & text.str.contains(MAIL_OR_SSN)
+    index = pl.int_range(0, len(text), eager=True)
+    asked = pl.DataFrame({"row": index, "t": text}).filter(english & ~mail_or_ssn & text.str.contains(PHONE_FILTER))
+    phone = index.is_in(asked["row"].filter(phone_cells(asked["t"])).implode())
+    return mail_or_ssn | phone
+
+
+def identifier_bits(folded_text: pl.Series, raw: pl.Series, dense: pl.Series) -> pl.Series:
+    """`recognizer_bits` per cell: `dense` cells (digit-dense: log lines, identifiers) through one pass per
+    recogniser's filter, the others (prose) through the filters' alternation first, where polars' engine is
+    twice as fast as one by one and on digit-dense text three to ten times slower; only the cells it picks
+    get a pass per filter. Same bits either way."""
+    index = pl.int_range(0, len(raw), eager=True)
+    frame = pl.DataFrame({"row": index, "f": folded_text, "t": raw})
+    prose = frame.filter(~dense)
+    prose = prose.filter(prose["f"].str.contains(ID_FILTER) | prose["t"].str.contains(_ESCAPES.pattern))
+    read = pl.concat([frame.filter(dense), prose])
+    bits = pl.repeat(0, len(raw), dtype=pl.Int64, eager=True)
+    return bits.scatter(read["row"], recognizer_bits(read["f"], read["t"])) if read.height else bits
+
+
+def candidates(text: pl.Series, presidio: pl.Series | None = None,
+               digit_dense: bool | pl.Series = False) -> pl.DataFrame:
     """The cells any recogniser could find something in: `row`, `value`, `parts` (the `Part` flags, as an
     integer) and `bits` (the identifier recognisers to run, see `recognizers_of`).
 
     `presidio` marks the cells that go to presidio's recognisers too (free text); None for no cell.
-    `digit_dense` text (lines of a log) is picked by one pass per recogniser's filter: there, polars' engine
-    runs the filters' alternation (`ID_FILTER`) ten times slower than all of them one by one; on table
-    columns the alternation is three times faster.
+    `digit_dense` marks (all, or per cell) the text full of digits (lines of a log, identifier values),
+    whose identifier filters run one by one (`identifier_bits`).
     """
     text = text.fill_null("")
     raw = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
     folded_text = folded(text)
-    if digit_dense:
-        all_bits = recognizer_bits(folded_text, text)
-        ids = all_bits != 0
-    else:
-        ids = folded_text.str.contains(ID_FILTER) | text.str.contains(_ESCAPES.pattern)
+    dense = digit_dense if isinstance(digit_dense, pl.Series) else pl.repeat(digit_dense, len(text), eager=True)
+    all_bits = identifier_bits(folded_text, text, dense.fill_null(True))
+    ids = all_bits != 0
     chinese = rows_with(raw, CJK_RUN, _chinese_names_in, prepare=names.prepare_runs)
     latin = rows_with(raw, CAPITAL_CHAIN, _latin_names_in) | raw.str.replace_all(_DOTTED_I, "i").str.contains(
         LABEL_FILTER)
     flags = (ids.cast(pl.Int64) * Part.IDS.value + chinese.cast(pl.Int64) * Part.CHINESE_NAMES.value
              + latin.cast(pl.Int64) * Part.LATIN_NAMES.value)
     if presidio is not None:
-        extra = presidio.fill_null(False) & text.str.contains(PRESIDIO_FILTER)
-        flags = flags + extra.cast(pl.Int64) * Part.PRESIDIO.value
-    if digit_dense:
-        picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "parts": flags,
-                               "bits": all_bits}).filter(pl.col("parts") > 0)
-        return picked.select("row", "value", "parts", "bits")
-    picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "folded": folded_text,
-                           "parts": flags, "ids": ids}).filter(pl.col("parts") > 0)
-    with_ids = picked.filter(pl.col("ids"))  # only these run identifier recognisers
-    bits = with_ids.select("row", bits=recognizer_bits(with_ids["folded"], with_ids["value"]))
-    return picked.join(bits, on="row", how="left").select("row", "value", "parts", pl.col("bits").fill_null(0))
+        flags = flags + presidio_part(text, presidio).cast(pl.Int64) * Part.PRESIDIO.value
+    picked = pl.DataFrame({"row": pl.int_range(0, len(text), eager=True), "value": text, "parts": flags,
+                           "bits": all_bits}).filter(pl.col("parts") > 0)
+    return picked.select("row", "value", "parts", "bits")

@@ -6,9 +6,11 @@ Speed itself is measured in benchmarks/egress_text_scan.py; these tests count th
 
 from __future__ import annotations
 
+import base64
 import random
 
 import phonenumbers
+import polars as pl
 import pytest
 
 import egress_review.checks as checks
@@ -17,6 +19,7 @@ from egress_review.extract import Segment
 from egress_review.findings import Verdict
 from egress_review.scan import scan_bytes
 from enclave.pii import engine
+from enclave.pii.normalize import decoded_texts, expand_scientific
 from enclave.settings import REPO_ROOT
 from policies import load_policies
 
@@ -85,9 +88,20 @@ def test_each_distinct_line_is_analysed_once(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_text_the_recognisers_cannot_finish_within_the_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "TEXT_CPU_BUDGET", -1.0)
+    monkeypatch.setattr(checks, "CHECK_SECONDS", -1.0)
     found = checks.pii_in_segments([Segment("call 13812345678", {"line": 1})])
-    assert [(f.verdict, f.rule) for f in found] == [(Verdict.BLOCK, "text_cpu_budget=-1s")]
+    assert [(f.verdict, f.rule) for f in found] == [(Verdict.BLOCK, "max_check_seconds=-1")]
+
+
+def test_the_text_checks_look_at_the_files_clock_while_they_read() -> None:
+    class Spent(Exception):
+        pass
+
+    def clock() -> None:
+        raise Spent
+
+    with pytest.raises(Spent):
+        checks.pii_in_segments([Segment("call 13812345678", {"line": 1})], clock=clock)
 
 
 def test_a_file_is_decoded_once_for_detection_rebuild_and_reading() -> None:
@@ -102,3 +116,18 @@ def test_markup_is_recognised_from_the_head_of_the_text_as_before() -> None:
     assert filetypes.detect(b"  \n<!DOCTYPE html><p>x</p>" + b"a,b\n" * 100_000) == "html"
     assert filetypes.detect("İ".encode() * 1990 + b"<body>", "x.txt") == "txt"  # lower() lengthens the text
     assert filetypes.detect(b"x" * 1990 + b"<BODY>") == "html"
+
+
+def test_every_text_a_decoder_reads_passes_the_blob_gate() -> None:
+    rng = random.Random(3)
+    texts = []
+    for _ in range(400):
+        raw = "".join(rng.choice("0123456789") for _ in range(rng.randint(8, 20))).encode()
+        texts += [f"x {base64.b64encode(raw).decode()} y", base64.b32encode(raw).decode().lower(),
+                  base64.b32encode(raw).decode(), " ".join(f"{b:02x}" for b in raw), raw.hex(),
+                  ", ".join(str(b) for b in raw), "".join(f"\\{b:o}" for b in raw), base64.b85encode(raw).decode(),
+                  base64.a85encode(raw, adobe=True).decode(), f"v={rng.randint(1, 9)}.{rng.randint(10**6, 10**9)}e+17"]
+    decoded = [t for t in texts if decoded_texts(t) or expand_scientific(t)]
+    gate = pl.Series(decoded).str.contains(checks.BLOB_GATE).to_list()
+    assert len(decoded) > len(texts) / 2 and all(gate)
+    assert not pl.Series(["2026-11-01 00:00:01 INFO step 1 loss=0.4524"]).str.contains(checks.BLOB_GATE).item()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from enclave.pii import engine, names
 from enclave.pii.engine import analyze, quick
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import _fold_char
-from enclave.pii.prefilter import candidates
+from enclave.pii.prefilter import candidates, phone_cells
 from tests.identifiers import BANK_CARDS, RID, faker_resident_ids
 from tests.unit.name_corpus import corpus
 
@@ -197,3 +198,20 @@ def test_pinyin_surnames_read_from_the_tables_are_pypinyins():
         want.update(c.replace("ü", "v") for c in combos)
     assert names.pinyin_surnames() == want
     assert "ouyang" in want and "chanyu" in want and "danyu" not in want  # 单于 by its phrase reading
+
+
+def _phone_soup(seed: int, n: int) -> list[str]:
+    """Cells of digits, phone punctuation, plus signs, letters and time stamps in every arrangement."""
+    rng = random.Random(seed)
+    pieces = [*"0123456789" * 4, *"-.()+x /:［＋ ,;a中", "12:34", ":59", "+1", "+44 20 ", "(0)", "-----", "ext. 12",
+              "2026-11-05 12:36:54", "tel"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(3, 40))) for _ in range(n)]
+
+
+def test_the_phone_windows_polars_cuts_pick_every_cell_pythons_phone_scan_would_read():
+    cells = _phone_soup(5, 6000) + DISGUISED + NEGATIVES + _notes(40)
+    picked = phone_cells(pl.Series(cells)).to_list()
+    assert [c for c, p in zip(cells, picked, strict=True) if not p and engine._may_hold_phone(c)] == []
+    # and a log line whose only long run of digits is its time stamp is not picked: one question per hour
+    assert phone_cells(pl.Series(["2026-11-01 00:00:01 INFO step 1 loss=0.4524 batch 686963 took 998485 us"])
+                       ).to_list() == [False]
