@@ -17,8 +17,9 @@ from enclave.pii.recognizers import RECOGNIZERS, Match, find_all
 MIN_RUN = 11  # the shortest digit identifier the recognisers know: a mobile number
 DIGIT_RECOGNIZERS = tuple(r for r in RECOGNIZERS if r.digits)
 # cells worth decoding: a run that a short base64/base85 blob or a run of byte codes would make
-ENCODED_GATE = (r"[A-Za-z0-9+/_=!#$%&()*;<>?@^`{|}~-]{12,}|(?:[0-9A-Fa-f]{2}[ :,;-]){7,}|(?:\\[0-7]{3}){6,}"
-                r"|(?:\\[0-9A-Fa-f]{1,6} ?){6,}|<~|(?:\d{2,3}\s*[,;\s]\s*){6,}")
+BLOB_TOKEN = r"[A-Za-z0-9+/_=!#$%&()*;<>?@^`{|}~-]{12,}"  # a base64/base32/base85 blob, 12 characters or more
+CODES_GATE = (r"(?:[0-9A-Fa-f]{2}[ :,;-]){7,}|(?:\\[0-7]{3}){6,}|(?:\\[0-9A-Fa-f]{1,6} ?){6,}|<~"
+              r"|(?:\d{2,3}\s*[,;\s]\s*){6,}")
 MAX_DECODED_CELLS = 20_000  # distinct cells decoded per column; more is a data extract, blocked elsewhere
 
 
@@ -75,8 +76,12 @@ def encoded_cells(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]:
     for col in df.columns:
         if df[col].dtype != pl.Utf8:
             continue
+        value = pl.col("value")
+        # a blob of digits' codes has a digit or padding in it, or is long (lower-case base32): words are not tried
+        blob = value.str.extract_all(BLOB_TOKEN).list.eval(
+            pl.element().str.contains(r"[0-9=]") | (pl.element().str.len_chars() >= 24)).list.any()
         cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": df[col]}).filter(
-            pl.col("value").str.contains(ENCODED_GATE)).group_by("value").agg(pl.col("row").min())
+            blob.fill_null(False) | value.str.contains(CODES_GATE)).group_by("value").agg(pl.col("row").min())
         for value, row in cells.head(MAX_DECODED_CELLS).iter_rows():
             for kind, text in decoded_texts(value):
                 out += [({"row": row + 1, "column": col, "decoded": kind}, m) for m in find_all(text)]
