@@ -449,6 +449,10 @@ def _json_matrix(key: str, obj: Any, path: str) -> Iterator[TextTable]:
                                                for lab, r in zip(labels, rows, strict=True)])
             yield from _json_table(table, path)
         return
+    if isinstance(obj, list) and len(obj) >= 2 and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)
+                                                       and _whole(r[1]) for r in obj):
+        yield from _json_counts(key, {r[0]: r[1] for r in obj}, path)  # [["London", 3], ...]: most_common() pairs
+        return
     if isinstance(obj, list) and len(obj) >= 2 and all(isinstance(r, list) and r for r in obj):
         width = len(obj[0])
         if width >= 2 and all(len(r) == width and all(_whole(x) for x in r) for r in obj) and \

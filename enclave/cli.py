@@ -981,5 +981,48 @@ def audit_query(user: str | None, project: str | None, since: str | None, action
         for r in d) or "no matching records")
 
 
+@main.group("accreditation")
+def accreditation_group() -> None:
+    """People's accreditation (training and level): which dataset tiers they may use (governance.yaml)."""
+
+
+@accreditation_group.command("set")
+@click.argument("username")
+@click.option("--level", type=int, required=True, help="A level defined in governance.yaml.")
+@click.option("--training", required=True, help="Date the training was completed (YYYY-MM-DD).")
+@click.option("--expires", required=True, help="Date the accreditation lapses (YYYY-MM-DD).")
+@json_option
+def accreditation_set(username: str, level: int, training: str, expires: str, as_json: bool) -> None:
+    """Record or renew USERNAME's accreditation (audited), as the governance page does for admins."""
+    from enclave.access import record_accreditation
+
+    done, until = parse_date(training, "--training"), parse_date(expires, "--expires")
+    assert done is not None and until is not None
+    with session_scope() as s:
+        acc = record_accreditation(s, actor(), username, level=level, training_completed=done, expires=until)
+        data = {"username": acc.username, "level": acc.level, "training_completed": acc.training_completed,
+                "expires": acc.expires}
+    emit(data, as_json, lambda d: f"{d['username']}: level {d['level']} until {d['expires']}")
+
+
+@accreditation_group.command("list")
+@json_option
+def accreditation_list(as_json: bool) -> None:
+    """Everyone's accreditation, with what it allows today."""
+    from enclave.access import accreditation_of, governance_policy, standing
+    from enclave.models import Accreditation
+
+    policy = governance_policy()
+    with session_scope() as s:
+        data = []
+        for a in s.execute(select(Accreditation).order_by(Accreditation.username)).scalars():
+            st = standing(accreditation_of(s, a.username), policy)
+            data.append({"username": a.username, "level": a.level, "expires": a.expires, "max_tier": st.max_tier,
+                         "lapsed": st.lapsed})
+    emit(data, as_json, lambda d: "\n".join(
+        f"{r['username']:16} level {r['level']} until {r['expires']}{' (lapsed)' if r['lapsed'] else ''}, "
+        f"tiers up to {r['max_tier']}" for r in d) or "no accreditation recorded")
+
+
 if __name__ == "__main__":
     main()

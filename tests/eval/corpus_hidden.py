@@ -83,11 +83,12 @@ def json_counts(rng: random.Random) -> Iterator[EvalFile]:
                    "female": dict(zip(AGE_BANDS[:3], v[2:5], strict=False))},
         lambda v: {"各省病例数": dict(zip(PROVINCES[:5], v, strict=False))},
         lambda v: {"分组": {"治疗组": v[0], "对照组": v[1], "失访": v[2]}},
+        lambda v: {"most_common": [[k, n] for k, n in zip(["I10", "E11.9", "J44.1", "C34.9"], v, strict=False)]},
     ]
     for i, shape in enumerate(shapes):
         values = [_big(rng) for _ in range(5)]
         values[rng.randrange(4)] = rng.choice(SMALL)
-        lang = "zh" if i >= 6 else "en"
+        lang = "zh" if i in (6, 7) else "en"
         yield EvalFile(f"counts_{i}.json", json.dumps(shape(values), ensure_ascii=False).encode(), MUST,
                        "json-counts", lang)
         safe_values = [rng.randrange(4, 80) * 5 for _ in range(5)]
