@@ -133,3 +133,31 @@ def can_start(session: Session, username: str, slug: str) -> bool:
     except NotAllowed:
         return False
     return True
+
+
+def record_accreditation(session: Session, actor: str, username: str, *, level: int, training_completed: date,
+                         expires: date, policy: GovernancePolicy | None = None) -> Accreditation:
+    """Record (or renew) a person's accreditation; audited with what it was before. The one place that changes it:
+    the governance page (admins) and `enclave accreditation set` both call this."""
+    from enclave import audit
+    from enclave.audit import AuditAction
+    from enclave.errors import EnclaveError
+
+    policy = policy or governance_policy()
+    get_user(session, username)
+    if level not in policy.levels:
+        raise EnclaveError(f"unknown accreditation level {level}; governance.yaml defines "
+                           + ", ".join(str(k) for k in sorted(policy.levels)))
+    if expires <= training_completed:
+        raise EnclaveError(f"the expiry {expires} must be after the training date {training_completed}")
+    acc = accreditation_of(session, username)
+    before = {"level": acc.level, "training_completed": acc.training_completed, "expires": acc.expires} if acc else None
+    if acc is None:
+        acc = Accreditation(username=username, level=level, training_completed=training_completed, expires=expires)
+        session.add(acc)
+    acc.level, acc.training_completed, acc.expires, acc.recorded_by = level, training_completed, expires, actor
+    acc.warned_for = None  # a renewed accreditation is warned about again before it lapses
+    session.flush()
+    audit.record(session, actor, AuditAction.ACCREDITATION_SET, target=username, before=before,
+                 after={"level": level, "training_completed": training_completed, "expires": expires})
+    return acc

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from tornado import ioloop, web
 
 from enclave import audit
-from enclave.access import accreditation_of, projects_for, standing
+from enclave.access import accreditation_of, projects_for, record_accreditation, standing
 from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
@@ -375,25 +375,14 @@ class AccreditationPage(Handler):
             me = self.me(s)
             self.run(lambda: rules.check_can_set_accreditation(me))
             name = self.get_body_argument("username", "").strip()
-            self.run(lambda: get_user(s, name))
             try:
                 level = int(self.get_body_argument("level", ""))
                 done = date.fromisoformat(self.get_body_argument("training_completed", ""))
                 expires = date.fromisoformat(self.get_body_argument("expires", ""))
             except ValueError as exc:
                 raise web.HTTPError(400, self.t("level must be a number and dates YYYY-MM-DD")) from exc
-            if level not in self.policies.governance.levels or expires <= done:
-                raise web.HTTPError(400, self.t("unknown level, or the expiry is not after the training"))
-            acc = accreditation_of(s, name)
-            before = {"level": acc.level, "expires": acc.expires} if acc else None
-            if acc is None:
-                acc = Accreditation(username=name, level=level, training_completed=done, expires=expires)
-                s.add(acc)
-            acc.level, acc.training_completed, acc.expires, acc.recorded_by = level, done, expires, me.username
-            acc.warned_for = None
-            s.flush()
-            audit.record(s, me.username, AuditAction.ACCREDITATION_SET, target=name, before=before,
-                         after={"level": level, "training_completed": done, "expires": expires})
+            self.run(lambda: record_accreditation(s, me.username, name, level=level, training_completed=done,
+                                                  expires=expires, policy=self.policies.governance))
         self.redirect(f"{GOVERNANCE_PREFIX}accreditation")
 
 

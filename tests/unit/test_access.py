@@ -77,3 +77,29 @@ def test_project_rules_still_come_first(tiered: Path):
         transition(s, "admin", "study", ProjectState.SUSPENDED, "audit finding")
         with pytest.raises(NotAllowed, match="suspended"):
             check_can_start(s, "alice", "study")
+
+
+def test_the_cli_records_accreditation_on_the_same_rules_and_audits_it(tiered: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from enclave.audit import query
+    from enclave.cli import main
+
+    run = CliRunner().invoke
+    bad = run(main, ["accreditation", "set", "alice", "--level", "9", "--training", "2026-01-01",
+                     "--expires", "2027-01-01", "--json"])
+    assert bad.exit_code != 0 and "unknown accreditation level 9" in bad.output
+    backwards = run(main, ["accreditation", "set", "alice", "--level", "1", "--training", "2026-01-01",
+                           "--expires", "2025-01-01", "--json"])
+    assert backwards.exit_code != 0 and "must be after the training date" in backwards.output
+    ok = run(main, ["accreditation", "set", "alice", "--level", "1", "--training", str(today()),
+                    "--expires", str(today() + timedelta(days=365)), "--json"])
+    assert ok.exit_code == 0, ok.output
+    listed = json.loads(run(main, ["accreditation", "list", "--json"]).output)
+    assert listed[0]["username"] == "alice" and listed[0]["max_tier"] == 1
+    with session_scope() as s:
+        assert not can_start(s, "alice", "study")  # level 1 allows tier 1, the project holds tier 2
+        ev = query(s, action="accreditation.set")[-1]
+        assert ev["actor"] == "steward" and ev["details"]["before"] is None and ev["details"]["after"]["level"] == 1
