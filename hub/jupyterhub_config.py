@@ -110,10 +110,11 @@ c.JupyterHub.services = [
     {"name": HUB_SERVICE, "api_token": settings.secret("hub-admin-token")},
 ]
 
+install_i18n(c)
+
 # The site's overrides (ENCLAVE_HUB_CONFIG_DIR, /etc/enclave/jupyterhub_config.d on a production host), in name
 # order after ours; the role check below runs on the result, so no override can give operators users' servers.
 for override in settings.hub_config_overrides():
     load_subconfig(str(override))  # type: ignore[name-defined]  # noqa: F821
 
 check_roles_hold_no_data_scopes(c.JupyterHub.load_roles)
-install_i18n(c)
