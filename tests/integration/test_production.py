@@ -444,3 +444,21 @@ def test_restarting_every_unit_with_a_workspace_running_loses_nothing(host: dict
     out = dave_lab.run("print('AFTER', x)", "AFTER")
     assert "AFTER 42" in out, out
     assert enclave_cli("audit", "verify")["ok"] is True  # type: ignore[index]
+
+
+def test_the_nightly_backup_and_drill_units_pass_and_a_tampered_snapshot_fails_the_drill(host: dict):
+    """The timers' own units, started by systemd now: a restic snapshot of the PostgreSQL enclave, a drill that
+    restores it into a scratch database and verifies it; then packs changed in the repository fail the drill."""
+    on_host("systemctl", "start", "enclave-backup.service", timeout=600)
+    on_host("systemctl", "start", "enclave-backup-drill.service", timeout=600)
+    drills = enclave_cli("audit", "query", "--action", "backup.drill")
+    assert [(d["actor"], d["details"]["outcome"]) for d in drills] == [("timer:backup-drill", "pass")], drills  # type: ignore[index, union-attr]
+    on_host("sh", "-c", "for f in $(find /var/backups/enclave/restic/data -type f); do "
+                        "chmod u+w $f; printf X | dd of=$f bs=1 seek=200 conv=notrunc status=none; done")
+    failed = sh("docker", "exec", CONTAINER, "systemctl", "start", "enclave-backup-drill.service", ok=False,
+                timeout=600)
+    assert failed.returncode != 0  # the unit fails: the operator's monitoring sees a failed unit
+    drills = enclave_cli("audit", "query", "--action", "backup.drill")
+    assert [d["details"]["outcome"] for d in drills] == ["pass", "fail"], drills  # type: ignore[index, union-attr]
+    assert drills[1]["details"]["problems"], drills  # type: ignore[index]
+    assert enclave_cli("audit", "verify")["ok"] is True  # type: ignore[index]
