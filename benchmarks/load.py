@@ -32,7 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import summary, tail, write  # noqa: E402
-from benchmarks.starts import alone_then_together, succeeded  # noqa: E402
+from benchmarks.starts import FAILED, alone_then_together, succeeded  # noqa: E402
 from egress_review.scan import scan_bytes  # noqa: E402
 from enclave.demo import DEMO_PROJECT  # noqa: E402
 from enclave.harness import instance, run_in  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
         single, starts, wall, sessions = alone_then_together(e, [u["username"] for u in RESEARCHERS], 3)
         ok = succeeded(starts)
         result["starts"] = {"baseline_single": summary(single), "concurrent": {
-            **summary(ok), "wall_s": round(wall, 2), "succeeded": len(ok), "of": STARTS},
+            **summary(ok), "wall_s": round(wall, 2), "succeeded": len(ok), "of": STARTS, "failed": FAILED[:5]},
             "ratio_p50_concurrent_vs_single": round(statistics.median(ok) / statistics.median(single), 2)}
         print(json.dumps(result["starts"]), flush=True)
 

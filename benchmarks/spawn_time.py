@@ -23,7 +23,7 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import summary, write  # noqa: E402
-from benchmarks.starts import alone_then_together, succeeded  # noqa: E402
+from benchmarks.starts import FAILED, alone_then_together, succeeded  # noqa: E402
 from enclave.demo import DEMO_PROJECT  # noqa: E402
 from enclave.harness import instance  # noqa: E402
 
@@ -86,7 +86,9 @@ def main() -> None:
         "baseline_bare_container": summary(base),
         "enclave_sequential": summary(succeeded(seq)),
         "enclave_concurrent": {**summary(succeeded(conc)), "wall_s": round(wall, 3),
-                               "all_succeeded": len(succeeded(conc)) == CONCURRENT},
+                               "all_succeeded": len(succeeded(conc)) == CONCURRENT,
+                               "succeeded": len(succeeded(conc)), "of": CONCURRENT},
+        "failed_starts": FAILED[:10],
         "ratio_p50_enclave_vs_baseline": round(statistics.median(succeeded(seq)) / statistics.median(base), 2),
     }
     write("spawn_time", result)
