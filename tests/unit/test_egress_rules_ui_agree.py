@@ -124,6 +124,7 @@ def test_the_ui_rules_refuse_after_the_expiry_date_what_they_allow_today(request
             (rules.can_download, (released_req, alice, project)),
             (rules.can_revise, (returned_req, alice, project)),
             (rules.can_claim, (open_req, bob, project)),
+            (rules.can_claim, (conflicted_req, rita, project)),  # the resolver's place
         ]
         for can, args in cases:
             assert can(*args) and can(*args, None), can.__name__
