@@ -337,10 +337,23 @@ def _decode_short(token: str, kind: str) -> str | None:
     return _readable(_decompress(raw))
 
 
+_B85_ONLY = re.compile(r"[!#$%&()*;<>?@^`{|}~]")
+# printable ASCII is bytes 0x20-0x7e (first hex digit 2-7) and codes 32-126: cheap to rule out, no look-arounds
+_SPACED_GATE = re.compile(r"(?:(?:0[xX])?[2-7][0-9A-Fa-f][ :,;\t-] ?){7}|(?:\d{2,3}[,; ] ?){6}")
+
+
 def _short_blobs(text: str) -> list[tuple[str, str]]:
+    """Short blobs lie inside one whitespace-free token of 12 characters or more: only those are searched."""
     out: list[tuple[str, str]] = []
-    for kind, rx in (("base64", B64_SHORT), ("base32", B32_LOWER), ("base85", B85), ("ascii85", A85)):
-        for m in rx.finditer(text):
+    long_tokens = [t for t in text.split() if len(t) >= 12]
+    if not long_tokens and "<~" not in text:
+        return out
+    joined = " ".join(long_tokens)
+    for kind, rx, where in (("base64", B64_SHORT, joined), ("base32", B32_LOWER, joined),
+                            ("base85", B85, joined if _B85_ONLY.search(joined) else ""), ("ascii85", A85, text)):
+        if kind == "ascii85" and "<~" not in text:
+            continue
+        for m in rx.finditer(where):
             decoded = _decode_short(m.group(m.lastindex or 0), kind)
             if decoded and sum(c.isalnum() for c in decoded) >= 0.6 * len(decoded):
                 out.append((kind, decoded))
@@ -362,5 +375,7 @@ def decoded_texts(text: str) -> list[tuple[str, str]]:
             if decoded:
                 out.append(decoded)
     if len(text) >= 12:
-        out += _short_blobs(text) + _byte_codes(text)
+        out += _short_blobs(text)
+        if "\\" in text or _SPACED_GATE.search(text):
+            out += _byte_codes(text)
     return out
