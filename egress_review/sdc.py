@@ -943,10 +943,27 @@ def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Fin
     return out
 
 
+def _prose_gate() -> str:
+    """What every pattern `counts_in_prose` reads looks for, loosened for polars (a superset of each; add a
+    pattern here when `counts_in_prose` reads a new one): a line none of them matches has nothing to report."""
+    from enclave.pii.prefilter import loosened
+
+    return "|".join([*(loosened(rx) for rx in (EXTREME_IN_TEXT, PROSE_COUNT, WORD_COUNT, CN_WORD_COUNT)), "[%％]"])
+
+
+def _worth_reading(segments: Iterable[Segment]) -> list[Segment]:
+    """The segments `_prose_gate` picks, in order: one polars pass instead of four regexes per line in Python."""
+    segments = list(segments)
+    if not segments:
+        return []
+    text = pl.Series([s.text for s in segments], dtype=pl.Utf8).str.replace_all(r"[\x1c-\x1f]", " ")  # Python's \s
+    return [s for s, keep in zip(segments, text.str.contains(_prose_gate()).to_list(), strict=True) if keep]
+
+
 def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
     """'n = 4', '3 patients died', '死亡3例' in running text: small counts a reader sees at once."""
     out = []
-    for seg in segments:
+    for seg in _worth_reading(segments):
         if seg.location.get("part") == "source":
             continue  # code, not output
         for m in EXTREME_IN_TEXT.finditer(seg.text):

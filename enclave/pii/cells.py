@@ -52,9 +52,9 @@ def one_char_per_cell(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]
         return out
     singles = pl.DataFrame([_one_char(df[c]) for c in df.columns])
     for col in singles.columns:
-        chars = singles[col].to_list()
-        if sum(c is not None for c in chars) < MIN_RUN:
+        if singles.height - singles[col].null_count() < MIN_RUN:  # counted by polars, not per cell in Python
             continue
+        chars = singles[col].to_list()
         for start, joined in _runs(chars):
             for m in find_all(joined, recognizers=DIGIT_RECOGNIZERS):
                 out.append(({"row": start + m.start + 1, "column": col, "joined": "one digit per row",

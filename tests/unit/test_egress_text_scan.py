@@ -131,3 +131,16 @@ def test_every_text_a_decoder_reads_passes_the_blob_gate() -> None:
     gate = pl.Series(decoded).str.contains(checks.BLOB_GATE).to_list()
     assert len(decoded) > len(texts) / 2 and all(gate)
     assert not pl.Series(["2026-11-01 00:00:01 INFO step 1 loss=0.4524"]).str.contains(checks.BLOB_GATE).item()
+
+
+def test_the_prose_gate_keeps_every_line_the_prose_count_checks_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from egress_review import sdc
+
+    lines = ["n = 4 in the smallest arm", "3 patients died", "死亡3例", "three patients withdrew", "两例失访",
+             "the oldest was 97", "maximum age 101", "年龄最大者 99 岁", "33.3% died", "N=7", "12 cases, 2 deaths",
+             "2026-11-01 00:00:01 INFO step 1 loss=0.4524 batch 686963 took 998485 us"]
+    segments = [Segment(t, {"line": i}) for i, t in enumerate(lines, 1)]
+    assert [s.text for s in sdc._worth_reading(segments)] == lines[:-1]  # the log line is not read
+    gated = [(f.rule, f.location) for f in sdc.counts_in_prose(segments, POLICY.sdc)]
+    monkeypatch.setattr(sdc, "_worth_reading", list)  # every line read
+    assert gated == [(f.rule, f.location) for f in sdc.counts_in_prose(segments, POLICY.sdc)] and len(gated) >= 8
