@@ -7,6 +7,7 @@ container holds; the job runner is the real one, with real containers, checks an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -252,9 +253,11 @@ def test_a_runner_restart_during_a_job_loses_nothing(blind: dict[str, object]) -
     runner = subprocess.Popen([sys.executable, "-m", "enclave.cli", "job", "runner"], env=env,
                               start_new_session=True)
     try:
-        for _ in range(120):
-            if _job(job_id).state == JobState.RUNNING:
-                break
+        for _ in range(240):  # until the container itself runs (before that, a kill is an interrupted job)
+            name = _job(job_id).container
+            with contextlib.suppress(docker.errors.NotFound):
+                if name and docker.from_env().containers.get(name).status == "running":
+                    break
             time.sleep(0.25)
         assert _job(job_id).state == JobState.RUNNING
     finally:
