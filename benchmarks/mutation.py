@@ -113,9 +113,12 @@ def prepare(workdir: Path, module: str, tests: list[str], worktree: bool, commit
     pyproject.write_text(pyproject.read_text(encoding="utf-8") + "\n".join(lines) + "\n", encoding="utf-8")
 
 
+TEST_OVERRIDE: list[str] = []  # --tests: these globs instead of the module's own
+
+
 def tests_for(module: str, workdir: Path) -> list[str]:
     found: list[str] = []
-    for pattern in MODULES[module]:
+    for pattern in TEST_OVERRIDE or MODULES[module]:
         for path in sorted(glob.glob(pattern, root_dir=workdir)):
             if path not in found:
                 found.append(path)
@@ -333,8 +336,12 @@ def main() -> int:
     ap.add_argument("--collect", action="store_true",
                     help="run nothing: report the module's last (possibly interrupted) run as it stands; mutants "
                          "it did not reach count as 'not checked'")
+    ap.add_argument("--tests", action="append", metavar="GLOB",
+                    help="only these unit tests (globs; repeatable) instead of the module's own: a quick run "
+                         "(the report lists the tests used)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     args = ap.parse_args()
+    TEST_OVERRIDE.extend(args.tests or [])
     explanations = load_explanations()
     modules = args.module or [m for m in MODULES if (ROOT / m).exists()]
     out: Path = args.output
