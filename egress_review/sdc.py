@@ -933,8 +933,10 @@ def percents_without_denominator(text: str) -> list[re.Match[str]]:
 
 
 def residual_df(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
+    from enclave.pii.prefilter import loosened
+
     out = []
-    for seg in segments:
+    for seg in _worth_reading(segments, loosened(RESIDUAL_DF)):
         for m in RESIDUAL_DF.finditer(seg.text):
             df_resid = next(g for g in m.groups() if g)
             if int(df_resid) < sdc.min_residual_df:
@@ -951,19 +953,19 @@ def _prose_gate() -> str:
     return "|".join([*(loosened(rx) for rx in (EXTREME_IN_TEXT, PROSE_COUNT, WORD_COUNT, CN_WORD_COUNT)), "[%％]"])
 
 
-def _worth_reading(segments: Iterable[Segment]) -> list[Segment]:
-    """The segments `_prose_gate` picks, in order: one polars pass instead of four regexes per line in Python."""
+def _worth_reading(segments: Iterable[Segment], gate: str) -> list[Segment]:
+    """The segments `gate` picks, in order: one polars pass instead of regexes per line in Python."""
     segments = list(segments)
     if not segments:
         return []
     text = pl.Series([s.text for s in segments], dtype=pl.Utf8).str.replace_all(r"[\x1c-\x1f]", " ")  # Python's \s
-    return [s for s, keep in zip(segments, text.str.contains(_prose_gate()).to_list(), strict=True) if keep]
+    return [s for s, keep in zip(segments, text.str.contains(gate).to_list(), strict=True) if keep]
 
 
 def counts_in_prose(segments: Iterable[Segment], sdc: DisclosureControl) -> list[Finding]:
     """'n = 4', '3 patients died', '死亡3例' in running text: small counts a reader sees at once."""
     out = []
-    for seg in _worth_reading(segments):
+    for seg in _worth_reading(segments, _prose_gate()):
         if seg.location.get("part") == "source":
             continue  # code, not output
         for m in EXTREME_IN_TEXT.finditer(seg.text):

@@ -140,7 +140,16 @@ def test_the_prose_gate_keeps_every_line_the_prose_count_checks_report(monkeypat
              "the oldest was 97", "maximum age 101", "年龄最大者 99 岁", "33.3% died", "N=7", "12 cases, 2 deaths",
              "2026-11-01 00:00:01 INFO step 1 loss=0.4524 batch 686963 took 998485 us"]
     segments = [Segment(t, {"line": i}) for i, t in enumerate(lines, 1)]
-    assert [s.text for s in sdc._worth_reading(segments)] == lines[:-1]  # the log line is not read
+    assert [s.text for s in sdc._worth_reading(segments, sdc._prose_gate())] == lines[:-1]  # the log line is not read
     gated = [(f.rule, f.location) for f in sdc.counts_in_prose(segments, POLICY.sdc)]
-    monkeypatch.setattr(sdc, "_worth_reading", list)  # every line read
+    monkeypatch.setattr(sdc, "_worth_reading", lambda segments, gate: list(segments))  # every line read
     assert gated == [(f.rule, f.location) for f in sdc.counts_in_prose(segments, POLICY.sdc)] and len(gated) >= 8
+
+
+def test_the_residual_df_gate_keeps_every_regression_summary_line() -> None:
+    from egress_review import sdc
+
+    lines = ["Df Residuals:  3", "df_resid = 4", "Residual standard error: 1.2 on 5 degrees of freedom",
+             "F-statistic: 3.1 on 2 and 6 DF,  p-value: 0.1", "残差自由度: 2", "2026-11-01 INFO step 1 loss=0.45"]
+    found = sdc.residual_df([Segment(t, {"line": i}) for i, t in enumerate(lines, 1)], POLICY.sdc)
+    assert sorted(f.location["line"] for f in found) == [1, 2, 3, 4, 5]
