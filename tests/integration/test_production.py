@@ -367,7 +367,7 @@ def test_the_playbooks_install_systemd_units_config_in_etc_state_in_var_lib_logs
     assert "JupyterHub" in on_host("journalctl", "-u", "enclave-hub", "--no-pager")  # the hub's log is in journald
     files = on_host("sh", "-c", "ls /etc/enclave /etc/enclave/policies /etc/enclave/jupyterhub_config.d "
                     "/var/lib/enclave")
-    for name in ("enclave.env", "workspace.yaml", "50-site.py", "secrets", "projects"):
+    for name in ("enclave.env", "workspace.yaml", "50-site.py", "secrets", "audit"):
         assert name in files, files
     # the demo identity provider is never installed on a production host: no unit, nothing on its port
     assert "enclave-idp" not in on_host("systemctl", "list-unit-files", "--no-pager")
