@@ -7,6 +7,8 @@ alice; bob, carol, rita and dave are reviewers in no project.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from egress_review import rules
@@ -17,6 +19,7 @@ from enclave.models import (
     ExportRequest,
     ExportState,
     FileOutcome,
+    Membership,
     Project,
     ProjectState,
     Review,
@@ -199,3 +202,33 @@ def test_refusals_to_revise_say_who_and_which_state():
     alice = User(id=1, username="alice", roles=["researcher"])
     assert rules.why_not(lambda: rules.check_can_revise(req, alice, PROJECT)) == \
         "request 7 is submitted: only a returned request can be revised"
+
+
+# --- on a date ------------------------------------------------------------------------------------
+
+EXPIRY = date.today() + timedelta(days=9)
+OPEN = Project(id=2, slug="study", title="S", pi="alice", state=ProjectState.ACTIVE, member_history=[],
+               members=[Membership(user_id=1)], expiry_date=EXPIRY)
+ALICE = User(id=1, username="alice", roles=["researcher"])
+
+
+def test_a_returned_request_is_revised_by_its_requester_until_the_expiry_date():
+    req = request(ExportState.RETURNED)
+    assert rules.why_not(lambda: rules.check_can_revise(req, ALICE, OPEN, EXPIRY - timedelta(days=1))) is None
+    assert rules.can_revise(req, ALICE, OPEN)
+    assert rules.why_not(lambda: rules.check_can_revise(req, ALICE, OPEN, EXPIRY)) == \
+        f"no export requests: project 'study' expired on {EXPIRY}"
+    assert not rules.can_revise(req, ALICE, OPEN, EXPIRY)
+
+
+def test_no_place_is_claimed_after_the_expiry_date():
+    both = (review("carol", Decision.APPROVE, f1="approve"), review("dave", Decision.REJECT, f1="reject"))
+    for req in (request(), request(ExportState.CONFLICTED, both)):
+        assert claim_refusal_on(req, EXPIRY - timedelta(days=1)) is None
+        assert claim_refusal_on(req, EXPIRY).startswith(f"project 'study' expired on {EXPIRY}: its export requests")
+
+
+def claim_refusal_on(req: ExportRequest, on: date) -> str | None:
+    reason = rules.why_not(lambda: rules.check_can_claim(req, REVIEWER["bob"], OPEN, on))
+    assert rules.can_claim(req, REVIEWER["bob"], OPEN, on) is (reason is None)
+    return reason
