@@ -15,6 +15,7 @@ from policies.schema import (
     EgressPolicy,
     GovernancePolicy,
     Limits,
+    PackagePolicy,
     WorkspacePolicy,
     size_to_bytes,
 )
@@ -31,6 +32,7 @@ class Policies:
     egress: EgressPolicy
     backup: BackupPolicy
     governance: GovernancePolicy
+    packages: PackagePolicy
     source: Path
 
     def limits_for(self, cpu: float | None, mem: str | None, pids: int | None) -> Limits:

@@ -263,6 +263,66 @@ class GovernancePolicy(Strict):
         return self.levels[level].max_tier if level in self.levels else -1
 
 
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalize_package_name(name: str) -> str:
+    """PEP 503: runs of -, _ and . are one '-', case does not matter (how pip and indexes compare names)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _check_package_name(name: str) -> str:
+    if not _PACKAGE_NAME.match(name):
+        raise ValueError(f"{name!r} is not a Python package name (letters, digits, '.', '_' and '-')")
+    return normalize_package_name(name)
+
+
+PackageName = Annotated[str, AfterValidator(_check_package_name)]
+
+
+class PinnedPackage(Strict):
+    """One allow-listed Python package, at exactly one version; its files' sha256 (the builder fills them)."""
+
+    version: str = Field(min_length=1, pattern=r"^[0-9A-Za-z.!+_-]+$")
+    sha256: list[str] = Field(default_factory=list, description="accepted files' sha256 (hex); empty: filled "
+                              "by the first `enclave packages build`, checked on every later one")
+
+    @model_validator(mode="after")
+    def _hashes_hex(self) -> PinnedPackage:
+        bad = [h for h in self.sha256 if not _SHA256.match(h)]
+        if bad:
+            raise ValueError(f"sha256: {bad[0]!r} is not 64 lower-case hex digits")
+        return self
+
+
+class PackagePolicy(Strict):
+    """Python packages researchers may install from the enclave's own index, and names always refused."""
+
+    python: dict[PackageName, PinnedPackage]
+    refused_names: list[PackageName] = Field(default_factory=list, description="typosquats and known-malicious "
+                                             "names: always refused (stewards extend this list)")
+    top_names: list[PackageName] = Field(default_factory=list, description="well-known names a typosquat would "
+                                         "imitate, besides the allow-list's own")
+    typosquat_distance: int = Field(default=2, ge=0, le=3, description="a name this many edits or fewer from an "
+                                    "allow-listed or top name (and not that name) is refused; 0: off")
+    stewards: list[str] = Field(default_factory=list, description="usernames who approve or refuse requests")
+    vetted_sdists: list[PackageName] = Field(default_factory=list, description="packages whose source "
+                                             "distribution a steward has read; every other package: wheels only")
+    max_file_bytes: int = Field(default=200 * 1024**2, ge=1, description="largest wheel the builder accepts")
+    python_version: str = Field(default="3.11", pattern=r"^3\.\d+$", description="the workspace image's Python: "
+                                "wheels are fetched for it, not for the host's")
+    platforms: list[str] = Field(default_factory=lambda: ["manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+                                 description="wheel platform tags the workspace accepts (pure-Python wheels always)")
+
+    @model_validator(mode="after")
+    def _refused_not_allowed(self) -> PackagePolicy:
+        both = sorted(set(self.python) & set(self.refused_names))
+        if both:
+            raise ValueError(f"refused_names: {', '.join(both)} also on the allow-list (python)")
+        return self
+
+
 SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,
                                      "egress": EgressPolicy, "backup": BackupPolicy,
-                                     "governance": GovernancePolicy}
+                                     "governance": GovernancePolicy, "packages": PackagePolicy}
