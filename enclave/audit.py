@@ -87,6 +87,14 @@ class AuditAction(enum.StrEnum):
     JOB_DELIVER = "job.deliver"  # log and outputs copied into the workspace (checks passed or released)
     JOB_RELEASE = "job.release"  # an output checker released (or withheld) held outputs
     JOB_SHOW = "job.show"
+    # approved packages (packages/): requests, stewards' decisions, the wheelhouse fetched on the host
+    PACKAGE_REQUEST = "package.request"
+    PACKAGE_REQUEST_REFUSED = "package.request.refused"  # refused at the door (refused name, typosquat, ...)
+    PACKAGE_APPROVE = "package.approve"
+    PACKAGE_REFUSE = "package.refuse"
+    PACKAGE_DECIDE_REFUSED = "package.decide.refused"  # someone not allowed to decide tried
+    PACKAGE_FETCH = "package.fetch"  # files fetched into the wheelhouse, with their sha256
+    PACKAGE_FETCH_FAILED = "package.fetch.failed"
 
 
 def _key() -> bytes:

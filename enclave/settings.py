@@ -259,6 +259,11 @@ class Settings:
         return self.home / "dummy" / name / version
 
     @property
+    def wheelhouse_dir(self) -> Path:
+        """Approved packages' wheels, fetched and checked on the host: what the enclave's index serves."""
+        return self.home / "packages" / "wheelhouse"
+
+    @property
     def backup_signing_key(self) -> Path:
         """Private key that signs backups; never copied into one (keep an offline copy to restore elsewhere)."""
         return Path(self.backup_key_file) if self.backup_key_file else self.secrets_dir / "backup-signing.jwk"
