@@ -165,7 +165,8 @@ def policy_group() -> None:
 @policy_group.command("check")
 @click.option("--file", "one_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="check only this file (e.g. before installing it) ...")
-@click.option("--section", type=click.Choice(["workspace", "datasets", "egress", "backup", "governance"]),
+@click.option("--section", type=click.Choice(["workspace", "datasets", "egress", "backup", "governance",
+                                             "packages"]),
               help="... as this section")
 @json_option
 def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> None:
@@ -1022,6 +1023,118 @@ def accreditation_list(as_json: bool) -> None:
     emit(data, as_json, lambda d: "\n".join(
         f"{r['username']:16} level {r['level']} until {r['expires']}{' (lapsed)' if r['lapsed'] else ''}, "
         f"tiers up to {r['max_tier']}" for r in d) or "no accreditation recorded")
+
+
+# --- approved packages (packages/) -----------------------------------------------------------------
+
+
+@main.group("packages")
+def packages_group() -> None:
+    """Approved Python packages: requests, stewards' decisions, the wheelhouse on the host."""
+
+
+def _in_user_language(call: Callable[[], Any]) -> Any:
+    """Run a package step; a refusal reads in zh-CN when the operator's locale is Chinese (LANG=zh_CN...)."""
+    from packages.i18n import reason_zh
+
+    try:
+        return call()
+    except EnclaveError as exc:
+        if (os.environ.get("LC_ALL") or os.environ.get("LANG", "")).lower().startswith("zh"):
+            raise EnclaveError(reason_zh(str(exc))) from exc
+        raise
+
+
+@packages_group.command("list")
+@click.option("--state", type=click.Choice(["requested", "approved", "refused"]), default=None)
+@json_option
+def packages_list(state: str | None, as_json: bool) -> None:
+    """The allow-list and the package requests (oldest first)."""
+    from packages.models import RequestState
+    from packages.workflow import list_requests, request_dict
+
+    policy = load_policies(get_settings().policy_dir).packages
+    with session_scope() as s:
+        reqs = [request_dict(r) for r in list_requests(s, RequestState(state) if state else None)]
+    data = {"allowed": {n: p.model_dump() for n, p in policy.python.items()}, "requests": reqs}
+    emit(data, as_json, lambda d: "\n".join(
+        [f"allowed  {n}=={p['version']}{'' if p['sha256'] else ' (hash not yet filled)'}"
+         for n, p in d["allowed"].items()]
+        + [f"#{r['id']:<4} {r['state']:9} {r['project']:12} {r['requester']:10} {r['name']}"
+           f"{'==' + r['version'] if r['version'] else ''}  {r['reason']}" for r in d["requests"]]))
+
+
+@packages_group.command("request")
+@click.argument("spec", metavar="NAME[==VERSION]")
+@click.option("--project", required=True)
+@click.option("--reason", required=True, help="What the package is for in this project.")
+@click.option("--user", "username", default=None, help="The researcher asking (default: ENCLAVE_ACTOR).")
+@json_option
+def packages_request(spec: str, project: str, reason: str, username: str | None, as_json: bool) -> None:
+    """Ask for a package; refused names and typosquats are refused at once (audited either way)."""
+    from packages.workflow import request_dict, request_package
+
+    policy = load_policies(get_settings().policy_dir).packages
+
+    def run() -> dict[str, Any]:
+        with session_scope() as s:
+            return request_dict(request_package(s, policy, username or actor(), project, spec, reason))
+    data = _in_user_language(run)
+    emit(data, as_json, lambda d: f"package request {d['id']} ({d['name']}) waits for a steward")
+
+
+@packages_group.command("approve")
+@click.argument("request_id", type=int)
+@click.option("--version", default="", help="Pin this version (required when the request names none).")
+@click.option("--reason", default="", help="Why (kept with the decision).")
+@json_option
+def packages_approve(request_id: int, version: str, reason: str, as_json: bool) -> None:
+    """Approve as the steward ENCLAVE_ACTOR: the package joins the allow-list and its wheels are fetched."""
+    from packages.workflow import approve, request_dict
+
+    settings = get_settings()
+    policy = load_policies(settings.policy_dir).packages
+
+    def run() -> dict[str, Any]:
+        with session_scope() as s:
+            return request_dict(approve(s, settings, policy, actor(), request_id, reason, version))
+    data = _in_user_language(run)
+    emit(data, as_json, lambda d: f"package request {d['id']} approved: {d['name']}=={d['version']} "
+         + ("fetched into the wheelhouse" if d["fetch"] == "ok" else f"NOT fetched: {d['fetch']}"))
+
+
+@packages_group.command("refuse")
+@click.argument("request_id", type=int)
+@click.option("--reason", required=True, help="Why (the researcher reads it).")
+@json_option
+def packages_refuse(request_id: int, reason: str, as_json: bool) -> None:
+    """Refuse as the steward ENCLAVE_ACTOR, saying why."""
+    from packages.workflow import refuse, request_dict
+
+    policy = load_policies(get_settings().policy_dir).packages
+
+    def run() -> dict[str, Any]:
+        with session_scope() as s:
+            return request_dict(refuse(s, policy, actor(), request_id, reason))
+    data = _in_user_language(run)
+    emit(data, as_json, lambda d: f"package request {d['id']} refused")
+
+
+@packages_group.command("build")
+@json_option
+def packages_build(as_json: bool) -> None:
+    """Fetch and check the whole allow-list into the host's wheelhouse (fills hashes the list lacks)."""
+    from packages.workflow import build_wheelhouse
+
+    settings = get_settings()
+    policy = load_policies(settings.policy_dir).packages
+    with session_scope() as s:
+        data = build_wheelhouse(s, settings, policy, actor())
+    emit(data, as_json, lambda d: "\n".join(
+        [f"fetched {f['file']} sha256 {f['sha256']}" for f in d["fetched"]]
+        + [f"FAILED {n}: {r['en']}" for n, r in d["failed"].items()] + [f"wheelhouse: {d['wheelhouse']}"]))
+    if data["failed"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
