@@ -232,3 +232,40 @@ def claim_refusal_on(req: ExportRequest, on: date) -> str | None:
     reason = rules.why_not(lambda: rules.check_can_claim(req, REVIEWER["bob"], OPEN, on))
     assert rules.can_claim(req, REVIEWER["bob"], OPEN, on) is (reason is None)
     return reason
+
+
+# --- what a resolution and a review form are checked for -----------------------------------------
+
+
+def test_a_resolution_does_not_release_a_file_a_review_left_without_a_vote():
+    both = (review("bob", Decision.APPROVE, f1="approve"), review("carol", Decision.REJECT, f1="reject"))
+    req = request(ExportState.CONFLICTED, both, verdicts=(Verdict.PASS, Verdict.PASS))
+    votes = {"1": {"decision": "approve"}, "2": {"decision": "approve"}}
+    with pytest.raises(rules.DecisionRefused) as exc:
+        rules.check_decision(req, Decision.APPROVE, votes, "third view", resolving=True)
+    assert exc.value.problems == [("file-2", "file 'f2.csv' was approved by neither reviewer: a resolution cannot "
+                                             "release it on one person's approval")]
+
+
+def test_every_file_is_checked_after_a_file_with_no_vote():
+    req = request(verdicts=(Verdict.PASS, Verdict.BLOCK))
+    with pytest.raises(rules.DecisionRefused) as exc:
+        rules.check_decision(req, Decision.RETURN, {"2": {"decision": "approve"}}, "why")
+    assert exc.value.problems == [("file-1", "no decision given for file 'f1.csv'"),
+                                  ("file-2", "file 'f2.csv' has blocking findings and cannot be approved as is")]
+
+
+def test_an_approval_names_a_blocked_file_and_a_withheld_one_together():
+    req = request(verdicts=(Verdict.BLOCK, Verdict.PASS, Verdict.PASS))
+    votes = {"1": {"decision": "approve"}, "2": {"decision": "changes"}, "3": {"decision": "approve"}}
+    with pytest.raises(rules.DecisionRefused) as exc:
+        rules.check_decision(req, Decision.APPROVE, votes, "")
+    assert exc.value.problems == [
+        ("file-1", "file 'f1.csv' has blocking findings and cannot be approved as is"),
+        ("comment-2", "file 'f2.csv' is withheld: say why in its comment to the requester")]
+
+
+def test_a_resolution_ends_the_resolvers_claim():
+    both = (review("carol", Decision.APPROVE, f1="approve"), review("dave", Decision.REJECT, f1="reject"))
+    req = request(ExportState.APPROVED, both, claims=("rita",), resolved_by="rita", resolution={"1": "approve"})
+    assert rules.open_claims(req) == []
