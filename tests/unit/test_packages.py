@@ -306,3 +306,31 @@ def test_every_refusal_reason_reads_in_chinese(pkg_world: Path):
     for r in reasons:
         assert reason_zh(r) != r, r
 
+
+
+# --- the CLI -------------------------------------------------------------------------------------------
+
+def test_the_cli_requests_lists_and_refuses_with_json_and_a_typosquat_is_one_clear_line(
+        pkg_world: Path, monkeypatch: pytest.MonkeyPatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from enclave.cli import main
+
+    run = CliRunner().invoke
+    out = run(main, ["packages", "request", "tinyother==1.0", "--project", "study", "--reason", "r", "--user",
+                     "alice", "--json"])
+    assert out.exit_code == 0, out.output
+    rid = json.loads(out.output)["id"]
+    monkeypatch.setenv("ENCLAVE_ACTOR", "bob")
+    out = run(main, ["packages", "refuse", str(rid), "--reason", "use scipy", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["state"] == "refused"
+    listed = json.loads(run(main, ["packages", "list", "--json"]).output)
+    assert "tinystat" in listed["allowed"] and [r["state"] for r in listed["requests"]] == ["refused"]
+    out = run(main, ["packages", "request", "reqeusts", "--project", "study", "--reason", "r", "--user", "alice"])
+    assert out.exit_code == 2 and "typosquat of 'requests'" in out.output and "Traceback" not in out.output
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    out = run(main, ["packages", "request", "reqeusts", "--project", "study", "--reason", "r", "--user", "alice",
+                     "--json"])
+    assert "仿冒" in json.loads(out.output)["error"]
