@@ -1132,7 +1132,9 @@ def packages_build(as_json: bool) -> None:
         data = build_wheelhouse(s, settings, policy, actor())
     emit(data, as_json, lambda d: "\n".join(
         [f"fetched {f['file']} sha256 {f['sha256']}" for f in d["fetched"]]
-        + [f"FAILED {n}: {r['en']}" for n, r in d["failed"].items()] + [f"wheelhouse: {d['wheelhouse']}"]))
+        + [f"FAILED {n}: {r['en']}" for n, r in d["failed"].items()]
+        + [f"{n} needs, not on the allow-list: {', '.join(m)}" for n, m in d["missing_dependencies"].items()]
+        + [f"wheelhouse: {d['wheelhouse']}"]))
     if data["failed"]:
         sys.exit(1)
 

@@ -16,11 +16,15 @@ import secrets
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from enclave.errors import EnclaveError
 from policies.schema import PackagePolicy, PinnedPackage
@@ -134,6 +138,43 @@ def build(policy: PackagePolicy, wheelhouse: Path, names: Sequence[str] | None =
         except BuildError as exc:
             failed[name] = str(exc)
     return fetched, failed
+
+
+def requirements_of(wheel: Path, python_version: str) -> list[str]:
+    """The packages a wheel needs on the workspace's Python (its Requires-Dist, extras left out), normalised.
+
+    pip fetches with --no-deps so that nothing outside the allow-list enters the wheelhouse; this tells the
+    steward which dependencies still need an entry of their own. `packaging` (what pip itself uses) reads
+    the requirement and its markers.
+    """
+    if not wheel.name.endswith(WHEEL):
+        return []
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), "")
+        text = zf.read(meta).decode("utf-8", "replace") if meta else ""
+    env = {**default_environment(), "python_version": python_version, "python_full_version": f"{python_version}.0",
+           "sys_platform": "linux", "platform_system": "Linux", "extra": ""}
+    out = set()
+    for line in text.splitlines():
+        if not line.startswith("Requires-Dist:"):
+            continue
+        try:
+            req = Requirement(line.removeprefix("Requires-Dist:").strip())
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate(env):
+            out.add(canonicalize_name(req.name))
+    return sorted(out)
+
+
+def missing_dependencies(policy: PackagePolicy, wheelhouse: Path, fetched: Sequence[Fetched]) -> dict[str, list[str]]:
+    """Per fetched package, what it requires that the allow-list does not hold (to approve next)."""
+    out: dict[str, list[str]] = {}
+    for f in fetched:
+        missing = [r for r in requirements_of(wheelhouse / f.file, policy.python_version) if r not in policy.python]
+        if missing:
+            out[f.name] = missing
+    return out
 
 
 # --- the allow-list file --------------------------------------------------------------------------------

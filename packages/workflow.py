@@ -23,7 +23,14 @@ from enclave.settings import Settings
 from packages import rules
 from packages.i18n import both
 from packages.models import PackageRequest, RequestState
-from packages.wheelhouse import Fetched, build, fetch_one, filled_hashes, update_allow_list
+from packages.wheelhouse import (
+    Fetched,
+    build,
+    fetch_one,
+    filled_hashes,
+    missing_dependencies,
+    update_allow_list,
+)
 from policies.schema import PackagePolicy, PinnedPackage, normalize_package_name
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(\S+))?\s*$")
@@ -162,7 +169,8 @@ def build_wheelhouse(session: Session, settings: Settings, policy: PackagePolicy
     for name in sorted(policy.python):
         _record_fetch(session, actor, None, name, [f for f in fetched if f.name == name], failed.get(name, ""))
     return {"wheelhouse": str(settings.wheelhouse_dir), "fetched": [f.as_dict() for f in fetched],
-            "failed": {n: both(r) for n, r in failed.items()}, "hashes_filled": sorted(fills)}
+            "failed": {n: both(r) for n, r in failed.items()}, "hashes_filled": sorted(fills),
+            "missing_dependencies": missing_dependencies(policy, settings.wheelhouse_dir, fetched)}
 
 
 def policy_path(settings: Settings) -> Path:

@@ -28,12 +28,14 @@ from policies import load_policies
 from policies.schema import PackagePolicy
 
 
-def make_wheel(folder: Path, name: str, version: str, payload: str = "") -> Path:
+def make_wheel(folder: Path, name: str, version: str, payload: str = "", requires: tuple[str, ...] = ()) -> Path:
     """A minimal, valid pure-Python wheel (what pip download accepts from --find-links)."""
     folder.mkdir(parents=True, exist_ok=True)
     dist = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires)
     files = {f"{name}/__init__.py": f"VALUE = {payload!r}\n",
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/METADATA": meta,
              f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
     record = []
     for path, text in files.items():
@@ -276,10 +278,13 @@ def test_the_builder_refuses_a_wheel_above_the_size_limit(pkg_world: Path, tmp_p
 
 
 def test_building_the_wheelhouse_fills_missing_hashes_and_audits_each_package(pkg_world: Path, tmp_path: Path):
-    wheel = make_wheel(tmp_path / "index", "tinystat", "1.0")
+    wheel = make_wheel(tmp_path / "index", "tinystat", "1.0", requires=(
+        "Tiny_Dep>=1", "tinystat", 'colorama; sys_platform == "win32"', 'pytest; extra == "test"'))
     with session_scope() as s:
         out = workflow.build_wheelhouse(s, get_settings(), policy(), "bob", local_index(tmp_path / "index"))
     assert out["hashes_filled"] == ["tinystat"] and out["failed"] == {}
+    assert out["missing_dependencies"] == {"tinystat": ["tiny-dep"]}  # not fetched: the steward approves it
+    assert sorted(p.name for p in get_settings().wheelhouse_dir.iterdir()) == [wheel.name]
     assert policy().python["tinystat"].sha256 == [hashlib.sha256(wheel.read_bytes()).hexdigest()]
     assert [e.target for e in actions("package.fetch")] == ["package:tinystat"]
 
