@@ -112,6 +112,17 @@ def _audit_refusal(requester: str, slug: str, paths: Sequence[str], reason: str)
         log.exception("could not audit a refused export request")
 
 
+def check_submitter(requester: str, slug: str, paths: Sequence[str]) -> None:
+    """`workflow.check_submitter` before a file is read; a refusal (a removed member's workspace still
+    running, a suspended project) is audited as every other refused request is."""
+    try:
+        with session_scope() as s:
+            workflow.check_submitter(s, requester, slug)
+    except EnclaveError as exc:
+        _audit_refusal(requester, slug, paths, str(exc))
+        raise
+
+
 def from_workspace(settings: Settings, policy: EgressPolicy, requester: str, slug: str, paths: Sequence[str],
                    justification: str, body: dict[str, Any],
                    own: Callable[[Session, str], OwnDataIndex | None]) -> int:

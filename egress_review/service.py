@@ -33,7 +33,7 @@ from egress_review.i18n import GUIDANCE_PAGE, message, translator
 from egress_review.i18n import message as translated
 from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from egress_review.views import file_view, release_files, release_record_view, request_view
+from egress_review.views import file_view, release_record_view, request_view
 from enclave import audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
@@ -263,8 +263,7 @@ class RequestsApi(ApiHandler):
         slug, ips = ws
         if self.request.remote_ip not in ips:
             raise web.HTTPError(403, "export requests are accepted only from your own workspace")
-        with session_scope() as s:  # refused before a single file is read
-            self.run(lambda: workflow.check_submitter(s, name, slug))
+        self.run(lambda: intake.check_submitter(name, slug, paths))  # refused (and audited) before a file is read
         rid = await asyncio.to_thread(self._submit, name, slug, paths, justification, body)
         with session_scope() as s:
             self.send_json(explained(request_view(workflow.get_request(s, rid), name), self.lang), status=201)
@@ -313,9 +312,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
                          file="results.json")
         else:
-            f = next((f for f in release_files(req) if str(f.id) == what), None)
-            if f is None:
-                raise web.HTTPError(404, f"request {rid} has no released file {what}")
+            _, f = handler.run(lambda: workflow.downloadable_file(s, name, rid, what))  # refusals audited
             data = content_path(handler.ctx.settings.egress_store, f.sha256).read_bytes()
             handler.set_header("Content-Type", "application/octet-stream")
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f.name.rsplit("/", 1)[-1])
@@ -602,7 +599,7 @@ class DecisionAction(RequestPage):
             return self.show(rid, form=form)
         try:
             with session_scope() as s:
-                req = self.run(lambda: workflow.visible_request(s, name, rid))
+                req = workflow.decidable(s, name, rid, resolving=self.resolving)  # refusals audited
                 votes = self.file_votes(req)
                 if form.get("confirm") != "yes" or decision is None:  # without a decision, check says so
                     self.check(s, name, req, decision, votes)

@@ -20,6 +20,7 @@ from egress_review import membership, rules
 from egress_review.owndata import OwnDataIndex
 from egress_review.scan import rules_used, scan_bytes
 from egress_review.tables import across_files
+from egress_review.views import release_files
 from enclave import __version__, audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
@@ -161,12 +162,44 @@ def visible_file(session: Session, username: str, request_id: int, file_id: str)
         return req, f
 
 
+def decidable(session: Session, username: str, request_id: int, *, resolving: bool = False) -> ExportRequest:
+    """The request `username` may review (or resolve) now; a refusal is audited as a recorded decision's is.
+
+    The service asks this before its confirmation page, so a refused attempt (one's own request, a party
+    resolving her own conflict, a member of the project) is on the record even if never confirmed.
+    """
+    action = AuditAction.EXPORT_RESOLVE_REFUSED if resolving else AuditAction.EXPORT_REVIEW_REFUSED
+    with refusals_audited(session, username, action, request_id, step="preview"):
+        req = visible_request(session, username, request_id)
+        check = rules.check_can_resolve if resolving else rules.check_can_review
+        check(req, *parties(session, username, req))
+        return req
+
+
 def downloadable(session: Session, username: str, request_id: int) -> ExportRequest:
     """A released request its requester may download from now (`rules.check_can_download`); refusals are audited."""
     with refusals_audited(session, username, AuditAction.EXPORT_DOWNLOAD_REFUSED, request_id):
         req = visible_request(session, username, request_id)
         rules.check_can_download(req, *parties(session, username, req))
         return req
+
+
+def downloadable_file(session: Session, username: str, request_id: int,
+                      file_id: str) -> tuple[ExportRequest, ExportFile]:
+    """A released file of a request its requester may download from now; a withheld one is refused, audited.
+
+    Released means listed as released by the record and still allowed (`rules.check_can_release_file`).
+    """
+    with refusals_audited(session, username, AuditAction.EXPORT_DOWNLOAD_REFUSED, request_id, file=file_id):
+        req = visible_request(session, username, request_id)
+        rules.check_can_download(req, *parties(session, username, req))
+        f = next((f for f in req.files if str(f.id) == file_id), None)
+        if f is None:
+            raise NotFound(f"request {request_id} has no file {file_id}")
+        if f not in release_files(req):
+            raise NotAllowed(rules.why_not(lambda: rules.check_can_release_file(req, f))
+                             or f"file '{f.name}' was not released")
+        return req, f
 
 
 def own_requests(session: Session, username: str) -> list[ExportRequest]:

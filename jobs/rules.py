@@ -78,13 +78,17 @@ def can_cancel(job: Job, actor: User) -> bool:
 
 def check_can_release(job: Job, checker: User, project: Project) -> None:
     """Held outputs (checks said review) may be released by a reviewer independent of the project;
-    blocked ones never come back (they hold what must not be seen, such as identifiers)."""
+    blocked ones never come back (they hold what must not be seen, such as identifiers). Nothing goes
+    into the workspace of a suspended or expired project, as no export of it is reviewed then."""
     if Role.REVIEWER.value not in (checker.roles or []):
         raise NotAllowed("only output checkers (the reviewer role) may release a job's held outputs")
     if was_ever_member(project, checker):
         raise NotAllowed(f"you are or were a member of project '{project.slug}': you cannot check its outputs")
     if job.release != JobRelease.HELD:
         raise NotAllowed(f"job {job.id} has nothing held for review (its outputs are {job.release.value})")
+    reason = closed_reason(project, why=False)  # a checker is no member: the state, not the reason given for it
+    if reason:
+        raise NotAllowed(f"{reason}: job {job.id}'s held outputs cannot be released into its workspace now")
 
 
 def can_release(job: Job, checker: User, project: Project) -> bool:

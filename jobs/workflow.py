@@ -6,6 +6,9 @@ steward cancelling at the same moment cannot both win, and a job is recorded who
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from enclave import audit
 from enclave.audit import AuditAction
-from enclave.errors import EnclaveError, InvalidTransition, NotFound
+from enclave.db import session_scope
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.models import Job, JobRelease, JobState
 from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import Settings
@@ -24,6 +28,27 @@ from jobs.files import read_folder, snapshot
 from policies import Policies
 
 ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def refusals_audited(session: Session, actor: str, step: str, project: str, target: str) -> Iterator[None]:
+    """A refused submit, cancel, rerun or release is recorded (`job.refused`) in a transaction of its own.
+
+    The refused step's transaction is rolled back (nothing of it is kept); the refusal is then recorded
+    and raised again, so a member trying to release her own job's outputs is on the record.
+    """
+    try:
+        yield
+    except NotAllowed as exc:
+        session.rollback()
+        try:
+            with session_scope() as s:
+                audit.record(s, actor, AuditAction.JOB_REFUSED, project=project, target=target, step=step,
+                             reason=str(exc))
+        except Exception:  # the refusal itself stands; the database may be the reason
+            log.exception("could not audit a refused job %s", step)
+        raise
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -51,7 +76,8 @@ def submit(session: Session, settings: Settings, policies: Policies, username: s
         raise EnclaveError("--run is required: the command the job runs, e.g. \"python analysis/main.py\"")
     outputs = rules.check_outputs_dir(outputs)
     user, project = get_user(session, username), get_project(session, slug)
-    rules.check_can_submit(session, policies, user, project, active_count(session, slug))
+    with refusals_audited(session, username, "submit", slug, f"project:{slug}"):
+        rules.check_can_submit(session, policies, user, project, active_count(session, slug))
     jp = policies.workspace.jobs
     root = settings.workspace_dir(slug)
     if code.strip() not in (".", "", "/workspace"):
@@ -123,7 +149,8 @@ def mark_interrupted(session: Session, job: Job, reason: str) -> None:
 def cancel(session: Session, actor: str, job_id: int, reason: str = "") -> Job:
     """A queued job never starts; a running one is stopped by the runner (it sees the state change)."""
     job = get_job(session, job_id)
-    rules.check_can_cancel(job, get_user(session, actor))
+    with refusals_audited(session, actor, "cancel", job.project, f"job:{job.id}"):
+        rules.check_can_cancel(job, get_user(session, actor))
     _cas(session, job, ACTIVE, state=JobState.CANCELLED, reason=reason or f"cancelled by {actor}",
          ended_at=datetime.now(UTC))
     audit.record(session, actor, AuditAction.JOB_CANCEL, project=job.project, target=f"job:{job.id}",
@@ -135,10 +162,11 @@ def rerun(session: Session, settings: Settings, policies: Policies, actor: str, 
     """An interrupted job queued again as a new job with the same snapshot (what runs is what was submitted)."""
     old = get_job(session, job_id)
     user = get_user(session, actor)
-    rules.check_can_rerun(old, user)
     project = get_project(session, old.project)
-    rules.check_can_submit(session, policies, get_user(session, old.submitter), project,
-                           active_count(session, old.project))
+    with refusals_audited(session, actor, "rerun", old.project, f"job:{old.id}"):
+        rules.check_can_rerun(old, user)
+        rules.check_can_submit(session, policies, get_user(session, old.submitter), project,
+                               active_count(session, old.project))
     job = Job(project=old.project, submitter=old.submitter, command=old.command, outputs_dir=old.outputs_dir,
               code_sha256=old.code_sha256, code_manifest=old.code_manifest, image=settings.image,
               datasets=_datasets(project), limits=_limits(policies), rerun_of=old.id)
@@ -154,7 +182,8 @@ def release(session: Session, checker: str, job_id: int, *, release_it: bool, re
     if not reason.strip():
         raise EnclaveError("a reason is required: say what you checked")
     job = get_job(session, job_id)
-    rules.check_can_release(job, get_user(session, checker), get_project(session, job.project))
+    with refusals_audited(session, checker, "release", job.project, f"job:{job.id}"):
+        rules.check_can_release(job, get_user(session, checker), get_project(session, job.project))
     after = JobRelease.RELEASED if release_it else JobRelease.WITHHELD
     done = session.execute(update(Job).where(Job.id == job.id, Job.release == JobRelease.HELD)
                            .values(release=after, released_by=checker))

@@ -11,7 +11,18 @@ from pydantic import ValidationError
 
 from datasets_mount.mounts import data_mounts
 from enclave.errors import EnclaveError, NotAllowed, Unavailable
-from enclave.models import Approval, Dataset, Job, JobRelease, MemberRole, Membership, Project, User, WorkMode
+from enclave.models import (
+    Approval,
+    Dataset,
+    Job,
+    JobRelease,
+    MemberRole,
+    Membership,
+    Project,
+    ProjectState,
+    User,
+    WorkMode,
+)
 from enclave.modes import check_can_run_jobs, workspace_mode
 from enclave.settings import REPO_ROOT, SYNTHETIC_NOTICE, load_settings
 from jobs import rules
@@ -110,6 +121,7 @@ def test_outputs_must_be_a_folder_of_the_workspace_outside_jobs(bad: str) -> Non
 
 def test_a_held_output_is_released_only_by_an_independent_reviewer() -> None:
     project = _project(3)
+    project.state = ProjectState.ACTIVE  # open: a closed project's outputs are released by no one (test_egress_hostile)
     member = User(id=1, username="rose", roles=["researcher", "reviewer"])
     project.member_history.append(Membership(user=member, user_id=1, role=MemberRole.RESEARCHER))
     checker = User(id=2, username="oscar", roles=["reviewer"])
