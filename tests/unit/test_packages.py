@@ -307,7 +307,13 @@ def test_a_name_both_allowed_and_refused_is_a_policy_error():
 def test_every_refusal_reason_reads_in_chinese(pkg_world: Path):
     p = policy()
     reasons = [rules.refused_name_reason("evilpkg", p), rules.refused_name_reason("reqeusts", p),
-               "nobody decides their own package request", "give a reason: what the package is for in this project"]
+               "nobody decides their own package request", "give a reason: what the package is for in this project",
+               "give a reason: the researcher reads why the package was refused",
+               "package request 3 names no version: approve it with --version (a pinned version such as 2.2.3)",
+               "only package stewards (stewards in packages.yaml) approve or refuse package requests",
+               "you are not a member of project 'study'", "package request 3 is already refused",
+               "x==1: only wheels are accepted (x-1.tar.gz is a source distribution, which runs code when built; "
+               "a steward vets it first: vetted_sdists)"]
     for r in reasons:
         assert reason_zh(r) != r, r
 
