@@ -349,6 +349,7 @@ def dave_lab(browser: Browser) -> Iterator[Lab]:
     page.check(f"#project-{PROJECT}")
     page.click("#start-workspace")
     page.wait_for_url("**/user/dave/lab/**", timeout=180_000)
+    page.goto(f"{SITE_URL}/user/dave/lab/tree/workspace?reset")  # a fresh layout: the launcher, whatever was open
     page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
     expect(page.locator(".jp-Notebook .jp-Cell .cm-content").first).to_be_visible()
     expect(page.locator(".jp-StatusBar-Widget").filter(has_text="Idle").first).to_be_visible(timeout=90_000)
@@ -429,6 +430,7 @@ def test_an_operator_is_refused_the_researchers_workspace_and_it_is_audited(host
 def test_restarting_every_unit_with_a_workspace_running_loses_nothing(host: dict, dave_lab: Lab):
     dave_lab.run("x = 6 * 7\nprint('BEFORE', x)", "BEFORE 42")
     dave_lab.page.keyboard.press("Control+s")
+    dave_lab.page.get_by_role("button", name="Rename and Save").click()  # JupyterLab asks on a first save
     expect(dave_lab.page.locator(".jp-mod-dirty")).to_have_count(0)  # the notebook is saved in the workspace
     containers = on_host("docker", "ps", "-q", "--filter", "label=org.enclave.project").split()
     assert len(containers) == 1, containers
