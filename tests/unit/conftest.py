@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from jupyterhub.services.auth import HubOAuth
 
 from datasets_mount.synthetic import cohort
 from enclave.cli import main
@@ -66,3 +68,17 @@ def world(enclave_home: Path) -> Path:
         transition(s, "admin", "study", ProjectState.APPROVED, "ok")
         transition(s, "admin", "study", ProjectState.ACTIVE, "ok")
     return enclave_home / "store"
+
+
+@pytest.fixture
+def own_hub_auth() -> Iterator[None]:
+    """A fresh hub-auth object for a service started in the test process, and none left behind.
+
+    JupyterHub's handlers take `HubOAuth.instance()`, a process-wide singleton built from the environment of
+    the first service that asks. In production every service is its own process; in one test process a
+    service started after another would inherit the first one's cookie name and OAuth client and send every
+    signed-in request back to the hub's login (302).
+    """
+    HubOAuth.clear_instance()
+    yield
+    HubOAuth.clear_instance()

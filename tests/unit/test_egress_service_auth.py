@@ -53,7 +53,7 @@ class Service:
 
 
 @pytest.fixture
-def egress(world: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+def egress(world: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
     settings = get_settings()
     for key, value in service.hub_env(settings).items():
         monkeypatch.setenv(key, value)

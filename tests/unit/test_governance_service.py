@@ -46,7 +46,7 @@ class Client:
 
 
 @pytest.fixture
-def site(gov, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # type: ignore[no-untyped-def] # noqa: F811
+def site(gov, own_hub_auth, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # type: ignore[no-untyped-def] # noqa: F811
     settings = get_settings()
     for key, value in service.hub_env(settings).items():
         monkeypatch.setenv(key, value)
