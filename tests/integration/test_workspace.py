@@ -179,7 +179,9 @@ def test_download_paths_are_closed_server_side(enclave: Enclave, running):
                  "/view/workspace/result.txt"):
         r = alice.http.get(base + path, timeout=30)
         assert r.status_code == 403, (path, r.status_code)
-    # The contents API still returns file contents to the page; docs/security.md says so.
+    # The contents API still returns file contents to the page; docs/security.md says so. Opening the lab first
+    # signs alice in to her server (the OAuth step a browser takes), so this test does not rely on an earlier one.
+    assert alice.http.get(base + "/lab", timeout=30).status_code == 200
     r = alice.http.get(base + "/api/contents/workspace/result.txt?content=1", timeout=30)
     assert r.status_code == 200
 
