@@ -80,9 +80,10 @@ def test_requests_from_the_workspace_are_copied_checked_and_tricks_refused(encla
     assert "11010519491231002X" not in json.dumps(blocked)  # findings never repeat the value
     assert "symbolic link" in r["symlink"]["err"]
     assert "inside the project workspace" in r["dotdot"]["err"]
-    assert "inside the project workspace" in r["absolute"]["err"]
+    # a path outside /workspace is refused in the workspace, before any request, in one sentence
+    assert "is not in your project's workspace" in r["absolute"]["err"]
     assert "hard link" in r["hardlink"]["err"]
-    assert "inside the project workspace" in r["device"]["err"]
+    assert "is not in your project's workspace" in r["device"]["err"]
     assert "justification" in r["no_reason"]["err"]
     mine = {r["clean"]["out"]["id"], r["blocked"]["out"]["id"]}
     assert [x["state"] for x in r["listed"]["out"] if x["id"] in mine] == ["submitted", "submitted"]
