@@ -39,17 +39,15 @@ from enclave.audit import AuditAction
 from enclave.checksums import content_path
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
-from enclave.i18n import pick_language
 from enclave.models import Decision, ExportRequest, ExportState, Review
 from enclave.pii.keyed import index_key, index_root
 from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import EGRESS_PREFIX, EGRESS_SERVICE, Settings, get_settings
+from enclave.webpages import PageBasics
 from policies import load_policies
 from policies.loader import Policies
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
 log = logging.getLogger("egress-review")
 
 
@@ -97,7 +95,7 @@ def _status(exc: EnclaveError) -> int:
     return 400
 
 
-class Handler(HubOAuthenticated, web.RequestHandler):
+class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
     required_scope = SERVICE_ACCESS
     api = False
 
@@ -144,10 +142,6 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         super().check_xsrf_cookie()
 
     @property
-    def lang(self) -> str:
-        return pick_language(self.request.headers.get("Accept-Language", ""))
-
-    @property
     def t(self) -> Callable[[str], str]:
         return translator(self.lang)
 
@@ -157,13 +151,6 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         if not user or user.get("kind", "user") != "user":
             raise web.HTTPError(403, "only people can use export requests")
         return str(user["name"])
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Cache-Control", "no-store")
 
     def page(self, template: str, **kw: Any) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")

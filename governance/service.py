@@ -28,10 +28,10 @@ from enclave.access import accreditation_of, projects_for, record_accreditation,
 from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
-from enclave.i18n import pick_language
 from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
+from enclave.webpages import PageBasics
 from governance import catalogue, documents, notify, rules, supervision, workflow
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
@@ -39,8 +39,6 @@ from policies import load_policies
 from policies.loader import Policies
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
 SERVICE_ACCESS = f"access:services!service={GOVERNANCE_SERVICE}"
 log = logging.getLogger("governance")
 
@@ -59,7 +57,7 @@ def _status(exc: EnclaveError) -> int:
     return 400
 
 
-class Handler(HubOAuthenticated, web.RequestHandler):
+class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
     def initialize(self, ctx: Context) -> None:
         self.ctx = ctx
 
@@ -72,10 +70,6 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         return self.ctx.policies
 
     @property
-    def lang(self) -> str:
-        return pick_language(self.request.headers.get("Accept-Language", ""))
-
-    @property
     def t(self) -> Callable[[str], str]:
         return translator(self.lang)
 
@@ -85,13 +79,6 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         if not user or user.get("kind", "user") != "user":
             raise web.HTTPError(403, "only people use the governance pages")
         return str(user["name"])
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Cache-Control", "no-store")
 
     def me(self, session: Any) -> User:
         return self.run(lambda: get_user(session, self.username))
