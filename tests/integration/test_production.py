@@ -54,6 +54,21 @@ ACCOUNTS = {
              "email": "olga@hospital.test"},
 }
 CHROMIUM = "/usr/bin/chromium"
+# The host shares this machine's checkout, virtualenv, Python and Node.js at the paths they have here, wherever
+# the checkout is (CI's is not where a developer's is): the venv's scripts name their interpreter by absolute path
+REPO = str(REPO_ROOT)
+VENV = f"{REPO}/.venv"
+PYTHON_PREFIX = str(Path(VENV, "bin", "python3").resolve().parent.parent)
+NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
+NODE_MODULES = "/usr/lib/node_modules"
+
+
+def _shared_mounts() -> list[str]:
+    """Bind mounts of the checkout, Python and Node.js at their own paths; a Python or Node.js under /usr is
+    the image's own Debian one (mounting /usr over the host's would replace its system)."""
+    mounts = [REPO, NODE] + ([PYTHON_PREFIX] if not PYTHON_PREFIX.startswith("/usr") else [])
+    mounts += [NODE_MODULES] if Path(NODE_MODULES).is_dir() else []
+    return [a for m in mounts for a in ("-v", f"{m}:{m}:ro")]
 UNITS = ["enclave-proxy", "enclave-egress-review", "enclave-governance", "enclave-hub"]
 
 
@@ -73,7 +88,7 @@ def on_host(*cmd: str, **kw) -> str:
 def enclave_cli(*args: str) -> object:
     """The enclave CLI on the host, with the environment the units get from /etc/enclave/enclave.env."""
     out = on_host("sh", "-c", "set -a && . /etc/enclave/enclave.env && set +a && "
-                  f"ENCLAVE_ACTOR=test /work/main/.venv/bin/enclave {' '.join(args)} --json")
+                  f"ENCLAVE_ACTOR=test {VENV}/bin/enclave {' '.join(args)} --json")
     return json.loads(out)
 
 
@@ -127,9 +142,9 @@ def _inventory(client_secret_file: str) -> dict:
     """ansible/inventory/production.yml with this test's names, ports and CA (JSON is YAML)."""
     return {"all": {"children": {"enclave_hosts": {
         "hosts": {"localhost": {"ansible_connection": "local",
-                                "ansible_python_interpreter": "/work/main/.venv/bin/python"}},
+                                "ansible_python_interpreter": f"{VENV}/bin/python"}},
         "vars": {
-            "enclave_repo": "/work/main", "enclave_home": "/var/lib/enclave", "enclave_config_dir": "/etc/enclave",
+            "enclave_repo": REPO, "enclave_home": "/var/lib/enclave", "enclave_config_dir": "/etc/enclave",
             "enclave_build_cache": "/srv/enclave-test/build",
             # the checkout is this machine's, read-only: its software was installed by scripts/setup.sh here
             # (the playbooks' software step is tests/integration/test_ansible.py's)
@@ -169,7 +184,6 @@ def _start_container(gateway: str) -> None:
     """systemd as PID 1 needs /run and /run/lock as tmpfs and the cgroup tree writable (its engine too);
     loop devices for the projects' filesystems."""
     (STATE / "docker").mkdir(parents=True, exist_ok=True)
-    node_modules = "/usr/lib/node_modules"
     loops = sorted(str(p) for p in Path("/dev").glob("loop*"))
     sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", "enclave-host",
        *[a for c in CAPS for a in ("--cap-add", c)], *[a for d in loops for a in ("--device", d)],
@@ -178,8 +192,7 @@ def _start_container(gateway: str) -> None:
        "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
        "--network", NETWORK, "--add-host", f"{IDP}:{gateway}",
-       "-v", f"{REPO_ROOT}:/work/main:ro", "-v", "/root/.pyenv:/root/.pyenv:ro",
-       "-v", "/usr/bin/node:/usr/bin/node:ro", "-v", f"{node_modules}:{node_modules}:ro",
+       *_shared_mounts(),
        "-v", f"{STATE / 'docker'}:/var/lib/docker", "-v", f"{RUN}:/srv/enclave-test", IMAGE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -209,9 +222,9 @@ def _load_images() -> None:
 
 
 def playbook(*names: str) -> str:
-    res = sh("docker", "exec", "-w", "/work/main/ansible", "-e", "ANSIBLE_NOCOLOR=1",
+    res = sh("docker", "exec", "-w", f"{REPO}/ansible", "-e", "ANSIBLE_NOCOLOR=1",
              "-e", "ANSIBLE_LOCAL_TEMP=/tmp/ansible-local", "-e", "ANSIBLE_REMOTE_TEMP=/tmp/ansible-remote",
-             CONTAINER, "/work/main/.venv/bin/ansible-playbook", "-i", "/srv/enclave-test/inventory.yml", *names,
+             CONTAINER, f"{VENV}/bin/ansible-playbook", "-i", "/srv/enclave-test/inventory.yml", *names,
              timeout=1200)
     return res.stdout.decode()
 
@@ -372,7 +385,7 @@ def test_the_playbooks_install_systemd_units_config_in_etc_state_in_var_lib_logs
         assert name in files, files
     # the demo identity provider is never installed on a production host: no unit, nothing on its port
     assert "enclave-idp" not in on_host("systemctl", "list-unit-files", "--no-pager")
-    closed = on_host("/work/main/.venv/bin/python", "-c", "import socket,sys; s=socket.socket(); "
+    closed = on_host(f"{VENV}/bin/python", "-c", "import socket,sys; s=socket.socket(); "
                      "print(s.connect_ex(('127.0.0.1', 9000)))").strip()
     assert closed != "0"
 
