@@ -38,11 +38,11 @@ def seed(home: Path) -> int:
     from click.testing import CliRunner
 
     from datasets_mount.synthetic import cohort
-    from enclave.cli import main
     from enclave.db import session_scope
     from enclave.models import Party, StepDecision
     from enclave.projects import upsert_user
     from enclave.settings import get_settings
+    from enclave_ops.cli import main
     from governance import workflow
     from policies import load_policies
 

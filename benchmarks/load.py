@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.report import summary, tail, write  # noqa: E402
 from benchmarks.starts import FAILED, alone_then_together, succeeded  # noqa: E402
 from egress_review.scan import scan_bytes  # noqa: E402
-from enclave.demo import DEMO_PROJECT  # noqa: E402
-from enclave.harness import instance, run_in  # noqa: E402
+from enclave_demo.data import DEMO_PROJECT  # noqa: E402
+from enclave_demo.harness import instance, run_in  # noqa: E402
 from policies import load_policies  # noqa: E402
 
 STARTS, SUBMISSIONS, REVIEWERS = 20, 200, 50

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import summary, write  # noqa: E402
 from benchmarks.starts import FAILED, alone_then_together, succeeded  # noqa: E402
-from enclave.demo import DEMO_PROJECT  # noqa: E402
-from enclave.harness import instance  # noqa: E402
+from enclave_demo.data import DEMO_PROJECT  # noqa: E402
+from enclave_demo.harness import instance  # noqa: E402
 
 RUNS = 10
 CONCURRENT = 10

@@ -6,8 +6,8 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from enclave.demo import DEMO_PROJECT
-from enclave.harness import Enclave, HubSession
+from enclave_demo.data import DEMO_PROJECT
+from enclave_demo.harness import Enclave, HubSession
 
 FAILED: list[str] = []  # why starts failed, in the order they failed (a benchmark reports how many and why)
 

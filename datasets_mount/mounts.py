@@ -10,7 +10,7 @@ from pathlib import Path
 
 from enclave.errors import Unavailable
 from enclave.models import Dataset, WorkMode
-from enclave.settings import SYNTHETIC_NOTICE, Settings
+from enclave.settings import DATA_MOUNT, SYNTHETIC_NOTICE, Settings
 from enclave.workspace_fs import ensure_workspace
 
 
@@ -25,7 +25,7 @@ class Mount:
 
 
 def dataset_mount(location: Path, name: str) -> Mount:
-    return Mount(location, f"/data/{name}", True)
+    return Mount(location, f"{DATA_MOUNT}/{name}", True)
 
 
 NOTICE = """# Synthetic data / 合成数据
@@ -75,7 +75,7 @@ def data_mounts(settings: Settings, datasets: Sequence[Dataset], mode: WorkMode)
         return [dataset_mount(Path(d.location), d.name) for d in datasets]
     mounts = [dataset_mount(_dummy_view(settings, d), d.name) for d in datasets]
     notice = notice_file(settings)
-    mounts += [Mount(notice, f"/data/{SYNTHETIC_NOTICE}", True),
+    mounts += [Mount(notice, f"{DATA_MOUNT}/{SYNTHETIC_NOTICE}", True),
                Mount(notice, f"/srv/enclave/{SYNTHETIC_NOTICE}", True)]  # JupyterLab's file browser root
     return mounts
 

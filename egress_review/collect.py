@@ -30,7 +30,7 @@ import regex
 
 from egress_review import reader
 from enclave.errors import EnclaveError
-from enclave.settings import WORKSPACE_GID, WORKSPACE_UID
+from enclave.settings import WORKSPACE_GID, WORKSPACE_MOUNT, WORKSPACE_UID
 
 log = logging.getLogger("egress-review")
 T = TypeVar("T")
@@ -61,7 +61,7 @@ def clean(relpath: str) -> str:
         raise CollectError(f"{shown(relpath)!r}: file names with invisible or direction-changing characters "
                            f"({codes}) are refused; rename the file")
     check_normalised(relpath)
-    p = PurePosixPath(relpath.removeprefix("/workspace/"))
+    p = PurePosixPath(relpath.removeprefix(WORKSPACE_MOUNT + "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise CollectError(f"{relpath}: only paths inside the project workspace can be exported")
     return str(p)

@@ -33,7 +33,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from egress_review.findings import Finding, Verdict
-from enclave.settings import WORKSPACE_GID, WORKSPACE_UID, get_settings
+from enclave.settings import INSTANCE_LABEL, ROLE_LABEL, WORKSPACE_GID, WORKSPACE_UID, get_settings
 
 TIMEOUT = 300  # seconds, then the container is removed
 CPUS = "1"
@@ -114,7 +114,7 @@ def docker_argv(docker_exe: str, name: str, image: str) -> list[str]:
             "--user", f"{WORKSPACE_UID}:{WORKSPACE_GID}",
             "--cpus", CPUS, "--memory", MEMORY, "--memory-swap", MEMORY, "--pids-limit", PIDS, "--ipc", "none",
             "--init", "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=256m", "--log-driver", "none", "--no-healthcheck",
-            "--label", "org.enclave.role=mia", "--label", f"org.enclave.instance={settings.instance}",
+            "--label", f"{ROLE_LABEL}=mia", "--label", f"{INSTANCE_LABEL}={settings.instance}",
             "--workdir", "/tmp", "--entrypoint", "python3", image, "-I", "-c", ATTACK]
 
 

@@ -42,7 +42,15 @@ from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.models import Decision, ExportRequest, ExportState, Review
 from enclave.pii.keyed import index_key, index_root
 from enclave.projects import active_datasets, get_project, get_user
-from enclave.settings import EGRESS_PREFIX, EGRESS_SERVICE, Settings, get_settings
+from enclave.settings import (
+    EGRESS_PREFIX,
+    EGRESS_SERVICE,
+    INSTANCE_LABEL,
+    PROJECT_LABEL,
+    USER_LABEL,
+    Settings,
+    get_settings,
+)
 from enclave.webpages import PageBasics
 from policies import load_policies
 from policies.loader import Policies
@@ -75,9 +83,9 @@ class Context:
         client = docker.from_env()
         try:
             for c in client.containers.list(filters={"status": "running", "label": [
-                    f"org.enclave.instance={self.settings.instance}", f"org.enclave.user={username}"]}):
+                    f"{INSTANCE_LABEL}={self.settings.instance}", f"{USER_LABEL}={username}"]}):
                 nets = c.attrs["NetworkSettings"]["Networks"].values()
-                return c.labels["org.enclave.project"], {n["IPAddress"] for n in nets if n.get("IPAddress")}
+                return c.labels[PROJECT_LABEL], {n["IPAddress"] for n in nets if n.get("IPAddress")}
         finally:
             client.close()
         return None

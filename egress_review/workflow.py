@@ -38,6 +38,7 @@ from enclave.models import (
     User,
 )
 from enclave.projects import get_project, get_user
+from enclave.provenance import provenance_of_outputs
 from policies.schema import EgressPolicy
 
 log = logging.getLogger(__name__)
@@ -397,8 +398,6 @@ def release(session: Session, actor: str, request_id: int) -> Release:
 
 def _job_provenance(session: Session, project: str, files: list[ExportFile]) -> list[dict[str, Any]]:
     """Released files that a blind-mode job made carry its provenance record (code, image, data versions)."""
-    from jobs.workflow import provenance_of_outputs
-
     digests = {f.sha256 for f in files} | {str(f.scan.get("original_sha256")) for f in files}
     return provenance_of_outputs(session, project, digests)
 

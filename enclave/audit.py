@@ -62,6 +62,7 @@ class AuditAction(enum.StrEnum):
     ACCESS_DENIED = "hub.access.denied"  # someone tried another user's server, tokens or spawn page
     BACKUP_CREATE = "backup.create"
     BACKUP_DRILL = "backup.drill"
+    BACKUP_RESTORE = "backup.restore"  # a backup restored into the enclave's own home (a rebuilt host)
     # governance (the governance service): applications, approvals, catalogue, accreditation, supervision
     APPLICATION_SAVE = "application.save"  # a draft saved
     APPLICATION_SUBMIT = "application.submit"  # a version submitted (an amendment carries its diff)

@@ -55,6 +55,8 @@ from enclave.settings import Settings
 from policies.schema import BackupPolicy
 
 MANIFEST = "backup.json"
+ENCLAVE_DB = "enclave"  # enclave.sqlite or enclave.pgdump in a backup
+HUB_DB = "jupyterhub"  # jupyterhub.sqlite: where a restored home's hub finds it by default
 SIGNATURE = "backup.json.sig"
 SIGNING_ALG = "Ed25519"
 
@@ -151,22 +153,31 @@ def _copytree(src: Path, dst: Path, keep: Callable[[Path], bool] = lambda p: Tru
             os.chmod(target, 0o600)
 
 
-def _db_snapshot(settings: Settings, dest: Path) -> str:
-    url = settings.db_url
+def _db_snapshot(url: str, dest: Path, stem: str) -> str:
+    """A consistent copy of one database into `dest` as `<stem>.sqlite` or `<stem>.pgdump`; its kind."""
     if url.startswith("sqlite"):
         src = sqlite3.connect(url.split("///", 1)[1])
-        dst = sqlite3.connect(dest / "enclave.sqlite")
+        dst = sqlite3.connect(dest / f"{stem}.sqlite")
         with dst:
             src.backup(dst)  # a consistent copy while the enclave keeps writing
         src.close()
         dst.close()
         return "sqlite"
     if url.startswith("postgresql"):
-        with open(dest / "enclave.pgdump", "wb") as out, pg_connection(url) as (conninfo, env):
+        with open(dest / f"{stem}.pgdump", "wb") as out, pg_connection(url) as (conninfo, env):
             subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--dbname", conninfo], stdout=out,
                            env=env, check=True)
         return "postgresql"
     raise BackupError(f"cannot back up database {url.split(':', 1)[0]}")
+
+
+def _hub_db_snapshot(settings: Settings, dest: Path) -> str | None:
+    """The hub's own database (its users, servers and API tokens) beside the enclave's: a restored host
+    keeps its researchers' tokens and named servers. None when the hub has never run (no SQLite file)."""
+    url = settings.hub_db_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[1]).exists():
+        return None
+    return _db_snapshot(url, dest, HUB_DB)
 
 
 def _dataset_manifests(dest: Path) -> None:
@@ -193,7 +204,9 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
     if settings.audit_anchor.exists():
         _copytree(settings.audit_anchor.parent, dest / "audit", lambda p: p.name == "head.json")
     progress("database")
-    db_kind = _db_snapshot(settings, dest)
+    db_kind = _db_snapshot(settings.db_url, dest, ENCLAVE_DB)
+    progress("hub database")
+    hub_kind = _hub_db_snapshot(settings, dest)
     progress("secrets")
     _copytree(settings.secrets_dir, dest / "secrets",
               lambda p: not p.name.startswith("demo-") and p not in (settings.backup_signing_key,
@@ -213,13 +226,14 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
     files = {str(p.relative_to(dest)): {"sha256": _sha256(p), "bytes": p.stat().st_size}
              for p in sorted(dest.rglob("*")) if p.is_file()}
     manifest = {"created_at": datetime.now(UTC).isoformat(), "enclave": __version__, "source_home": str(home),
-                "database": db_kind, "with_datasets": with_datasets, "files": files}
+                "database": db_kind, "hub_database": hub_kind, "with_datasets": with_datasets, "files": files}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1))
     os.chmod(dest / MANIFEST, 0o600)
     progress("signature")
     _sign(dest, key)
     return {"backup": str(dest), "files": len(files), "bytes": sum(f["bytes"] for f in files.values()),
-            "database": db_kind, "with_datasets": with_datasets, "signed_by": key.thumbprint()}
+            "database": db_kind, "hub_database": hub_kind, "with_datasets": with_datasets,
+            "signed_by": key.thumbprint()}
 
 
 def _check_files(src: Path, manifest: dict[str, Any]) -> list[str]:
@@ -237,10 +251,13 @@ def _check_files(src: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 def restore(src: Path, target: Path, key_file: Path, verify: bool = True,
-            db_url: str | None = None) -> dict[str, Any]:
+            db_url: str | None = None, hub_db_url: str | None = None, with_hub: bool = True) -> dict[str, Any]:
     """Restore into an empty place (a new ENCLAVE_HOME), then prove it is whole.
 
-    `key_file` is the signing key (or its public half) the backup must have been signed with.
+    `key_file` is the signing key (or its public half) the backup must have been signed with. A PostgreSQL
+    backup goes into the empty databases `db_url` (the enclave's) and `hub_db_url` (the hub's; a SQLite
+    hub database is restored as the home's own `jupyterhub.sqlite`). `with_hub=False` (the drill) checks the
+    hub's dump against the manifest like every file but loads it nowhere.
     """
     try:
         manifest = json.loads((src / MANIFEST).read_text())
@@ -251,24 +268,60 @@ def restore(src: Path, target: Path, key_file: Path, verify: bool = True,
     problems = _check_signature(src, _load_key(key_file)) + _check_files(src, manifest)
     if problems:  # never restore from a damaged or rewritten backup
         return {"ok": False, "restored": None, "problems": problems}
+    _check_database_targets(manifest, db_url, hub_db_url, with_hub)  # before anything is copied
     target.mkdir(parents=True, exist_ok=True)
     os.chmod(target, 0o700)
     for name in manifest["files"]:
         dst = target / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / name, dst)
-    url = db_url or f"sqlite:///{target / 'enclave.sqlite'}"
+    url = db_url or f"sqlite:///{target / f'{ENCLAVE_DB}.sqlite'}"
     if manifest["database"] == "postgresql":
-        if not db_url:
-            raise BackupError("a PostgreSQL backup needs --db-url of an empty database to restore into")
-        with pg_connection(db_url) as (conninfo, env):
-            subprocess.run(["pg_restore", "--no-owner", "--dbname", conninfo, str(target / "enclave.pgdump")],
-                           env=env, check=True)
+        _pg_restore(str(db_url), target / f"{ENCLAVE_DB}.pgdump")
+    hub_kind = manifest.get("hub_database")
+    hub_url = f"sqlite:///{target / f'{HUB_DB}.sqlite'}" if hub_kind == "sqlite" else hub_db_url
+    if hub_kind == "postgresql" and with_hub:
+        _pg_restore(str(hub_db_url), target / f"{HUB_DB}.pgdump")
     result: dict[str, Any] = {"ok": True, "restored": str(target), "db_url": _shown(url),
+                              "hub_db_url": _shown(hub_url) if hub_url and with_hub else None,
                               "files": len(manifest["files"]), "problems": []}
     if verify:
         result.update(verify_home(target, url, manifest))
+        if hub_url and with_hub:
+            try:
+                result["checked"]["hub_users"] = _hub_users(hub_url)
+            except BackupError as exc:
+                result.update(ok=False, problems=[*result["problems"], str(exc)])
     return result
+
+
+def _hub_users(url: str) -> int:
+    """The restored hub database opens and holds its users (the hub migrates its own schema at start)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM users")).scalar_one())
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same: not a usable hub database
+        raise BackupError(f"the restored hub database cannot be read: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _check_database_targets(manifest: dict[str, Any], db_url: str | None, hub_db_url: str | None,
+                            with_hub: bool) -> None:
+    """A PostgreSQL dump needs an empty database to go into: say which one is missing before copying."""
+    if manifest["database"] == "postgresql" and not db_url:
+        raise BackupError("a PostgreSQL backup needs --db-url of an empty database to restore into")
+    if manifest.get("hub_database") == "postgresql" and with_hub and not hub_db_url:
+        raise BackupError("this backup holds the hub's PostgreSQL database: give --hub-db-url of an empty "
+                          "database to restore it into")
+
+
+def _pg_restore(url: str, dump: Path) -> None:
+    with pg_connection(url) as (conninfo, env):
+        subprocess.run(["pg_restore", "--no-owner", "--dbname", conninfo, str(dump)], env=env, check=True)
 
 
 def verify_home(home: Path, db_url: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -370,7 +423,8 @@ def _refused(snapshot_id: str | None, problems: list[str]) -> dict[str, Any]:
 
 
 def restore_snapshot(settings: Settings, ref: str, target: Path, key_file: Path, policy: BackupPolicy,
-                     verify: bool = True, db_url: str | None = None) -> dict[str, Any]:
+                     verify: bool = True, db_url: str | None = None, hub_db_url: str | None = None,
+                     with_hub: bool = True) -> dict[str, Any]:
     """Restore snapshot `ref` (an id or `latest`) into the empty `target` once it has proved whole.
 
     Everything happens in a scratch place beside the target: the repository is checked (with the policy's
@@ -397,7 +451,7 @@ def restore_snapshot(settings: Settings, ref: str, target: Path, key_file: Path,
         staged = scratch / "snapshot" / STAGED
         if not (staged / MANIFEST).exists():
             return _refused(snap_id, [f"snapshot {snap_id[:8]} holds no {MANIFEST}: not an enclave backup"])
-        result = restore(staged, scratch / "home", key_file, verify, db_url)
+        result = restore(staged, scratch / "home", key_file, verify, db_url, hub_db_url, with_hub)
         if not result["ok"]:
             return {**result, "restored": None, "snapshot": snap_id}
         if target.exists():
@@ -405,7 +459,9 @@ def restore_snapshot(settings: Settings, ref: str, target: Path, key_file: Path,
         (scratch / "home").rename(target)
         moved = {"restored": str(target), "snapshot": snap_id}
         if not db_url:
-            moved["db_url"] = _shown(f"sqlite:///{target / 'enclave.sqlite'}")
+            moved["db_url"] = _shown(f"sqlite:///{target / f'{ENCLAVE_DB}.sqlite'}")
+        if (result.get("hub_db_url") or "").startswith("sqlite"):
+            moved["hub_db_url"] = _shown(f"sqlite:///{target / f'{HUB_DB}.sqlite'}")
         return {**result, **moved}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -422,7 +478,7 @@ def drill(settings: Settings, policy: BackupPolicy, actor: str, db_url: str | No
     scratch = Path(tempfile.mkdtemp(prefix=".enclave-drill-", dir=settings.home))
     try:
         result = restore_snapshot(settings, "latest", scratch / "home", settings.backup_signing_key, policy,
-                                  True, db_url)
+                                  True, db_url, with_hub=False)
     except EnclaveError as exc:
         result = _refused(None, [str(exc)])
     finally:

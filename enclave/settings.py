@@ -154,6 +154,15 @@ EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
 # Catalogue, project applications and approvals, accreditation, audit pages: a hub service like egress-review.
 GOVERNANCE_SERVICE = "governance"
 GOVERNANCE_PREFIX = f"/services/{GOVERNANCE_SERVICE}/"
+# The labels every container the enclave starts carries, so each part finds its own (and only its own
+# instance's: two enclaves share one engine in the tests) without spelling them again.
+INSTANCE_LABEL = "org.enclave.instance"
+PROJECT_LABEL = "org.enclave.project"  # a workspace: the project it belongs to
+USER_LABEL = "org.enclave.user"  # a workspace: whose it is
+ROLE_LABEL = "org.enclave.role"  # a helper container: what it is for (e.g. "mia", the membership check)
+# Where a container sees the project's files: its workspace (read-write) and the approved datasets (read-only).
+WORKSPACE_MOUNT = "/workspace"
+DATA_MOUNT = "/data"
 # Blind-mode jobs: their containers carry these labels (never org.enclave.project, which marks workspaces),
 # and their checked results come back into the project workspace under this folder, read-only.
 JOB_LABEL = "org.enclave.job"

@@ -15,7 +15,7 @@ import docker
 
 from enclave import audit
 from enclave.db import session_scope
-from enclave.settings import Settings
+from enclave.settings import INSTANCE_LABEL, PROJECT_LABEL, USER_LABEL, Settings
 
 HUB_SERVICE = "enclave-admin"
 HUB_SCOPES = ["list:users", "read:users", "read:servers", "delete:servers"]
@@ -43,15 +43,15 @@ def stop_project_workspaces(settings: Settings, slug: str, reason: str, actor: s
         pass  # hub down: the containers are removed directly below
     try:
         client = docker.from_env()
-        containers = client.containers.list(all=True, filters={"label": [f"org.enclave.project={slug}",
-                                                                          f"org.enclave.instance={settings.instance}"]})
+        containers = client.containers.list(all=True, filters={"label": [f"{PROJECT_LABEL}={slug}",
+                                                                          f"{INSTANCE_LABEL}={settings.instance}"]})
     except docker.errors.DockerException:
         # No engine answers: it runs without live-restore, so no container of it runs either, and the
         # spawner checks the project's state before anything starts again.
         containers = []
     for c in containers:
         c.remove(force=True)
-        user = c.labels.get("org.enclave.user", "")
+        user = c.labels.get(USER_LABEL, "")
         if user not in stopped:
             stopped.append(user)
     if stopped:

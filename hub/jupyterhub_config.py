@@ -44,7 +44,7 @@ c.JupyterHub.trusted_downstream_ips = list(settings.trusted_proxies)
 # (hub.spawn_form.STAGES); refusals come sooner and are shown on the spawn form.
 c.JupyterHub.tornado_settings = {"log_function": log_request, "slow_spawn_timeout": 1}
 
-c.ConfigurableHTTPProxy.should_start = False  # enclave.runner (or systemd) runs it, so hub restarts keep routes
+c.ConfigurableHTTPProxy.should_start = False  # enclave_demo.runner (or systemd) runs it, so hub restarts keep routes
 c.ConfigurableHTTPProxy.api_url = f"http://{settings.internal_address}:{settings.proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy-auth")
 
@@ -90,7 +90,7 @@ c.JupyterHub.load_roles = [
     # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
     {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
-# Export requests, reviews and releases: a hub service (run by enclave.runner or systemd) behind the proxy.
+# Export requests, reviews and releases: a hub service (run by enclave_demo.runner or systemd) behind the proxy.
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
                                   f"access:services!service={GOVERNANCE_SERVICE}"}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import docker
 from docker.errors import NotFound
 
-from enclave.settings import INTERNAL_ADDRESS
+from enclave.settings import INSTANCE_LABEL, INTERNAL_ADDRESS, PROJECT_LABEL
 
 BRIDGE_PREFIX = "enc"
 CHAIN = "ENCLAVE-INPUT"
@@ -35,7 +35,7 @@ FORWARD_CHAIN = "ENCLAVE-FORWARD"
 NAT_CHAIN = "ENCLAVE-PREROUTING"
 EXTERNAL_CHAIN = "ENCLAVE-EXTERNAL"
 _BRIDGE = re.compile(rf"{BRIDGE_PREFIX}[0-9a-f]{{11}}")
-LABEL = "org.enclave.project"
+LABEL = PROJECT_LABEL  # the networks carry the same label as the workspaces
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def ensure_project_network(client: docker.DockerClient, instance: str, slug: str
             options={"com.docker.network.bridge.name": bridge_name(instance, slug),
                      "com.docker.network.bridge.enable_ip_masquerade": "false",
                      "com.docker.network.bridge.enable_icc": "true"},
-            labels={LABEL: slug, "org.enclave.instance": instance},
+            labels={LABEL: slug, INSTANCE_LABEL: instance},
         )
         net.reload()
     if not net.attrs.get("Internal"):

@@ -83,18 +83,26 @@ def _current_name(handler: Any) -> str:
 
 
 def log_request(handler: Any) -> None:
-    """JupyterHub's access log, plus an audit record for a refused attempt at someone else's server or tokens."""
+    """JupyterHub's access log, plus an audit record for a refused attempt at someone else's server or tokens.
+
+    JupyterHub refuses with 403, or with 404 when the caller may not even know the user exists (an operator
+    asking to mint a token for a researcher): on the users API, a signed-in caller's 404 is a refusal too.
+    """
     jupyterhub_log_request(handler)
-    if handler.get_status() != 403:
+    status = handler.get_status()
+    if status not in (403, 404):
         return
     parts = urlsplit(handler.request.uri)
     target = target_user(parts.path, parts.query)
     actor = _current_name(handler)
     if target is None or target == actor:
         return
+    if status == 404 and not (actor and parts.path.startswith("/hub/api/users/")):
+        return
     try:
         with session_scope() as s:
             audit.record(s, actor or "anonymous", AuditAction.ACCESS_DENIED, target=target,
-                         method=handler.request.method, path=parts.path, ip=handler.request.remote_ip)
+                         method=handler.request.method, path=parts.path, ip=handler.request.remote_ip,
+                         status=status)
     except Exception:  # noqa: BLE001 - the refusal stands; a failed record is logged, never a crashed request
         handler.log.exception("could not record refused access to %s's server in the audit trail", target)

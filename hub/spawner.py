@@ -20,7 +20,7 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError
 from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
-from enclave.settings import EGRESS_PREFIX, get_settings
+from enclave.settings import EGRESS_PREFIX, INSTANCE_LABEL, PROJECT_LABEL, USER_LABEL, WORKSPACE_MOUNT, get_settings
 from hub.i18n import handler_language
 from hub.network import ensure_firewall, ensure_project_network
 from hub.spawn_form import Progress, limits_text, mounts_text, project_form, ready_event, refusal
@@ -150,7 +150,7 @@ class EnclaveSpawner(DockerSpawner):
                              target=self.user.name, reason=str(exc))
             raise refusal(503, lang, f"The project's workspace cannot be mounted: {exc}") from exc
         progress.stage("mounts", mounts=mounts_text(lang, datasets))
-        mounts.append(Mount(workspace, "/workspace", False))
+        mounts.append(Mount(workspace, WORKSPACE_MOUNT, False))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
 
         self.project = slug
@@ -164,8 +164,8 @@ class EnclaveSpawner(DockerSpawner):
         self.extra_host_config = hardened_host_config(
             limits, {"/tmp": scratch_tmpfs(scratch), "/home/researcher": home_tmpfs(scratch)})
         self.extra_create_kwargs = {"user": CONTAINER_USER,
-                                    "labels": {"org.enclave.project": slug, "org.enclave.user": self.user.name,
-                                               "org.enclave.instance": settings.instance}}
+                                    "labels": {PROJECT_LABEL: slug, USER_LABEL: self.user.name,
+                                               INSTANCE_LABEL: settings.instance}}
         # enclave-export talks to the egress-review service on the host, with the server's own token
         # ENCLAVE_LANG and LANG: the user's language for the workspace's messages and enclave-export's
         # Accept-Language; the image has no zh_CN locale, so the C library keeps C.UTF-8 (no warning, UTF-8)

@@ -23,10 +23,10 @@ from egress_review.scan import scan_bytes
 from enclave.errors import Unavailable
 from enclave.models import Job, JobRelease
 from enclave.pii.keyed import index_key, index_root
+from enclave.provenance import provenance
 from enclave.settings import WORKSPACE_JOBS, Settings
 from jobs.files import read_blob, store_blob
 from jobs.i18n import reason_zh
-from jobs.workflow import provenance
 from policies import Policies
 
 LOG_NAME = "log.txt"

@@ -19,6 +19,7 @@ from enclave.errors import EnclaveError, NotAllowed
 from enclave.models import Job, JobRelease, JobState, Project, Role, User
 from enclave.modes import check_can_run_jobs
 from enclave.projects import closed_reason, was_ever_member
+from enclave.settings import WORKSPACE_MOUNT
 from policies import Policies
 
 ENDED = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
@@ -34,7 +35,7 @@ def _can(check: Callable[[], None]) -> bool:
 
 def check_outputs_dir(outputs: str) -> str:
     """A folder name relative to the workspace, without `..`; the job's only writable place."""
-    p = PurePosixPath(outputs.strip().removeprefix("/workspace/"))
+    p = PurePosixPath(outputs.strip().removeprefix(WORKSPACE_MOUNT + "/"))
     if not outputs.strip() or p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] in ("jobs", "."):
         raise EnclaveError(f"--outputs '{outputs}' must be a folder inside the workspace, such as results/ "
                            "(not jobs/, no '..')")

@@ -34,7 +34,7 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError
 from enclave.models import Job, JobRelease, JobState
 from enclave.projects import get_project
-from enclave.settings import JOB_LABEL, JOB_PROJECT_LABEL, Settings
+from enclave.settings import DATA_MOUNT, INSTANCE_LABEL, JOB_LABEL, JOB_PROJECT_LABEL, WORKSPACE_MOUNT, Settings
 from jobs import results, rules, workflow
 from jobs.files import materialise, read_folder
 from policies import Policies
@@ -53,16 +53,17 @@ def job_plan(settings: Settings, job: Job, run_dir: Path, datasets: dict[str, Pa
     """Everything the engine is told for one job (docker-py `containers.create` arguments)."""
     limits = Limits(cpu_limit=job.limits["cpu_limit"], mem_limit=job.limits["mem_limit"],
                     pids_limit=job.limits["pids_limit"])
-    volumes = {str(run_dir / "code"): {"bind": "/workspace", "mode": "ro"},
-               str(run_dir / "outputs"): {"bind": f"/workspace/{job.outputs_dir}", "mode": "rw"}}
-    volumes.update({str(path): {"bind": f"/data/{name}", "mode": "ro"} for name, path in sorted(datasets.items())})
+    volumes = {str(run_dir / "code"): {"bind": WORKSPACE_MOUNT, "mode": "ro"},
+               str(run_dir / "outputs"): {"bind": f"{WORKSPACE_MOUNT}/{job.outputs_dir}", "mode": "rw"}}
+    volumes.update({str(path): {"bind": f"{DATA_MOUNT}/{name}", "mode": "ro"}
+                    for name, path in sorted(datasets.items())})
     host = hardened_host_config(limits, {"/tmp": scratch_tmpfs(job.limits["scratch_size"])})
     return {
         "image": job.image, "command": ["/bin/sh", "-c", job.command], "name": container_name(settings, job.id),
-        "user": CONTAINER_USER, "working_dir": "/workspace", "network_mode": "none", "volumes": volumes,
+        "user": CONTAINER_USER, "working_dir": WORKSPACE_MOUNT, "network_mode": "none", "volumes": volumes,
         "environment": {"HOME": "/tmp", "MPLCONFIGDIR": "/tmp", "ENCLAVE_JOB": str(job.id),
                         "ENCLAVE_PROJECT": job.project, "ENCLAVE_WORK_MODE": "job", "PYTHONDONTWRITEBYTECODE": "1"},
-        "labels": {JOB_LABEL: str(job.id), JOB_PROJECT_LABEL: job.project, "org.enclave.instance": settings.instance},
+        "labels": {JOB_LABEL: str(job.id), JOB_PROJECT_LABEL: job.project, INSTANCE_LABEL: settings.instance},
         "nano_cpus": int(limits.cpu_limit * 1e9), "hostname": f"job-{job.id}",
         "dns": [], "log_config": {"type": "json-file", "config": {"max-size": "8m", "max-file": "1"}},
         "detach": True, **host,
@@ -291,7 +292,7 @@ class Runner:
         """Cancelled jobs whose container still exists: stopped and removed, nothing recorded of the run."""
         try:
             containers = self.client.containers.list(all=True, filters={"label": [
-                JOB_LABEL, f"org.enclave.instance={self.settings.instance}"]})
+                JOB_LABEL, f"{INSTANCE_LABEL}={self.settings.instance}"]})
         except DockerException:
             return
         for c in containers:

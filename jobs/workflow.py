@@ -22,7 +22,7 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.models import Job, JobRelease, JobState
 from enclave.projects import active_datasets, get_project, get_user
-from enclave.settings import Settings
+from enclave.settings import WORKSPACE_MOUNT, Settings
 from jobs import rules
 from jobs.files import read_folder, snapshot
 from policies import Policies
@@ -80,7 +80,7 @@ def submit(session: Session, settings: Settings, policies: Policies, username: s
         rules.check_can_submit(session, policies, user, project, active_count(session, slug))
     jp = policies.workspace.jobs
     root = settings.workspace_dir(slug)
-    if code.strip() not in (".", "", "/workspace"):
+    if code.strip() not in (".", "", WORKSPACE_MOUNT):
         root = root / rules.check_outputs_dir(code)
     folder = read_folder(root, max_bytes=jp.max_code_bytes, max_files=jp.max_code_files,
                          skip_top=frozenset({outputs.split("/")[0]}), what="code folder")
@@ -196,22 +196,6 @@ def release(session: Session, checker: str, job_id: int, *, release_it: bool, re
     return job
 
 
-def provenance(job: Job) -> dict[str, Any]:
-    """What made the job's outputs: who, when, code, image, data, command, limits, use, exit code, hashes."""
-    return {"job": job.id, "project": job.project, "submitter": job.submitter, "command": job.command,
-            "submitted_at": job.created_at.isoformat() if job.created_at else None,
-            "started_at": job.started_at.isoformat() if job.started_at else None,
-            "ended_at": job.ended_at.isoformat() if job.ended_at else None,
-            "state": job.state.value, "reason": job.reason, "exit_code": job.exit_code,
-            "code_sha256": job.code_sha256, "code_files": job.code_manifest.get("files", {}),
-            "image": job.image, "image_digest": job.image_digest,
-            "datasets": {k: {"version": v["version"], "tier": v["tier"], "files": v["files"]}
-                         for k, v in job.datasets.items()},
-            "limits": job.limits, "resources": job.resources, "rerun_of": job.rerun_of,
-            "outputs": {k: {"sha256": v["sha256"], "bytes": v["bytes"], "verdict": v["verdict"]}
-                        for k, v in job.outputs.items()}}
-
-
 def job_dict(job: Job) -> dict[str, Any]:
     """A job as stewards and researchers see it: state, verdicts and the kinds of finding, never values."""
     return {"id": job.id, "project": job.project, "submitter": job.submitter, "command": job.command,
@@ -236,14 +220,3 @@ def job_folder(settings: Settings, job_id: int) -> Path:
     return settings.jobs_dir / "runs" / str(job_id)
 
 
-def provenance_of_outputs(session: Session, project: str, digests: set[str]) -> list[dict[str, Any]]:
-    """The provenance of the project's jobs that produced any of these files (by sha256, the checked form
-    delivered into the workspace), for an export's results.json: a released number traces back to the
-    code, image and data versions that made it."""
-    found = []
-    for job in session.execute(select(Job).where(Job.project == project, Job.state == JobState.FINISHED)
-                               .order_by(Job.id)).scalars():
-        matched = sorted(name for name, meta in job.outputs.items() if meta.get("sha256") in digests)
-        if matched:
-            found.append({**provenance(job), "exported_outputs": matched})
-    return found

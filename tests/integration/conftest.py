@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from enclave.harness import Enclave, HubSession, instance, run_in
+from enclave_demo.harness import Enclave, HubSession, instance, run_in
 
 __all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJECT"]
 
@@ -51,9 +51,9 @@ def _other_project(settings, policies) -> None:  # type: ignore[no-untyped-def]
     from datasets_mount.catalog import store_version
     from datasets_mount.synthetic import write_cohort
     from enclave.db import session_scope
-    from enclave.demo import DEMO_PROJECT
     from enclave.models import ProjectState
     from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
+    from enclave_demo.data import DEMO_PROJECT
 
     with session_scope() as s:
         for u in EXTRA_USERS:

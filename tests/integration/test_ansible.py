@@ -145,8 +145,8 @@ def test_check_mode_predicts_the_real_changes_and_a_second_run_changes_nothing(p
 
 
 def test_a_project_made_by_ansible_starts_a_workspace(provisioned):
-    from enclave.harness import Enclave, HubSession
     from enclave.settings import load_settings
+    from enclave_demo.harness import Enclave, HubSession
 
     p = cli("project", "show", "heart-study")
     assert p["state"] == "active" and p["datasets"] == ["cohort@v1"]

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
-from enclave.harness import run_in
 from enclave.models import ExportRequest
+from enclave_demo.data import DEMO_PROJECT
+from enclave_demo.harness import run_in
 from policies import load_policies
 from policies.schema import size_to_bytes
 from tests.conftest import FLIP_SCRIPT

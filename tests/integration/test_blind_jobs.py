@@ -250,7 +250,7 @@ def test_jobs_run_on_real_rows_and_only_checked_outputs_come_back(blind: dict[st
 def test_a_runner_restart_during_a_job_loses_nothing(blind: dict[str, object]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     job_id = _submit(blind, "sleep 4 && python analysis/main.py")
-    runner = subprocess.Popen([sys.executable, "-m", "enclave.cli", "job", "runner"], env=env,
+    runner = subprocess.Popen([sys.executable, "-m", "enclave_ops.cli", "job", "runner"], env=env,
                               start_new_session=True)
     try:
         for _ in range(240):  # until the container itself runs (before that, a kill is an interrupted job)

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from enclave.demo import DEMO_PROJECT
-from enclave.harness import run_in
 from enclave.settings import REPO_ROOT
+from enclave_demo.data import DEMO_PROJECT
+from enclave_demo.harness import run_in
 from tests.integration.conftest import Enclave
 
 CHROMIUM = "/usr/bin/chromium"

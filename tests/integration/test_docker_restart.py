@@ -16,8 +16,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from enclave.demo import DEMO_PROJECT
 from enclave.settings import REPO_ROOT
+from enclave_demo.data import DEMO_PROJECT
 from tests.integration.conftest import Enclave
 
 OWNED_PIDFILE = Path(os.environ.get("ENCLAVE_DOCKERD_PIDFILE", "/run/enclave/dockerd.pid"))

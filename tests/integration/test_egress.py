@@ -19,7 +19,7 @@ import requests
 from egress_review.workflow import get_request
 from enclave import audit
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
+from enclave_demo.data import DEMO_PROJECT
 from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, running_workspaces
 
 EXPORT = r"""

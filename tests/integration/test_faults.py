@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from enclave import runner
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
 from enclave.models import ExportRequest, Release
+from enclave_demo import runner
+from enclave_demo.data import DEMO_PROJECT
 from tests.integration.conftest import Enclave, HubSession
 
 EXPORT = r"""

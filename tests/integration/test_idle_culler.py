@@ -15,8 +15,8 @@ import docker
 
 from enclave import audit
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
-from enclave.runner import running_pid
+from enclave_demo.data import DEMO_PROJECT
+from enclave_demo.runner import running_pid
 from policies import load_policies
 from tests.integration.conftest import Enclave
 

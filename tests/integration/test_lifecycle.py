@@ -10,10 +10,10 @@ import docker
 from click.testing import CliRunner
 
 from enclave import audit
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import add_member, approve_dataset, create_project, today, transition
+from enclave_ops.cli import main
 from tests.integration.conftest import Enclave, run_in
 
 PROJECT = "lifecycle-study"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enclave import audit
 from enclave.audit import AuditAction
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
+from enclave_demo.data import DEMO_PROJECT
 from tests.integration.conftest import Enclave, running_workspaces
 
 
@@ -37,3 +37,6 @@ def test_an_operator_is_refused_a_researchers_server_and_tokens_and_it_is_audite
         assert stop.status_code in (202, 204), stop.text
     denied = _denied("admin", "alice")[before:]
     assert {e["details"]["path"] for e in denied} >= {"/hub/api/oauth2/authorize", "/hub/api/users/alice/tokens"}
+    # both refusals of her tokens: the POST answered 403 and the GET answered 404
+    assert {(e["details"]["method"], e["details"].get("status")) for e in denied
+            if e["details"]["path"] == "/hub/api/users/alice/tokens"} == {("POST", 403), ("GET", 404)}

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from enclave.settings import REPO_ROOT
+from enclave.settings import INSTANCE_LABEL, PROJECT_LABEL, REPO_ROOT
 
 STATE = Path(os.environ.get("ENCLAVE_PROD_IT_STATE", "/tmp/enclave-prod-it"))
 RUN = STATE / "run"  # made afresh by every run; STATE/docker (the inner engine's images) is kept
@@ -445,13 +445,13 @@ def test_restarting_every_unit_with_a_workspace_running_loses_nothing(host: dict
     dave_lab.page.keyboard.press("Control+s")
     dave_lab.page.get_by_role("button", name="Rename and Save").click()  # JupyterLab asks on a first save
     expect(dave_lab.page.locator(".jp-mod-dirty")).to_have_count(0)  # the notebook is saved in the workspace
-    containers = on_host("docker", "ps", "-q", "--filter", "label=org.enclave.project").split()
+    containers = on_host("docker", "ps", "-q", "--filter", f"label={PROJECT_LABEL}").split()
     assert len(containers) == 1, containers
     on_host("systemctl", "restart", "postgresql", *UNITS, timeout=300)
     wait_for_hub()
     for unit in UNITS:
         assert on_host("systemctl", "is-active", unit).strip() == "active", unit
-    assert on_host("docker", "ps", "-q", "--filter", "label=org.enclave.project").split() == containers
+    assert on_host("docker", "ps", "-q", "--filter", f"label={PROJECT_LABEL}").split() == containers
     # dave's session still valid, his notebook back from the workspace, the same kernel (x is still there)
     dave_lab.page.reload()
     expect(dave_lab.page.locator(".jp-StatusBar-Widget").filter(has_text="Idle").first).to_be_visible(timeout=90_000)
@@ -477,3 +477,73 @@ def test_the_nightly_backup_and_drill_units_pass_and_a_tampered_snapshot_fails_t
     assert [d["details"]["outcome"] for d in drills] == ["pass", "fail"], drills  # type: ignore[index, union-attr]
     assert drills[1]["details"]["problems"], drills  # type: ignore[index]
     assert enclave_cli("audit", "verify")["ok"] is True  # type: ignore[index]
+
+
+def test_a_wiped_host_comes_back_from_its_latest_snapshot_with_both_databases_and_the_trail(
+        host: dict, browser: Browser):
+    """The host loses all the enclave keeps on it: its containers, /var/lib/enclave and both PostgreSQL
+    databases. What the operator keeps elsewhere brings it back: the restic repository (one of this test's own,
+    so the drill test's damage to the nightly one does not matter) and offline copies of the repository password
+    and the backup signing key, which no snapshot holds. Last in the module: it leaves the host rebuilt, with
+    dave's workspace gone (workspaces are the researchers' scratch space, not in a backup)."""
+    env = ("set -a && . /etc/enclave/enclave.env && set +a && export ENCLAVE_ACTOR=test "
+           "ENCLAVE_BACKUP_REPOSITORY=/var/backups/enclave/wiped-host && ")
+
+    def cli(command: str, extra_env: str = "", ok: bool = True) -> dict:
+        res = sh("docker", "exec", CONTAINER, "sh", "-c", f"{env}{extra_env}{VENV}/bin/enclave {command} --json",
+                 ok=ok, timeout=900)
+        return json.loads(res.stdout.decode())
+
+    def psql(db: str, query: str) -> str:
+        return on_host("runuser", "-u", "postgres", "--", "psql", "-d", db, "-tAc", query).strip()
+
+    trail = enclave_cli("audit", "verify")  # the snapshot holds exactly these (backup.create comes after it)
+    made = cli("backup")
+    assert made["hub_database"] == "postgresql" and made["database"] == "postgresql", made
+    hub_users = psql("jupyterhub", "SELECT name FROM users ORDER BY name").split()
+    assert "dave" in hub_users, hub_users
+    on_host("sh", "-ec", "install -d -m 0700 /root/offline && cp /var/lib/enclave/secrets/backup-signing.jwk "
+                         "/var/lib/enclave/secrets/restic-password /root/offline/")
+
+    # the wipe: units, containers, the projects' mounted filesystems, the state directory, both databases
+    on_host("systemctl", "stop", *UNITS, timeout=300)
+    on_host("sh", "-c", f"docker rm -f $(docker ps -aq --filter label={INSTANCE_LABEL}) >/dev/null 2>&1; true")
+    on_host("sh", "-ec", "for m in $(findmnt -rn -o TARGET | grep '^/var/lib/enclave/' | sort -r); do umount $m; "
+                         "done; find /var/lib/enclave -mindepth 1 -delete")
+    assert on_host("ls", "-A", "/var/lib/enclave").strip() == ""
+    for db in ("enclave", "jupyterhub"):
+        psql("postgres", f'DROP DATABASE "{db}" WITH (FORCE)')
+        psql("postgres", f'CREATE DATABASE "{db}" OWNER root')
+
+    urls = ("--db-url 'postgresql+psycopg://root@/enclave?host=/var/run/postgresql' "
+            "--hub-db-url 'postgresql+psycopg://root@/jupyterhub?host=/var/run/postgresql'")
+    offline = "ENCLAVE_BACKUP_PASSWORD_FILE=/root/offline/restic-password "
+    # without the offline key nothing is restored, and the operator is told what to give
+    refused = cli(f"restore --snapshot latest --target /var/lib/enclave {urls}", offline, ok=False)
+    assert "signing key" in refused["error"] and "--key" in refused["error"], refused
+    restored = cli(f"restore --snapshot latest --target /var/lib/enclave {urls} "
+                   "--key /root/offline/backup-signing.jwk", offline)
+    assert restored["ok"] and restored["snapshot"] == made["snapshot"], restored
+    assert restored["checked"]["audit_records"] == trail["records"], (trail, restored)  # type: ignore[index]
+    assert restored["checked"]["hub_users"] == len(hub_users), restored
+    on_host("sh", "-ec", "install -m 0600 /root/offline/backup-signing.jwk /root/offline/restic-password "
+                         "/var/lib/enclave/secrets/")
+
+    on_host("systemctl", "start", *UNITS, timeout=300)
+    wait_for_hub()
+    after = enclave_cli("audit", "verify")
+    assert after["ok"] is True and after["records"] > trail["records"], (trail, after)  # type: ignore[index]
+    rebuilt = enclave_cli("audit", "query", "--action", "backup.restore")
+    assert [r["target"] for r in rebuilt] == [made["snapshot"]], rebuilt  # type: ignore[index, union-attr]
+    assert psql("jupyterhub", "SELECT name FROM users ORDER BY name").split() == hub_users
+
+    # and the rebuilt enclave is used as before: dave signs in again and his workspace starts afresh
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        sign_in(page, "dave")
+        page.goto(f"{SITE_URL}/user/dave/lab/tree/workspace?reset")
+        expect(page.locator(".jp-StatusBar-Widget").filter(has_text="Idle").first).to_be_visible(timeout=240_000)
+    finally:
+        context.close()

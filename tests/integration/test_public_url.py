@@ -14,9 +14,9 @@ import requests
 from sqlalchemy import select
 
 from enclave.db import session_scope
-from enclave.demo import DEMO_INSTITUTION
-from enclave.harness import Enclave, instance
 from enclave.models import User
+from enclave_demo.data import DEMO_INSTITUTION
+from enclave_demo.harness import Enclave, instance
 
 SITE, IDP = "http://127.0.0.2:28000", "http://127.0.0.3:29000"
 ENV = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",

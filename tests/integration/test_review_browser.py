@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from enclave.demo import DEMO_PROJECT
-from enclave.harness import run_in
+from enclave_demo.data import DEMO_PROJECT
+from enclave_demo.harness import run_in
 from tests.integration import test_browser as browser_tests
 from tests.integration.conftest import Enclave
 from tests.integration.test_browser import login

@@ -10,7 +10,7 @@ import pytest
 
 from enclave import audit
 from enclave.db import session_scope
-from enclave.demo import DEMO_PROJECT
+from enclave_demo.data import DEMO_PROJECT
 from hub.network import network_name
 from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, run_in, running_workspaces
 

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from jupyterhub.services.auth import HubOAuth
 
 from datasets_mount.synthetic import cohort
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
+from enclave_ops.cli import main
 
 
 def _ingest(home: Path, name: str, df: pl.DataFrame) -> None:

@@ -85,7 +85,7 @@ def test_the_cli_records_accreditation_on_the_same_rules_and_audits_it(tiered: P
     from click.testing import CliRunner
 
     from enclave.audit import query
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     run = CliRunner().invoke
     bad = run(main, ["accreditation", "set", "alice", "--level", "9", "--training", "2026-01-01",

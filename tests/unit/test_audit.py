@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 
 from enclave import audit
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import AuditEvent
 from enclave.settings import get_settings
+from enclave_ops.cli import main
 
 
 def _fill(n: int = 5) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,30 +23,57 @@ from egress_review import workflow
 from enclave import audit, backup
 from enclave.backup import MANIFEST, SIGNATURE
 from enclave.checksums import sha256_file
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.models import AuditEvent, AuditHead
 from enclave.settings import REPO_ROOT, get_settings
+from enclave_ops.cli import main
 from policies import load_policies
 
 POLICY = load_policies(REPO_ROOT / "policies").egress
 
 
+@contextlib.contextmanager
+def _new_pg_database(prefix: str) -> Iterator[str]:
+    """A new empty PostgreSQL database on the test server, dropped afterwards."""
+    admin_url = os.environ["ENCLAVE_TEST_PG_URL"]
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def restore_db(db_url: str):  # type: ignore[no-untyped-def]
+def restore_db(db_url: str) -> Iterator[str | None]:
     """Where a restore goes: a new SQLite file, or a new empty PostgreSQL database."""
     if db_url.startswith("sqlite"):
         yield None
         return
-    admin_url = os.environ["ENCLAVE_TEST_PG_URL"]
-    name = f"enclave_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _new_pg_database("enclave_restore") as url:
+        yield url
+
+
+@pytest.fixture
+def hub_db(world: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The hub's own database, on the same kind of database as the enclave's, as a hub that ran leaves it:
+    JupyterHub's schema and one user."""
+    from jupyterhub import orm
+
+    with contextlib.ExitStack() as stack:
+        if db_url.startswith("postgresql"):
+            monkeypatch.setenv("ENCLAVE_HUB_DB_URL", stack.enter_context(_new_pg_database("hub_source")))
+            get_settings.cache_clear()
+        url = get_settings().hub_db_url
+        session = orm.new_session_factory(url)()
+        session.add(orm.User(name="alice"))
+        session.commit()
+        session.close()
+        yield url
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -110,6 +139,37 @@ def test_a_restored_trail_that_was_edited_is_caught(world: Path, tmp_path: Path,
 
     report = verify_home(tmp_path / "r", restored_url)
     assert not report["ok"] and any("record 2" in p and "edited" in p for p in report["problems"])
+
+
+def test_the_hubs_database_is_backed_up_and_restored_beside_the_enclaves(
+        hub_db: str, tmp_path: Path, restore_db: str | None):
+    """A restored host keeps the hub's users, tokens and servers: its database is in every backup, and a
+    PostgreSQL one is restored only into a database the operator names, asked for before anything is copied."""
+    code, made = _cli("backup", str(tmp_path / "bk"))
+    kind = "postgresql" if hub_db.startswith("postgresql") else "sqlite"
+    assert code == 0 and made["hub_database"] == kind, made
+    into = ["--db-url", restore_db] if restore_db else []
+    with contextlib.ExitStack() as stack:
+        if kind == "postgresql":
+            code, err = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r"), *into)
+            assert code == 2 and "--hub-db-url" in err["error"] and not (tmp_path / "r").exists(), err
+            into += ["--hub-db-url", stack.enter_context(_new_pg_database("hub_restore"))]
+        code, got = _cli("restore", str(tmp_path / "bk"), "--target", str(tmp_path / "r"), *into)
+        assert code == 0 and got["ok"] and got["checked"]["hub_users"] == 1, got
+        restored = into[-1] if kind == "postgresql" else f"sqlite:///{tmp_path / 'r' / 'jupyterhub.sqlite'}"
+        engine = create_engine(restored)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM users")).scalars().all() == ["alice"]
+        engine.dispose()
+
+
+def test_a_backup_of_an_enclave_whose_hub_never_ran_has_no_hub_database(world: Path, tmp_path: Path,
+                                                                         db_url: str):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the SQLite default: no file until the hub first starts")
+    code, made = _cli("backup", str(tmp_path / "bk"))
+    assert code == 0 and made["hub_database"] is None
+    assert not (tmp_path / "bk" / "jupyterhub.sqlite").exists()
 
 
 def test_backup_refuses_a_non_empty_destination(world: Path, tmp_path: Path):

@@ -24,10 +24,10 @@ from egress_review import workflow
 from enclave import restic
 from enclave.backup import MANIFEST, SIGNATURE, STAGED
 from enclave.checksums import sha256_file
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.restic import Repository, ResticError, check_repository_url
 from enclave.settings import REPO_ROOT, get_settings
+from enclave_ops.cli import main
 from policies import load_policies
 
 POLICY = load_policies(REPO_ROOT / "policies").egress

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from enclave.cli import main
 from enclave.settings import REPO_ROOT
+from enclave_ops.cli import main
 
 ROLES = REPO_ROOT / "ansible" / "roles"
 JOBS = yaml.safe_load((ROLES / "enclave_common" / "defaults" / "main.yml").read_text())["enclave_daily_jobs"]

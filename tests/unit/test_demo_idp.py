@@ -21,7 +21,7 @@ from tornado.testing import bind_unused_port
 from enclave import audit
 from enclave.audit import AuditAction
 from enclave.db import session_scope
-from enclave.idp import LoginGuard, Provider, hash_password, make_app
+from enclave_demo.idp import LoginGuard, Provider, hash_password, make_app
 
 CALLBACK = "http://enclave.example.org/hub/oauth_callback"
 VERIFIER = "v" * 50

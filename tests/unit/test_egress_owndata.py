@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from enclave.cli import main
+from enclave_ops.cli import main
 
 
 def test_the_projects_own_data_is_recognised_in_outputs_and_no_other_projects(enclave_home: Path, two_projects):

@@ -27,8 +27,8 @@ from egress_review.filetypes import decode_text
 from egress_review.findings import FileResult
 from egress_review.owndata import DatasetIndex, OwnDataIndex
 from egress_review.scan import scan_bytes
-from enclave.cli import main
 from enclave.settings import REPO_ROOT
+from enclave_ops.cli import main
 from policies import load_policies
 from tests.identifiers import RID
 

@@ -15,8 +15,8 @@ import polars as pl
 from click.testing import CliRunner
 
 from egress_review.scan import scan_bytes
-from enclave.cli import main
 from enclave.settings import REPO_ROOT
+from enclave_ops.cli import main
 from policies import load_policies
 from tests.identifiers import RID
 

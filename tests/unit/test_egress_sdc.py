@@ -277,7 +277,7 @@ def test_model_settings_and_frame_metadata_are_not_counts():
 def test_the_same_table_with_and_without_one_category_across_files_of_one_scan(tmp_path):
     from click.testing import CliRunner
 
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     (tmp_path / "all.csv").write_text("region,n\nA,240\nB,180\nC,95\n")
     (tmp_path / "no_hiv.csv").write_text("region,n\nA,240\nB,176\nC,95\n")

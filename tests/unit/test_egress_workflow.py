@@ -123,7 +123,7 @@ def test_cli_lists_and_shows_requests(world: Path):
 
     from click.testing import CliRunner
 
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     rid = submit(world)
     out = CliRunner().invoke(main, ["egress", "list", "--state", "submitted", "--json"])
@@ -462,7 +462,7 @@ def test_the_operators_cli_reads_are_recorded_with_the_os_account_and_keep_revie
 
     from click.testing import CliRunner
 
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     rid = submit(world)
     with session_scope() as s:

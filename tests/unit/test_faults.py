@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from egress_review import workflow
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.errors import Unavailable
 from enclave.models import ExportRequest
 from enclave.settings import REPO_ROOT
+from enclave_ops.cli import main
 from policies import load_policies
 from tests.conftest import _reset_caches
 

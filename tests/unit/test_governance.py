@@ -177,7 +177,7 @@ def test_members_must_be_accredited_for_the_data(gov):  # type: ignore[no-untype
 def test_tier_three_adds_the_data_owner_in_parallel_with_the_steward(gov, enclave_home):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     imports = enclave_home / "import"
     cohort(200, seed=5).write_csv(imports / "rare.csv")

@@ -89,3 +89,55 @@ def test_a_refused_attempt_at_another_users_tokens_is_audited(enclave_home: Path
         events = audit.query(s, action=AuditAction.ACCESS_DENIED)
         assert [(e["actor"], e["target"]) for e in events] == [("admin", "alice")]
         assert audit.verify(s).ok
+
+
+def test_a_token_for_another_user_answered_not_found_is_audited_as_a_refusal(enclave_home: Path):
+    """JupyterHub answers an operator's POST /users/alice/tokens with 404 (it may not even read alice)."""
+    log_request(_Handler(404, "/hub/api/users/alice/tokens", "olga"))
+    log_request(_Handler(404, "/hub/api/users/nobody-here/tokens", ""))  # anonymous: the hub's 404, no one to name
+    log_request(_Handler(404, "/user/alice/lab/tree/missing.ipynb", "alice"))  # one's own missing file
+    log_request(_Handler(404, "/hub/spawn/alice", "olga"))  # not the users API: a page that is not there
+    with session_scope() as s:
+        events = audit.query(s, action=AuditAction.ACCESS_DENIED)
+        assert [(e["actor"], e["target"], e["details"]["status"]) for e in events] == [("olga", "alice", 404)]
+
+
+def _load_hub_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, override: str) -> Any:
+    """hub/jupyterhub_config.py as JupyterHub loads it, with one site override in jupyterhub_config.d."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from enclave.settings import REPO_ROOT, get_settings
+
+    overrides = tmp_path / "jupyterhub_config.d"
+    overrides.mkdir()
+    (overrides / "60-site.py").write_text(override)
+    monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ENCLAVE_HUB_CONFIG_DIR", str(overrides))
+    get_settings.cache_clear()
+    try:
+        return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO_ROOT / "hub")).load_config()
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("override", [
+    # a new role for the admin group that opens servers
+    'c.JupyterHub.load_roles.append({"name": "helpdesk", "scopes": ["access:servers"], "groups": ["admin"]})',
+    # the enclave's operator role defined again by the site, with tokens
+    'c.JupyterHub.load_roles.extend([{"name": "enclave-operator", "scopes": ["servers", "tokens"], '
+    '"groups": ["admin"]}])',
+    # every role replaced by one that gives a named person another user's servers
+    'c.JupyterHub.load_roles = [{"name": "x", "scopes": ["access:servers!user=alice"], "users": ["olga"]}]',
+])
+def test_a_site_override_that_widens_peoples_rights_stops_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   override: str):
+    with pytest.raises(ValueError, match="must not reach researchers' servers or tokens"):
+        _load_hub_config(tmp_path, monkeypatch, override)
+
+
+def test_a_site_override_that_keeps_the_rules_is_loaded_after_the_enclaves_configuration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = _load_hub_config(tmp_path, monkeypatch, 'c.JupyterHub.template_vars = {"announcement": "site"}\n'
+                              'assert c.JupyterHub.load_roles, "loaded after the enclave roles"')
+    assert config.JupyterHub.template_vars == {"announcement": "site"}
+    assert {r["name"] for r in config.JupyterHub.load_roles} >= {OPERATOR_ROLE, AUDITOR_ROLE}

@@ -1,6 +1,6 @@
 """Language choice for hub pages and the demo IdP's password handling."""
 
-from enclave.idp import check_password, hash_password
+from enclave_demo.idp import check_password, hash_password
 from hub.i18n import pick_language, translator
 
 

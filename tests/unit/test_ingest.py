@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from datasets_mount.synthetic import cohort
 from enclave import audit
-from enclave.cli import main
 from enclave.db import session_scope
+from enclave_ops.cli import main
 from tests.identifiers import faker_resident_ids
 
 

@@ -327,7 +327,7 @@ def test_the_cli_requests_lists_and_refuses_with_json_and_a_typosquat_is_one_cle
 
     from click.testing import CliRunner
 
-    from enclave.cli import main
+    from enclave_ops.cli import main
 
     run = CliRunner().invoke
     out = run(main, ["packages", "request", "tinyother==1.0", "--project", "study", "--reason", "r", "--user",

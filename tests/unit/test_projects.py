@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from datasets_mount.catalog import store_version
 from datasets_mount.synthetic import write_cohort
 from enclave import audit
-from enclave.cli import main
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed
 from enclave.models import ProjectState
@@ -25,6 +24,7 @@ from enclave.projects import (
     upsert_user,
 )
 from enclave.settings import REPO_ROOT, get_settings
+from enclave_ops.cli import main
 from policies import load_policies
 
 TODAY = date.today()

@@ -122,7 +122,7 @@ def test_going_down_unmounts_every_workspace_and_the_next_start_mounts_it_again(
 
 
 def test_the_enclave_refuses_to_start_without_loop_devices(settings: Settings, monkeypatch: pytest.MonkeyPatch):
-    from enclave import runner
+    from enclave_demo import runner
 
     started: list[str] = []
     monkeypatch.setattr(runner, "start_process", lambda s, name, *a, **k: started.append(name))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import docker
 
 from enclave import workspace_fs
-from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, REPO_ROOT, Settings
+from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, INSTANCE_LABEL, REPO_ROOT, Settings
 
 
 def _pidfile(settings: Settings, name: str) -> Path:
@@ -95,7 +95,7 @@ def demo_idp_address(settings: Settings) -> str:
 
 def start_all(settings: Settings, idp_config: Path) -> None:
     workspace_fs.check_loop_support()  # no workspace runs without its disk quota: refuse before anything starts
-    start_process(settings, "idp", [sys.executable, "-m", "enclave.idp", "--config", str(idp_config),
+    start_process(settings, "idp", [sys.executable, "-m", "enclave_demo.idp", "--config", str(idp_config),
                                     "--port", str(settings.idp_port), "--ip", demo_idp_address(settings)])
     wait_http(f"{settings.idp_url}/.well-known/openid-configuration", 30, "identity provider",
               settings.log_dir / "idp.log")
@@ -143,7 +143,7 @@ def status(settings: Settings) -> dict[str, object]:
     """Which enclave processes run (pid or None) and how many workspaces."""
     procs = {n: running_pid(settings, n) for n in ("idp", "proxy", "egress-review", "governance", "hub")}
     client = docker.from_env()
-    ws = client.containers.list(filters={"label": f"org.enclave.instance={settings.instance}"})
+    ws = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={settings.instance}"})
     return {"processes": procs, "running": all(procs.values()), "workspaces": len(ws),
             "url": f"{settings.public_url}/hub/"}
 
@@ -172,10 +172,10 @@ def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, ob
     removed: list[str] = []
     if remove_workspaces:
         client = docker.from_env()
-        for c in client.containers.list(all=True, filters={"label": f"org.enclave.instance={settings.instance}"}):
+        for c in client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={settings.instance}"}):
             c.remove(force=True)
             removed.append(c.name)
-        for net in client.networks.list(filters={"label": f"org.enclave.instance={settings.instance}"}):
+        for net in client.networks.list(filters={"label": f"{INSTANCE_LABEL}={settings.instance}"}):
             net.remove()
         unmounted = workspace_fs.unmount_all(settings)  # each start mounts its workspace again
         return {"stopped": stopped, "removed_containers": removed, "unmounted_workspaces": unmounted}

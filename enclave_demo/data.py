@@ -14,10 +14,10 @@ from sqlalchemy import select
 from datasets_mount.ingest import import_root, ingest
 from datasets_mount.synthetic import write_cohort
 from enclave.db import session_scope
-from enclave.idp import hash_password
 from enclave.models import Dataset, MemberRole, Project, ProjectState
 from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
 from enclave.settings import Settings
+from enclave_demo.idp import hash_password
 from policies import Policies
 
 DEMO_USERS: list[dict[str, Any]] = [

@@ -37,7 +37,7 @@ from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.i18n import pick_language
 
-LOG = logging.getLogger("enclave.idp")
+LOG = logging.getLogger("enclave_demo.idp")
 CODE_TTL = 60
 TOKEN_TTL = 3600
 

@@ -20,6 +20,7 @@ from enclave.db import session_scope, upgrade
 from enclave.errors import EnclaveError
 from enclave.models import JobState, MemberRole, Project, ProjectState, Role, User, WorkMode
 from enclave.settings import get_settings
+from enclave_ops.output import emit, json_option
 from policies import PolicyError, load_policies
 
 
@@ -35,17 +36,6 @@ def os_user() -> str:
     what it reads is recorded with the account that read it.
     """
     return os.environ.get("SUDO_USER") or getpass.getuser()
-
-
-def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
-    else:
-        click.echo(human(data) if human else json.dumps(data, ensure_ascii=False, indent=1, default=str))
-
-
-def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
 
 
 def parse_date(value: str | None, what: str) -> date | None:
@@ -94,57 +84,6 @@ def main() -> None:
     """Enclave: a trusted research environment for health data."""
 
 
-# --- running the enclave -------------------------------------------------------------------------
-
-
-@main.command()
-@click.option("--demo/--no-demo", default=True, help="Create the demo users, project and dataset.")
-@json_option
-def up(demo: bool, as_json: bool) -> None:
-    """Start the enclave (idempotent): migrate, seed the demo, start the IdP and the hub."""
-    from enclave import demo as demo_mod
-    from enclave.runner import start_all
-
-    settings = get_settings()
-    policies = load_policies(settings.policy_dir)
-    upgrade()
-    seeded = demo_mod.seed(settings, policies) if demo else None
-    start_all(settings, demo_mod.write_idp_config(settings))
-    logins = demo_mod.demo_logins(settings) if demo else {}
-    roles = {u["username"]: u["groups"][0] for u in demo_mod.DEMO_USERS}
-    data = {"url": f"{settings.public_url}/hub/", "idp": settings.idp_url, "demo": seeded,
-            "logins": [{"username": u, "password": p, "role": roles.get(u, "")} for u, p in logins.items()]}
-
-    def human(d: dict[str, Any]) -> str:
-        lines = [f"Enclave is running: {d['url']}"]
-        if d["logins"]:
-            lines.append("Demo logins (username / password / role):")
-            lines += [f"  {x['username']:8} {x['password']:14} {x['role']}" for x in d["logins"]]
-        return "\n".join(lines)
-
-    emit(data, as_json, human)
-
-
-@main.command()
-@json_option
-def down(as_json: bool) -> None:
-    """Stop the hub, proxy and IdP, and remove workspace containers and project networks."""
-    from enclave.runner import stop_all
-
-    emit(stop_all(get_settings()), as_json, lambda d: f"stopped: {', '.join(d['stopped']) or 'nothing running'}")
-
-
-@main.command("status")
-@json_option
-def status_cmd(as_json: bool) -> None:
-    """Which enclave processes are running, and how many workspaces."""
-    from enclave.runner import status
-
-    emit(status(get_settings()), as_json, lambda d: "\n".join(
-        [f"{n:14} " + (f"running (pid {p})" if p else "stopped") for n, p in d["processes"].items()]
-        + [f"workspaces     {d['workspaces']}"]))
-
-
 @main.group("db")
 def db_group() -> None:
     """Database schema."""
@@ -180,22 +119,6 @@ def policy_check(one_file: Path | None, section: str | None, as_json: bool) -> N
     p = load_policies(get_settings().policy_dir)
     emit({"ok": True, "source": str(p.source), "workspace": p.workspace.model_dump(),
           "datasets": p.datasets.model_dump()}, as_json, lambda d: f"policies in {d['source']} are valid")
-
-
-@main.group("demo")
-def demo_group() -> None:
-    """Demo data."""
-
-
-@demo_group.command("seed")
-@json_option
-def demo_seed(as_json: bool) -> None:
-    """Create the demo users, project and synthetic dataset (idempotent)."""
-    from enclave import demo as demo_mod
-
-    settings = get_settings()
-    upgrade()
-    emit(demo_mod.seed(settings, load_policies(settings.policy_dir)), as_json)
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -518,7 +441,8 @@ def job_list(project: str | None, state: str | None, as_json: bool) -> None:
 @json_option
 def job_show(job_id: int, as_json: bool) -> None:
     """One job's provenance record (code hash, image digest, dataset versions, limits, use, output hashes)."""
-    from jobs.workflow import get_job, job_dict, provenance
+    from enclave.provenance import provenance
+    from jobs.workflow import get_job, job_dict
 
     with session_scope() as s:
         job = get_job(s, job_id)
@@ -890,6 +814,13 @@ def backup_drill(as_json: bool) -> None:
     sys.exit(0 if result["ok"] else 1)
 
 
+def _record_restore(result: dict[str, Any], source: str) -> None:
+    """A host rebuilt from a backup says so in its own restored trail, first thing after the restore."""
+    with session_scope() as s:
+        audit.record(s, actor(), audit.AuditAction.BACKUP_RESTORE, target=result.get("snapshot") or source,
+                     os_user=os_user(), checked=result.get("checked", {}), hub_restored=bool(result.get("hub_db_url")))
+
+
 @main.command("restore")
 @click.argument("src", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--snapshot", "snapshot_ref", help="restore this snapshot of the restic repository (an id or "
@@ -900,26 +831,32 @@ def backup_drill(as_json: bool) -> None:
 @click.option("--db-url", envvar="ENCLAVE_RESTORE_DB_URL",
               help="for a PostgreSQL backup: URL of an empty database to restore into (with a password: only "
                    "through ENCLAVE_RESTORE_DB_URL, never on the command line)")
+@click.option("--hub-db-url", envvar="ENCLAVE_RESTORE_HUB_DB_URL",
+              help="for a backup of the hub's PostgreSQL database: URL of an empty database to restore it into "
+                   "(with a password: only through ENCLAVE_RESTORE_HUB_DB_URL)")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="the backup signing key or its public half (default: this enclave's own key)")
 @json_option
 def restore_cmd(src: Path | None, snapshot_ref: str | None, target: Path, verify: bool, db_url: str | None,
-                key_file: Path | None, as_json: bool) -> None:
+                hub_db_url: str | None, key_file: Path | None, as_json: bool) -> None:
     """Restore a signed backup into an empty place and prove it whole; exit 1 on any mismatch."""
     from enclave.backup import check_no_password_on_command_line, restore, restore_snapshot
 
     if (src is None) == (snapshot_ref is None):
         raise EnclaveError("restore what? give a backup folder SRC or --snapshot ID|latest (not both)")
-    if db_url and click.get_current_context().get_parameter_source("db_url") is ParameterSource.COMMANDLINE:
-        check_no_password_on_command_line(db_url)
+    for name, url in (("db_url", db_url), ("hub_db_url", hub_db_url)):
+        if url and click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            check_no_password_on_command_line(url)
     settings = get_settings()
     key = key_file or settings.backup_signing_key
     if snapshot_ref is not None:
         result = restore_snapshot(settings, snapshot_ref, target, key, load_policies(settings.policy_dir).backup,
-                                  verify, db_url)
+                                  verify, db_url, hub_db_url)
     else:
         assert src is not None
-        result = restore(src, target, key, verify, db_url)
+        result = restore(src, target, key, verify, db_url, hub_db_url)
+    if result["ok"] and target.resolve() == settings.home.resolve():
+        _record_restore(result, snapshot_ref or str(src))
     emit(result, as_json, _restore_report)
     sys.exit(0 if result["ok"] else 1)
 
@@ -1141,3 +1078,15 @@ def packages_build(as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _add_demo_commands() -> None:
+    """`enclave up`, `down`, `status` and `demo seed`: the self-contained enclave of `make up` and the tests
+    (enclave_demo). Production runs the same processes as systemd units and never calls these."""
+    from enclave_demo.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_demo_commands()

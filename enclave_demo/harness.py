@@ -20,7 +20,7 @@ import docker
 import requests
 
 from enclave import db
-from enclave.settings import REPO_ROOT, Settings, get_settings
+from enclave.settings import INSTANCE_LABEL, REPO_ROOT, USER_LABEL, Settings, get_settings
 
 
 @dataclass
@@ -37,8 +37,8 @@ class Enclave:
 
     def container(self, username: str) -> Any:
         client = docker.from_env()
-        found = client.containers.list(filters={"label": [f"org.enclave.user={username}",
-                                                          f"org.enclave.instance={self.settings.instance}"]})
+        found = client.containers.list(filters={"label": [f"{USER_LABEL}={username}",
+                                                          f"{INSTANCE_LABEL}={self.settings.instance}"]})
         assert found, f"no running workspace container for {username}"
         return found[0]
 
@@ -110,8 +110,8 @@ def instance(home: Path, *, name: str, ports: dict[str, str],
     `setup(settings, policies)` may add projects and datasets before the services start.
     The environment is restored and everything is stopped afterwards.
     """
-    from enclave import demo
-    from enclave.runner import start_all, stop_all
+    from enclave_demo import data as demo
+    from enclave_demo.runner import start_all, stop_all
     from policies import load_policies
 
     docker.from_env().images.get(os.environ.get("ENCLAVE_IMAGE", "enclave-workspace:latest"))
