@@ -547,6 +547,6 @@ def test_a_wiped_host_comes_back_from_its_latest_snapshot_with_both_databases_an
         page.check(f"#project-{PROJECT}")
         page.click("#start-workspace")
         page.wait_for_url("**/user/dave/lab/**", timeout=180_000)
-        expect(page.locator(".jp-StatusBar-Widget").filter(has_text="Idle").first).to_be_visible(timeout=90_000)
+        expect(page.locator(".jp-LauncherCard[data-category='Notebook']").first).to_be_visible(timeout=90_000)
     finally:
         context.close()
