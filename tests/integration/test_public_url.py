@@ -5,6 +5,7 @@ the whole sign-in and sign-out work through those names. Here the names are othe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +58,17 @@ def test_sign_in_and_out_through_the_site_and_provider_names(site: Enclave):
     assert alice.api("GET", "/user").status_code == 403  # the hub session is gone
 
 
+def _hub_log_with(site: Enclave, *needles: str, timeout: float = 30) -> str:
+    """The hub's log once it holds every needle: the hub writes its access log after answering, so a busy
+    machine can show the response before the line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = (site.settings.log_dir / "hub.log").read_text()
+        if all(n in log for n in needles) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.5)
+
+
 def test_forwarded_addresses_are_believed_from_the_configured_proxies(site: Enclave):
     """The hub's record of who connected follows X-Forwarded-For past a trusted proxy; X-Real-Ip never counts."""
     alice = site.login("alice")
@@ -65,7 +77,7 @@ def test_forwarded_addresses_are_believed_from_the_configured_proxies(site: Encl
     assert r.status_code == 200
     spoof = alice.http.get(f"{SITE}/hub/api/user?probe=real-ip", headers={"X-Real-Ip": "198.51.100.7"}, timeout=30)
     assert spoof.status_code == 200
-    log = (site.settings.log_dir / "hub.log").read_text()
+    log = _hub_log_with(site, "probe=forwarded", "probe=real-ip")
     assert "GET /hub/api/user?probe=forwarded (alice@203.0.113.9)" in log
     line = next(x for x in log.splitlines() if "probe=real-ip" in x)
     assert "198.51.100.7" not in line and "(alice@127.0.0." in line, line  # X-Real-Ip is believed from nobody
