@@ -124,3 +124,14 @@ def test_labels_and_mount_points_are_spelled_only_in_settings(pattern: str) -> N
             wrong += [f"{rel}: {m.group(0)} ({SPELLED_ONCE[pattern]})"
                       for m in re.finditer(pattern, path.read_text(encoding="utf-8"))]
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_units_python_never_imports_from_its_working_directory() -> None:
+    """`python -m` puts the working directory first on sys.path; the hub's is the state directory, where a
+    restored backup puts a `policies/` folder (it shadowed the policies package and the hub did not start)
+    and where nothing should ever be importable by a root process. Every unit starts Python with -P."""
+    starts = [(p.name, line) for p in sorted((ROOT / "ansible").rglob("*.service.j2"))
+              for line in p.read_text(encoding="utf-8").splitlines()
+              if line.startswith(("ExecStart=", "ExecStartPre=")) and re.search(r"/python3?\s", line)]
+    assert len(starts) >= 3, starts
+    assert all(re.search(r"/python3? -P ", line) for _name, line in starts), starts
