@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -232,11 +233,12 @@ def test_an_append_locks_the_head_row_before_reading_it(enclave_home):
 def test_a_writer_that_read_the_head_earlier_appends_after_what_others_wrote_meanwhile(enclave_home):
     _fill(2)
     with session_scope() as s:
-        assert s.get(AuditHead, 1).seq == 2  # this session now holds a copy of the head
+        head = s.get(AuditHead, 1)  # this session now holds a copy of the head (kept alive in its identity map)
+        assert head.seq == 2
         with session_scope() as other:
             audit.record(other, "bob", "test.action")
         ev = audit.record(s, "alice", "test.action")
-        assert ev.seq == 4
+        assert ev.seq == head.seq == 4
     assert _verify().ok
 
 
@@ -386,3 +388,68 @@ def test_a_query_returns_at_most_its_limit_and_1000_by_default(enclave_home):
         rows = audit.query(s)
         assert len(rows) == 1000 and rows[-1]["seq"] == 1000
         assert len(s.execute(select(AuditEvent.seq)).all()) == 1001
+
+
+# --- the anchor file ----------------------------------------------------------------------------------------
+
+def test_the_anchor_never_moves_back_or_sideways_unless_an_admin_reanchors(tmp_path):
+    path = tmp_path / "audit" / "anchor.json"
+    audit.write_anchor(path, 5, "a" * 64)
+    audit.write_anchor(path, 3, "b" * 64)  # a late writer of an older record
+    assert json.loads(path.read_text()) == {"seq": 5, "hash": "a" * 64}
+    audit.write_anchor(path, 5, "c" * 64)  # the same record number with another hash
+    assert json.loads(path.read_text()) == {"seq": 5, "hash": "a" * 64}
+    audit.write_anchor(path, 6, "d" * 64)
+    assert json.loads(path.read_text()) == {"seq": 6, "hash": "d" * 64}
+    audit.write_anchor(path, 2, "e" * 64, replace=True)
+    assert json.loads(path.read_text()) == {"seq": 2, "hash": "e" * 64}
+
+
+def test_an_unreadable_anchor_is_replaced_by_the_next_good_one(tmp_path):
+    path = tmp_path / "audit" / "anchor.json"
+    path.parent.mkdir()
+    path.write_text("not json")
+    audit.write_anchor(path, 1, "a" * 64)
+    assert audit.read_anchor(path) == (1, "a" * 64)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_the_anchor_folder_is_made_with_its_parents_root_only_with_nothing_else_left_in_it(tmp_path, umask_022):
+    path = tmp_path / "restored" / "var" / "audit" / "anchor.json"
+    audit.write_anchor(path, 1, "a" * 64)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["anchor.json", "anchor.lock"]
+    for p in (path, path.with_suffix(".lock")):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_loose_anchor_folder_is_made_root_only_and_a_crashed_writes_leftover_is_cleared(tmp_path, umask_022):
+    folder = tmp_path / "audit"
+    folder.mkdir(mode=0o755)
+    (folder / "anchor.tmp").write_text('{"seq": 99, "hash": "half-written')
+    audit.write_anchor(folder / "anchor.json", 1, "a" * 64)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert sorted(p.name for p in folder.iterdir()) == ["anchor.json", "anchor.lock"]
+    assert audit.read_anchor(folder / "anchor.json") == (1, "a" * 64)
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"seq": "five", "hash": "x"}', "[1, 2]", '{"seq": 1}'])
+def test_an_anchor_that_is_not_an_anchor_is_an_anchor_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "anchor.json"
+    path.write_text(content)
+    with pytest.raises(audit.AnchorError) as bad:
+        audit.read_anchor(path)
+    assert str(bad.value).startswith(f"the audit anchor {path} cannot be read (")
+
+
+def test_a_missing_anchor_reads_as_none_and_a_folder_in_its_place_as_an_error(tmp_path):
+    assert audit.read_anchor(tmp_path / "anchor.json") is None
+    (tmp_path / "anchor.json").mkdir()
+    with pytest.raises(audit.AnchorError):
+        audit.read_anchor(tmp_path / "anchor.json")
