@@ -63,7 +63,7 @@ MODULES: dict[str, list[str]] = {
     "enclave/pii/validators.py": ["tests/unit/test_pii.py", "tests/unit/test_pii_scheme*.py",
                                   "tests/unit/test_pii_columns.py"],
     "datasets_mount/checks.py": ["tests/unit/test_ingest_checks_boundaries.py", "tests/unit/test_ingest.py"],
-    "enclave/audit.py": ["tests/unit/test_audit.py"],
+    "enclave/audit.py": ["tests/unit/test_audit.py", "tests/unit/test_audit_chain.py"],
 }
 TIMEOUT_MULTIPLIER = 60.0
 COMMIT_FILE = ".mutation-commit"  # in each module's copy: the commit its mutants were made from
