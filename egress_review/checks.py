@@ -162,7 +162,8 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
     for (left, right), row, m in split_identifiers(df):
         out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))
     out += [_finding(m, where) for where, m in hidden_in_cells(df)]  # one digit per cell, encoded cells
-    out.sort(key=lambda f: (f.location["row"], df.columns.index(f.location["column"])))
+    position = {col: i for i, col in enumerate(df.columns)}  # `df.columns` builds a new list on every call
+    out.sort(key=lambda f: (f.location["row"], position[f.location["column"]]))
     for col in df.columns:
         out.extend(_finding(m, {"column": col, "header": True}) for m in quick(col))
     return out + [_person_column(col, rows) for col, rows in person_columns(df)]

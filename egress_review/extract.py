@@ -15,6 +15,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -300,11 +301,22 @@ def decoded_blobs(seg: Segment) -> Iterator[Segment]:
 
 
 def read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
+    """The table a CSV/TSV/Parquet/XLSX file holds, or None when it cannot be read.
+
+    The scan reads the rebuilt file's table and the checks across the files of a request read it again:
+    the last readings are kept (polars frames are immutable, and a clone shares the columns), so a large
+    file is parsed once."""
+    df = _read_table(data, ftype)
+    return None if df is None else df.clone()
+
+
+@lru_cache(maxsize=2)
+def _read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
     try:
         if ftype in ("csv", "tsv"):
             text = decode_text(data) or ""
-            return pl.read_csv(io.StringIO(text), separator="\t" if ftype == "tsv" else ",",
-                               infer_schema_length=10_000)
+            # the text as UTF-8 bytes: polars reads bytes at several times the speed of a StringIO
+            return pl.read_csv(text.encode(), separator="\t" if ftype == "tsv" else ",", infer_schema_length=10_000)
         if ftype == "parquet":
             return pl.read_parquet(io.BytesIO(data))
         if ftype == "xlsx":

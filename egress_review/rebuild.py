@@ -340,8 +340,9 @@ def _decoded(data: bytes) -> tuple[str, list[str]]:
 
 def _text(data: bytes, policy: EgressPolicy) -> Rebuilt:
     text, notes = _decoded(data)
-    text, more = embedded(text, policy)
-    return Rebuilt(text.encode(), notes + more)
+    kept, more = embedded(text, policy)
+    # a UTF-8 file with nothing embedded is rebuilt into its own bytes: kept as they are, not encoded again
+    return Rebuilt(data if kept is text and not notes else kept.encode(), notes + more)
 
 
 def _json(data: bytes, policy: EgressPolicy) -> Rebuilt:

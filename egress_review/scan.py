@@ -122,7 +122,7 @@ def _scan(name: str, data: bytes, policy: EgressPolicy, depth: int, own: OwnData
     result.rebuild_notes.extend(rb.notes)
     if rb.data is None:
         return result
-    result.rebuilt, result.sha256 = rb.data, hashlib.sha256(rb.data).hexdigest()
+    result.rebuilt, result.sha256 = rb.data, digest if rb.data == data else hashlib.sha256(rb.data).hexdigest()
     with contextlib.suppress(_Stop):  # the blocking finding that says why is recorded
         _check(result, ftype, rb, policy, own, _Budget(f, policy, deadline))
     return result

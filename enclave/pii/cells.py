@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import polars as pl
 
+from enclave.pii import normalize
 from enclave.pii.normalize import decoded_texts
+from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, loosened
 from enclave.pii.recognizers import RECOGNIZERS, Match, find_all
 
 MIN_RUN = 11  # the shortest digit identifier the recognisers know: a mobile number
@@ -20,6 +22,16 @@ DIGIT_RECOGNIZERS = tuple(r for r in RECOGNIZERS if r.digits)
 BLOB_TOKEN = r"[A-Za-z0-9+/_=!#$%&()*;<>?@^`{|}~-]{12,}"  # a base64/base32/base85 blob, 12 characters or more
 CODES_GATE = (r"(?:[0-9A-Fa-f]{2}[ :,;-]){7,}|(?:\\[0-7]{3}){6,}|(?:\\[0-9A-Fa-f]{1,6} ?){6,}|<~"
               r"|(?:\d{2,3}\s*[,;\s]\s*){6,}")
+# Cells `decoded_texts` can decode anything in: one of its patterns matches (`prefilter.loosened`, a superset).
+# Its short base64 blobs have a digit and an upper-case letter in one token, its base85 ones a character
+# base64 does not use: conditions of their look-aheads, which polars has not, kept here as conditions of the cell.
+_B64_CHARS = "[A-Za-z0-9+/_-]"
+DECODABLE = "|".join(loosened(rx) for rx in (
+    normalize.HEX, normalize.B32, normalize.B64, normalize.B32_LOWER, normalize.A85, normalize.HEX_SPACED,
+    normalize.OCTAL_ESCAPES, normalize.CSS_ESCAPES, normalize.CHAR_CODES))
+SHORT_B64 = rf"[0-9]{_B64_CHARS}*[A-Z]|[A-Z]{_B64_CHARS}*[0-9]"
+B85_RUN = loosened(normalize.B85)
+LOOSE_GATE = "|".join([DECODABLE, SHORT_B64, B85_RUN, _PYTHON_ONLY_SPACE])  # each test of `decodable`, or'ed
 MAX_DECODED_CELLS = 20_000  # distinct cells decoded per column; more is a data extract, blocked elsewhere
 
 
@@ -77,10 +89,16 @@ def encoded_cells(df: pl.DataFrame) -> list[tuple[dict[str, object], Match]]:
         if df[col].dtype != pl.Utf8:
             continue
         value = pl.col("value")
+        spaced = value.str.replace_all(_PYTHON_ONLY_SPACE, " ")  # Python's \s matches these, polars' does not
+        decodable = (spaced.str.contains(DECODABLE)
+                     | spaced.str.contains(SHORT_B64) & spaced.str.contains(f"{_B64_CHARS}{{12}}")
+                     | spaced.str.contains(B85_RUN) & spaced.str.contains(normalize._B85_ONLY.pattern))
         # a blob of digits' codes has a digit or padding in it, or is long (lower-case base32): words are not tried
         blob = value.str.extract_all(BLOB_TOKEN).list.eval(
             pl.element().str.contains(r"[0-9=]") | (pl.element().str.len_chars() >= 24)).list.any()
+        # one pass over the whole column (a superset of `decodable`), the exact tests on the few cells it leaves
         cells = pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": df[col]}).filter(
+            value.str.contains(LOOSE_GATE).fill_null(False)).filter(decodable.fill_null(False)).filter(
             blob.fill_null(False) | value.str.contains(CODES_GATE)).group_by("value").agg(pl.col("row").min())
         for value, row in cells.head(MAX_DECODED_CELLS).iter_rows():
             for kind, text in decoded_texts(value):

@@ -184,9 +184,12 @@ def split_identifiers(df: pl.DataFrame) -> list[tuple[tuple[str, str], int, Matc
     for left, right in zip(df.columns, df.columns[1:], strict=False):
         if left not in digit_cols or right not in digit_cols:
             continue
-        pair = df.select(pl.col(left).cast(pl.Utf8).str.strip_chars().alias("a"),
-                         pl.col(right).cast(pl.Utf8).str.strip_chars().alias("b")).with_row_index("row")
-        pair = pair.filter(pl.col("a").str.contains(r"^\d{2,}$") & pl.col("b").str.contains(r"^\d{1,}[Xx]?$"))
+        # the shapes tested on the cells as they are (`\s` is the whitespace `strip_chars` strips), and only the
+        # few cells of that shape stripped: a column of free text is not copied
+        pair = df.select(a=pl.col(left).cast(pl.Utf8), b=pl.col(right).cast(pl.Utf8)).with_row_index("row")
+        pair = pair.filter(pl.col("a").str.contains(r"^\s*\d{2,}\s*$")
+                           & pl.col("b").str.contains(r"^\s*\d{1,}[Xx]?\s*$"))
+        pair = pair.with_columns(pl.col("a").str.strip_chars(), pl.col("b").str.strip_chars())
         if pair.is_empty():
             continue
         joined = pair.with_columns(pl.concat_str("a", "b").alias("v")).filter(pl.col("v").str.contains(SPLIT_WHOLE))

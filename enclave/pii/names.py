@@ -160,22 +160,20 @@ def prepare_runs(runs: Iterable[str]) -> None:
 def _name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     """From jieba's dictionary: characters of given names (after a surname in words tagged `nr`), and the
     surname-led three-character words tagged `nr` (mostly people; its two-character `nr` words are too
-    often ordinary words such as 阳光, 卫星, 康复 to trust without a context word)."""
-    counts: dict[str, int] = {}
-    names: set[str] = set()
-    d = _dictionary()
-    tagged = d.filter(pl.col("tag").str.starts_with("nr") & pl.col("word").str.len_chars().is_between(2, 4))
-    led = pl.col("word").str.slice(0, 1).is_in(list(SURNAMES)) | pl.col("word").str.slice(0, 2).is_in(
-        list(COMPOUND_SURNAMES))
-    for word in tagged.filter(led)["word"].to_list():
-        sur = 2 if word[:2] in COMPOUND_SURNAMES else 1 if word[0] in SURNAMES else 0
-        if not sur:
-            continue
-        names.add(word)
-        for c in word[sur:]:
-            counts[c] = counts.get(c, 0) + 1
-    given = frozenset(c for c, n in counts.items() if n >= 2 and c not in STOP)
-    return given, frozenset(w for w in names if len(w) >= 3 and all(c in given for c in w[1:]))
+    often ordinary words such as 阳光, 卫星, 康复 to trust without a context word).
+
+    Counted by polars (one pass over the dictionary, not a Python loop over its tens of thousands of names):
+    it is read at the start of every scan that meets Chinese text."""
+    word = pl.col("word")
+    compound = word.str.slice(0, 2).is_in(list(COMPOUND_SURNAMES))
+    tagged = _dictionary().filter(pl.col("tag").str.starts_with("nr") & word.str.len_chars().is_between(2, 4)
+                                  & (word.str.slice(0, 1).is_in(list(SURNAMES)) | compound))
+    tagged = tagged.select("word", given=word.str.slice(pl.when(compound).then(2).otherwise(1)))
+    counts = tagged.select(c=pl.col("given").str.split("")).explode("c")["c"].value_counts(name="n")
+    given = frozenset(c for c, n in counts.iter_rows() if n >= 2 and c and c not in STOP)
+    tail = tagged.filter(word.str.len_chars() >= 3).select("word", c=word.str.slice(1).str.split("")).explode("c")
+    known = tail.group_by("word").agg(pl.col("c").is_in(list(given)).all()).filter(pl.col("c"))["word"]
+    return given, frozenset(known.to_list())
 
 
 def given_name_chars() -> frozenset[str]:
@@ -298,11 +296,8 @@ def chinese_names(text: str) -> list[Match]:
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable, from pypinyin's character table."""
-    pinyin_dict = _pinyin_table()
-    out = set()
-    for readings in pinyin_dict.values():
-        for r in readings.split(","):
-            out.add(_toneless(r))
+    readings = {r for value in _pinyin_table().values() for r in value.split(",")}  # a few thousand distinct ones
+    out = {_toneless(r) for r in readings}
     return frozenset(s for s in out if s.isalpha() and s.isascii())
 
 

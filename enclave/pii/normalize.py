@@ -160,17 +160,17 @@ def spelled_digits(f: Folded) -> Folded | None:
     Only runs of seven or more digit words count, so "一二年级" or "one or two" stay as they are; a run of
     ASCII digits alone is no spelling.
     """
-    if not _SPELLED.search(f.text):
+    # ASCII digits and spaces only ('142   162    89   867' across a printed table's columns, an identifier):
+    # nothing is spelled; digits split by one separator are `join_split_digits`' to join
+    runs = [m for m in _SPELLED.finditer(f.text) if not m.group().isascii() or any(c.isalpha() for c in m.group())]
+    if not runs:
         return None
     base = _positions(f)
     out: list[str] = []
     pos: list[int] = []
     last = 0
-    for m in _SPELLED.finditer(f.text):
+    for m in runs:
         run = m.group()
-        if run.isascii() and not any(c.isalpha() for c in run):
-            continue  # ASCII digits and spaces only ('142   162    89   867' across a printed table's columns):
-            # nothing is spelled; digits split by one separator are `join_split_digits`' to join
         out.append(f.text[last:m.start()])
         pos.extend(base[last:m.start()])
         if run[0].isascii() and run[0].isalpha():

@@ -91,6 +91,17 @@ def test_table_scan_finds_what_reading_every_cell_with_every_recogniser_finds():
                                                 Entity.CN_RESIDENT_ID, Entity.CN_PHONE, Entity.MESSAGING_HANDLE}
 
 
+def test_prose_holding_any_kind_of_identifier_is_read_as_reading_every_cell_finds():
+    """Long cells (free text) pass the cheap gate before the filters' alternation: it must keep every one
+    that holds anything, whatever the kind and however disguised."""
+    cells = [f"Notes from the follow-up clinic this morning: {text}; nothing else to add." for text in DISGUISED]
+    cells += [f"{text} 见门诊记录，病情稳定，建议三个月后复查，随访。" for text in DISGUISED]
+    found = pii_in_table(pl.DataFrame({"t": cells}))
+    fast = sorted((f.location["row"], str(f.entity), f.rule, f.detail) for f in found if "header" not in f.location)
+    assert fast == _findings_reading_every_cell(cells)
+    assert len({r for r, *_ in fast}) >= 0.9 * len(cells)
+
+
 def test_integer_columns_are_read_from_the_shortest_digit_identifier_up():
     values = [13812345678, 14907806671, 110101199003074514, int(BANK_CARDS["unionpay-19"]), 1234567890, 138123456,
               0, -42, 9434765919, 123456789]

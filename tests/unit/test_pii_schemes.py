@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 
-from enclave.pii import find_all
+from enclave.pii import find_all, validators
 from enclave.pii.entities import BLOCKING, Entity
 from enclave.pii.validators import is_foreign_permanent_id, is_hk_id, is_mo_id, is_nhs_number, is_resident_id, is_tw_id
 
@@ -90,3 +93,17 @@ def test_every_finding_names_its_recogniser_and_blocking_is_declared_once():
     assert all(m.rule for m in find_all("电话13812345678, A123456(3), 京A12345, 住院号 2023004512"))
     assert Entity.HK_ID in BLOCKING and Entity.PERSON not in BLOCKING and Entity.ADDRESS not in BLOCKING
     assert Entity.HK_ID.blocks and not Entity.DATE_OF_BIRTH.blocks
+
+
+def test_a_bare_mobile_number_reads_as_libphonenumber_parses_it_on_every_prefix():
+    """The fast path of `validators._parsed` (an 11-digit 1[3-9] number built without `parse`) gives the
+    same validity and 'possible but unlisted' answers as parsing, for every five-digit prefix (CN's mobile
+    ranges are decided within the first five digits; carrier prefixes such as 179xx among them)."""
+    rng = random.Random(11)
+    numbers = [f"1{second}{rest:03d}{rng.randrange(10 ** 6):06d}" for second in range(3, 10) for rest in range(1000)]
+    for value in numbers:
+        fast, parsed = validators._parsed(value), phonenumbers.parse(value, "CN")
+        assert (fast.country_code, fast.national_number) == (parsed.country_code, parsed.national_number)
+        assert phonenumbers.is_valid_number(fast) == phonenumbers.is_valid_number(parsed), value
+        assert phonenumbers.is_possible_number(fast) == phonenumbers.is_possible_number(parsed), value
+    assert {validators.is_cn_phone(v) for v in numbers} == {True, False}
