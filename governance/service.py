@@ -32,7 +32,7 @@ from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from enclave.webpages import PageBasics
-from governance import catalogue, documents, notify, rules, supervision, workflow
+from governance import catalogue, documents, notify, operations, rules, supervision, workflow
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
 from policies import load_policies
@@ -443,8 +443,11 @@ class OperationsPage(Handler):
             lapsing = list(s.execute(select(Accreditation).where(
                 Accreditation.expires <= today() + timedelta(days=self.policies.governance.lapse_warning_days))
                 .order_by(Accreditation.expires)).scalars())
+            last_drill, failed_drills = operations.drills(s)
             self.page("ops.html", me, projects=projects, pending=pending, lapsing=lapsing,
-                      overdue=workflow.is_overdue, current=workflow.current_steps, today=today())
+                      overdue=workflow.is_overdue, current=workflow.current_steps, today=today(),
+                      hub=operations.hub_state(self.ctx.settings.hub_db_url), late=operations.overdue_steps(s),
+                      last_drill=last_drill, failed_drills=failed_drills)
 
 
 class StaticPage(Handler):
