@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
 from enclave import audit
@@ -28,7 +29,7 @@ from enclave.access import accreditation_of, projects_for, record_accreditation,
 from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
-from enclave.models import Accreditation, Project, Role, StepDecision, User
+from enclave.models import Accreditation, Approval, Membership, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from enclave.webpages import PageBasics
@@ -40,6 +41,8 @@ from policies.loader import Policies
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SERVICE_ACCESS = f"access:services!service={GOVERNANCE_SERVICE}"
+MY_PROJECTS = selectinload(User.memberships).selectinload(Membership.project).selectinload(
+    Project.approvals).selectinload(Approval.dataset)
 log = logging.getLogger("governance")
 
 
@@ -47,7 +50,9 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.policies: Policies = load_policies(settings.policy_dir)
-        self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        # compiled once per process, not checked against the file on every page (they change with a deployment)
+        self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                                     auto_reload=False)
 
 
 def _status(exc: EnclaveError) -> int:
@@ -80,8 +85,16 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "only people use the governance pages")
         return str(user["name"])
 
-    def me(self, session: Any) -> User:
-        return self.run(lambda: get_user(session, self.username))
+    def me(self, session: Any, with_projects: bool = False) -> User:
+        """The signed-in person; `with_projects` loads their current projects and the datasets approved for
+        them in four statements whatever their number (the home and accreditation pages read them all; one by
+        one they were a query per project and per approval)."""
+        def load() -> User:
+            stmt = select(User).where(User.username == self.username)
+            user = session.execute(stmt.options(MY_PROJECTS) if with_projects else stmt).scalar_one_or_none()
+            return user if user is not None else get_user(session, self.username)  # its NotFound message
+
+        return self.run(load)
 
     def nav(self, me: User) -> dict[str, bool]:
         gov = self.policies.governance
@@ -144,9 +157,9 @@ class HomePage(Handler):
     @web.authenticated
     def get(self) -> None:
         with session_scope() as s:
-            me = self.me(s)
+            me = self.me(s, with_projects=True)
             mine = workflow.own_applications(s, me.username)
-            queue = workflow.queue_for(s, me.username, self.policies)
+            queue = workflow.queue_for(s, me.username, self.policies, me)
             st = standing(accreditation_of(s, me.username), self.policies.governance)
             projects = projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else []
             amendable = {m.project.slug for m in me.memberships if rules.can_amend(me, m.project)}
@@ -210,7 +223,7 @@ class ApplicationsPage(Handler):
             me = self.me(s)
             every = workflow.all_applications(s) if rules.can_see_audit(me) else []
             self.page("applications.html", me, mine=workflow.own_applications(s, me.username),
-                      queue=workflow.queue_for(s, me.username, self.policies), every=every,
+                      queue=workflow.queue_for(s, me.username, self.policies, me), every=every,
                       overdue=workflow.is_overdue)
 
 
@@ -346,7 +359,7 @@ class AccreditationPage(Handler):
     @web.authenticated
     def get(self) -> None:
         with session_scope() as s:
-            me = self.me(s)
+            me = self.me(s, with_projects=True)
             gov = self.policies.governance
             mine = standing(accreditation_of(s, me.username), gov)
             every = []
@@ -376,6 +389,7 @@ class AccreditationPage(Handler):
 # --- supervision -----------------------------------------------------------------------------------
 
 AUDIT_FILTERS = ("user", "project", "action", "from", "to")
+AUDIT_PAGE_ROWS = 1000  # the newest; the export has them all
 
 
 class AuditPage(Handler):
@@ -392,9 +406,13 @@ class AuditPage(Handler):
         with session_scope() as s:
             me = self.me(s)
             self.run(lambda: rules.check_can_see_audit(me))
-            rows = self.rows(s)
             f = {k: self.get_query_argument(k, "") for k in AUDIT_FILTERS}
-            self.page("audit.html", me, rows=rows[-1000:], total=len(rows), filters=f,
+            try:
+                rows, total = supervision.latest(s, user=f["user"], project=f["project"], action=f["action"],
+                                                 since=f["from"], until=f["to"], limit=AUDIT_PAGE_ROWS)
+            except ValueError as exc:
+                raise web.HTTPError(400, str(exc)) from exc
+            self.page("audit.html", me, rows=rows, total=total, filters=f,
                       query=urlencode({k: v for k, v in f.items() if v}), verified=supervision.verify(s))
 
 

@@ -221,9 +221,10 @@ def amended_project(session: Session, app: Application) -> Project | None:
     return get_project(session, app.amends) if app.amends else None
 
 
-def queue_for(session: Session, username: str, policies: Policies) -> list[tuple[Application, ApprovalStep]]:
-    """Steps waiting for this person's decision now."""
-    user = get_user(session, username)
+def queue_for(session: Session, username: str, policies: Policies,
+              user: User | None = None) -> list[tuple[Application, ApprovalStep]]:
+    """Steps waiting for this person's decision now (`user`: their row, when the caller has read it already)."""
+    user = user if user is not None and user.username == username else get_user(session, username)
     if not rules.is_approver(user, policies.governance):
         return []
     out = []
