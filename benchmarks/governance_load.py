@@ -11,6 +11,7 @@ its interpreter lock; each user walks every page in an order of their own, in tw
   shorter than people read a page of a governance form): what "50 concurrent users" means, and the target;
 - `saturated`: no think time at all, each user asks for the next page the moment the last one arrived, i.e.
   50 requests always waiting: the service's capacity, where p95 is about 50 times a page's own cost.
+- `one_at_a_time` first: each page alone, its latency without a queue and the service's CPU time per request.
 The target from the issue is p95 under 300 ms; the ratio to the static page says how much is the page's work.
 Usage: python benchmarks/governance_load.py   (the service process: ... --serve HOME, internal)
 """
@@ -37,6 +38,7 @@ from benchmarks.report import summary, tail, write  # noqa: E402
 USERS = 50
 THINK_S = 2.0  # mean reading time between two pages in `with_think_time`
 ROUNDS = {"with_think_time": 3, "saturated": 2}  # walks through every page, per user
+SOLO_N = 30  # requests of each page in `one_at_a_time`
 PAGES = ["static-baseline", "", "catalogue", "catalogue/cohort@v1", "applications", "applications/{app}",
          "accreditation", "dashboard", "audit?action=application.*"]
 
@@ -176,6 +178,35 @@ async def phase(base: str, first_app: int, think_s: float, rounds: int, seed_: i
                       for p, v in times.items()}}
 
 
+def cpu_seconds(pid: int) -> float:
+    """The service process's CPU time so far (user + system), whatever else the machine is doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def one_at_a_time(base: str, first_app: int, pid: int, n: int = SOLO_N) -> dict[str, Any]:
+    """Each page alone, `n` times in a row by one user: its latency with no queue, and the service's CPU time
+    per request (from /proc, so other work on the machine does not count): a page's own cost."""
+    out: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=120, cookies=dict([cookie_for("u01")])) as me, \
+            httpx.AsyncClient(base_url=base, timeout=120, cookies=dict([cookie_for("audrey")])) as auditor:
+        for page in PAGES:
+            client = auditor if page.startswith(("dashboard", "audit")) else me
+            path = page.format(app=first_app + 1)
+            await client.get(path)  # warm: a first compile of the template is not the page's cost
+            times, cpu0 = [], cpu_seconds(pid)
+            for _ in range(n):
+                t0 = time.perf_counter()
+                await client.get(path)
+                times.append(time.perf_counter() - t0)
+            out[page or "home"] = {**summary(times), "service_cpu_ms_per_request": round(
+                (cpu_seconds(pid) - cpu0) * 1000 / n, 1)}
+    base_cpu = out["static-baseline"]["service_cpu_ms_per_request"] or 0.1
+    for v in out.values():
+        v["cpu_over_static"] = round(v["service_cpu_ms_per_request"] / base_cpu, 1)
+    return out
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gov-load-") as tmp:
         home = Path(tmp) / "home"
@@ -187,6 +218,7 @@ def main() -> None:
         first_app = seed(home)
         proc, base = start_service(home)
         try:
+            solo = asyncio.run(one_at_a_time(base, first_app, proc.pid))
             think = asyncio.run(phase(base, first_app, THINK_S, ROUNDS["with_think_time"], 1))
             saturated = asyncio.run(phase(base, first_app, 0.0, ROUNDS["saturated"], 2))
         finally:
@@ -197,9 +229,11 @@ def main() -> None:
                     "its own process (one tornado process, as deployed) on SQLite, hub token check from a table; "
                     "both on the same 2 cores. with_think_time: each user reads each page (exponential think "
                     f"time, mean {THINK_S} s) before the next: the target's measure. saturated: no think time, "
-                    "50 requests always outstanding: capacity, p95 about 50 times a page's own cost",
+                    "50 requests always outstanding: capacity, p95 about 50 times a page's own cost. "
+                    f"one_at_a_time: each page {SOLO_N} times by one user, with the service's CPU time per request "
+                    "from /proc (a page's own cost, other work on the machine left out)",
             "target": "p95 under 0.300 s per page with_think_time",
-            "with_think_time": think, "saturated": saturated,
+            "one_at_a_time": solo, "with_think_time": think, "saturated": saturated,
             "rows_in_catalogue_dataset": int(pl.scan_parquet(next((home / "datasets" / "cohort" / "v1").glob(
                 "*.parquet"))).select(pl.len()).collect().item())})
 
