@@ -110,7 +110,7 @@ def overdue_steps(session: Session, at: datetime | None = None) -> list[tuple[Ap
     stmt = (select(Application, ApprovalStep).join(ApprovalStep.application)
             .where(ApprovalStep.state == StepState.PENDING, Application.state == ApplicationState.SUBMITTED,
                    ApprovalStep.due_at.is_not(None)))
-    late = [(a, s) for a, s in session.execute(stmt).tuples() if is_overdue(s, at or now())]
+    late = [(a, s) for a, s in session.execute(stmt).all() if is_overdue(s, at or now())]
     return sorted(late, key=lambda pair: aware(pair[1].due_at) or now())
 
 
