@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
 from enclave import audit
@@ -29,7 +28,7 @@ from enclave.access import accreditation_of, projects_for, record_accreditation,
 from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
-from enclave.models import Accreditation, Approval, Membership, Project, Role, StepDecision, User
+from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from enclave.webpages import PageBasics
@@ -41,8 +40,6 @@ from policies.loader import Policies
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SERVICE_ACCESS = f"access:services!service={GOVERNANCE_SERVICE}"
-MY_PROJECTS = selectinload(User.memberships).selectinload(Membership.project).selectinload(
-    Project.approvals).selectinload(Approval.dataset)
 log = logging.getLogger("governance")
 
 
@@ -85,16 +82,8 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "only people use the governance pages")
         return str(user["name"])
 
-    def me(self, session: Any, with_projects: bool = False) -> User:
-        """The signed-in person; `with_projects` loads their current projects and the datasets approved for
-        them in four statements whatever their number (the home and accreditation pages read them all; one by
-        one they were a query per project and per approval)."""
-        def load() -> User:
-            stmt = select(User).where(User.username == self.username)
-            user = session.execute(stmt.options(MY_PROJECTS) if with_projects else stmt).scalar_one_or_none()
-            return user if user is not None else get_user(session, self.username)  # its NotFound message
-
-        return self.run(load)
+    def me(self, session: Any) -> User:
+        return self.run(lambda: get_user(session, self.username))
 
     def nav(self, me: User) -> dict[str, bool]:
         gov = self.policies.governance
@@ -157,7 +146,7 @@ class HomePage(Handler):
     @web.authenticated
     def get(self) -> None:
         with session_scope() as s:
-            me = self.me(s, with_projects=True)
+            me = self.me(s)
             mine = workflow.own_applications(s, me.username)
             queue = workflow.queue_for(s, me.username, self.policies, me)
             st = standing(accreditation_of(s, me.username), self.policies.governance)
@@ -359,7 +348,7 @@ class AccreditationPage(Handler):
     @web.authenticated
     def get(self) -> None:
         with session_scope() as s:
-            me = self.me(s, with_projects=True)
+            me = self.me(s)
             gov = self.policies.governance
             mine = standing(accreditation_of(s, me.username), gov)
             every = []

@@ -206,7 +206,8 @@ def own_applications(session: Session, username: str) -> list[Application]:
     mine = set(session.execute(select(Application.id).where(Application.applicant == username)).scalars())
     if not named | mine:
         return []
-    apps = session.execute(select(Application).options(*_EAGER).where(
+    # versions only: deciding who is named needs them, the lists show no steps (loaded if ever asked for)
+    apps = session.execute(select(Application).options(selectinload(Application.versions)).where(
         Application.id.in_(sorted(named | mine))).order_by(Application.id.desc())).scalars()
     return [a for a in apps if a.applicant == username
             or (a.state != ApplicationState.DRAFT and username in rules.members_of(a))]
