@@ -58,8 +58,9 @@ def dummy_dir(ds: Dataset) -> Path | None:
     return Path(path) if path and Path(path).is_dir() else None
 
 
-def view(session: Session, ds: Dataset, policies: Policies) -> DatasetView:
-    doc = _doc(session, ds)
+def view(session: Session, ds: Dataset, policies: Policies, doc: DatasetDoc | None | bool = False) -> DatasetView:
+    """What the catalogue says of one version; `doc` when the caller already read it (None: it has none)."""
+    doc = _doc(session, ds) if doc is False else doc
     files = [f for f in ds.manifest.get("files", []) if "schema" in f]
     notes = (doc.columns if doc else {}) or {}
     columns = [{"file": f["path"], "name": c, "type": t, "note": str(notes.get(c, ""))}
@@ -78,10 +79,11 @@ def view(session: Session, ds: Dataset, policies: Policies) -> DatasetView:
 def search(session: Session, policies: Policies, q: str = "", tier: str = "") -> list[DatasetView]:
     """Every version, newest first, filtered by words (name, description, column names) and tier."""
     rows = session.execute(select(Dataset).order_by(Dataset.name, Dataset.created_at.desc())).scalars()
+    docs = {d.dataset_id: d for d in session.execute(select(DatasetDoc)).scalars()}  # one read, not one each
     out = []
     words = q.lower().split()
     for ds in rows:
-        v = view(session, ds, policies)
+        v = view(session, ds, policies, docs.get(ds.id))
         if tier.strip() and str(v.tier) != tier.strip():
             continue
         text = " ".join([v.label, v.description, v.tier_name, *(c["name"] for c in v.columns),
@@ -98,16 +100,27 @@ def by_label(session: Session, label: str) -> Dataset:
     return get_dataset(session, name, version)
 
 
+_PREVIEWS: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
+def _first_rows(path: Path, rows: int) -> dict[str, Any]:
+    """A dummy file's first rows, read again only when the file changed (a page view re-read it each time)."""
+    key = (str(path), path.stat().st_mtime_ns, rows)
+    if key not in _PREVIEWS:
+        if len(_PREVIEWS) > 256:
+            _PREVIEWS.clear()
+        df = pl.read_parquet(path, n_rows=rows)
+        _PREVIEWS[key] = {"file": path.name, "columns": df.columns,
+                          "rows": [[str(v) for v in r] for r in df.rows()]}
+    return _PREVIEWS[key]
+
+
 def preview(ds: Dataset, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     """The first rows of each dummy file, as {file, columns, rows}."""
     d = dummy_dir(ds)
     if d is None:
         return []
-    out = []
-    for path in sorted(d.glob("*.parquet")):
-        df = pl.read_parquet(path, n_rows=rows)
-        out.append({"file": path.name, "columns": df.columns, "rows": [[str(v) for v in r] for r in df.rows()]})
-    return out
+    return [_first_rows(path, rows) for path in sorted(d.glob("*.parquet"))]
 
 
 def dummy_csv(ds: Dataset, file: str) -> bytes:

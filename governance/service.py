@@ -32,7 +32,7 @@ from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from enclave.webpages import PageBasics
-from governance import catalogue, documents, notify, rules, supervision, workflow
+from governance import catalogue, documents, notify, operations, rules, supervision, workflow
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
 from policies import load_policies
@@ -47,7 +47,9 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.policies: Policies = load_policies(settings.policy_dir)
-        self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        # compiled once per process, not checked against the file on every page (they change with a deployment)
+        self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                                     auto_reload=False)
 
 
 def _status(exc: EnclaveError) -> int:
@@ -146,7 +148,7 @@ class HomePage(Handler):
         with session_scope() as s:
             me = self.me(s)
             mine = workflow.own_applications(s, me.username)
-            queue = workflow.queue_for(s, me.username, self.policies)
+            queue = workflow.queue_for(s, me.username, self.policies, me)
             st = standing(accreditation_of(s, me.username), self.policies.governance)
             projects = projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else []
             amendable = {m.project.slug for m in me.memberships if rules.can_amend(me, m.project)}
@@ -210,7 +212,7 @@ class ApplicationsPage(Handler):
             me = self.me(s)
             every = workflow.all_applications(s) if rules.can_see_audit(me) else []
             self.page("applications.html", me, mine=workflow.own_applications(s, me.username),
-                      queue=workflow.queue_for(s, me.username, self.policies), every=every,
+                      queue=workflow.queue_for(s, me.username, self.policies, me), every=every,
                       overdue=workflow.is_overdue)
 
 
@@ -376,6 +378,7 @@ class AccreditationPage(Handler):
 # --- supervision -----------------------------------------------------------------------------------
 
 AUDIT_FILTERS = ("user", "project", "action", "from", "to")
+AUDIT_PAGE_ROWS = 1000  # the newest; the export has them all
 
 
 class AuditPage(Handler):
@@ -392,9 +395,13 @@ class AuditPage(Handler):
         with session_scope() as s:
             me = self.me(s)
             self.run(lambda: rules.check_can_see_audit(me))
-            rows = self.rows(s)
             f = {k: self.get_query_argument(k, "") for k in AUDIT_FILTERS}
-            self.page("audit.html", me, rows=rows[-1000:], total=len(rows), filters=f,
+            try:
+                rows, total = supervision.latest(s, user=f["user"], project=f["project"], action=f["action"],
+                                                 since=f["from"], until=f["to"], limit=AUDIT_PAGE_ROWS)
+            except ValueError as exc:
+                raise web.HTTPError(400, str(exc)) from exc
+            self.page("audit.html", me, rows=rows, total=total, filters=f,
                       query=urlencode({k: v for k, v in f.items() if v}), verified=supervision.verify(s))
 
 
@@ -443,8 +450,11 @@ class OperationsPage(Handler):
             lapsing = list(s.execute(select(Accreditation).where(
                 Accreditation.expires <= today() + timedelta(days=self.policies.governance.lapse_warning_days))
                 .order_by(Accreditation.expires)).scalars())
+            last_drill, failed_drills = operations.drills(s)
             self.page("ops.html", me, projects=projects, pending=pending, lapsing=lapsing,
-                      overdue=workflow.is_overdue, current=workflow.current_steps, today=today())
+                      overdue=workflow.is_overdue, current=workflow.current_steps, today=today(),
+                      hub=operations.hub_state(self.ctx.settings.hub_db_url), late=operations.overdue_steps(s),
+                      last_drill=last_drill, failed_drills=failed_drills)
 
 
 class StaticPage(Handler):

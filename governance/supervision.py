@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from enclave import audit
@@ -38,11 +38,9 @@ def parse_day(text: str, field: str) -> datetime | None:
         raise ValueError(f"{field}: '{text}' is not a date (YYYY-MM-DD)") from exc
 
 
-def search(session: Session, *, user: str = "", project: str = "", action: str = "", since: str = "",
-           until: str = "", limit: int = MAX_ROWS) -> list[dict[str, Any]]:
-    """Records matching every given filter, oldest first; `until` includes that whole day."""
+def _filtered(stmt: Any, user: str, project: str, action: str, since: str, until: str) -> Any:
+    """The search form's filters on a statement over AuditEvent; `until` includes that whole day."""
     start, end = parse_day(since, "from"), parse_day(until, "to")
-    stmt = select(AuditEvent).order_by(AuditEvent.seq)
     if user.strip():
         stmt = stmt.where(AuditEvent.actor == user.strip())
     if project.strip():
@@ -53,9 +51,34 @@ def search(session: Session, *, user: str = "", project: str = "", action: str =
         stmt = stmt.where(AuditEvent.ts >= start.isoformat(timespec="microseconds"))
     if end:
         stmt = stmt.where(AuditEvent.ts < (end + timedelta(days=1)).isoformat(timespec="microseconds"))
-    return [{"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "project": e.project or "",
-             "target": e.target, "details": json.loads(e.details), "hash": e.hash}
-            for e in session.execute(stmt.limit(limit)).scalars()]
+    return stmt
+
+
+_COLUMNS = (AuditEvent.seq, AuditEvent.ts, AuditEvent.actor, AuditEvent.action, AuditEvent.project,
+            AuditEvent.target, AuditEvent.details, AuditEvent.hash)
+
+
+def _row(seq: int, ts: str, actor: str, action: str, project: str | None, target: str, details: str,
+         digest: str) -> dict[str, Any]:
+    return {"seq": seq, "ts": ts, "actor": actor, "action": action, "project": project or "", "target": target,
+            "details": json.loads(details), "hash": digest}
+
+
+def search(session: Session, *, user: str = "", project: str = "", action: str = "", since: str = "",
+           until: str = "", limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """Records matching every given filter, oldest first; `until` includes that whole day."""
+    stmt = _filtered(select(*_COLUMNS), user, project, action, since, until).order_by(AuditEvent.seq)
+    return [_row(*r) for r in session.execute(stmt.limit(limit))]
+
+
+def latest(session: Session, *, user: str = "", project: str = "", action: str = "", since: str = "",
+           until: str = "", limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+    """The newest `limit` matching records (oldest first) and how many match in all: the page shows the end
+    of the trail without reading the rest of it (the export reads it all)."""
+    where = (user, project, action, since, until)
+    total = session.execute(_filtered(select(func.count()).select_from(AuditEvent), *where)).scalar_one()
+    stmt = _filtered(select(*_COLUMNS), *where).order_by(AuditEvent.seq.desc()).limit(limit)
+    return [_row(*r) for r in reversed(session.execute(stmt).all())], int(total)
 
 
 _VERIFIED: dict[str, tuple[tuple[int, str], float, dict[str, Any]]] = {}

@@ -206,7 +206,8 @@ def own_applications(session: Session, username: str) -> list[Application]:
     mine = set(session.execute(select(Application.id).where(Application.applicant == username)).scalars())
     if not named | mine:
         return []
-    apps = session.execute(select(Application).options(*_EAGER).where(
+    # versions only: deciding who is named needs them, the lists show no steps (loaded if ever asked for)
+    apps = session.execute(select(Application).options(selectinload(Application.versions)).where(
         Application.id.in_(sorted(named | mine))).order_by(Application.id.desc())).scalars()
     return [a for a in apps if a.applicant == username
             or (a.state != ApplicationState.DRAFT and username in rules.members_of(a))]
@@ -221,9 +222,10 @@ def amended_project(session: Session, app: Application) -> Project | None:
     return get_project(session, app.amends) if app.amends else None
 
 
-def queue_for(session: Session, username: str, policies: Policies) -> list[tuple[Application, ApprovalStep]]:
-    """Steps waiting for this person's decision now."""
-    user = get_user(session, username)
+def queue_for(session: Session, username: str, policies: Policies,
+              user: User | None = None) -> list[tuple[Application, ApprovalStep]]:
+    """Steps waiting for this person's decision now (`user`: their row, when the caller has read it already)."""
+    user = user if user is not None and user.username == username else get_user(session, username)
     if not rules.is_approver(user, policies.governance):
         return []
     out = []

@@ -94,7 +94,8 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
                                   f"access:services!service={GOVERNANCE_SERVICE}"}
-# Each role lands where its work is (hub.landing): auditors on the audit view, approvers on their applications.
+# Each role lands where its work is (hub.landing.landing_for): researchers the spawn page, admins the operations
+# view, stewards with steps waiting their applications, reviewers the export review queue, auditors the audit view.
 c.JupyterHub.default_url = landing_url
 c.JupyterHub.services = [
     {"name": EGRESS_SERVICE, "url": f"http://{settings.internal_address}:{settings.egress_port}",

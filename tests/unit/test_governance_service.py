@@ -242,3 +242,17 @@ def test_the_ethics_document_is_kept_with_the_version_and_shown_only_to_who_may_
     assert got.content == pdf and got.headers["Content-Type"] == "application/pdf"
     assert "attachment" in got.headers["Content-Disposition"] and "sandbox" in got.headers["Content-Security-Policy"]
     assert site("zoe").get(link.group(1)).status_code == 404
+
+
+def test_the_audit_page_shows_the_newest_records_and_counts_them_all(enclave_home):  # type: ignore[no-untyped-def]
+    from enclave import audit
+    from governance import supervision
+
+    with session_scope() as s:
+        for i in range(30):
+            audit.record(s, "admin", "test.event", target=f"t{i}")
+        every = supervision.search(s, action="test.*")
+        rows, total = supervision.latest(s, action="test.*", limit=10)
+    assert total == len(every) == 30
+    assert [r["target"] for r in rows] == [f"t{i}" for i in range(20, 30)]  # the end of the trail, oldest first
+    assert rows == every[-10:]  # the same records as the export gives, row for row
