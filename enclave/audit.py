@@ -152,11 +152,24 @@ def _append(session: Session, actor: str, action: str, project: str | None, targ
     anchor = get_settings().audit_anchor
     seq, digest = ev.seq, ev.hash
 
+    if not session.info.get(_PENDING):
+        session.info[_PENDING] = True
+
+        @sa_event.listens_for(session, "after_rollback", once=True)
+        def _forget(_s: Session) -> None:
+            session.info.pop(_PENDING, None)
+
     @sa_event.listens_for(session, "after_commit", once=True)
     def _write_anchor(_s: Session) -> None:
+        session.info.pop(_PENDING, None)
         write_anchor(anchor, seq, digest)
 
     return ev
+
+
+# In a session's info while it holds records whose anchor is written at commit: a second record in the same
+# transaction finds no anchor yet, and that is not a lost one.
+_PENDING = "enclave.audit.anchor_pending"
 
 
 def _check_head_reaches_anchor(session: Session, head: AuditHead) -> None:
@@ -165,14 +178,25 @@ def _check_head_reaches_anchor(session: Session, head: AuditHead) -> None:
     Someone who can write the database can delete the last records and reset the head row; records
     appended after that would reuse the deleted numbers with valid hashes and, once past the anchor,
     move it forward, hiding the cut. So a head below the anchor, or an anchored record that is gone or
-    changed, stops every write until an admin has looked (`enclave audit verify`, then `reanchor`).
+    changed, stops every write until an admin has looked (`enclave audit verify`, then `reanchor`). So does
+    a trail with records whose anchor is gone or unreadable: deleting the anchor, cutting the tail and waiting
+    for the next record would otherwise leave a trail that verifies.
     """
+    if session.info.get(_PENDING):
+        return  # this transaction already appended after a check; its anchor is written at commit
+    path = get_settings().audit_anchor
     try:
-        anchor = read_anchor(get_settings().audit_anchor)
-    except AnchorError:
-        return  # verify reports an unreadable anchor; the next good write replaces it
-    if anchor is None:
+        anchor = read_anchor(path)
+    except AnchorError as exc:
+        if head.seq:  # a good write would replace it and, with it, the evidence of any cut before it
+            raise TamperedTrail(f"the copy of the audit head kept outside the database ({path}) cannot be "
+                                f"read ({exc})") from exc
         return
+    if anchor is None:
+        if head.seq:  # deleting it and waiting for one more record would otherwise hide a cut tail
+            raise TamperedTrail(f"the audit trail holds {head.seq} records but the copy of its head kept "
+                                f"outside the database ({path}) is gone")
+        return  # a new trail: its first record writes the anchor
     a_seq, a_hash = anchor
     if a_seq > head.seq:
         raise TamperedTrail(f"the audit trail ends at record {head.seq} but its anchor is at record {a_seq}")

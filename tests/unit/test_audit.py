@@ -291,3 +291,33 @@ def test_an_admin_reanchor_lets_the_trail_be_written_again(enclave_home):
         audit.record(s, "someone", "test.action", target="after")
     with session_scope() as s:
         assert audit.verify(s).ok
+
+
+def test_a_cut_tail_cannot_be_hidden_by_deleting_the_anchor_and_waiting_for_a_record(enclave_home):
+    """Delete the last records, rewind the head row, delete the anchor: the next record is refused (it would
+    write a fresh anchor over the cut), verify keeps naming the missing anchor, and an admin re-anchors."""
+    from enclave.models import AuditHead
+
+    with session_scope() as s:
+        for i in range(5):
+            audit.record(s, "alice", audit.AuditAction.LOGIN, target=str(i))
+    with session_scope() as s:
+        s.query(AuditEvent).filter(AuditEvent.seq > 3).delete()
+        third = s.get(AuditEvent, 3)
+        head = s.get(AuditHead, 1)
+        head.seq, head.hash = 3, third.hash
+    anchor = get_settings().audit_anchor
+    anchor.unlink()
+    with pytest.raises(audit.TamperedTrail, match="holds 3 records but the copy of its head"), session_scope() as s:
+        audit.record(s, "mallory", audit.AuditAction.LOGIN)
+    with session_scope() as s:
+        assert [(p.seq, p.kind) for p in audit.verify(s).problems] == [(3, "anchor-missing")]
+    anchor.write_text("not an anchor")  # an unreadable anchor is no way round it either
+    with pytest.raises(audit.TamperedTrail, match="cannot be read"), session_scope() as s:
+        audit.record(s, "mallory", audit.AuditAction.LOGIN)
+    anchor.unlink()
+    with session_scope() as s:
+        audit.reanchor(s, "admin", "anchor lost with the old disk; tail checked against the backup")
+    with session_scope() as s:
+        audit.record(s, "alice", audit.AuditAction.LOGIN)
+        assert audit.verify(s).ok
