@@ -28,6 +28,11 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+# where a sign-in ends: the hub (researchers), a service page (each other role lands where its work is:
+# reviewers the review queue, approvers with steps waiting their applications, hub.landing), or a workspace
+SIGNED_IN = re.compile(r"/(hub|user|services)/")
+
+
 def login(page: Page, enclave: Enclave, username: str) -> None:
     page.goto(f"{enclave.url}/hub/login")
     page.click("#idp-login")
@@ -53,7 +58,7 @@ def review_in_ui(browser: Browser, enclave: Enclave, reviewer: str, rid: int, de
     page.set_default_timeout(60_000)
     try:
         login(page, enclave, reviewer)
-        page.wait_for_url("**/hub/**")
+        page.wait_for_url(SIGNED_IN)
         page.goto(f"{enclave.url}/services/egress-review/")
         page.locator(f"#queue tr[data-request='{rid}'] a").click()
         for fs in page.locator("fieldset.file").all():
@@ -112,7 +117,7 @@ def test_researcher_analyses_exports_from_jupyterlab_and_downloads_after_two_rev
         rc = browser.new_context(locale="en-US")
         rp = rc.new_page()
         login(rp, enclave, "bob")
-        rp.wait_for_url("**/hub/**")
+        rp.wait_for_url(SIGNED_IN)
         rp.goto(f"{enclave.url}/services/egress-review/requests/{blocked_id}")
         expect(rp.locator("fieldset.file input[value='approve']")).to_be_disabled()
         expect(rp.locator("fieldset.file .verdict-block").first).to_be_visible()
@@ -201,7 +206,7 @@ def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: 
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
         login(page, enclave, "bob")
-        page.wait_for_url("**/hub/**")
+        page.wait_for_url(SIGNED_IN)
         base = f"{enclave.url}/services/egress-review/requests/{req['id']}"
         resp = page.goto(base)
         assert resp is not None and "script-src" not in resp.headers["content-security-policy"]

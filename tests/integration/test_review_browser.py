@@ -53,7 +53,7 @@ def person(browser: Browser, enclave: Enclave, user: str, locale: str) -> tuple[
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, enclave, user)
-    page.wait_for_url(re.compile(r"/(hub|user)/"))  # the hub, or straight into a running workspace
+    page.wait_for_url(re.compile(r"/(hub|user|services)/"))  # the hub, a role's landing page, or a workspace
     return context, page
 
 
