@@ -107,7 +107,10 @@ def test_backup_wipe_restore_and_the_audit_trail_still_verifies(repo: Path, tmp_
     assert got["checked"]["store_blobs"] == 1 and got["checked"]["audit_records"] >= records_before - 1
     assert not list(tmp_path.glob(".enclave-restore-*"))  # the scratch place is gone
     code, report = _cli("audit", "verify")
-    assert code == 0 and report["ok"] and report["records"] == records_before
+    # the snapshot's records, then the restore itself, recorded in the restored trail
+    assert code == 0 and report["ok"] and report["records"] == records_before + 1
+    code, rebuilt = _cli("audit", "query", "--action", "backup.restore")
+    assert code == 0 and [r["target"] for r in rebuilt] == [made["snapshot"]], rebuilt
 
 
 def test_a_tampered_pack_file_is_refused_and_nothing_is_restored(repo: Path, tmp_path: Path):
