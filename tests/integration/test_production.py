@@ -41,7 +41,7 @@ STATE = Path(os.environ.get("ENCLAVE_PROD_IT_STATE", "/tmp/enclave-prod-it"))
 RUN = STATE / "run"  # made afresh by every run; STATE/docker (the inner engine's images) is kept
 CONTAINER = NETWORK = "enclaveprod"
 IMAGE = "enclave-prodhost:latest"
-HOST_SUBNET = "10.213.7.0/24"
+HOST_SUBNET, HOST_GATEWAY = "10.213.7.0/24", "10.213.7.1"
 SITE, IDP = "enclave.test", "idp.test"
 IDP_PORT = 39443
 ISSUER = f"https://{IDP}:{IDP_PORT}"
@@ -270,9 +270,8 @@ def host() -> Iterator[dict]:
     (RUN / "tls").mkdir(parents=True)
     # a subnet outside Docker's default pools: the host's own engine (state kept between runs) makes its project
     # networks from those pools, and one on the same subnet as the host's own address cut the host off
-    sh("docker", "network", "create", "--subnet", HOST_SUBNET, NETWORK)
-    gateway = sh("docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}",
-                 NETWORK).stdout.decode().strip()
+    sh("docker", "network", "create", "--subnet", HOST_SUBNET, "--gateway", HOST_GATEWAY, NETWORK)
+    gateway = HOST_GATEWAY  # the test machine, where the identity provider listens
     ca_key, ca = make_ca(RUN / "tls")
     issue(RUN / "tls", SITE, ca_key, ca)
     issue(RUN / "tls", IDP, ca_key, ca)
