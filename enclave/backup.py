@@ -320,8 +320,14 @@ def _check_database_targets(manifest: dict[str, Any], db_url: str | None, hub_db
 
 
 def _pg_restore(url: str, dump: Path) -> None:
+    """Load a dump into the operator's empty database; a failure is one clear message, never a traceback."""
     with pg_connection(url) as (conninfo, env):
-        subprocess.run(["pg_restore", "--no-owner", "--dbname", conninfo, str(dump)], env=env, check=True)
+        res = subprocess.run(["pg_restore", "--no-owner", "--dbname", conninfo, str(dump)], env=env,
+                             capture_output=True, text=True)
+    if res.returncode != 0:
+        last = (res.stderr.strip().splitlines() or ["no message"])[-1]
+        raise BackupError(f"{dump.name} could not be loaded into {_shown(url)} ({last}); drop and re-create "
+                          "that database empty before trying again")
 
 
 def verify_home(home: Path, db_url: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -272,3 +272,16 @@ def test_a_restore_url_with_a_password_is_refused_on_the_command_line(world: Pat
     code, err = _cli(*args, "--db-url", "postgresql://enclave:hunter2@db/enclave")
     assert code == 2 and "ENCLAVE_RESTORE_DB_URL" in err["error"] and "hunter2" not in err["error"]
     assert not (tmp_path / "r").exists()
+
+
+def test_a_dump_that_cannot_be_loaded_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """pg_restore failing (a database that is not empty, a server gone) names the dump and the way out."""
+    dump = tmp_path / "enclave.pgdump"
+    dump.write_bytes(b"not a dump")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pg_restore").write_text("#!/bin/sh\necho 'pg_restore: error: relation already exists' >&2\nexit 1\n")
+    (fake / "pg_restore").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    with pytest.raises(backup.BackupError, match=r"enclave.pgdump could not be loaded .*relation already exists"):
+        backup._pg_restore("postgresql+psycopg://enclave@db.internal/enclave", dump)
