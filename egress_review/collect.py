@@ -193,3 +193,64 @@ def _in_memory(chunks: Iterator[bytes]) -> bytes:
 def collect_one(workspace: Path, relpath: str, max_bytes: int) -> tuple[str, bytes]:
     """One small file kept in memory (a model's training data for the membership-inference test)."""
     return collect(workspace, [relpath], max_bytes, max_bytes, _in_memory)[0]
+
+
+# Folders a file picker never lists: tool state, not results.
+SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "lost+found"})
+
+
+def listing(workspace: Path, limit: int = 500, depth: int = 6) -> tuple[list[str], bool]:
+    """The workspace's regular files as request paths (sorted), and whether there were more than `limit`.
+
+    Only names are read, to offer them in the browser's revise form; what is then requested is still read by
+    `collect` with all its checks. Every folder is opened below its parent's descriptor without following a
+    link (`O_NOFOLLOW`) and on the workspace's own filesystem only, so a folder swapped for a link while we
+    list never lists a host folder. Hidden entries, links and names `clean` refuses are left out.
+    """
+    try:
+        root = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return [], False
+    found: list[str] = []
+    try:
+        more = _list_below(root, "", os.fstat(root).st_dev, found, limit, depth)
+    finally:
+        os.close(root)
+    return sorted(found), more
+
+
+def _list_below(fd: int, prefix: str, dev: int, found: list[str], limit: int, depth: int) -> bool:
+    """Adds the files below the open folder `fd`; True once `limit` is passed."""
+    try:
+        entries = sorted(os.scandir(fd), key=lambda e: e.name)
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.name.startswith(".") or entry.is_symlink():
+            continue
+        rel = prefix + entry.name
+        try:
+            clean(rel)
+        except CollectError:
+            continue
+        if entry.is_file(follow_symlinks=False):
+            if len(found) >= limit:
+                return True
+            found.append(rel)
+        elif (entry.is_dir(follow_symlinks=False) and depth > 1 and entry.name not in SKIPPED_FOLDERS
+              and _list_folder(fd, entry.name, rel + "/", dev, found, limit, depth - 1)):
+            return True
+    return False
+
+
+def _list_folder(parent: int, name: str, prefix: str, dev: int, found: list[str], limit: int, depth: int) -> bool:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return False
+    try:
+        if os.fstat(fd).st_dev != dev:  # another filesystem mounted inside: not the workspace's
+            return False
+        return _list_below(fd, prefix, dev, found, limit, depth)
+    finally:
+        os.close(fd)

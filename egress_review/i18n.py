@@ -144,6 +144,31 @@ ZH_CN: dict[str, str] = {
     "The stored copy cannot be read: tell the enclave administrators.": "无法读取保存的副本：请告知安全环境管理员。",
     "Not allowed": "不允许",
     "Something went wrong": "出错了",
+    # revising in the browser
+    "Revise request": "修订申请",
+    "new version": "新版本",
+    "The revision is a new version of this request: its files are read from your workspace and checked again, "
+    "and reviewers see what changed and the earlier reviews.":
+        "修订是此申请的新版本：其文件会从您的工作区重新读取并再次检查，审核员可以看到改动之处和之前的审核意见。",
+    "Files from your workspace": "工作区中的文件",
+    "Each file is read again from your workspace: change a file there and keep it ticked here.":
+        "每个文件都会从您的工作区重新读取：请在工作区中修改文件，并在此处保持勾选。",
+    "Files of the returned version": "已退回版本中的文件",
+    "Other files in your workspace": "工作区中的其他文件",
+    "Not every file is listed: name others below.": "未列出全部文件：其他文件请在下面填写。",
+    "Other files (paths inside /workspace, one per line)": "其他文件（/workspace 内的路径，每行一个）",
+    "Check the revision": "检查修订",
+    "Submit this revision?": "确定提交此修订？",
+    "On confirming, these files are read from your workspace and checked again; the new version replaces the "
+    "returned one, which is kept with its reviews.":
+        "确认后，这些文件将从您的工作区重新读取并再次检查；新版本将取代已退回的版本，已退回的版本及其审核记录会保留。",
+    "Compared with the returned version": "与已退回版本相比",
+    "in it before: read again": "原有文件：重新读取",
+    "left out": "不再包含",
+    "Your revision is submitted as a new version of the request; the returned version is kept with its reviews.":
+        "您的修订已作为此申请的新版本提交；已退回的版本及其审核记录会保留。",
+    "Revise this request": "修订此申请",
+    "(more changes: open the file)": "（还有更多修改：请打开文件查看）",
 }
 
 

@@ -8,6 +8,7 @@ Content-Security-Policy with no script source at all, so even a mistake here can
 from __future__ import annotations
 
 import base64
+import difflib
 import json
 import re
 from collections import defaultdict
@@ -196,3 +197,30 @@ def image_bytes(data: bytes, ftype: str) -> tuple[bytes, str] | None:
 
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+# A changed file's line diff is shown when both versions are text of at most this size.
+DIFF_MAX_BYTES = 64 * 1024
+DIFF_MAX_LINES = 200
+
+
+def text_diff(before: bytes, after: bytes) -> list[tuple[str, str]] | None:
+    """A unified diff of two small text files as (kind, line) pairs, kind `add`, `del`, `hunk` or `same`.
+
+    None when either is binary or larger than `DIFF_MAX_BYTES`: a reviewer opens those files instead.
+    The lines are text to be escaped by the page; at most `DIFF_MAX_LINES` are given, then a `more` line.
+    """
+    if len(before) > DIFF_MAX_BYTES or len(after) > DIFF_MAX_BYTES:
+        return None
+    old, new = decode_text(before), decode_text(after)
+    if old is None or new is None:
+        return None
+    out: list[tuple[str, str]] = []
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", lineterm="", n=2)
+    for line in list(lines)[2:]:  # the two header lines name no line of the file
+        kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+        if len(out) >= DIFF_MAX_LINES:
+            out.append(("more", ""))
+            break
+        out.append((kind, line))
+    return out

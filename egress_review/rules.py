@@ -94,6 +94,12 @@ def can_submit(user: User, project: Project, on: date | None = None) -> bool:
     return _allowed(lambda: check_can_submit(user, project, on))
 
 
+def check_justification(text: str) -> None:
+    """Every request (and every revision) says what its files are: reviewers decide on it, the record keeps it."""
+    if not has_text(text):
+        raise EnclaveError("a justification is required: say what the files are and why they are safe to release")
+
+
 def check_can_withdraw(request: ExportRequest, user: User) -> None:
     if request.requester != user.username:
         raise NotAllowed("only the requester can withdraw a request")

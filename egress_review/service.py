@@ -27,7 +27,8 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy.orm import selectinload
 from tornado import ioloop, web
 
-from egress_review import intake, render, rules, workflow
+from egress_review import intake, limits, render, rules, workflow
+from egress_review.collect import listing
 from egress_review.findings import advice, guidance_topic, person_text
 from egress_review.i18n import GUIDANCE_PAGE, message, translator
 from egress_review.i18n import message as translated
@@ -427,7 +428,8 @@ class RequestPage(Handler):
                       can_withdraw=rules.can_withdraw(req, me), can_revise=rules.can_revise(req, me, project),
                       is_requester=not reviewer, approve_refusals=self._refusals(req),
                       mine=next((v for v in r.get("reviews", []) if v["reviewer"] == name), None),
-                      history=self._history(s, req, reviewer), diff=self._diff(s, req),
+                      history=self._history(s, req, reviewer),
+                      diff=self._diff(s, req, rules.can_read_files(req, me, project)),
                       earlier=self._earlier(s, req, me) if reviewer else [],
                       explain=lambda f: person_text(f, self.lang, values=reviewer),
                       advice=lambda f: advice(f, self.lang), topic=guidance_topic)
@@ -474,18 +476,33 @@ class RequestPage(Handler):
             out.append(seen)
         return out
 
-    @staticmethod
-    def _diff(s: Any, req: ExportRequest) -> dict[str, Any] | None:
-        """Files added, removed, changed (by sha256 of the stored form) or unchanged since the previous version."""
+    def _diff(self, s: Any, req: ExportRequest, readable: bool) -> dict[str, Any] | None:
+        """Files added, removed, changed (by sha256 of the stored form) or unchanged since the previous version.
+
+        A changed file small enough and text in both versions also gets its line diff, when the viewer may
+        read the stored copies now (`rules.check_can_read_files`).
+        """
         if req.revision_of is None:
             return None
         prev = s.get(ExportRequest, req.revision_of)
         if prev is None:
             return None
         before, now = {f.name: f.sha256 for f in prev.files}, {f.name: f.sha256 for f in req.files}
-        rows = [(n, "added" if n not in before else "changed" if before[n] != now[n] else "unchanged")
-                for n in now] + [(n, "removed") for n in before if n not in now]
+        rows = [{"name": n, "before": before.get(n), "after": now[n],
+                 "how": "added" if n not in before else "changed" if before[n] != now[n] else "unchanged"}
+                for n in now] + [{"name": n, "before": before[n], "after": None, "how": "removed"}
+                                 for n in before if n not in now]
+        for row in rows:
+            row["lines"] = self._text_diff(row["before"], row["after"]) if readable and row["how"] == "changed" \
+                else None
         return {"version": prev.version, "id": prev.id, "rows": rows}
+
+    def _text_diff(self, before: str, after: str) -> list[tuple[str, str]] | None:
+        store = self.ctx.settings.egress_store
+        try:
+            return render.text_diff(content_path(store, before).read_bytes(), content_path(store, after).read_bytes())
+        except OSError:
+            return None
 
     @staticmethod
     def _earlier(s: Any, req: ExportRequest, me: Any) -> list[dict[str, Any]]:
@@ -653,6 +670,98 @@ class WithdrawAction(RequestPage):
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done=withdrawn")
 
 
+def revision_paths(picked: list[str], other: str) -> list[str]:
+    """The files a revision names: the ticked ones, then each line typed (blank lines and repeats dropped)."""
+    out: list[str] = []
+    for p in [*picked, *other.splitlines()]:
+        p = p.strip()
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+class RevisePage(RequestPage):
+    """A returned request revised in the browser: files picked again from the workspace, justification kept.
+
+    The form (GET) shows the reviewers' comments, the returned version's files ticked and the workspace's
+    other files; a post is checked (`rules.check_can_revise`, `limits.check_request_files`,
+    `rules.check_justification`), then confirmed on a page of its own, then made by `intake.from_workspace`
+    with `revises`, which reads and checks every file again: the same path as a revision from the workspace.
+    Problems come back on the form beside their field, with everything chosen and typed kept.
+    """
+
+    @web.authenticated
+    def get(self, rid: str) -> None:
+        self.revise_form(int(rid))
+
+    def revise_form(self, rid: int, form: dict[str, Any] | None = None,
+                    problems: list[tuple[str, str]] | None = None, status: int = 200) -> None:
+        name = self.username
+        with session_scope() as s:
+            req = self.run(lambda: workflow.visible_request(s, name, rid))
+            me, project = workflow.parties(s, name, req)
+            if req.requester != name:
+                raise web.HTTPError(403, message("only the requester can revise a request", self.lang))
+            refusal = rules.why_not(lambda: rules.check_can_revise(req, me, project))
+            problems = list(problems or [])
+            if refusal and ("revise", refusal) not in problems:
+                problems.insert(0, ("revise", refusal))
+            previous = [f.name for f in req.files]
+            listed, more = listing(self.ctx.settings.workspace_dir(req.project))
+            form = form or {"files": previous, "other": "", "justification": req.justification}
+            listed = [p for p in listed if p not in previous]
+            typed = [p for p in form["files"] if p not in previous and p not in listed]  # back from confirming
+            if typed:
+                form = {**form, "other": "\n".join([*typed, *[x for x in form["other"].splitlines() if x.strip()]])}
+            fields: dict[str, list[str]] = {}
+            for field, text in problems:
+                fields.setdefault(field, []).append(message(text, self.lang))
+            self.set_status(403 if refusal and status == 200 else status)
+            self.page("revise.html", r=request_view(req, name), previous=previous,
+                      listed=listed, more=more, form=form, problems=fields,
+                      can_revise=refusal is None)
+
+    def _problems(self, s: Any, name: str, rid: int, paths: list[str], justification: str) -> tuple[str, list[Any]]:
+        """The project of the request, and what is wrong with the form (field, message); nothing is read yet."""
+        req = self.run(lambda: workflow.visible_request(s, name, rid))
+        problems: list[tuple[str, str]] = []
+        refusal = rules.why_not(lambda: rules.check_can_revise(req, *workflow.parties(s, name, req)))
+        if refusal:
+            problems.append(("revise", refusal))
+        policy = self.ctx.policies.egress.for_project(req.project)
+        for field, check in (("files", lambda: limits.check_request_files(paths, policy)),
+                             ("justification", lambda: rules.check_justification(justification))):
+            reason = rules.why_not(check)
+            if reason:
+                problems.append((field, reason))
+        return req.project, problems
+
+    @web.authenticated
+    async def post(self, rid_: str) -> None:
+        name, rid = self.username, int(rid_)
+        picked, other = self.get_body_arguments("file"), self.get_body_argument("other", "")
+        justification = self.get_body_argument("justification", "")
+        form = {"files": picked, "other": other, "justification": justification}
+        if self.get_body_argument("change", ""):
+            return self.revise_form(rid, form)
+        paths = revision_paths(picked, other)
+        with session_scope() as s:
+            slug, problems = self._problems(s, name, rid, paths, justification)
+            previous = [f.name for f in workflow.get_request(s, rid).files]
+        if problems:
+            return self.revise_form(rid, form, problems, status=403 if problems[0][0] == "revise" else 400)
+        if self.get_body_argument("confirm", "") != "yes":
+            return self.page("revise_confirm.html", rid=rid, paths=paths, previous=previous,
+                             dropped=[p for p in previous if p not in paths], justification=justification)
+        policy = self.ctx.policies.egress.for_project(slug)
+        try:
+            new = await asyncio.to_thread(intake.from_workspace, self.ctx.settings, policy, name, slug, paths,
+                                          justification, {"revises": rid}, self.ctx.own_index)
+        except EnclaveError as exc:  # a file that cannot be read or is refused, a limit: beside the files
+            return self.revise_form(rid, form, [("files", str(exc))], status=_status(exc))
+        self.redirect(f"{EGRESS_PREFIX}requests/{new}?done=revised")
+
+
 class ClaimAction(RequestPage):
     """A reviewer claims a request (or gives the claim up); recorded, and refusals come back on the page."""
 
@@ -698,6 +807,7 @@ def make_app(ctx: Context) -> web.Application:
         (p + r"requests/(\d+)/review", ReviewAction, d),
         (p + r"requests/(\d+)/resolve", ResolveAction, d),
         (p + r"requests/(\d+)/withdraw", WithdrawAction, d),
+        (p + r"requests/(\d+)/revise", RevisePage, d),
         (p + r"requests/(\d+)/(claim|unclaim)", ClaimAction, d),
         (p + r"guidance", GuidancePage, d),
         (p + r"requests/(\d+)/download/(\d+|results\.json)", DownloadPage, d),

@@ -241,8 +241,7 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
     """
     check_submitter(session, requester, project_slug)
     prev = revisable(session, requester, revises, project_slug) if revises is not None else None
-    if not justification.strip():
-        raise EnclaveError("a justification is required: say what the files are and why they are safe to release")
+    rules.check_justification(justification)
     if not files:
         raise EnclaveError("no files in the request")
     req = ExportRequest(project=project_slug, requester=requester, justification=justification,
