@@ -55,15 +55,15 @@ def clean(relpath: str) -> str:
     """The workspace-relative path a request names, or CollectError saying what is wrong with it."""
     hidden = _HIDDEN.findall(relpath)
     if any(ord(c) < 32 or c == "\x7f" for c in hidden):
-        raise CollectError(f"{shown(relpath)!r}: file names with control characters are refused")
+        raise CollectError("{name!r}: file names with control characters are refused", name=shown(relpath))
     if hidden:
         codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in hidden}))
-        raise CollectError(f"{shown(relpath)!r}: file names with invisible or direction-changing characters "
-                           f"({codes}) are refused; rename the file")
+        raise CollectError("{name!r}: file names with invisible or direction-changing characters "
+                           "({codes}) are refused; rename the file", name=shown(relpath), codes=codes)
     check_normalised(relpath)
     p = PurePosixPath(relpath.removeprefix(WORKSPACE_MOUNT + "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise CollectError(f"{relpath}: only paths inside the project workspace can be exported")
+        raise CollectError("{relpath}: only paths inside the project workspace can be exported", relpath=relpath)
     return str(p)
 
 
@@ -79,11 +79,12 @@ def check_normalised(relpath: str) -> None:
     folded (NFKC): `ﬁle.txt` shows as `file.txt` to a reviewer, `Å.txt` decomposed as the composed one.
     CollectError otherwise, naming the rule broken."""
     if unicodedata.normalize("NFC", relpath) != relpath:
-        raise CollectError(f"{shown(relpath)!r}: the file name is not in Unicode normal form (NFC): it can show "
-                           "the same as another name; rename the file")
+        raise CollectError("{name!r}: the file name is not in Unicode normal form (NFC): it can "
+                           "show the same as another name; rename the file", name=shown(relpath))
     if any(_ambiguous(c) for c in relpath):
-        raise CollectError(f"{shown(relpath)!r}: the file name holds compatibility characters (such as ligatures "
-                           "or full-width letters) that read the same as other names; rename the file")
+        raise CollectError("{name!r}: the file name holds compatibility characters (such as "
+                           "ligatures or full-width letters) that read the same as other names; "
+                           "rename the file", name=shown(relpath))
 
 
 def _frames(out: IO[bytes], rel: str, max_file_bytes: int, budget: list[int]) -> Iterator[bytes]:
@@ -92,23 +93,24 @@ def _frames(out: IO[bytes], rel: str, max_file_bytes: int, budget: list[int]) ->
     while True:
         head = out.read(reader.FRAME.size)
         if len(head) != reader.FRAME.size:
-            raise CollectError(f"{rel}: the workspace reader stopped before the end of the file")
+            raise CollectError("{rel}: the workspace reader stopped before the end of the file", rel=rel)
         kind, length = reader.FRAME.unpack(head)
         payload = out.read(length)
         if len(payload) != length:
-            raise CollectError(f"{rel}: the workspace reader stopped before the end of the file")
+            raise CollectError("{rel}: the workspace reader stopped before the end of the file", rel=rel)
         if kind == b"E":
             return
         if kind == b"X":
             raise CollectError(payload.decode(errors="replace"))
         if kind != b"D":
-            raise CollectError(f"{rel}: the workspace reader sent something unreadable; nothing was kept")
+            raise CollectError("{rel}: the workspace reader sent something unreadable; nothing was kept", rel=rel)
         got += length
         budget[0] -= length
         if got > max_file_bytes:
-            raise CollectError(f"{rel}: grew beyond the limit of {max_file_bytes} bytes while being read")
+            raise CollectError("{rel}: grew beyond the limit of {max_file_bytes} bytes while being read",
+                               rel=rel, max_file_bytes=max_file_bytes)
         if budget[0] < 0:
-            raise CollectError(f"{rel}: the files grew beyond the request's limit while being read")
+            raise CollectError("{rel}: the files grew beyond the request's limit while being read", rel=rel)
         yield payload
 
 
@@ -121,8 +123,8 @@ def _start_reader(root_fd: int) -> subprocess.Popen[bytes]:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(root_fd,), cwd="/",
             env={})
     except (OSError, subprocess.SubprocessError) as exc:
-        raise CollectError("the workspace reader could not start as the workspace user; nothing was read "
-                           f"({exc})") from exc
+        raise CollectError("the workspace reader could not start as the workspace user; nothing "
+                           "was read ({exc})", exc=exc) from exc
 
 
 def collect(workspace: Path, relpaths: Sequence[str], max_file_bytes: int, max_total_bytes: int,

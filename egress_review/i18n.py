@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from enclave.i18n import CORE_WORDS, CORE_ZH, localize
+
 ZH_CN: dict[str, str] = {
     "Export review": "导出审核",
     "Review queue": "待审核队列",
@@ -217,13 +219,141 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in 
     (r"^an archive: each member's findings are listed below$", r"压缩包：各成员文件的检查结果列在下面"),
     (r"^table could not be read$", r"无法读取表格"),
     (r"^file '(.+)' is (\w+): it is withheld$", r"文件“\1”的结果为 \2：不发布"),
+    # the workspace reader's sentences (egress_review.reader runs apart and imports no catalogue)
+    (r"^(.+): no such file in the workspace$", r"\1：工作区中没有此文件"),
+    (r"^(.+): '(.+)' is a symbolic link; symbolic links are refused$", r"\1：“\2”是符号链接；符号链接会被拒绝"),
+    (r"^(.+): a symbolic link is on the path; symbolic links are refused$", r"\1：路径中有符号链接；符号链接会被拒绝"),
+    (r"^(.+): a part of the path is not a folder$", r"\1：路径中的某一部分不是文件夹"),
+    (r"^(.+): leaves the workspace's filesystem; only files inside the workspace can be exported$",
+     r"\1：超出了工作区的文件系统；只能导出工作区内的文件"),
+    (r"^(.+): the workspace user cannot read it \(permission denied\)$", r"\1：工作区用户无权读取（权限被拒绝）"),
+    (r"^(.+): the path changed while it was opened; try again$", r"\1：打开时路径发生了变化；请重试"),
+    (r"^(.+): cannot be opened \((.*)\)$", r"\1：无法打开（\2）"),
+    (r"^(.+): not a regular file \(folders, devices, pipes and sockets are refused\)$",
+     r"\1：不是普通文件（文件夹、设备、管道和套接字会被拒绝）"),
+    (r"^(.+): has (\d+) hard links; hard links are refused$", r"\1：有 \2 个硬链接；硬链接会被拒绝"),
+    (r"^(.+): (\d+) bytes, over the limit of (\d+)$", r"\1：\2 字节，超过了 \3 字节的上限"),
+    (r"^(.+): grew beyond the limit of (\d+) bytes while being read$", r"\1：读取期间文件增大，超过了 \2 字节的上限"),
+    (r"^the files add up to (\d+) bytes, over the limit of (\d+) per request$",
+     r"文件合计 \1 字节，超过了每个申请 \2 字节的上限"),
 )]
 
 
+
+# Refusals of egress_review (rules, workflow, limits, collect) in zh-CN, keyed by their English template
+# (`enclave.errors.Text`); tests/unit/test_refusal_translations.py fails for a template missing here.
+REFUSALS_ZH: dict[str, str] = {
+    "no export request {id}": "没有编号为 {id} 的导出申请",
+    "no export request {request_id}": "没有编号为 {request_id} 的导出申请",
+    "no export requests: {reason}": "不能提交导出申请：{reason}",
+    "a justification is required: say what the files are and why they are safe to release":
+        "必须填写理由说明：请说明这些文件是什么，以及为什么可以安全发布",
+    "only the requester can withdraw a request": "只有申请人可以撤回申请",
+    "request {id} is {state} and can no longer be withdrawn": "申请 {id} 的状态为“{state}”，已不能撤回",
+    "only the requester can revise a request": "只有申请人可以修订申请",
+    "request {id} is {state}: only a returned request can be revised":
+        "申请 {id} 的状态为“{state}”：只有已退回的申请可以修订",
+    "released files can be downloaded by the requester only": "已发布的文件只有申请人可以下载",
+    "request {id} is {state}: nothing is released": "申请 {id} 的状态为“{state}”：没有发布任何文件",
+    "no downloads: {reason}": "不能下载：{reason}",
+    "only users with the reviewer role can {act} export requests": "只有具有审核员角色的用户才能{act}导出申请",
+    "you cannot {act} your own export request": "您不能{act}自己的导出申请",
+    "you are or were a member of project '{slug}' and cannot {act} its requests":
+        "您是或曾是项目“{slug}”的成员，不能{act}其导出申请",
+    "{reason}: its export requests cannot be {act} now": "{reason}：目前不能{act}其导出申请",
+    "request {id} is {state}, not open for review": "申请 {id} 的状态为“{state}”，不在审核中",
+    "you have already reviewed request {id}": "您已审核过申请 {id}",
+    "request {id} already has {needed} reviews": "申请 {id} 已有 {needed} 份审核",
+    "request {id} is {state}, not conflicted": "申请 {id} 的状态为“{state}”，没有意见冲突",
+    "you reviewed request {id}: its conflict must be resolved by a third reviewer who reviewed neither side":
+        "您审核过申请 {id}：冲突必须由未参与审核的第三位审核员裁决",
+    "file '{name}' has blocking findings and cannot be approved as is": "文件“{name}”有阻止性检查结果，不能按原样批准",
+    "no decision given for file '{name}'": "请为文件“{name}”做出决定",
+    "file '{name}': unknown decision '{decision}' (one of {choices})":
+        "文件“{name}”：未知的决定“{decision}”（可选：{choices}）",
+    "file '{name}' has findings that need a reviewer comment":
+        "文件“{name}”有需要人工审核的检查结果，批准时必须填写意见",
+    "file '{name}' was approved by neither reviewer: a resolution cannot release it on one person's approval":
+        "两位审核员都没有批准文件“{name}”：裁决不能仅凭一人批准就发布它",
+    "request {id} has no file(s) {names}": "申请 {id} 中没有文件 {names}",
+    "approving releases the approved files: approve at least one file, or return or reject the request":
+        "批准会发布已批准的文件：请至少批准一个文件，或者退回、拒绝此申请",
+    "file '{name}' is withheld: say why in its comment to the requester":
+        "文件“{name}”不发布：请在意见中向申请人说明原因",
+    "resolving a conflict needs a reason": "裁决冲突必须填写理由",
+    "returning or rejecting a request needs a comment to the requester": "退回或拒绝申请时必须给申请人写意见",
+    "file '{name}' is {outcome}: it is withheld": "文件“{name}”的结果为“{outcome}”：不发布",
+    "you have already claimed request {id}": "您已认领申请 {id}",
+    "request {id} is already claimed by {names}": "申请 {id} 已被 {names} 认领",
+    "you have not claimed request {id}": "您没有认领申请 {id}",
+    "you are no longer a member of project '{slug}'": "您已不再是项目“{slug}”的成员",
+    "{reason}: the files of its export requests cannot be read now": "{reason}：目前不能读取其导出申请的文件",
+    "request {id} cannot go from {state} to {to}": "申请 {id} 不能从“{state}”变为“{to}”",
+    "request {request_id} belongs to project '{project}': revise it from that project's workspace":
+        "申请 {request_id} 属于项目“{project}”：请在该项目的工作区中修订",
+    "no files in the request": "申请中没有文件",
+    "request {id} is {state}, not approved": "申请 {id} 的状态为“{state}”，未获批准",
+    "request {id} is already released": "申请 {id} 已发布",
+    "request {id} has no approved file to release": "申请 {id} 没有可发布的已批准文件",
+    "request {request_id} has no file {file_id}": "申请 {request_id} 中没有文件 {file_id}",
+    "file '{name}' was not released": "文件“{name}”未发布",
+    "the export store is full: the request was not made; tell the enclave administrators, then try again":
+        "导出存储已满：申请未创建；请告知安全环境管理员，然后重试",
+    "a request may name at most {max_files_per_request} files; this one names {named}: split it, or put the files "
+    "in one zip archive":
+        "一个申请最多可包含 {max_files_per_request} 个文件，此申请包含 {named} 个：请拆分，或将文件放入一个 zip 压缩包",
+    "each file may be named only once in a request; named more than once: {names}":
+        "每个文件在一个申请中只能出现一次；重复的文件：{names}",
+    "project '{slug}' has made {requests} export requests in the last 24 hours, the most policy allows "
+    "({max_requests_per_day}); try again later":
+        "项目“{slug}”在过去 24 小时内已提交 {requests} 个导出申请，达到策略上限（{max_requests_per_day}）；请稍后再试",
+    "project '{slug}' has requested {done} files in the last 24 hours; {files} more would pass the limit of "
+    "{max_files_per_day} per day; try again later":
+        "项目“{slug}”在过去 24 小时内已申请 {done} 个文件；再加 {files} 个将超过每天 {max_files_per_day} 个的上限；"
+        "请稍后再试",
+    "{name!r}: file names with control characters are refused": "{name!r}：含有控制字符的文件名会被拒绝",
+    "{name!r}: file names with invisible or direction-changing characters ({codes}) are refused; rename the file":
+        "{name!r}：含有不可见或改变文字方向的字符（{codes}）的文件名会被拒绝；请重命名文件",
+    "{relpath}: only paths inside the project workspace can be exported": "{relpath}：只能导出项目工作区内的文件",
+    "{name!r}: the file name is not in Unicode normal form (NFC): it can show the same as another name; rename "
+    "the file": "{name!r}：文件名不是 Unicode 规范形式（NFC），可能与其他文件名显示相同；请重命名文件",
+    "{name!r}: the file name holds compatibility characters (such as ligatures or full-width letters) that read "
+    "the same as other names; rename the file":
+        "{name!r}：文件名含有兼容字符（如连字或全角字母），读起来与其他文件名相同；请重命名文件",
+    "{rel}: the workspace reader stopped before the end of the file": "{rel}：工作区读取程序在文件结束前停止",
+    "{rel}: the workspace reader sent something unreadable; nothing was kept":
+        "{rel}：工作区读取程序返回了无法识别的内容；未保留任何内容",
+    "{rel}: grew beyond the limit of {max_file_bytes} bytes while being read":
+        "{rel}：读取期间文件增大，超过了 {max_file_bytes} 字节的上限",
+    "{rel}: the files grew beyond the request's limit while being read":
+        "{rel}：读取期间文件增大，超过了申请的总量上限",
+    "the workspace reader could not start as the workspace user; nothing was read ({exc})":
+        "工作区读取程序无法以工作区用户身份启动；未读取任何内容（{exc}）",
+    "the project's workspace is not available; nothing was read": "项目工作区不可用；未读取任何内容",
+    "the workspace reader failed; nothing was read": "工作区读取程序失败；未读取任何内容",
+    "the workspace reader sent something unreadable; nothing was kept":
+        "工作区读取程序返回了无法识别的内容；未保留任何内容",
+}
+
+# Words that fill the refusals' {act} (an action of a reviewer) and {state}/{outcome} (see enclave.i18n).
+REFUSAL_WORDS: dict[str, str] = {
+    "act:review": "审核", "act:resolve": "裁决", "act:see": "查看", "act:reviewed": "审核", "act:resolved": "裁决",
+    "outcome:approved": "已批准", "outcome:returned": "已退回", "outcome:rejected": "已拒绝",
+    "outcome:conflicted": "意见冲突", "outcome:pending": "待定",
+}
+
 def message(text: str, lang: str) -> str:
-    """A domain message in the reader's language (English is the message itself; unknown ones stay as they are)."""
+    """A domain message in the reader's language (English is the message itself).
+
+    A `Text` is translated by its template (`REFUSALS_ZH`, the core's `CORE_ZH`); a plain sentence from
+    elsewhere (the workspace reader, the service's own form checks) by the patterns above; anything else
+    stays as it is.
+    """
     if lang != "zh-CN":
-        return text
+        return str(text)
+    keyed = localize(text, lang, {**CORE_ZH, **REFUSALS_ZH}, {**CORE_WORDS, **ZH_CN, **REFUSAL_WORDS})
+    if keyed is not None:
+        return keyed
     whole = _one(text)
     if whole is not None:
         return whole

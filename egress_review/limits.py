@@ -25,12 +25,14 @@ def check_request_files(paths: Sequence[str], policy: EgressPolicy) -> list[str]
     if not paths:
         raise EnclaveError("no files in the request")
     if len(paths) > policy.max_files_per_request:
-        raise NotAllowed(f"a request may name at most {policy.max_files_per_request} files; this one names "
-                         f"{len(paths)}: split it, or put the files in one zip archive")
+        raise NotAllowed("a request may name at most {max_files_per_request} files; this one "
+                         "names {named}: split it, or put the files in one zip archive",
+                         max_files_per_request=policy.max_files_per_request, named=len(paths))
     names = [clean(p) for p in paths]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise EnclaveError("each file may be named only once in a request; named more than once: " + ", ".join(twice))
+        raise EnclaveError("each file may be named only once in a request; named more than once: {names}",
+                           names=", ".join(twice))
     return names
 
 
@@ -45,9 +47,12 @@ def check_daily_limits(session: Session, slug: str, files: int, policy: EgressPo
     recent = (ExportRequest.project == slug, ExportRequest.created_at >= since)
     requests = session.scalar(select(func.count(ExportRequest.id)).where(*recent)) or 0
     if requests >= policy.max_requests_per_day:
-        raise NotAllowed(f"project '{slug}' has made {requests} export requests in the last 24 hours, the most "
-                         f"policy allows ({policy.max_requests_per_day}); try again later")
+        raise NotAllowed("project '{slug}' has made {requests} export requests in the last 24 "
+                         "hours, the most policy allows ({max_requests_per_day}); try again "
+                         "later", slug=slug, requests=requests, max_requests_per_day=policy.max_requests_per_day)
     done = session.scalar(select(func.count(ExportFile.id)).join(ExportRequest).where(*recent)) or 0
     if done + files > policy.max_files_per_day:
-        raise NotAllowed(f"project '{slug}' has requested {done} files in the last 24 hours; {files} more would "
-                         f"pass the limit of {policy.max_files_per_day} per day; try again later")
+        raise NotAllowed("project '{slug}' has requested {done} files in the last 24 hours; "
+                         "{files} more would pass the limit of {max_files_per_day} per day; try "
+                         "again later",
+                         slug=slug, done=done, files=files, max_files_per_day=policy.max_files_per_day)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from egress_review.findings import Verdict
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text
 from enclave.models import (
     EXPORT_TRANSITIONS,
     Decision,
@@ -46,7 +46,7 @@ def why_not(check: Callable[[], None]) -> str | None:
     try:
         check()
     except EnclaveError as exc:
-        return str(exc)
+        return exc.text  # a Text: the English sentence that keeps its template for translation
     return None
 
 
@@ -87,7 +87,7 @@ def check_can_submit(user: User, project: Project, on: date | None = None) -> No
     """A researcher who is a member of an open project, now: the same answer as starting a workspace."""
     s = startability(project, user, on)
     if not s.can_start:
-        raise NotAllowed(f"no export requests: {s.reason}")
+        raise NotAllowed("no export requests: {reason}", reason=s.reason)
 
 
 def can_submit(user: User, project: Project, on: date | None = None) -> bool:
@@ -104,7 +104,8 @@ def check_can_withdraw(request: ExportRequest, user: User) -> None:
     if request.requester != user.username:
         raise NotAllowed("only the requester can withdraw a request")
     if ExportState.WITHDRAWN not in EXPORT_TRANSITIONS[request.state]:
-        raise NotAllowed(f"request {request.id} is {request.state.value} and can no longer be withdrawn")
+        raise NotAllowed("request {id} is {state} and can no longer be withdrawn",
+                         id=request.id, state=request.state.value)
 
 
 def can_withdraw(request: ExportRequest, user: User) -> bool:
@@ -121,7 +122,8 @@ def check_can_revise(request: ExportRequest, user: User, project: Project, on: d
     if request.requester != user.username:
         raise NotAllowed("only the requester can revise a request")
     if request.state != ExportState.RETURNED:
-        raise NotAllowed(f"request {request.id} is {request.state.value}: only a returned request can be revised")
+        raise NotAllowed("request {id} is {state}: only a returned request can be revised",
+                         id=request.id, state=request.state.value)
     check_can_submit(user, project, on)
 
 
@@ -135,10 +137,10 @@ def check_can_download(request: ExportRequest, user: User, project: Project, on:
     if request.requester != user.username:
         raise NotAllowed("released files can be downloaded by the requester only")
     if request.state != ExportState.RELEASED:
-        raise NotAllowed(f"request {request.id} is {request.state.value}: nothing is released")
+        raise NotAllowed("request {id} is {state}: nothing is released", id=request.id, state=request.state.value)
     s = startability(project, user, on)
     if not s.can_start:
-        raise NotAllowed(f"no downloads: {s.reason}")
+        raise NotAllowed("no downloads: {reason}", reason=s.reason)
 
 
 def can_download(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
@@ -156,29 +158,31 @@ def _check_independent(request: ExportRequest, user: User, project: Project, act
     """
     _same_project(request, project)
     if not has_reviewer_role(user):
-        raise NotAllowed(f"only users with the reviewer role can {act} export requests")
+        raise NotAllowed("only users with the reviewer role can {act} export requests", act=act)
     if user.username == request.requester:
-        raise NotAllowed(f"you cannot {act} your own export request")
+        raise NotAllowed("you cannot {act} your own export request", act=act)
     if was_ever_member(project, user):
-        raise NotAllowed(f"you are or were a member of project '{project.slug}' and cannot {act} its requests")
+        raise NotAllowed("you are or were a member of project '{slug}' and cannot {act} its requests",
+                         slug=project.slug, act=act)
 
 
 def _check_project_open(project: Project, on: date | None, act: str) -> None:
     """Reviewers are never members: they learn that the project is closed, never the reason it was given."""
     reason = closed_reason(project, on, why=False)
     if reason:
-        raise NotAllowed(f"{reason}: its export requests cannot be {act} now")
+        raise NotAllowed("{reason}: its export requests cannot be {act} now", reason=reason, act=act)
 
 
 def check_can_review(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> None:
     _check_independent(request, reviewer, project, "review")
     _check_project_open(project, on, "reviewed")
     if request.state not in OPEN_FOR_REVIEW:
-        raise NotAllowed(f"request {request.id} is {request.state.value}, not open for review")
+        raise NotAllowed("request {id} is {state}, not open for review", id=request.id, state=request.state.value)
     if any(r.reviewer == reviewer.username for r in request.reviews):
-        raise NotAllowed(f"you have already reviewed request {request.id}")
+        raise NotAllowed("you have already reviewed request {id}", id=request.id)
     if len(request.reviews) >= REVIEWERS_NEEDED:
-        raise NotAllowed(f"request {request.id} already has {REVIEWERS_NEEDED} reviews")
+        raise NotAllowed("request {id} already has {needed} reviews",
+                         id=request.id, needed=REVIEWERS_NEEDED)
 
 
 def can_review(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> bool:
@@ -193,10 +197,10 @@ def check_can_resolve(request: ExportRequest, resolver: User, project: Project, 
     _check_independent(request, resolver, project, "resolve")
     _check_project_open(project, on, "resolved")
     if request.state != ExportState.CONFLICTED:
-        raise InvalidTransition(f"request {request.id} is {request.state.value}, not conflicted")
+        raise InvalidTransition("request {id} is {state}, not conflicted", id=request.id, state=request.state.value)
     if any(r.reviewer == resolver.username for r in request.reviews):
-        raise NotAllowed(f"you reviewed request {request.id}: its conflict must be resolved by a third "
-                         "reviewer who reviewed neither side")
+        raise NotAllowed("you reviewed request {id}: its conflict must be resolved by a third "
+                         "reviewer who reviewed neither side", id=request.id)
 
 
 def can_resolve(request: ExportRequest, resolver: User, project: Project, on: date | None = None) -> bool:
@@ -206,7 +210,7 @@ def can_resolve(request: ExportRequest, resolver: User, project: Project, on: da
 def check_can_approve_file(f: ExportFile) -> None:
     """A file with blocking findings is never approved as it is: the requester must change it."""
     if f.verdict == Verdict.BLOCK:
-        raise NotAllowed(f"file '{f.name}' has blocking findings and cannot be approved as is")
+        raise NotAllowed("file '{name}' has blocking findings and cannot be approved as is", name=f.name)
 
 
 def can_approve_file(f: ExportFile) -> bool:
@@ -215,12 +219,12 @@ def can_approve_file(f: ExportFile) -> bool:
 
 def _vote(f: ExportFile, given: dict[str, str] | None) -> FileVote:
     if given is None or not given.get("decision"):
-        raise NotAllowed(f"no decision given for file '{f.name}'")
+        raise NotAllowed("no decision given for file '{name}'", name=f.name)
     try:
         return FileVote(given["decision"])
     except ValueError:
-        raise EnclaveError(f"file '{f.name}': unknown decision '{given['decision']}' (one of "
-                           + ", ".join(v.value for v in FileVote) + ")") from None
+        raise EnclaveError("file '{name}': unknown decision '{decision}' (one of {choices})", name=f.name,
+                           decision=given["decision"], choices=", ".join(v.value for v in FileVote)) from None
 
 
 def _file_problems(request: ExportRequest, file_votes: dict[str, dict[str, str]],
@@ -232,7 +236,7 @@ def _file_problems(request: ExportRequest, file_votes: dict[str, dict[str, str]]
         try:
             votes[f.id] = _vote(f, file_votes.get(str(f.id)))
         except EnclaveError as exc:
-            problems.append((f"file-{f.id}", str(exc)))
+            problems.append((f"file-{f.id}", exc.text))
             continue
         if votes[f.id] != FileVote.APPROVE:
             continue
@@ -240,11 +244,12 @@ def _file_problems(request: ExportRequest, file_votes: dict[str, dict[str, str]]
         if refusal:
             problems.append((f"file-{f.id}", refusal))
         elif f.verdict == Verdict.REVIEW and not has_text(file_votes[str(f.id)].get("comment", "")):
-            problems.append((f"comment-{f.id}", f"file '{f.name}' has findings that need a reviewer comment"))
+            problems.append((f"comment-{f.id}", Text("file '{name}' has findings that need a reviewer comment",
+                                                     name=f.name)))
         elif resolving and not any(r.file_votes.get(str(f.id), {}).get("decision") == FileVote.APPROVE.value
                                    for r in request.reviews):
-            problems.append((f"file-{f.id}", f"file '{f.name}' was approved by neither reviewer: a resolution "
-                                             "cannot release it on one person's approval"))
+            problems.append((f"file-{f.id}", Text("file '{name}' was approved by neither reviewer: a resolution "
+                                                  "cannot release it on one person's approval", name=f.name)))
     return votes, problems
 
 
@@ -260,22 +265,22 @@ def check_decision(request: ExportRequest, decision: Decision, file_votes: dict[
     """
     unknown = sorted(set(file_votes) - {str(f.id) for f in request.files})
     if unknown:
-        raise EnclaveError(f"request {request.id} has no file(s) {', '.join(unknown)}")
+        raise EnclaveError("request {id} has no file(s) {names}", id=request.id, names=', '.join(unknown))
     votes, problems = _file_problems(request, file_votes, resolving)
     text_field = "reason" if resolving else "comment_to_requester"
     if decision == Decision.APPROVE and len(votes) == len(request.files):
         if not any(v == FileVote.APPROVE for v in votes.values()):
-            problems.append(("decision", "approving releases the approved files: approve at least one file, "
-                                         "or return or reject the request"))
+            problems.append(("decision", Text("approving releases the approved files: approve at least one file, "
+                                              "or return or reject the request")))
         withheld = [f for f in request.files if votes[f.id] != FileVote.APPROVE
                     and not has_text(file_votes[str(f.id)].get("comment", ""))]
         if withheld and not has_text(explanation):
-            problems += [(f"comment-{f.id}", f"file '{f.name}' is withheld: say why in its comment to the "
-                                             "requester") for f in withheld]
+            problems += [(f"comment-{f.id}", Text("file '{name}' is withheld: say why in its comment to the "
+                                                  "requester", name=f.name)) for f in withheld]
     if resolving and not has_text(explanation):
-        problems.append((text_field, "resolving a conflict needs a reason"))
+        problems.append((text_field, Text("resolving a conflict needs a reason")))
     if not resolving and decision != Decision.APPROVE and not has_text(explanation):
-        problems.append((text_field, "returning or rejecting a request needs a comment to the requester"))
+        problems.append((text_field, Text("returning or rejecting a request needs a comment to the requester")))
     if problems:
         raise DecisionRefused(problems)
 
@@ -322,11 +327,11 @@ def check_can_release_file(request: ExportRequest, f: ExportFile) -> None:
     if f.request_id != request.id:
         raise ValueError(f"file {f.id} is not in request {request.id}")
     if request.state not in (ExportState.APPROVED, ExportState.RELEASED):
-        raise NotAllowed(f"request {request.id} is {request.state.value}: nothing is released")
+        raise NotAllowed("request {id} is {state}: nothing is released", id=request.id, state=request.state.value)
     check_can_approve_file(f)
     outcome = file_outcomes(request)[f.id]
     if outcome != FileOutcome.APPROVED:
-        raise NotAllowed(f"file '{f.name}' is {outcome.value}: it is withheld")
+        raise NotAllowed("file '{name}' is {outcome}: it is withheld", name=f.name, outcome=outcome.value)
 
 
 def can_release_file(request: ExportRequest, f: ExportFile) -> bool:
@@ -351,10 +356,10 @@ def check_can_claim(request: ExportRequest, reviewer: User, project: Project, on
         check_can_review(request, reviewer, project, on)
     claims = open_claims(request)
     if reviewer.username in claims:
-        raise NotAllowed(f"you have already claimed request {request.id}")
+        raise NotAllowed("you have already claimed request {id}", id=request.id)
     places = 1 if resolving else REVIEWERS_NEEDED - len(request.reviews)
     if len(claims) >= places:
-        raise NotAllowed(f"request {request.id} is already claimed by {', '.join(claims)}")
+        raise NotAllowed("request {id} is already claimed by {names}", id=request.id, names=', '.join(claims))
 
 
 def can_claim(request: ExportRequest, reviewer: User, project: Project, on: date | None = None) -> bool:
@@ -363,7 +368,7 @@ def can_claim(request: ExportRequest, reviewer: User, project: Project, on: date
 
 def check_can_unclaim(request: ExportRequest, reviewer: User) -> None:
     if reviewer.username not in open_claims(request):
-        raise NotAllowed(f"you have not claimed request {request.id}")
+        raise NotAllowed("you have not claimed request {id}", id=request.id)
 
 
 def can_unclaim(request: ExportRequest, reviewer: User) -> bool:
@@ -381,14 +386,14 @@ def check_can_see(request: ExportRequest, user: User, project: Project, on: date
     _same_project(request, project)
     if request.requester == user.username:
         if not is_member(project, user):
-            raise NotAllowed(f"you are no longer a member of project '{project.slug}'")
+            raise NotAllowed("you are no longer a member of project '{slug}'", slug=project.slug)
         return
     acted = user.username == request.resolved_by or any(r.reviewer == user.username for r in request.reviews)
     if acted and _allowed(lambda: _check_independent(request, user, project, "see")):
         return
     if can_review(request, user, project, on) or can_resolve(request, user, project, on):
         return
-    raise NotFound(f"no export request {request.id}")
+    raise NotFound("no export request {id}", id=request.id)
 
 
 def can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
@@ -403,7 +408,7 @@ def check_can_see_via_api(request: ExportRequest, user: User, project: Project, 
     """
     check_can_see(request, user, project, on)
     if request.requester != user.username:
-        raise NotFound(f"no export request {request.id}")
+        raise NotFound("no export request {id}", id=request.id)
 
 
 def can_see_via_api(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
@@ -419,7 +424,7 @@ def check_can_read_files(request: ExportRequest, user: User, project: Project, o
     check_can_see(request, user, project, on)
     reason = closed_reason(project, on, why=request.requester == user.username)
     if reason:
-        raise NotAllowed(f"{reason}: the files of its export requests cannot be read now")
+        raise NotAllowed("{reason}: the files of its export requests cannot be read now", reason=reason)
 
 
 def can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:

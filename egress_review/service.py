@@ -92,6 +92,13 @@ class Context:
         return None
 
 
+def http_error(exc: EnclaveError, status: int | None = None) -> web.HTTPError:
+    """The HTTP error for a domain error; it keeps the message's template, translated in `write_error`."""
+    err = web.HTTPError(status or _status(exc), str(exc))
+    err.text = exc.text  # type: ignore[attr-defined]
+    return err
+
+
 def _status(exc: EnclaveError) -> int:
     if isinstance(exc, Unavailable):
         return 503
@@ -178,10 +185,11 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        message = getattr(exc, "text", None) or getattr(exc, "log_message", None) or self._reason
         if self.api or "application/json" in self.request.headers.get("Accept", ""):
             self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(json.dumps({"status": status_code, "error": message}, ensure_ascii=False))
+            self.finish(json.dumps({"status": status_code, "error": translated(message, self.lang),
+                                    "error_en": str(message)}, ensure_ascii=False))
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(self.ctx.templates.get_template("error.html").render(
@@ -202,7 +210,7 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         try:
             return fn()
         except EnclaveError as exc:
-            raise web.HTTPError(_status(exc), str(exc)) from exc
+            raise http_error(exc) from exc
 
 
 # --- JSON API (workspaces, personal tokens) -----------------------------------------------------
@@ -621,9 +629,9 @@ class DecisionAction(RequestPage):
         except rules.DecisionRefused as exc:
             return self.show(rid, form=form, problems=exc.problems, status=_status(exc))
         except NotFound as exc:
-            raise web.HTTPError(404, str(exc)) from exc
+            raise http_error(exc, 404) from exc
         except EnclaveError as exc:
-            return self.show(rid, form=form, problems=[("decision", str(exc))], status=_status(exc))
+            return self.show(rid, form=form, problems=[("decision", exc.text)], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'resolved' if self.resolving else 'reviewed'}")
 
     def _confirm(self, req: ExportRequest, decision: Decision | None, votes: dict[str, dict[str, str]],
@@ -664,9 +672,9 @@ class WithdrawAction(RequestPage):
                                      what="withdraw", files=[], form={}, withdraw=True)
                 workflow.withdraw(s, name, rid)
         except NotFound as exc:
-            raise web.HTTPError(404, str(exc)) from exc
+            raise http_error(exc, 404) from exc
         except EnclaveError as exc:
-            return self.show(rid, problems=[("withdraw", str(exc))], status=_status(exc))
+            return self.show(rid, problems=[("withdraw", exc.text)], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done=withdrawn")
 
 
@@ -758,7 +766,7 @@ class RevisePage(RequestPage):
             new = await asyncio.to_thread(intake.from_workspace, self.ctx.settings, policy, name, slug, paths,
                                           justification, {"revises": rid}, self.ctx.own_index)
         except EnclaveError as exc:  # a file that cannot be read or is refused, a limit: beside the files
-            return self.revise_form(rid, form, [("files", str(exc))], status=_status(exc))
+            return self.revise_form(rid, form, [("files", exc.text)], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{new}?done=revised")
 
 
@@ -772,9 +780,9 @@ class ClaimAction(RequestPage):
             with session_scope() as s:
                 (workflow.claim if what == "claim" else workflow.unclaim)(s, name, rid)
         except NotFound as exc:
-            raise web.HTTPError(404, str(exc)) from exc
+            raise http_error(exc, 404) from exc
         except EnclaveError as exc:
-            return self.show(rid, problems=[("claim", str(exc))], status=_status(exc))
+            return self.show(rid, problems=[("claim", exc.text)], status=_status(exc))
         self.redirect(f"{EGRESS_PREFIX}requests/{rid}?done={'claimed' if what == 'claim' else 'unclaimed'}")
 
 

@@ -25,7 +25,7 @@ from enclave import __version__, audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
 from enclave.db import session_scope
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text, Unavailable
 from enclave.models import (
     EXPORT_TRANSITIONS,
     Decision,
@@ -49,7 +49,8 @@ OUTCOME = {Decision.APPROVE: ExportState.APPROVED, Decision.RETURN: ExportState.
 
 def _move(session: Session, req: ExportRequest, to: ExportState, actor: str, **details: Any) -> None:
     if to not in EXPORT_TRANSITIONS[req.state]:
-        raise InvalidTransition(f"request {req.id} cannot go from {req.state.value} to {to.value}")
+        raise InvalidTransition("request {id} cannot go from {state} to {to}",
+                                id=req.id, state=req.state.value, to=to.value)
     before = req.state
     req.state = to
     req.updated_at = datetime.now(UTC)
@@ -106,7 +107,7 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Exp
     else:
         req = session.get(ExportRequest, request_id)
     if req is None:
-        raise NotFound(f"no export request {request_id}")
+        raise NotFound("no export request {request_id}", request_id=request_id)
     return req
 
 
@@ -121,7 +122,7 @@ def visible_request(session: Session, username: str, request_id: int, *, lock: b
     try:
         user, project = parties(session, username, req)
     except NotFound:
-        raise NotFound(f"no export request {request_id}") from None
+        raise NotFound("no export request {request_id}", request_id=request_id) from None
     rules.check_can_see(req, user, project)
     return req
 
@@ -159,7 +160,7 @@ def visible_file(session: Session, username: str, request_id: int, file_id: str)
         rules.check_can_read_files(req, *parties(session, username, req))
         f = next((f for f in req.files if str(f.id) == file_id), None)
         if f is None:
-            raise NotFound(f"request {request_id} has no file {file_id}")
+            raise NotFound("request {request_id} has no file {file_id}", request_id=request_id, file_id=file_id)
         return req, f
 
 
@@ -196,10 +197,10 @@ def downloadable_file(session: Session, username: str, request_id: int,
         rules.check_can_download(req, *parties(session, username, req))
         f = next((f for f in req.files if str(f.id) == file_id), None)
         if f is None:
-            raise NotFound(f"request {request_id} has no file {file_id}")
+            raise NotFound("request {request_id} has no file {file_id}", request_id=request_id, file_id=file_id)
         if f not in release_files(req):
             raise NotAllowed(rules.why_not(lambda: rules.check_can_release_file(req, f))
-                             or f"file '{f.name}' was not released")
+                             or Text("file '{name}' was not released", name=f.name))
         return req, f
 
 
@@ -225,8 +226,8 @@ def revisable(session: Session, requester: str, request_id: int, project_slug: s
     prev = visible_request(session, requester, request_id, lock=True)
     user, project = parties(session, requester, prev)
     if prev.project != project_slug:
-        raise NotAllowed(f"request {request_id} belongs to project '{prev.project}': revise it from that "
-                         "project's workspace")
+        raise NotAllowed("request {request_id} belongs to project '{project}': revise it from "
+                         "that project's workspace", request_id=request_id, project=prev.project)
     rules.check_can_revise(prev, user, project)
     return prev
 
@@ -363,13 +364,13 @@ def release(session: Session, actor: str, request_id: int) -> Release:
     """
     req = get_request(session, request_id)
     if req.state != ExportState.APPROVED:
-        raise InvalidTransition(f"request {req.id} is {req.state.value}, not approved")
+        raise InvalidTransition("request {id} is {state}, not approved", id=req.id, state=req.state.value)
     if req.release is not None:
-        raise InvalidTransition(f"request {req.id} is already released")
+        raise InvalidTransition("request {id} is already released", id=req.id)
     outcomes = rules.file_outcomes(req)
     out = [f for f in req.files if rules.can_release_file(req, f)]
     if not out:
-        raise InvalidTransition(f"request {req.id} has no approved file to release")
+        raise InvalidTransition("request {id} has no approved file to release", id=req.id)
     record = {
         "request": req.id, "project": req.project, "requester": req.requester, "justification": req.justification,
         "submitted_at": req.created_at.isoformat(), "released_at": datetime.now(UTC).isoformat(),

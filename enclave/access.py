@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enclave.errors import NotAllowed
+from enclave.errors import NotAllowed, Text
 from enclave.models import Accreditation, Project, User
 from enclave.projects import Startability, active_datasets, get_project, get_user, startability, today
 from enclave.settings import get_settings
@@ -60,20 +60,25 @@ def standing(acc: Accreditation | None, policy: GovernancePolicy, on: date | Non
     """The highest tier `acc` allows on `on` (today by default)."""
     on = on or today()
     if acc is None:
-        return Standing(policy.not_enrolled_max_tier, "you have no accreditation on record")
+        return Standing(policy.not_enrolled_max_tier, Text("you have no accreditation on record"))
     level = policy.levels.get(acc.level)
-    name = f"level {acc.level}" + (f", {level.name}" if level else "")
+    name = f"{acc.level}" + (f", {level.name}" if level else "")
     if on >= acc.expires:
-        return Standing(policy.lapsed_max_tier, f"your accreditation ({name}) lapsed on {acc.expires}", True)
-    return Standing(policy.max_tier_for(acc.level), f"your accreditation ({name}) is current until {acc.expires}")
+        return Standing(policy.lapsed_max_tier, Text("your accreditation (level {level}) lapsed on {expires}",
+                                                     level=name, expires=acc.expires), True)
+    return Standing(policy.max_tier_for(acc.level), Text("your accreditation (level {level}) is current until "
+                                                         "{expires}", level=name, expires=acc.expires))
 
 
 def tier_reason(st: Standing, tier: int) -> str:
     """Why data of `tier` is out of reach for someone of standing `st`, or "" when it is not."""
     if tier <= st.max_tier:
         return ""
-    allowed = "no dataset tier" if st.max_tier < 0 else f"data up to tier {st.max_tier}"
-    return f"{st.reason}, which allows {allowed}; the project holds tier {tier} data"
+    if st.max_tier < 0:
+        return Text("{standing}, which allows no dataset tier; the project holds tier {tier} data",
+                    standing=st.reason, tier=tier)
+    return Text("{standing}, which allows data up to tier {max_tier}; the project holds tier {tier} data",
+                standing=st.reason, max_tier=st.max_tier, tier=tier)
 
 
 def check_accredited_for(session: Session, username: str, tier: int, policy: GovernancePolicy | None = None,
@@ -82,7 +87,7 @@ def check_accredited_for(session: Session, username: str, tier: int, policy: Gov
     st = standing(accreditation_of(session, username), policy or governance_policy(), on)
     reason = tier_reason(st, tier)
     if reason:
-        raise NotAllowed(reason)
+        raise NotAllowed(reason)  # a Text: its template is kept
 
 
 def can_accredited_for(session: Session, username: str, tier: int, policy: GovernancePolicy | None = None,
@@ -123,7 +128,7 @@ def check_can_start(session: Session, username: str, slug: str) -> Project:
     project = get_project(session, slug)
     s = graded_startability(session, project, user, governance_policy())
     if not s.can_start:
-        raise NotAllowed(f"cannot start a workspace: {s.reason}")
+        raise NotAllowed("cannot start a workspace: {reason}", reason=s.reason)
     return project
 
 
@@ -146,10 +151,11 @@ def record_accreditation(session: Session, actor: str, username: str, *, level: 
     policy = policy or governance_policy()
     get_user(session, username)
     if level not in policy.levels:
-        raise EnclaveError(f"unknown accreditation level {level}; governance.yaml defines "
-                           + ", ".join(str(k) for k in sorted(policy.levels)))
+        raise EnclaveError("unknown accreditation level {level}; governance.yaml defines {levels}", level=level,
+                           levels=", ".join(str(k) for k in sorted(policy.levels)))
     if expires <= training_completed:
-        raise EnclaveError(f"the expiry {expires} must be after the training date {training_completed}")
+        raise EnclaveError("the expiry {expires} must be after the training date {training_completed}",
+                           expires=expires, training_completed=training_completed)
     acc = accreditation_of(session, username)
     before = {"level": acc.level, "training_completed": acc.training_completed, "expires": acc.expires} if acc else None
     if acc is None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
+
+from enclave.errors import Text
+
 
 def pick_language(accept_language: str) -> str:
     """The first of zh-* or en-* in an Accept-Language header wins; anything else falls back to English."""
@@ -12,3 +17,92 @@ def pick_language(accept_language: str) -> str:
         if tag.startswith("en"):
             return "en"
     return "en"
+
+
+# Parameters whose values are words of a vocabulary (states, outcomes): shown in the reader's words too.
+WORD_PARAMS = frozenset({"state", "to", "outcome", "decision"})
+
+
+
+def localize(text: str, lang: str, catalogue: Mapping[str, str], words: Mapping[str, str] | None = None) -> str | None:
+    """A domain message (`enclave.errors.Text`) in zh-CN from `catalogue` (English template -> zh-CN template).
+
+    Parameters that are messages themselves are translated the same way; those named in `WORD_PARAMS`
+    through `words`. None when the message or one of its parts has no translation (the caller decides
+    what to fall back to); English is the message itself.
+    """
+    if lang != "zh-CN":
+        return str(text)
+    if not isinstance(text, Text) or text.template not in catalogue:
+        return None
+    params: dict[str, object] = {}
+    for key, value in text.params.items():
+        if isinstance(value, Text):
+            inner = localize(value, lang, catalogue, words)
+            if inner is None:
+                return None
+            value = inner
+        elif words and f"{key}:{value}" in words:  # a word of one parameter only ("act:review")
+            value = words[f"{key}:{value}"]
+        elif key in WORD_PARAMS and words and str(value) in words:
+            value = words[str(value)]
+        params[key] = value
+    return catalogue[text.template].format(**params)
+
+
+def placeholders(template: str) -> set[str]:
+    """The names a template fills in (`{id}`, `{share:.0%}` -> id, share): a translation must use the same."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+# Project states as the core's refusals name them ("project 'x' is suspended, not active").
+CORE_WORDS: dict[str, str] = {"requested": "已申请", "approved": "已批准", "active": "活动", "suspended": "已暂停",
+                              "expired": "已到期", "closed": "已关闭"}
+
+# Messages of the core (enclave.projects, enclave.access) in zh-CN, keyed by their English template.
+CORE_ZH: dict[str, str] = {
+    "no user account '{username}' (users get an account at first login or with `enclave user add`)":
+        "没有用户账号“{username}”（用户在首次登录时或通过 `enclave user add` 获得账号）",
+    "no project '{slug}'": "没有项目“{slug}”",
+    "no dataset '{name}' version '{version}'": "没有数据集“{name}”的版本“{version}”",
+    "username '{username}' is not valid: use lower-case letters, digits, '.', '_' or '-', starting with a letter "
+    "or digit": "用户名“{username}”无效：请使用小写字母、数字、“.”、“_”或“-”，并以字母或数字开头",
+    "unknown role(s) {unknown}; roles are {roles}": "未知的角色 {unknown}；可用角色为 {roles}",
+    "project name '{slug}' is not valid: 3-40 lower-case letters, digits or '-', starting with a letter":
+        "项目名称“{slug}”无效：应为 3-40 个小写字母、数字或“-”，并以字母开头",
+    "project '{slug}' already exists": "项目“{slug}”已存在",
+    "an approval reference (ethics / data-access committee decision) is required":
+        "必须提供审批编号（伦理或数据访问委员会的决定）",
+    "expiry {expiry} must be after start {start}": "到期日 {expiry} 必须晚于开始日 {start}",
+    "expiry {expiry} must be after start {start_date}": "到期日 {expiry} 必须晚于开始日 {start_date}",
+    "expiry {expiry} is not in the future": "到期日 {expiry} 不在将来",
+    "cannot update {names} of a project": "不能修改项目的 {names}",
+    "project '{slug}' cannot go from {state} to {to} (allowed: {allowed})":
+        "项目“{slug}”不能从“{state}”变为“{to}”（允许：{allowed}）",
+    "a reason is required for every project state change": "每次变更项目状态都必须填写理由",
+    "project '{slug}' is {state}: members can no longer be added": "项目“{slug}”的状态为“{state}”：不能再添加成员",
+    "'{username}' is not a member of project '{slug}'": "“{username}”不是项目“{slug}”的成员",
+    "dataset {label} is tier {tier}, which policy does not allow in workspaces":
+        "数据集 {label} 的级别为 {tier}，策略不允许在工作区中使用",
+    "project '{slug}' already has {label} approved; revoke it before approving another version":
+        "项目“{slug}”已获批使用 {label}；请先撤销，再批准其他版本",
+    "project '{slug}' has no active approval for dataset '{name}'": "项目“{slug}”没有数据集“{name}”的有效授权",
+    "project '{slug}' is {state}, not active": "项目“{slug}”处于{state}状态，未激活",
+    "project '{slug}' is {state}, not active ({why})": "项目“{slug}”处于{state}状态，未激活（{why}）",
+    "project '{slug}' starts on {start}": "项目“{slug}”于 {start} 开始",
+    "project '{slug}' expired on {expiry}": "项目“{slug}”已于 {expiry} 到期",
+    "your account does not have the researcher role": "您的账户没有研究员角色",
+    "you are not a member of project '{slug}'": "您不是项目“{slug}”的成员",
+    "you have no accreditation on record": "您没有资质认证记录",
+    "your accreditation (level {level}) lapsed on {expires}": "您的资质（级别 {level}）已于 {expires} 失效",
+    "your accreditation (level {level}) is current until {expires}": "您的资质（级别 {level}）有效期至 {expires}",
+    "{standing}, which allows no dataset tier; the project holds tier {tier} data":
+        "{standing}，不允许使用任何等级的数据；该项目含有 {tier} 级数据",
+    "{standing}, which allows data up to tier {max_tier}; the project holds tier {tier} data":
+        "{standing}，允许使用最高 {max_tier} 级的数据；该项目含有 {tier} 级数据",
+    "cannot start a workspace: {reason}": "无法启动工作区：{reason}",
+    "unknown accreditation level {level}; governance.yaml defines {levels}":
+        "未知的资质级别 {level}；governance.yaml 定义的级别为 {levels}",
+    "the expiry {expires} must be after the training date {training_completed}":
+        "到期日 {expires} 必须晚于培训日期 {training_completed}",
+}

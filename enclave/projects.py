@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enclave import audit
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text
 from enclave.models import (
     PROJECT_TRANSITIONS,
     Approval,
@@ -35,15 +35,15 @@ def today() -> date:
 def get_user(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"no user account '{username}' (users get an account at first login or with "
-                       "`enclave user add`)")
+        raise NotFound("no user account '{username}' (users get an account at first login or "
+                       "with `enclave user add`)", username=username)
     return user
 
 
 def get_project(session: Session, slug: str) -> Project:
     project = session.execute(select(Project).where(Project.slug == slug)).scalar_one_or_none()
     if project is None:
-        raise NotFound(f"no project '{slug}'")
+        raise NotFound("no project '{slug}'", slug=slug)
     return project
 
 
@@ -52,7 +52,7 @@ def get_dataset(session: Session, name: str, version: str) -> Dataset:
         select(Dataset).where(Dataset.name == name, Dataset.version == version)
     ).scalar_one_or_none()
     if ds is None:
-        raise NotFound(f"no dataset '{name}' version '{version}'")
+        raise NotFound("no dataset '{name}' version '{version}'", name=name, version=version)
     return ds
 
 
@@ -60,12 +60,12 @@ def upsert_user(session: Session, actor: str, username: str, *, display_name: st
                 roles: list[str] | None = None, login: bool = False) -> User:
     """Create or update an account; role changes are audited as access changes."""
     if not USERNAME.match(username):
-        raise EnclaveError(f"username '{username}' is not valid: use lower-case letters, digits, '.', '_' "
-                           "or '-', starting with a letter or digit")
+        raise EnclaveError("username '{username}' is not valid: use lower-case letters, digits, "
+                           "'.', '_' or '-', starting with a letter or digit", username=username)
     unknown = [r for r in roles or [] if r not in {x.value for x in Role}]
     if unknown:
-        raise EnclaveError(f"unknown role(s) {', '.join(unknown)}; roles are "
-                           + ", ".join(r.value for r in Role))
+        raise EnclaveError("unknown role(s) {unknown}; roles are {roles}", unknown=", ".join(unknown),
+                           roles=", ".join(r.value for r in Role))
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     created = user is None
     if user is None:
@@ -92,16 +92,16 @@ def create_project(session: Session, actor: str, *, slug: str, title: str, appro
                    pi: str, start: date | None, expiry: date | None, cpu_limit: float | None = None,
                    mem_limit: str | None = None, pids_limit: int | None = None) -> Project:
     if not SLUG.match(slug):
-        raise EnclaveError(f"project name '{slug}' is not valid: 3-40 lower-case letters, digits or '-', "
-                           "starting with a letter")
+        raise EnclaveError("project name '{slug}' is not valid: 3-40 lower-case letters, digits or "
+                           "'-', starting with a letter", slug=slug)
     if session.execute(select(Project).where(Project.slug == slug)).scalar_one_or_none():
-        raise EnclaveError(f"project '{slug}' already exists")
+        raise EnclaveError("project '{slug}' already exists", slug=slug)
     if not approval_ref.strip():
         raise EnclaveError("an approval reference (ethics / data-access committee decision) is required")
     if expiry and start and expiry <= start:
-        raise EnclaveError(f"expiry {expiry} must be after start {start}")
+        raise EnclaveError("expiry {expiry} must be after start {start}", expiry=expiry, start=start)
     if expiry and expiry <= today():
-        raise EnclaveError(f"expiry {expiry} is not in the future")
+        raise EnclaveError("expiry {expiry} is not in the future", expiry=expiry)
     pi_user = get_user(session, pi)
     project = Project(slug=slug, title=title, approval_ref=approval_ref, purpose=purpose, pi=pi,
                       state=ProjectState.REQUESTED, start_date=start, expiry_date=expiry,
@@ -125,12 +125,13 @@ def update_project(session: Session, actor: str, slug: str, **changes: Any) -> d
     project = get_project(session, slug)
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
-        raise EnclaveError(f"cannot update {', '.join(sorted(unknown))} of a project")
+        raise EnclaveError("cannot update {names} of a project", names=', '.join(sorted(unknown)))
     expiry = changes.get("expiry_date")
     if expiry is not None and expiry <= today():
-        raise EnclaveError(f"expiry {expiry} is not in the future")
+        raise EnclaveError("expiry {expiry} is not in the future", expiry=expiry)
     if expiry is not None and project.start_date and expiry <= project.start_date:
-        raise EnclaveError(f"expiry {expiry} must be after start {project.start_date}")
+        raise EnclaveError("expiry {expiry} must be after start {start_date}",
+                           expiry=expiry, start_date=project.start_date)
     done = {k: (getattr(project, k), v) for k, v in changes.items() if v is not None and getattr(project, k) != v}
     for k, (_before, after) in done.items():
         setattr(project, k, after)
@@ -145,8 +146,8 @@ def transition(session: Session, actor: str, slug: str, to: ProjectState, reason
     project = get_project(session, slug)
     if to not in PROJECT_TRANSITIONS[project.state]:
         allowed = ", ".join(sorted(s.value for s in PROJECT_TRANSITIONS[project.state])) or "none"
-        raise InvalidTransition(f"project '{slug}' cannot go from {project.state.value} to {to.value} "
-                                f"(allowed: {allowed})")
+        raise InvalidTransition("project '{slug}' cannot go from {state} to {to} (allowed: {allowed})",
+                                slug=slug, state=project.state.value, to=to.value, allowed=allowed)
     if not reason.strip():
         raise EnclaveError("a reason is required for every project state change")
     before = project.state
@@ -163,7 +164,8 @@ def add_member(session: Session, actor: str, slug: str, username: str,
     project = get_project(session, slug)
     user = get_user(session, username)
     if project.state in (ProjectState.EXPIRED, ProjectState.CLOSED):
-        raise NotAllowed(f"project '{slug}' is {project.state.value}: members can no longer be added")
+        raise NotAllowed("project '{slug}' is {state}: members can no longer be added",
+                         slug=slug, state=project.state.value)
     existing = next((m for m in project.member_history if m.user_id == user.id), None)
     if existing and existing.removed_at is not None:  # a former member comes back: the same row, current again
         existing.removed_at, existing.role, existing.added_at = None, role, datetime.now(UTC)
@@ -194,7 +196,7 @@ def remove_member(session: Session, actor: str, slug: str, username: str) -> Non
     user = get_user(session, username)
     m = next((m for m in project.members if m.user_id == user.id), None)
     if m is None:
-        raise NotFound(f"'{username}' is not a member of project '{slug}'")
+        raise NotFound("'{username}' is not a member of project '{slug}'", username=username, slug=slug)
     m.removed_at = datetime.now(UTC)
     session.flush()
     _memberships_changed(session, project, user)
@@ -212,13 +214,14 @@ def approve_dataset(session: Session, actor: str, slug: str, name: str, version:
     project = get_project(session, slug)
     ds = get_dataset(session, name, version)
     if ds.tier not in allowed_tiers:
-        raise NotAllowed(f"dataset {ds.label} is tier {ds.tier}, which policy does not allow in workspaces")
+        raise NotAllowed("dataset {label} is tier {tier}, which policy does not allow in workspaces",
+                         label=ds.label, tier=ds.tier)
     for a in project.approvals:
         if a.active and a.dataset.name == name:
             if a.dataset.version == version:
                 return a
-            raise EnclaveError(f"project '{slug}' already has {a.dataset.label} approved; "
-                               "revoke it before approving another version")
+            raise EnclaveError("project '{slug}' already has {label} approved; revoke it before "
+                               "approving another version", slug=slug, label=a.dataset.label)
     a = Approval(project=project, dataset=ds, approved_by=actor)
     session.add(a)
     session.flush()
@@ -230,7 +233,7 @@ def revoke_dataset(session: Session, actor: str, slug: str, name: str, reason: s
     project = get_project(session, slug)
     a = next((a for a in project.approvals if a.active and a.dataset.name == name), None)
     if a is None:
-        raise NotFound(f"project '{slug}' has no active approval for dataset '{name}'")
+        raise NotFound("project '{slug}' has no active approval for dataset '{name}'", slug=slug, name=name)
     a.revoked_at = datetime.now(UTC)
     a.revoked_by = actor
     session.flush()
@@ -265,14 +268,14 @@ def closed_reason(project: Project, on: date | None = None, *, why: bool = True)
     """
     on = on or today()
     if project.state != ProjectState.ACTIVE:
-        reason = f"project '{project.slug}' is {project.state.value}, not active"
         if why and project.state_reason and project.state != ProjectState.REQUESTED:
-            reason += f" ({project.state_reason})"
-        return reason
+            return Text("project '{slug}' is {state}, not active ({why})", slug=project.slug,
+                        state=project.state.value, why=project.state_reason)
+        return Text("project '{slug}' is {state}, not active", slug=project.slug, state=project.state.value)
     if project.start_date and on < project.start_date:
-        return f"project '{project.slug}' starts on {project.start_date}"
+        return Text("project '{slug}' starts on {start}", slug=project.slug, start=project.start_date)
     if project.expiry_date and on >= project.expiry_date:
-        return f"project '{project.slug}' expired on {project.expiry_date}"
+        return Text("project '{slug}' expired on {expiry}", slug=project.slug, expiry=project.expiry_date)
     return ""
 
 
@@ -280,9 +283,9 @@ def startability(project: Project, user: User, on: date | None = None) -> Starta
     """Whether `user` may start a workspace in `project` now, and if not, why (in words for the user)."""
     reason = ""
     if Role.RESEARCHER.value not in (user.roles or []):
-        reason = "your account does not have the researcher role"
+        reason = Text("your account does not have the researcher role")
     elif not is_member(project, user):
-        reason = f"you are not a member of project '{project.slug}'"
+        reason = Text("you are not a member of project '{slug}'", slug=project.slug)
     else:
         reason = closed_reason(project, on)
     return Startability(project.slug, project.title, reason == "", reason)

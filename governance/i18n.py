@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from enclave.i18n import CORE_WORDS, CORE_ZH, localize
+
 ZH_CN: dict[str, str] = {
     "Governance": "数据治理",
     "Data catalogue": "资源目录",
@@ -228,3 +230,44 @@ def translator(lang: str) -> Callable[[str], str]:
     if lang == "zh-CN":
         return lambda text: ZH_CN.get(text, text)
     return lambda text: text
+
+
+# Refusals of governance.rules and governance.workflow in zh-CN, keyed by their English template.
+REFUSALS_ZH: dict[str, str] = {
+    "no application {id}": "没有编号为 {id} 的申请",
+    "no application {app_id}": "没有编号为 {app_id} 的申请",
+    "only researchers apply for projects": "只有研究人员可以申请项目",
+    "auditors change nothing: an auditor account cannot apply for a project":
+        "审计员不做任何变更：审计员账号不能申请项目",
+    "only the PI of project '{slug}' may ask to amend it": "只有项目“{slug}”的负责人可以申请修改它",
+    "only {applicant}, who applied, may change application {id}": "只有申请人 {applicant} 可以修改申请 {id}",
+    "application {id} is {state}: submitted versions never change": "申请 {id} 的状态为“{state}”：已提交的版本不能更改",
+    "only {applicant}, who applied, may withdraw application {id}": "只有申请人 {applicant} 可以撤回申请 {id}",
+    "application {id} is {state} and can no longer be withdrawn": "申请 {id} 的状态为“{state}”，已不能撤回",
+    "auditors change nothing: an auditor account cannot decide applications":
+        "审计员不做任何变更：审计员账号不能审批申请",
+    "you are not named as {party}{what} in governance.yaml": "您在 governance.yaml 中没有被指定为 {party}{what}",
+    "nobody approves their own application": "任何人都不能审批自己的申请",
+    "you are a member named in application {id}, so you cannot decide it": "您是申请 {id} 中列出的成员，因此不能审批它",
+    "you are or were a member of project '{slug}', so you cannot decide its amendment":
+        "您是或曾是项目“{slug}”的成员，因此不能审批其修改申请",
+    "application {id} is {state}: nothing waits for a decision": "申请 {id} 的状态为“{state}”：没有等待审批的内容",
+    "this step is {state}, not waiting for a decision": "此步骤的状态为“{state}”，不在等待审批",
+    "you already decided as {party} on this version: another person must decide as {party2}":
+        "您已以 {party} 身份审批过此版本：必须由另一人以 {party2} 身份审批",
+    "auditors change nothing": "审计员不做任何变更",
+    "only the stewards of {name} edit its description": "只有 {name} 的数据管理员可以编辑其说明",
+    "only administrators record accreditations": "只有管理员可以记录资质",
+    "the audit view is for auditors and administrators": "审计视图仅供审计员和管理员使用",
+    "the dashboard is for stewards, approvers, auditors and administrators":
+        "监管看板仅供数据管理员、审批人、审计员和管理员使用",
+    "the operations view is for administrators": "运维视图仅供管理员使用",
+    "application {id} cannot go from {state} to {to}": "申请 {id} 不能从“{state}”变为“{to}”",
+    "application {app_id} has no step {step_id}": "申请 {app_id} 没有步骤 {step_id}",
+}
+
+
+def message(text: str, lang: str) -> str:
+    """A refusal in the reader's language, by its template (`REFUSALS_ZH`, the core's `CORE_ZH`); as it is otherwise."""
+    keyed = localize(text, lang, {**CORE_ZH, **REFUSALS_ZH}, {**CORE_WORDS, **ZH_CN})
+    return keyed if keyed is not None else str(text)

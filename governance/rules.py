@@ -74,7 +74,7 @@ def check_can_amend(user: User, project: Project) -> None:
     """Only the project's PI asks for an amendment (a member, a dataset, an extension)."""
     check_can_apply(user)
     if project.pi != user.username:
-        raise NotAllowed(f"only the PI of project '{project.slug}' may ask to amend it")
+        raise NotAllowed("only the PI of project '{slug}' may ask to amend it", slug=project.slug)
 
 
 def can_amend(user: User, project: Project) -> bool:
@@ -90,7 +90,7 @@ def check_can_see_application(app: Application, user: User, policy: GovernancePo
             return
         if any(user.username in policy.people(s.party, s.subject) for s in app.steps):
             return
-    raise NotFound(f"no application {app.id}")
+    raise NotFound("no application {id}", id=app.id)
 
 
 def can_see_application(app: Application, user: User, policy: GovernancePolicy) -> bool:
@@ -100,10 +100,12 @@ def can_see_application(app: Application, user: User, policy: GovernancePolicy) 
 def check_can_edit(app: Application, user: User) -> None:
     """Only the applicant edits, and only a draft or an application returned for changes."""
     if app.applicant != user.username:
-        raise NotAllowed(f"only {app.applicant}, who applied, may change application {app.id}")
+        raise NotAllowed("only {applicant}, who applied, may change application {id}",
+                         applicant=app.applicant, id=app.id)
     check_can_apply(user)
     if app.state not in EDITABLE:
-        raise InvalidTransition(f"application {app.id} is {app.state.value}: submitted versions never change")
+        raise InvalidTransition("application {id} is {state}: submitted versions never change",
+                                id=app.id, state=app.state.value)
 
 
 def can_edit(app: Application, user: User) -> bool:
@@ -112,9 +114,11 @@ def can_edit(app: Application, user: User) -> bool:
 
 def check_can_withdraw(app: Application, user: User) -> None:
     if app.applicant != user.username:
-        raise NotAllowed(f"only {app.applicant}, who applied, may withdraw application {app.id}")
+        raise NotAllowed("only {applicant}, who applied, may withdraw application {id}",
+                         applicant=app.applicant, id=app.id)
     if app.state not in OPEN:
-        raise InvalidTransition(f"application {app.id} is {app.state.value} and can no longer be withdrawn")
+        raise InvalidTransition("application {id} is {state} and can no longer be withdrawn",
+                                id=app.id, state=app.state.value)
 
 
 def can_withdraw(app: Application, user: User) -> bool:
@@ -137,22 +141,24 @@ def check_can_decide(app: Application, step: ApprovalStep, user: User, policy: G
         raise NotAllowed("auditors change nothing: an auditor account cannot decide applications")
     if user.username not in policy.people(step.party, step.subject):
         what = f" for dataset {step.subject}" if step.subject else ""
-        raise NotAllowed(f"you are not named as {step.party}{what} in governance.yaml")
+        raise NotAllowed("you are not named as {party}{what} in governance.yaml", party=step.party, what=what)
     if user.username == app.applicant:
         raise NotAllowed("nobody approves their own application")
     if user.username in members_of(app):
-        raise NotAllowed(f"you are a member named in application {app.id}, so you cannot decide it")
+        raise NotAllowed("you are a member named in application {id}, so you cannot decide it", id=app.id)
     if amended is not None and was_ever_member(amended, user):
-        raise NotAllowed(f"you are or were a member of project '{amended.slug}', so you cannot decide its amendment")
+        raise NotAllowed("you are or were a member of project '{slug}', so you cannot decide its amendment",
+                         slug=amended.slug)
     if app.state != ApplicationState.SUBMITTED:
-        raise InvalidTransition(f"application {app.id} is {app.state.value}: nothing waits for a decision")
+        raise InvalidTransition("application {id} is {state}: nothing waits for a decision",
+                                id=app.id, state=app.state.value)
     if step.state != StepState.PENDING:
-        raise InvalidTransition(f"this step is {step.state.value}, not waiting for a decision")
+        raise InvalidTransition("this step is {state}, not waiting for a decision", state=step.state.value)
     other = [s for s in app.steps if s.version == step.version and s.decided_by == user.username
              and s.party != step.party]
     if other:
-        raise NotAllowed(f"you already decided as {other[0].party.value} on this version: another person must "
-                         f"decide as {step.party.value}")
+        raise NotAllowed("you already decided as {party} on this version: another person must "
+                         "decide as {party2}", party=other[0].party.value, party2=step.party.value)
 
 
 def can_decide(app: Application, step: ApprovalStep, user: User, policy: GovernancePolicy,
@@ -168,7 +174,7 @@ def check_can_edit_dataset_doc(user: User, dataset: Dataset, policy: GovernanceP
     if has_role(user, Role.AUDITOR):
         raise NotAllowed("auditors change nothing")
     if user.username not in policy.people(Party.STEWARD, dataset.name):
-        raise NotAllowed(f"only the stewards of {dataset.name} edit its description")
+        raise NotAllowed("only the stewards of {name} edit its description", name=dataset.name)
 
 
 def can_edit_dataset_doc(user: User, dataset: Dataset, policy: GovernancePolicy) -> bool:

@@ -33,6 +33,7 @@ from enclave.projects import get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
 from enclave.webpages import PageBasics
 from governance import catalogue, documents, notify, operations, rules, supervision, workflow
+from governance.i18n import message as refusal_in
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
 from policies import load_policies
@@ -50,6 +51,13 @@ class Context:
         # compiled once per process, not checked against the file on every page (they change with a deployment)
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                      auto_reload=False)
+
+
+def _http_error(exc: EnclaveError, status: int) -> web.HTTPError:
+    """Keeps the message's template for `write_error`, which shows it in the reader's language."""
+    err = web.HTTPError(status, str(exc))
+    err.text = exc.text  # type: ignore[attr-defined]
+    return err
 
 
 def _status(exc: EnclaveError) -> int:
@@ -100,11 +108,11 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        message = getattr(exc, "text", None) or getattr(exc, "log_message", None) or self._reason
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(self.ctx.templates.get_template("error.html").render(
-            t=self.t, lang=self.lang, status=status_code, message=message, prefix=GOVERNANCE_PREFIX, user=None,
-            nav={}))
+            t=self.t, lang=self.lang, status=status_code, message=refusal_in(message, self.lang),
+            prefix=GOVERNANCE_PREFIX, user=None, nav={}))
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """Domain errors become HTTP errors with the domain's own message; refusals are recorded."""
@@ -112,9 +120,9 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
             return fn()
         except NotAllowed as exc:
             self.refused(str(exc))
-            raise web.HTTPError(403, str(exc)) from exc
+            raise _http_error(exc, 403) from exc
         except EnclaveError as exc:
-            raise web.HTTPError(_status(exc), str(exc)) from exc
+            raise _http_error(exc, _status(exc)) from exc
 
     def refused(self, reason: str) -> None:
         """Recorded in its own transaction: the refused change's one is rolled back."""

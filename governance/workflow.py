@@ -184,7 +184,7 @@ _EAGER = (selectinload(Application.versions), selectinload(Application.steps))
 def get_application(session: Session, app_id: int) -> Application:
     app = session.execute(select(Application).options(*_EAGER).where(Application.id == app_id)).scalar_one_or_none()
     if app is None:
-        raise NotFound(f"no application {app_id}")
+        raise NotFound("no application {app_id}", app_id=app_id)
     return app
 
 
@@ -194,7 +194,7 @@ def visible_application(session: Session, username: str, app_id: int, policies: 
     try:
         app = get_application(session, app_id)
     except NotFound:
-        raise NotFound(f"no application {app_id}") from None
+        raise NotFound("no application {app_id}", app_id=app_id) from None
     rules.check_can_see_application(app, user, policies.governance)
     return app
 
@@ -253,7 +253,8 @@ def is_overdue(step: ApprovalStep, at: datetime | None = None) -> bool:
 
 def _move(app: Application, to: ApplicationState) -> None:
     if to not in APPLICATION_TRANSITIONS[app.state]:
-        raise EnclaveError(f"application {app.id} cannot go from {app.state.value} to {to.value}")
+        raise EnclaveError("application {id} cannot go from {state} to {to}",
+                           id=app.id, state=app.state.value, to=to.value)
     app.state = to
     app.updated_at = now()
 
@@ -392,7 +393,7 @@ def decide(session: Session, actor: str, app_id: int, step_id: int, decision: St
     app = get_application(session, app_id)
     step = next((s for s in app.steps if s.id == step_id), None)
     if step is None:
-        raise NotFound(f"application {app_id} has no step {step_id}")
+        raise NotFound("application {app_id} has no step {step_id}", app_id=app_id, step_id=step_id)
     user = get_user(session, actor)
     rules.check_can_decide(app, step, user, policies.governance, amended_project(session, app))
     if decision != StepDecision.APPROVE and not rules_has_text(comment):

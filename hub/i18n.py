@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from enclave.i18n import pick_language
+from enclave.i18n import CORE_WORDS, CORE_ZH, localize, pick_language
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -180,6 +180,9 @@ def reason_in(lang: str, reason: str) -> str:
     """A refusal reason from the core (written in English) in the user's language; unknown ones unchanged."""
     if lang != "zh-CN":
         return reason
+    keyed = localize(reason, lang, CORE_ZH, CORE_WORDS)  # a Text from the core: by its template
+    if keyed is not None:
+        return keyed
     for pattern, render in REASONS_ZH:
         m = pattern.match(reason)
         if m:

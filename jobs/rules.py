@@ -37,8 +37,8 @@ def check_outputs_dir(outputs: str) -> str:
     """A folder name relative to the workspace, without `..`; the job's only writable place."""
     p = PurePosixPath(outputs.strip().removeprefix(WORKSPACE_MOUNT + "/"))
     if not outputs.strip() or p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] in ("jobs", "."):
-        raise EnclaveError(f"--outputs '{outputs}' must be a folder inside the workspace, such as results/ "
-                           "(not jobs/, no '..')")
+        raise EnclaveError("--outputs '{outputs}' must be a folder inside the workspace, such as "
+                           "results/ (not jobs/, no '..')", outputs=outputs)
     return str(p)
 
 
@@ -47,12 +47,12 @@ def check_can_submit(session: Session, policies: Policies, user: User, project: 
     the job reads the real rows on the researcher's behalf), then the project's data and queue."""
     s = graded_startability(session, project, user, governance_policy())
     if not s.can_start:
-        raise NotAllowed(f"cannot submit a job: {s.reason}")
+        raise NotAllowed("cannot submit a job: {reason}", reason=s.reason)
     check_can_run_jobs(policies, project)
     limit = policies.workspace.jobs.max_queued_per_project
     if queued >= limit:
-        raise NotAllowed(f"project '{project.slug}' already has {queued} jobs waiting or running (the limit is "
-                         f"{limit}); wait for some to finish")
+        raise NotAllowed("project '{slug}' already has {queued} jobs waiting or running (the "
+                         "limit is {limit}); wait for some to finish", slug=project.slug, queued=queued, limit=limit)
 
 
 def can_submit(session: Session, policies: Policies, user: User, project: Project, queued: int) -> bool:
@@ -63,14 +63,14 @@ def check_can_start(project: Project) -> None:
     """Checked again when a queued job's turn comes: a project suspended meanwhile runs nothing."""
     reason = closed_reason(project)
     if reason:
-        raise NotAllowed(f"the job was not started: {reason}")
+        raise NotAllowed("the job was not started: {reason}", reason=reason)
 
 
 def check_can_cancel(job: Job, actor: User) -> None:
     if job.state in ENDED:
-        raise NotAllowed(f"job {job.id} has already ended ({job.state.value})")
+        raise NotAllowed("job {id} has already ended ({state})", id=job.id, state=job.state.value)
     if actor.username != job.submitter and Role.ADMIN.value not in (actor.roles or []):
-        raise NotAllowed(f"only the submitter or an administrator may cancel job {job.id}")
+        raise NotAllowed("only the submitter or an administrator may cancel job {id}", id=job.id)
 
 
 def can_cancel(job: Job, actor: User) -> bool:
@@ -84,12 +84,15 @@ def check_can_release(job: Job, checker: User, project: Project) -> None:
     if Role.REVIEWER.value not in (checker.roles or []):
         raise NotAllowed("only output checkers (the reviewer role) may release a job's held outputs")
     if was_ever_member(project, checker):
-        raise NotAllowed(f"you are or were a member of project '{project.slug}': you cannot check its outputs")
+        raise NotAllowed("you are or were a member of project '{slug}': you cannot check its outputs",
+                         slug=project.slug)
     if job.release != JobRelease.HELD:
-        raise NotAllowed(f"job {job.id} has nothing held for review (its outputs are {job.release.value})")
+        raise NotAllowed("job {id} has nothing held for review (its outputs are {release})",
+                         id=job.id, release=job.release.value)
     reason = closed_reason(project, why=False)  # a checker is no member: the state, not the reason given for it
     if reason:
-        raise NotAllowed(f"{reason}: job {job.id}'s held outputs cannot be released into its workspace now")
+        raise NotAllowed("{reason}: job {id}'s held outputs cannot be released into its workspace now",
+                         reason=reason, id=job.id)
 
 
 def can_release(job: Job, checker: User, project: Project) -> bool:
@@ -98,6 +101,7 @@ def can_release(job: Job, checker: User, project: Project) -> bool:
 
 def check_can_rerun(job: Job, user: User) -> None:
     if job.state != JobState.INTERRUPTED:
-        raise NotAllowed(f"job {job.id} is {job.state.value}; only an interrupted job is run again")
+        raise NotAllowed("job {id} is {state}; only an interrupted job is run again",
+                         id=job.id, state=job.state.value)
     if user.username != job.submitter and Role.ADMIN.value not in (user.roles or []):
-        raise NotAllowed(f"only the submitter or an administrator may run job {job.id} again")
+        raise NotAllowed("only the submitter or an administrator may run job {id} again", id=job.id)

@@ -114,7 +114,8 @@ def test_a_revision_is_confirmed_then_made_as_the_next_version_with_a_diff_and_t
     diff = {name: how for how, name in re.findall(r'<tr class="diff-(\w+)" data-file="([^"]+)"', page.text)}
     assert diff == {"table.csv": "unchanged", "notes.txt": "changed", "extra.csv": "added"}
     lines = re.search(r'<pre class="text-diff" data-file="notes.txt">(.*?)</pre>', page.text, re.S)
-    assert lines and '<span class="diff-line diff-add">+Source: outpatient clinic visits, 2024.</span>' in lines.group(1)
+    assert lines
+    assert '<span class="diff-line diff-add">+Source: outpatient clinic visits, 2024.</span>' in lines.group(1)
     assert '<span class="diff-line diff-del">-Source: clinic visits.</span>' in lines.group(1)
     assert "bob: more detail" in shown and "carol: say where notes.txt is from" in shown  # the earlier reviews
     reviewer = text(browser(egress, "rita").get(f"requests/{new}").text)

@@ -1,0 +1,115 @@
+"""Every refusal a person can meet reaches a zh-CN reader in Chinese: each message template raised (or built as a
+`Text`) in the modules whose errors reach people has a zh-CN form with the same placeholders, looked up by its
+template, never by matching the English sentence. A new refusal written without a translation fails here."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from egress_review.i18n import REFUSALS_ZH as EGRESS_ZH  # noqa
+from egress_review.i18n import message as egress_message
+from enclave.errors import NotAllowed, Text
+from enclave.i18n import CORE_ZH, localize, placeholders
+from enclave.settings import REPO_ROOT
+from governance.i18n import REFUSALS_ZH as GOVERNANCE_ZH
+from jobs.i18n import REFUSALS_ZH as JOBS_ZH
+
+# Modules whose refusals reach people (pages, API answers, the CLI), with the catalogue that translates them.
+MODULES: dict[str, dict[str, str]] = {
+    "egress_review/rules.py": EGRESS_ZH, "egress_review/workflow.py": EGRESS_ZH, "egress_review/limits.py": EGRESS_ZH,
+    "egress_review/collect.py": EGRESS_ZH, "jobs/rules.py": JOBS_ZH, "governance/rules.py": GOVERNANCE_ZH,
+    "governance/workflow.py": GOVERNANCE_ZH, "enclave/projects.py": CORE_ZH, "enclave/access.py": CORE_ZH,
+}
+# The workspace reader's sentences come from a process that imports nothing of the enclave (it runs as the
+# workspace user with -I -S): they are translated by pattern (egress_review.i18n.MESSAGES, tested below).
+READER_SENTENCES = {("egress_review/collect.py", "'; '.join(head['errors'])"),
+                    ("egress_review/collect.py", "payload.decode(errors='replace')")}
+BUILDERS = {"EnclaveError", "NotAllowed", "NotFound", "InvalidTransition", "Unavailable", "CollectError", "Text"}
+
+
+def templates(path: str) -> list[tuple[int, ast.expr]]:
+    """The first argument of every error raised and every `Text` built in the module, with its line."""
+    out = []
+    for node in ast.walk(ast.parse((REPO_ROOT / path).read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in BUILDERS and node.args:
+            out.append((node.lineno, node.args[0]))
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(MODULES))
+def test_every_refusal_template_has_a_zh_cn_form_with_the_same_placeholders(path: str):
+    catalogue = {**CORE_ZH, **MODULES[path]}
+    problems = []
+    for line, arg in templates(path):
+        if isinstance(arg, ast.Name) or (isinstance(arg, ast.BoolOp) and all(
+                isinstance(v, ast.Call | ast.Name) for v in arg.values)):
+            continue  # a message made elsewhere (a Text) passed on; a Text built here is walked itself
+        if (path, ast.unparse(arg)) in READER_SENTENCES:
+            continue
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            problems.append(f"{path}:{line}: not a template (an f-string or expression): {ast.unparse(arg)[:80]}")
+        elif arg.value not in catalogue:
+            problems.append(f"{path}:{line}: no zh-CN form for {arg.value!r}")
+        elif placeholders(catalogue[arg.value]) != placeholders(arg.value):
+            problems.append(f"{path}:{line}: zh-CN form fills {sorted(placeholders(catalogue[arg.value]))}, "
+                            f"English {sorted(placeholders(arg.value))}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_walk_finds_the_refusals_it_checks():
+    """A walk that found nothing would pass for any module."""
+    found = {p: len(templates(p)) for p in MODULES}
+    assert all(n > 0 for n in found.values()), found
+    assert sum(found.values()) >= 100
+
+
+@pytest.mark.parametrize("catalogue", [CORE_ZH, EGRESS_ZH, JOBS_ZH, GOVERNANCE_ZH])
+def test_every_zh_cn_form_is_chinese_and_formats(catalogue: dict[str, str]):
+    for english, zh in catalogue.items():
+        assert any("\u4e00" <= c <= "\u9fff" for c in zh), english
+        zh.format(**dict.fromkeys(placeholders(english), "x"))
+
+
+def test_a_message_is_translated_by_its_template_with_nested_reasons_and_state_words():
+    closed = Text("project '{slug}' expired on {expiry}", slug="study", expiry="2026-01-01")
+    refusal = NotAllowed("no export requests: {reason}", reason=closed)
+    assert str(refusal) == "no export requests: project 'study' expired on 2026-01-01"
+    assert egress_message(refusal.text, "zh-CN") == "不能提交导出申请：项目“study”已于 2026-01-01 到期"
+    state = NotAllowed("request {id} is {state}: only a returned request can be revised", id=3, state="revised")
+    assert egress_message(state.text, "zh-CN") == "申请 3 的状态为“已修订”：只有已退回的申请可以修订"
+    assert egress_message(state.text, "en") == str(state)
+
+
+def test_a_message_without_a_template_is_not_guessed():
+    assert localize(Text("something new {x}", x=1), "zh-CN", CORE_ZH) is None
+    assert localize("plain English", "zh-CN", CORE_ZH) is None
+    assert localize(Text("something new {x}", x=1), "en", CORE_ZH) == "something new 1"
+
+
+def test_the_catalogues_hold_no_template_nothing_raises():
+    """Translations of messages that no longer exist are dead weight that hides renamed ones."""
+    raised = {arg.value for p in [*MODULES, *ALSO_BUILT_IN] for _, arg in templates(p) if isinstance(arg, ast.Constant)}
+    for catalogue in (CORE_ZH, EGRESS_ZH, JOBS_ZH, GOVERNANCE_ZH):
+        stale = set(catalogue) - raised
+        assert not stale, sorted(stale)
+
+
+# Modules that build a few refusals of their own (the service's form checks) from the same catalogues.
+ALSO_BUILT_IN = ["egress_review/service.py"]
+
+
+@pytest.mark.parametrize("sentence", [
+    "results/t.csv: no such file in the workspace",
+    "t.csv: 'link' is a symbolic link; symbolic links are refused",
+    "t.csv: a symbolic link is on the path; symbolic links are refused",
+    "t.csv: not a regular file (folders, devices, pipes and sockets are refused)",
+    "t.csv: has 2 hard links; hard links are refused",
+    "t.csv: 300 bytes, over the limit of 100",
+    "t.csv: the workspace user cannot read it (permission denied)",
+    "the files add up to 300 bytes, over the limit of 100 per request",
+])
+def test_the_workspace_readers_sentences_reach_a_zh_cn_reader_in_chinese(sentence: str):
+    zh = egress_message(sentence, "zh-CN")
+    assert zh != sentence and any("\u4e00" <= c <= "\u9fff" for c in zh)
