@@ -174,6 +174,7 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         kw.setdefault("advice", lambda f: advice(f, self.lang))
         kw.setdefault("topic", guidance_topic)
         kw.setdefault("msg", lambda text: message(text, self.lang))
+        kw.setdefault("when", self.when)
         html = self.ctx.templates.get_template(template).render(
             t=self.t, lang=self.lang, user=self.username, prefix=EGRESS_PREFIX, xsrf=self.xsrf_token.decode(), **kw)
         self.finish(html)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from enclave.errors import Text
 
@@ -106,3 +109,34 @@ CORE_ZH: dict[str, str] = {
     "the expiry {expires} must be after the training date {training_completed}":
         "到期日 {expires} 必须晚于培训日期 {training_completed}",
 }
+
+
+# Zones named in words; any other zone is named by its IANA name ("Europe/Berlin"), which reads in both languages.
+ZONE_NAMES: dict[str, tuple[str, str]] = {
+    "Asia/Shanghai": ("中国标准时间", "China Standard Time"), "Asia/Chongqing": ("中国标准时间", "China Standard Time"),
+    "Asia/Urumqi": ("乌鲁木齐时间", "Urumqi Time"), "Asia/Hong_Kong": ("香港时间", "Hong Kong Time"),
+    "Asia/Macau": ("澳门时间", "Macau Time"), "Asia/Taipei": ("台北时间", "Taipei Time"),
+    "UTC": ("协调世界时", "UTC"), "Etc/UTC": ("协调世界时", "UTC"),
+}
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+
+
+def zone_of(name: str) -> str:
+    """A time zone name the browser gave, if it is one; UTC otherwise (a cookie is the user's to change)."""
+    if not name or len(name) > 64 or not _ZONE.match(name):
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+    return name
+
+
+def local_time(when: datetime | str, zone: str, lang: str) -> str:
+    """'2026-12-01 18:20 中国标准时间': a stored time (UTC) in the reader's zone, with the zone named."""
+    ts = datetime.fromisoformat(when) if isinstance(when, str) else when
+    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    name = zone_of(zone)
+    words = ZONE_NAMES.get(name)
+    label = (words[0] if lang == "zh-CN" else words[1]) if words else name
+    return f"{ts.astimezone(ZoneInfo(name)):%Y-%m-%d %H:%M} {label}"

@@ -151,6 +151,9 @@ WORKSPACE_GID = 1000
 # Workspaces reach the first two at their gateway address, redirected here (hub.network).
 INTERNAL_ADDRESS = "127.0.0.1"
 EGRESS_PREFIX = f"/services/{EGRESS_SERVICE}/"
+# The browser's time zone (an IANA name), set by the hub's pages (which may run script) for the service pages
+# (which may not), so every page shows times in the reader's zone with the zone named.
+TIME_ZONE_COOKIE = "enclave-tz"
 # Catalogue, project applications and approvals, accreditation, audit pages: a hub service like egress-review.
 GOVERNANCE_SERVICE = "governance"
 GOVERNANCE_PREFIX = f"/services/{GOVERNANCE_SERVICE}/"

@@ -7,8 +7,10 @@ into a weaker one. The reader's language comes from the browser, the same way fo
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
-from enclave.i18n import pick_language
+from enclave.i18n import local_time, pick_language, zone_of
+from enclave.settings import TIME_ZONE_COOKIE
 
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -30,3 +32,13 @@ class PageBasics:
     @property
     def lang(self) -> str:
         return pick_language(self.request.headers.get("Accept-Language", ""))
+
+    @property
+    def zone(self) -> str:
+        """The reader's time zone, as the hub's pages recorded it from the browser (UTC until they have)."""
+        cookie = self.request.cookies.get(TIME_ZONE_COOKIE)
+        return zone_of(unquote(cookie.value) if cookie is not None else "")
+
+    def when(self, ts: Any) -> str:
+        """A stored time in the reader's zone and words, the zone named (templates: `when(r.created_at)`)."""
+        return local_time(ts, self.zone, self.lang)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.i18n import CORE_WORDS, CORE_ZH, localize, pick_language
+from enclave.settings import TIME_ZONE_COOKIE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -239,6 +240,7 @@ def install(c: Any) -> None:
         ns.setdefault("status_title", lambda code: _(STATUS_TITLES.get(int(code or 500), "Error")))
         ns.setdefault("reason_in", lambda text: reason_in(lang, text or ""))
         ns.setdefault("js_catalog", CATALOGS.get(lang, {}))
+        ns.setdefault("tz_cookie", TIME_ZONE_COOKIE)
         return original(self, name, sync, **ns)
 
     # JupyterHub offers no hook for per-request template variables; wrapping this one method adds them.

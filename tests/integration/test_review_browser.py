@@ -3,7 +3,8 @@
 One request with a safe table and a file with a resident ID: bob (en) and carol (zh-CN) claim it, read
 each file beside its controls, make a mistake that comes back beside its field, confirm, and release
 the table while the blocked file is withheld; alice reads every comment and downloads the table only.
-A second request is returned, revised from the workspace as version 2, and its reviewer sees what changed.
+A second request is returned, revised from the workspace as version 2, and its reviewer sees what changed;
+a third is returned and revised from alice's request page in the browser (zh-CN), with a mistake first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
 from tests.integration import test_browser as browser_tests
 from tests.integration.conftest import Enclave
-from tests.integration.test_browser import login
+from tests.integration.test_browser import check_page, login
 
 browser = browser_tests.browser  # the suite's Chromium (a module fixture)
 
@@ -32,9 +33,11 @@ os.makedirs('/workspace/review', exist_ok=True)
 open('/workspace/review/table.csv', 'w').write('sex,n\nF,9800\nM,10200\n')
 open('/workspace/review/ids.txt', 'w').write('身份证号 11010519491231002X\n')
 open('/workspace/review/small.csv', 'w').write('region,n\neast,4\nwest,120\n')
+open('/workspace/review/method.txt', 'w').write('Method: counts by region.\nSource: the clinic.\n')
 two = request_export(['review/table.csv', 'review/ids.txt'], 'counts and a list')
 small = request_export(['review/small.csv'], 'counts by region')
-print(json.dumps({'two': two, 'small': small}))
+method = request_export(['review/method.txt'], 'how the counts were made')
+print(json.dumps({'two': two, 'small': small, 'method': method}))
 """
 
 
@@ -63,10 +66,13 @@ def fieldset(page: Page, name: str):  # type: ignore[no-untyped-def]
 
 def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
     """Claim, read, make a mistake, correct it, confirm: the table approved, the blocked file returned."""
+    lang = "zh-CN" if zh else "en"
     page.goto(f"{enclave.url}{SERVICE}")
     row = page.locator(f"#queue tr[data-request='{rid}']")
     expect(row.locator("td.waited")).to_have_text(re.compile(r"\d+ (分钟|小时|min|h)"))
+    check_page(page, lang, "review queue")
     row.locator("a").first.click()
+    check_page(page, lang, "decision page")
     page.click("#claim")
     expect(page.locator("#done")).to_contain_text("您已认领此申请" if zh else "You claimed this request")
     table, ids = fieldset(page, "review/table.csv"), fieldset(page, "review/ids.txt")
@@ -87,6 +93,7 @@ def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
     page.click("#submit-review")
     expect(page.locator("#confirm-files")).to_contain_text("将会发布" if zh else "will be released")
     expect(page.locator("#confirm-files")).to_contain_text("将不发布" if zh else "will be withheld")
+    check_page(page, lang, "decision confirmation")
     page.click("#confirm")
     page.wait_for_url(re.compile(rf"/requests/{rid}\?done=reviewed"))
     expect(page.locator("#done")).to_contain_text("您的审核已记录" if zh else "Your review is recorded")
@@ -116,23 +123,29 @@ def test_reviewers_release_the_approved_file_and_the_requester_reads_every_comme
         record = json.loads(Path(dl.value.path()).read_text())
         assert [f["name"] for f in record["files"]] == ["review/table.csv"]
         assert [(f["name"], f["outcome"]) for f in record["withheld"]] == [("review/ids.txt", "returned")]
+        check_page(page, "zh-CN", "released request")
         page.goto(f"{enclave.url}{SERVICE}guidance")
         expect(page.locator("#personal-data h3")).to_have_text("个人信息")
+        check_page(page, "zh-CN", "guidance")
     finally:
         context.close()
 
 
-def test_a_returned_request_comes_back_as_version_two_with_what_changed(enclave: Enclave, browser: Browser, made):
-    rid = made["small"]["id"]
-    fid = str(made["small"]["files"][0]["id"])
-    for user in ("bob", "carol"):  # returned by both, through the same form a browser posts
+def return_by_both(enclave: Enclave, rid: int, fid: str, file_comment: str, comment: str) -> None:
+    """Both reviewers return the request, through the same form a browser posts."""
+    for user in ("bob", "carol"):
         session = enclave.login(user)
         page = session.http.get(f"{enclave.url}{SERVICE}requests/{rid}", timeout=30).text
         token = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         r = session.http.post(f"{enclave.url}{SERVICE}requests/{rid}/review", timeout=30, data={
-            "_xsrf": token, "decision": "return", f"file-{fid}": "changes", f"comment-{fid}": f"{user}: suppress 4",
-            "comment_to_requester": "Suppress counts under 10.", "confirm": "yes"})
+            "_xsrf": token, "decision": "return", f"file-{fid}": "changes", f"comment-{fid}": f"{user}: {file_comment}",
+            "comment_to_requester": comment, "confirm": "yes"})
         assert r.status_code == 200
+
+
+def test_a_returned_request_comes_back_as_version_two_with_what_changed(enclave: Enclave, browser: Browser, made):
+    rid = made["small"]["id"]
+    return_by_both(enclave, rid, str(made["small"]["files"][0]["id"]), "suppress 4", "Suppress counts under 10.")
     revised = run_in(enclave.container("alice"), "import json\nfrom enclave_export import call\n"
                      "open('/workspace/review/small.csv', 'w').write('region,n\\neast,<10\\nwest,120\\n')\n"
                      f"print(json.dumps(call('POST', 'api/requests', {{'files': ['review/small.csv'], "
@@ -147,5 +160,53 @@ def test_a_returned_request_comes_back_as_version_two_with_what_changed(enclave:
         expect(page.locator("#history")).to_contain_text("Suppress counts under 10.")
         page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
         expect(page.locator("#state")).to_have_text("revised")
+    finally:
+        context.close()
+
+
+def test_a_returned_request_is_revised_from_the_request_page_in_the_browser(enclave: Enclave, browser: Browser, made):
+    rid = made["method"]["id"]
+    return_by_both(enclave, rid, str(made["method"]["files"][0]["id"]), "name the clinic", "Say which clinic.")
+    changed = "'Method: counts by region.\\nSource: the outpatient clinic, 2024.\\n'"
+    run_in(enclave.container("alice"), f"open('/workspace/review/method.txt', 'w').write({changed})\nprint(1)")
+    context, page = person(browser, enclave, "alice", "en-US")
+    try:  # in English: the form offers the returned version's file, ticked, and keeps the justification
+        page.goto(f"{enclave.url}{SERVICE}requests/{rid}/revise")
+        expect(page.locator("h2")).to_contain_text("Revise request")
+        expect(page.locator("input[name='file'][value='review/method.txt']")).to_be_checked()
+        expect(page.locator("#justification")).to_have_value("how the counts were made")
+    finally:
+        context.close()
+    context, page = person(browser, enclave, "alice", "zh-CN")
+    try:
+        page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
+        page.click("#revise-link")
+        expect(page.locator("#revise-comments")).to_contain_text("Say which clinic.")
+        page.fill("#justification", " ")  # a mistake: the problem is beside the field, in Chinese, the rest kept
+        page.fill("#other", "review/small.csv")
+        page.click("#check-revision")
+        expect(page.locator(".problem[data-field='justification']")).to_contain_text("必须填写理由说明")
+        expect(page.locator("#other")).to_have_value("review/small.csv")
+        check_page(page, "zh-CN", "revise form with a mistake")
+        page.fill("#other", "")
+        page.fill("#justification", "写明了诊所")
+        page.click("#check-revision")
+        expect(page.locator("#confirm-files")).to_contain_text("原有文件：重新读取")
+        check_page(page, "zh-CN", "revise confirmation")
+        page.click("#confirm")
+        page.wait_for_url(re.compile(r"/requests/\d+\?done=revised"))
+        expect(page.locator("#done")).to_contain_text("您的修订已作为此申请的新版本提交")
+        expect(page.locator("#diff")).to_contain_text("已修改")
+        expect(page.locator("pre.text-diff .diff-add")).to_contain_text("+Source: the outpatient clinic, 2024.")
+        expect(page.locator("#history")).to_contain_text("Say which clinic.")
+        check_page(page, "zh-CN", "revised request")
+        new = page.url.rsplit("/", 1)[1].split("?")[0]
+    finally:
+        context.close()
+    context, page = person(browser, enclave, "bob", "en-US")  # the reviewer sees the line that changed
+    try:
+        page.goto(f"{enclave.url}{SERVICE}requests/{new}")
+        expect(page.locator("#diff")).to_contain_text("changed")
+        expect(page.locator("pre.text-diff .diff-del")).to_contain_text("-Source: the clinic.")
     finally:
         context.close()
