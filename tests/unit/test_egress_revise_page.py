@@ -113,7 +113,7 @@ def test_a_revision_is_confirmed_then_made_as_the_next_version_with_a_diff_and_t
     assert "Your revision is submitted as a new version" in shown
     diff = {name: how for how, name in re.findall(r'<tr class="diff-(\w+)" data-file="([^"]+)"', page.text)}
     assert diff == {"table.csv": "unchanged", "notes.txt": "changed", "extra.csv": "added"}
-    lines = re.search(r'<pre class="text-diff" data-file="notes.txt">(.*?)</pre>', page.text, re.S)
+    lines = re.search(r'<pre class="text-diff" data-file="notes.txt" translate="no">(.*?)</pre>', page.text, re.S)
     assert lines
     assert '<span class="diff-line diff-add">+Source: outpatient clinic visits, 2024.</span>' in lines.group(1)
     assert '<span class="diff-line diff-del">-Source: clinic visits.</span>' in lines.group(1)
