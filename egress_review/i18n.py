@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from enclave.i18n import CORE_WORDS, CORE_ZH, localize
+from enclave.errors import Text
+from enclave.i18n import CORE_WORDS, CORE_ZH, from_english, localize
 
 ZH_CN: dict[str, str] = {
     "Export review": "导出审核",
@@ -174,38 +175,8 @@ ZH_CN: dict[str, str] = {
 }
 
 
-# Domain messages (egress_review.rules, workflow) in zh-CN: the English message is matched whole.
+# Sentences that are not refusal templates (notes of the pages, the workspace reader) in zh-CN, matched whole.
 MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in (
-    (r"^file '(.+)' has blocking findings and cannot be approved as is$", r"文件“\1”有阻止性检查结果，不能按原样批准"),
-    (r"^file '(.+)' has findings that need a reviewer comment$",
-     r"文件“\1”有需要人工审核的检查结果，批准时必须填写意见"),
-    (r"^no decision given for file '(.+)'$", r"请为文件“\1”做出决定"),
-    (r"^file '(.+)' is withheld: say why in its comment to the requester$",
-     r"文件“\1”不发布：请在意见中向申请人说明原因"),
-    (r"^file '(.+)' was approved by neither reviewer: a resolution cannot release it on one person's approval$",
-     r"两位审核员都没有批准文件“\1”：裁决不能仅凭一人批准就发布它"),
-    (r"^approving releases the approved files: approve at least one file, or return or reject the request$",
-     r"批准会发布已批准的文件：请至少批准一个文件，或者退回、拒绝此申请"),
-    (r"^resolving a conflict needs a reason$", r"裁决冲突必须填写理由"),
-    (r"^returning or rejecting a request needs a comment to the requester$", r"退回或拒绝申请时必须给申请人写意见"),
-    (r"^choose a decision: approve, return or reject$", r"请选择决定：批准、退回修改或拒绝"),
-    (r"^you have already reviewed request (\d+)$", r"您已审核过申请 \1"),
-    (r"^request (\d+) already has (\d+) reviews$", r"申请 \1 已有 \2 份审核"),
-    (r"^request (\d+) is (\w+), not open for review$", r"申请 \1 的状态为 \2，不在审核中"),
-    (r"^you cannot (\w+) your own export request$", r"您不能审核或裁决自己的导出申请"),
-    (r"^only users with the reviewer role can (\w+) export requests$", r"只有具有审核员角色的用户才能审核导出申请"),
-    (r"^you reviewed request (\d+): its conflict must be resolved by a third reviewer who reviewed neither side$",
-     r"您审核过申请 \1：冲突必须由未参与审核的第三位审核员裁决"),
-    (r"^only the requester can withdraw a request$", r"只有申请人可以撤回申请"),
-    (r"^request (\d+) is (\w+) and can no longer be withdrawn$", r"申请 \1 的状态为 \2，已不能撤回"),
-    (r"^no export request (\d+)$", r"没有编号为 \1 的导出申请"),
-    (r"^you have already claimed request (\d+)$", r"您已认领申请 \1"),
-    (r"^request (\d+) is already claimed by (.+)$", r"申请 \1 已被 \2 认领"),
-    (r"^you have not claimed request (\d+)$", r"您没有认领申请 \1"),
-    (r"^only the requester can revise a request$", r"只有申请人可以修订申请"),
-    (r"^request (\d+) is (\w+): only a returned request can be revised$",
-     r"申请 \1 的状态为 \2：只有已退回的申请可以修订"),
-    (r"^request (\d+) is (\w+): nothing is released$", r"申请 \1 的状态为 \2：没有发布任何文件"),
     (r"^ONLY PART OF THIS FILE IS SHOWN: the first (\d+) of (\d+) (rows|lines)\. The automated checks read all of "
      r"it; the rest is released too if the request is approved\.$",
      r"只显示了此文件的一部分：共 \2 行中的前 \1 行。自动检查读取了整个文件；如果申请获批，其余部分也会一并发布。"),
@@ -333,6 +304,19 @@ REFUSALS_ZH: dict[str, str] = {
     "the workspace reader failed; nothing was read": "工作区读取程序失败；未读取任何内容",
     "the workspace reader sent something unreadable; nothing was kept":
         "工作区读取程序返回了无法识别的内容；未保留任何内容",
+    # the service's own (egress_review.service)
+    "choose a decision: approve, return or reject": "请选择决定：批准、退回修改或拒绝",
+    "only people can use export requests": "只有用户本人才能使用导出申请",
+    "the body is not JSON: {problem}": "请求内容不是 JSON：{problem}",
+    "the body must be a JSON object": "请求内容必须是 JSON 对象",
+    "'files' must be a non-empty list of paths inside /workspace": "“files”必须是 /workspace 内路径的非空列表",
+    "'justification' must be text": "“justification”必须是文字",
+    "unknown field(s): {names}": "未知的字段：{names}",
+    "'revises' must be the number of the returned request this one revises":
+        "“revises”必须是此申请所修订的已退回申请的编号",
+    "export requests are made from your running workspace": "导出申请需从您正在运行的工作区提交",
+    "export requests are accepted only from your own workspace": "只接受来自您本人工作区的导出申请",
+    "only PNG and JPEG images are shown": "只显示 PNG 和 JPEG 图片",
 }
 
 # Words that fill the refusals' {act} (an action of a reviewer) and {state}/{outcome} (see enclave.i18n).
@@ -351,7 +335,7 @@ def message(text: str, lang: str) -> str:
     """
     if lang != "zh-CN":
         return str(text)
-    keyed = localize(text, lang, {**CORE_ZH, **REFUSALS_ZH}, {**CORE_WORDS, **ZH_CN, **REFUSAL_WORDS})
+    keyed = _keyed(text)
     if keyed is not None:
         return keyed
     whole = _one(text)
@@ -360,7 +344,17 @@ def message(text: str, lang: str) -> str:
     return "；".join(_one(part) or part for part in text.split("; "))  # several problems, joined by "; "
 
 
+def _keyed(text: str) -> str | None:
+    """By template: a `Text`, or a refusal that reached us as its English sentence (read back from the catalogue)."""
+    catalogue = {**CORE_ZH, **REFUSALS_ZH}
+    made = text if isinstance(text, Text) else from_english(text, catalogue)
+    return localize(made, "zh-CN", catalogue, {**CORE_WORDS, **ZH_CN, **REFUSAL_WORDS}) if made is not None else None
+
+
 def _one(text: str) -> str | None:
+    keyed = _keyed(text)
+    if keyed is not None:
+        return keyed
     for pattern, zh in MESSAGES:
         m = pattern.match(text)
         if m:

@@ -39,7 +39,7 @@ from enclave import audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
 from enclave.db import session_scope
-from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
+from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text, Unavailable
 from enclave.models import Decision, ExportRequest, ExportState, Review
 from enclave.pii.keyed import index_key, index_root
 from enclave.projects import active_datasets, get_project, get_user
@@ -165,7 +165,7 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
     def username(self) -> str:
         user = self.current_user
         if not user or user.get("kind", "user") != "user":
-            raise web.HTTPError(403, "only people can use export requests")
+            raise web.HTTPError(403, Text("only people can use export requests"))
         return str(user["name"])
 
     def page(self, template: str, **kw: Any) -> None:
@@ -186,7 +186,7 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "text", None) or getattr(exc, "log_message", None) or self._reason
+        message = getattr(exc, "text", None) or getattr(exc, "log_message", None) or self._reason  # a Text if it can
         if self.api or "application/json" in self.request.headers.get("Accept", ""):
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps({"status": status_code, "error": translated(message, self.lang),
@@ -201,9 +201,9 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError as exc:
-            raise web.HTTPError(400, f"the body is not JSON: {exc}") from exc
+            raise web.HTTPError(400, Text("the body is not JSON: {problem}", problem=str(exc))) from exc
         if not isinstance(data, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
+            raise web.HTTPError(400, Text("the body must be a JSON object"))
         return data
 
     def run(self, fn: Callable[[], Any]) -> Any:
@@ -253,21 +253,21 @@ class RequestsApi(ApiHandler):
         body = self.body_json()
         paths, justification = body.get("files"), body.get("justification", "")
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths) or not paths:
-            raise web.HTTPError(400, "'files' must be a non-empty list of paths inside /workspace")
+            raise web.HTTPError(400, Text("'files' must be a non-empty list of paths inside /workspace"))
         if not isinstance(justification, str):
-            raise web.HTTPError(400, "'justification' must be text")
+            raise web.HTTPError(400, Text("'justification' must be text"))
         unknown = sorted(set(body) - {"files", "justification", "training_data", "holdout_data", "target", "revises"})
         if unknown:
-            raise web.HTTPError(400, f"unknown field(s): {', '.join(unknown)}")
+            raise web.HTTPError(400, Text("unknown field(s): {names}", names=", ".join(unknown)))
         revises = body.get("revises")
         if revises is not None and (not isinstance(revises, int) or isinstance(revises, bool)):
-            raise web.HTTPError(400, "'revises' must be the number of the returned request this one revises")
+            raise web.HTTPError(400, Text("'revises' must be the number of the returned request this one revises"))
         ws = await asyncio.to_thread(self.ctx.workspace_of, name)
         if ws is None:
-            raise web.HTTPError(403, "export requests are made from your running workspace")
+            raise web.HTTPError(403, Text("export requests are made from your running workspace"))
         slug, ips = ws
         if self.request.remote_ip not in ips:
-            raise web.HTTPError(403, "export requests are accepted only from your own workspace")
+            raise web.HTTPError(403, Text("export requests are accepted only from your own workspace"))
         self.run(lambda: intake.check_submitter(name, slug, paths))  # refused (and audited) before a file is read
         rid = await asyncio.to_thread(self._submit, name, slug, paths, justification, body)
         with session_scope() as s:
@@ -557,7 +557,7 @@ class ImageRaw(StoredFileHandler):
                              file=f.name, image=True)
         img = render.image_bytes(data, str(f.scan.get("type")))
         if img is None:
-            raise web.HTTPError(415, "only PNG and JPEG images are shown")
+            raise web.HTTPError(415, Text("only PNG and JPEG images are shown"))
         self.set_header("Content-Type", img[1])
         self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
         self.finish(img[0])
@@ -594,7 +594,7 @@ class DecisionAction(RequestPage):
             rules.check_can_review(req, me, project)
         problems = []
         if decision is None:
-            problems.append(("decision", "choose a decision: approve, return or reject"))
+            problems.append(("decision", Text("choose a decision: approve, return or reject")))
         try:
             rules.check_decision(req, decision or Decision.REJECT, votes, self.explanation(), resolving=self.resolving)
         except rules.DecisionRefused as exc:
@@ -710,7 +710,7 @@ class RevisePage(RequestPage):
             req = self.run(lambda: workflow.visible_request(s, name, rid))
             me, project = workflow.parties(s, name, req)
             if req.requester != name:
-                raise web.HTTPError(403, message("only the requester can revise a request", self.lang))
+                raise web.HTTPError(403, Text("only the requester can revise a request"))
             refusal = rules.why_not(lambda: rules.check_can_revise(req, me, project))
             problems = list(problems or [])
             if refusal and ("revise", refusal) not in problems:

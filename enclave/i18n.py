@@ -140,3 +140,38 @@ def local_time(when: datetime | str, zone: str, lang: str) -> str:
     words = ZONE_NAMES.get(name)
     label = (words[0] if lang == "zh-CN" else words[1]) if words else name
     return f"{ts.astimezone(ZoneInfo(name)):%Y-%m-%d %H:%M} {label}"
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """The template as a pattern that reads its parameters back out of the English sentence it made."""
+    if template not in _PATTERNS:
+        parts = []
+        for literal, name, spec, conv in string.Formatter().parse(template):
+            parts.append(re.escape(literal))
+            if name is not None:
+                parts.append(f"(?P<{name}>.+?)" if not conv and not spec else "(?:.+?)")
+        _PATTERNS[template] = re.compile("^" + "".join(parts) + "$", re.S)
+    return _PATTERNS[template]
+
+
+def from_english(sentence: str, catalogue: Mapping[str, str]) -> Text | None:
+    """A sentence stored as English only (a job's reason in the database) read back as the `Text` that made it.
+
+    The catalogue's templates are the keys: the one whose pattern matches gives the parameters, and a parameter
+    that is itself a message of the catalogue is read back the same way, so it is translated too. Templates
+    with a conversion or format spec (`{name!r}`) are matched but not read back (None).
+    """
+    for template in sorted(catalogue, key=len, reverse=True):  # the most specific first
+        m = _pattern(template).match(sentence)
+        if not m:
+            continue
+        if len(m.groupdict()) != len(placeholders(template)):
+            return None
+        params: dict[str, object] = {}
+        for key, value in m.groupdict().items():
+            params[key] = from_english(value, catalogue) or value
+        return Text(template, **params)
+    return None

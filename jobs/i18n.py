@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from enclave.errors import Text
+from enclave.i18n import CORE_WORDS, CORE_ZH, from_english, localize
+
 PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^exited with code (-?\d+)$"), r"已结束，退出码 \1"),
     (re.compile(r"^stopped: still running after its wall-time limit of (\d+) s$"), r"已停止：运行超过时间上限 \1 秒"),
@@ -16,16 +19,19 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^the job's container was lost .*run it again$"),
      "作业的容器在运行期间丢失（运行器或容器引擎停止），未保留任何结果，请重新运行"),
     (re.compile(r"^cancelled by (\S+)$"), r"已由 \1 取消"),
-    (re.compile(r"^the job was not started: (.*)$"), r"作业未启动：\1"),
 ]
 
 
 def reason_zh(reason: str) -> str:
-    """The reason in zh-CN where a pattern knows it; otherwise the English sentence unchanged."""
+    """The reason in zh-CN: the runner's own sentences by pattern, refusals (stored as English, e.g. "the job was
+    not started: ...") read back as their template and translated from the catalogues; else unchanged."""
     for pattern, zh in PATTERNS:
         if pattern.match(reason):
             return pattern.sub(zh, reason)
-    return reason
+    catalogue = {**CORE_ZH, **REFUSALS_ZH}
+    text = reason if isinstance(reason, Text) else from_english(reason, catalogue)
+    keyed = localize(text, "zh-CN", catalogue, CORE_WORDS) if text is not None else None
+    return keyed if keyed is not None else reason
 
 # Refusals of jobs.rules in zh-CN, keyed by their English template (`enclave.errors.Text`).
 REFUSALS_ZH: dict[str, str] = {
