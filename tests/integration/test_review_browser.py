@@ -52,7 +52,8 @@ def made(enclave: Enclave) -> Iterator[dict]:
 
 
 def person(browser: Browser, enclave: Enclave, user: str, locale: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(locale=locale, accept_downloads=True)
+    # bypass_csp: the pages allow no script, and axe-core (check_page) is one, injected by the test only
+    context = browser.new_context(locale=locale, accept_downloads=True, bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, enclave, user)
