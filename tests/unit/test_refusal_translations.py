@@ -154,3 +154,16 @@ def test_an_api_refusal_reaches_a_zh_cn_caller_in_chinese_and_keeps_the_english(
         en = c.get("api/requests/999", headers={"Authorization": "token alice-workspace"})
     assert r.status_code == 404 and r.json()["error"] == "没有编号为 999 的导出申请"
     assert r.json()["error_en"] == "no export request 999" == en.json()["error"]
+
+
+def test_governance_and_hub_pages_show_core_and_their_own_refusals_in_chinese():
+    from enclave.errors import Text as T
+    from governance.i18n import message as governance_message
+    from hub.i18n import reason_in
+
+    pi = NotAllowed("only the PI of project '{slug}' may ask to amend it", slug="study")
+    assert governance_message(pi.text, "zh-CN") == "只有项目“study”的负责人可以申请修改它"
+    assert governance_message(pi.text, "en") == str(pi)
+    start = NotAllowed("cannot start a workspace: {reason}",
+                       reason=T("project '{slug}' is {state}, not active", slug="p1", state="suspended"))
+    assert reason_in("zh-CN", start.text) == "无法启动工作区：项目“p1”处于已暂停状态，未激活"
