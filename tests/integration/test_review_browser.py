@@ -125,6 +125,12 @@ def test_reviewers_release_the_approved_file_and_the_requester_reads_every_comme
         assert [f["name"] for f in record["files"]] == ["review/table.csv"]
         assert [(f["name"], f["outcome"]) for f in record["withheld"]] == [("review/ids.txt", "returned")]
         check_page(page, "zh-CN", "released request")
+        fieldset(page, "review/table.csv").locator("legend a").click()  # the whole file, on its own page
+        expect(page.locator("#content")).to_contain_text("9800")
+        check_page(page, "zh-CN", "file page")
+        page.goto(f"{enclave.url}{SERVICE}requests/999999")  # the service's own error page
+        expect(page.locator("#error")).to_have_text("没有编号为 999999 的导出申请")
+        check_page(page, "zh-CN", "error page")
         page.goto(f"{enclave.url}{SERVICE}guidance")
         expect(page.locator("#personal-data h3")).to_have_text("个人信息")
         check_page(page, "zh-CN", "guidance")
