@@ -292,3 +292,46 @@ def test_a_cancelled_running_job_is_stopped_and_nothing_of_it_is_kept(blind: dic
     assert not docker.from_env().containers.list(all=True, filters={"name": name})
     done = _job(job_id)
     assert done.state == JobState.CANCELLED and done.outputs == {} and done.exit_code is None
+
+
+def _probe_log(blind: dict[str, object], job_id: int) -> dict[str, object]:
+    """The probe's JSON line from the job's checked log as the runner stored it (read here as the operator,
+    whatever the checks decided about showing it to the researcher)."""
+    from jobs.files import read_blob
+    from jobs.results import LOG_NAME
+
+    job = _job(job_id)
+    log = read_blob(blind["settings"].jobs_store, job.outputs[LOG_NAME]["sha256"]).decode()  # type: ignore[attr-defined]
+    assert "{" in log, (job.state, job.reason, log)
+    return json.JSONDecoder().raw_decode(log[log.index("{"):])[0]  # the checked form may lay the JSON out anew
+
+
+def test_the_hostile_workspace_probes_fail_inside_a_job_container_too(blind: dict[str, object]) -> None:
+    """The job container is as hard as a workspace: pid limit, no privilege, and sealed (no network but
+    loopback, no credential, no engine socket, no capability, read-only system, code and data)."""
+    from tests.integration.probes import FORK_BOMB, PRIVILEGE, SEALED
+
+    code = Path(blind["workspace"]) / "analysis"  # type: ignore[arg-type]
+    for name, text in {"fork.py": FORK_BOMB, "privilege.py": PRIVILEGE, "sealed.py": SEALED}.items():
+        (code / name).write_text(text)
+    fork = _submit(blind, "python analysis/fork.py")
+    privilege = _submit(blind, "mkdir -p results && PROBE_DIR=results python analysis/privilege.py")
+    sealed = _submit(blind, "python analysis/sealed.py")
+    _runner(blind).run_until_idle(180)
+
+    pids_limit = blind["policies"].workspace.jobs.limits.pids_limit  # type: ignore[attr-defined]
+    r = _probe_log(blind, fork)
+    assert r["stopped_by"] == "EAGAIN" and r["forked"] < pids_limit, r  # type: ignore[operator]
+    r = _probe_log(blind, privilege)
+    for key in ("setuid0", "userns", "mountns", "mount", "raw_socket", "chown_root"):
+        assert r[key] in ("EPERM", "EACCES", "EINVAL", "EROFS"), (key, r[key])
+    assert r["no_new_privs"] == ["1"] and r["setid_programs"] == [], r
+    assert r["uid"] != 0 and r["own_suid_file_owner"] == r["uid"], r
+    r = _probe_log(blind, sealed)
+    assert r["interfaces"] == ["lo"], r
+    assert r["secret_env"] == [] and r["engine_sockets"] == [], r
+    assert r["capabilities"] == ["0000000000000000"], r
+    assert all(v != "ALLOWED" for v in r["write"].values()), r  # type: ignore[union-attr]
+    assert r["datasets"] == ["cohort"], r
+    assert all(m == "/workspace" or m.startswith(("/workspace/results", "/data/cohort"))
+               for m in r["mounts"]), r  # type: ignore[union-attr]
