@@ -304,7 +304,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             handler.set_header("Content-Type", "application/json; charset=utf-8")
             handler.set_header("Content-Disposition", f'attachment; filename="request-{rid}-results.json"')
             data = json.dumps(release_record_view(req.release.record), ensure_ascii=False, indent=2).encode()
-            audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
+            audit.record(s, name, AuditAction.EXPORT_DOWNLOAD, project=req.project, target=f"request:{rid}",
                          file="results.json")
         else:
             _, f = handler.run(lambda: workflow.downloadable_file(s, name, rid, what))  # refusals audited
@@ -313,7 +313,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f.name.rsplit("/", 1)[-1])
             handler.set_header("Content-Disposition", f'attachment; filename="{safe}"')
             handler.set_header("X-Enclave-Sha256", f.sha256)
-            audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
+            audit.record(s, name, AuditAction.EXPORT_DOWNLOAD, project=req.project, target=f"request:{rid}",
                          file=f.name, sha256=f.sha256)
     handler.finish(data)
 

@@ -14,6 +14,7 @@ from typing import Any
 import docker
 
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.settings import INSTANCE_LABEL, PROJECT_LABEL, USER_LABEL, Settings
 
@@ -56,6 +57,6 @@ def stop_project_workspaces(settings: Settings, slug: str, reason: str, actor: s
             stopped.append(user)
     if stopped:
         with session_scope() as s:
-            audit.record(s, actor, "workspace.stopped-by-policy", project=slug, target=",".join(stopped),
+            audit.record(s, actor, AuditAction.WORKSPACE_STOPPED_BY_POLICY, project=slug, target=",".join(stopped),
                          reason=reason)
     return stopped

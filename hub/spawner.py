@@ -15,6 +15,7 @@ from traitlets import Unicode
 from datasets_mount.mounts import Mount, data_mounts, project_workspace
 from enclave import audit
 from enclave.access import check_can_start, projects_for
+from enclave.audit import AuditAction
 from enclave.containers import CONTAINER_USER, hardened_host_config, home_tmpfs, scratch_tmpfs
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
@@ -173,7 +174,7 @@ class EnclaveSpawner(DockerSpawner):
                             "LANG": "zh_CN.UTF-8" if lang == "zh-CN" else "C.UTF-8", "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
         with session_scope() as s:
-            audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
+            audit.record(s, self.user.name, AuditAction.WORKSPACE_START, project=slug, target=self.object_name,
                          network=net.name, datasets=datasets, work_mode=mode.value,
                          mounts=[{"host": str(m.host), "container": m.container, "read_only": m.read_only}
                                  for m in mounts],
@@ -187,4 +188,5 @@ class EnclaveSpawner(DockerSpawner):
         project = self.project
         await super().stop(now=now)
         with session_scope() as s:
-            audit.record(s, self.user.name, "workspace.stop", project=project or None, target=self.object_name)
+            audit.record(s, self.user.name, AuditAction.WORKSPACE_STOP, project=project or None,
+                         target=self.object_name)
