@@ -108,15 +108,24 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         raise JobRefused(_w()["cut_off"]) from None
 
 
-def workspace_path(path: str) -> str:
-    """A folder as the service names it: relative to the project workspace (from the current folder)."""
-    full = os.path.normpath(os.path.join(os.getcwd(), path))
+def _inside(full: str) -> str | None:
     for root in WORKSPACE_ROOTS:
         if full == root:
             return "."
         if full.startswith(root + "/"):
             return full[len(root) + 1:]
-    raise JobRefused(_w()["outside"].format(path=path))
+    return None
+
+
+def workspace_path(path: str) -> str:
+    """A folder as the service names it: relative to the project workspace. A relative path is taken from the
+    current folder when that is in the workspace (a terminal there), else from the workspace itself."""
+    cwd = os.getcwd()
+    base = cwd if _inside(os.path.normpath(cwd)) is not None else WORKSPACE_ROOTS[0]
+    rel = _inside(os.path.normpath(os.path.join(base, path)))
+    if rel is None:
+        raise JobRefused(_w()["outside"].format(path=path))
+    return rel
 
 
 def _seconds(v: Any) -> str:
