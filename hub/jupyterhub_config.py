@@ -87,9 +87,9 @@ c.EnclaveSpawner.debug = False
 # Idle culler, with only the scopes it needs.
 c.JupyterHub.load_roles = [
     *enclave_roles(),  # operators (the `admin` group) and auditors: no access to servers, no tokens for others
-    # Blind-mode jobs submitted from workspaces (jobs.service): a JSON API for workspace tokens, no pages.
-    {"name": JOBS_SERVICE, "url": f"http://{settings.internal_address}:{settings.jobs_port}",
-     "api_token": settings.secret("jobs-service-token"), "display": False},
+    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
+    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
+    {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
@@ -109,9 +109,9 @@ c.JupyterHub.services = [
     # Catalogue, applications and approvals, accreditation, audit view (governance.service): people only, by OAuth.
     {"name": GOVERNANCE_SERVICE, "url": f"http://{settings.internal_address}:{settings.governance_port}",
      "api_token": settings.secret("governance-token"), "oauth_no_confirm": True, "display": True},
-    # Blind-mode jobs submitted from workspaces (jobs.service): a JSON API for workspace tokens, no pages.
-    {"name": JOBS_SERVICE, "url": f"http://{settings.internal_address}:{settings.jobs_port}",
-     "api_token": settings.secret("jobs-service-token"), "display": False},
+    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
+    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
+    {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",
