@@ -72,9 +72,9 @@ def _reset() -> None:
     db._ENGINES.clear()
 
 
-def _seed_blind_project(settings, policies) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _seed_blind_project(settings, policies, dataset: str = "cohort") -> pl.DataFrame:  # type: ignore[no-untyped-def]
     """rose (researcher, accredited for tier 3), oscar (output checker) and the blind project holding a tier-3
-    cohort ingested with its dummy version; returns the real rows."""
+    cohort (as `dataset`) ingested with its dummy version; returns the real rows."""
     from datasets_mount.ingest import ingest
     from datasets_mount.synthetic import write_cohort
     from enclave.db import session_scope
@@ -90,9 +90,9 @@ def _seed_blind_project(settings, policies) -> pl.DataFrame:  # type: ignore[no-
         create_project(s, "test", slug=SLUG, title="Blind study", approval_ref="ETH-9", purpose="jobs", pi="rose",
                        start=today(), expiry=today() + timedelta(days=30))
         transition(s, "test", SLUG, ProjectState.APPROVED, "ok")
-        ingest(s, "test", settings, policies, src, name="cohort", version="v1", tier=3,
+        ingest(s, "test", settings, policies, src, name=dataset, version="v1", tier=3,
                quasi=["sex", "region"])
-        approve_dataset(s, "test", SLUG, "cohort", "v1", {0, 1, 2, 3})
+        approve_dataset(s, "test", SLUG, dataset, "v1", {0, 1, 2, 3})
         transition(s, "test", SLUG, ProjectState.ACTIVE, "ok")
     return real
 
@@ -304,6 +304,7 @@ def test_a_cancelled_running_job_is_stopped_and_nothing_of_it_is_kept(blind: dic
 
 
 # A whole enclave of its own (hub, services, the job runner `make up` starts) for the workspace's own client.
+HUB_DATASET = "cohort3"  # the demo seed has its own "cohort"
 HUB_PORTS = {"ENCLAVE_PUBLIC_PORT": "58000", "ENCLAVE_HUB_API_PORT": "58081", "ENCLAVE_IDP_PORT": "59000",
              "ENCLAVE_PROXY_API_PORT": "58001", "ENCLAVE_EGRESS_PORT": "58082", "ENCLAVE_GOVERNANCE_PORT": "58083",
              "ENCLAVE_JOBS_PORT": "58084"}
@@ -348,7 +349,7 @@ def test_a_researcher_submits_from_her_workspace_and_the_checked_output_comes_ba
     seeded: dict[str, pl.DataFrame] = {}
 
     def setup(settings, policies) -> None:  # type: ignore[no-untyped-def]
-        seeded["real"] = _seed_blind_project(settings, policies)
+        seeded["real"] = _seed_blind_project(settings, policies, HUB_DATASET)
 
     home = tmp_path_factory.mktemp("blind-hub")
     with instance(home, name="enclaveblindhub", ports=HUB_PORTS, setup=setup, extra_users=[ROSE]) as enclave:
@@ -358,7 +359,8 @@ def test_a_researcher_submits_from_her_workspace_and_the_checked_output_comes_ba
         try:
             ws = enclave.container("rose")
             code, _, err = _exec(ws, "python", "-c", "import pathlib, sys; p = pathlib.Path('/workspace/analysis'); "
-                                 "p.mkdir(exist_ok=True); (p / 'main.py').write_text(sys.argv[1])", AGGREGATE)
+                                 "p.mkdir(exist_ok=True); (p / 'main.py').write_text(sys.argv[1])",
+                                 AGGREGATE.replace("/data/cohort/", f"/data/{HUB_DATASET}/"))
             assert code == 0, err
 
             code, out, err = _exec(ws, "enclave-job", "submit", "--run", "python analysis/main.py",
