@@ -189,8 +189,12 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
         _pidfile(settings, name).unlink(missing_ok=True)
         return False
     os.killpg(pid, signal.SIGTERM)
+    child = _STARTED.get(name)
+    child = child if child is not None and child.pid == pid else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:  # our own child: reaped, or it stays a zombie
+            break
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
