@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import docker
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy.orm import selectinload
@@ -45,13 +44,11 @@ from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import (
     EGRESS_PREFIX,
     EGRESS_SERVICE,
-    INSTANCE_LABEL,
-    PROJECT_LABEL,
-    USER_LABEL,
     Settings,
     get_settings,
 )
 from enclave.webpages import PageBasics
+from enclave.workspaces import workspace_of
 from policies import load_policies
 from policies.loader import Policies
 
@@ -80,15 +77,8 @@ class Context:
 
     def workspace_of(self, username: str) -> tuple[str, set[str]] | None:
         """The project and addresses of the user's running workspace, from the container itself."""
-        client = docker.from_env()
-        try:
-            for c in client.containers.list(filters={"status": "running", "label": [
-                    f"{INSTANCE_LABEL}={self.settings.instance}", f"{USER_LABEL}={username}"]}):
-                nets = c.attrs["NetworkSettings"]["Networks"].values()
-                return c.labels[PROJECT_LABEL], {n["IPAddress"] for n in nets if n.get("IPAddress")}
-        finally:
-            client.close()
-        return None
+        ws = workspace_of(self.settings, username)
+        return (ws.project, set(ws.addresses)) if ws else None
 
 
 def _status(exc: EnclaveError) -> int:

@@ -156,12 +156,13 @@ def outside_machine() -> Iterator[None]:
 
 
 def test_from_outside_only_the_public_port_answers(enclave: Enclave):
-    """The hub API, export service, IdP and proxy API speak plain HTTP: bound to loopback, and refused from
-    any other interface even if something listened there; the public proxy port answers."""
+    """The hub API, the export, governance and jobs services, IdP and proxy API speak plain HTTP: bound to
+    loopback, and refused from any other interface even if something listened there; the public proxy port
+    answers."""
     st = enclave.settings
     if st.tls_cert:
         pytest.skip("the probe speaks plain HTTP to the public port")
-    internal = [st.hub_api_port, st.egress_port, st.idp_port, st.proxy_api_port]
+    internal = st.internal_ports
     with outside_machine(), ExitStack() as listeners:
         for port in internal:
             # Binding the host's external address works only because the services listen on 127.0.0.1 alone
