@@ -40,7 +40,8 @@ from policies import load_policies  # noqa: E402
 
 STARTS, SUBMISSIONS, REVIEWERS = 20, 200, 50
 PORTS = {"ENCLAVE_PUBLIC_PORT": "48000", "ENCLAVE_HUB_API_PORT": "48081", "ENCLAVE_IDP_PORT": "49000",
-         "ENCLAVE_PROXY_API_PORT": "48001", "ENCLAVE_EGRESS_PORT": "48082"}
+         "ENCLAVE_PROXY_API_PORT": "48001", "ENCLAVE_EGRESS_PORT": "48082",
+         "ENCLAVE_JOBS_PORT": "48084"}
 RESEARCHERS = [{"username": f"r{i:02d}", "name": f"Researcher {i}", "groups": ["researcher"], "password": f"r-{i}"}
                for i in range(STARTS)]
 BASELINE_USERS = [{"username": f"b{i:02d}", "name": f"Baseline {i}", "groups": ["researcher"], "password": f"b-{i}"}

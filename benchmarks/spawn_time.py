@@ -30,7 +30,8 @@ from enclave_demo.harness import instance  # noqa: E402
 RUNS = 10
 CONCURRENT = 10
 PORTS = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",
-         "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082"}
+         "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082",
+         "ENCLAVE_JOBS_PORT": "28084"}
 USERS = [{"username": f"bench{i:02d}", "name": f"Bench {i}", "groups": ["researcher"], "password": f"bench-{i}"}
          for i in range(CONCURRENT)]
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from datasets_mount.storage import build_manifest, seal, version_dir
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.checksums import verify_manifest
 from enclave.errors import EnclaveError, NotAllowed
 from enclave.models import Dataset
@@ -55,7 +56,7 @@ def store_version(session: Session, actor: str, policies: Policies, root: Path, 
     ds = Dataset(name=name, version=version, tier=tier, location=str(final), manifest=manifest, created_by=actor)
     session.add(ds)
     session.flush()
-    audit.record(session, actor, "dataset.store", target=ds.label, tier=tier,
+    audit.record(session, actor, AuditAction.DATASET_STORE, target=ds.label, tier=tier,
                  files=[{"path": f["path"], "sha256": f["sha256"], "rows": f.get("rows")}
                         for f in manifest["files"]])
     return ds

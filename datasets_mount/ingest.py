@@ -16,6 +16,7 @@ from datasets_mount.dummy import dummy_frame
 from datasets_mount.index import build_index, write_index
 from datasets_mount.reader import TABLE_SUFFIXES, IngestError, read_table
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.pii.keyed import index_key, index_root
 from enclave.settings import Settings
 from policies import Policies
@@ -103,7 +104,7 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
         report = {"dataset": f"{name}@{version}", "tier": tier, "files": [c.to_dict() for c in checks],
                   "problems": [f"{c.file}: {p}" for c in checks for p in c.problems]}
         if report["problems"] and not override_reason:
-            audit.record(session, actor, "dataset.refused", target=f"{name}@{version}", tier=tier,
+            audit.record(session, actor, AuditAction.DATASET_REFUSED, target=f"{name}@{version}", tier=tier,
                          problems=report["problems"])
             session.commit()  # the refusal is on record even though nothing is stored
             raise IngestRefused(f"dataset {name}@{version} refused: " + "; ".join(report["problems"]), report)
@@ -119,8 +120,8 @@ def ingest(session: Session, actor: str, settings: Settings, policies: Policies,
                    "sources": [f.name for f in files], "index": str(index_path(settings, name, version)),
                    "dummy": str(dummy_path(settings, name, version))}
     if override_reason and report["problems"]:
-        audit.record(session, actor, "dataset.override", target=ds.label, reason=override_reason,
+        audit.record(session, actor, AuditAction.DATASET_OVERRIDE, target=ds.label, reason=override_reason,
                      problems=report["problems"])
-    audit.record(session, actor, "dataset.ingest", target=ds.label, tier=tier,
+    audit.record(session, actor, AuditAction.DATASET_INGEST, target=ds.label, tier=tier,
                  rows=sum(c.rows for c in checks), files=len(files))
     return {**report, "accepted": True, "override_reason": override_reason, "location": ds.location}

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import docker
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy.orm import selectinload
@@ -46,13 +45,11 @@ from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import (
     EGRESS_PREFIX,
     EGRESS_SERVICE,
-    INSTANCE_LABEL,
-    PROJECT_LABEL,
-    USER_LABEL,
     Settings,
     get_settings,
 )
 from enclave.webpages import PageBasics
+from enclave.workspaces import workspace_of
 from policies import load_policies
 from policies.loader import Policies
 
@@ -81,15 +78,8 @@ class Context:
 
     def workspace_of(self, username: str) -> tuple[str, set[str]] | None:
         """The project and addresses of the user's running workspace, from the container itself."""
-        client = docker.from_env()
-        try:
-            for c in client.containers.list(filters={"status": "running", "label": [
-                    f"{INSTANCE_LABEL}={self.settings.instance}", f"{USER_LABEL}={username}"]}):
-                nets = c.attrs["NetworkSettings"]["Networks"].values()
-                return c.labels[PROJECT_LABEL], {n["IPAddress"] for n in nets if n.get("IPAddress")}
-        finally:
-            client.close()
-        return None
+        ws = workspace_of(self.settings, username)
+        return (ws.project, set(ws.addresses)) if ws else None
 
 
 def http_error(exc: EnclaveError, status: int | None = None) -> web.HTTPError:
@@ -314,7 +304,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             handler.set_header("Content-Type", "application/json; charset=utf-8")
             handler.set_header("Content-Disposition", f'attachment; filename="request-{rid}-results.json"')
             data = json.dumps(release_record_view(req.release.record), ensure_ascii=False, indent=2).encode()
-            audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
+            audit.record(s, name, AuditAction.EXPORT_DOWNLOAD, project=req.project, target=f"request:{rid}",
                          file="results.json")
         else:
             _, f = handler.run(lambda: workflow.downloadable_file(s, name, rid, what))  # refusals audited
@@ -323,7 +313,7 @@ def _download(handler: Handler, rid: int, what: str) -> None:
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f.name.rsplit("/", 1)[-1])
             handler.set_header("Content-Disposition", f'attachment; filename="{safe}"')
             handler.set_header("X-Enclave-Sha256", f.sha256)
-            audit.record(s, name, "export.download", project=req.project, target=f"request:{rid}",
+            audit.record(s, name, AuditAction.EXPORT_DOWNLOAD, project=req.project, target=f"request:{rid}",
                          file=f.name, sha256=f.sha256)
     handler.finish(data)
 

@@ -55,7 +55,7 @@ def _move(session: Session, req: ExportRequest, to: ExportState, actor: str, **d
     req.state = to
     req.updated_at = datetime.now(UTC)
     session.flush()
-    audit.record(session, actor, f"export.{to.value}", project=req.project, target=f"request:{req.id}",
+    audit.record(session, actor, audit.export_transition(to), project=req.project, target=f"request:{req.id}",
                  before=before.value, **details)
 
 
@@ -257,7 +257,7 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
         req.files.append(ExportFile(name=name, sha256=store_blob(store, kept), size=len(kept),
                                     scan={**result.to_dict(FINDINGS_PER_KIND), "rules": rules_used(policy)}))
     session.flush()
-    audit.record(session, requester, "export.submit", project=project_slug, target=f"request:{req.id}",
+    audit.record(session, requester, AuditAction.EXPORT_SUBMIT, project=project_slug, target=f"request:{req.id}",
                  files=[{"name": f.name, "sha256": f.sha256, "original_sha256": f.scan.get("original_sha256"),
                          "verdict": f.verdict} for f in req.files], revises=revises)
     if prev is not None:
@@ -280,7 +280,7 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
     req.reviews.append(Review(reviewer=reviewer, decision=decision, file_votes=file_votes,
                               comment_to_requester=comment_to_requester, private_comment=private_comment))
     session.flush()
-    audit.record(session, reviewer, "export.review", project=req.project, target=f"request:{req.id}",
+    audit.record(session, reviewer, AuditAction.EXPORT_REVIEW, project=req.project, target=f"request:{req.id}",
                  decision=decision.value, files={k: v.get("decision") for k, v in file_votes.items()})
     if len(req.reviews) == rules.REVIEWERS_NEEDED:
         outcome = OUTCOME[req.reviews[0].decision] if rules.agreed(req) else ExportState.CONFLICTED

@@ -39,6 +39,39 @@ class AuditAction(enum.StrEnum):
     """Typed audit actions: the trail's own, and refusals recorded outside the refused change's transaction."""
 
     REANCHOR = "audit.reanchor"
+    # people, projects, memberships and dataset approvals (enclave.projects)
+    USER_CREATE = "user.create"
+    USER_ROLES = "user.roles"
+    PROJECT_CREATE = "project.create"
+    PROJECT_UPDATE = "project.update"
+    PROJECT_TRANSITION = "project.transition"
+    MEMBER_ADD = "member.add"
+    MEMBER_ROLE = "member.role"
+    MEMBER_REMOVE = "member.remove"
+    DATASET_APPROVE = "dataset.approve"  # a dataset version approved for a project
+    DATASET_REVOKE = "dataset.revoke"
+    # datasets in (datasets_mount)
+    DATASET_INGEST = "dataset.ingest"
+    DATASET_STORE = "dataset.store"
+    DATASET_REFUSED = "dataset.refused"  # the ingestion checks refused it
+    DATASET_OVERRIDE = "dataset.override"  # a steward overrode refusing checks, with a reason
+    # workspaces (hub spawner, enclave.workspaces)
+    WORKSPACE_START = "workspace.start"
+    WORKSPACE_STOP = "workspace.stop"
+    WORKSPACE_STOPPED_BY_POLICY = "workspace.stopped-by-policy"  # suspension, expiry or a mode change stopped it
+    # export requests: submitted, reviewed, each state it reaches (`export_transition`), downloaded
+    EXPORT_SUBMIT = "export.submit"
+    EXPORT_REVIEW = "export.review"
+    EXPORT_DOWNLOAD = "export.download"
+    EXPORT_SUBMITTED = "export.submitted"
+    EXPORT_IN_REVIEW = "export.in_review"
+    EXPORT_APPROVED = "export.approved"
+    EXPORT_RETURNED = "export.returned"
+    EXPORT_REJECTED = "export.rejected"
+    EXPORT_CONFLICTED = "export.conflicted"
+    EXPORT_RELEASED = "export.released"
+    EXPORT_WITHDRAWN = "export.withdrawn"
+    EXPORT_REVISED = "export.revised"
     EXPORT_REFUSED = "export.refused"
     EXPORT_INSPECT = "export.inspect"  # a reviewer read a stored file (page or image bytes)
     EXPORT_INSPECT_REFUSED = "export.inspect.refused"
@@ -115,13 +148,20 @@ def chain_hash(key: bytes, prev_hash: str, ev: AuditEvent) -> str:
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
-def record(session: Session, actor: str, action: str, *, project: str | None = None, target: str = "",
-           **details: Any) -> AuditEvent:
+def record(session: Session, actor: str, action: AuditAction | str, *, project: str | None = None,
+           target: str = "", **details: Any) -> AuditEvent:
     """Append one record in the caller's transaction: it commits or rolls back with the change it records.
 
-    Refused (`TamperedTrail`) when the trail no longer reaches its anchor.
+    The action must be one of `AuditAction` (a value outside the vocabulary is a `ValueError`, so a typo
+    never makes a record auditors cannot find). Refused (`TamperedTrail`) when the trail no longer reaches
+    its anchor.
     """
-    return _append(session, actor, action, project, target, details, check_anchor=True)
+    return _append(session, actor, AuditAction(action), project, target, details, check_anchor=True)
+
+
+def export_transition(state: enum.StrEnum) -> AuditAction:
+    """The action recording that an export request reached `state` (an `ExportState`)."""
+    return AuditAction(f"export.{state.value}")
 
 
 def _append(session: Session, actor: str, action: str, project: str | None, target: str,

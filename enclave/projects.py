@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text
 from enclave.models import (
     PROJECT_TRANSITIONS,
@@ -82,9 +83,9 @@ def upsert_user(session: Session, actor: str, username: str, *, display_name: st
         user.last_login = datetime.now(UTC)
     session.flush()
     if created:
-        audit.record(session, actor, "user.create", target=username, roles=user.roles)
+        audit.record(session, actor, AuditAction.USER_CREATE, target=username, roles=user.roles)
     elif roles is not None and old_roles != user.roles:
-        audit.record(session, actor, "user.roles", target=username, before=old_roles, after=user.roles)
+        audit.record(session, actor, AuditAction.USER_ROLES, target=username, before=old_roles, after=user.roles)
     return user
 
 
@@ -111,7 +112,7 @@ def create_project(session: Session, actor: str, *, slug: str, title: str, appro
     session.add(Membership(project=project, user=pi_user, role=MemberRole.PI))
     session.flush()
     _memberships_changed(session, project, pi_user)
-    audit.record(session, actor, "project.create", project=slug, target=slug, title=title,
+    audit.record(session, actor, AuditAction.PROJECT_CREATE, project=slug, target=slug, title=title,
                  approval_ref=approval_ref, purpose=purpose, pi=pi, start=start, expiry=expiry,
                  limits={"cpu": cpu_limit, "mem": mem_limit, "pids": pids_limit})
     return project
@@ -137,7 +138,7 @@ def update_project(session: Session, actor: str, slug: str, **changes: Any) -> d
         setattr(project, k, after)
     if done:
         session.flush()
-        audit.record(session, actor, "project.update", project=slug, target=slug,
+        audit.record(session, actor, AuditAction.PROJECT_UPDATE, project=slug, target=slug,
                      changes={k: {"before": b, "after": a} for k, (b, a) in done.items()})
     return done
 
@@ -154,7 +155,7 @@ def transition(session: Session, actor: str, slug: str, to: ProjectState, reason
     project.state = to
     project.state_reason = reason
     session.flush()
-    audit.record(session, actor, "project.transition", project=slug, target=slug, before=before.value,
+    audit.record(session, actor, AuditAction.PROJECT_TRANSITION, project=slug, target=slug, before=before.value,
                  after=to.value, reason=reason)
     return project
 
@@ -171,7 +172,8 @@ def add_member(session: Session, actor: str, slug: str, username: str,
         existing.removed_at, existing.role, existing.added_at = None, role, datetime.now(UTC)
         session.flush()
         _memberships_changed(session, project, user)
-        audit.record(session, actor, "member.add", project=slug, target=username, role=role.value, readded=True)
+        audit.record(session, actor, AuditAction.MEMBER_ADD, project=slug, target=username, role=role.value,
+                     readded=True)
         return existing
     if existing:
         if existing.role == role:
@@ -179,14 +181,14 @@ def add_member(session: Session, actor: str, slug: str, username: str,
         before = existing.role
         existing.role = role
         session.flush()
-        audit.record(session, actor, "member.role", project=slug, target=username, before=before.value,
+        audit.record(session, actor, AuditAction.MEMBER_ROLE, project=slug, target=username, before=before.value,
                      after=role.value)
         return existing
     m = Membership(project=project, user=user, role=role)
     session.add(m)
     session.flush()
     _memberships_changed(session, project, user)
-    audit.record(session, actor, "member.add", project=slug, target=username, role=role.value)
+    audit.record(session, actor, AuditAction.MEMBER_ADD, project=slug, target=username, role=role.value)
     return m
 
 
@@ -200,7 +202,7 @@ def remove_member(session: Session, actor: str, slug: str, username: str) -> Non
     m.removed_at = datetime.now(UTC)
     session.flush()
     _memberships_changed(session, project, user)
-    audit.record(session, actor, "member.remove", project=slug, target=username)
+    audit.record(session, actor, AuditAction.MEMBER_REMOVE, project=slug, target=username)
 
 
 def _memberships_changed(session: Session, project: Project, user: User) -> None:
@@ -225,7 +227,7 @@ def approve_dataset(session: Session, actor: str, slug: str, name: str, version:
     a = Approval(project=project, dataset=ds, approved_by=actor)
     session.add(a)
     session.flush()
-    audit.record(session, actor, "dataset.approve", project=slug, target=ds.label, tier=ds.tier)
+    audit.record(session, actor, AuditAction.DATASET_APPROVE, project=slug, target=ds.label, tier=ds.tier)
     return a
 
 
@@ -237,7 +239,7 @@ def revoke_dataset(session: Session, actor: str, slug: str, name: str, reason: s
     a.revoked_at = datetime.now(UTC)
     a.revoked_by = actor
     session.flush()
-    audit.record(session, actor, "dataset.revoke", project=slug, target=a.dataset.label, reason=reason)
+    audit.record(session, actor, AuditAction.DATASET_REVOKE, project=slug, target=a.dataset.label, reason=reason)
     return a
 
 

@@ -1,7 +1,12 @@
-"""Stops a project's running workspaces when its approval no longer covers them.
+"""Running workspaces as the container engine sees them: whose, for which project, at which addresses;
+and stopping a project's workspaces when its approval no longer covers them.
 
-Asked of the hub first (with a service token that may only list users and stop servers); the Docker
-engine is the fallback when the hub does not answer, so a suspension never waits for the hub.
+The services that workspaces call (export requests, jobs) learn the caller's project from the caller's
+running container (its labels, set by the spawner), never from the request, and accept a call only from
+that container's addresses: `workspace_of` is that one lookup, shared by both.
+
+Stopping is asked of the hub first (with a service token that may only list users and stop servers); the
+Docker engine is the fallback when the hub does not answer, so a suspension never waits for the hub.
 """
 
 from __future__ import annotations
@@ -9,11 +14,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 
 from enclave import audit
+from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.settings import INSTANCE_LABEL, PROJECT_LABEL, USER_LABEL, Settings
 
@@ -56,6 +63,37 @@ def stop_project_workspaces(settings: Settings, slug: str, reason: str, actor: s
             stopped.append(user)
     if stopped:
         with session_scope() as s:
-            audit.record(s, actor, "workspace.stopped-by-policy", project=slug, target=",".join(stopped),
+            audit.record(s, actor, AuditAction.WORKSPACE_STOPPED_BY_POLICY, project=slug, target=",".join(stopped),
                          reason=reason)
     return stopped
+
+
+@dataclass(frozen=True)
+class RunningWorkspace:
+    """A user's running workspace: the project it was started for and its addresses on the project network."""
+
+    project: str
+    addresses: frozenset[str]
+
+    def is_at(self, address: str) -> bool:
+        """Whether a connection from `address` comes from this container (the source is kept: hub.network)."""
+        return address in self.addresses
+
+
+def workspace_of(settings: Settings, username: str) -> RunningWorkspace | None:
+    """The user's running workspace of this enclave instance, read from the container itself (None: none runs).
+
+    The project is the container's label, which only the spawner sets; a caller never names it.
+    """
+    client = docker.from_env()
+    try:
+        for c in client.containers.list(filters={"status": "running", "label": [
+                f"{INSTANCE_LABEL}={settings.instance}", f"{USER_LABEL}={username}"]}):
+            if PROJECT_LABEL not in c.labels:
+                continue
+            nets = c.attrs["NetworkSettings"]["Networks"].values()
+            return RunningWorkspace(c.labels[PROJECT_LABEL],
+                                    frozenset(n["IPAddress"] for n in nets if n.get("IPAddress")))
+    finally:
+        client.close()
+    return None

@@ -19,7 +19,8 @@ from policies import load_policies
 @click.option("--demo/--no-demo", default=True, help="Create the demo users, project and dataset.")
 @json_option
 def up(demo: bool, as_json: bool) -> None:
-    """Start the enclave (idempotent): migrate, seed the demo, start the IdP and the hub."""
+    """Start the enclave (idempotent): migrate, seed the demo, start the IdP, the hub, its services and the job
+    runner."""
     from enclave_demo import data as demo_mod
     from enclave_demo.runner import start_all
 
@@ -46,7 +47,8 @@ def up(demo: bool, as_json: bool) -> None:
 @click.command()
 @json_option
 def down(as_json: bool) -> None:
-    """Stop the hub, proxy and IdP, and remove workspace containers and project networks."""
+    """Stop the job runner, hub, services, proxy and IdP, and remove workspace and job containers and project
+    networks."""
     from enclave_demo.runner import stop_all
 
     emit(stop_all(get_settings()), as_json, lambda d: f"stopped: {', '.join(d['stopped']) or 'nothing running'}")
@@ -55,12 +57,13 @@ def down(as_json: bool) -> None:
 @click.command("status")
 @json_option
 def status_cmd(as_json: bool) -> None:
-    """Which enclave processes are running, and how many workspaces."""
+    """Which enclave processes are running (the jobs service and job runner among them), how many workspaces
+    and jobs."""
     from enclave_demo.runner import status
 
     emit(status(get_settings()), as_json, lambda d: "\n".join(
         [f"{n:14} " + (f"running (pid {p})" if p else "stopped") for n, p in d["processes"].items()]
-        + [f"workspaces     {d['workspaces']}"]))
+        + [f"workspaces     {d['workspaces']}", f"jobs running   {d['jobs_running']}"]))
 
 
 @click.group("demo")

@@ -103,11 +103,14 @@ def run_in(container: Any, code: str) -> Any:
 
 
 @contextmanager
-def instance(home: Path, *, name: str, ports: dict[str, str],
-             setup: Any = None, extra_users: list[dict[str, Any]] | None = None) -> Iterator[Enclave]:
-    """A whole enclave (demo data, IdP, proxy, hub) on its own home, ports and instance name.
+def instance(home: Path, *, name: str, ports: dict[str, str], setup: Any = None,
+             extra_users: list[dict[str, Any]] | None = None, job_runner: bool = True) -> Iterator[Enclave]:
+    """A whole enclave (demo data, IdP, proxy, hub and its services, job runner) on its own home, ports and
+    instance name.
 
-    `setup(settings, policies)` may add projects and datasets before the services start.
+    `setup(settings, policies)` may add projects and datasets before the services start. `job_runner=False`
+    starts no job runner, for a test that runs its own on this home (one runner per job store: its lock
+    refuses a second).
     The environment is restored and everything is stopped afterwards.
     """
     from enclave_demo import data as demo
@@ -131,7 +134,7 @@ def instance(home: Path, *, name: str, ports: dict[str, str],
             setup(settings, policies)
         demo.write_idp_config(settings, extra_users=extra_users)
         passwords = {**demo.demo_logins(settings), **{u["username"]: u["password"] for u in extra_users or []}}
-        start_all(settings, demo.idp_config_path(settings))
+        start_all(settings, demo.idp_config_path(settings), job_runner=job_runner)
         yield Enclave(settings, passwords)
     finally:
         stop_all(settings)

@@ -1,4 +1,5 @@
-"""Starts and stops the enclave's processes (demo IdP and hub with its proxy) for a single host.
+"""Starts and stops the enclave's processes (demo IdP, proxy, the hub services, the hub, the job runner)
+for a single host.
 
 Production hosts run the same commands as systemd services (see ansible/); this is what `make up`
 uses: background processes with pid files and logs under ENCLAVE_HOME.
@@ -20,7 +21,16 @@ from urllib.parse import urlsplit
 import docker
 
 from enclave import workspace_fs
-from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, INSTANCE_LABEL, REPO_ROOT, Settings
+from enclave.settings import (
+    EGRESS_PREFIX,
+    GOVERNANCE_PREFIX,
+    INSTANCE_LABEL,
+    JOB_LABEL,
+    JOBS_PREFIX,
+    PROJECT_LABEL,
+    REPO_ROOT,
+    Settings,
+)
 
 
 def _pidfile(settings: Settings, name: str) -> Path:
@@ -44,7 +54,7 @@ def _env(settings: Settings) -> dict[str, str]:
                 "ENCLAVE_HUB_API_PORT": str(settings.hub_api_port), "ENCLAVE_IDP_PORT": str(settings.idp_port),
                 "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port),
                 "ENCLAVE_EGRESS_PORT": str(settings.egress_port), "ENCLAVE_IMAGE": settings.image,
-                "ENCLAVE_GOVERNANCE_PORT": str(settings.governance_port),
+                "ENCLAVE_GOVERNANCE_PORT": str(settings.governance_port), "ENCLAVE_JOBS_PORT": str(settings.jobs_port),
                 "ENCLAVE_TLS_CERT": settings.tls_cert, "ENCLAVE_TLS_KEY": settings.tls_key,
                 "ENCLAVE_INSTANCE": settings.instance,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
@@ -93,7 +103,14 @@ def demo_idp_address(settings: Settings) -> str:
         return settings.internal_address
 
 
-def start_all(settings: Settings, idp_config: Path) -> None:
+# Every process `make up` runs, in the order they start (stopped in the reverse order).
+SERVICES = ("idp", "proxy", "egress-review", "governance", "jobs", "hub")
+JOB_RUNNER = "job-runner"
+
+
+def start_all(settings: Settings, idp_config: Path, *, job_runner: bool = True) -> None:
+    """Everything `make up` runs. `job_runner=False` leaves the job runner out, for a caller that runs its own
+    on this home (there is one runner per job store: a second would be refused by its lock)."""
     workspace_fs.check_loop_support()  # no workspace runs without its disk quota: refuse before anything starts
     start_process(settings, "idp", [sys.executable, "-m", "enclave_demo.idp", "--config", str(idp_config),
                                     "--port", str(settings.idp_port), "--ip", demo_idp_address(settings)])
@@ -109,9 +126,14 @@ def start_all(settings: Settings, idp_config: Path) -> None:
     ], extra_env={"CONFIGPROXY_AUTH_TOKEN": settings.secret("proxy-auth")})
     start_egress_service(settings)
     start_governance_service(settings)
+    start_jobs_service(settings)
     start_hub(settings)
+    names = list(SERVICES)
+    if job_runner:
+        start_job_runner(settings)
+        names.append(JOB_RUNNER)
     # an answer could come from someone else on the port
-    for name in ("idp", "proxy", "egress-review", "governance", "hub"):
+    for name in names:
         proc = _STARTED.get(name)
         if not running_pid(settings, name) or (proc is not None and proc.poll() is not None):
             log = settings.log_dir / f"{name}.log"
@@ -139,13 +161,26 @@ def start_governance_service(settings: Settings) -> None:
               settings.log_dir / "governance.log")
 
 
+def start_jobs_service(settings: Settings) -> None:
+    """The jobs service (workspaces submit and follow blind-mode jobs), an external hub service too."""
+    start_process(settings, "jobs", [sys.executable, "-m", "jobs.service"])
+    wait_http(f"http://127.0.0.1:{settings.jobs_port}{JOBS_PREFIX}health", 30, "jobs service",
+              settings.log_dir / "jobs.log")
+
+
+def start_job_runner(settings: Settings) -> None:
+    """The job runner (`enclave job runner`): starts queued jobs in sealed containers, checks and delivers them."""
+    start_process(settings, JOB_RUNNER, [sys.executable, "-m", "enclave_ops.cli", "job", "runner"])
+
+
 def status(settings: Settings) -> dict[str, object]:
-    """Which enclave processes run (pid or None) and how many workspaces."""
-    procs = {n: running_pid(settings, n) for n in ("idp", "proxy", "egress-review", "governance", "hub")}
+    """Which enclave processes run (pid or None), how many workspaces and how many jobs' containers."""
+    procs = {n: running_pid(settings, n) for n in (*SERVICES, JOB_RUNNER)}
     client = docker.from_env()
-    ws = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={settings.instance}"})
-    return {"processes": procs, "running": all(procs.values()), "workspaces": len(ws),
-            "url": f"{settings.public_url}/hub/"}
+    mine = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={settings.instance}"})
+    return {"processes": procs, "running": all(procs.values()),
+            "workspaces": sum(1 for c in mine if PROJECT_LABEL in c.labels),
+            "jobs_running": sum(1 for c in mine if JOB_LABEL in c.labels), "url": f"{settings.public_url}/hub/"}
 
 
 def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
@@ -154,8 +189,12 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
         _pidfile(settings, name).unlink(missing_ok=True)
         return False
     os.killpg(pid, signal.SIGTERM)
+    child = _STARTED.get(name)
+    child = child if child is not None and child.pid == pid else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:  # our own child: reaped, or it stays a zombie
+            break
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -168,7 +207,7 @@ def stop_process(settings: Settings, name: str, timeout: float = 20) -> bool:
 
 
 def stop_all(settings: Settings, remove_workspaces: bool = True) -> dict[str, object]:
-    stopped = [n for n in ("hub", "governance", "egress-review", "proxy", "idp") if stop_process(settings, n)]
+    stopped = [n for n in (JOB_RUNNER, *reversed(SERVICES)) if stop_process(settings, n)]
     removed: list[str] = []
     if remove_workspaces:
         client = docker.from_env()

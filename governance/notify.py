@@ -33,7 +33,10 @@ from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, Settings
 from policies import Policies
 
 log = logging.getLogger("governance.notify")
-EXPORT_DECIDED = {"export.approved", "export.returned", "export.rejected", "export.released", "export.conflicted"}
+EXPORT_DECIDED = frozenset({AuditAction.EXPORT_APPROVED, AuditAction.EXPORT_RETURNED, AuditAction.EXPORT_REJECTED,
+                            AuditAction.EXPORT_RELEASED, AuditAction.EXPORT_CONFLICTED})
+APPLICATION_NOTICES = frozenset({AuditAction.APPLICATION_SUBMIT, AuditAction.APPLICATION_DECIDE,
+                                 AuditAction.APPLICATION_APPROVED, AuditAction.APPLICATION_ESCALATE})
 
 
 @dataclass
@@ -77,14 +80,18 @@ def notices_for(session: Session, ev: AuditEvent, base: str) -> list[Notice]:
     """What one audit record tells whom (nothing for most records)."""
     d = json.loads(ev.details)
     gov, egress = base + GOVERNANCE_PREFIX, base + EGRESS_PREFIX
-    if ev.action.startswith("application."):
+    try:
+        action = AuditAction(ev.action)
+    except ValueError:  # a record from an older vocabulary tells nobody anything
+        return []
+    if action in APPLICATION_NOTICES:
         app_id = ev.target.removeprefix("application:")
         link = f"{gov}applications/{app_id}"
         ids = {"application": app_id, "project": ev.project or ""}
-        if ev.action == AuditAction.APPLICATION_SUBMIT:
+        if action == AuditAction.APPLICATION_SUBMIT:
             return [Notice("application.submitted", ev.target, "submitted", link, d.get("waiting_for", []),
                            {**ids, "version": d.get("version")})]
-        if ev.action == AuditAction.APPLICATION_DECIDE:
+        if action == AuditAction.APPLICATION_DECIDE:
             kind = {"approve": "application.step_approved", "changes": "application.needs_changes",
                     "reject": "application.rejected"}[d.get("decision", "approve")]
             out = [Notice(kind, ev.target, d.get("state", ""), link, [d.get("applicant", "")],
@@ -93,22 +100,22 @@ def notices_for(session: Session, ev: AuditEvent, base: str) -> list[Notice]:
                 out.append(Notice("application.waiting", ev.target, "waiting for your decision", link,
                                   d["waiting_for"], ids))
             return out
-        if ev.action == AuditAction.APPLICATION_APPROVED:
+        if action == AuditAction.APPLICATION_APPROVED:
             return [Notice("application.approved", ev.target, "approved", link,
                            [d.get("applicant", ""), *d.get("members", [])], ids)]
-        if ev.action == AuditAction.APPLICATION_ESCALATE:
+        if action == AuditAction.APPLICATION_ESCALATE:
             return [Notice("application.overdue", ev.target, "overdue", link,
                            [*d.get("waiting_for", []), *_users_with(session, Role.ADMIN)],
                            {**ids, "step": d.get("step"), "party": d.get("party")})]
         return []
-    if ev.action == "export.submit" or ev.action in EXPORT_DECIDED:
+    if action == AuditAction.EXPORT_SUBMIT or action in EXPORT_DECIDED:
         rid = ev.target.removeprefix("request:")
         req = session.get(ExportRequest, int(rid)) if rid.isdigit() else None
         ids = {"request": rid, "project": ev.project or ""}
-        if ev.action == "export.submit":
+        if action == AuditAction.EXPORT_SUBMIT:
             return [Notice("export.waiting_for_review", ev.target, "waiting for review", f"{egress}requests/{rid}",
                            _users_with(session, Role.REVIEWER), ids)]
-        state = ev.action.removeprefix("export.")
+        state = action.value.removeprefix("export.")
         return [Notice(f"export.{state}", ev.target, state, f"{egress}requests/{rid}",
                        [req.requester] if req else [], ids)]
     return []

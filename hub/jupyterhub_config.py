@@ -3,13 +3,15 @@
 import sys
 
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, get_settings
+from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
 from hub.landing import default_url as landing_url
 from hub.network import ensure_external_firewall
 from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
+from jobs.scopes import CUSTOM_SCOPES as JOB_SCOPES
+from jobs.scopes import SCOPE_SUBMIT
 from policies import load_policies
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -24,8 +26,7 @@ c.JupyterHub.bind_url = f"http://0.0.0.0:{settings.public_port}"
 c.JupyterHub.hub_bind_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
 c.JupyterHub.hub_connect_url = f"http://{settings.internal_address}:{settings.hub_api_port}"
 # From outside (any interface but loopback and the enclave bridges) only the public proxy port answers.
-ensure_external_firewall([settings.hub_api_port, settings.egress_port, settings.idp_port, settings.proxy_api_port,
-                          settings.governance_port])
+ensure_external_firewall(settings.internal_ports)
 # The hub's own database: SQLite in ENCLAVE_HOME by default, PostgreSQL with ENCLAVE_HUB_DB_URL. Every start brings
 # its schema to JupyterHub's head with JupyterHub's alembic migrations (as `enclave db upgrade` does for ours).
 c.JupyterHub.db_url = settings.hub_db_url
@@ -78,22 +79,26 @@ c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
 c.EnclaveSpawner.default_url = "/lab/tree/workspace"
 c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
 c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
-# A workspace's own token may post activity and ask for exports, nothing else (no downloads, no admin).
-c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user"]
+# A workspace's own token may post activity, ask for exports and submit jobs, nothing else (no downloads, no admin).
+c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user",
+                                        f"{SCOPE_SUBMIT}!user"]
 c.EnclaveSpawner.debug = False
 
 # Idle culler, with only the scopes it needs.
 c.JupyterHub.load_roles = [
     *enclave_roles(),  # operators (the `admin` group) and auditors: no access to servers, no tokens for others
+    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
+    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
+    {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     # the enclave CLI stops a project's workspaces when it is suspended, expired or a dataset is revoked
     {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
 # Export requests, reviews and releases: a hub service (run by enclave_demo.runner or systemd) behind the proxy.
-c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES}
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
-                                  f"access:services!service={GOVERNANCE_SERVICE}"}
+                                  f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user"}
 # Each role lands where its work is (hub.landing.landing_for): researchers the spawn page, admins the operations
 # view, stewards with steps waiting their applications, reviewers the export review queue, auditors the audit view.
 c.JupyterHub.default_url = landing_url
@@ -104,6 +109,9 @@ c.JupyterHub.services = [
     # Catalogue, applications and approvals, accreditation, audit view (governance.service): people only, by OAuth.
     {"name": GOVERNANCE_SERVICE, "url": f"http://{settings.internal_address}:{settings.governance_port}",
      "api_token": settings.secret("governance-token"), "oauth_no_confirm": True, "display": True},
+    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
+    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
+    {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",

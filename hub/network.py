@@ -2,16 +2,17 @@
 
 An internal network has no route out, and Docker drops traffic between bridges. What is left is the
 host itself: a container can reach any host service through its network's gateway address, so the
-INPUT chain lets traffic from enclave bridges reach the hub API and export service ports, nothing else.
+INPUT chain lets traffic from enclave bridges reach the hub API, export and jobs service ports
+(`Settings.gateway_ports`), nothing else.
 
-The hub API and the export service listen on 127.0.0.1 only (plain HTTP must never be reachable from
+The hub API and the export and jobs services listen on 127.0.0.1 only (plain HTTP must never be reachable from
 outside, where only the proxy's public port is). Workspaces still reach them at their gateway address:
 a nat PREROUTING rule rewrites connections entering on an enclave bridge for a host address on those
-two ports to 127.0.0.1, with `route_localnet` enabled on the enclave bridges only (a listener per
+ports to 127.0.0.1, with `route_localnet` enabled on the enclave bridges only (a listener per
 gateway would need adding and removing as project networks come and go, in two processes). The source
-address is kept, so the export service still checks that a request comes from the caller's container.
-From every other interface but loopback, the enclave's own ports (hub API, export service, IdP,
-proxy API) are refused, so from outside only the public proxy port answers.
+address is kept, so the export and jobs services still check that a call comes from the caller's container.
+From every other interface but loopback, the enclave's own ports (`Settings.internal_ports`: hub API,
+export, governance and jobs services, IdP, proxy API) are refused, so from outside only the public proxy port answers.
 """
 
 from __future__ import annotations

@@ -15,12 +15,21 @@ from traitlets import Unicode
 from datasets_mount.mounts import Mount, data_mounts, project_workspace
 from enclave import audit
 from enclave.access import check_can_start, projects_for
+from enclave.audit import AuditAction
 from enclave.containers import CONTAINER_USER, hardened_host_config, home_tmpfs, scratch_tmpfs
 from enclave.db import session_scope
 from enclave.errors import EnclaveError
 from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
-from enclave.settings import EGRESS_PREFIX, INSTANCE_LABEL, PROJECT_LABEL, USER_LABEL, WORKSPACE_MOUNT, get_settings
+from enclave.settings import (
+    EGRESS_PREFIX,
+    INSTANCE_LABEL,
+    JOBS_PREFIX,
+    PROJECT_LABEL,
+    USER_LABEL,
+    WORKSPACE_MOUNT,
+    get_settings,
+)
 from hub.i18n import handler_language
 from hub.network import ensure_firewall, ensure_project_network
 from hub.spawn_form import Progress, limits_text, mounts_text, project_form, ready_event, refusal
@@ -140,7 +149,7 @@ class EnclaveSpawner(DockerSpawner):
             raise refusal(503, lang, "The container engine does not answer; no workspace can start until it is "
                                      "back. Please try again in a few minutes.") from exc
         progress.stage("network", network=net.name)
-        await asyncio.to_thread(ensure_firewall, [settings.hub_api_port, settings.egress_port], net.bridge)
+        await asyncio.to_thread(ensure_firewall, settings.gateway_ports, net.bridge)
         try:
             workspace = await asyncio.to_thread(project_workspace, settings, slug,
                                                 size_to_bytes(policies.workspace.workspace_size))
@@ -166,14 +175,16 @@ class EnclaveSpawner(DockerSpawner):
         self.extra_create_kwargs = {"user": CONTAINER_USER,
                                     "labels": {PROJECT_LABEL: slug, USER_LABEL: self.user.name,
                                                INSTANCE_LABEL: settings.instance}}
-        # enclave-export talks to the egress-review service on the host, with the server's own token
+        # enclave-export and enclave-job talk to the export and jobs services on the host (at the gateway,
+        # redirected to 127.0.0.1 by hub.network), with the server's own token
         # ENCLAVE_LANG and LANG: the user's language for the workspace's messages and enclave-export's
         # Accept-Language; the image has no zh_CN locale, so the C library keeps C.UTF-8 (no warning, UTF-8)
         self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_LANG": lang,
                             "LANG": "zh_CN.UTF-8" if lang == "zh-CN" else "C.UTF-8", "ENCLAVE_WORK_MODE": mode.value,
-                            "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}"}
+                            "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}",
+                            "ENCLAVE_JOBS_URL": f"http://{net.gateway}:{settings.jobs_port}{JOBS_PREFIX}"}
         with session_scope() as s:
-            audit.record(s, self.user.name, "workspace.start", project=slug, target=self.object_name,
+            audit.record(s, self.user.name, AuditAction.WORKSPACE_START, project=slug, target=self.object_name,
                          network=net.name, datasets=datasets, work_mode=mode.value,
                          mounts=[{"host": str(m.host), "container": m.container, "read_only": m.read_only}
                                  for m in mounts],
@@ -187,4 +198,5 @@ class EnclaveSpawner(DockerSpawner):
         project = self.project
         await super().stop(now=now)
         with session_scope() as s:
-            audit.record(s, self.user.name, "workspace.stop", project=project or None, target=self.object_name)
+            audit.record(s, self.user.name, AuditAction.WORKSPACE_STOP, project=project or None,
+                         target=self.object_name)

@@ -15,12 +15,19 @@ from pathlib import PurePosixPath
 from sqlalchemy.orm import Session
 
 from enclave.access import governance_policy, graded_startability
-from enclave.errors import EnclaveError, NotAllowed
+from enclave.errors import EnclaveError, NotAllowed, NotFound
 from enclave.models import Job, JobRelease, JobState, Project, Role, User
 from enclave.modes import check_can_run_jobs
-from enclave.projects import closed_reason, was_ever_member
+from enclave.projects import closed_reason, is_member, was_ever_member
 from enclave.settings import WORKSPACE_MOUNT
+from enclave.workspaces import RunningWorkspace
 from policies import Policies
+
+
+class NotYourJob(NotAllowed, NotFound):
+    """A job of another project, or none: refused (and audited) like any refusal, answered as "no job N",
+    so a caller learns nothing of other projects' jobs."""
+
 
 ENDED = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
 
@@ -105,3 +112,37 @@ def check_can_rerun(job: Job, user: User) -> None:
                          id=job.id, state=job.state.value)
     if user.username != job.submitter and Role.ADMIN.value not in (user.roles or []):
         raise NotAllowed("only the submitter or an administrator may run job {id} again", id=job.id)
+
+
+# --- calls from a workspace (jobs.service) ---------------------------------------------------------
+
+
+def check_from_own_workspace(workspace: RunningWorkspace | None, address: str) -> str:
+    """A workspace's token counts only from its own running workspace; returns that workspace's project.
+
+    The project comes from the container (its label, set by the spawner), never from the request, so a
+    token, even a copied one, can only ever submit for its own project and only from its own container.
+    """
+    if workspace is None:
+        raise NotAllowed("jobs are submitted from your running workspace; start it first")
+    if not workspace.is_at(address):
+        raise NotAllowed("jobs are accepted only from your own workspace")
+    return workspace.project
+
+
+def check_can_follow(user: User, project: Project) -> None:
+    """The project's jobs (state, verdicts, kinds of finding, never values) are for its current members."""
+    if not is_member(project, user):
+        raise NotAllowed("you are not a member of project '{slug}'", slug=project.slug)
+
+
+def can_follow(user: User, project: Project) -> bool:
+    return _can(lambda: check_can_follow(user, project))
+
+
+def check_can_see(job: Job | None, job_id: int, user: User, project: Project) -> Job:
+    """One job, for a current member of its project asking from that project's workspace."""
+    if job is None or job.project != project.slug:
+        raise NotYourJob("no job {job_id}", job_id=job_id)
+    check_can_follow(user, project)
+    return job

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def refusals_audited(session: Session, actor: str, step: str, project: str, target: str) -> Iterator[None]:
+def refusals_audited(session: Session, actor: str, step: str, project: str | None,
+                     target: str) -> Iterator[None]:
     """A refused submit, cancel, rerun or release is recorded (`job.refused`) in a transaction of its own.
 
     The refused step's transaction is rolled back (nothing of it is kept); the refusal is then recorded

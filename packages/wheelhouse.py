@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -188,14 +188,19 @@ def _python_block(python: dict[str, PinnedPackage]) -> list[str]:
     return lines
 
 
-def update_allow_list(path: Path, changes: dict[str, PinnedPackage]) -> PackagePolicy:
-    """Add or re-pin packages in packages.yaml, keeping every line outside its `python:` block (comments
-    included); the result is validated before it replaces the file, under a lock against a second writer."""
+def read_allow_list(path: Path) -> PackagePolicy:
+    return PackagePolicy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def update_allow_list(path: Path, changes: Mapping[str, PinnedPackage | None]) -> PackagePolicy:
+    """Add, re-pin or (with None) drop packages in packages.yaml, keeping every line outside its `python:`
+    block (comments included); the result is validated before it replaces the file, under a lock against a
+    second writer."""
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         text = path.read_text(encoding="utf-8")
         current = PackagePolicy.model_validate(yaml.safe_load(text))
-        python = {**current.python, **changes}
+        python = {k: v for k, v in {**current.python, **changes}.items() if v is not None}
         lines = text.splitlines()
         if "python:" not in lines:
             raise BuildError(f"{path}: no 'python:' line starting the allow-list; cannot add to it")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from enclave import audit
@@ -29,6 +29,7 @@ from packages.wheelhouse import (
     fetch_one,
     filled_hashes,
     missing_dependencies,
+    read_allow_list,
     update_allow_list,
 )
 from policies.schema import PackagePolicy, PinnedPackage, normalize_package_name
@@ -118,6 +119,23 @@ def _record_fetch(session: Session, actor: str, project: str | None, name: str, 
                      files=[f.as_dict() for f in fetched])
 
 
+def _undo_on_rollback(session: Session, path: Path, name: str) -> None:
+    """The allow-list is a file, outside the database transaction that approves: if that transaction rolls
+    back (a failed audit record, a lost connection), this package's entry goes back to what it was, so the
+    file never lists a package whose approval did not happen. Other entries written meanwhile are kept."""
+    previous = read_allow_list(path).python.get(name)
+
+    def restore(_session: Session) -> None:
+        event.remove(session, "after_commit", forget)
+        update_allow_list(path, {name: previous})
+
+    def forget(_session: Session) -> None:
+        event.remove(session, "after_rollback", restore)
+
+    event.listen(session, "after_rollback", restore, once=True)
+    event.listen(session, "after_commit", forget, once=True)
+
+
 def approve(session: Session, settings: Settings, policy: PackagePolicy, decider: str, request_id: int,
             reason: str, version: str = "", index_args: Sequence[str] = ()) -> PackageRequest:
     """A steward approves: the package, pinned, joins the allow-list and its wheels are fetched and checked.
@@ -130,6 +148,7 @@ def approve(session: Session, settings: Settings, policy: PackagePolicy, decider
         raise NotAllowed(f"package request {req.id} names no version: approve it with --version (a pinned "
                          "version such as 2.2.3)")
     path = settings.policy_dir / "packages.yaml"
+    _undo_on_rollback(session, path, req.name)
     updated = update_allow_list(path, {req.name: PinnedPackage(version=pinned)})
     req.state, req.version, req.decided_by = RequestState.APPROVED, pinned, decider
     req.decision_reason, req.decided_at = reason.strip(), datetime.now(UTC)

@@ -24,6 +24,7 @@ from policies import load_policies
 from policies.schema import size_to_bytes
 from tests.conftest import FLIP_SCRIPT
 from tests.integration.conftest import OTHER_PROJECT, Enclave, HubSession, running_workspaces
+from tests.integration.probes import FORK_BOMB, MEMORY_BOMB, PRIVILEGE
 
 
 @pytest.fixture(scope="module")
@@ -35,75 +36,6 @@ def running(enclave: Enclave) -> Iterator[dict[str, HubSession]]:
 def hub_ok(enclave: Enclave) -> bool:
     with urllib.request.urlopen(f"{enclave.url}/hub/health", timeout=10) as r:
         return r.status == 200
-
-
-FORK_BOMB = r"""
-import errno, json, os, signal, time
-kids = []
-try:
-    while len(kids) < 5000:
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(30)
-            os._exit(0)
-        kids.append(pid)
-    out = {"forked": len(kids), "stopped_by": None}
-except OSError as e:
-    out = {"forked": len(kids), "stopped_by": errno.errorcode[e.errno]}
-for k in kids:
-    os.kill(k, signal.SIGKILL)
-for k in kids:
-    os.waitpid(k, 0)
-print(json.dumps(out))
-"""
-
-MEMORY_BOMB = r"""
-import json, subprocess, sys
-code = "b = bytearray(3 * 1024**3)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')"
-r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-print(json.dumps({"rc": r.returncode, "out": r.stdout.strip(), "err": r.stderr.strip()[-200:]}))
-"""
-
-PRIVILEGE = r"""
-import ctypes, errno, json, os, socket
-out = {}
-def attempt(name, fn):
-    try:
-        fn()
-        out[name] = "ALLOWED"
-    except OSError as e:
-        out[name] = errno.errorcode.get(e.errno, str(e.errno))
-libc = ctypes.CDLL(None, use_errno=True)
-def call(rc):
-    if rc != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-attempt("setuid0", lambda: os.setuid(0))
-attempt("userns", lambda: call(libc.unshare(0x10000000)))
-attempt("mountns", lambda: call(libc.unshare(0x00020000)))
-attempt("mount", lambda: call(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None)))
-attempt("raw_socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
-attempt("chown_root", lambda: os.chown("/workspace", 0, 0))
-# set-uid gains nothing: the kernel ignores it for this process tree (no_new_privs), the image has no set-uid or
-# set-gid program, and a set-uid file the researcher makes belongs to the researcher
-out["no_new_privs"] = [ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("NoNewPrivs:")]
-out["setid_programs"] = []
-for top in ("/usr", "/bin", "/sbin", "/lib", "/opt", "/etc", "/var"):
-    for root, dirs, files in os.walk(top):
-        for f in files:
-            try:
-                st = os.lstat(os.path.join(root, f))
-            except OSError:
-                continue
-            if st.st_mode & 0o6000 and not os.path.islink(os.path.join(root, f)):
-                out["setid_programs"].append(os.path.join(root, f))
-open("/workspace/suid-test", "w").write("x")
-os.chmod("/workspace/suid-test", 0o4755)
-out["own_suid_file_owner"] = os.stat("/workspace/suid-test").st_uid
-out["uid"] = os.getuid()
-os.unlink("/workspace/suid-test")
-print(json.dumps(out))
-"""
 
 
 def test_fork_bomb_stays_inside_the_pid_limit(enclave: Enclave, running):
@@ -224,12 +156,13 @@ def outside_machine() -> Iterator[None]:
 
 
 def test_from_outside_only_the_public_port_answers(enclave: Enclave):
-    """The hub API, export service, IdP and proxy API speak plain HTTP: bound to loopback, and refused from
-    any other interface even if something listened there; the public proxy port answers."""
+    """The hub API, the export, governance and jobs services, IdP and proxy API speak plain HTTP: bound to
+    loopback, and refused from any other interface even if something listened there; the public proxy port
+    answers."""
     st = enclave.settings
     if st.tls_cert:
         pytest.skip("the probe speaks plain HTTP to the public port")
-    internal = [st.hub_api_port, st.egress_port, st.idp_port, st.proxy_api_port]
+    internal = st.internal_ports
     with outside_machine(), ExitStack() as listeners:
         for port in internal:
             # Binding the host's external address works only because the services listen on 127.0.0.1 alone

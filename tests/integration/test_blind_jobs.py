@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -71,13 +72,34 @@ def _reset() -> None:
     db._ENGINES.clear()
 
 
-@pytest.fixture(scope="module")
-def blind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    """An enclave home with a blind tier-3 project, its workspace mounted and analysis code written."""
+def _seed_blind_project(settings, policies, dataset: str = "cohort") -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """rose (researcher, accredited for tier 3), oscar (output checker) and the blind project holding a tier-3
+    cohort (as `dataset`) ingested with its dummy version; returns the real rows."""
     from datasets_mount.ingest import ingest
     from datasets_mount.synthetic import write_cohort
     from enclave.db import session_scope
     from enclave.projects import approve_dataset, create_project, today, transition, upsert_user
+
+    src = settings.home / "import" / "cohort"
+    write_cohort(src, rows=2000, seed=5)
+    real = pl.read_parquet(src / "cohort.parquet")  # read before ingestion takes the file in
+    with session_scope() as s:
+        upsert_user(s, "test", "rose", roles=["researcher"])
+        s.add(Accreditation(username="rose", level=3, training_completed=today(), expires=today() + timedelta(days=90)))
+        upsert_user(s, "test", "oscar", roles=["reviewer"])
+        create_project(s, "test", slug=SLUG, title="Blind study", approval_ref="ETH-9", purpose="jobs", pi="rose",
+                       start=today(), expiry=today() + timedelta(days=30))
+        transition(s, "test", SLUG, ProjectState.APPROVED, "ok")
+        ingest(s, "test", settings, policies, src, name=dataset, version="v1", tier=3,
+               quasi=["sex", "region"])
+        approve_dataset(s, "test", SLUG, dataset, "v1", {0, 1, 2, 3})
+        transition(s, "test", SLUG, ProjectState.ACTIVE, "ok")
+    return real
+
+
+@pytest.fixture(scope="module")
+def blind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """An enclave home with a blind tier-3 project, its workspace mounted and analysis code written."""
     from enclave.workspace_fs import ensure_workspace, release_workspace
     from policies import load_policies
 
@@ -95,20 +117,7 @@ def blind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     _reset()
     db.upgrade()
     settings, policies = get_settings(), load_policies(policy_dir)
-    src = home / "import" / "cohort"
-    write_cohort(src, rows=2000, seed=5)
-    real = pl.read_parquet(src / "cohort.parquet")
-    with session_scope() as s:
-        upsert_user(s, "test", "rose", roles=["researcher"])
-        s.add(Accreditation(username="rose", level=3, training_completed=today(), expires=today() + timedelta(days=90)))
-        upsert_user(s, "test", "oscar", roles=["reviewer"])
-        create_project(s, "test", slug=SLUG, title="Blind study", approval_ref="ETH-9", purpose="jobs", pi="rose",
-                       start=today(), expiry=today() + timedelta(days=30))
-        transition(s, "test", SLUG, ProjectState.APPROVED, "ok")
-        ingest(s, "test", settings, policies, src, name="cohort", version="v1", tier=3,
-               quasi=["sex", "region"])
-        approve_dataset(s, "test", SLUG, "cohort", "v1", {0, 1, 2, 3})
-        transition(s, "test", SLUG, ProjectState.ACTIVE, "ok")
+    real = _seed_blind_project(settings, policies)
     workspace = ensure_workspace(settings, SLUG, 256 * 1024**2)
     code = workspace / "analysis"
     code.mkdir()
@@ -292,3 +301,134 @@ def test_a_cancelled_running_job_is_stopped_and_nothing_of_it_is_kept(blind: dic
     assert not docker.from_env().containers.list(all=True, filters={"name": name})
     done = _job(job_id)
     assert done.state == JobState.CANCELLED and done.outputs == {} and done.exit_code is None
+
+
+def _probe_log(blind: dict[str, object], job_id: int) -> dict[str, object]:
+    """The probe's JSON line from the job's checked log as the runner stored it (read here as the operator,
+    whatever the checks decided about showing it to the researcher)."""
+    from jobs.files import read_blob
+    from jobs.results import LOG_NAME
+
+    job = _job(job_id)
+    log = read_blob(blind["settings"].jobs_store, job.outputs[LOG_NAME]["sha256"]).decode()  # type: ignore[attr-defined]
+    assert "{" in log, (job.state, job.reason, log)
+    return json.JSONDecoder().raw_decode(log[log.index("{"):])[0]  # the checked form may lay the JSON out anew
+
+
+def test_the_hostile_workspace_probes_fail_inside_a_job_container_too(blind: dict[str, object]) -> None:
+    """The job container is as hard as a workspace: pid limit, no privilege, and sealed (no network but
+    loopback, no credential, no engine socket, no capability, read-only system, code and data)."""
+    from tests.integration.probes import FORK_BOMB, PRIVILEGE, SEALED
+
+    code = Path(blind["workspace"]) / "analysis"  # type: ignore[arg-type]
+    for name, text in {"fork.py": FORK_BOMB, "privilege.py": PRIVILEGE, "sealed.py": SEALED}.items():
+        (code / name).write_text(text)
+    fork = _submit(blind, "python analysis/fork.py")
+    privilege = _submit(blind, "mkdir -p results && PROBE_DIR=results python analysis/privilege.py")
+    sealed = _submit(blind, "python analysis/sealed.py")
+    _runner(blind).run_until_idle(180)
+
+    pids_limit = blind["policies"].workspace.jobs.limits.pids_limit  # type: ignore[attr-defined]
+    r = _probe_log(blind, fork)
+    assert r["stopped_by"] == "EAGAIN" and r["forked"] < pids_limit, r  # type: ignore[operator]
+    r = _probe_log(blind, privilege)
+    for key in ("setuid0", "userns", "mountns", "mount", "raw_socket", "chown_root"):
+        assert r[key] in ("EPERM", "EACCES", "EINVAL", "EROFS"), (key, r[key])
+    assert r["no_new_privs"] == ["1"] and r["setid_programs"] == [], r
+    assert r["uid"] != 0 and r["own_suid_file_owner"] == r["uid"], r
+    r = _probe_log(blind, sealed)
+    assert r["interfaces"] == ["lo"], r
+    assert r["secret_env"] == [] and r["engine_sockets"] == [], r
+    assert r["capabilities"] == ["0000000000000000"], r
+    assert all(v != "ALLOWED" for v in r["write"].values()), r  # type: ignore[union-attr]
+    assert r["datasets"] == ["cohort"], r
+    assert all(m == "/workspace" or m.startswith(("/workspace/results", "/data/cohort"))
+               for m in r["mounts"]), r  # type: ignore[union-attr]
+
+
+# A whole enclave of its own (hub, services, the job runner `make up` starts) for the workspace's own client.
+HUB_DATASET = "cohort3"  # the demo seed has its own "cohort"
+HUB_PORTS = {"ENCLAVE_PUBLIC_PORT": "58000", "ENCLAVE_HUB_API_PORT": "58081", "ENCLAVE_IDP_PORT": "59000",
+             "ENCLAVE_PROXY_API_PORT": "58001", "ENCLAVE_EGRESS_PORT": "58082", "ENCLAVE_GOVERNANCE_PORT": "58083",
+             "ENCLAVE_JOBS_PORT": "58084"}
+ROSE = {"username": "rose", "name": "Rose Li 李玫", "groups": ["researcher"], "password": "rose-it-pw"}
+NOTEBOOK = """
+import json, enclave_job
+s = enclave_job.submit(run="python analysis/main.py")
+listed = [j["id"] for j in enclave_job.jobs()]
+print(json.dumps({"id": s["id"], "repr": repr(s), "html": s._repr_html_(), "jobs": listed}))
+"""
+
+
+def _exec(container, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """A command in the workspace as its own user (the container's environment: the jobs URL, its token)."""
+    res = container.exec_run(list(argv), demux=True)
+    out, err = res.output
+    return res.exit_code, (out or b"").decode(), (err or b"").decode()
+
+
+def _until_back(container, job_id: int, logs: Path, timeout: float = 150) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """`enclave-job show` from inside the workspace until the job has ended and its checks have spoken."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, out, err = _exec(container, "enclave-job", "--json", "show", str(job_id))
+        assert code == 0, err
+        view = json.loads(out)
+        if view["state"] not in ("queued", "running") and view["release"] != "pending":
+            return view  # type: ignore[no-any-return]
+        time.sleep(1)
+    tails = {n: (logs / f"{n}.log").read_text(errors="replace")[-2000:] for n in ("job-runner", "jobs")
+             if (logs / f"{n}.log").exists()}
+    raise AssertionError(f"job {job_id} not back after {timeout:.0f}s: {view}; {tails}")
+
+
+def test_a_researcher_submits_from_her_workspace_and_the_checked_output_comes_back(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Through the hub, the spawner, the gateway redirect, the jobs service and the runner `make up` starts:
+    `enclave-job submit` in her workspace queues the job, the real rows' aggregate appears in
+    /workspace/jobs/<id>/, and `enclave_job.submit` in Python answers with its readable summary."""
+    from enclave_demo.harness import instance
+
+    seeded: dict[str, pl.DataFrame] = {}
+
+    def setup(settings, policies) -> None:  # type: ignore[no-untyped-def]
+        seeded["real"] = _seed_blind_project(settings, policies, HUB_DATASET)
+
+    home = tmp_path_factory.mktemp("blind-hub")
+    with instance(home, name="enclaveblindhub", ports=HUB_PORTS, setup=setup, extra_users=[ROSE]) as enclave:
+        rose = enclave.login("rose")
+        started = rose.start(SLUG)
+        assert started.status_code in (201, 202), started.text
+        try:
+            ws = enclave.container("rose")
+            code, _, err = _exec(ws, "python", "-c", "import pathlib, sys; p = pathlib.Path('/workspace/analysis'); "
+                                 "p.mkdir(exist_ok=True); (p / 'main.py').write_text(sys.argv[1])",
+                                 AGGREGATE.replace("/data/cohort/", f"/data/{HUB_DATASET}/"))
+            assert code == 0, err
+
+            code, out, err = _exec(ws, "enclave-job", "submit", "--run", "python analysis/main.py",
+                                   "--outputs", "results/")
+            assert code == 0, err
+            found = re.search(r"^Job (\d+)", out, re.M)
+            assert found and "queued" in out, out
+            job_id = int(found.group(1))
+            view = _until_back(ws, job_id, enclave.settings.log_dir)
+            assert (view["state"], view["exit_code"], view["release"]) == ("finished", 0, "delivered"), view
+            assert view["project"] == SLUG and view["submitter"] == "rose"
+            code, table, err = _exec(ws, "cat", f"/workspace/jobs/{job_id}/results/by_region.csv")
+            assert code == 0, err
+            expected = seeded["real"].group_by("region").agg(pl.len().alias("patients")).sort("region")
+            got = pl.read_csv(table.encode()).sort("region")
+            assert got["patients"].to_list() == expected["patients"].to_list()  # the real rows, not the dummy
+
+            code, out, err = _exec(ws, "enclave-job", "submit", "--run", "true", "--outputs", "jobs")
+            assert code == 2 and "Traceback" not in err and err.startswith("enclave-job: --outputs 'jobs'"), err
+
+            code, out, err = _exec(ws, "python", "-c", NOTEBOOK)
+            assert code == 0, err
+            nb = json.loads(out)
+            assert nb["repr"].startswith(f"Job {nb['id']}\n") and "queued" in nb["repr"]
+            assert 'class="enclave-job-summary"' in nb["html"] and set(nb["jobs"]) >= {job_id, nb["id"]}
+            assert _until_back(ws, nb["id"], enclave.settings.log_dir)["release"] == "delivered"  # nothing left running
+        finally:
+            rose.stop()

@@ -21,7 +21,7 @@ from enclave_ops.cli import main
 def _fill(n: int = 5) -> None:
     for i in range(n):
         with session_scope() as s:
-            audit.record(s, f"user{i % 2}", "test.action", project="p1" if i % 2 else "p2", target=f"t{i}", i=i)
+            audit.record(s, f"user{i % 2}", "login", project="p1" if i % 2 else "p2", target=f"t{i}", i=i)
 
 
 def _kinds(report: audit.VerifyReport) -> set[tuple[int, str]]:
@@ -102,14 +102,14 @@ def test_reordered_records_are_detected(enclave_home):
 def test_rolled_back_change_leaves_no_record(enclave_home):
     try:
         with session_scope() as s:
-            audit.record(s, "u", "will.rollback")
+            audit.record(s, "u", "egress.list")
             raise RuntimeError("boom")
     except RuntimeError:
         pass
     _fill(1)
     with session_scope() as s:
         assert audit.verify(s).ok
-        assert [e.action for e in s.execute(select(AuditEvent)).scalars()] == ["test.action"]
+        assert [e.action for e in s.execute(select(AuditEvent)).scalars()] == ["login"]
 
 
 def test_query_filters(enclave_home):
@@ -118,7 +118,7 @@ def test_query_filters(enclave_home):
         assert {r["actor"] for r in audit.query(s, user="user1")} == {"user1"}
         assert len(audit.query(s, project="p1")) == 3
         assert audit.query(s, since=datetime.now(UTC) + timedelta(days=1)) == []
-        assert len(audit.query(s, action="test.*")) == 6
+        assert len(audit.query(s, action="logi*")) == 6
 
 
 def test_cli_verify_and_query(enclave_home):
@@ -265,10 +265,10 @@ def test_records_are_refused_on_top_of_a_cut_tail_so_the_anchor_never_hides_it(e
     _cut_tail(4)
     for i in range(3):
         with pytest.raises(audit.TamperedTrail, match="enclave audit verify"), session_scope() as s:
-            audit.record(s, "someone", "test.action", target=f"after{i}")
+            audit.record(s, "someone", "login", target=f"after{i}")
     with session_scope() as s:
         assert _kinds(audit.verify(s)) == {(5, "truncated")}
-        assert audit.query(s, action="test.action")[-1]["seq"] == 3
+        assert audit.query(s, action="login")[-1]["seq"] == 3
 
 
 def test_records_are_refused_when_the_anchored_record_was_replaced(enclave_home):
@@ -280,7 +280,7 @@ def test_records_are_refused_when_the_anchored_record_was_replaced(enclave_home)
                        " WHERE seq = 4"), {"h": "f" * 64})
         s.execute(text("UPDATE audit_head SET seq = 5, hash = :h WHERE id = 1"), {"h": "f" * 64})
     with pytest.raises(audit.TamperedTrail, match="record 5 differs"), session_scope() as s:
-        audit.record(s, "someone", "test.action")
+        audit.record(s, "someone", "login")
 
 
 def test_an_admin_reanchor_lets_the_trail_be_written_again(enclave_home):
@@ -288,7 +288,7 @@ def test_an_admin_reanchor_lets_the_trail_be_written_again(enclave_home):
     _cut_tail(4)
     assert _reanchor("restored from last night's backup")[0] == 0
     with session_scope() as s:
-        audit.record(s, "someone", "test.action", target="after")
+        audit.record(s, "someone", "login", target="after")
     with session_scope() as s:
         assert audit.verify(s).ok
 

@@ -31,7 +31,7 @@ def _fill(n: int = 5) -> None:
     """n records by user0/user1 alternately, projects p2, p1, p2, ... (records 1, 3, 5 in p2), one commit each."""
     for i in range(n):
         with session_scope() as s:
-            audit.record(s, f"user{i % 2}", "test.action", project="p1" if i % 2 else "p2", target=f"t{i}", i=i)
+            audit.record(s, f"user{i % 2}", "login", project="p1" if i % 2 else "p2", target=f"t{i}", i=i)
 
 
 def _problems(report: audit.VerifyReport) -> list[tuple[int, str, str]]:
@@ -88,14 +88,14 @@ def test_a_hash_under_another_key_or_after_another_record_differs():
 
 def test_a_record_whose_details_change_only_in_key_order_and_spacing_still_verifies(enclave_home):
     with session_scope() as s:
-        audit.record(s, "alice", "test.action", b=2, a={"y": 1, "x": 0})
+        audit.record(s, "alice", "login", b=2, a={"y": 1, "x": 0})
     with session_scope() as s:
         s.execute(update(AuditEvent).where(AuditEvent.seq == 1).values(details='{ "a" : {"x":0,"y":1}, "b" : 2 }'))
     assert _verify().ok
 
 
 @pytest.mark.parametrize("field, value", [("ts", "2020-01-01T00:00:00.000000+00:00"), ("actor", "mallory"),
-                                          ("action", "login"), ("project", "p9"), ("target", "elsewhere"),
+                                          ("action", "export.released"), ("project", "p9"), ("target", "elsewhere"),
                                           ("details", '{"i": 2, "extra": 1}')])
 def test_editing_any_one_field_of_a_stored_record_is_named(enclave_home, field, value):
     _fill()
@@ -112,7 +112,7 @@ def test_each_problem_tells_the_admin_which_records_and_what_happened(enclave_ho
     assert _problems(_verify()) == [
         (4, "deleted", "records 2..3 are missing before record 4"),
         (4, "broken-link", "record 4 does not follow record 1 (a record was inserted, deleted or reordered before it)"),
-        (5, "edited", "record 5 (test.action by mallory) does not match its hash: it was edited or forged"),
+        (5, "edited", "record 5 (login by mallory) does not match its hash: it was edited or forged"),
     ]
 
 
@@ -175,7 +175,7 @@ def test_a_refused_record_says_why_and_what_the_admin_must_do(enclave_home):
     _fill()
     _cut_tail(4)
     with pytest.raises(audit.TamperedTrail) as refused, session_scope() as s:
-        audit.record(s, "someone", "test.action")
+        audit.record(s, "someone", "login")
     assert str(refused.value) == (
         "the audit trail ends at record 3 but its anchor is at record 5: the audit trail was tampered with, so "
         "nothing can be recorded; an administrator must run `enclave audit verify`")
@@ -185,7 +185,7 @@ def test_a_refused_record_says_why_and_what_the_admin_must_do(enclave_home):
 
 def test_details_are_stored_as_sorted_json_with_non_ascii_kept_and_other_values_as_text(enclave_home):
     with session_scope() as s:
-        ev = audit.record(s, "alice", "test.action", b=2, a="é", when=datetime(2026, 1, 2, tzinfo=UTC),
+        ev = audit.record(s, "alice", "login", b=2, a="é", when=datetime(2026, 1, 2, tzinfo=UTC),
                           where=Path("/srv/x"))
     with session_scope() as s:
         stored = s.get(AuditEvent, ev.seq)
@@ -196,7 +196,7 @@ def test_details_are_stored_as_sorted_json_with_non_ascii_kept_and_other_values_
 
 def test_a_record_without_an_actor_is_recorded_as_the_system(enclave_home):
     with session_scope() as s:
-        audit.record(s, "", "test.action")
+        audit.record(s, "", "login")
     with session_scope() as s:
         assert s.get(AuditEvent, 1).actor == "system"
 
@@ -204,7 +204,7 @@ def test_a_record_without_an_actor_is_recorded_as_the_system(enclave_home):
 def test_a_records_time_is_now_in_utc_with_its_offset(enclave_home):
     before = datetime.now(UTC)
     with session_scope() as s:
-        ev = audit.record(s, "alice", "test.action")
+        ev = audit.record(s, "alice", "login")
     ts = datetime.fromisoformat(ev.ts)
     assert ts.utcoffset() == timedelta(0) and ev.ts.endswith("+00:00")
     assert before <= ts <= datetime.now(UTC)
@@ -223,7 +223,7 @@ def test_an_append_locks_the_head_row_before_reading_it(enclave_home):
     event.listen(engine, "after_cursor_execute", after)
     try:
         with session_scope() as s:
-            audit.record(s, "alice", "test.action")
+            audit.record(s, "alice", "login")
     finally:
         event.remove(engine, "after_cursor_execute", after)
     assert seen[0] == ("UPDATE", 1)
@@ -236,8 +236,8 @@ def test_a_writer_that_read_the_head_earlier_appends_after_what_others_wrote_mea
         head = s.get(AuditHead, 1)  # this session now holds a copy of the head (kept alive in its identity map)
         assert head.seq == 2
         with session_scope() as other:
-            audit.record(other, "bob", "test.action")
-        ev = audit.record(s, "alice", "test.action")
+            audit.record(other, "bob", "login")
+        ev = audit.record(s, "alice", "login")
         assert ev.seq == head.seq == 4
     assert _verify().ok
 
@@ -332,11 +332,11 @@ def test_a_reanchor_without_a_reason_says_what_is_needed(enclave_home):
 
 def test_a_query_row_carries_every_field_of_the_record(enclave_home):
     with session_scope() as s:
-        audit.record(s, "alice", "test.action", project="p1", target="t", n=1, name="张三")
+        audit.record(s, "alice", "login", project="p1", target="t", n=1, name="张三")
     with session_scope() as s:
         ev = s.get(AuditEvent, 1)
         rows = audit.query(s)
-    assert rows == [{"seq": 1, "ts": ev.ts, "actor": "alice", "action": "test.action", "project": "p1",
+    assert rows == [{"seq": 1, "ts": ev.ts, "actor": "alice", "action": "login", "project": "p1",
                      "target": "t", "details": {"n": 1, "name": "张三"}, "hash": ev.hash}]
 
 
@@ -453,3 +453,35 @@ def test_a_missing_anchor_reads_as_none_and_a_folder_in_its_place_as_an_error(tm
     (tmp_path / "anchor.json").mkdir()
     with pytest.raises(audit.AnchorError):
         audit.read_anchor(tmp_path / "anchor.json")
+
+
+def _literal_actions(root: Path) -> list[str]:
+    """`audit.record(session, actor, "some.action", ...)` with a string literal (or f-string) as the action."""
+    import ast
+
+    found = []
+    for package in ("enclave", "policies", "egress_review", "datasets_mount", "governance", "jobs", "packages", "hub",
+                    "enclave_ops", "enclave_demo"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record"
+                        and len(node.args) >= 3 and isinstance(node.args[2], ast.Constant | ast.JoinedStr)):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_audit_record_names_its_action_from_the_typed_vocabulary() -> None:
+    assert _literal_actions(Path(__file__).resolve().parents[2]) == []
+
+
+def test_the_vocabulary_rule_notices_a_literal_action(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "x.py").write_text('from enclave import audit\naudit.record(s, "a", "job.sneaky")\n')
+    assert _literal_actions(tmp_path) == ["jobs/x.py:2"]
+
+
+def test_an_action_outside_the_vocabulary_is_refused_and_leaves_no_record(enclave_home) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError), session_scope() as s:
+        audit.record(s, "alice", "export.sneaked_out", target="request:1")
+    with session_scope() as s:
+        assert audit.query(s) == [] and audit.verify(s).ok

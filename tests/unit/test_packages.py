@@ -345,3 +345,18 @@ def test_the_cli_requests_lists_and_refuses_with_json_and_a_typosquat_is_one_cle
     out = run(main, ["packages", "request", "reqeusts", "--project", "study", "--reason", "r", "--user", "alice",
                      "--json"])
     assert "仿冒" in json.loads(out.output)["error"]
+
+
+def test_an_approval_whose_transaction_rolls_back_leaves_the_allow_list_as_it_was(pkg_world: Path, tmp_path: Path):
+    make_wheel(tmp_path / "index", "tinyother", "1.0")
+    rid = ask("alice", "tinyother==1.0")
+    before = (pkg_world / "packages.yaml").read_text()
+    with pytest.raises(RuntimeError), session_scope() as s:
+        workflow.approve(s, get_settings(), policy(), "bob", rid, "fine", index_args=local_index(tmp_path / "index"))
+        assert "tinyother" in policy().python  # written while the transaction is open...
+        raise RuntimeError("the database went away before the commit")
+    assert (pkg_world / "packages.yaml").read_text() == before  # ...and taken back with it
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).state == RequestState.REQUESTED and not actions("package.approve")
+        workflow.approve(s, get_settings(), policy(), "bob", rid, "fine", index_args=local_index(tmp_path / "index"))
+    assert "tinyother" in policy().python  # a committed approval keeps its entry

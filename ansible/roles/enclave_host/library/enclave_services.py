@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module: the enclave's processes (IdP, proxy, egress-review, hub) on a host without systemd.
+"""Ansible module: the enclave's processes (IdP, proxy, hub services, hub, job runner) on a host without systemd.
 
 Hosts with systemd get unit files and ansible.builtin.systemd_service instead; this module serves
 containers and single test hosts, using the same runner as `make up` (`enclave up` / `enclave down`).
