@@ -111,6 +111,15 @@ CORE_ZH: dict[str, str] = {
     "cannot start a workspace: {reason}": "无法启动工作区：{reason}",
     "unknown accreditation level {level}; governance.yaml defines {levels}":
         "未知的资质级别 {level}；governance.yaml 定义的级别为 {levels}",
+    "project '{slug}' holds datasets of tiers {tiers} whose policies allow no common way of working (interactive "
+    "or blind); ask a data steward":
+        "项目“{slug}”含有 {tiers} 级数据集，其策略没有共同允许的工作方式（交互式或盲模式）；请联系数据管理员",
+    "project '{slug}' is set to blind, but the policy of its datasets' tiers allows only interactive work":
+        "项目“{slug}”设为盲模式，但其数据集等级的策略只允许交互式工作",
+    "project '{slug}' holds data whose tier does not allow blind jobs": "项目“{slug}”的数据等级不允许盲模式作业",
+    "project '{slug}' has no approved dataset for a job to run on": "项目“{slug}”没有可供作业运行的已批准数据集",
+    "project '{slug}' cannot be {mode}: the policy of its datasets' tiers allows only {names}":
+        "项目“{slug}”不能设为 {mode}：其数据集等级的策略只允许 {names}",
     "the expiry {expires} must be after the training date {training_completed}":
         "到期日 {expires} 必须晚于培训日期 {training_completed}",
 }

@@ -31,8 +31,9 @@ def _check_allowed(policies: Policies, project: Project) -> set[WorkMode]:
     allowed = allowed_modes(policies, project)
     if not allowed:
         tiers = sorted({d.tier for d in active_datasets(project)})
-        raise NotAllowed(f"project '{project.slug}' holds datasets of tiers {tiers} whose policies allow no "
-                         "common way of working (interactive or blind); ask a data steward")
+        raise NotAllowed("project '{slug}' holds datasets of tiers {tiers} whose policies allow "
+                         "no common way of working (interactive or blind); ask a data steward",
+                         slug=project.slug, tiers=tiers)
     return allowed
 
 
@@ -43,16 +44,16 @@ def workspace_mode(policies: Policies, project: Project) -> WorkMode:
         return WorkMode.INTERACTIVE
     if WorkMode.BLIND in allowed:
         return WorkMode.BLIND
-    raise NotAllowed(f"project '{project.slug}' is set to blind, but the policy of its datasets' tiers allows "
-                     "only interactive work")
+    raise NotAllowed("project '{slug}' is set to blind, but the policy of its datasets' "
+                     "tiers allows only interactive work", slug=project.slug)
 
 
 def check_can_run_jobs(policies: Policies, project: Project) -> None:
     """Jobs run on the real rows: allowed where every approved dataset's tier allows blind work."""
     if WorkMode.BLIND not in _check_allowed(policies, project):
-        raise NotAllowed(f"project '{project.slug}' holds data whose tier does not allow blind jobs")
+        raise NotAllowed("project '{slug}' holds data whose tier does not allow blind jobs", slug=project.slug)
     if not active_datasets(project):
-        raise NotAllowed(f"project '{project.slug}' has no approved dataset for a job to run on")
+        raise NotAllowed("project '{slug}' has no approved dataset for a job to run on", slug=project.slug)
 
 
 def can_run_jobs(policies: Policies, project: Project) -> bool:
@@ -67,8 +68,10 @@ def check_can_set_mode(policies: Policies, project: Project, mode: WorkMode) -> 
     """A project may be made stricter (blind) whenever its tiers allow blind work; interactive only where
     every tier allows it."""
     if mode not in _check_allowed(policies, project):
-        raise NotAllowed(f"project '{project.slug}' cannot be {mode.value}: the policy of its datasets' tiers "
-                         f"allows only {', '.join(sorted(m.value for m in allowed_modes(policies, project)))}")
+        raise NotAllowed("project '{slug}' cannot be {mode}: the policy of its datasets' tiers "
+                         "allows only {names}",
+                         slug=project.slug, mode=mode.value,
+                         names=", ".join(sorted(m.value for m in allowed_modes(policies, project))))
 
 
 def set_mode(session: Session, actor: str, policies: Policies, slug: str, mode: WorkMode) -> tuple[WorkMode, WorkMode]:

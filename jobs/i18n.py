@@ -107,4 +107,9 @@ REFUSALS_ZH: dict[str, str] = {
         "作业只能从您正在运行的工作区提交；请先启动工作区",
     "jobs are accepted only from your own workspace": "作业只接受来自您自己工作区的提交",
     "no job {job_id}": "没有作业 {job_id}",
+    "job {id} was decided by someone else meanwhile": "作业 {id} 已在此期间由他人做出决定",
+    "job {id} is {state}, no longer {states}": "作业 {id} 的状态为 {state}，已不再是 {states}",
+    '--run is required: the command the job runs, e.g. "python analysis/main.py"':
+        "必须给出 --run：作业要运行的命令，例如 \"python analysis/main.py\"",
+    "a reason is required: say what you checked": "必须填写理由：请说明您检查了什么",
 }

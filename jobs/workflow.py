@@ -55,7 +55,7 @@ def refusals_audited(session: Session, actor: str, step: str, project: str | Non
 def get_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound("no job {job_id}", job_id=job_id)
     return job
 
 
@@ -108,8 +108,8 @@ def _cas(session: Session, job: Job, from_states: tuple[JobState, ...], **values
     done = session.execute(update(Job).where(Job.id == job.id, Job.state.in_(from_states)).values(**values))
     if done.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(job)
-        raise InvalidTransition(f"job {job.id} is {job.state.value}, no longer "
-                                + " or ".join(s.value for s in from_states))
+        raise InvalidTransition("job {id} is {state}, no longer {states}", id=job.id, state=job.state.value,
+                                states=" or ".join(s.value for s in from_states))
     session.refresh(job)
 
 
@@ -189,7 +189,7 @@ def release(session: Session, checker: str, job_id: int, *, release_it: bool, re
     done = session.execute(update(Job).where(Job.id == job.id, Job.release == JobRelease.HELD)
                            .values(release=after, released_by=checker))
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidTransition(f"job {job.id} was decided by someone else meanwhile")
+        raise InvalidTransition("job {id} was decided by someone else meanwhile", id=job.id)
     session.refresh(job)
     audit.record(session, checker, AuditAction.JOB_RELEASE, project=job.project, target=f"job:{job.id}",
                  decision=after.value, reason=reason, files=sorted(k for k, v in job.outputs.items()

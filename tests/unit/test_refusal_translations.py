@@ -28,7 +28,7 @@ MODULES: dict[str, dict[str, str]] = {
     "egress_review/rules.py": EGRESS_ZH, "egress_review/workflow.py": EGRESS_ZH, "egress_review/limits.py": EGRESS_ZH,
     "egress_review/collect.py": EGRESS_ZH, "jobs/rules.py": JOBS_ZH, "governance/rules.py": GOVERNANCE_ZH,
     "governance/workflow.py": GOVERNANCE_ZH, "enclave/projects.py": CORE_ZH, "enclave/access.py": CORE_ZH,
-    "egress_review/service.py": EGRESS_ZH,
+    "egress_review/service.py": EGRESS_ZH, "enclave/modes.py": CORE_ZH, "jobs/workflow.py": JOBS_ZH,
 }
 # The workspace reader's sentences come from a process that imports nothing of the enclave (it runs as the
 # workspace user with -I -S): they are translated by pattern (egress_review.i18n.MESSAGES, tested below).
@@ -36,7 +36,8 @@ READER_SENTENCES = {("egress_review/collect.py", "'; '.join(head['errors'])"),
                     ("egress_review/collect.py", "payload.decode(errors='replace')"),
                     # the HTTP error made from a domain error: its Text goes with it (`service.http_error`)
                     ("egress_review/service.py", "str(exc)")}
-BUILDERS = {"EnclaveError", "NotAllowed", "NotFound", "InvalidTransition", "Unavailable", "CollectError", "Text"}
+BUILDERS = {"EnclaveError", "NotAllowed", "NotFound", "InvalidTransition", "Unavailable", "CollectError", "Text",
+            "NotYourJob"}
 
 
 def templates(path: str) -> list[tuple[int, ast.expr]]:
