@@ -24,9 +24,7 @@ import re
 from types import ModuleType
 from typing import Any
 
-from enclave_lockdown import pick_language
-from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from enclave_messages import pick_language
 
 WORKSPACE = "/workspace"
 SERVER_ROOT = "/srv/enclave"  # c.ServerApp.root_dir: the file browser's paths are relative to it
@@ -214,63 +212,78 @@ def list_jobs(jobs: ModuleType | None, lang: str) -> dict[str, Any]:
         raise Refused(_sentence(exc), status=502) from None
 
 
+def status(jobs: ModuleType | None, lang: str) -> dict[str, Any]:
+    """What the front end may show: the jobs part only in a workspace that has jobs."""
+    return {"jobs": jobs is not None, "lang": lang}
+
+
+def answer(fn: Any, *args: Any) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) of one endpoint: a refusal is its sentence and the field it is about."""
+    try:
+        return 200, fn(*args)
+    except Refused as exc:
+        return exc.status, {"error": str(exc), "field": exc.field}
+
+
 def export_client() -> ModuleType:
     import enclave_export  # the image's client, whose request_export is the notebook's (build.sh)
 
     return enclave_export
 
 
-class EnclaveHandler(APIHandler):
-    """JSON in, JSON out, authenticated, XSRF-checked on POST like every Jupyter API handler."""
+def handlers() -> list[tuple[str, Any]]:
+    """The tornado handlers (made here: the functions above are tested where jupyter_server is not installed)."""
+    from jupyter_server.base.handlers import APIHandler
+    from tornado import web
 
-    @property
-    def lang(self) -> str:
-        return language(self.get_query_argument("lang", None), self.request.headers.get("Accept-Language", ""))
+    class EnclaveHandler(APIHandler):  # type: ignore[misc]
+        """JSON in, JSON out, authenticated, XSRF-checked on POST like every Jupyter API handler."""
 
-    def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            data = None
-        return data if isinstance(data, dict) else {}
+        @property
+        def lang(self) -> str:
+            return language(self.get_query_argument("lang", None), self.request.headers.get("Accept-Language", ""))
 
-    async def answer(self, fn: Any, *args: Any) -> None:
-        """Runs the (blocking) client call off the event loop; a refusal is a sentence with its status."""
-        try:
-            result = await asyncio.to_thread(fn, *args)
-        except Refused as exc:
-            self.set_status(exc.status)
-            result = {"error": str(exc), "field": exc.field}
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(result, ensure_ascii=False, default=str))
+        def body(self) -> dict[str, Any]:
+            try:
+                data = json.loads(self.request.body or b"{}")
+            except ValueError:
+                data = None
+            return data if isinstance(data, dict) else {}
 
+        async def answer(self, fn: Any, *args: Any) -> None:
+            """Runs the (blocking) client call off the event loop; a refusal is a sentence with its status."""
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
+            status, result = await asyncio.to_thread(answer, fn, *args)
+            self.set_status(status)
+            self.finish(json.dumps(result, ensure_ascii=False, default=str))
 
-class StatusHandler(EnclaveHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(lambda: {"jobs": job_client() is not None, "lang": self.lang})
+    class StatusHandler(EnclaveHandler):
+        @web.authenticated
+        async def get(self) -> None:
+            await self.answer(status, job_client(), self.lang)
 
+    class ExportsHandler(EnclaveHandler):
+        @web.authenticated
+        async def get(self) -> None:
+            await self.answer(list_exports, export_client(), self.lang, os.environ.get("ENCLAVE_PROJECT"))
 
-class ExportsHandler(EnclaveHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(list_exports, export_client(), self.lang, os.environ.get("ENCLAVE_PROJECT"))
+        @web.authenticated
+        async def post(self) -> None:
+            body = self.body()
+            await self.answer(submit_export, export_client(), body.get("files"), body.get("justification"),
+                              self.lang)
 
-    @web.authenticated
-    async def post(self) -> None:
-        body = self.body()
-        await self.answer(submit_export, export_client(), body.get("files"), body.get("justification"), self.lang)
+    class JobsHandler(EnclaveHandler):
+        @web.authenticated
+        async def get(self) -> None:
+            await self.answer(list_jobs, job_client(), self.lang)
 
+        @web.authenticated
+        async def post(self) -> None:
+            await self.answer(submit_job, job_client(), self.body(), self.lang)
 
-class JobsHandler(EnclaveHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(list_jobs, job_client(), self.lang)
-
-    @web.authenticated
-    async def post(self) -> None:
-        await self.answer(submit_job, job_client(), self.body(), self.lang)
+    return [("status", StatusHandler), ("exports", ExportsHandler), ("jobs", JobsHandler)]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -281,7 +294,5 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from jupyter_server.utils import url_path_join
 
     base = serverapp.web_app.settings["base_url"]
-    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, "enclave", p), h) for p, h in
-                                           (("status", StatusHandler), ("exports", ExportsHandler),
-                                            ("jobs", JobsHandler))])
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, "enclave", p), h) for p, h in handlers()])
     serverapp.log.info("enclave_lab: /enclave/status, /enclave/exports and /enclave/jobs")
