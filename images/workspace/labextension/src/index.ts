@@ -118,7 +118,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = listIcon;
     panel.title.caption = w.exportsCaption;
     shell.add(panel, 'left', { rank: 700 });
-    shell.currentChanged.connect(() => panel.isVisible && void panel.refresh());
 
     app.commands.addCommand(REQUEST_EXPORT, {
       label: w.requestExport,

@@ -105,6 +105,11 @@ export class ExportsPanel extends Widget {
     this.node.setAttribute('aria-label', words(lang).exports);
   }
 
+  /** Opening the panel shows the requests as they are now (reviews happen elsewhere). */
+  protected onAfterShow(_msg: unknown): void {
+    void this.refresh();
+  }
+
   set jobs(value: boolean) {
     this._jobs = value;
   }
