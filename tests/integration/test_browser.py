@@ -502,7 +502,7 @@ def test_request_export_from_the_file_browser_and_follow_it_in_the_exports_panel
         assert panel_accessibility_problems(page, "#enclave-exports") == []
 
         # a file outside /workspace (the dataset, read-only under /data): no "Request export" item
-        page.goto(f"{enclave.url}/user/{username}/lab/tree/data/cohort")
+        page.goto(f"{enclave.url}/user/{username}/lab/tree/data/cohort?reset")  # the file browser, not the panel
         page.locator(".jp-DirListing-item", has_text="cohort.parquet").click(button="right")
         expect(page.locator(".lm-Menu-item[data-command='filebrowser:copy']")).to_be_visible()
         expect(page.locator(".lm-Menu-item[data-command='enclave:request-export']")).to_have_count(0)
