@@ -423,10 +423,11 @@ def test_a_refused_start_says_why_once_in_the_users_language(enclave: Enclave, b
 
 LAB_EXPORT = {
     "zh-CN": {"missing": "请说明这些文件是什么", "request": "导出申请", "state": "已提交", "verdict": "通过",
-              "next": "将由两名审核员检查", "open": "打开申请页面", "tab": "我在本项目中的导出申请"},
+              "next": "将由两名审核员检查", "open": "打开申请页面", "tab": "我在本项目中的导出申请",
+              "state_line": "状态：已提交"},
     "en": {"missing": "Say what the files are", "request": "Export request", "state": "submitted",
            "verdict": "passed", "next": "Two reviewers check it", "open": "Open the request page",
-           "tab": "Your export requests in this project"},
+           "tab": "Your export requests in this project", "state_line": "State: submitted"},
 }
 
 
@@ -497,15 +498,17 @@ def test_request_export_from_the_file_browser_and_follow_it_in_the_exports_panel
         expect(page.locator(".lm-TabBar-tab[data-id='enclave-exports']")).to_have_attribute("title", w["tab"])
         listed = panel.locator(f"section[data-request='{rid}']")
         expect(listed.locator(".enclave-state")).to_have_text(w["state"])
+        expect(listed).to_contain_text(w["state_line"])
         expect(listed.locator("a")).to_have_text(w["open"])
         assert panel.get_attribute("lang") == lang
         assert panel_accessibility_problems(page, "#enclave-exports") == []
+        page.screenshot(path=str(tmp_path / f"lab-exports-panel-{lang}.png"))
 
         # a file outside /workspace (the dataset, read-only under /data): no "Request export" item
         page.goto(f"{enclave.url}/user/{username}/lab/tree/data/cohort?reset")  # the file browser, not the panel
         page.locator(".jp-DirListing-item", has_text="cohort.parquet").click(button="right")
         expect(page.locator(".lm-Menu-item[data-command='filebrowser:copy']")).to_be_visible()
-        expect(page.locator(".lm-Menu-item[data-command='enclave:request-export']")).to_have_count(0)
+        expect(page.locator(".lm-Menu-item[data-command='enclave:request-export']")).to_be_hidden()
     finally:
         page.screenshot(path=str(tmp_path / f"lab-export-{lang}.png"))
         print("screenshot:", tmp_path / f"lab-export-{lang}.png")

@@ -64,12 +64,12 @@ export function requestNode(lang: Lang, r: IRequestView): HTMLElement {
     ? el('table', { class: 'enclave-table' },
       el('thead', {}, el('tr', {}, ...[w.file, w.verdict, w.findings].map(h => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, ...rows))
-    : el('p', {}, `${w.verdict}: ${r.verdict_text}`);
+    : el('p', {}, `${w.verdict}${w.sep}${r.verdict_text}`);
   return el('section', { class: 'enclave-request', 'data-request': String(r.id) },
     el('h3', {}, fill(w.request, { id: r.id })),
-    el('p', {}, `${w.state}: `, el('span', { class: 'enclave-state' }, r.state_text)),
+    el('p', {}, `${w.state}${w.sep}`, el('span', { class: 'enclave-state' }, r.state_text)),
     table,
-    el('p', {}, el('strong', {}, `${w.next}: `), r.next),
+    el('p', {}, el('strong', {}, `${w.next}${w.sep}`), r.next),
     el('p', {}, el('a', { href: r.link, target: '_blank', rel: 'noopener' }, w.open)));
 }
 

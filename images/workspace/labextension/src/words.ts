@@ -2,6 +2,7 @@
 export type Lang = 'en' | 'zh-CN';
 
 const EN = {
+  sep: ': ',
   requestExport: 'Request export',
   exports: 'Exports',
   exportsCaption: 'Your export requests in this project',
@@ -40,6 +41,7 @@ const EN = {
 type Words = typeof EN;
 
 const ZH: Words = {
+  sep: '：',
   requestExport: '申请导出',
   exports: '导出申请',
   exportsCaption: '我在本项目中的导出申请',
