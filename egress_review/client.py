@@ -43,12 +43,13 @@ def language() -> str:
 
 
 def call(method: str, path: str, body: dict[str, Any] | None = None, url: str | None = None,
-         token: str | None = None, raw: bool = False) -> Any:
+         token: str | None = None, raw: bool = False, lang: str | None = None) -> Any:
+    """One call to the service; `lang` overrides the locale's language (JupyterLab asks in the user's choice)."""
     base, tok = _config(url, token)
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method, headers={
         "Authorization": f"token {tok}", "Content-Type": "application/json", "Accept": "application/json",
-        "Accept-Language": language()})
+        "Accept-Language": lang or language()})
     try:
         with urllib.request.urlopen(req, timeout=600) as resp:
             payload = resp.read()
@@ -77,10 +78,11 @@ def workspace_path(path: str) -> str:
 
 def request_export(files: list[str], justification: str, training_data: str | None = None,
                    holdout_data: str | None = None, target: str | None = None,
-                   revises: int | None = None) -> dict[str, Any]:
+                   revises: int | None = None, lang: str | None = None) -> dict[str, Any]:
     """Submit files for review; returns the request with each file's automated verdict and findings.
 
     `revises` names a returned request: this one is its next version, and reviewers see what changed.
+    `lang` is the language of the findings' sentences (default: the locale's).
     """
     body: dict[str, Any] = {"files": [workspace_path(f) for f in files], "justification": justification}
     if revises is not None:
@@ -88,12 +90,19 @@ def request_export(files: list[str], justification: str, training_data: str | No
     if training_data:
         body.update({"training_data": workspace_path(training_data), "target": target,
                      "holdout_data": workspace_path(holdout_data) if holdout_data else None})
-    result: dict[str, Any] = call("POST", "api/requests", body)
+    result: dict[str, Any] = call("POST", "api/requests", body, lang=lang)
     return result
 
 
 def list_requests(**kw: Any) -> list[dict[str, Any]]:
+    """The user's requests in every project, newest first, each without its files (see show_request)."""
     result: list[dict[str, Any]] = call("GET", "api/requests", **kw)
+    return result
+
+
+def show_request(request_id: int, **kw: Any) -> dict[str, Any]:
+    """One request with each file's verdict and findings, said in `lang` (a keyword for call)."""
+    result: dict[str, Any] = call("GET", f"api/requests/{request_id}", **kw)
     return result
 
 
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.cmd == "list":
             result = list_requests(**kw)
         elif a.cmd == "show":
-            result = call("GET", f"api/requests/{a.id}", **kw)
+            result = show_request(a.id, **kw)
         elif a.cmd == "withdraw":
             result = call("POST", f"api/requests/{a.id}/withdraw", {}, **kw)
         else:

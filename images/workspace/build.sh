@@ -2,7 +2,9 @@
 # Builds the workspace image with no network inside the build:
 #   1. a Debian 12 base made with debootstrap on the host and loaded with `docker import`;
 #   2. a wheelhouse downloaded on the host for the image's Python (cp311, manylinux, binary only);
-#   3. `docker build --network=none` from those two.
+#   3. the JupyterLab extension (images/workspace/labextension) built on the host: `npm ci` from its lockfile,
+#      then @jupyterlab/builder against the core (jupyterlab/staging) of the wheelhouse's jupyterlab;
+#   4. `docker build --network=none` from those three.
 # Re-running is cheap: each step is skipped when its result is already there and unchanged.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -45,7 +47,34 @@ if ! cmp -s "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"; then
   cp "$here/requirements.txt" "$ctx/wheelhouse/requirements.txt"
 fi
 
-sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json; ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
+lab="$here/labextension"
+labcache="$cache/labextension"
+labsum=$( (cd "$lab" && cat package.json package-lock.json tsconfig.json install.json src/*.ts style/*.css
+           ls "$ctx/wheelhouse" | grep '^jupyterlab-[0-9]') | sha256sum | cut -c1-16)
+if [ "$(cat "$ctx/labextension/.enclave-build" 2>/dev/null)" != "$labsum" ]; then
+  if $check; then echo image; exit 0; fi
+  echo "[image] building the JupyterLab extension enclave-lab (npm ci, @jupyterlab/builder)"
+  wheel=$(ls "$ctx"/wheelhouse/jupyterlab-[0-9]*.whl | head -n 1)
+  mkdir -p "$labcache/core"
+  # the core's package.json names the shared packages and their versions: the build must agree with this Lab
+  unzip -p "$wheel" jupyterlab/staging/package.json > "$labcache/core/package.json"
+  if ! cmp -s "$lab/package-lock.json" "$labcache/package-lock.json" || [ ! -d "$labcache/node_modules" ]; then
+    cp "$lab/package.json" "$lab/package-lock.json" "$labcache/"
+    (cd "$labcache" && npm ci --no-audit --no-fund --ignore-scripts) >"$cache/labextension-npm.log" 2>&1 \
+      || { tail -n 30 "$cache/labextension-npm.log" >&2; exit 1; }
+  fi
+  rm -rf "$labcache/src" "$labcache/style" "$labcache/lib" "$labcache/build"
+  cp -r "$lab/package.json" "$lab/tsconfig.json" "$lab/src" "$lab/style" "$labcache/"
+  (cd "$labcache" && node_modules/.bin/tsc && node_modules/.bin/build-labextension --core-path core .) \
+    >"$cache/labextension-build.log" 2>&1 || { tail -n 30 "$cache/labextension-build.log" >&2; exit 1; }
+  rm -rf "$ctx/labextension"
+  cp -r "$labcache/build/enclave-lab" "$ctx/labextension"
+  cp "$lab/install.json" "$ctx/labextension/"
+  echo "$labsum" > "$ctx/labextension/.enclave-build"
+fi
+
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx/labextension/.enclave-build"
+        ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
   $check || echo "[image] $image is up to date"
   exit 0

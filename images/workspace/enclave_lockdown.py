@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from enclave_messages import pick_language
 from jupyter_server.base.handlers import JupyterHandler
 
 BLOCKED_PATHS = [r"/files/.*", r"/nbconvert/.*", r"/view/.*"]
@@ -35,17 +36,6 @@ TEXT = {
     },
 }
 MESSAGE = TEXT["en"]["body"] + " / " + TEXT["zh-CN"]["body"]  # for logs and non-browser clients
-
-
-def pick_language(accept_language: str) -> str:
-    """The first of zh-* or en-* in Accept-Language wins (the same rule as the hub's enclave.i18n)."""
-    for part in accept_language.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
 
 
 def blocked_page(lang: str, base_url: str) -> str:

@@ -46,6 +46,17 @@ def language() -> str:
     return "en"
 
 
+def pick_language(accept_language: str) -> str:
+    """The first of zh-* or en-* in Accept-Language wins (the same rule as the hub's enclave.i18n)."""
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
 def no_network(tool: str) -> int:
     """Prints why `tool` cannot work here; exit status 1 so scripts stop as they would on a failure."""
     print(NO_NETWORK[language()].format(tool=tool), file=sys.stderr)

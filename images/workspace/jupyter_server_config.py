@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
-c.ServerApp.jpserver_extensions = {"enclave_lockdown": True, "jupyter_resource_usage": True}
+c.ServerApp.jpserver_extensions = {"enclave_lockdown": True, "enclave_lab": True, "jupyter_resource_usage": True}
 c.ContentsManager.files_handler_class = "enclave_lockdown.BlockedHandler"
 c.ContentsManager.allow_hidden = False
 c.ServerApp.root_dir = "/srv/enclave"

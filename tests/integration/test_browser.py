@@ -419,3 +419,98 @@ def test_a_refused_start_says_why_once_in_the_users_language(enclave: Enclave, b
         check_page(page, lang, "refused start")
     finally:
         context.close()
+
+
+LAB_EXPORT = {
+    "zh-CN": {"missing": "请说明这些文件是什么", "request": "导出申请", "state": "已提交", "verdict": "通过",
+              "next": "将由两名审核员检查", "open": "打开申请页面", "tab": "我在本项目中的导出申请",
+              "state_line": "状态：已提交"},
+    "en": {"missing": "Say what the files are", "request": "Export request", "state": "submitted",
+           "verdict": "passed", "next": "Two reviewers check it", "open": "Open the request page",
+           "tab": "Your export requests in this project", "state_line": "State: submitted"},
+}
+
+
+def panel_accessibility_problems(page: Page, selector: str) -> list[str]:
+    """axe-core's serious and critical violations inside one element (the rest is JupyterLab's own)."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async (s) => (await axe.run(s, {resultTypes: ['violations']})).violations"
+                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))", selector)
+    return list(found)
+
+
+@pytest.mark.parametrize(("lang", "username"), [("zh-CN", "frank"), ("en", "alice")])
+def test_request_export_from_the_file_browser_and_follow_it_in_the_exports_panel(
+        enclave: Enclave, browser: Browser, lang: str, username: str, tmp_path):
+    """Right-click a file in /workspace, Request export, a justification (asked for again when empty, next to its
+    field), the result in words; the Exports panel lists the request, in the language chosen in JupyterLab,
+    with no serious axe issue. A file under /data has no such item."""
+    w = LAB_EXPORT[lang]
+    name = f"lab-export-{username}.csv"
+    context = browser.new_context(locale=lang if lang == "zh-CN" else "en-US", viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        login(page, enclave, username)
+        page.wait_for_url(SIGNED_IN)
+        page.goto(f"{enclave.url}/hub/spawn")
+        page.check(f"#project-{DEMO_PROJECT}")
+        page.click("#start-workspace")
+        page.wait_for_url(f"**/user/{username}/lab/**", timeout=120_000)
+        # the file to export, and JupyterLab's language as this user would choose it in Settings > Language
+        page.evaluate("""async ([u, name, locale]) => {
+            const x = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+            const headers = {'Content-Type': 'application/json', 'X-XSRFToken': x ? x.slice(6) : ''};
+            await fetch(u + '/api/contents/workspace/' + name, {method: 'PUT', headers, body: JSON.stringify(
+              {type: 'file', format: 'text', content: 'region,n\\neast,120\\nwest,130\\n'})});
+            await fetch(u + '/lab/api/settings/@jupyterlab/translation-extension:plugin', {method: 'PUT', headers,
+              body: JSON.stringify({raw: JSON.stringify({locale})})}); }""",
+                      [f"/user/{username}", name, "zh_CN" if lang == "zh-CN" else "en"])
+        page.goto(f"{enclave.url}/user/{username}/lab/tree/workspace?reset")
+        item = page.locator(".jp-DirListing-item", has_text=name)
+        item.click(button="right")
+        page.locator(".lm-Menu-item[data-command='enclave:request-export']").click()
+
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog.locator(".enclave-form code")).to_have_text(f"workspace/{name}")
+        dialog.locator(".jp-mod-accept").click()  # no justification: asked again, the problem next to the field
+        error = page.locator("#enclave-field-justification-error")
+        expect(error).to_contain_text(w["missing"])
+        field = page.locator("#enclave-field-justification")
+        assert field.get_attribute("aria-describedby") == error.get_attribute("id")
+        assert panel_accessibility_problems(page, ".jp-Dialog") == []
+        field.fill("Counts by region, all above 10." if lang == "en" else "各地区计数，均大于 10。")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+
+        result = page.locator(".jp-Dialog .enclave-result .enclave-request")
+        expect(result.locator("h3")).to_contain_text(w["request"], timeout=120_000)
+        rid = result.get_attribute("data-request")
+        expect(result.locator(".enclave-state")).to_have_text(w["state"])
+        expect(result.locator("tbody tr").first).to_contain_text(w["verdict"])
+        expect(result).to_contain_text(w["next"])
+        expect(result.locator("a")).to_have_attribute("href", f"/services/egress-review/requests/{rid}")
+        assert panel_accessibility_problems(page, ".jp-Dialog") == []
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+
+        page.locator(".lm-TabBar-tab[data-id='enclave-exports']").click()
+        panel = page.locator("#enclave-exports")
+        expect(page.locator(".lm-TabBar-tab[data-id='enclave-exports']")).to_have_attribute("title", w["tab"])
+        listed = panel.locator(f"section[data-request='{rid}']")
+        expect(listed.locator(".enclave-state")).to_have_text(w["state"])
+        expect(listed).to_contain_text(w["state_line"])
+        expect(listed.locator("a")).to_have_text(w["open"])
+        assert panel.get_attribute("lang") == lang
+        assert panel_accessibility_problems(page, "#enclave-exports") == []
+        page.screenshot(path=str(tmp_path / f"lab-exports-panel-{lang}.png"))
+
+        # a file outside /workspace (the dataset, read-only under /data): no "Request export" item
+        page.goto(f"{enclave.url}/user/{username}/lab/tree/data/cohort?reset")  # the file browser, not the panel
+        page.locator(".jp-DirListing-item", has_text="cohort.parquet").click(button="right")
+        expect(page.locator(".lm-Menu-item[data-command='filebrowser:copy']")).to_be_visible()
+        expect(page.locator(".lm-Menu-item[data-command='enclave:request-export']")).to_be_hidden()
+    finally:
+        page.screenshot(path=str(tmp_path / f"lab-export-{lang}.png"))
+        print("screenshot:", tmp_path / f"lab-export-{lang}.png")
+        context.close()
+        enclave.login(username).stop()
