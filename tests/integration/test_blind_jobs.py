@@ -430,5 +430,20 @@ def test_a_researcher_submits_from_her_workspace_and_the_checked_output_comes_ba
             assert nb["repr"].startswith(f"Job {nb['id']}\n") and "queued" in nb["repr"]
             assert 'class="enclave-job-summary"' in nb["html"] and set(nb["jobs"]) >= {job_id, nb["id"]}
             assert _until_back(ws, nb["id"], enclave.settings.log_dir)["release"] == "delivered"  # nothing left running
+
+            # JupyterLab's "Submit job" button: the page calls its own server's /enclave/jobs (XSRF as Lab does)
+            assert rose.open_lab().status_code == 200
+            lab = f"{enclave.url}/user/rose/enclave"
+            xsrf = {"X-XSRFToken": rose.http.cookies.get("_xsrf", path="/user/rose/") or ""}
+            assert rose.http.get(f"{lab}/status", timeout=30).json()["jobs"] is True
+            r = rose.http.post(f"{lab}/jobs?lang=zh-CN", json={"run": "python analysis/main.py"}, headers=xsrf,
+                               timeout=60)
+            assert r.status_code == 200, r.text
+            button = r.json()["job"]["id"]
+            assert button in [j["id"] for j in rose.http.get(f"{lab}/jobs", timeout=30).json()["jobs"]]
+            r = rose.http.post(f"{lab}/jobs?lang=zh-CN", json={"run": "true", "outputs": "jobs"}, headers=xsrf,
+                               timeout=60)
+            assert r.status_code >= 400 and "Traceback" not in r.text and r.json()["error"], r.text
+            assert _until_back(ws, button, enclave.settings.log_dir)["release"] == "delivered"
         finally:
             rose.stop()
