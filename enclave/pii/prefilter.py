@@ -112,7 +112,8 @@ _ANCHORS = {
     "cn-licence-plate": rf"[{PROVINCE_ABBR}][A-HJ-NP-Z]",
     "address-cn": "[省市]|自治[区區]", "address-cn-district": "[区區县縣]",
     "address-hk-mo": "香港|九龍|九龙|新界|港島|港岛|澳門|澳门|氹仔|路環|路环",
-    "address-en": r" (?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd)(?-u:\b)",
+    # the capitalised word before the street type (its last name word): "seen at St Thomas'" is not read
+    "address-en": r"[A-Z][a-z]+ (?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd)(?-u:\b)",
     "address-en-lowercase": r" (?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close|crescent)"
                             r"(?-u:\b)\.?,",
 }
