@@ -28,9 +28,12 @@ from typing import Any
 
 import polars as pl
 
+from enclave.pii import lexicons
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import simplified
 from enclave.pii.recognizers import Match
+
+log = logging.getLogger(__name__)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -107,14 +110,21 @@ def _dictionary() -> pl.DataFrame:
                        quote_char=None, schema={"word": pl.Utf8, "freq": pl.Int64, "tag": pl.Utf8})
 
 
-@lru_cache(maxsize=1)
-def _word_table() -> tuple[pl.DataFrame, int, int]:
+def _derive_word_table() -> tuple[pl.DataFrame, int, int]:
     """jieba's words with their frequencies (sorted, the last entry of a word wins, as in jieba), the total
     frequency and the longest word: what jieba builds its prefix dictionary from."""
     table = _dictionary().select("word", "freq")
     words = table.sort("word", maintain_order=True).filter(  # the last of equal words
         pl.col("word").ne(pl.col("word").shift(-1)).fill_null(True))
     return words, int(table["freq"].sum()), int(words["word"].str.len_chars().max() or 1)
+
+
+@lru_cache(maxsize=1)
+def _word_table() -> tuple[pl.DataFrame, int, int]:
+    """`_derive_word_table`, from the lexicon cache."""
+    totals = dict(_lexicons()["totals"].iter_rows())
+    words = _lexicons()["words"].select(word="value", freq="number")
+    return words, int(totals["total"]), int(totals["longest"])
 
 
 @lru_cache(maxsize=1)
@@ -158,6 +168,11 @@ def prepare_runs(runs: Iterable[str]) -> None:
 
 @lru_cache(maxsize=1)
 def _name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """`_derive_name_lexicon`, from the lexicon cache."""
+    return _lexicon_set("given"), _lexicon_set("known")
+
+
+def _derive_name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     """From jieba's dictionary: characters of given names (after a surname in words tagged `nr`), and the
     surname-led three-character words tagged `nr` (mostly people; its two-character `nr` words are too
     often ordinary words such as 阳光, 卫星, 康复 to trust without a context word).
@@ -295,6 +310,11 @@ def chinese_names(text: str) -> list[Match]:
 
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
+    """`_derive_pinyin_syllables`, from the lexicon cache."""
+    return _lexicon_set("pinyin_syllables")
+
+
+def _derive_pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable, from pypinyin's character table."""
     readings = {r for value in _pinyin_table().values() for r in value.split(",")}  # a few thousand distinct ones
     out = {_toneless(r) for r in readings}
@@ -303,6 +323,11 @@ def pinyin_syllables() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def pinyin_surnames() -> frozenset[str]:
+    """`_derive_pinyin_surnames`, from the lexicon cache."""
+    return _lexicon_set("pinyin_surnames")
+
+
+def _derive_pinyin_surnames() -> frozenset[str]:
     """Surnames written in pinyin (all readings of each lexicon surname; compounds as one word).
 
     The readings are pypinyin's, as `pypinyin.pinyin(surname, Style.NORMAL, heteronym=True)` gives
@@ -408,6 +433,11 @@ def pinyin_names(text: str) -> list[Match]:
 
 @lru_cache(maxsize=1)
 def english_first_names() -> frozenset[str]:
+    """`_derive_english_first_names`, from the lexicon cache."""
+    return _lexicon_set("english_first_names")
+
+
+def _derive_english_first_names() -> frozenset[str]:
     """First names used in Great Britain, Ireland or the U.S.A., from gender-guesser's nam_dict.txt."""
     text = resources.files("gender_guesser").joinpath("data/nam_dict.txt").read_text(encoding="utf-8")
     out = set()
@@ -523,3 +553,56 @@ def person_names(text: str, *, chinese: bool = True, latin: bool = True) -> list
         taken = [(m.start, m.end) for m in found]
         found += [m for m in latin_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
     return sorted(found, key=lambda m: m.start)
+
+
+# ---- the lexicon cache ----
+
+def _package_file(package: str, *path: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return Path(next(iter(spec.submodule_search_locations)), *path)
+
+
+def _lexicon_sources() -> list[Path]:
+    """The packaged files the lexicons are derived from."""
+    return [_package_file("jieba", "dict.txt"), _package_file("pypinyin", "pinyin_dict.py"),
+            _package_file("pypinyin", "phrases_dict.json"), _package_file("gender_guesser", "data", "nam_dict.txt")]
+
+
+def _values(values: Iterable[str]) -> pl.DataFrame:
+    return pl.DataFrame({"value": sorted(values), "number": None}, schema={"value": pl.Utf8, "number": pl.Int64})
+
+
+def _derive_lexicons() -> lexicons.Tables:
+    words, total, longest = _derive_word_table()
+    given, known = _derive_name_lexicon()
+    return {"words": words.select(value="word", number="freq"),
+            "totals": pl.DataFrame({"value": ["total", "longest"], "number": [total, longest]}),
+            "given": _values(given), "known": _values(known), "pinyin_syllables": _values(_derive_pinyin_syllables()),
+            "pinyin_surnames": _values(_derive_pinyin_surnames()),
+            "english_first_names": _values(_derive_english_first_names())}
+
+
+def _cache_dir() -> Path | None:
+    try:
+        from enclave.settings import get_settings
+
+        return get_settings().lexicon_cache
+    except Exception:  # settings that cannot be read: the lexicons are derived in memory
+        log.info("no lexicon cache: settings unreadable", exc_info=True)
+        return None
+
+
+@lru_cache(maxsize=1)
+def _lexicons() -> lexicons.Tables:
+    """Every derived lexicon, read from the cache file (built first when there is none for these sources)."""
+    return lexicons.load_or_build(_cache_dir(), _lexicon_sources(), [Path(__file__)], _derive_lexicons)
+
+
+def _lexicon_set(kind: str) -> frozenset[str]:
+    return frozenset(_lexicons()[kind]["value"].to_list())
+
+
+if __name__ == "__main__":  # scripts/setup.sh: the cache file built at install time
+    _lexicons()
