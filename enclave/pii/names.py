@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import polars as pl
 
@@ -127,22 +127,81 @@ def _word_table() -> tuple[pl.DataFrame, int, int]:
     return words, int(totals["total"]), int(totals["longest"])
 
 
-@lru_cache(maxsize=1)
-def _jieba() -> Any:
-    """jieba's segmenter with a prefix dictionary holding only what the texts read so far need.
+# jieba's own patterns (jieba/__init__.py): the blocks it segments, the whitespace it splits the rest at, and
+# the single letters and digits its no-HMM cut joins into one token
+_JIEBA_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
+_JIEBA_SKIP = re.compile(r"(\r\n|\s)")
+_JIEBA_ENG = re.compile("[a-zA-Z0-9]")
 
-    jieba's own start-up builds (or unmarshals) a dictionary of every word and word prefix, about a
-    second and a half; its segmentation of a run looks up only the run's own substrings, so those are
-    looked up in the word table (by polars) before a run is segmented (`prepare_runs`), with the same
-    values jieba would give them: a word's frequency, 0 for a prefix of a word, absent otherwise.
+
+class _Segmenter:
+    """jieba's `Tokenizer.cut(sentence, HMM=False)`, line for line, over a prefix dictionary (`FREQ`) that holds
+    only what the texts read so far need.
+
+    Importing jieba loads its HMM model (finalseg's emission tables, a tenth of a second) that a cut
+    without HMM never reads; jieba's own start-up builds (or unmarshals) a dictionary of every word
+    and word prefix, about a second and a half. Its segmentation of a run looks up only the run's own
+    substrings, so those are looked up in the word table (by polars) before a run is segmented
+    (`prepare_runs`), with the same values jieba would give them: a word's frequency, 0 for a prefix of
+    a word, absent otherwise. A test holds the cut to jieba's own.
     """
-    import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.total = _word_table()[1]
-    tokenizer.initialized = True
-    return tokenizer
+    def __init__(self, total: int) -> None:
+        self.FREQ: dict[str, int] = {}  # noqa: N815 (jieba's name)
+        self.total = total
+
+    def _dag(self, sentence: str) -> dict[int, list[int]]:
+        dag, n, freq = {}, len(sentence), self.FREQ
+        for k in range(n):
+            ends, i, frag = [], k, sentence[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = sentence[k:i + 1]
+            dag[k] = ends or [k]
+        return dag
+
+    def _cut_block(self, sentence: str) -> Iterator[str]:
+        dag, n, freq = self._dag(sentence), len(sentence), self.FREQ
+        route: dict[int, tuple[float, int]] = {n: (0, 0)}
+        logtotal = math.log(self.total)
+        for idx in range(n - 1, -1, -1):
+            route[idx] = max((math.log(freq.get(sentence[idx:x + 1]) or 1) - logtotal + route[x + 1][0], x)
+                             for x in dag[idx])
+        x, buf = 0, ""
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if _JIEBA_ENG.match(word) and len(word) == 1:
+                buf += word
+            else:
+                if buf:
+                    yield buf
+                    buf = ""
+                yield word
+            x = y
+        if buf:
+            yield buf
+
+    def cut(self, sentence: str) -> Iterator[str]:
+        for blk in _JIEBA_HAN.split(sentence):
+            if not blk:
+                continue
+            if _JIEBA_HAN.match(blk):
+                yield from self._cut_block(blk)
+                continue
+            for x in _JIEBA_SKIP.split(blk):
+                if _JIEBA_SKIP.match(x):
+                    yield x
+                else:
+                    yield from x
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> _Segmenter:
+    """The segmenter, with jieba's total frequency."""
+    return _Segmenter(_word_table()[1])
 
 
 _PREPARED: set[str] = set()
@@ -207,7 +266,7 @@ def _tokens(run: str) -> list[tuple[int, int, str]]:
     """jieba's dictionary segmentation (no HMM guesses): (start, end, word)."""
     prepare_runs((run,))
     out, pos = [], 0
-    for w in _jieba().cut(run, HMM=False):
+    for w in _jieba().cut(run):
         out.append((pos, pos + len(w), w))
         pos += len(w)
     return out

@@ -130,6 +130,7 @@ def test_segmentation_with_the_looked_up_prefix_dictionary_is_jiebas_own():
 
     runs = [r for text, _ in corpus("zh", 120) for r in names.CJK.findall(text) if len(r) >= 2]
     runs += [r for text in NEGATIVES + DISGUISED for r in names.CJK.findall(text) if len(r) >= 2]
+    runs += ["\u9fd6\u9fe0张伟", "张\u9ff0伟说", "\u9fffx"]  # beyond jieba's block pattern (U+9FD6-U+9FFF)
     jieba.initialize()
     for run in runs:
         pos, want = 0, []
