@@ -22,7 +22,7 @@ from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import _ESCAPES, decoded_texts, expand_scientific
-from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, DIGIT_ID_MIN, candidates, loosened, recognizers_of
+from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, DIGIT_ID_MIN, candidates, loosened, recognizers_of, replaced
 from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
 from policies.schema import EgressPolicy
 
@@ -78,7 +78,7 @@ def _all_texts(segments: list[Segment]) -> list[Segment]:
     """`_texts_of` every segment, in order; decoded only where polars finds a pattern a decoder reads."""
     if not segments:
         return []
-    column = pl.Series([s.text for s in segments], dtype=pl.Utf8).str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    column = replaced(pl.Series([s.text for s in segments], dtype=pl.Utf8), _PYTHON_ONLY_SPACE, " ")
     maybe = column.str.contains(BLOB_GATE).to_list()
     return [t for seg, blob in zip(segments, maybe, strict=True) for t in (_texts_of(seg) if blob else (seg,))]
 

@@ -64,6 +64,12 @@ _PYTHON_ONLY_SPACE = r"[\x1c-\x1f]"  # Python's \s matches these, Rust's does no
 _DOTTED_I = "[İı]"  # Python's case-insensitive i matches them, Rust's does not: made i first
 
 
+def replaced(text: pl.Series, pattern: str, value: str) -> pl.Series:
+    """`text.str.replace_all(pattern, value)`, the column itself where no cell matches: a replacement writes a
+    new column of every cell, a test that finds nothing only reads it (most columns hold none of these)."""
+    return text.str.replace_all(pattern, value) if text.str.contains(pattern).any() else text
+
+
 def loosened(rx: re.Pattern[str]) -> str:
     """`rx` for polars: look-arounds removed, word boundaries ASCII, so it matches wherever `rx` does."""
     src = _LOOKAROUND.sub("", rx.pattern).replace(r"\b", r"(?-u:\b)")
@@ -160,12 +166,12 @@ LABEL_FILTER = loosened(names.EN_LABEL)
 
 def folded(text: pl.Series) -> pl.Series:
     """The column as `normalize.fold` reads each cell (character codes aside: those cells are always read)."""
-    text = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    text = replaced(text, _PYTHON_ONLY_SPACE, " ")
     other = r"[^\x00-\x7f\u4e00-\u9fff]"
     others = text.filter(text.str.contains(other)).str.extract_all(other).explode().drop_nulls().unique().to_list()
     changed = {c: f for c in others if (f := _fold_char(c)) != c}
     text = text.str.replace_many(list(changed), list(changed.values())) if changed else text
-    return text.str.replace_all(_DOTTED_I, "i")
+    return replaced(text, _DOTTED_I, "i")
 
 
 def recognizer_bits(folded_text: pl.Series, raw: pl.Series) -> pl.Series:
@@ -281,13 +287,13 @@ def candidates(text: pl.Series, presidio: pl.Series | None = None,
     whose identifier filters run one by one (`identifier_bits`).
     """
     text = text.fill_null("")
-    raw = text.str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    raw = replaced(text, _PYTHON_ONLY_SPACE, " ")
     folded_text = folded(text)
     dense = digit_dense if isinstance(digit_dense, pl.Series) else pl.repeat(digit_dense, len(text), eager=True)
     all_bits = identifier_bits(folded_text, text, dense.fill_null(True))
     ids = all_bits != 0
     chinese = rows_with(raw, CJK_RUN, _chinese_names_in, prepare=names.prepare_runs)
-    latin = rows_with(raw, CAPITAL_CHAIN, _latin_names_in) | raw.str.replace_all(_DOTTED_I, "i").str.contains(
+    latin = rows_with(raw, CAPITAL_CHAIN, _latin_names_in) | replaced(raw, _DOTTED_I, "i").str.contains(
         LABEL_FILTER)
     flags = (ids.cast(pl.Int64) * Part.IDS.value + chinese.cast(pl.Int64) * Part.CHINESE_NAMES.value
              + latin.cast(pl.Int64) * Part.LATIN_NAMES.value)
