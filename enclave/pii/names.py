@@ -432,12 +432,14 @@ def _compound_phrases() -> dict[str, list[list[str]]]:
     return {m.group(1): json.loads(m.group(2)) for m in entry.finditer(text) if m.group(1) in COMPOUND_SURNAMES}
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _toneless(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word.lower().replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v")
                                        .replace("ǚ", "v").replace("ǜ", "v"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _syllable_count(word: str) -> int:
     """How many pinyin syllables `word` splits into (0 if it does not), preferring fewer."""
     syl = pinyin_syllables()
@@ -464,6 +466,7 @@ INSTITUTION = re.compile(r"^\s+(?:Hospital|Clinic|University|College|School|Inst
                          r"Station|Bridge|Temple|Group|Company|Co|Ltd|Pharmaceutical|Syndrome|Disease)\b")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _pinyin_name(first: str, second: str) -> bool:
     a, b = _toneless(first), _toneless(second)
     if (a, b) in NOT_PINYIN_NAME or (a in ENGLISH_PINYIN and b in ENGLISH_PINYIN and first.istitle()
@@ -559,13 +562,20 @@ EN_INSTITUTION_AFTER = re.compile(r"(?:'s)?\s+(?:[A-Z][a-z]+\s+)?(?:Hospitals?|I
                                   r"Unit|Hospice|Library|Laboratory|Medical|Children's|Women's|Cancer|Eye|Dental)\b")
 
 
+@lru_cache(maxsize=1 << 16)  # notes repeat their capitalised pairs ("Presented with", "St Thomas")
+def _first_and_surname(first: str, last: str) -> bool:
+    """A known first name and a word that may be a surname, whatever stands around them."""
+    if first not in english_first_names() or first.lower() in _stop_words():
+        return False
+    return not (last.title() in NOT_SURNAME or last.lower() in _stop_words()
+                or last.startswith(("De ", "Van ", "Von ")))
+
+
 def _english_full_name(text: str, m: re.Match[str]) -> bool:
     first, last = m.group("first").title(), m.group("last")
     if m.group("title"):
         return True
-    if first not in english_first_names() or first.lower() in _stop_words():
-        return False
-    if last.title() in NOT_SURNAME or last.lower() in _stop_words() or last.startswith(("De ", "Van ", "Von ")):
+    if not _first_and_surname(first, last):
         return False
     if first in MONTHS and DATE_WORD.search(text[max(0, m.start() - 8):m.start()]):
         return False
