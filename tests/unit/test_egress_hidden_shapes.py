@@ -236,3 +236,23 @@ def test_personal_data_spread_over_the_attributes_of_one_element_is_found(body: 
 ])
 def test_a_chart_whose_pieces_read_together_hold_no_personal_data_passes(body: str):
     assert scan("fig.svg", SVG.format(body)).verdict == "pass"
+
+
+@pytest.mark.parametrize("obj", [
+    {"n_patients": {"A": "07", "B": "12", "C": "25"}},  # JSON has no leading zero: a two-digit count is text
+    {"cases": ["07", "12", "25"]},
+    {"n_deaths": "03"},
+    {"n_patients": {"A": "０７", "B": "１２"}},  # full-width digits
+    [["London", "04"], ["Leeds", "31"]],
+])
+def test_counts_written_as_text_in_json_are_counts(obj: object):
+    assert THRESHOLD in {f.rule for f in scan("summary.json", json.dumps(obj, ensure_ascii=False)).findings}
+
+
+@pytest.mark.parametrize("obj", [
+    {"n_patients": {"A": "70", "B": "12", "C": "25"}},
+    {"version": "3", "id": "07", "release": "2024.1"},
+    {"model": {"n_estimators": "100", "max_depth": "08"}},
+])
+def test_text_numbers_in_json_that_are_not_small_counts_pass(obj: object):
+    assert scan("summary.json", json.dumps(obj)).verdict == "pass"
