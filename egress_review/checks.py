@@ -22,7 +22,7 @@ from enclave.pii.engine import CHUNK, Part, analyze, quick
 from enclave.pii.entities import BLOCKING as ENTITY_BLOCKING
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import _ESCAPES, decoded_texts, expand_scientific
-from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, DIGIT_ID_MIN, candidates, loosened, recognizers_of
+from enclave.pii.prefilter import _PYTHON_ONLY_SPACE, DIGIT_ID_MIN, candidates, loosened, recognizers_of, replaced
 from enclave.pii.recognizers import RECOGNIZERS, Match, Recognizer
 from policies.schema import EgressPolicy
 
@@ -78,7 +78,7 @@ def _all_texts(segments: list[Segment]) -> list[Segment]:
     """`_texts_of` every segment, in order; decoded only where polars finds a pattern a decoder reads."""
     if not segments:
         return []
-    column = pl.Series([s.text for s in segments], dtype=pl.Utf8).str.replace_all(_PYTHON_ONLY_SPACE, " ")
+    column = replaced(pl.Series([s.text for s in segments], dtype=pl.Utf8), _PYTHON_ONLY_SPACE, " ")
     maybe = column.str.contains(BLOB_GATE).to_list()
     return [t for seg, blob in zip(segments, maybe, strict=True) for t in (_texts_of(seg) if blob else (seg,))]
 
@@ -153,11 +153,10 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
             continue
         if s.dtype not in (pl.Utf8,) and not s.dtype.is_integer():
             continue
-        # each distinct value once; an integer holds an identifier only with DIGIT_ID_MIN digits or more
+        # an integer holds an identifier only with DIGIT_ID_MIN digits or more
         shortest = DIGIT_ID_MIN if s.dtype.is_integer() else 1
         cells.append(pl.DataFrame({"row": pl.int_range(0, df.height, eager=True), "value": s.cast(pl.Utf8)}).filter(
-            pl.col("value").str.len_chars() >= shortest).group_by("value").agg(pl.col("row")).with_columns(
-            column=pl.lit(index, dtype=pl.Int64)))
+            pl.col("value").str.len_chars() >= shortest).with_columns(column=pl.lit(index, dtype=pl.Int64)))
     out += _cell_findings(pl.concat(cells), df.columns) if cells else []
     for (left, right), row, m in split_identifiers(df):
         out.append(_finding(m, {"row": row + 1, "column": left, "joined_with": right}))
@@ -170,13 +169,16 @@ def pii_in_table(df: pl.DataFrame) -> list[Finding]:
 
 
 def _cell_findings(cells: pl.DataFrame, columns: list[str]) -> list[Finding]:
-    """The findings in a table's cells (`value`, its `row`s, `column` index): the pre-filters run once over the
-    distinct values of every column together (one pass, not one per column), each picked value is read once."""
+    """The findings in a table's cells (`row`, `value`, `column` index): the pre-filters run once over the
+    distinct values of every column together (one pass, not one per column), each picked value is read once,
+    and only the cells holding a value with findings are looked up again (the caller orders the findings by
+    row and column: cells are not grouped by value first)."""
     text = cells["value"].unique()
     free = text.str.contains(NAME_HINT) & (text.str.len_chars() > FREE_TEXT) & text.str.contains(" ", literal=True)
     cand = candidates(text, presidio=free, digit_dense=text.str.len_chars() <= FREE_TEXT)  # identifiers, codes
     found: dict[str, list[Match]] = {}
-    for value, parts, bits, is_free in cand.select("value", "parts", "bits", free=free.gather(cand["row"])).iter_rows():
+    picked = cand.select("value", "parts", "bits", free=free.gather(cand["row"]))
+    for value, parts, bits, is_free in zip(*(picked[c].to_list() for c in picked.columns), strict=True):
         needed, recognizers = Part(parts), recognizers_of(bits)
         if len(value) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
             needed, recognizers = Part.ALL, RECOGNIZERS
@@ -187,10 +189,10 @@ def _cell_findings(cells: pl.DataFrame, columns: list[str]) -> list[Finding]:
         return []
     out: list[Finding] = []
     hits = cells.filter(pl.col("value").is_in(pl.Series(list(found), dtype=pl.Utf8).implode()))
-    for value, rows, index in hits.sort("column").iter_rows():
-        col = columns[index]
-        for m in found[value]:
-            out.extend(_finding(m, {"row": row + 1, "column": col}) for row in rows)
+    for row, value, index in zip(hits["row"].to_list(), hits["value"].to_list(), hits["column"].to_list(),
+                                 strict=True):
+        where = {"row": row + 1, "column": columns[index]}
+        out.extend(_finding(m, dict(where)) for m in found[value])
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from egress_review.filetypes import decode_text
+from egress_review.filetypes import decode_text, plain_utf8
 
 
 @dataclass
@@ -31,6 +31,17 @@ class Segment:
 
 
 PLAIN_ATTRIBUTE = re.compile(r"[a-z:_-]+")
+# Attributes that say how an element looks or where it links (colours, fonts, geometry): their words are not
+# read together with the element's other attributes; every attribute is still read on its own.
+PRESENTATION = frozenset(re.findall(r"[\w:-]+", """fill stroke color stop-color flood-color lighting-color
+    font-family font-weight font-style font-variant font-stretch font-size text-anchor dominant-baseline
+    alignment-baseline text-decoration writing-mode direction visibility display overflow cursor style class
+    transform d points viewbox preserveaspectratio xmlns xmlns:xlink xmlns:svg version href xlink:href src rel
+    target type clip-path mask filter marker-start marker-mid marker-end stroke-linecap stroke-linejoin
+    fill-rule clip-rule shape-rendering text-rendering image-rendering color-interpolation vector-effect
+    pointer-events lang xml:lang xml:space role"""))
+WORDED = re.compile(r"[^\W\d_]")  # a letter or a character of any script
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 # An identifier written one character at a time: one digit per line, per cell of a row or a column, per JSON
 # list item, per SVG element's attribute or text. Such runs are also read joined, as one text.
 ONE_DIGIT = re.compile(r"^\s*[|,;\"'`]*\s*([0-9Xx])\s*[|,;\"'`]*\s*$")
@@ -66,6 +77,14 @@ BLOCK_TAGS = frozenset(re.findall(r"\w+", """address article aside blockquote bo
     svg g text title desc metadata foreignobject"""))
 
 
+def _joined_words(values: list[str]) -> str:
+    """Attribute values as one text: a space between them, none between two Chinese characters (张 | 伟)."""
+    out = values[0]
+    for v in values[1:]:
+        out += ("" if CJK_CHAR.match(out[-1]) and CJK_CHAR.match(v[0]) else " ") + v
+    return out
+
+
 class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -74,23 +93,29 @@ class _HTMLText(HTMLParser):
         self.block_line = 1
         self.sequences: dict[str, list[tuple[str, int]]] = {}  # per attribute name (and "#text"): values in order
 
-    def _flush(self) -> None:
-        """The current block's text, joined, when it came in more than one piece."""
-        if len(self.block) > 1:
-            self.parts.append(("".join(self.block), self.block_line))
-        self.block = []
-
     def _sequence(self, key: str, value: str) -> None:
         if len(self.sequences) < 256:
             self.sequences.setdefault(key, []).append((value, self.getpos()[0]))
 
+    def _flush(self) -> None:
+        """The current block's text, joined, when it came in more than one piece (white space between pieces
+        is shown as a space: `<tspan>Zhang</tspan> <tspan>Wei</tspan>` reads "Zhang Wei")."""
+        while self.block and self.block[-1] == " ":  # the space after the last piece (no text data is one space)
+            self.block.pop()
+        if sum(1 for piece in self.block if piece != " ") > 1:
+            self.parts.append(("".join(self.block), self.block_line))
+        self.block = []
+
     def handle_data(self, data: str) -> None:
-        if data.strip():
-            self._sequence("#text", data)
-            self.parts.append((data, self.getpos()[0]))
-            if not self.block:
-                self.block_line = self.getpos()[0]
-            self.block.append(data)
+        if not data.strip():
+            if self.block:
+                self.block.append(" ")
+            return
+        self._sequence("#text", data)
+        self.parts.append((data, self.getpos()[0]))
+        if not self.block:
+            self.block_line = self.getpos()[0]
+        self.block.append(data)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in BLOCK_TAGS:
@@ -114,6 +139,10 @@ class _HTMLText(HTMLParser):
                     self.parts.append((joined, self.getpos()[0]))
             if not PLAIN_ATTRIBUTE.fullmatch(name):  # a made-up attribute name is text the document keeps
                 self.parts.append((name, self.getpos()[0]))
+        # text spread over several attributes of one element (data-first="Zhang" data-last="Wei"): read joined
+        worded = [v for name, v in attrs if v and name.lower() not in PRESENTATION and WORDED.search(v)]
+        if len(worded) > 1:
+            self.parts.append((_joined_words(worded), self.getpos()[0]))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -314,9 +343,10 @@ def read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
 def _read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
     try:
         if ftype in ("csv", "tsv"):
-            text = decode_text(data) or ""
-            # the text as UTF-8 bytes: polars reads bytes at several times the speed of a StringIO
-            return pl.read_csv(text.encode(), separator="\t" if ftype == "tsv" else ",", infer_schema_length=10_000)
+            # the text as UTF-8 bytes (polars reads bytes at several times the speed of a StringIO): the file's
+            # own bytes when they are plain UTF-8, which is what the text encodes into
+            raw = data if plain_utf8(data) else (decode_text(data) or "").encode()
+            return pl.read_csv(raw, separator="\t" if ftype == "tsv" else ",", infer_schema_length=10_000)
         if ftype == "parquet":
             return pl.read_parquet(io.BytesIO(data))
         if ftype == "xlsx":

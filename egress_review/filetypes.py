@@ -42,34 +42,47 @@ def _plausible(text: str, enc: str) -> float:
     return sum(map(common, chars)) / len(chars)
 
 
-@lru_cache(maxsize=2)
 def decode_text(data: bytes) -> str | None:
     """Text in UTF-8, UTF-16/32 with a byte-order mark, GB18030 or Big5; anything else is not text (None).
 
     Detection, the rebuild and the readers each ask for the text of the same file (and of its rebuilt
     form): the last two readings are kept, so a file is decoded once (a str is immutable).
     """
+    return _decoded(data)[0]
+
+
+def plain_utf8(data: bytes) -> bool:
+    """Whether `decode_text` read `data` as UTF-8 with no byte-order mark: then its text encodes back into
+    exactly these bytes (a strict UTF-8 decoding round-trips), and readers can take the bytes as they are
+    instead of encoding the text again."""
+    return _decoded(data)[1] == "utf-8"
+
+
+@lru_cache(maxsize=2)
+def _decoded(data: bytes) -> tuple[str | None, str | None]:
+    """`decode_text`'s text and the encoding it was read in."""
     for bom, enc in BOMS:
         if data.startswith(bom):
             try:
                 text = data.decode(enc)
             except UnicodeDecodeError:
-                return None
-            return text.lstrip("\ufeff") if "\x00" not in text else None
-    readings: list[tuple[float, str]] = []
+                return None, None
+            return (text.lstrip("\ufeff"), enc) if "\x00" not in text else (None, None)
+    readings: list[tuple[float, str, str]] = []
     for enc, common in (("utf-8", ""), ("gb18030", "gb2312"), ("big5", "big5")):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
         if "\x00" in text:
-            return None
+            return None, None
         if not common:
-            return text
-        readings.append((_plausible(text, common), text))
+            return text, enc
+        readings.append((_plausible(text, common), text, enc))
     if not readings:
-        return None
-    return max(readings, key=lambda r: r[0])[1]  # max keeps the first (GB18030) on a tie
+        return None, None
+    best = max(readings, key=lambda r: r[0])  # max keeps the first (GB18030) on a tie
+    return best[1], best[2]
 
 
 def _delimited(text: str, sep: str) -> bool:

@@ -15,7 +15,10 @@ class Verdict(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"pass": 0, "review": 1, "block": 2}[self.value]
+        return _RANK[self.value]
+
+
+_RANK = {"pass": 0, "review": 1, "block": 2}  # built once: a file's verdict ranks every one of its findings
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Finding:
 def _copied(value: Any) -> Any:
     """Containers copied (as asdict copies them), everything else as it is (the locations hold plain values)."""
     if isinstance(value, dict):
+        if not any(isinstance(v, dict | list | tuple) for v in value.values()):
+            return dict(value)  # a flat location (row, column): one copy, not one call per value
         return {k: _copied(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_copied(v) for v in value)

@@ -106,6 +106,17 @@ def identifying_columns(df: pl.DataFrame) -> list[Finding]:
     return out
 
 
+def _unique_share(df: pl.DataFrame, keys: list[str], widest: str) -> float:
+    """The share of rows whose combination of `keys` no other row has. A row whose value of `widest` (the key
+    with the most distinct values) no other row has is such a row; only the rows sharing that value are
+    compared on every key (hashing whole rows of long text is most of what this check costs)."""
+    shared = df[widest].is_duplicated()
+    alone = df.height - int(shared.sum())
+    if alone == df.height:
+        return 1.0 if df.height else 0.0
+    return (alone + int(df.filter(shared).select(keys).is_unique().sum())) / df.height
+
+
 def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
     """Attributes whose combinations are nearly all unique and far fewer than possible: rows are people."""
     if df.height < MIN_ROWS:
@@ -118,10 +129,11 @@ def sparse_combinations(df: pl.DataFrame) -> list[Finding]:
     people = [c for c in df.columns if PERSON_ATTRIBUTE.search(c.strip())]
     out: list[Finding] = []
     if len(keys) >= 3:
-        unique_rows = df.select(keys).is_unique().mean() or 0.0
+        distinct = {k: df[k].n_unique() for k in keys}
+        unique_rows = _unique_share(df, keys, max(keys, key=distinct.__getitem__))
         possible = 1.0
         for k in keys:
-            possible *= max(1, df[k].n_unique())
+            possible *= max(1, distinct[k])
         dense = df.height / possible
         if unique_rows >= 0.8 and dense < 0.05 and (dates or not counted):
             verdict = Verdict.BLOCK if dates or people else Verdict.REVIEW

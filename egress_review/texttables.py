@@ -417,6 +417,18 @@ def _whole(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) or isinstance(v, float) and v.is_integer()
 
 
+def _count_value(v: Any) -> int | None:
+    """A JSON value as a count: a whole number, or a string holding one ("07", "12", "０７": JSON allows no
+    leading zero, so a two-digit count is often written as text); None for anything else."""
+    if _whole(v):
+        return int(v)
+    if isinstance(v, str):
+        n = sdc.parse_number(v)
+        if n is not None and n.is_integer() and "," not in v:
+            return int(n)
+    return None
+
+
 def _json_table(df: pl.DataFrame | None, path: str, counts: bool = False) -> Iterator[TextTable]:
     if df is not None and df.height:
         yield TextTable(df, {**JSON_COUNTS, "path": path} if counts else {"path": path}, None, "json")
@@ -425,13 +437,13 @@ def _json_table(df: pl.DataFrame | None, path: str, counts: bool = False) -> Ite
 def _json_counts(key: str, obj: dict[str, Any], path: str) -> Iterator[TextTable]:
     """A dict of whole numbers keyed by categories ({"London": 3, "North": 45}, value_counts().to_dict()) is a
     frequency table; so is any dict of whole numbers under a key that says it counts ({"cases": {...}})."""
-    items = [(str(k), v) for k, v in obj.items()]
-    if len(items) < 2 or not all(_whole(v) and v >= 0 for _, v in items):
+    items = [(str(k), _count_value(v)) for k, v in obj.items()]
+    if len(items) < 2 or not all(v is not None and v >= 0 for _, v in items):
         return
     parent_counts = name_says_count(key)
     if not parent_counts and (sdc.statistic_name(key) or not all(sdc.level_name(k) for k, _ in items)):
         return
-    yield from _json_table(pl.DataFrame({"category": [k for k, _ in items], "n": [int(v) for _, v in items]}), path,
+    yield from _json_table(pl.DataFrame({"category": [k for k, _ in items], "n": [v for _, v in items]}), path,
                            counts=True)
 
 
@@ -450,7 +462,7 @@ def _json_matrix(key: str, obj: Any, path: str) -> Iterator[TextTable]:
             yield from _json_table(table, path)
         return
     if isinstance(obj, list) and len(obj) >= 2 and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)
-                                                       and _whole(r[1]) for r in obj):
+                                                       and _count_value(r[1]) is not None for r in obj):
         yield from _json_counts(key, {r[0]: r[1] for r in obj}, path)  # [["London", 3], ...]: most_common() pairs
         return
     if isinstance(obj, list) and len(obj) >= 2 and all(isinstance(r, list) and r for r in obj):
@@ -505,10 +517,11 @@ def json_tables(obj: Any, path: str, depth: int = 0, key: str = "") -> Iterator[
                 yield TextTable(table, {"path": path}, None, "json")
         else:
             for k, v in lists.items():
-                if name_says_count(k) and all(_whole(x) and x >= 0 for x in v):
-                    yield from _json_table(pl.DataFrame({k: [int(x) for x in v]}), f"{path}.{k}", counts=True)
+                counted = [_count_value(x) for x in v]
+                if name_says_count(k) and all(x is not None and x >= 0 for x in counted):
+                    yield from _json_table(pl.DataFrame({k: counted}), f"{path}.{k}", counts=True)
         yield from _json_counts(key, obj, path)
-        counts = {str(k): v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)
+        counts = {str(k): n for k, v in obj.items() if not isinstance(v, float) and (n := _count_value(v)) is not None
                   and name_says_count(str(k))}
         if counts:
             yield TextTable(pl.DataFrame({k: [v] for k, v in counts.items()}), {"path": path}, None, "json")

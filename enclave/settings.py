@@ -235,6 +235,11 @@ class Settings:
         return self.home / "datasets"
 
     @property
+    def lexicon_cache(self) -> Path:
+        """Lexicons derived from packaged word lists (`enclave.pii.lexicons`): rebuilt when missing, never shipped."""
+        return self.home / "cache" / "lexicons"
+
+    @property
     def log_dir(self) -> Path:
         return self.home / "log"
 

@@ -41,9 +41,15 @@ class Part(enum.Flag):
     ALL = IDS | CHINESE_NAMES | LATIN_NAMES | PRESIDIO
 
 
+_IDS, _NAMES = Part.IDS.value, (Part.CHINESE_NAMES | Part.LATIN_NAMES).value
+
+
 def quick(text: str, parts: Part = Part.ALL, recognizers: Sequence[Recognizer] = RECOGNIZERS) -> list[Match]:
     """Our recognisers without presidio's: identifiers first, then names where no identifier is."""
-    found = find_all(text, recognizers=recognizers) if Part.IDS in parts else []
+    flags = parts.value  # as an integer: a Flag's own operators cost more than the recognisers on a short value
+    found = find_all(text, recognizers=recognizers) if flags & _IDS else []
+    if not flags & _NAMES:  # an identifier value: no name part to read
+        return found
     taken = [(m.start, m.end) for m in found]
     people = names.person_names(text, chinese=Part.CHINESE_NAMES in parts, latin=Part.LATIN_NAMES in parts)
     found += [m for m in people if not any(s < m.end and m.start < e for s, e in taken)]

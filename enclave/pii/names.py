@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import polars as pl
 
+from enclave.pii import lexicons
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import simplified
 from enclave.pii.recognizers import Match
+
+log = logging.getLogger(__name__)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -107,8 +110,7 @@ def _dictionary() -> pl.DataFrame:
                        quote_char=None, schema={"word": pl.Utf8, "freq": pl.Int64, "tag": pl.Utf8})
 
 
-@lru_cache(maxsize=1)
-def _word_table() -> tuple[pl.DataFrame, int, int]:
+def _derive_word_table() -> tuple[pl.DataFrame, int, int]:
     """jieba's words with their frequencies (sorted, the last entry of a word wins, as in jieba), the total
     frequency and the longest word: what jieba builds its prefix dictionary from."""
     table = _dictionary().select("word", "freq")
@@ -118,21 +120,88 @@ def _word_table() -> tuple[pl.DataFrame, int, int]:
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> Any:
-    """jieba's segmenter with a prefix dictionary holding only what the texts read so far need.
+def _word_table() -> tuple[pl.DataFrame, int, int]:
+    """`_derive_word_table`, from the lexicon cache."""
+    totals = dict(_lexicons()["totals"].iter_rows())
+    words = _lexicons()["words"].select(word="value", freq="number")
+    return words, int(totals["total"]), int(totals["longest"])
 
-    jieba's own start-up builds (or unmarshals) a dictionary of every word and word prefix, about a
-    second and a half; its segmentation of a run looks up only the run's own substrings, so those are
-    looked up in the word table (by polars) before a run is segmented (`prepare_runs`), with the same
-    values jieba would give them: a word's frequency, 0 for a prefix of a word, absent otherwise.
+
+# jieba's own patterns (jieba/__init__.py): the blocks it segments, the whitespace it splits the rest at, and
+# the single letters and digits its no-HMM cut joins into one token
+_JIEBA_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
+_JIEBA_SKIP = re.compile(r"(\r\n|\s)")
+_JIEBA_ENG = re.compile("[a-zA-Z0-9]")
+
+
+class _Segmenter:
+    """jieba's `Tokenizer.cut(sentence, HMM=False)`, line for line, over a prefix dictionary (`FREQ`) that holds
+    only what the texts read so far need.
+
+    Importing jieba loads its HMM model (finalseg's emission tables, a tenth of a second) that a cut
+    without HMM never reads; jieba's own start-up builds (or unmarshals) a dictionary of every word
+    and word prefix, about a second and a half. Its segmentation of a run looks up only the run's own
+    substrings, so those are looked up in the word table (by polars) before a run is segmented
+    (`prepare_runs`), with the same values jieba would give them: a word's frequency, 0 for a prefix of
+    a word, absent otherwise. A test holds the cut to jieba's own.
     """
-    import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.total = _word_table()[1]
-    tokenizer.initialized = True
-    return tokenizer
+    def __init__(self, total: int) -> None:
+        self.FREQ: dict[str, int] = {}  # noqa: N815 (jieba's name)
+        self.total = total
+
+    def _dag(self, sentence: str) -> dict[int, list[int]]:
+        dag, n, freq = {}, len(sentence), self.FREQ
+        for k in range(n):
+            ends, i, frag = [], k, sentence[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = sentence[k:i + 1]
+            dag[k] = ends or [k]
+        return dag
+
+    def _cut_block(self, sentence: str) -> Iterator[str]:
+        dag, n, freq = self._dag(sentence), len(sentence), self.FREQ
+        route: dict[int, tuple[float, int]] = {n: (0, 0)}
+        logtotal = math.log(self.total)
+        for idx in range(n - 1, -1, -1):
+            route[idx] = max((math.log(freq.get(sentence[idx:x + 1]) or 1) - logtotal + route[x + 1][0], x)
+                             for x in dag[idx])
+        x, buf = 0, ""
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if _JIEBA_ENG.match(word) and len(word) == 1:
+                buf += word
+            else:
+                if buf:
+                    yield buf
+                    buf = ""
+                yield word
+            x = y
+        if buf:
+            yield buf
+
+    def cut(self, sentence: str) -> Iterator[str]:
+        for blk in _JIEBA_HAN.split(sentence):
+            if not blk:
+                continue
+            if _JIEBA_HAN.match(blk):
+                yield from self._cut_block(blk)
+                continue
+            for x in _JIEBA_SKIP.split(blk):
+                if _JIEBA_SKIP.match(x):
+                    yield x
+                else:
+                    yield from x
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> _Segmenter:
+    """The segmenter, with jieba's total frequency."""
+    return _Segmenter(_word_table()[1])
 
 
 _PREPARED: set[str] = set()
@@ -158,6 +227,11 @@ def prepare_runs(runs: Iterable[str]) -> None:
 
 @lru_cache(maxsize=1)
 def _name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """`_derive_name_lexicon`, from the lexicon cache."""
+    return _lexicon_set("given"), _lexicon_set("known")
+
+
+def _derive_name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     """From jieba's dictionary: characters of given names (after a surname in words tagged `nr`), and the
     surname-led three-character words tagged `nr` (mostly people; its two-character `nr` words are too
     often ordinary words such as 阳光, 卫星, 康复 to trust without a context word).
@@ -192,7 +266,7 @@ def _tokens(run: str) -> list[tuple[int, int, str]]:
     """jieba's dictionary segmentation (no HMM guesses): (start, end, word)."""
     prepare_runs((run,))
     out, pos = [], 0
-    for w in _jieba().cut(run, HMM=False):
+    for w in _jieba().cut(run):
         out.append((pos, pos + len(w), w))
         pos += len(w)
     return out
@@ -295,6 +369,11 @@ def chinese_names(text: str) -> list[Match]:
 
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
+    """`_derive_pinyin_syllables`, from the lexicon cache."""
+    return _lexicon_set("pinyin_syllables")
+
+
+def _derive_pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable, from pypinyin's character table."""
     readings = {r for value in _pinyin_table().values() for r in value.split(",")}  # a few thousand distinct ones
     out = {_toneless(r) for r in readings}
@@ -303,6 +382,11 @@ def pinyin_syllables() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def pinyin_surnames() -> frozenset[str]:
+    """`_derive_pinyin_surnames`, from the lexicon cache."""
+    return _lexicon_set("pinyin_surnames")
+
+
+def _derive_pinyin_surnames() -> frozenset[str]:
     """Surnames written in pinyin (all readings of each lexicon surname; compounds as one word).
 
     The readings are pypinyin's, as `pypinyin.pinyin(surname, Style.NORMAL, heteronym=True)` gives
@@ -348,12 +432,14 @@ def _compound_phrases() -> dict[str, list[list[str]]]:
     return {m.group(1): json.loads(m.group(2)) for m in entry.finditer(text) if m.group(1) in COMPOUND_SURNAMES}
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _toneless(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word.lower().replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v")
                                        .replace("ǚ", "v").replace("ǜ", "v"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _syllable_count(word: str) -> int:
     """How many pinyin syllables `word` splits into (0 if it does not), preferring fewer."""
     syl = pinyin_syllables()
@@ -380,6 +466,7 @@ INSTITUTION = re.compile(r"^\s+(?:Hospital|Clinic|University|College|School|Inst
                          r"Station|Bridge|Temple|Group|Company|Co|Ltd|Pharmaceutical|Syndrome|Disease)\b")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a word or two: notes repeat their words
 def _pinyin_name(first: str, second: str) -> bool:
     a, b = _toneless(first), _toneless(second)
     if (a, b) in NOT_PINYIN_NAME or (a in ENGLISH_PINYIN and b in ENGLISH_PINYIN and first.istitle()
@@ -408,6 +495,11 @@ def pinyin_names(text: str) -> list[Match]:
 
 @lru_cache(maxsize=1)
 def english_first_names() -> frozenset[str]:
+    """`_derive_english_first_names`, from the lexicon cache."""
+    return _lexicon_set("english_first_names")
+
+
+def _derive_english_first_names() -> frozenset[str]:
     """First names used in Great Britain, Ireland or the U.S.A., from gender-guesser's nam_dict.txt."""
     text = resources.files("gender_guesser").joinpath("data/nam_dict.txt").read_text(encoding="utf-8")
     out = set()
@@ -470,13 +562,20 @@ EN_INSTITUTION_AFTER = re.compile(r"(?:'s)?\s+(?:[A-Z][a-z]+\s+)?(?:Hospitals?|I
                                   r"Unit|Hospice|Library|Laboratory|Medical|Children's|Women's|Cancer|Eye|Dental)\b")
 
 
+@lru_cache(maxsize=1 << 16)  # notes repeat their capitalised pairs ("Presented with", "St Thomas")
+def _first_and_surname(first: str, last: str) -> bool:
+    """A known first name and a word that may be a surname, whatever stands around them."""
+    if first not in english_first_names() or first.lower() in _stop_words():
+        return False
+    return not (last.title() in NOT_SURNAME or last.lower() in _stop_words()
+                or last.startswith(("De ", "Van ", "Von ")))
+
+
 def _english_full_name(text: str, m: re.Match[str]) -> bool:
     first, last = m.group("first").title(), m.group("last")
     if m.group("title"):
         return True
-    if first not in english_first_names() or first.lower() in _stop_words():
-        return False
-    if last.title() in NOT_SURNAME or last.lower() in _stop_words() or last.startswith(("De ", "Van ", "Von ")):
+    if not _first_and_surname(first, last):
         return False
     if first in MONTHS and DATE_WORD.search(text[max(0, m.start() - 8):m.start()]):
         return False
@@ -523,3 +622,56 @@ def person_names(text: str, *, chinese: bool = True, latin: bool = True) -> list
         taken = [(m.start, m.end) for m in found]
         found += [m for m in latin_names(text) if not any(s < m.end and m.start < e for s, e in taken)]
     return sorted(found, key=lambda m: m.start)
+
+
+# ---- the lexicon cache ----
+
+def _package_file(package: str, *path: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return Path(next(iter(spec.submodule_search_locations)), *path)
+
+
+def _lexicon_sources() -> list[Path]:
+    """The packaged files the lexicons are derived from."""
+    return [_package_file("jieba", "dict.txt"), _package_file("pypinyin", "pinyin_dict.py"),
+            _package_file("pypinyin", "phrases_dict.json"), _package_file("gender_guesser", "data", "nam_dict.txt")]
+
+
+def _values(values: Iterable[str]) -> pl.DataFrame:
+    return pl.DataFrame({"value": sorted(values), "number": None}, schema={"value": pl.Utf8, "number": pl.Int64})
+
+
+def _derive_lexicons() -> lexicons.Tables:
+    words, total, longest = _derive_word_table()
+    given, known = _derive_name_lexicon()
+    return {"words": words.select(value="word", number="freq"),
+            "totals": pl.DataFrame({"value": ["total", "longest"], "number": [total, longest]}),
+            "given": _values(given), "known": _values(known), "pinyin_syllables": _values(_derive_pinyin_syllables()),
+            "pinyin_surnames": _values(_derive_pinyin_surnames()),
+            "english_first_names": _values(_derive_english_first_names())}
+
+
+def _cache_dir() -> Path | None:
+    try:
+        from enclave.settings import get_settings
+
+        return get_settings().lexicon_cache
+    except Exception:  # settings that cannot be read: the lexicons are derived in memory
+        log.info("no lexicon cache: settings unreadable", exc_info=True)
+        return None
+
+
+@lru_cache(maxsize=1)
+def _lexicons() -> lexicons.Tables:
+    """Every derived lexicon, read from the cache file (built first when there is none for these sources)."""
+    return lexicons.load_or_build(_cache_dir(), _lexicon_sources(), [Path(__file__)], _derive_lexicons)
+
+
+def _lexicon_set(kind: str) -> frozenset[str]:
+    return frozenset(_lexicons()[kind]["value"].to_list())
+
+
+if __name__ == "__main__":  # scripts/setup.sh: the cache file built at install time
+    _lexicons()

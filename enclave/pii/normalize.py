@@ -151,6 +151,7 @@ EN_DIGITS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "thr
 _ZH_DIGIT = "[零〇洞一壹幺二贰两三叁四肆五伍六陆七柒拐八捌九玖勾0-9]"
 _SPELLED = re.compile(rf"(?:{_ZH_DIGIT}[\s,，、-]*){{6,}}{_ZH_DIGIT}"
                       r"|(?i:(?:\b(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine|\d)\b[\s,-]*){6,})")
+_ASCII_LETTER = re.compile("[A-Za-z]")
 _EN_WORD = re.compile(r"(?i)zero|oh|nought|one|two|three|four|five|six|seven|eight|nine|\d")
 
 
@@ -162,6 +163,8 @@ def spelled_digits(f: Folded) -> Folded | None:
     """
     # ASCII digits and spaces only ('142   162    89   867' across a printed table's columns, an identifier):
     # nothing is spelled; digits split by one separator are `join_split_digits`' to join
+    if f.text.isascii() and not _ASCII_LETTER.search(f.text):  # what the test below keeps needs one of them
+        return None
     runs = [m for m in _SPELLED.finditer(f.text) if not m.group().isascii() or any(c.isalpha() for c in m.group())]
     if not runs:
         return None

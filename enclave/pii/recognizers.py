@@ -221,11 +221,29 @@ _EXTRA_VALIDATION: dict[str, Callable[[str], bool]] = {"name.zh-label": _plausib
 def _variants(folded: Folded) -> list[Folded]:
     """The folded text, and the texts digit recognisers also read (each mapping back to the original)."""
     out = [folded]
+    if folded.text.isdigit() and folded.text.isascii():  # one run of ASCII digits: nothing to join or spell
+        return out
     for make in (join_split_digits, spelled_digits):
         v = make(folded)
         if v is not None and v.text != folded.text:
             out.append(v)
     return out
+
+
+_PLANS: dict[int, tuple[Sequence[Recognizer], bool, tuple[tuple[Recognizer, Callable[[str], bool] | None], ...]]] = {}
+
+
+def _plan(recognizers: Sequence[Recognizer]) -> tuple[bool, tuple[tuple[Recognizer, Callable[[str], bool] | None],
+                                                                   ...]]:
+    """Whether any of `recognizers` reads the digit variants, and each with its validation: worked out once per
+    set of recognisers (the pre-filters hand out a few sets, each the same tuple every time), not once per value."""
+    kept = _PLANS.get(id(recognizers))
+    if kept is None or kept[0] is not recognizers:
+        kept = (recognizers, any(r.digits for r in recognizers),
+                tuple((r, r.validate or _EXTRA_VALIDATION.get(r.name)) for r in recognizers))
+        if isinstance(recognizers, tuple) and len(_PLANS) < 4096:  # a tuple cannot change: its plan is kept
+            _PLANS[id(recognizers)] = kept
+    return kept[1], kept[2]
 
 
 def find_all(text: str, entities: set[Entity] | None = None,
@@ -235,21 +253,21 @@ def find_all(text: str, entities: set[Entity] | None = None,
     `recognizers` narrows the recognisers run to those a vectorised pre-filter has not ruled out.
     """
     folded = fold(text)
-    variants = _variants(folded) if any(r.digits for r in recognizers) else [folded]
+    digits, plan = _plan(recognizers)
+    variants = _variants(folded) if digits else [folded]
     found: dict[tuple[int, int], Match] = {}
-    for rec in recognizers:
+    for rec, check in plan:
         if entities and rec.entity not in entities:
             continue
         for t in variants if rec.digits else variants[:1]:
             for m in rec.pattern.finditer(t.text):
                 value = m.group(rec.group)
-                check = rec.validate or _EXTRA_VALIDATION.get(rec.name)
                 if check and not check(value):
                     continue
                 start, end = t.span(*m.span(rec.group))
                 if (start, end) not in found or found[(start, end)].score < rec.score:
                     found[(start, end)] = Match(rec.entity, start, end, value, rec.score, rec.name)
-    return _one_per_place(found.values())
+    return _one_per_place(found.values()) if len(found) > 1 else list(found.values())
 
 
 def _one_per_place(matches: object) -> list[Match]:

@@ -43,18 +43,15 @@ def is_resident_id(value: str) -> bool:
     return False
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # a digit doubled, its two digits summed (2*7=14: 5)
+
+
 def is_luhn(digits: str) -> bool:
     if not digits.isdigit() or len(digits) < 12:
         return False
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        n = int(c)
-        if i % 2 == 1:
-            n *= 2
-            if n > 9:
-                n -= 9
-        total += n
-    return total % 10 == 0
+    plain = digits if digits.isascii() else "".join(str(int(c)) for c in digits)
+    backwards = plain[::-1]  # every second digit from the right is doubled
+    return (sum(map(int, backwards[::2])) + sum(map(int, backwards[1::2].translate(_DOUBLED)))) % 10 == 0
 
 
 def is_bank_card(digits: str) -> bool:
@@ -92,7 +89,7 @@ def _cn_number(value: str) -> tuple[bool, bool]:
         return False, False
     valid = phonenumbers.is_valid_number(num) and num.country_code == 86
     unlisted = (not valid and num.country_code == 86 and len(str(num.national_number)) == 11
-                and phonenumbers.is_possible_number(num) and not phonenumbers.is_valid_number(num))
+                and phonenumbers.is_possible_number(num))
     return valid, unlisted
 
 

@@ -205,3 +205,54 @@ def test_cells_of_every_parquet_type_are_read_without_failing():
     df.write_parquet(buf)
     result = scan("t.parquet", buf.getvalue())
     assert not any(f.rule == "readable" for f in result.findings)
+
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="80">{}</svg>'
+
+
+@pytest.mark.parametrize("body", [
+    '<text x="4" y="20"><tspan>Zhang</tspan> <tspan>Wei</tspan> was seen</text>',  # pinyin, either side of a space
+    '<text x="4" y="20"><tspan font-weight="bold">Jonathan</tspan>\n  <tspan>Simpson</tspan></text>',
+    '<text x="4" y="20"><tspan>张</tspan><tspan>伟</tspan>因胸痛入院</text>',  # Chinese, no space
+])
+def test_a_name_split_across_the_inline_pieces_of_a_text_element_is_found(body: str):
+    assert "PERSON" in {f.entity for f in scan("fig.svg", SVG.format(body)).findings}
+
+
+@pytest.mark.parametrize("body", [
+    '<text x="4" y="20" data-first="Jonathan" data-last="Simpson">A</text>',
+    '<g aria-label="Zhang" data-given="Wei"><rect width="4" height="4"/></g>',
+    '<text x="4" y="20" data-surname="张" data-given="伟因胸痛入院">A</text>',
+    f'<text x="4" y="20" data-a="ID {RESIDENT_ID[:9]}" data-b="{RESIDENT_ID[9:]}">A</text>',
+])
+def test_personal_data_spread_over_the_attributes_of_one_element_is_found(body: str):
+    assert {f.check for f in scan("fig.svg", SVG.format(body)).findings} & {"personal-data"}
+
+
+@pytest.mark.parametrize("body", [
+    '<text x="4" y="20" fill="Red" stroke="Black" font-family="Open Sans">Admissions by month</text>',
+    '<text x="4" y="20"><tspan>Mayo</tspan> <tspan>Clinic</tspan> 2023</text>',
+    '<g class="axis" aria-label="Month" data-unit="Year"><text x="1" y="9">Jan</text> <text x="9" y="9">Feb</text></g>',
+])
+def test_a_chart_whose_pieces_read_together_hold_no_personal_data_passes(body: str):
+    assert scan("fig.svg", SVG.format(body)).verdict == "pass"
+
+
+@pytest.mark.parametrize("obj", [
+    {"n_patients": {"A": "07", "B": "12", "C": "25"}},  # JSON has no leading zero: a two-digit count is text
+    {"cases": ["07", "12", "25"]},
+    {"n_deaths": "03"},
+    {"n_patients": {"A": "０７", "B": "１２"}},  # full-width digits
+    [["London", "04"], ["Leeds", "31"]],
+])
+def test_counts_written_as_text_in_json_are_counts(obj: object):
+    assert THRESHOLD in {f.rule for f in scan("summary.json", json.dumps(obj, ensure_ascii=False)).findings}
+
+
+@pytest.mark.parametrize("obj", [
+    {"n_patients": {"A": "70", "B": "12", "C": "25"}},
+    {"version": "3", "id": "07", "release": "2024.1"},
+    {"model": {"n_estimators": "100", "max_depth": "08"}},
+])
+def test_text_numbers_in_json_that_are_not_small_counts_pass(obj: object):
+    assert scan("summary.json", json.dumps(obj)).verdict == "pass"

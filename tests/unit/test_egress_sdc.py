@@ -384,3 +384,16 @@ def test_stata_tabulate_r_model_summaries_and_extremes_in_prose():
 def test_an_aggregate_by_long_organisation_codes_is_not_a_list_of_records():
     codes = "org_code,n_patients\n" + "".join(f"H{880000 + 7 * i},{120 + i}\n" for i in range(30))
     assert scan("o.csv", codes)["verdict"] == "pass"
+
+
+def test_the_share_of_unique_rows_is_counted_from_the_widest_key_as_over_whole_rows():
+    import random
+
+    from egress_review.records import _unique_share
+
+    rng = random.Random(1)
+    for _ in range(200):  # repeats, nulls and rows equal on every key
+        n = rng.randint(1, 60)
+        df = pl.DataFrame({c: [rng.choice([None, "a", "b", str(rng.randint(0, 9))]) for _ in range(n)] for c in "xyz"})
+        for widest in "xyz":
+            assert _unique_share(df, ["x", "y", "z"], widest) == df.select("x", "y", "z").is_unique().mean()

@@ -105,10 +105,10 @@ def test_the_text_checks_look_at_the_files_clock_while_they_read() -> None:
 
 
 def test_a_file_is_decoded_once_for_detection_rebuild_and_reading() -> None:
-    filetypes.decode_text.cache_clear()
+    filetypes._decoded.cache_clear()  # decode_text's reading, with the encoding it was read in
     data = numeric_log(50_000).replace(b" INFO ", b",INFO,")
     scan_bytes("train.csv", data, POLICY)
-    info = filetypes.decode_text.cache_info()
+    info = filetypes._decoded.cache_info()
     assert info.misses <= 2 and info.hits >= 1, info  # the submitted bytes and, if they differ, the rebuilt ones
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import SUPPORTED_REGIONS, country_code_for_region
 
 from egress_review.checks import FREE_TEXT, NAME_HINT, pii_in_table
-from enclave.pii import engine, names
+from enclave.pii import engine, names, prefilter
 from enclave.pii.engine import analyze, quick
 from enclave.pii.entities import Entity
 from enclave.pii.normalize import _fold_char
@@ -129,6 +130,7 @@ def test_segmentation_with_the_looked_up_prefix_dictionary_is_jiebas_own():
 
     runs = [r for text, _ in corpus("zh", 120) for r in names.CJK.findall(text) if len(r) >= 2]
     runs += [r for text in NEGATIVES + DISGUISED for r in names.CJK.findall(text) if len(r) >= 2]
+    runs += ["\u9fd6\u9fe0张伟", "张\u9ff0伟说", "\u9fffx"]  # beyond jieba's block pattern (U+9FD6-U+9FFF)
     jieba.initialize()
     for run in runs:
         pos, want = 0, []
@@ -226,3 +228,14 @@ def test_the_phone_windows_polars_cuts_pick_every_cell_pythons_phone_scan_would_
     # and a log line whose only long run of digits is its time stamp is not picked: one question per hour
     assert phone_cells(pl.Series(["2026-11-01 00:00:01 INFO step 1 loss=0.4524 batch 686963 took 998485 us"])
                        ).to_list() == [False]
+
+
+def test_folding_writes_every_decimal_digit_python_matches_as_an_ascii_digit():
+    # the identifier filters read \d as [0-9] on folded text (prefilter.on_folded): sound only if this holds
+    import unicodedata
+
+    digits = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd"]
+    assert len(digits) > 600 and re.fullmatch(r"\d+", "".join(digits))
+    folded = prefilter.folded(pl.Series(digits)).to_list()
+    assert folded == [str(unicodedata.decimal(c)) for c in digits]
+    assert prefilter.on_folded(r"[\dX]\d{3}\\d") == r"[[0-9]X][0-9]{3}\\d"
