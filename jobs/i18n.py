@@ -86,7 +86,7 @@ def message(text: str, lang: str) -> str:
 REFUSALS_ZH: dict[str, str] = {
     "--outputs '{outputs}' must be a folder inside the workspace, such as results/ (not jobs/, no '..')":
         "--outputs “{outputs}”必须是工作区内的文件夹，例如 results/（不能是 jobs/，不能含“..”）",
-    "cannot submit a job: {reason}": "不能提交作业：{reason}",
+    "cannot submit a job: {reason}": "无法提交作业：{reason}",
     "project '{slug}' already has {queued} jobs waiting or running (the limit is {limit}); wait for some to finish":
         "项目“{slug}”已有 {queued} 个作业在等待或运行（上限为 {limit}）；请等待部分作业完成",
     "the job was not started: {reason}": "作业未启动：{reason}",

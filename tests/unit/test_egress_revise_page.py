@@ -158,3 +158,15 @@ def test_the_workspace_listing_offers_files_only_never_links_hidden_entries_or_o
     assert listing(tmp_path / "none") == ([], False)
 
 
+
+
+def test_enclave_export_show_prints_every_reviewers_comment_on_each_file_and_the_way_to_revise():
+    from egress_review import client
+
+    shown = client._summary({"id": 4, "project": "study", "state": "returned", "version": 2, "files": [
+        {"name": "t.csv", "verdict": "review", "sha256": "ab" * 32, "outcome": "returned", "released": False,
+         "findings": [], "comments": ["bob: round to 5", "carol: suppress under 10"]}],
+        "comments": ["Suppress small counts."], "resolution": None})
+    assert "request 4 (study, version 2): returned" in shown
+    assert "reviewer: bob: round to 5" in shown and "reviewer: carol: suppress under 10" in shown
+    assert "reviewer: Suppress small counts." in shown and "--revises 4" in shown

@@ -144,7 +144,7 @@ def test_a_refusal_that_arrives_as_english_is_read_back_by_its_template(catalogu
 
 def test_a_jobs_stored_reason_is_translated_with_the_reason_inside_it():
     stored = "the job was not started: cannot submit a job: project 'study' is suspended, not active (audit)"
-    assert reason_zh(stored) == "作业未启动：不能提交作业：项目“study”处于已暂停状态，未激活（audit）"
+    assert reason_zh(stored) == "作业未启动：无法提交作业：项目“study”处于已暂停状态，未激活（audit）"
     assert reason_zh("exited with code 3") == "已结束，退出码 3"
     assert reason_zh("something else entirely") == "something else entirely"
 
