@@ -5,6 +5,8 @@ not finish. Each case is built by hand (fixed identifiers and texts), never with
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 import pytest
 
@@ -71,3 +73,30 @@ def test_text_the_check_cannot_finish_is_refused_as_personal_data_and_says_why(
     assert (f.check, f.verdict) == ("personal-data", Verdict.BLOCK)
     assert "(2 lines or values, 0 with personal data before the check stopped)" in f.detail
     assert f.detail.endswith("refused, split it or export an aggregate")
+
+
+# --- tables: every column is read, whatever the columns before it hold ------------------------------
+
+
+def table_findings(df: pl.DataFrame) -> list[tuple[str | None, Verdict, int, str]]:
+    return [(f.entity, f.verdict, f.location["row"], f.location["column"]) for f in checks.pii_in_table(df)
+            if "row" in f.location]
+
+
+def test_a_phone_in_a_text_column_after_a_float_and_a_date_column_blocks_the_table() -> None:
+    df = pl.DataFrame({"score": [1.5, 2.5], "visit": [date(2020, 1, 1), date(2020, 1, 2)],
+                       "note": ["fine", "call 13812345678"]})
+    assert table_findings(df) == [(Entity.CN_PHONE, Verdict.BLOCK, 2, "note")]
+
+
+def test_resident_ids_saved_as_floats_in_two_columns_are_each_found_at_their_row() -> None:
+    as_float = float(ID_AS_FLOAT)
+    df = pl.DataFrame({"a": [1.0, as_float], "b": [as_float, 2.0]})
+    assert table_findings(df) == [(Entity.CN_RESIDENT_ID, Verdict.BLOCK, 1, "b"),
+                                  (Entity.CN_RESIDENT_ID, Verdict.BLOCK, 2, "a")]
+
+
+def test_personal_data_in_text_cells_shorter_than_a_phone_number_is_read() -> None:
+    # an integer needs 11 digits to hold an identifier; a text cell of any length may hold one
+    df = pl.DataFrame({"mail": ["x", "wl@qq.com"], "who": ["a", "王芳"]})
+    assert table_findings(df) == [(Entity.EMAIL, Verdict.BLOCK, 2, "mail"), (Entity.PERSON, Verdict.REVIEW, 2, "who")]
