@@ -15,6 +15,7 @@ from egress_review.extract import Segment
 from egress_review.findings import Verdict
 from enclave.pii.engine import CHUNK
 from enclave.pii.entities import Entity
+from tests.identifiers import STANDARD_EXAMPLE
 
 # 110105 (Beijing, Chaoyang) born 1949-12-31: a resident ID a spreadsheet saved as a float, last digits lost
 ID_AS_FLOAT = "1.10105194912310e+17"
@@ -100,3 +101,16 @@ def test_personal_data_in_text_cells_shorter_than_a_phone_number_is_read() -> No
     # an integer needs 11 digits to hold an identifier; a text cell of any length may hold one
     df = pl.DataFrame({"mail": ["x", "wl@qq.com"], "who": ["a", "王芳"]})
     assert table_findings(df) == [(Entity.EMAIL, Verdict.BLOCK, 2, "mail"), (Entity.PERSON, Verdict.REVIEW, 2, "who")]
+
+
+def test_a_resident_id_cut_into_two_columns_is_found_where_it_starts() -> None:
+    df = pl.DataFrame({"k": ["a", "b"], "id_a": ["x", STANDARD_EXAMPLE[:9]], "id_b": ["y", STANDARD_EXAMPLE[9:]]})
+    [f] = checks.pii_in_table(df)
+    assert (f.entity, f.verdict) == (Entity.CN_RESIDENT_ID, Verdict.BLOCK)
+    assert f.location == {"row": 2, "column": "id_a", "joined_with": "id_b"}
+
+
+def test_a_phone_written_one_digit_per_column_is_found_in_its_row() -> None:
+    df = pl.DataFrame({f"c{i}": ["0", digit] for i, digit in enumerate("13812345678")})
+    [f] = checks.pii_in_table(df)
+    assert (f.entity, f.verdict, f.location["row"], f.location["column"]) == (Entity.CN_PHONE, Verdict.BLOCK, 2, "c0")
