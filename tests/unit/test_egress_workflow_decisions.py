@@ -154,3 +154,38 @@ def test_only_a_third_reviewer_previews_the_resolution_of_a_conflict(world: Path
                                                                            "reason": str(bob.value)})]
     assert refusals("export.review.refused") == [("rita", f"request:{rid}", {"step": "preview",
                                                                            "reason": str(rita.value)})]
+
+
+# --- reading a stored file -------------------------------------------------------------------------
+
+
+def read(who: str, rid: int, file_id: str) -> str:
+    with session_scope() as s:
+        req, f = workflow.visible_file(s, who, rid, file_id)
+        assert req.id == rid
+        return f.name
+
+
+def test_a_reviewer_reads_the_stored_file_asked_for_and_no_other(world: Path):
+    rid = submit(world, [CLEAN, SECOND])
+    ids = file_ids(rid)
+    assert [read("bob", rid, ids[name]) for name in ("other.csv", "table.csv")] == ["other.csv", "table.csv"]
+    assert read("alice", rid, ids["table.csv"]) == "table.csv"
+    assert refusals("export.inspect.refused") == []
+
+
+def test_a_stored_file_not_in_the_request_is_no_such_file_and_the_attempt_is_recorded(world: Path):
+    rid = submit(world)
+    with pytest.raises(NotFound, match=f"request {rid} has no file 999") as exc:
+        read("bob", rid, "999")
+    assert refusals("export.inspect.refused") == [("bob", f"request:{rid}", {"file": "999",
+                                                                            "reason": str(exc.value)})]
+
+
+def test_a_project_member_who_may_not_see_the_request_reads_none_of_its_files(world: Path):
+    rid = submit(world)
+    fid = file_ids(rid)["table.csv"]
+    with pytest.raises(NotFound, match=f"no export request {rid}") as exc:
+        read("dave", rid, fid)
+    assert refusals("export.inspect.refused") == [("dave", f"request:{rid}", {"file": fid,
+                                                                             "reason": str(exc.value)})]
