@@ -189,3 +189,62 @@ def test_a_project_member_who_may_not_see_the_request_reads_none_of_its_files(wo
         read("dave", rid, fid)
     assert refusals("export.inspect.refused") == [("dave", f"request:{rid}", {"file": fid,
                                                                              "reason": str(exc.value)})]
+
+
+# --- the release and its record ---------------------------------------------------------------------
+
+
+def test_the_release_record_lists_what_left_what_was_withheld_and_who_decided(released: int):
+    from enclave import __version__
+
+    with session_scope() as s:
+        req = workflow.get_request(s, released)
+        record, by_name = req.release.record, {f.name: f for f in req.files}
+        out, kept = by_name["table.csv"], [by_name["other.csv"], by_name["ids.txt"]]
+        assert (record["request"], record["project"], record["requester"]) == (released, "study", "alice")
+        assert (record["justification"], record["version"], record["revision_of"]) == (req.justification, 1, None)
+        assert record["submitted_at"][:19] == req.created_at.isoformat()[:19] <= record["released_at"][:19]
+        assert record["files"] == [{"id": out.id, "name": "table.csv", "sha256": out.sha256, "bytes": out.size,
+                                    "verdict": out.verdict, "findings": out.scan.get("findings", [])}]
+        assert record["withheld"] == [{"id": f.id, "name": f.name, "sha256": f.sha256, "verdict": f.verdict,
+                                       "outcome": "returned"} for f in kept]
+        assert record["checks_run"] == ["file-type", "personal-data", "own-data", "row-level", "disclosure-control",
+                                        "model"]
+        assert record["rules"] == out.scan["rules"] and record["rules"]["sdc"]["threshold"] == 10
+        assert [(r["reviewer"], r["decision"], r["files"], r["at"][:19]) for r in record["reviews"]] == [
+            (r.reviewer, "approve", r.file_votes, r.created_at.isoformat()[:19]) for r in req.reviews]
+        assert (record["resolution"], record["resolved_by"], record["resolution_files"]) == (None, None, None)
+        assert record["tool_versions"]["enclave"] == __version__ and "polars" in record["tool_versions"]
+        assert record["jobs"] == [] and req.release.released_by == "system"
+        [event] = audit.query(s, action="export.released")
+        assert (event["actor"], event["target"]) == ("system", f"request:{released}")
+        assert event["details"]["files"] == [out.sha256]
+        assert event["details"]["withheld"] == [f.sha256 for f in kept]
+        assert event["details"]["before"] == "approved"
+
+
+def test_a_resolved_release_records_the_resolver_her_reason_and_her_votes(world: Path):
+    rid = conflict(world)
+    with session_scope() as s:
+        votes = {fid: {"decision": "approve", "comment": "checked"} for fid in file_ids(rid).values()}
+        workflow.resolve(s, "rita", rid, Decision.APPROVE, votes, "aggregate enough")
+        workflow.settle(s, rid)
+    with session_scope() as s:
+        record = workflow.get_request(s, rid).release.record
+    assert (record["resolution"], record["resolved_by"], record["resolution_files"]) == (
+        "aggregate enough", "rita", votes)
+
+
+def test_a_request_is_released_once_and_only_when_approved(world: Path):
+    rid = submit(world)
+    review("bob", rid, {"table.csv": "approve"})
+    with session_scope() as s, pytest.raises(InvalidTransition, match=f"request {rid} is in_review, not approved"):
+        workflow.release(s, "admin", rid)
+    with session_scope() as s:
+        assert workflow.settle(s, rid) is None
+    review("carol", rid, {"table.csv": "approve"})  # settles: released by the system
+    with session_scope() as s:
+        with pytest.raises(InvalidTransition, match=f"request {rid} is released, not approved"):
+            workflow.release(s, "admin", rid)
+        assert workflow.settle(s, rid) is None
+        assert len(audit.query(s, action="export.released")) == 1
