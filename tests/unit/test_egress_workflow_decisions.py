@@ -8,6 +8,7 @@ in no project.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,7 @@ def test_the_release_record_lists_what_left_what_was_withheld_and_who_decided(re
         assert (record["request"], record["project"], record["requester"]) == (released, "study", "alice")
         assert (record["justification"], record["version"], record["revision_of"]) == (req.justification, 1, None)
         assert record["submitted_at"][:19] == req.created_at.isoformat()[:19] <= record["released_at"][:19]
+        assert datetime.fromisoformat(record["released_at"]).utcoffset() == timedelta(0)  # UTC, said so
         assert record["files"] == [{"id": out.id, "name": "table.csv", "sha256": out.sha256, "bytes": out.size,
                                     "verdict": out.verdict, "findings": out.scan.get("findings", [])}]
         assert record["withheld"] == [{"id": f.id, "name": f.name, "sha256": f.sha256, "verdict": f.verdict,
@@ -248,3 +250,22 @@ def test_a_request_is_released_once_and_only_when_approved(world: Path):
             workflow.release(s, "admin", rid)
         assert workflow.settle(s, rid) is None
         assert len(audit.query(s, action="export.released")) == 1
+
+
+def test_a_request_marked_approved_without_an_approved_file_releases_nothing(world: Path):
+    """Defence in depth: whatever set the state, the release itself asks the file rule again."""
+    rid = submit(world)
+    review("bob", rid, {"table.csv": "approve"})  # one approval only: the file is not approved by two
+    with session_scope() as s:
+        workflow.get_request(s, rid).state = ExportState.APPROVED
+    with session_scope() as s, pytest.raises(InvalidTransition, match=f"request {rid} has no approved file to release"):
+        workflow.release(s, "admin", rid)
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).release is None and audit.query(s, action="export.released") == []
+
+
+def test_a_released_request_set_back_to_approved_is_not_released_again(released: int):
+    with session_scope() as s:
+        workflow.get_request(s, released).state = ExportState.APPROVED
+    with session_scope() as s, pytest.raises(InvalidTransition, match=f"request {released} is already released"):
+        workflow.release(s, "admin", released)
