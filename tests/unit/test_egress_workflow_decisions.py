@@ -269,3 +269,13 @@ def test_a_released_request_set_back_to_approved_is_not_released_again(released:
         workflow.get_request(s, released).state = ExportState.APPROVED
     with session_scope() as s, pytest.raises(InvalidTransition, match=f"request {released} is already released"):
         workflow.release(s, "admin", released)
+
+
+def test_someone_without_an_account_is_told_only_that_there_is_no_such_request(world: Path):
+    rid = submit(world)
+    fid = file_ids(rid)["table.csv"]
+    for attempt in (lambda: read("mallory", rid, fid), lambda: preview("mallory", rid),
+                    lambda: download("mallory", rid, fid)):
+        with pytest.raises(NotFound) as exc:
+            attempt()
+        assert str(exc.value) == f"no export request {rid}"  # not "no user account": nothing about accounts
