@@ -18,8 +18,9 @@ Usage: python benchmarks/mutation.py [--module PATH ...] [--function GLOB ...] [
   --module    only these modules (the report keeps earlier results for the others)
   --function  only mutants of the functions matching these globs (e.g. `check_*`), for a big module whose
               decisions live in a few functions; the report records the filter
-  --survivors rerun only the mutants the last run left alive, against the tests as they are now: after
-              adding tests, without testing every mutant again (refused if the module itself changed)
+  --survivors rerun only the mutants the last run left alive (and those a stopped run never reached),
+              against the tests as they are now: after adding tests, without testing every mutant again
+              (refused if the module itself changed)
   --collect   report the last run of a module as it stands (e.g. one stopped for lack of time)
 
 Each module's entry keeps `before`: the first measurement on record (commit and counts), so a rerun
@@ -218,10 +219,11 @@ def mutant_globs(module: str, functions: list[str]) -> list[str]:
 
 
 def unkilled_names(workdir: Path) -> list[str]:
+    """The mutants no test killed yet: survivors, untested ones and those a stopped run never reached."""
     out = []
     for line in mutmut(workdir, "results", "--all", "true").stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name and status in UNKILLED:
+        if name and status in (*UNKILLED, "not checked"):
             out.append(name)
     return out
 
@@ -334,8 +336,8 @@ def main() -> int:
     ap.add_argument("--function", action="append", metavar="GLOB",
                     help="only mutants of functions matching this glob (repeatable)")
     ap.add_argument("--survivors", action="store_true",
-                    help="rerun only the last run's unkilled mutants, with the tests as they are now (the module "
-                         "itself must be unchanged)")
+                    help="rerun only the last run's unkilled (or unreached) mutants, with the tests as they are now "
+                         "(the module itself must be unchanged)")
     ap.add_argument("--collect", action="store_true",
                     help="run nothing: report the module's last (possibly interrupted) run as it stands; mutants "
                          "it did not reach count as 'not checked'")
