@@ -228,6 +228,29 @@ def unkilled_names(workdir: Path) -> list[str]:
     return out
 
 
+def exit_codes(workdir: Path, module: str) -> dict[str, int | None]:
+    """mutmut's recorded result per mutant (its exit code; None for one not run)."""
+    meta = workdir / "mutants" / f"{module}.meta"
+    return json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"] if meta.exists() else {}
+
+
+def restore_results(workdir: Path, module: str, earlier: dict[str, int | None], rerun: list[str]) -> int:
+    """Put back the last run's results of the mutants `--survivors` did not rerun.
+
+    mutmut forgets every result once the test selection changes (a test file was added). A mutant the last
+    run's tests killed is killed by the same tests with others beside them (tests were added, the module is
+    the same), so its result stands; only the mutants rerun get new ones. Returns how many were put back.
+    """
+    meta_path = workdir / "mutants" / f"{module}.meta"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    codes, skip, restored = meta["exit_code_by_key"], set(rerun), 0
+    for name, code in earlier.items():
+        if name not in skip and code is not None and codes.get(name) is None:
+            codes[name], restored = code, restored + 1
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return restored
+
+
 def refresh_tests(workdir: Path, module: str, worktree: bool, commit: str) -> list[str]:
     """The last run's copy with today's tests (and test selection), for `--survivors`; the module must be
     the one its mutants were made from."""
@@ -251,6 +274,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
                survivors_only: bool = False, collect_only: bool = False) -> dict[str, Any]:
     workdir = WORK / module.replace("/", "_").removesuffix(".py")
     globs = mutant_globs(module, functions or [])
+    earlier: dict[str, int | None] = {}
     if collect_only:
         if not (workdir / "mutants").exists():
             raise SystemExit(f"--collect: no earlier run of {module} in {workdir}")
@@ -259,6 +283,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
     elif survivors_only:
         if not (workdir / "mutants").exists():
             raise SystemExit(f"--survivors: no earlier run of {module} in {workdir}")
+        earlier = exit_codes(workdir, module)
         names = unkilled_names(workdir)
         tests = refresh_tests(workdir, module, worktree, commit)
         names = [n for n in names if not globs or any(fnmatch.fnmatch(n, g) for g in globs)]
@@ -273,6 +298,8 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
         workdir, "run", "--max-children", str(jobs), *names)
     if run is None:
         run = subprocess.CompletedProcess([], 0, "", "")
+    if survivors_only and run.returncode == 0:
+        restore_results(workdir, module, earlier, names)
     seconds = round(time.monotonic() - started, 1)
     if run.returncode != 0:
         tail = (run.stdout + run.stderr)[-3000:]
