@@ -109,8 +109,11 @@ def test_no_file_is_downloaded_before_the_request_is_released(world: Path):
 
 
 def preview(who: str, rid: int, resolving: bool = False) -> int:
+    """The preview before a decision: a review's by default, a resolution's when asked."""
     with session_scope() as s:
-        return workflow.decidable(s, who, rid, resolving=resolving).id
+        if resolving:
+            return workflow.decidable(s, who, rid, resolving=True).id
+        return workflow.decidable(s, who, rid).id
 
 
 def test_an_independent_reviewer_previews_a_review_and_nothing_is_recorded(world: Path):
