@@ -114,3 +114,10 @@ def test_a_phone_written_one_digit_per_column_is_found_in_its_row() -> None:
     df = pl.DataFrame({f"c{i}": ["0", digit] for i, digit in enumerate("13812345678")})
     [f] = checks.pii_in_table(df)
     assert (f.entity, f.verdict, f.location["row"], f.location["column"]) == (Entity.CN_PHONE, Verdict.BLOCK, 2, "c0")
+
+
+def test_a_phone_number_used_as_a_column_header_blocks_the_table() -> None:
+    df = pl.DataFrame({"region": ["east"], "13812345678": [5]})
+    [f] = checks.pii_in_table(df)
+    assert (f.entity, f.verdict, f.location) == (Entity.CN_PHONE, Verdict.BLOCK,
+                                                 {"column": "13812345678", "header": True})
