@@ -18,7 +18,7 @@ from enclave import audit
 from enclave.db import session_scope
 from enclave.errors import InvalidTransition, NotAllowed, NotFound
 from enclave.models import Decision, ExportState
-from tests.egress_helpers import CLEAN, conflict, submit
+from tests.egress_helpers import CLEAN, FLAGGED, conflict, submit
 from tests.identifiers import RID
 
 BLOCKED = ("ids.txt", f"id {RID}".encode())
@@ -282,3 +282,14 @@ def test_someone_without_an_account_is_told_only_that_there_is_no_such_request(w
         with pytest.raises(NotFound) as exc:
             attempt()
         assert str(exc.value) == f"no export request {rid}"  # not "no user account": nothing about accounts
+
+
+def test_a_released_flagged_file_carries_its_findings_into_the_release_record(world: Path):
+    rid = submit(world, [FLAGGED])
+    review("bob", rid, {"notes.txt": "approve"})  # each approval carries a comment ("checked")
+    review("carol", rid, {"notes.txt": "approve"})
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        [listed] = req.release.record["files"]
+        assert listed["findings"] == req.files[0].scan["findings"] and listed["findings"]
+        assert listed["verdict"] == "review"
