@@ -31,6 +31,9 @@ bench: setup
 	$(VENV)/bin/python benchmarks/spawn_time.py
 
 ## Mutation testing of the rule modules (not part of `make test`; minutes per module, 2 workers under nice):
-## writes benchmarks/results/mutation.json. MUTATION_ARGS="--module enclave/pii/validators.py" for one module.
+## egress_review/rules.py, workflow.py, checks.py, sdc.py, records.py, enclave/pii/validators.py,
+## datasets_mount/checks.py, enclave/audit.py (the MODULES of benchmarks/mutation.py); writes
+## benchmarks/results/mutation.json. MUTATION_ARGS="--module enclave/pii/validators.py" for one module,
+## MUTATION_ARGS="--module egress_review/workflow.py --function release" for some functions of a big one.
 mutation: setup
 	$(VENV)/bin/python benchmarks/mutation.py $(MUTATION_ARGS)

@@ -18,8 +18,9 @@ Usage: python benchmarks/mutation.py [--module PATH ...] [--function GLOB ...] [
   --module    only these modules (the report keeps earlier results for the others)
   --function  only mutants of the functions matching these globs (e.g. `check_*`), for a big module whose
               decisions live in a few functions; the report records the filter
-  --survivors rerun only the mutants the last run left alive, against the tests as they are now: after
-              adding tests, without testing every mutant again (refused if the module itself changed)
+  --survivors rerun only the mutants the last run left alive (and those a stopped run never reached),
+              against the tests as they are now: after adding tests, without testing every mutant again
+              (refused if the module itself changed)
   --collect   report the last run of a module as it stands (e.g. one stopped for lack of time)
 
 Each module's entry keeps `before`: the first measurement on record (commit and counts), so a rerun
@@ -53,9 +54,12 @@ PACKAGES = ["enclave", "egress_review", "datasets_mount", "policies", "hub"]
 MODULES: dict[str, list[str]] = {
     "egress_review/rules.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py",
                                "tests/unit/test_egress_per_file.py"],
-    "egress_review/workflow.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py",
-                                  "tests/unit/test_egress_per_file.py"],
-    "egress_review/checks.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
+    # the workflow's own tests: the rule tests (test_egress_rules*.py) use it only to set a request up, and
+    # made each mutant of submit or review run 150 tests with a database each
+    "egress_review/workflow.py": ["tests/unit/test_egress_workflow*.py", "tests/unit/test_egress_per_file.py"],
+    # the scan tests read the checks' findings; test_sdc_boundaries reaches them only through scan_bytes to
+    # test sdc.py, decides nothing of them and made each mutant of the PII functions run 90 more tests
+    "egress_review/checks.py": ["tests/unit/test_egress_checks*.py", "tests/unit/test_egress_scan.py",
                                 "tests/unit/test_egress_text_scan.py", "tests/unit/test_egress_membership.py"],
     "egress_review/sdc.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
                              "tests/unit/test_sdc*.py"],
@@ -215,12 +219,36 @@ def mutant_globs(module: str, functions: list[str]) -> list[str]:
 
 
 def unkilled_names(workdir: Path) -> list[str]:
+    """The mutants no test killed yet: survivors, untested ones and those a stopped run never reached."""
     out = []
     for line in mutmut(workdir, "results", "--all", "true").stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name and status in UNKILLED:
+        if name and status in (*UNKILLED, "not checked"):
             out.append(name)
     return out
+
+
+def exit_codes(workdir: Path, module: str) -> dict[str, int | None]:
+    """mutmut's recorded result per mutant (its exit code; None for one not run)."""
+    meta = workdir / "mutants" / f"{module}.meta"
+    return json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"] if meta.exists() else {}
+
+
+def restore_results(workdir: Path, module: str, earlier: dict[str, int | None], rerun: list[str]) -> int:
+    """Put back the last run's results of the mutants `--survivors` did not rerun.
+
+    mutmut forgets every result once the test selection changes (a test file was added). A mutant the last
+    run's tests killed is killed by the same tests with others beside them (tests were added, the module is
+    the same), so its result stands; only the mutants rerun get new ones. Returns how many were put back.
+    """
+    meta_path = workdir / "mutants" / f"{module}.meta"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    codes, skip, restored = meta["exit_code_by_key"], set(rerun), 0
+    for name, code in earlier.items():
+        if name not in skip and code is not None and codes.get(name) is None:
+            codes[name], restored = code, restored + 1
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return restored
 
 
 def refresh_tests(workdir: Path, module: str, worktree: bool, commit: str) -> list[str]:
@@ -246,6 +274,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
                survivors_only: bool = False, collect_only: bool = False) -> dict[str, Any]:
     workdir = WORK / module.replace("/", "_").removesuffix(".py")
     globs = mutant_globs(module, functions or [])
+    earlier: dict[str, int | None] = {}
     if collect_only:
         if not (workdir / "mutants").exists():
             raise SystemExit(f"--collect: no earlier run of {module} in {workdir}")
@@ -254,6 +283,7 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
     elif survivors_only:
         if not (workdir / "mutants").exists():
             raise SystemExit(f"--survivors: no earlier run of {module} in {workdir}")
+        earlier = exit_codes(workdir, module)
         names = unkilled_names(workdir)
         tests = refresh_tests(workdir, module, worktree, commit)
         names = [n for n in names if not globs or any(fnmatch.fnmatch(n, g) for g in globs)]
@@ -268,6 +298,8 @@ def run_module(module: str, worktree: bool, commit: str, jobs: int,
         workdir, "run", "--max-children", str(jobs), *names)
     if run is None:
         run = subprocess.CompletedProcess([], 0, "", "")
+    if survivors_only and run.returncode == 0:
+        restore_results(workdir, module, earlier, names)
     seconds = round(time.monotonic() - started, 1)
     if run.returncode != 0:
         tail = (run.stdout + run.stderr)[-3000:]
@@ -331,8 +363,8 @@ def main() -> int:
     ap.add_argument("--function", action="append", metavar="GLOB",
                     help="only mutants of functions matching this glob (repeatable)")
     ap.add_argument("--survivors", action="store_true",
-                    help="rerun only the last run's unkilled mutants, with the tests as they are now (the module "
-                         "itself must be unchanged)")
+                    help="rerun only the last run's unkilled (or unreached) mutants, with the tests as they are now "
+                         "(the module itself must be unchanged)")
     ap.add_argument("--collect", action="store_true",
                     help="run nothing: report the module's last (possibly interrupted) run as it stands; mutants "
                          "it did not reach count as 'not checked'")
