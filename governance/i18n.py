@@ -7,6 +7,11 @@ from collections.abc import Callable
 from enclave.i18n import CORE_WORDS, CORE_ZH, localize
 
 ZH_CN: dict[str, str] = {
+    # the names of datasets.yaml's tiers and governance.yaml's accreditation levels (a deployment that renames
+    # one shows its own name as it is)
+    "open": "公开", "aggregated": "汇总", "pseudonymised": "假名化", "sensitive": "敏感", "identifiable": "可识别",
+    "basic": "基础", "standard": "标准", "advanced": "高级",
+    "URL": "网址",
     "Governance": "数据治理",
     "Data catalogue": "资源目录",
     "Applications": "项目申请",
@@ -57,7 +62,7 @@ ZH_CN: dict[str, str] = {
     "Edit the documentation": "编辑数据说明",
     "Enclave objects are changed here through the governance cycle, and with the enclave CLI and Ansible on the "
     "same rules; the JupyterHub admin panel is not the tool for them.":
-        "Enclave 的项目、成员和数据授权通过此处的治理流程变更，或使用遵循同样规则的 enclave 命令行和 Ansible；"
+        "Enclave 的项目、成员和数据授权通过此处的治理流程变更，或使用遵循同样规则的 Enclave 命令行和 Ansible；"
         "JupyterHub 管理面板不用于管理这些对象。",
     "Every application": "全部申请",
     "Every party approved: the project exists with its members, datasets and expiry.":

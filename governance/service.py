@@ -83,6 +83,10 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
     def t(self) -> Callable[[str], str]:
         return translator(self.lang)
 
+    def say(self, text: str) -> str:
+        """A domain message (an accreditation's standing, why a workspace cannot start) in the reader's language."""
+        return refusal_in(text, self.lang)
+
     @property
     def username(self) -> str:
         user = self.current_user
@@ -103,7 +107,7 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(self.ctx.templates.get_template(template).render(
-            t=self.t, lang=self.lang, user=me.username, prefix=GOVERNANCE_PREFIX, nav=self.nav(me),
+            t=self.t, say=self.say, lang=self.lang, user=me.username, prefix=GOVERNANCE_PREFIX, nav=self.nav(me),
             xsrf=self.xsrf_token.decode(), **kw))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

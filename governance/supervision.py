@@ -186,7 +186,8 @@ def dashboard(session: Session, policies: Policies, lang_t: Any, today: date | N
     out.append(_approval_waits(session, policies, t))
     tiers = Counter(d.tier for d in session.execute(select(Dataset)).scalars())
     tier_keys = sorted(policies.datasets.tiers)
-    out.append(charts.bars(t("Dataset versions by tier"), [f"{k} {policies.datasets.tiers[k].name}" for k in tier_keys],
+    names = [f"{k} {t(policies.datasets.tiers[k].name)}" for k in tier_keys]
+    out.append(charts.bars(t("Dataset versions by tier"), names,
                            [charts.Series(t("versions"), [tiers.get(k, 0) for k in tier_keys])],
                            chart_id="chart-tiers"))
     states = Counter(p.state.value for p in session.execute(select(Project)).scalars())

@@ -5,15 +5,19 @@ It runs on its own ports, home and instance name, so it never touches an enclave
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import Page
 
+from enclave.settings import REPO_ROOT
 from enclave_demo.harness import Enclave, HubSession, instance, run_in
 
-__all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJECT"]
+__all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJECT", "AXE", "check_page",
+           "other_language_left", "accessibility_problems"]
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "18000", "ENCLAVE_HUB_API_PORT": "18081", "ENCLAVE_IDP_PORT": "19000",
          "ENCLAVE_PROXY_API_PORT": "18001", "ENCLAVE_EGRESS_PORT": "18082", "ENCLAVE_GOVERNANCE_PORT": "18083",
@@ -93,3 +97,41 @@ def running_workspaces(enclave: Enclave, projects: dict[str, str]) -> Iterator[d
     finally:
         for session in sessions.values():
             session.stop()
+
+
+# --- Every page in the reader's language and usable by everyone (issue 14) ---------------------------------
+# Shared by the browser tests of the hub, the export review and governance. Pages that allow no script need a
+# browser context made with bypass_csp=True: axe-core is a script, injected by the test only.
+
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# Words that are the same in both languages: names of things, not sentences left untranslated.
+ALLOWED_LATIN = {"Enclave", "JupyterLab", "JupyterHub", "API", "CPU", "hub", "Python", "GMT", "UTC"}
+WORD = re.compile(r"^[A-Za-z]{3,}[,.;:!?)]*$")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def other_language_left(page: Page, lang: str) -> list[str]:
+    """Visible words of the other language (text marked translate="no" is data: names, slugs, purposes)."""
+    text = page.evaluate("""() => { const b = document.body.cloneNode(true);
+        b.querySelectorAll('[translate="no"], script, style, details:not([open]) > :not(summary)')
+         .forEach(e => e.remove());
+        const holder = document.createElement('div'); holder.style.position = 'absolute'; holder.append(b);
+        document.documentElement.append(holder); const t = holder.innerText; holder.remove(); return t; }""")
+    if lang == "zh-CN":
+        return sorted({w for w in text.split() if WORD.match(w) and w.strip(",.;:!?)") not in ALLOWED_LATIN})
+    return sorted(set(CJK.findall(text)))
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return list(found)
+
+
+def check_page(page: Page, lang: str, what: str) -> None:
+    assert page.locator("html").get_attribute("lang") == lang, what
+    assert other_language_left(page, lang) == [], what
+    assert accessibility_problems(page) == [], what

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from enclave.settings import REPO_ROOT
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
-from tests.integration.conftest import Enclave
+from tests.integration.conftest import AXE, Enclave, check_page
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -228,12 +227,7 @@ def test_hostile_files_do_nothing_in_the_reviewer_ui(enclave: Enclave, browser: 
 
 # --- The hub pages and the workspace in the user's language (issue 14) --------------------------------------
 
-AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
-# Words that are the same in both languages: names of things, not sentences left untranslated.
-ALLOWED_LATIN = {"Enclave", "JupyterLab", "JupyterHub", "API", "CPU", "hub", "Python", "GMT", "UTC"}
 MEMORY = re.compile(r"\d+(\.\d+)? / (2048\.00 MB|2\.00 GB)")  # jupyter-resource-usage: used / the 2G limit
-WORD = re.compile(r"^[A-Za-z]{3,}[,.;:!?)]*$")
-CJK = re.compile(r"[\u3400-\u9fff]")
 WORDS = {
     "zh-CN": {"title": "选择项目", "card": "糖尿病结局研究（演示）", "tier": "等级", "limits": "内存 2G",
               "pending": "您的工作区正在启动", "log": "事件日志", "stage_network": "内部网络，无互联网",
@@ -249,33 +243,6 @@ WORDS = {
            "services": "Export requests and reviews", "summary": "What happens next",
            "outside": "is not in your project's workspace"},
 }
-
-
-def other_language_left(page: Page, lang: str) -> list[str]:
-    """Visible words of the other language (text marked translate="no" is data: names, slugs, purposes)."""
-    text = page.evaluate("""() => { const b = document.body.cloneNode(true);
-        b.querySelectorAll('[translate="no"], script, style, details:not([open]) > :not(summary)')
-         .forEach(e => e.remove());
-        const holder = document.createElement('div'); holder.style.position = 'absolute'; holder.append(b);
-        document.documentElement.append(holder); const t = holder.innerText; holder.remove(); return t; }""")
-    if lang == "zh-CN":
-        return sorted({w for w in text.split() if WORD.match(w) and w.strip(",.;:!?)") not in ALLOWED_LATIN})
-    return sorted(set(CJK.findall(text)))
-
-
-def accessibility_problems(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
-                          ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
-    return list(found)
-
-
-def check_page(page: Page, lang: str, what: str) -> None:
-    assert page.locator("html").get_attribute("lang") == lang, what
-    assert other_language_left(page, lang) == [], what
-    assert accessibility_problems(page) == [], what
 
 
 def start_from_form(page: Page, enclave: Enclave, lang: str, username: str, lab_lang: str = "") -> None:

@@ -1,7 +1,8 @@
 """The governance cycle in a real browser, in English and Chinese: a researcher applies for a project on a
 catalogue dataset, the steward asks for changes and then approves, the ethics officer approves, the project
 exists and a workspace starts in it, the auditor finds every step, and the notifications reached a local
-SMTP server and a local webhook. A lapsed accreditation stops a start with the reason shown."""
+SMTP server and a local webhook. A lapsed accreditation stops a start with the reason shown. Every governance
+page each role reaches is scanned for the other language and checked with axe-core, in both languages."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import active_datasets, get_project, today
+from governance import workflow
 from governance.notify import targets_path
-from tests.integration.conftest import Enclave
+from policies import load_policies
+from tests.integration.conftest import Enclave, check_page
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -225,3 +228,62 @@ def test_lapsed_accreditation_stops_the_start_with_the_reason(browser: Browser, 
     page = signed_in(browser, enclave, "ivan", "zh-CN")
     page.goto(f"{enclave.url}{GOV}accreditation")
     expect(page.locator("#my-standing")).to_contain_text("lapsed")
+
+
+# --- every governance page in the reader's language, usable by everyone (issue 14) ---------------------------
+
+SCANNED = "gov-scan"
+# each demo role and the pages it reaches (service.py's routes; {app} is one application it may see; a missing
+# application shows the error page)
+PAGES = {
+    "alice": ["", "catalogue", "catalogue/cohort@v1", "applications", "applications/new", "applications/{app}",
+              "accreditation", "applications/999999"],
+    "bob": ["", "catalogue", "catalogue/cohort@v1", "applications", "applications/{app}", "accreditation",
+            "dashboard"],
+    "audrey": ["", "applications", "applications/{app}", "audit", "audit/exports", "dashboard", "accreditation",
+               "catalogue", "catalogue/cohort@v1"],
+    "admin": ["", "ops", "accreditation", "audit", "audit/exports", "dashboard", "applications",
+              "applications/{app}"],
+}
+
+
+@pytest.fixture(scope="module")
+def scanned_application(enclave: Enclave) -> int:
+    """alice's submitted application on the demo cohort, waiting for the steward (bob)."""
+    policies = load_policies(enclave.settings.policy_dir)
+    with session_scope() as s:
+        app = workflow.new_application(s, "alice", {
+            "slug": SCANNED, "title": "Scanned application", "purpose": PURPOSE, "datasets": ["cohort@v1"],
+            "members": [], "outputs": "rates by age band", "duration_days": "30", "ethics_ref": "ETH-SCAN-1"})
+        workflow.submit(s, "alice", app.id, policies)
+        return app.id
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_governance_page_speaks_one_language_and_passes_axe(browser: Browser, enclave: Enclave,
+                                                                  scanned_application: int, lang: str) -> None:
+    # bypass_csp: the pages allow no script, and axe-core (check_page) is one, injected by the test only
+    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang}, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    found: list[str] = []
+    try:
+        for user, paths in PAGES.items():
+            context.clear_cookies()  # the next person signs in afresh in the same context
+            page.goto(f"{enclave.url}/hub/login")
+            page.click("#idp-login")
+            page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
+            page.fill("#username", user)
+            page.fill("#password", enclave.passwords[user])
+            page.click("#login")
+            page.wait_for_load_state("networkidle")
+            for path in paths:
+                page.goto(f"{enclave.url}{GOV}{path.format(app=scanned_application)}")
+                expect(page.locator("main")).to_be_visible()
+                try:
+                    check_page(page, lang, f"{user} {path}")
+                except AssertionError as exc:  # every page's problems at once, not only the first page's
+                    found.append(f"{user} /{path}: {exc}")
+    finally:
+        context.close()
+    assert found == []

@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
 from tests.integration import test_browser as browser_tests
-from tests.integration.conftest import Enclave
-from tests.integration.test_browser import check_page, login
+from tests.integration.conftest import Enclave, check_page
+from tests.integration.test_browser import login
 
 browser = browser_tests.browser  # the suite's Chromium (a module fixture)
 

@@ -116,7 +116,7 @@ def test_a_researcher_applies_through_the_form_and_two_parties_approve(site):  #
     site("carol").post(f"applications/{app_id}/decide", {"step": _step(app_id, Party.ETHICS),
                                                           "decision": "approve"})
     page = alice.get(f"applications/{app_id}").text
-    assert 'id="approved"' in page and 'id="project">new-study<' in page and "readmission rates" in page
+    assert 'id="approved"' in page and 'id="project" translate="no">new-study<' in page and "readmission rates" in page
 
 
 def test_nobody_approves_their_own_and_the_refusal_is_recorded(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
@@ -256,3 +256,17 @@ def test_the_audit_page_shows_the_newest_records_and_counts_them_all(enclave_hom
     assert total == len(every) == 30
     assert [r["target"] for r in rows] == [f"t{i}" for i in range(20, 30)]  # the end of the trail, oldest first
     assert rows == every[-10:]  # the same records as the export gives, row for row
+
+
+def test_standings_and_tier_names_are_in_the_readers_language(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    """The standing is a domain message and tier and level names come from the policies: shown as they are,
+    a zh-CN reader met English sentences on the home, accreditation, catalogue and dashboard pages."""
+    zh, en = site("alice", "zh-CN"), site("alice", "en")
+    for page in ("", "accreditation"):
+        assert "您没有资质认证记录" in zh.get(page).text
+        assert "you have no accreditation on record" in en.get(page).text
+    assert "2 · 假名化" in zh.get("catalogue").text and "2 · pseudonymised" in en.get("catalogue").text
+    levels = zh.get("accreditation").text
+    assert "<td>标准</td>" in levels and "standard" not in levels
+    tiers = re.search(r'id="chart-tiers".*?</svg>', site("audrey", "zh-CN").get("dashboard").text, re.S).group(0)
+    assert "2 假名化: 1</title>" in tiers
