@@ -206,3 +206,20 @@ def test_a_page_visitor_without_a_login_is_sent_to_the_hub(checkers: Service):
     r = checkers.client().get("")
     where = r.headers.get("location", "")
     assert r.status_code == 302 and ("oauth" in where or "login" in where), where
+
+
+def test_the_checks_keep_each_findings_check_kind_and_place_for_the_checker_but_no_detail(projects: dict[str, Any]):
+    """What the job page lists comes from the runner's check of the outputs: check, kind, verdict, location."""
+    from jobs import results
+    from policies import load_policies
+    from tests.identifiers import RID
+
+    settings = get_settings()
+    with session_scope() as s:
+        job = Job(project="study", submitter="alice", command="python main.py", code_sha256="c" * 64, datasets={})
+        checked, _release = results.check_files(settings, load_policies(settings.policy_dir), s, job,
+                                                {"results/ids.txt": f"a\nid {RID}\n".encode()})
+    findings = checked["results/ids.txt"]["findings"]
+    assert findings and {f["check"] for f in findings} == {"personal-data"}
+    assert all(set(f) == {"check", "kind", "verdict", "location"} for f in findings)
+    assert RID not in str(findings) and any(f["location"] for f in findings)
