@@ -147,6 +147,9 @@ def test_the_requester_a_member_and_a_researcher_are_refused_the_pages_and_it_is
     expected = ("only output checkers (the reviewer role) may release a job's held outputs" if who == "eve"
                 else "you are or were a member of project 'study': you cannot check its outputs")
     assert expected in unescape(page.text)
+    c.cookies.set("_xsrf", "x")
+    junk = c.post(f"held/{jid}", data={"_xsrf": "x", "decision": "release", "reason": "r"})
+    assert junk.status_code == 403  # a post without this browser's form token is refused, and answered
     queue = c.get("")
     assert f'data-job="{jid}"' not in queue.text
     assert queue.status_code == (403 if who == "eve" else 200)
