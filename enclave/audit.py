@@ -121,6 +121,7 @@ class AuditAction(enum.StrEnum):
     JOB_DELIVER = "job.deliver"  # log and outputs copied into the workspace (checks passed or released)
     JOB_RELEASE = "job.release"  # an output checker released (or withheld) held outputs
     JOB_SHOW = "job.show"
+    JOB_INSPECT = "job.inspect"  # an output checker viewed a job's held (checked) files in the browser
     # approved packages (packages/): requests, stewards' decisions, the wheelhouse fetched on the host
     PACKAGE_REQUEST = "package.request"
     PACKAGE_REQUEST_REFUSED = "package.request.refused"  # refused at the door (refused name, typosquat, ...)

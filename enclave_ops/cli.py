@@ -472,14 +472,9 @@ def job_cancel(job_id: int, reason: str, as_json: bool) -> None:
 @json_option
 def job_release(job_id: int, withhold: bool, reason: str, as_json: bool) -> None:
     """An output checker's decision on held outputs (one reviewer, independent of the project)."""
-    from jobs.runner import Runner
-    from jobs.workflow import job_dict, release
+    from jobs.workflow import decide
 
-    settings = get_settings()
-    with session_scope() as s:
-        data = job_dict(release(s, actor(), job_id, release_it=not withhold, reason=reason))
-    if not withhold:
-        Runner(settings, load_policies(settings.policy_dir)).deliver_again(job_id)
+    data = decide(get_settings(), actor(), job_id, release_it=not withhold, reason=reason)
     emit(data, as_json, lambda d: f"job {d['id']}: {d['release']}")
 
 

@@ -87,8 +87,7 @@ c.EnclaveSpawner.debug = False
 # Idle culler, with only the scopes it needs.
 c.JupyterHub.load_roles = [
     *enclave_roles(),  # operators (the `admin` group) and auditors: no access to servers, no tokens for others
-    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
-    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
+    # Blind-mode jobs (jobs.service): its role, for the hub API token it checks callers' tokens with.
     {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
@@ -98,7 +97,8 @@ c.JupyterHub.load_roles = [
 # Export requests, reviews and releases: a hub service (run by enclave_demo.runner or systemd) behind the proxy.
 c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES}
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
-                                  f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user"}
+                                  f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user",
+                                  f"access:services!service={JOBS_SERVICE}"}
 # Each role lands where its work is (hub.landing.landing_for): researchers the spawn page, admins the operations
 # view, stewards with steps waiting their applications, reviewers the export review queue, auditors the audit view.
 c.JupyterHub.default_url = landing_url
@@ -109,9 +109,10 @@ c.JupyterHub.services = [
     # Catalogue, applications and approvals, accreditation, audit view (governance.service): people only, by OAuth.
     {"name": GOVERNANCE_SERVICE, "url": f"http://{settings.internal_address}:{settings.governance_port}",
      "api_token": settings.secret("governance-token"), "oauth_no_confirm": True, "display": True},
-    # Blind-mode jobs submitted from workspaces (jobs.service, on settings.jobs_port): a JSON API for workspace
-    # tokens, no pages. No `url`, so the proxy gives it no route: only workspaces reach it, at their gateway.
-    {"name": JOBS_SERVICE, "api_token": settings.secret("jobs-service-token")},
+    # Blind-mode jobs (jobs.service, on settings.jobs_port): output checkers' pages behind the proxy, by OAuth; its
+    # JSON API answers workspace tokens only from their own container (a call through the proxy is from 127.0.0.1).
+    {"name": JOBS_SERVICE, "url": f"http://{settings.internal_address}:{settings.jobs_port}",
+     "api_token": settings.secret("jobs-service-token"), "oauth_no_confirm": True, "display": True},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",

@@ -9,6 +9,7 @@ translations (`enclave.i18n.reason_in`), so the jobs service and the hub say the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from enclave.errors import Text
 from enclave.i18n import CORE_WORDS, CORE_ZH, from_english, localize, reason_in
@@ -113,3 +114,74 @@ REFUSALS_ZH: dict[str, str] = {
         "必须给出 --run：作业要运行的命令，例如 \"python analysis/main.py\"",
     "a reason is required: say what you checked": "必须填写理由：请说明您检查了什么",
 }
+
+
+# The output checkers' pages (jobs.service, templates in jobs/templates): each English sentence and its zh-CN.
+PAGES_ZH: dict[str, str] = {
+    "Held job outputs": "待审核的作业输出",
+    "Signed in as": "当前用户",
+    "Jobs whose outputs the checks held for an output checker. Nothing of them is in the project's workspace "
+    "until you release it.": "检查扣留、等待输出审核员决定的作业。在您放行之前，它们不会出现在项目的工作区中。",
+    "No job has held outputs waiting for you.": "没有等待您审核的作业输出。",
+    "Jobs of projects you are or were a member of are not listed: another checker decides on them.":
+        "您是或曾是其成员的项目的作业不在此列出：由其他审核员决定。",
+    "Job": "作业", "Project": "项目", "Submitter": "提交者", "Command": "命令", "Ended": "结束时间",
+    "Kinds of finding": "检查结果类型", "Open": "打开",
+    "Held files": "待审文件", "Other files": "其他文件", "Verdict": "结论", "Check": "检查", "Kind": "类型",
+    "Where": "位置", "Findings": "检查结果", "No findings were recorded for this file.": "此文件没有记录检查结果。",
+    "The checked content (the rebuilt form that would be delivered):": "检查后的内容（将被交付的重建版本）：",
+    "Shown in full ({n} bytes).": "已完整显示（{n} 字节）。",
+    "Only part is shown: the first {shown} of {n} bytes.": "仅显示部分内容：共 {n} 字节中的前 {shown} 字节。",
+    "This file is not text ({n} bytes); its content is not shown here.":
+        "此文件不是文本（{n} 字节），此处不显示其内容。",
+    "The checked copy of this file is missing from the jobs store; tell the enclave administrators.":
+        "作业存储中缺少此文件的检查副本；请告知安全区管理员。",
+    "Your decision": "您的决定",
+    "Release: the held files are delivered into the project's workspace": "放行：待审文件交付到项目的工作区",
+    "Withhold: the held files never come into the workspace": "不放行：待审文件永远不会进入工作区",
+    "Reason (what you checked)": "理由（您检查了什么）",
+    "Continue": "继续", "Confirm": "确认", "Change": "修改", "Back": "返回", "Back to the queue": "返回列表",
+    "choose release or withhold": "请选择放行或不放行",
+    "Please confirm": "请确认",
+    "These files will be delivered into /workspace/jobs/{id}/ of project {project}:":
+        "以下文件将交付到项目 {project} 的 /workspace/jobs/{id}/：",
+    "These files will be kept out of project {project}'s workspace for good:":
+        "以下文件将永远不会进入项目 {project} 的工作区：",
+    "Your reason:": "您的理由：", "Nothing has been recorded yet.": "目前尚未记录任何内容。",
+    "Released: the held files are now in /workspace/jobs/{id}/ of project {project}.":
+        "已放行：待审文件现已位于项目 {project} 的 /workspace/jobs/{id}/。",
+    "Released: the files are delivered into /workspace/jobs/{id}/ once project {project}'s workspace is "
+    "mounted.": "已放行：项目 {project} 的工作区挂载后，文件将交付到 /workspace/jobs/{id}/。",
+    "Withheld: the held files stay out of the workspace for good.": "未放行：待审文件永远不会进入工作区。",
+    "Now: {release}": "当前状态：{release}",
+    "Not found": "未找到", "Not allowed": "不允许", "Something went wrong": "出现问题", "Error": "错误",
+    "the jobs service failed on this page; tell the enclave administrators": "作业服务在此页面出错；请告知安全区管理员",
+    "only people can check job outputs": "只有用户本人可以审核作业输出",
+}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`t("Shown in full ({n} bytes).", n=3)` in the reader's language (English is the key itself)."""
+    table = PAGES_ZH if lang == "zh-CN" else {}
+
+    def t(text: str, **params: object) -> str:
+        said = table.get(text, text)
+        return said.format(**params) if params else said
+
+    return t
+
+
+# Where a finding is, in the reader's words (as the export pages say it; the location holds plain numbers and names).
+WHERE: dict[str, dict[str, str]] = {
+    "zh-CN": {"sheet": "工作表 {v}", "member": "压缩包内 {v}", "cell": "第 {v} 个单元格", "line": "第 {v} 行",
+              "row": "第 {v} 行", "column": "{v} 列", "page": "第 {v} 页"},
+    "en": {"sheet": "sheet {v}", "member": "in the archive: {v}", "cell": "cell {v}", "line": "line {v}",
+           "row": "row {v}", "column": "column {v}", "page": "page {v}"},
+}
+
+
+def where(location: dict[str, object], lang: str) -> str:
+    """'row 3, column n' / '第 3 行 n 列' from a finding's location ('' when it gives none)."""
+    words = WHERE["zh-CN" if lang == "zh-CN" else "en"]
+    parts = [words[k].format(v=location[k]) for k in words if location.get(k) not in (None, "")]
+    return (" " if lang == "zh-CN" else ", ").join(parts)

@@ -40,6 +40,13 @@ def _kinds(findings: list[dict[str, Any]]) -> list[str]:
                    for f in findings if f.get("verdict") != "pass"})
 
 
+def _findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an output checker's page lists per finding: check, kind, verdict and where; never the detail,
+    which may quote a value (the checker reads the content itself beside the list)."""
+    return [{"check": f["check"], "kind": f.get("entity") or f.get("rule") or "", "verdict": f["verdict"],
+             "location": f.get("location") or {}} for f in findings if f.get("verdict") != "pass"]
+
+
 def check_files(settings: Settings, policies: Policies, session: Session, job: Job,
                 files: dict[str, bytes]) -> tuple[dict[str, Any], JobRelease]:
     """Every file through the export checks; the rebuilt (checked) form is what is stored and delivered."""
@@ -52,7 +59,8 @@ def check_files(settings: Settings, policies: Policies, session: Session, job: J
         kept = result.rebuilt if result.rebuilt is not None else b""
         d = result.to_dict(50)
         out[name] = {"sha256": store_blob(settings.jobs_store, kept), "original_sha256": result.original_sha256
-                     or result.sha256, "bytes": len(kept), "verdict": d["verdict"], "kinds": _kinds(d["findings"])}
+                     or result.sha256, "bytes": len(kept), "verdict": d["verdict"], "kinds": _kinds(d["findings"]),
+                     "findings": _findings(d["findings"])}
     verdicts = {v["verdict"] for v in out.values()}
     release = (JobRelease.BLOCKED if "block" in verdicts else JobRelease.HELD if "review" in verdicts
                else JobRelease.DELIVERED)

@@ -40,6 +40,15 @@ def _can(check: Callable[[], None]) -> bool:
     return True
 
 
+def why_not(check: Callable[[], None]) -> str | None:
+    """The refusal a check gives, for a page to show beside the control it disables; None when allowed."""
+    try:
+        check()
+    except EnclaveError as exc:
+        return str(exc)
+    return None
+
+
 def check_outputs_dir(outputs: str) -> str:
     """A folder name relative to the workspace, without `..`; the job's only writable place."""
     p = PurePosixPath(outputs.strip().removeprefix(WORKSPACE_MOUNT + "/"))
@@ -84,15 +93,34 @@ def can_cancel(job: Job, actor: User) -> bool:
     return _can(lambda: check_can_cancel(job, actor))
 
 
+def check_is_output_checker(checker: User) -> None:
+    """The queue of held job outputs is for output checkers (the reviewer role) only."""
+    if Role.REVIEWER.value not in (checker.roles or []):
+        raise NotAllowed("only output checkers (the reviewer role) may release a job's held outputs")
+
+
+def is_output_checker(checker: User) -> bool:
+    return _can(lambda: check_is_output_checker(checker))
+
+
+def check_can_see_held(checker: User, project: Project) -> None:
+    """A job's checked files (which may hold what the checks held back) are shown only to an output
+    checker who is not and never was a member of the project: the person who decides on them."""
+    check_is_output_checker(checker)
+    if was_ever_member(project, checker):
+        raise NotAllowed("you are or were a member of project '{slug}': you cannot check its outputs",
+                         slug=project.slug)
+
+
+def can_see_held(checker: User, project: Project) -> bool:
+    return _can(lambda: check_can_see_held(checker, project))
+
+
 def check_can_release(job: Job, checker: User, project: Project) -> None:
     """Held outputs (checks said review) may be released by a reviewer independent of the project;
     blocked ones never come back (they hold what must not be seen, such as identifiers). Nothing goes
     into the workspace of a suspended or expired project, as no export of it is reviewed then."""
-    if Role.REVIEWER.value not in (checker.roles or []):
-        raise NotAllowed("only output checkers (the reviewer role) may release a job's held outputs")
-    if was_ever_member(project, checker):
-        raise NotAllowed("you are or were a member of project '{slug}': you cannot check its outputs",
-                         slug=project.slug)
+    check_can_see_held(checker, project)
     if job.release != JobRelease.HELD:
         raise NotAllowed("job {id} has nothing held for review (its outputs are {release})",
                          id=job.id, release=job.release.value)

@@ -270,19 +270,7 @@ class Runner:
         self._cleanup(job.id, c)
 
     def _deliver(self, job_id: int) -> None:
-        from enclave import audit
-
-        with session_scope() as s:
-            job = s.get(Job, job_id)
-            if job is None:
-                return
-            try:
-                files = results.deliver(self.settings, job)
-            except EnclaveError as exc:
-                log.warning("job %s not delivered: %s", job_id, exc)
-                return
-            audit.record(s, "system", audit.AuditAction.JOB_DELIVER, project=job.project, target=f"job:{job.id}",
-                         files=files, release=job.release.value)
+        workflow.deliver(self.settings, job_id)
 
     def deliver_again(self, job_id: int) -> None:
         """After an output checker's release: the folder is written again with the released files."""

@@ -1,17 +1,19 @@
 """The jobs service: a JupyterHub service through which a researcher submits blind-mode jobs from her workspace.
 
-Its JSON API answers workspaces only, authenticated like the export service's: the workspace server's own
-token, which carries `custom:enclave-jobs:submit` filtered to its owner, and the call must come from that
-user's running workspace container (the address is kept on the way in, hub.network). The project is read
-from the container's labels (`enclave.workspaces.workspace_of`), never from the request, so a token can only
-ever submit for its own project, from its own container. Who may submit or see what is `jobs.rules`, the
-code the CLI uses; refusals are audited (`job.refused`) and answered in the caller's language.
+Output checkers use its pages (`jobs.pages`) after logging in through the hub: the proxy routes
+/services/enclave-jobs/ here. Its JSON API answers workspaces only, authenticated like the export service's:
+the workspace server's own token, which carries `custom:enclave-jobs:submit` filtered to its owner, and the
+call must come from that user's running workspace container (the address is kept on the way in,
+hub.network). The project is read from the container's labels (`enclave.workspaces.workspace_of`), never
+from the request, so a token can only ever submit for its own project, from its own container. Who may
+submit or see what is `jobs.rules`, the code the CLI uses; refusals are audited (`job.refused`) and answered
+in the caller's language.
 
 What it can do: snapshot the project's code folder and queue a job (`jobs.workflow.submit`), and show the
 project's jobs with their state, exit code, run time, resource use and, per file, whether it came back
 into `/workspace/jobs/<id>/` or is held, with the kinds of finding. What it cannot do: return a log or an
-output (those reach the workspace only through the checks, written by the runner), start a container,
-or show any value a check found.
+output to a workspace (those reach it only through the checks, written by the runner), start a container,
+or show a workspace any value a check found; only an independent output checker's page shows held content.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from docker.errors import DockerException
-from jupyterhub.services.auth import HubAuth, HubAuthenticated
+from jupyterhub.services.auth import HubAuth, HubAuthenticated, HubOAuthCallbackHandler
 from tornado import ioloop, web
 
 from enclave.db import session_scope
@@ -34,7 +36,7 @@ from enclave.projects import get_project, get_user
 from enclave.settings import JOBS_PREFIX, JOBS_SERVICE, WORKSPACE_JOBS, WORKSPACE_MOUNT, Settings, get_settings
 from enclave.webpages import PageBasics
 from enclave.workspaces import workspace_of
-from jobs import rules, workflow
+from jobs import pages, rules, workflow
 from jobs.i18n import message
 from jobs.results import LOG_NAME
 from jobs.scopes import SCOPE_SUBMIT, SERVICE_ACCESS
@@ -53,6 +55,7 @@ class Context:
         self.policies: Policies = load_policies(settings.policy_dir)
         # its own object, not the process-wide HubAuth.instance() another service in the process may have made
         self.hub_auth = HubAuth()
+        self.templates = pages.templates()
 
 
 def status_of(exc: EnclaveError) -> int:
@@ -126,6 +129,10 @@ class ApiHandler(PageBasics, HubAuthenticated, web.RequestHandler):
         if SCOPE_SUBMIT in have or f"{SCOPE_SUBMIT}!user={name}" in have:
             return model
         return super().check_hub_user(model)  # type: ignore[no-any-return]
+
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF token: this API is authenticated by the `Authorization` header alone (`HubAuth`, which reads
+        no cookie), so a browser cannot be tricked into calling it as someone; the pages check XSRF."""
 
     def caller(self) -> str:
         user = self.current_user
@@ -239,7 +246,10 @@ def make_app(ctx: Context) -> web.Application:
         (p + "health", Health),
         (p + r"api/jobs", JobsApi, d),
         (p + r"api/jobs/(\d+)", JobApi, d),
-    ])
+        (p + "oauth_callback", HubOAuthCallbackHandler),
+        (p + r"held/(\d+)", pages.HeldJobPage, d),
+        (p.rstrip("/") + r"/?", pages.QueuePage, d),
+    ], cookie_secret=bytes.fromhex(ctx.settings.secret("jobs-cookie")), xsrf_cookies=True)
 
 
 def hub_env(settings: Settings) -> dict[str, str]:
@@ -248,6 +258,7 @@ def hub_env(settings: Settings) -> dict[str, str]:
         "JUPYTERHUB_SERVICE_NAME": JOBS_SERVICE, "JUPYTERHUB_API_TOKEN": settings.secret("jobs-service-token"),
         "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
         "JUPYTERHUB_SERVICE_PREFIX": JOBS_PREFIX, "JUPYTERHUB_CLIENT_ID": f"service-{JOBS_SERVICE}",
+        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{JOBS_PREFIX}oauth_callback",
         "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([SERVICE_ACCESS]),
         "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{settings.jobs_port}",
     }
@@ -259,7 +270,8 @@ def main() -> None:
     for key, value in hub_env(settings).items():
         os.environ.setdefault(key, value)
     app = make_app(Context(settings))
-    # plain HTTP, loopback only: workspaces come through their gateway, redirected (hub.network), source kept
+    # plain HTTP, loopback only: workspaces come through their gateway, redirected (hub.network), source kept;
+    # no xheaders, so a call through the proxy is from 127.0.0.1 whatever X-Forwarded-For says (the API refuses it)
     app.listen(settings.jobs_port, address=settings.internal_address, xheaders=False, max_body_size=64 * 1024)
     log.info("jobs service listening on %s:%d%s", settings.internal_address, settings.jobs_port, JOBS_PREFIX)
     ioloop.IOLoop.current().start()

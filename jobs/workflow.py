@@ -23,7 +23,7 @@ from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.models import Job, JobRelease, JobState
 from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import WORKSPACE_MOUNT, Settings
-from jobs import rules
+from jobs import results, rules
 from jobs.files import read_folder, snapshot
 from policies import Policies
 
@@ -195,6 +195,33 @@ def release(session: Session, checker: str, job_id: int, *, release_it: bool, re
                  decision=after.value, reason=reason, files=sorted(k for k, v in job.outputs.items()
                                                                    if v["verdict"] == "review"))
     return job
+
+
+def deliver(settings: Settings, job_id: int) -> list[str] | None:
+    """Write the job's folder in its workspace afresh (what passed, or was released) and audit it;
+    None when it cannot be written now (the workspace not mounted): the runner delivers it later."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return None
+        try:
+            files = results.deliver(settings, job)
+        except EnclaveError as exc:
+            log.warning("job %s not delivered: %s", job_id, exc)
+            return None
+        audit.record(s, "system", AuditAction.JOB_DELIVER, project=job.project, target=f"job:{job.id}",
+                     files=files, release=job.release.value)
+    return files
+
+
+def decide(settings: Settings, checker: str, job_id: int, *, release_it: bool, reason: str) -> dict[str, Any]:
+    """An output checker's decision recorded, then the workspace's folder rewritten: the one step the CLI
+    and the checkers' pages share, so a release always reaches the workspace the same way."""
+    with session_scope() as s:
+        data = job_dict(release(s, checker, job_id, release_it=release_it, reason=reason))
+    if release_it:
+        deliver(settings, job_id)
+    return data
 
 
 def job_dict(job: Job) -> dict[str, Any]:
