@@ -47,6 +47,7 @@ from enclave.settings import (
     EGRESS_SERVICE,
     Settings,
     get_settings,
+    hub_service_env,
 )
 from enclave.webpages import PageBasics
 from enclave.workspaces import workspace_of
@@ -815,15 +816,7 @@ def make_app(ctx: Context) -> web.Application:
 
 
 def hub_env(settings: Settings) -> dict[str, str]:
-    """What JupyterHub would give a managed service; this one runs on its own (runner or systemd)."""
-    return {
-        "JUPYTERHUB_SERVICE_NAME": EGRESS_SERVICE, "JUPYTERHUB_API_TOKEN": settings.secret("egress-review-token"),
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
-        "JUPYTERHUB_SERVICE_PREFIX": EGRESS_PREFIX, "JUPYTERHUB_CLIENT_ID": f"service-{EGRESS_SERVICE}",
-        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{EGRESS_PREFIX}oauth_callback",
-        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([SERVICE_ACCESS]),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{settings.egress_port}",
-    }
+    return hub_service_env(settings, EGRESS_SERVICE, EGRESS_PREFIX, settings.egress_port, "egress-review-token")
 
 
 def main() -> None:

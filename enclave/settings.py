@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import secrets
 import tomllib
@@ -436,3 +437,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+def hub_service_env(settings: Settings, name: str, prefix: str, port: int, token_secret: str) -> dict[str, str]:
+    """What JupyterHub would give a managed service. The enclave's web services (export review, governance,
+    jobs) run on their own (the process runner or systemd), so each sets these itself, the same way."""
+    return {
+        "JUPYTERHUB_SERVICE_NAME": name, "JUPYTERHUB_API_TOKEN": settings.secret(token_secret),
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTERHUB_SERVICE_PREFIX": prefix, "JUPYTERHUB_CLIENT_ID": f"service-{name}",
+        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{prefix}oauth_callback",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([f"access:services!service={name}"]),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+    }

@@ -9,7 +9,6 @@ and policies. Who may see or do what is decided in `governance.rules`; what chan
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import Accreditation, Project, Role, StepDecision, User
 from enclave.projects import get_user, today
-from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings
+from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings, hub_service_env
 from enclave.webpages import PageBasics
 from governance import catalogue, documents, notify, operations, rules, supervision, workflow
 from governance.i18n import message as refusal_in
@@ -511,15 +510,8 @@ def make_app(ctx: Context) -> web.Application:
 
 
 def hub_env(settings: Settings) -> dict[str, str]:
-    """What JupyterHub would give a managed service; this one runs on its own (runner or systemd)."""
-    return {
-        "JUPYTERHUB_SERVICE_NAME": GOVERNANCE_SERVICE, "JUPYTERHUB_API_TOKEN": settings.secret("governance-token"),
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
-        "JUPYTERHUB_SERVICE_PREFIX": GOVERNANCE_PREFIX, "JUPYTERHUB_CLIENT_ID": f"service-{GOVERNANCE_SERVICE}",
-        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{GOVERNANCE_PREFIX}oauth_callback",
-        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([SERVICE_ACCESS]),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{settings.governance_port}",
-    }
+    return hub_service_env(settings, GOVERNANCE_SERVICE, GOVERNANCE_PREFIX, settings.governance_port,
+                           "governance-token")
 
 
 def periodic(ctx: Context) -> None:

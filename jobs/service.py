@@ -33,13 +33,21 @@ from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import Job, JobRelease
 from enclave.projects import get_project, get_user
-from enclave.settings import JOBS_PREFIX, JOBS_SERVICE, WORKSPACE_JOBS, WORKSPACE_MOUNT, Settings, get_settings
+from enclave.settings import (
+    JOBS_PREFIX,
+    JOBS_SERVICE,
+    WORKSPACE_JOBS,
+    WORKSPACE_MOUNT,
+    Settings,
+    get_settings,
+    hub_service_env,
+)
 from enclave.webpages import PageBasics
 from enclave.workspaces import workspace_of
 from jobs import pages, rules, workflow
 from jobs.i18n import message
 from jobs.results import LOG_NAME
-from jobs.scopes import SCOPE_SUBMIT, SERVICE_ACCESS
+from jobs.scopes import SCOPE_SUBMIT
 from policies import load_policies
 from policies.loader import Policies
 
@@ -253,15 +261,7 @@ def make_app(ctx: Context) -> web.Application:
 
 
 def hub_env(settings: Settings) -> dict[str, str]:
-    """What JupyterHub would give a managed service; this one runs on its own (runner or systemd)."""
-    return {
-        "JUPYTERHUB_SERVICE_NAME": JOBS_SERVICE, "JUPYTERHUB_API_TOKEN": settings.secret("jobs-service-token"),
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{settings.hub_api_port}/hub/api", "JUPYTERHUB_BASE_URL": "/",
-        "JUPYTERHUB_SERVICE_PREFIX": JOBS_PREFIX, "JUPYTERHUB_CLIENT_ID": f"service-{JOBS_SERVICE}",
-        "JUPYTERHUB_HOST": "", "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{JOBS_PREFIX}oauth_callback",
-        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([SERVICE_ACCESS]),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{settings.jobs_port}",
-    }
+    return hub_service_env(settings, JOBS_SERVICE, JOBS_PREFIX, settings.jobs_port, "jobs-service-token")
 
 
 def main() -> None:
