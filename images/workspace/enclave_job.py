@@ -24,18 +24,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from enclave_messages import language  # the workspace's one rule: ENCLAVE_LANG, then the locale
+
 WORKSPACE_ROOTS = ("/workspace", "/srv/enclave/workspace")
-
-
-def language() -> str:
-    """zh-CN when the hub said so (ENCLAVE_LANG) or the locale is Chinese; English otherwise."""
-    for name in ("ENCLAVE_LANG", "LANGUAGE", "LC_ALL", "LANG"):
-        value = os.environ.get(name, "").lower()
-        if value.startswith("zh"):
-            return "zh-CN"
-        if value.startswith("en"):
-            return "en"
-    return "en"
 
 
 WORDS = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,9 @@ CLIENT = REPO_ROOT / "images" / "workspace" / "enclave_job.py"
 
 
 def _load() -> ModuleType:
+    """The client as the image holds it: beside the workspace's other modules (enclave_messages)."""
+    if str(CLIENT.parent) not in sys.path:
+        sys.path.insert(0, str(CLIENT.parent))
     spec = importlib.util.spec_from_file_location("enclave_job_under_test", CLIENT)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
