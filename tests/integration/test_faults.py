@@ -51,6 +51,25 @@ def requests_state() -> list[tuple[int, str, int]]:
         return [(r.id, r.state.value, len(r.files)) for r in s.query(ExportRequest).order_by(ExportRequest.id)]
 
 
+def _until_the_service_holds_a_call_from(enclave: Enclave, username: str, client: threading.Thread) -> None:
+    """Until the export service has the workspace's call open (the scan is fast: a fixed sleep can come after
+    the answer). The service's end of the connection has the workspace container's address as its peer."""
+    ws = enclave.container(username)
+    ws.reload()
+    address = next(iter(ws.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    port = enclave.settings.egress_port
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and client.is_alive():
+        held = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} and dst {address} )"],
+                              capture_output=True, text=True, check=False).stdout
+        if held.strip():
+            time.sleep(0.3)  # the request is read and being worked on
+            assert client.is_alive(), "the export service answered before the kill could land"
+            return
+        time.sleep(0.02)
+    raise AssertionError("the workspace's export call never reached the service")
+
+
 def kill_service(name: str) -> None:
     proc = runner._STARTED[name]  # the suite's enclave processes are children of this process
     proc.kill()
@@ -76,9 +95,8 @@ def test_killing_the_service_mid_scan_loses_nothing_and_leaves_nothing_half_done
     answer: dict = {}
     client = threading.Thread(target=lambda: answer.update(export(enclave, "big.csv")))
     client.start()
-    time.sleep(2)
-    assert client.is_alive(), answer  # the service is still working on it: the kill lands mid-request
-    kill_service("egress-review")
+    _until_the_service_holds_a_call_from(enclave, "alice", client)
+    kill_service("egress-review")  # the service is still working on it: the kill lands mid-request
     client.join(60)
     assert answer["rc"] == 2 and "stopped before answering" in answer["err"], answer
     runner.start_egress_service(enclave.settings)

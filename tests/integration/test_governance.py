@@ -227,7 +227,7 @@ def test_lapsed_accreditation_stops_the_start_with_the_reason(browser: Browser, 
     assert "lapsed on" in spawn
     page = signed_in(browser, enclave, "ivan", "zh-CN")
     page.goto(f"{enclave.url}{GOV}accreditation")
-    expect(page.locator("#my-standing")).to_contain_text("lapsed")
+    expect(page.locator("#my-standing")).to_contain_text(f"已于 {today() - timedelta(days=1)} 失效")  # in her language
 
 
 # --- every governance page in the reader's language, usable by everyone (issue 14) ---------------------------

@@ -70,7 +70,11 @@ def _shared_mounts() -> list[str]:
     mounts = [REPO, NODE] + ([PYTHON_PREFIX] if not PYTHON_PREFIX.startswith("/usr") else [])
     mounts += [NODE_MODULES] if Path(NODE_MODULES).is_dir() else []
     return [a for m in mounts for a in ("-v", f"{m}:{m}:ro")]
-UNITS = ["enclave-proxy", "enclave-egress-review", "enclave-governance", "enclave-hub"]
+
+
+# every long-running unit the playbook installs (the wipe must stop them all: a running one writes into the state)
+UNITS = ["enclave-proxy", "enclave-egress-review", "enclave-governance", "enclave-jobs", "enclave-hub",
+         "enclave-job-runner"]
 
 
 def sh(*cmd: str, ok: bool = True, timeout: float = 600, stdin: bytes | None = None) -> subprocess.CompletedProcess:
