@@ -49,6 +49,22 @@ def _status(exc: EnclaveError) -> int:
     return 400
 
 
+
+def error_sentence(kwargs: dict[str, Any], status_code: int, reason: str, what: str) -> str:
+    """The English sentence of a tornado error (`write_error`'s kwargs), for the pages and the JSON API alike:
+    the HTTPError's message, else the status reason, else (a failure) whom to tell."""
+    exc = kwargs.get("exc_info", (None, None, None))[1]
+    text = getattr(exc, "log_message", None) or ""
+    if isinstance(exc, web.HTTPError) and exc.args:
+        text = text % exc.args
+    if text:
+        return text
+    return FAILED[what] if status_code >= 500 else reason
+
+
+FAILED = {"page": "the jobs service failed on this page; tell the enclave administrators",
+          "call": "the jobs service failed on this call; tell the enclave administrators"}
+
 class PageHandler(PageBasics, HubOAuthenticated, web.RequestHandler):
     """A person's page, signed in through the hub (the service's own OAuth cookie; forms carry XSRF)."""
 
@@ -113,13 +129,7 @@ class PageHandler(PageBasics, HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A page in the reader's language, one sentence, never a traceback."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        text = getattr(exc, "log_message", None) or ""
-        if isinstance(exc, web.HTTPError) and exc.args:
-            text = text % exc.args
-        if not text:
-            text = ("the jobs service failed on this page; tell the enclave administrators" if status_code >= 500
-                    else self._reason)
+        text = error_sentence(kwargs, status_code, self._reason, "page")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         shown = self.t(text) if self.t(text) != text else message(text, self.lang)
         self.finish(self.ctx.templates.get_template("error.html").render(

@@ -158,13 +158,7 @@ class ApiHandler(PageBasics, HubAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """One sentence in the caller's language, never a traceback (an unexpected failure says whom to tell)."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        text = getattr(exc, "log_message", None) or ""
-        if isinstance(exc, web.HTTPError) and exc.args:
-            text = text % exc.args
-        if not text:
-            text = ("the jobs service failed on this call; tell the enclave administrators" if status_code >= 500
-                    else self._reason)
+        text = pages.error_sentence(kwargs, status_code, self._reason, "call")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"status": status_code, "error": message(text, self.lang)}, ensure_ascii=False))
 
