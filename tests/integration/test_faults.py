@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -51,22 +52,32 @@ def requests_state() -> list[tuple[int, str, int]]:
         return [(r.id, r.state.value, len(r.files)) for r in s.query(ExportRequest).order_by(ExportRequest.id)]
 
 
-def _until_the_service_holds_a_call_from(enclave: Enclave, username: str, client: threading.Thread) -> None:
-    """Until the export service has the workspace's call open (the scan is fast: a fixed sleep can come after
-    the answer). The service's end of the connection has the workspace container's address as its peer."""
+def _held_connections(enclave: Enclave, username: str) -> str:
+    """The export service's established connections from this workspace container (peer = its address)."""
     ws = enclave.container(username)
     ws.reload()
     address = next(iter(ws.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
     port = enclave.settings.egress_port
+    return subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} and dst {address} )"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _freeze_the_service_mid_call(enclave: Enclave, username: str, client: threading.Thread) -> bool:
+    """Stop (SIGSTOP) the export service while it holds the workspace's call, and tell whether it had not
+    answered yet. A fixed sleep is not enough: the scan is fast, and the client thread's liveness lags the
+    service's answer by a `docker exec`. Frozen, the service cannot write; if after two seconds the workspace's
+    connection is still established, no answer was sent (the one-shot client closes as soon as it reads one)."""
+    proc = runner._STARTED["egress-review"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and client.is_alive():
-        held = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} and dst {address} )"],
-                              capture_output=True, text=True, check=False).stdout
-        if held.strip():
-            time.sleep(0.3)  # the request is read and being worked on
-            assert client.is_alive(), "the export service answered before the kill could land"
-            return
-        time.sleep(0.02)
+        if _held_connections(enclave, username):
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(2)
+            if _held_connections(enclave, username):
+                return True
+            proc.send_signal(signal.SIGCONT)  # it answered first: this attempt proves nothing
+            return False
+        time.sleep(0.01)
     raise AssertionError("the workspace's export call never reached the service")
 
 
@@ -87,16 +98,21 @@ def test_hub_restart_keeps_running_workspaces(enclave: Enclave, alice: HubSessio
 
 
 def test_killing_the_service_mid_scan_loses_nothing_and_leaves_nothing_half_done(enclave: Enclave, alice):
-    # ~12 MiB, under the 16 MiB limit: copying and checking it takes the service several seconds
+    # ~12 MiB, under the 16 MiB limit: copying and checking it takes the service a second or more
     write(enclave, "/workspace/big.csv", "import random\nr = random.Random(1)\n"
           "rows = ['id,phone,note'] + [f'{i},13{r.randrange(10**9):09d},Patient John Smith seen' "
           "for i in range(300000)]\nopen('/workspace/big.csv', 'w').write('\\n'.join(rows))")
-    before = requests_state()
-    answer: dict = {}
-    client = threading.Thread(target=lambda: answer.update(export(enclave, "big.csv")))
-    client.start()
-    _until_the_service_holds_a_call_from(enclave, "alice", client)
-    kill_service("egress-review")  # the service is still working on it: the kill lands mid-request
+    for _attempt in range(5):
+        before = requests_state()
+        answer: dict = {}
+        client = threading.Thread(target=lambda a=answer: a.update(export(enclave, "big.csv")))
+        client.start()
+        if _freeze_the_service_mid_call(enclave, "alice", client):
+            break
+        client.join(60)  # answered before it could be frozen; try again
+    else:
+        raise AssertionError("the export service answered each time before it could be stopped mid-call")
+    kill_service("egress-review")  # frozen before answering: the kill lands mid-request
     client.join(60)
     assert answer["rc"] == 2 and "stopped before answering" in answer["err"], answer
     runner.start_egress_service(enclave.settings)
