@@ -339,6 +339,17 @@ def read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
     return None if df is None else df.clone()
 
 
+def _read_csv(raw: bytes, separator: str) -> pl.DataFrame:
+    """The CSV with the column types polars guesses, or every column as text when a guess does not hold
+    (a full-width '７' passes polars' guess of an integer column and then fails its parse; a number column
+    with a word beyond the rows it looked at): the checks read numbers from text themselves
+    (`sdc.parse_number`), so a table is never unreadable for its types alone."""
+    try:
+        return pl.read_csv(raw, separator=separator, infer_schema_length=10_000)
+    except pl.exceptions.ComputeError:
+        return pl.read_csv(raw, separator=separator, infer_schema_length=0)
+
+
 @lru_cache(maxsize=2)
 def _read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
     try:
@@ -346,7 +357,7 @@ def _read_table(data: bytes, ftype: str) -> pl.DataFrame | None:
             # the text as UTF-8 bytes (polars reads bytes at several times the speed of a StringIO): the file's
             # own bytes when they are plain UTF-8, which is what the text encodes into
             raw = data if plain_utf8(data) else (decode_text(data) or "").encode()
-            return pl.read_csv(raw, separator="\t" if ftype == "tsv" else ",", infer_schema_length=10_000)
+            return _read_csv(raw, "\t" if ftype == "tsv" else ",")
         if ftype == "parquet":
             return pl.read_parquet(io.BytesIO(data))
         if ftype == "xlsx":

@@ -142,6 +142,11 @@ def _name_says_not_count(name: str) -> bool:
 
 ASCII_NUMBER = re.compile(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?",
                           re.ASCII)
+# a count written with what it counts, as Chinese tables often do ('7人', '12例') and English ones sometimes
+# ('7 patients'): the number is the count, whatever word follows it
+COUNT_UNIT = re.compile(r"(?<=\d)\s*(?:人次|例次|人|例|名|位|次|个|户|"
+                        r"(?:patients?|cases?|people|persons?|subjects?|participants?|deaths?|events?))\s*$",
+                        re.IGNORECASE)
 _SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-", "\uff0b": "+", "\uff0c": ",", "\uff0e": "."})
 
 
@@ -170,13 +175,16 @@ def _plain_digits(text: str) -> str | None:
 
 def parse_number(value: object) -> float | None:
     """A cell as a number: ints, floats, '1,234', '12.0', full-width or other scripts' digits, with invisible
-    characters dropped; None for anything else (never what float() alone happens to accept: '1_000',
-    'nan', 'infinity', '٣' next to a control character)."""
+    characters dropped and a counting word after the number ('7人', '12 例', '3 patients') read as a count;
+    None for anything else (never what float() alone happens to accept: '1_000', 'nan', 'infinity', '٣' next
+    to a control character)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return None if isinstance(value, float) and not math.isfinite(value) else float(value)
     text = str(value)
+    if (unit := COUNT_UNIT.search(text)) is not None:
+        text = text[:unit.start()]
     if not text.isascii() or not text[-1:].isalnum() or not text[:1].isalnum():
         text = _plain_digits(text) or ""
     text = text.strip()

@@ -50,6 +50,26 @@ def test_counts_are_recognised_by_content_also_as_floats():
     assert ("threshold>=10", 2, "cases") in rules(r)
 
 
+@pytest.mark.parametrize("cell", ["7人", "7 例", "７", "７人", "7 patients", "7 Cases", "7人次"])
+def test_counts_written_with_their_unit_or_in_full_width_digits_are_counts(cell):
+    r = scan("u.csv", f"group,n\nA,120\nB,{cell}\nC,130\n")
+    assert ("threshold>=10", 2, "n") in rules(r), r
+    assert r["verdict"] == "block"
+
+
+def test_counts_with_their_unit_at_the_threshold_pass_and_a_word_that_is_not_a_unit_is_no_count():
+    assert scan("u.csv", "group,n\nA,120人\nB,10人\nC,130人\n")["verdict"] == "pass"
+    assert ("threshold>=10", 2, "n") in rules(scan("u.csv", "group,n\nA,120人\nB,9人\nC,130人\n"))
+    assert scan("m.csv", "group,follow_up\nA,3个月\nB,6个月\nC,12个月\n")["verdict"] == "pass"
+
+
+def test_a_table_whose_digits_defeat_the_type_guess_is_read_not_refused():
+    # polars guesses an integer column from a full-width '７' and then cannot parse it: read as text instead
+    r = scan("fw.csv", "group,n\nA,１２０\nB,１３０\nC,１４５\n")
+    assert r["verdict"] == "pass", r
+    assert not [f for f in r["findings"] if f.get("rule") == "readable"]
+
+
 def test_keys_flags_and_years_are_not_counts():
     assert scan("s.csv", "stage,n\n1,120\n2,85\n3,40\n4,22\n")["verdict"] == "pass"
     assert scan("d.csv", "diabetes,n,mean_sbp\n0,3120,131.2\n1,840,138.9\n")["verdict"] == "pass"
