@@ -144,7 +144,7 @@ ASCII_NUMBER = re.compile(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[-+]?[0-9
                           re.ASCII)
 # a count written with what it counts, as Chinese tables often do ('7人', '12例') and English ones sometimes
 # ('7 patients'): the number is the count, whatever word follows it
-COUNT_UNIT = re.compile(r"(?<=\d)\s*(?:人次|例次|人|例|名|位|次|个|户|"
+COUNT_UNIT = re.compile(r"(?<=[\d零〇一二两三四五六七八九十百千万])\s*(?:人次|例次|人|例|名|位|次|个|户|"
                         r"(?:patients?|cases?|people|persons?|subjects?|participants?|deaths?|events?))\s*$",
                         re.IGNORECASE)
 _SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-", "\uff0b": "+", "\uff0c": ",", "\uff0e": "."})
@@ -173,6 +173,45 @@ def _plain_digits(text: str) -> str | None:
     return "".join(chars)
 
 
+# a whole number in Chinese numerals, as a table cell may hold one ('七', '一百二十', '一千零五', '两万三千')
+CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万]{1,16}")
+_CN_VALUE = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+
+
+def _cn_section(text: str) -> int | None:
+    """Below ten thousand: digits each followed by a smaller unit than the one before, 零 between places
+    (一千零五), 十 alone in front (十二), and a last digit one place below the last unit (一百二 = 120)."""
+    value, digit, last_unit, zero = 0, None, 10_000, False
+    for c in text:
+        if c in _CN_VALUE:
+            if digit is not None:
+                return None  # 一二: two digits in a row
+            if _CN_VALUE[c] == 0:
+                zero = True
+                continue
+            digit = _CN_VALUE[c]
+        else:
+            unit = _CN_UNIT[c]
+            if unit >= last_unit or (digit is None and not (unit == 10 and value == 0 and not zero)):
+                return None  # 百十, 十十, 百 with no digit
+            value, digit, last_unit, zero = value + (digit or 1) * unit, None, unit, False
+    if digit is not None:
+        value += digit * (last_unit // 10 if 100 <= last_unit < 10_000 and not zero else 1)
+    return value
+
+
+def cn_numeral(text: str) -> float | None:
+    """A cell of Chinese numerals as its value (十二 = 12, 一百二十 = 120, 一万二千三百四十五 = 12345), or None
+    when the characters do not make a number (一二三, 百, 十十, 万)."""
+    if text.count("万") > 1 or text.startswith("万"):
+        return None
+    high, _, low = text.partition("万") if "万" in text else ("", "", text)
+    hi = _cn_section(high) if high else 0
+    lo = _cn_section(low) if low else 0
+    return None if hi is None or lo is None else float(hi * 10_000 + lo)
+
+
 def parse_number(value: object) -> float | None:
     """A cell as a number: ints, floats, '1,234', '12.0', full-width or other scripts' digits, with invisible
     characters dropped and a counting word after the number ('7人', '12 例', '3 patients') read as a count;
@@ -185,6 +224,8 @@ def parse_number(value: object) -> float | None:
     text = str(value)
     if (unit := COUNT_UNIT.search(text)) is not None:
         text = text[:unit.start()]
+    if CN_NUMERAL.fullmatch(text.strip()):
+        return cn_numeral(text.strip())  # None for characters that make no number: not a number either
     if not text.isascii() or not text[-1:].isalnum() or not text[:1].isalnum():
         text = _plain_digits(text) or ""
     text = text.strip()

@@ -63,6 +63,23 @@ def test_counts_with_their_unit_at_the_threshold_pass_and_a_word_that_is_not_a_u
     assert scan("m.csv", "group,follow_up\nA,3个月\nB,6个月\nC,12个月\n")["verdict"] == "pass"
 
 
+@pytest.mark.parametrize(("cells", "small"), [(("一百二十", "七", "一百三十"), 7),
+                                             (("一千零五", "九例", "两万三千"), 9),
+                                             (("一万二千三百四十五", "三人", "十二万"), 3)])
+def test_counts_in_chinese_numerals_are_read_as_their_values(cells, small):
+    a, b, c = cells
+    r = scan("cn.csv", f"组别,例数\n甲,{a}\n乙,{b}\n丙,{c}\n")
+    assert [f["detail"] for f in r["findings"] if f.get("rule") == "threshold>=10"] == \
+        [f"count {small} below threshold 10"], r
+
+
+def test_chinese_numerals_at_the_threshold_and_labels_made_of_numerals_pass():
+    assert scan("cn.csv", "组别,例数\n甲,一百二十\n乙,十\n丙,一百三十\n")["verdict"] == "pass"
+    assert scan("cn.csv", "期别,例数\n一,120\n二,130\n三,140\n")["verdict"] == "pass"
+    # characters that make no number are labels, not counts
+    assert scan("cn.csv", "组别,编号\n甲,一二三\n乙,百十\n丙,十十\n")["verdict"] == "pass"
+
+
 def test_a_table_whose_digits_defeat_the_type_guess_is_read_not_refused():
     # polars guesses an integer column from a full-width '７' and then cannot parse it: read as text instead
     r = scan("fw.csv", "group,n\nA,１２０\nB,１３０\nC,１４５\n")
