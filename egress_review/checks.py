@@ -85,8 +85,8 @@ def _all_texts(segments: list[Segment]) -> list[Segment]:
 
 def _segment_matches(text: str, parts: Part, recognizers: Sequence[Recognizer], scientific: bool) -> list[Match]:
     """What `analyze` finds in one text, with only the parts and recognisers the pre-filters picked."""
-    if not CANDIDATE.search(text):
-        return []
+    if not CANDIDATE.search(text) and not any(r.labelled for r in recognizers):
+        return []  # the pre-filters picked a labelled recogniser for its label: 'wechat: anna_k_88' has no digits
     if len(text) > CHUNK:  # chunks may cut a run of Chinese characters: read it all
         parts, recognizers = Part.ALL, RECOGNIZERS
     found = analyze(text, parts, recognizers)

@@ -49,7 +49,7 @@ from enclave.pii.engine import (
     _phone_in,
 )
 from enclave.pii.normalize import _ESCAPES, _SPELLED, _fold_char
-from enclave.pii.recognizers import PROVINCE_ABBR, RECOGNIZERS, Recognizer
+from enclave.pii.recognizers import LABEL_SEPARATOR, PROVINCE_ABBR, RECOGNIZERS, Recognizer
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!](?:\\.|\[(?:\\.|[^\]\\])*\]|[^()\[\]\\])*\)")
 # The digit recognisers (digits=True) also read the text with split digits joined; the shortest of
@@ -109,7 +109,7 @@ MAIL_OR_SSN = "|".join(["@", loosened(SSN_GATE)])
 
 def _label_part(pattern: str) -> str:
     """The label a labelled recogniser's filter starts with (`recognizers._label`: label, separator, value)."""
-    head, sep, _value = pattern.partition(r"\s*(?:[:：=#]|是|为)?\s*(")
+    head, sep, _value = pattern.partition(LABEL_SEPARATOR)
     if not sep:
         raise ValueError(f"not a labelled recogniser's filter: {pattern[:60]}")
     return head + ")"
@@ -140,7 +140,7 @@ def anchor_of(recognizer: Recognizer, pattern: str) -> str:
     """`_ANCHORS`' pattern for a recogniser, its label for a labelled one, else its whole filter."""
     if recognizer.name in _ANCHORS:
         return _ANCHORS[recognizer.name]
-    if r"\s*(?:[:：=#]|是|为)?\s*(" in pattern:
+    if LABEL_SEPARATOR in pattern:
         return _label_part(pattern)
     return pattern
 

@@ -48,6 +48,11 @@ class Recognizer:
     digits: bool = False  # a digit identifier: also looked for after split/spelled digits are rewritten
     score: float = 0.9
 
+    @property
+    def labelled(self) -> bool:
+        """Found by its label ('wechat: …', '社保号 …'): the label, not the value's shape, makes it a candidate."""
+        return LABEL_SEPARATOR in self.pattern.pattern
+
 
 @dataclass(frozen=True)
 class Match:
@@ -65,8 +70,18 @@ class Match:
         return v[:2] + "*" * max(0, len(v) - 4) + v[-2:] if len(v) > 4 else "*" * len(v)
 
 
+LABEL_SEPARATOR = r"\s*(?:[:：=#]|是|为)?\s*("  # between a labelled recogniser's label and its value
+
+
+# A messaging handle after its label: where the label says so ('wechat: anna', '微信 anna', 'skype = bob',
+# 'WeChat ID anna') any name, but after a bare English label only a value shaped like a handle (a digit, '_',
+# '.', a leading '@'): 'WeChat messages', 'signal processing', 'Telegram channels' are about the service
+HANDLE_AFTER = (r"(?:(?<=[:：=#])|(?<=[:：=#]\s)|(?<=[:：=#]\s\s)|(?<=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff]\s)"
+                r"|(?<=\sid\s)|(?=@|[-A-Za-z]*[0-9_.]))")
+
+
 def _label(labels: str, value: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:{labels})\s*(?:[:：=#]|是|为)?\s*({value})", re.IGNORECASE)
+    return re.compile(rf"(?:{labels}){LABEL_SEPARATOR}{value})", re.IGNORECASE)
 
 
 def _not_foreign(v: str) -> bool:
@@ -162,12 +177,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         group=1, score=0.85),
     Recognizer("wechat-id", Entity.MESSAGING_HANDLE, re.compile(L + r"(wxid_[a-z0-9]{8,24})" + R), group=1),
     Recognizer("wechat-labelled", Entity.MESSAGING_HANDLE, _label(
-        r"微信号?|(?<![A-Za-z])(?:weixin|wechat(?: id)?|vx|wx)(?![A-Za-z_])", r"[A-Za-z][-_A-Za-z0-9]{5,19}"),
+        r"微信号?|(?<![A-Za-z])(?:weixin|wechat(?: id)?|vx|wx)(?![A-Za-z_])",
+        HANDLE_AFTER + r"[A-Za-z][-_A-Za-z0-9]{5,19}"),
         group=1, score=0.9),
     Recognizer("qq-labelled", Entity.MESSAGING_HANDLE, _label(r"QQ号?码?|QQ", r"[1-9]\d{4,11}"), group=1, score=0.9),
     Recognizer("handle-labelled", Entity.MESSAGING_HANDLE, _label(
         r"telegram|whatsapp|skype|line id|微博号?|抖音号|钉钉号?|signal",
-        r"@?[A-Za-z0-9][-_.A-Za-z0-9]{3,31}"), group=1, score=0.85),
+        HANDLE_AFTER + r"@?[A-Za-z0-9][-_.A-Za-z0-9]{3,31}"), group=1, score=0.85),
     Recognizer("date-of-birth-labelled", Entity.DATE_OF_BIRTH, _label(
         r"出生日期|出生年月日|生日|DOB|date of birth|birth ?date|born on",
         r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{1,2}/\d{1,2}/\d{4}"), group=1, score=0.85),

@@ -153,3 +153,11 @@ def test_the_residual_df_gate_keeps_every_regression_summary_line() -> None:
              "F-statistic: 3.1 on 2 and 6 DF,  p-value: 0.1", "残差自由度: 2", "2026-11-01 INFO step 1 loss=0.45"]
     found = sdc.residual_df([Segment(t, {"line": i}) for i, t in enumerate(lines, 1)], POLICY.sdc)
     assert sorted(f.location["line"] for f in found) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("text", ["Contact via wechat: zhang_xm1988 for follow-up.", "skype: john.smith.77 ok",
+                                  "social security number: ab12cd34ef", "line id: mary_lee"])
+def test_a_labelled_identifier_without_digits_or_capitals_in_plain_text_is_caught(text):
+    # the text gate of the analysis used to drop what only a label makes a candidate
+    found = scan_bytes("notes.txt", text.encode(), POLICY).to_dict()["findings"]
+    assert [f["check"] for f in found] == ["personal-data"], found

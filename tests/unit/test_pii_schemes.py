@@ -89,6 +89,22 @@ def test_look_alikes_that_are_not_identifiers():
     assert kinds("model A1234567 and gene B123456") == []
 
 
+@pytest.mark.parametrize(("text", "value"), [
+    ("wechat: zhangsan", "zhangsan"), ("WeChat ID zhangsan", "zhangsan"), ("微信 zhangsan", "zhangsan"),
+    ("weixin zhangsan88 thanks", "zhangsan88"), ("reach her on telegram anna_k later", "anna_k"),
+    ("skype john.smith ok", "john.smith"), ("line id: mary_lee", "mary_lee"), ("signal = bobcat", "bobcat"),
+])
+def test_a_handle_after_its_label_is_found_with_a_separator_or_a_handle_shape(text: str, value: str):
+    assert [(m.entity, m.value) for m in find_all(text)] == [(Entity.MESSAGING_HANDLE, value)]
+
+
+@pytest.mark.parametrize("text", ["Reminders were sent via WeChat messages to patients", "the wx antenna worked",
+                                  "skype consultations were offered", "Telegram channels", "signal processing",
+                                  "wechat id is required"])
+def test_words_about_a_messaging_service_are_not_handles(text: str):
+    assert kinds(text) == []
+
+
 def test_every_finding_names_its_recogniser_and_blocking_is_declared_once():
     assert all(m.rule for m in find_all("电话13812345678, A123456(3), 京A12345, 住院号 2023004512"))
     assert Entity.HK_ID in BLOCKING and Entity.PERSON not in BLOCKING and Entity.ADDRESS not in BLOCKING
