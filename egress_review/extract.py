@@ -345,9 +345,25 @@ def _read_csv(raw: bytes, separator: str) -> pl.DataFrame:
     with a word beyond the rows it looked at): the checks read numbers from text themselves
     (`sdc.parse_number`), so a table is never unreadable for its types alone."""
     try:
-        return pl.read_csv(raw, separator=separator, infer_schema_length=10_000)
+        df = pl.read_csv(raw, separator=separator, infer_schema_length=10_000)
     except pl.exceptions.ComputeError:
         return pl.read_csv(raw, separator=separator, infer_schema_length=0)
+    return _with_leading_zeros(df, raw, separator)
+
+
+_LEADING_ZERO = re.compile(rb'(?:^|[,\t\n])"?[+-]?0[0-9]')
+
+
+def _with_leading_zeros(df: pl.DataFrame, raw: bytes, separator: str) -> pl.DataFrame:
+    """Integer columns whose text has leading zeros ('003074514', '0086…') as the text they are: the file
+    that leaves keeps its zeros, so the checks must read them too (an identifier cut into two columns is
+    joined from its digits as written, not from the number polars made of them)."""
+    ints = [c for c in df.columns if df[c].dtype.is_integer()]
+    if not ints or not _LEADING_ZERO.search(raw):
+        return df
+    text = pl.read_csv(raw, separator=separator, infer_schema_length=0, columns=ints)
+    zeros = [c for c in ints if text[c].str.contains(r"^\s*[+-]?0[0-9]").any()]
+    return df.with_columns(text[c] for c in zeros) if zeros else df
 
 
 @lru_cache(maxsize=2)

@@ -9,7 +9,7 @@ import zlib
 import polars as pl
 
 from egress_review.checks import pii_in_segments, pii_in_table
-from egress_review.extract import Segment
+from egress_review.extract import Segment, read_table
 from enclave.pii import find_all
 from enclave.pii.normalize import decode_blob, expand_scientific
 
@@ -75,6 +75,15 @@ def test_identifiers_split_across_adjacent_columns():
     df = pl.DataFrame({"id_part1": [RID[:9], "123"], "id_part2": [RID[9:], "456"], "n": [12, 40]})
     found = [(f.entity, f.location["column"], f.location.get("joined_with")) for f in pii_in_table(df)]
     assert found == [("CN_RESIDENT_ID", "id_part1", "id_part2")]
+
+
+def test_a_split_identifier_whose_second_part_starts_with_zeros_is_joined_as_written_in_a_csv():
+    # 110101199003074514 cut after the birth year: polars reads '003074514' as the number 3074514
+    df = read_table(b"group,a,b\nA,110101199,003074514\nB,123,456\n", "csv")
+    assert df is not None and df["b"].to_list() == ["003074514", "456"]
+    assert df["a"].dtype == pl.Int64  # a column without leading zeros keeps its type
+    found = [(f.entity, f.location["column"], f.location.get("joined_with")) for f in pii_in_table(df)]
+    assert found == [("CN_RESIDENT_ID", "a", "b")]
 
 
 def test_personal_data_in_column_headers():
