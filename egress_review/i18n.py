@@ -139,6 +139,7 @@ ZH_CN: dict[str, str] = {
     # findings
     "What you can do": "您可以怎么做",
     "Guidance": "指导说明",
+    "Held outputs of jobs on sensitive data": "敏感数据作业的待审输出",
     "As the check wrote it": "检查原文",
     "Guidance for export requests": "导出申请指导说明",
     "What each kind of finding means and what you can do about it.": "各类检查结果的含义以及您可以怎么做。",

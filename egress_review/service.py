@@ -45,6 +45,7 @@ from enclave.projects import active_datasets, get_project, get_user
 from enclave.settings import (
     EGRESS_PREFIX,
     EGRESS_SERVICE,
+    JOBS_PREFIX,
     Settings,
     get_settings,
     hub_service_env,
@@ -372,7 +373,7 @@ class HomePage(Handler):
             self.page("home.html", queue=queue, reviewed=reviewed, mine=mine, is_reviewer=is_reviewer, f=f,
                       projects=sorted(projects_seen), sorts=QUEUE_SORTS,
                       states=[x.value for x in (*rules.OPEN_FOR_REVIEW, ExportState.CONFLICTED)],
-                      verdicts=["pass", "review", "block"])
+                      verdicts=["pass", "review", "block"], jobs_queue=JOBS_PREFIX)
 
     @staticmethod
     def _filtered(rows: list[dict[str, Any]], f: dict[str, str]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from enclave.settings import JOBS_PREFIX
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
 from tests.integration import test_browser as browser_tests
@@ -72,6 +73,9 @@ def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
     row = page.locator(f"#queue tr[data-request='{rid}']")
     expect(row.locator("td.waited")).to_have_text(re.compile(r"\d+ (分钟|小时|min|h)"))
     check_page(page, lang, "review queue")
+    jobs = page.locator("#jobs-queue")  # the other queue an output checker works from
+    expect(jobs).to_have_attribute("href", JOBS_PREFIX)
+    expect(jobs).to_have_text("敏感数据作业的待审输出" if zh else "Held outputs of jobs on sensitive data")
     row.locator("a").first.click()
     check_page(page, lang, "decision page")
     page.click("#claim")
