@@ -7,7 +7,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enclave.errors import Unavailable
@@ -52,12 +52,17 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         with suppress(Exception):
             session.rollback()
-        if exc.connection_invalidated or "connect" in str(exc.orig).lower() or "unable to open" in str(exc.orig):
-            raise Unavailable(f"the database is unavailable ({str(exc.orig).strip().splitlines()[0]}); nothing "
-                              "was changed, try again when it is back") from exc
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        if _no_schema(exc):
+            raise Unavailable("the database has no enclave tables yet ({reason}); run `enclave db upgrade` first; "
+                              "nothing was changed", reason=reason) from exc
+        if isinstance(exc, OperationalError) and (exc.connection_invalidated or "connect" in reason.lower()
+                                                  or "unable to open" in reason):
+            raise Unavailable("the database is unavailable ({reason}); nothing was changed, try again when it is "
+                              "back", reason=reason) from exc
         raise
     except BaseException:
         with suppress(Exception):
@@ -65,6 +70,11 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _no_schema(exc: OperationalError | ProgrammingError) -> bool:
+    """A table the enclave's schema has is missing: SQLite's 'no such table', PostgreSQL's undefined_table."""
+    return "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "42P01"
 
 
 def upgrade(url: str | None = None) -> None:

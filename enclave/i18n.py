@@ -72,6 +72,10 @@ CORE_ZH: dict[str, str] = {
     "no user account '{username}' (users get an account at first login or with `enclave user add`)":
         "没有用户账号“{username}”（用户在首次登录时或通过 `enclave user add` 获得账号）",
     "no project '{slug}'": "没有项目“{slug}”",
+    "the database has no enclave tables yet ({reason}); run `enclave db upgrade` first; nothing was changed":
+        "数据库中还没有安全区的数据表（{reason}）；请先运行 `enclave db upgrade`；未做任何更改",
+    "the database is unavailable ({reason}); nothing was changed, try again when it is back":
+        "数据库不可用（{reason}）；未做任何更改，请在其恢复后重试",
     "no dataset '{name}' version '{version}'": "没有数据集“{name}”的版本“{version}”",
     "username '{username}' is not valid: use lower-case letters, digits, '.', '_' or '-', starting with a letter "
     "or digit": "用户名“{username}”无效：请使用小写字母、数字、“.”、“_”或“-”，并以字母或数字开头",

@@ -20,7 +20,7 @@ from enclave.db import session_scope, upgrade
 from enclave.errors import EnclaveError
 from enclave.models import JobState, MemberRole, Project, ProjectState, Role, User, WorkMode
 from enclave.settings import get_settings
-from enclave_ops.output import emit, json_option
+from enclave_ops.output import emit, error_line, json_option, operator_language
 from policies import PolicyError, load_policies
 
 
@@ -72,10 +72,10 @@ class EnclaveGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (EnclaveError, PolicyError) as exc:
-            if "--json" in self.argv:
+            if "--json" in self.argv:  # for scripts (Ansible): the English sentence, stable
                 click.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
             else:
-                click.echo(f"error: {exc}", err=True)
+                click.echo(error_line(exc, operator_language()), err=True)
             sys.exit(2)
 
 

@@ -29,6 +29,7 @@ MODULES: dict[str, dict[str, str]] = {
     "egress_review/collect.py": EGRESS_ZH, "jobs/rules.py": JOBS_ZH, "governance/rules.py": GOVERNANCE_ZH,
     "governance/workflow.py": GOVERNANCE_ZH, "enclave/projects.py": CORE_ZH, "enclave/access.py": CORE_ZH,
     "egress_review/service.py": EGRESS_ZH, "enclave/modes.py": CORE_ZH, "jobs/workflow.py": JOBS_ZH,
+    "enclave/db.py": CORE_ZH,
 }
 # The workspace reader's sentences come from a process that imports nothing of the enclave (it runs as the
 # workspace user with -I -S): they are translated by pattern (egress_review.i18n.MESSAGES, tested below).
