@@ -249,28 +249,57 @@ def _summary(r: dict[str, Any], lang: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="enclave-export", description="Export requests: the only way results leave.")
-    p.add_argument("--url", help="export service URL (default: $ENCLAVE_EXPORT_URL inside a workspace)")
-    p.add_argument("--token", help="hub API token (default: the workspace's own token)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+# The command's help (`enclave-export --help`), in both languages.
+HELP: dict[str, dict[str, str]] = {
+    "en": {"description": "Export requests: the only way results leave.",
+           "url": "export service URL (default: $ENCLAVE_EXPORT_URL inside a workspace)",
+           "token": "hub API token (default: the workspace's own token)", "json": "print JSON",
+           "request": "ask for files to be exported", "justification": "what the files are and why they are safe",
+           "training_data": "for a model: the data it was trained on (membership-inference test)",
+           "holdout_data": "for a model: data it was not trained on",
+           "target": "for a model: the label column in the training data",
+           "revises": "the returned request this one replaces as its next version",
+           "list": "your requests and their states", "show": "one request with findings and reviewers' comments",
+           "withdraw": "withdraw a request that is not decided yet",
+           "download": "download a released request (outside the enclave)"},
+    "zh-CN": {"description": "导出申请：结果离开安全环境的唯一途径。",
+              "url": "导出服务网址（在工作区内默认为 $ENCLAVE_EXPORT_URL）",
+              "token": "Hub API 令牌（默认为工作区自己的令牌）", "json": "以 JSON 输出",
+              "request": "申请导出文件", "justification": "这些文件是什么，以及为什么可以安全导出",
+              "training_data": "模型：训练所用的数据（用于成员推断检测）", "holdout_data": "模型：未用于训练的数据",
+              "target": "模型：训练数据中的标签列", "revises": "本申请作为其新版本所替换的已退回申请",
+              "list": "您的申请及其状态", "show": "一个申请及其检查发现和审核员意见",
+              "withdraw": "撤回尚未决定的申请", "download": "下载已发布的申请（在安全环境外）"},
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    h = HELP.get(language(), HELP["en"])
+    p = argparse.ArgumentParser(prog="enclave-export", description=h["description"])
+    p.add_argument("--url", help=h["url"])
+    p.add_argument("--token", help=h["token"])
+    p.add_argument("--json", action="store_true", help=h["json"])
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("request", help="ask for files to be exported")
+    r = sub.add_parser("request", help=h["request"])
     r.add_argument("files", nargs="+")
-    r.add_argument("--justification", "-j", required=True, help="what the files are and why they are safe")
-    r.add_argument("--training-data", help="for a model: the data it was trained on (membership-inference test)")
-    r.add_argument("--holdout-data", help="for a model: data it was not trained on")
-    r.add_argument("--target", help="for a model: the label column in the training data")
-    r.add_argument("--revises", type=int, help="the returned request this one replaces as its next version")
-    sub.add_parser("list", help="your requests and their states")
-    s = sub.add_parser("show", help="one request with findings and reviewers' comments")
+    r.add_argument("--justification", "-j", required=True, help=h["justification"])
+    r.add_argument("--training-data", help=h["training_data"])
+    r.add_argument("--holdout-data", help=h["holdout_data"])
+    r.add_argument("--target", help=h["target"])
+    r.add_argument("--revises", type=int, help=h["revises"])
+    sub.add_parser("list", help=h["list"])
+    s = sub.add_parser("show", help=h["show"])
     s.add_argument("id", type=int)
-    w = sub.add_parser("withdraw", help="withdraw a request that is not decided yet")
+    w = sub.add_parser("withdraw", help=h["withdraw"])
     w.add_argument("id", type=int)
-    d = sub.add_parser("download", help="download a released request (outside the enclave)")
+    d = sub.add_parser("download", help=h["download"])
     d.add_argument("id", type=int)
     d.add_argument("--out", type=Path, default=Path("."))
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
     kw = {"url": a.url, "token": a.token}
     try:
         if a.cmd == "request":

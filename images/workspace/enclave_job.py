@@ -45,7 +45,15 @@ WORDS = {
            "http": "the jobs service answered HTTP {code} ({reason}) without saying why; try again, and tell the "
                    "enclave administrators if it stays so",
            "not_json": "the jobs service answered with something that is not JSON; tell the enclave administrators",
-           "exit_short": "exit {code}", "refused": "refused"},
+           "exit_short": "exit {code}", "refused": "refused",
+           # the command's help (enclave-job --help)
+           "h_description": "Blind-mode jobs: your code on the real data, only checked results come back "
+                            "(into /workspace/jobs/<id>/).",
+           "h_json": "print the service's answer as JSON", "h_submit": "snapshot the code folder and queue a job",
+           "h_run": 'the command, e.g. "python analysis/main.py" (run in /workspace)',
+           "h_outputs": "the folder the job writes (default: results)",
+           "h_code": "the folder snapshotted as the job's code (default: the workspace)",
+           "h_list": "the project's jobs", "h_show": "one job: state, exit code, run time, what came back or is held"},
     "zh-CN": {"sep": "：", "job": "作业 {id}", "state": "状态", "command": "命令", "exit": "退出码",
               "time": "运行时间", "use": "资源使用", "results": "结果", "file": "文件", "where": "位置",
               "kinds": "检查发现类型", "none": "—", "seconds": "{v} 秒", "cpu": "CPU {v} 秒",
@@ -58,7 +66,14 @@ WORDS = {
               "queued_hint": "用 enclave-job show {id} 查看进度；通过检查的内容会出现在 {folder}",
               "http": "作业服务返回 HTTP {code}（{reason}），但没有说明原因；请重试，如果一直如此请告知 Enclave 管理员",
               "not_json": "作业服务的答复不是 JSON；请告知 Enclave 管理员",
-              "exit_short": "退出码 {code}", "refused": "被拒绝"},
+              "exit_short": "退出码 {code}", "refused": "被拒绝",
+              "h_description": "盲分析作业：您的代码在真实数据上运行，只有通过检查的结果会返回"
+                               "（放入 /workspace/jobs/<id>/）。",
+              "h_json": "以 JSON 输出服务的答复", "h_submit": "为代码文件夹做快照并提交作业排队",
+              "h_run": "要运行的命令，例如 \"python analysis/main.py\"（在 /workspace 中运行）",
+              "h_outputs": "作业写入的文件夹（默认：results）",
+              "h_code": "作为作业代码做快照的文件夹（默认：整个工作区）",
+              "h_list": "本项目的作业", "h_show": "一个作业：状态、退出码、运行时间、返回或待审核的内容"},
 }
 STATES_ZH = {"queued": "排队中", "running": "运行中", "finished": "已完成", "failed": "失败", "cancelled": "已取消",
              "interrupted": "已中断"}
@@ -225,16 +240,16 @@ def _list_line(j: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="enclave-job", description="Blind-mode jobs: your code on the real data, "
-                                "only checked results come back (into /workspace/jobs/<id>/).")
-    p.add_argument("--json", action="store_true", help="print the service's answer as JSON")
+    w = _w()
+    p = argparse.ArgumentParser(prog="enclave-job", description=w["h_description"])
+    p.add_argument("--json", action="store_true", help=w["h_json"])
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("submit", help="snapshot the code folder and queue a job")
-    s.add_argument("--run", required=True, help='the command, e.g. "python analysis/main.py" (run in /workspace)')
-    s.add_argument("--outputs", default="results", help="the folder the job writes (default: results)")
-    s.add_argument("--code", default=".", help="the folder snapshotted as the job's code (default: the workspace)")
-    sub.add_parser("list", help="the project's jobs")
-    sh = sub.add_parser("show", help="one job: state, exit code, run time, what came back or is held")
+    s = sub.add_parser("submit", help=w["h_submit"])
+    s.add_argument("--run", required=True, help=w["h_run"])
+    s.add_argument("--outputs", default="results", help=w["h_outputs"])
+    s.add_argument("--code", default=".", help=w["h_code"])
+    sub.add_parser("list", help=w["h_list"])
+    sh = sub.add_parser("show", help=w["h_show"])
     sh.add_argument("id", type=int)
     a = p.parse_args(argv)
     try:

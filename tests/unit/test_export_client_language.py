@@ -246,3 +246,19 @@ def test_the_notebook_follows_the_locale_when_the_hub_gave_no_language(monkeypat
     _speak(monkeypatch, "en", "zh_CN.UTF-8")
     assert "Export request 3" in repr(summary) and "in_review" in repr(summary)
 
+
+
+@pytest.mark.parametrize(("lang", "said", "other"), [("en", "ask for files to be exported", "申请导出文件"),
+                                                     ("zh-CN", "申请导出文件", "ask for files to be exported")])
+def test_the_commands_help_is_in_the_users_language(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str], lang: str, said: str,
+                                                    other: str) -> None:
+    _speak(monkeypatch, lang)
+    with pytest.raises(SystemExit) as done:
+        client.main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and said in out and other not in out
+
+
+def test_the_commands_help_exists_in_both_languages() -> None:
+    assert set(client.HELP["en"]) == set(client.HELP["zh-CN"])

@@ -230,3 +230,15 @@ def test_every_sentence_of_the_jobs_client_exists_in_both_languages_with_the_sam
     assert set(client.WORDS["en"]) == set(client.WORDS["zh-CN"])
     assert {k: fields(v) for k, v in client.WORDS["en"].items()} == {
         k: fields(v) for k, v in client.WORDS["zh-CN"].items()}
+
+
+@pytest.mark.parametrize(("lang", "said", "other"), [("en", "snapshot the code folder", "快照"),
+                                                     ("zh-CN", "为代码文件夹做快照", "snapshot the code")])
+def test_the_commands_help_is_in_the_users_language(client: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str], lang: str, said: str,
+                                                    other: str) -> None:
+    monkeypatch.setenv("ENCLAVE_LANG", lang)
+    with pytest.raises(SystemExit) as done:
+        client.main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and said in out and other not in out
