@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enclave.errors import NotAllowed, Text
+from enclave.errors import NotAllowed, Term, Text
 from enclave.models import Accreditation, Project, User
 from enclave.projects import Startability, active_datasets, get_project, get_user, startability, today
 from enclave.settings import get_settings
@@ -29,7 +29,7 @@ class Standing:
     """What a person's accreditation allows now, and in words why."""
 
     max_tier: int
-    reason: str  # e.g. "your accreditation (level 2, standard) is current until 2027-01-01"
+    reason: str  # a Text, e.g. "your accreditation (level 2, standard) is current until 2027-01-01"
     lapsed: bool = False
 
 
@@ -61,13 +61,20 @@ def standing(acc: Accreditation | None, policy: GovernancePolicy, on: date | Non
     on = on or today()
     if acc is None:
         return Standing(policy.not_enrolled_max_tier, Text("you have no accreditation on record"))
-    level = policy.levels.get(acc.level)
-    name = f"{acc.level}" + (f", {level.name}" if level else "")
+    name = level_label(policy, acc.level)
     if on >= acc.expires:
         return Standing(policy.lapsed_max_tier, Text("your accreditation (level {level}) lapsed on {expires}",
                                                      level=name, expires=acc.expires), True)
     return Standing(policy.max_tier_for(acc.level), Text("your accreditation (level {level}) is current until "
                                                          "{expires}", level=name, expires=acc.expires))
+
+
+def level_label(policy: GovernancePolicy, number: int) -> Term:
+    """'2, standard' / '2，标准': the level's number and the name the policy gives it in each language."""
+    level = policy.levels.get(number)
+    if level is None:  # a level the policy no longer defines: its number alone
+        return Term(str(number))
+    return Term(f"{number}, {level.name}", f"{number}，{level.name_in('zh-CN')}")
 
 
 def tier_reason(st: Standing, tier: int) -> str:

@@ -23,6 +23,22 @@ class Text(str):
         return made
 
 
+class Term(str):
+    """A parameter that brings its own zh-CN form: a name a policy gives in both languages (an accreditation
+    level's). It reads as the English everywhere a string is expected; `enclave.i18n.localize` puts the zh-CN
+    form in a zh-CN sentence. No catalogue can hold such names, since each deployment writes its own."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str | None = None) -> Term:
+        made = super().__new__(cls, en)
+        made.zh = zh or en
+        return made
+
+    def in_language(self, lang: str) -> str:
+        return self.zh if lang == "zh-CN" else str(self)
+
+
 class EnclaveError(Exception):
     """Something a user asked for cannot be done; the message says exactly why."""
 

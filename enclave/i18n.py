@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from enclave.errors import Text
+from enclave.errors import Term, Text
 
 
 def pick_language(accept_language: str) -> str:
@@ -36,8 +36,8 @@ def localize(text: str, lang: str, catalogue: Mapping[str, str], words: Mapping[
     """A domain message (`enclave.errors.Text`) in zh-CN from `catalogue` (English template -> zh-CN template).
 
     Parameters that are messages themselves are translated the same way; those named in `WORD_PARAMS`
-    through `words`. None when the message or one of its parts has no translation (the caller decides
-    what to fall back to); English is the message itself.
+    through `words`; a `Term` (a policy's name) says its own zh-CN form. None when the message or one of
+    its parts has no translation (the caller decides what to fall back to); English is the message itself.
     """
     if lang != "zh-CN":
         return str(text)
@@ -50,6 +50,8 @@ def localize(text: str, lang: str, catalogue: Mapping[str, str], words: Mapping[
             if inner is None:
                 return None
             value = inner
+        elif isinstance(value, Term):
+            value = value.in_language(lang)
         elif words and f"{key}:{value}" in words:  # a word of one parameter only ("act:review")
             value = words[f"{key}:{value}"]
         elif key in WORD_PARAMS and words and str(value) in words:
@@ -220,11 +222,17 @@ REASONS_ZH: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
          f"允许使用最高 {m['max']} 级的数据" if m["max"] else "不允许使用任何等级的数据")
      + f"；该项目含有 {m['t']} 级数据"),
     (re.compile(r"^you have no accreditation on record$"), lambda m: "您没有资质认证记录"),
-    (re.compile(r"^your accreditation \((?P<n>[^)]*)\) lapsed on (?P<d>[\d-]+)$"),
-     lambda m: f"您的资质认证（{m['n']}）已于 {m['d']} 失效"),
-    (re.compile(r"^your accreditation \((?P<n>[^)]*)\) is current until (?P<d>[\d-]+)$"),
-     lambda m: f"您的资质认证（{m['n']}）有效期至 {m['d']}"),
+    # a standing that arrived as English: the level's name is the policy's English one (its Term is lost)
+    (re.compile(r"^your accreditation \(level (?P<n>[^)]*)\) lapsed on (?P<d>[\d-]+)$"),
+     lambda m: f"您的资质（级别 {_level(m['n'])}）已于 {m['d']} 失效"),
+    (re.compile(r"^your accreditation \(level (?P<n>[^)]*)\) is current until (?P<d>[\d-]+)$"),
+     lambda m: f"您的资质（级别 {_level(m['n'])}）有效期至 {m['d']}"),
 ]
+
+
+def _level(label: str) -> str:
+    """'2, standard' as a Chinese sentence writes it: '2，standard'."""
+    return label.replace(", ", "，", 1)
 
 
 def reason_in(lang: str, reason: str) -> str:

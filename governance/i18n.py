@@ -7,10 +7,9 @@ from collections.abc import Callable
 from enclave.i18n import CORE_WORDS, CORE_ZH, localize
 
 ZH_CN: dict[str, str] = {
-    # the names of datasets.yaml's tiers and governance.yaml's accreditation levels (a deployment that renames
-    # one shows its own name as it is)
+    # the names of datasets.yaml's tiers (a deployment that renames one shows its own name as it is); the
+    # accreditation levels' names come from governance.yaml in both languages (`name_zh`)
     "open": "公开", "aggregated": "汇总", "pseudonymised": "假名化", "sensitive": "敏感", "identifiable": "可识别",
-    "basic": "基础", "standard": "标准", "advanced": "高级",
     "URL": "网址",
     "Governance": "数据治理",
     "Data catalogue": "资源目录",

@@ -18,7 +18,7 @@ from enclave.access import check_can_start, projects_for
 from enclave.audit import AuditAction
 from enclave.containers import CONTAINER_USER, hardened_host_config, home_tmpfs, scratch_tmpfs
 from enclave.db import session_scope
-from enclave.errors import EnclaveError
+from enclave.errors import EnclaveError, text_of
 from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
 from enclave.settings import (
@@ -138,7 +138,7 @@ class EnclaveSpawner(DockerSpawner):
             with session_scope() as s:
                 audit.record(s, self.user.name, audit.AuditAction.WORKSPACE_DENIED, project=slug,
                              target=self.user.name, reason=str(exc))
-            raise refusal(403, lang, str(exc)) from exc
+            raise refusal(403, lang, text_of(exc)) from exc  # its Text: translated by template, names too
 
         progress.stage("image", image=str(self.image))
         # docker-py and iptables calls block; run them off the hub's event loop.

@@ -205,9 +205,21 @@ class BackupPolicy(Strict):
         "authenticates every blob it reads)")
 
 
+def _check_chinese_name(value: str | None) -> str | None:
+    if value is not None and not any("\u4e00" <= c <= "\u9fff" for c in value):
+        raise ValueError("name_zh must be the level's name in Chinese")
+    return value
+
+
 class AccreditationLevel(Strict):
-    name: str
+    name: str = Field(min_length=1, description="the level's name, as English pages say it")
+    name_zh: Annotated[str | None, AfterValidator(_check_chinese_name)] = Field(
+        default=None, description="the level's name on zh-CN pages; without it they show `name` as it is")
     max_tier: int = Field(ge=0, description="the highest dataset tier a person at this level may use")
+
+    def name_in(self, lang: str) -> str:
+        """The level's name in the reader's language (zh-CN: `name_zh` when the policy gives one)."""
+        return (self.name_zh or self.name) if lang == "zh-CN" else self.name
 
 
 class ChainStep(Strict):

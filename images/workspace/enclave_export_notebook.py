@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from enclave_export import WORKSPACE_ROOTS, ExportError
+from enclave_export import CODES_ZH, WORKSPACE_ROOTS, ExportError
 from enclave_export import request_export as _request_export_plain
+from enclave_messages import language  # the workspace's one rule: ENCLAVE_LANG, then the locale
 
-_LANG = "zh-CN" if os.environ.get("ENCLAVE_LANG", "").lower().startswith("zh") else "en"
 _WORDS = {
     "en": {"sep": ": ", "request": "Export request {id}", "state": "State", "file": "File",
            "verdict": "Automated check",
@@ -41,9 +41,6 @@ _WORDS = {
               "next_released": "已发布：请在安全环境外从申请页面下载。",
               "next_other": "详情请见申请页面。"},
 }
-_STATES_ZH = {"submitted": "已提交", "in_review": "审核中", "approved": "已批准", "returned": "已退回",
-              "rejected": "已拒绝", "conflicted": "审核意见冲突", "released": "已发布", "withdrawn": "已撤回",
-              "revised": "已修订"}
 
 
 class ExportRefused(ExportError):
@@ -57,27 +54,27 @@ class ExportSummary(dict):  # type: ignore[type-arg]
     """The request as the service returned it, shown as words in a notebook (and as text by print/repr)."""
 
     def _next(self) -> str:
-        w = _WORDS[_LANG]
+        w = _WORDS[language()]
         files = self.get("files") if isinstance(self.get("files"), list) else []
         if any(f.get("verdict") == "block" for f in files) and self.get("state") in ("submitted", "in_review"):
             return w["next_blocked"]
         return w.get(f"next_{self.get('state')}", w["next_other"])
 
     def _lines(self) -> list[tuple[str, str, list[str]]]:
-        w = _WORDS[_LANG]
+        w = _WORDS[language()]
         return [(str(f.get("name")), w.get(str(f.get("verdict")), str(f.get("verdict"))),
                  [str(x.get("detail") or x.get("kind") or x.get("check")) for x in f.get("findings", [])[:10]])
                 for f in (self.get("files") if isinstance(self.get("files"), list) else [])]
 
     def _state(self) -> str:
         state = str(self.get("state"))
-        return _STATES_ZH.get(state, state) if _LANG == "zh-CN" else state
+        return CODES_ZH.get(state, state) if language() == "zh-CN" else state
 
     def link(self) -> str:
         return f"/services/egress-review/requests/{self.get('id')}"
 
     def __repr__(self) -> str:
-        w = _WORDS[_LANG]
+        w = _WORDS[language()]
         out = [w["request"].format(id=self.get("id")) + f" · {w['state']}{w['sep']}{self._state()}"]
         for name, verdict, findings in self._lines():
             out.append(f"  {name}: {verdict}")
@@ -88,12 +85,13 @@ class ExportSummary(dict):  # type: ignore[type-arg]
     def _repr_html_(self) -> str:
         import html
 
-        w = _WORDS[_LANG]
+        lang = language()
+        w = _WORDS[lang]
         rows = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(verdict)}</td><td>"
             + ("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in findings) + "</ul>" if findings else "—")
             + "</td></tr>" for name, verdict, findings in self._lines())
-        return (f'<div class="enclave-export-summary" lang="{_LANG}">'
+        return (f'<div class="enclave-export-summary" lang="{lang}">'
                 f"<strong>{html.escape(w['request'].format(id=self.get('id')))}</strong> · "
                 f"{w['state']}{w['sep']}<span class=\"state\">{html.escape(self._state())}</span>"
                 f"<table><thead><tr><th>{w['file']}</th><th>{w['verdict']}</th><th>{w['findings']}</th></tr></thead>"
@@ -105,8 +103,9 @@ class ExportSummary(dict):  # type: ignore[type-arg]
 def request_export(files: list[str], justification: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Submit files for review (only files under /workspace); returns the request, shown as a summary.
 
-    Every other argument goes to the client's own request_export unchanged (its signature is the client's)."""
-    w = _WORDS[_LANG]
+    Every other argument goes to the client's own request_export unchanged (its signature is the client's);
+    `lang`, when given, is also the language of the refusal said here."""
+    w = _WORDS[kwargs.get("lang") or language()]
     named = [kwargs.get(k) for k in ("training_data", "holdout_data")] + [a for a in args[:2] if isinstance(a, str)]
     for path in [*files, *(p for p in named if isinstance(p, str) and p)]:
         if os.path.isabs(path) and not os.path.abspath(path).startswith(WORKSPACE_ROOTS):  # relative: to it

@@ -42,7 +42,18 @@ WORDS = {
            "outside": "'{path}' is not in your project's workspace: the code and outputs folders must be under "
                       "/workspace",
            "queued_hint": "Follow it with enclave-job show {id}; what passes the checks appears in {folder}",
-           "refused": "refused"},
+           "http": "the jobs service answered HTTP {code} ({reason}) without saying why; try again, and tell the "
+                   "enclave administrators if it stays so",
+           "not_json": "the jobs service answered with something that is not JSON; tell the enclave administrators",
+           "exit_short": "exit {code}", "refused": "refused",
+           # the command's help (enclave-job --help)
+           "h_description": "Blind-mode jobs: your code on the real data, only checked results come back "
+                            "(into /workspace/jobs/<id>/).",
+           "h_json": "print the service's answer as JSON", "h_submit": "snapshot the code folder and queue a job",
+           "h_run": 'the command, e.g. "python analysis/main.py" (run in /workspace)',
+           "h_outputs": "the folder the job writes (default: results)",
+           "h_code": "the folder snapshotted as the job's code (default: the workspace)",
+           "h_list": "the project's jobs", "h_show": "one job: state, exit code, run time, what came back or is held"},
     "zh-CN": {"sep": "：", "job": "作业 {id}", "state": "状态", "command": "命令", "exit": "退出码",
               "time": "运行时间", "use": "资源使用", "results": "结果", "file": "文件", "where": "位置",
               "kinds": "检查发现类型", "none": "—", "seconds": "{v} 秒", "cpu": "CPU {v} 秒",
@@ -53,7 +64,16 @@ WORDS = {
               "cut_off": "作业服务在答复前停止；用 enclave-job list 查看作业是否已排队",
               "outside": "“{path}”不在项目工作区中：代码和输出文件夹必须位于 /workspace 下",
               "queued_hint": "用 enclave-job show {id} 查看进度；通过检查的内容会出现在 {folder}",
-              "refused": "被拒绝"},
+              "http": "作业服务返回 HTTP {code}（{reason}），但没有说明原因；请重试，如果一直如此请告知 Enclave 管理员",
+              "not_json": "作业服务的答复不是 JSON；请告知 Enclave 管理员",
+              "exit_short": "退出码 {code}", "refused": "被拒绝",
+              "h_description": "盲分析作业：您的代码在真实数据上运行，只有通过检查的结果会返回"
+                               "（放入 /workspace/jobs/<id>/）。",
+              "h_json": "以 JSON 输出服务的答复", "h_submit": "为代码文件夹做快照并提交作业排队",
+              "h_run": "要运行的命令，例如 \"python analysis/main.py\"（在 /workspace 中运行）",
+              "h_outputs": "作业写入的文件夹（默认：results）",
+              "h_code": "作为作业代码做快照的文件夹（默认：整个工作区）",
+              "h_list": "本项目的作业", "h_show": "一个作业：状态、退出码、运行时间、返回或待审核的内容"},
 }
 STATES_ZH = {"queued": "排队中", "running": "运行中", "finished": "已完成", "failed": "失败", "cancelled": "已取消",
              "interrupted": "已中断"}
@@ -88,15 +108,23 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         with urllib.request.urlopen(req, timeout=300) as resp:
             return json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
-        try:
-            reason = json.loads(exc.read()).get("error") or exc.reason
-        except ValueError:
-            reason = exc.reason
-        raise JobRefused(str(reason)) from None
+        raise JobRefused(_refusal(exc)) from None
     except urllib.error.URLError as exc:
         raise JobRefused(_w()["unreachable"].format(why=exc.reason)) from None
     except (http.client.HTTPException, ConnectionError, TimeoutError):
         raise JobRefused(_w()["cut_off"]) from None
+    except ValueError:  # an answer, but not the service's JSON (a proxy's page, a truncated body)
+        raise JobRefused(_w()["not_json"]) from None
+
+
+def _refusal(exc: urllib.error.HTTPError) -> str:
+    """The service's own sentence (it answers in the Accept-Language asked), else ours naming the bare status."""
+    try:
+        body = json.loads(exc.read())
+        reason = body.get("error") if isinstance(body, dict) else None
+    except ValueError:
+        reason = None
+    return str(reason or _w()["http"].format(code=exc.code, reason=exc.reason))
 
 
 def _inside(full: str) -> str | None:
@@ -207,21 +235,21 @@ def show(job_id: int) -> dict[str, Any]:
 def _list_line(j: dict[str, Any]) -> str:
     state = str(j.get("state"))
     state = STATES_ZH.get(state, state) if language() == "zh-CN" else state
-    exit_code = "" if j.get("exit_code") is None else f" exit {j['exit_code']}"
+    exit_code = "" if j.get("exit_code") is None else " " + _w()["exit_short"].format(code=j["exit_code"])
     return f"{j.get('id'):>5}  {state:<11} {j.get('release'):<9}{exit_code:<9} {j.get('submitter')}  {j.get('command')}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="enclave-job", description="Blind-mode jobs: your code on the real data, "
-                                "only checked results come back (into /workspace/jobs/<id>/).")
-    p.add_argument("--json", action="store_true", help="print the service's answer as JSON")
+    w = _w()
+    p = argparse.ArgumentParser(prog="enclave-job", description=w["h_description"])
+    p.add_argument("--json", action="store_true", help=w["h_json"])
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("submit", help="snapshot the code folder and queue a job")
-    s.add_argument("--run", required=True, help='the command, e.g. "python analysis/main.py" (run in /workspace)')
-    s.add_argument("--outputs", default="results", help="the folder the job writes (default: results)")
-    s.add_argument("--code", default=".", help="the folder snapshotted as the job's code (default: the workspace)")
-    sub.add_parser("list", help="the project's jobs")
-    sh = sub.add_parser("show", help="one job: state, exit code, run time, what came back or is held")
+    s = sub.add_parser("submit", help=w["h_submit"])
+    s.add_argument("--run", required=True, help=w["h_run"])
+    s.add_argument("--outputs", default="results", help=w["h_outputs"])
+    s.add_argument("--code", default=".", help=w["h_code"])
+    sub.add_parser("list", help=w["h_list"])
+    sh = sub.add_parser("show", help=w["h_show"])
     sh.add_argument("id", type=int)
     a = p.parse_args(argv)
     try:

@@ -103,3 +103,33 @@ def test_the_cli_records_accreditation_on_the_same_rules_and_audits_it(tiered: P
         assert not can_start(s, "alice", "study")  # level 1 allows tier 1, the project holds tier 2
         ev = query(s, action="accreditation.set")[-1]
         assert ev["actor"] == "steward" and ev["details"]["before"] is None and ev["details"]["after"]["level"] == 1
+
+
+@pytest.mark.parametrize(("expires_in_days", "zh", "en"), [
+    (-1, "您的资质（级别 2，标准）已于", "your accreditation (level 2, standard) lapsed on"),
+    (100, "您的资质（级别 2，标准）有效期至", "your accreditation (level 2, standard) is current until")])
+def test_the_standing_names_the_level_in_the_readers_language(tiered: Path, expires_in_days: int, zh: str, en: str):
+    """The level's name is the policy's (governance.yaml `name`, `name_zh`), not the English one in a Chinese
+    sentence ("级别 2, standard")."""
+    from enclave.access import accreditation_of, governance_policy, standing
+    from enclave.i18n import reason_in
+
+    _accredit(2, expires_in_days)
+    with session_scope() as s:
+        said = standing(accreditation_of(s, "alice"), governance_policy()).reason
+    assert reason_in("zh-CN", said).startswith(zh) and "standard" not in reason_in("zh-CN", said)
+    assert reason_in("en", said).startswith(en) and str(said).startswith(en)
+
+
+def test_a_refused_start_names_the_level_in_chinese_on_the_hubs_pages(tiered: Path):
+    """The spawner hands the refusal's Text to the hub's pages (not its English string), so the name is kept."""
+    from enclave.errors import text_of
+    from hub.spawn_form import refusal
+
+    _accredit(1, 100)
+    with session_scope() as s, pytest.raises(NotAllowed) as refused:
+        check_can_start(s, "alice", "study")
+    zh = refusal(403, "zh-CN", text_of(refused.value)).jupyterhub_message  # type: ignore[attr-defined]
+    en = refusal(403, "en", text_of(refused.value)).jupyterhub_message  # type: ignore[attr-defined]
+    assert zh.startswith("无法启动工作区：您的资质（级别 1，基础）有效期至") and "basic" not in zh
+    assert en.startswith("cannot start a workspace: your accreditation (level 1, basic) is current until")

@@ -270,3 +270,18 @@ def test_standings_and_tier_names_are_in_the_readers_language(site, gov):  # typ
     assert "<td>标准</td>" in levels and "standard" not in levels
     tiers = re.search(r'id="chart-tiers".*?</svg>', site("audrey", "zh-CN").get("dashboard").text, re.S).group(0)
     assert "2 假名化: 1</title>" in tiers
+
+
+def test_the_standing_on_the_home_page_names_the_level_in_the_readers_language(site, gov):  # type: ignore[no-untyped-def] # noqa: F811,E501
+    """The level's name comes from governance.yaml in both languages: not "级别 2, standard" on a zh-CN page."""
+    from datetime import timedelta
+
+    from enclave.access import record_accreditation
+    from enclave.projects import today
+
+    with session_scope() as s:
+        record_accreditation(s, "admin", "alice", level=2, training_completed=today() - timedelta(days=30),
+                             expires=today() + timedelta(days=300))
+    zh, en = site("alice", "zh-CN").get("").text, site("alice", "en").get("").text
+    assert "您的资质（级别 2，标准）有效期至" in zh and "standard" not in zh
+    assert "your accreditation (level 2, standard) is current until" in en

@@ -24,7 +24,7 @@ HUB_TEMPLATES = Path(__file__).resolve().parents[2] / ".venv/share/jupyterhub/te
     ("your account does not have the researcher role", "您的账户没有研究员角色"),
     ("cannot start a workspace: your accreditation (level 1, basic) lapsed on 2026-01-01, which allows data up to "
      "tier 0; the project holds tier 2 data",
-     "无法启动工作区：您的资质认证（level 1, basic）已于 2026-01-01 失效，"
+     "无法启动工作区：您的资质（级别 1，basic）已于 2026-01-01 失效，"
      "允许使用最高 0 级的数据；该项目含有 2 级数据"),
     ("you have no accreditation on record, which allows no dataset tier; the project holds tier 1 data",
      "您没有资质认证记录，不允许使用任何等级的数据；该项目含有 1 级数据"),

@@ -35,7 +35,7 @@ def _load() -> ModuleType:
 
 
 class Fake:
-    """What the fake service was asked, and what it answers next: (status, JSON body)."""
+    """What the fake service was asked, and what it answers next: (status, JSON body, or bytes sent as they are)."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -53,7 +53,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
             state.calls.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                 "body": json.loads(body) if body else None})
             status, payload = state.answer
-            data = json.dumps(payload).encode()
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: as they are
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -193,3 +193,52 @@ def test_no_service_or_one_that_does_not_answer_is_a_sentence(
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t")
     with pytest.raises(client.JobRefused, match="the jobs service does not answer"):
         client.jobs()
+
+
+@pytest.mark.parametrize(("lang", "not_json", "bare"), [("en", "not JSON", "without saying why"),
+                                                        ("zh-CN", "不是 JSON", "但没有说明原因")])
+def test_an_answer_that_is_not_the_services_json_is_a_sentence_in_the_users_language(
+        fake: Fake, client: ModuleType, monkeypatch: pytest.MonkeyPatch, lang: str, not_json: str,
+        bare: str) -> None:
+    monkeypatch.setenv("ENCLAVE_LANG", lang)
+    fake.answer = (200, b"<html>a proxy's page</html>")
+    with pytest.raises(client.JobRefused, match=not_json):
+        client.jobs()
+    fake.answer = (502, b"<html>Bad Gateway</html>")
+    with pytest.raises(client.JobRefused, match=bare) as refused:
+        client.jobs()
+    assert "502" in str(refused.value) and "Bad Gateway" in str(refused.value)
+
+
+def test_list_says_the_exit_code_in_the_users_language(
+        fake: Fake, client: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    fake.answer = (200, [job(exit_code=3)])
+    assert client.main(["list"]) == 0
+    assert "exit 3" in capsys.readouterr().out
+    monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
+    assert client.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "已完成" in out and "退出码 3" in out and "exit" not in out
+
+
+def test_every_sentence_of_the_jobs_client_exists_in_both_languages_with_the_same_blanks(client: ModuleType) -> None:
+    import string
+
+    def fields(template: str) -> set[str]:
+        return {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
+
+    assert set(client.WORDS["en"]) == set(client.WORDS["zh-CN"])
+    assert {k: fields(v) for k, v in client.WORDS["en"].items()} == {
+        k: fields(v) for k, v in client.WORDS["zh-CN"].items()}
+
+
+@pytest.mark.parametrize(("lang", "said", "other"), [("en", "snapshot the code folder", "快照"),
+                                                     ("zh-CN", "为代码文件夹做快照", "snapshot the code")])
+def test_the_commands_help_is_in_the_users_language(client: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str], lang: str, said: str,
+                                                    other: str) -> None:
+    monkeypatch.setenv("ENCLAVE_LANG", lang)
+    with pytest.raises(SystemExit) as done:
+        client.main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and said in out and other not in out

@@ -226,3 +226,19 @@ def test_the_checks_keep_each_findings_check_kind_and_place_for_the_checker_but_
     assert findings and {f["check"] for f in findings} == {"personal-data"}
     assert all(set(f) == {"check", "kind", "verdict", "location"} for f in findings)
     assert RID not in str(findings) and any(f["location"] for f in findings)
+
+
+@pytest.mark.parametrize(("lang", "said", "other"), [
+    ("en", "the jobs service failed on this page; tell the enclave administrators", "作业服务"),
+    ("zh-CN,zh;q=0.9", "作业服务在此页面出错；请告知安全区管理员", "the jobs service failed")])
+def test_an_unexpected_failure_of_a_page_says_whom_to_tell_in_the_readers_language(
+        checkers: Service, monkeypatch: pytest.MonkeyPatch, lang: str, said: str, other: str):
+    from jobs import pages
+
+    def broken(_user: Any) -> None:
+        raise RuntimeError("a bug, not a refusal")
+
+    monkeypatch.setattr(pages.rules, "check_is_output_checker", broken)
+    page = browser(checkers, "rita", lang).get("")  # the queue
+    assert page.status_code == 500 and said in text(page.text) and other not in text(page.text)
+    assert "RuntimeError" not in page.text and "Traceback" not in page.text

@@ -252,3 +252,24 @@ def test_an_engine_that_does_not_answer_is_503_with_a_sentence(api: Api) -> None
     finally:
         del TOKENS["docker-down-workspace"]
     assert r.status_code == 503 and r.json()["error"] == "容器引擎没有响应；请几分钟后重试"
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "the jobs service failed on this call; tell the enclave administrators"),
+    ("zh-CN,zh;q=0.9", "作业服务处理此调用时出错；请告知安全区管理员")])
+def test_an_unexpected_failure_is_500_with_whom_to_tell_in_the_callers_language(
+        api: Api, monkeypatch: pytest.MonkeyPatch, lang: str, said: str) -> None:
+    def broken(_settings: Any, name: str) -> RunningWorkspace | None:
+        raise RuntimeError("a bug, not a refusal")
+
+    monkeypatch.setattr(service, "workspace_of", broken)
+    r = api.call("GET", "api/jobs", lang=lang)
+    assert r.status_code == 500 and r.json()["error"] == said
+    assert "RuntimeError" not in r.text and "Traceback" not in r.text
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "a workspace token is needed"), ("zh-CN", "需要工作区令牌：请在您的工作区中调用")])
+def test_a_call_without_a_workspace_token_is_told_so_in_the_callers_language(api: Api, lang: str, said: str) -> None:
+    r = api.call("GET", "api/jobs", token=None, lang=lang)
+    assert r.status_code == 403 and r.json()["error"].startswith(said)

@@ -89,3 +89,19 @@ def test_hub_refuses_to_start_with_a_bad_policy(policy_dir: Path, tmp_path: Path
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "workspace.yaml" in out and "defaults.cpu_limit" in out
+
+
+def test_an_accreditation_levels_chinese_name_must_be_chinese(policy_dir: Path):
+    f = policy_dir / "governance.yaml"
+    f.write_text(f.read_text().replace("name_zh: 标准", "name_zh: standard"))
+    with pytest.raises(PolicyError) as err:
+        load_policies(policy_dir)
+    assert "governance.yaml" in str(err.value) and "name_zh" in str(err.value)
+
+
+def test_a_level_without_a_chinese_name_shows_its_name_as_it_is(policy_dir: Path):
+    f = policy_dir / "governance.yaml"
+    f.write_text(f.read_text().replace(" name_zh: 标准,", ""))
+    levels = load_policies(policy_dir).governance.levels
+    assert (levels[2].name_in("zh-CN"), levels[2].name_in("en")) == ("standard", "standard")
+    assert (levels[3].name_in("zh-CN"), levels[3].name_in("en")) == ("高级", "advanced")
