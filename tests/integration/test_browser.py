@@ -109,7 +109,7 @@ def test_researcher_analyses_exports_from_jupyterlab_and_downloads_after_two_rev
         blocked_id = int(out.split()[1])
 
         # two reviewers, each in their own browser, approve in the UI (one in English, one in Chinese)
-        assert review_in_ui(browser, enclave, "bob", rid, "approve", "Aggregate counts, all above 10.") == "in_review"
+        assert review_in_ui(browser, enclave, "bob", rid, "approve", "Aggregate counts, all above 10.") == "in review"
         assert review_in_ui(browser, enclave, "carol", rid, "approve", "同意导出。") == "已发布"
 
         # the blocked request cannot be approved in the UI: its approve choice is disabled
