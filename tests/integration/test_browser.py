@@ -234,14 +234,14 @@ WORDS = {
               "menu": "文件", "no_network": "本工作区按设计没有网络连接", "blocked": "下载需通过导出申请",
               "start": "启动我的工作区", "stopped": "您的工作区已停止。", "not_running": "您的工作区未运行",
               "zone": "中国标准时间", "not_found": "页面不存在", "services": "导出申请与审核",
-              "summary": "接下来", "outside": "不在项目工作区中"},
+              "summary": "接下来", "outside": "不在项目工作区中", "settings": "设置"},
     "en": {"title": "Choose a project", "card": "Diabetes outcomes (demo)", "tier": "tier", "limits": "2G memory",
            "pending": "Your workspace is starting", "log": "Event log", "stage_network": "internal, no internet",
            "menu": "File", "no_network": "this workspace has no network, by design", "blocked":
            "Downloads go through export requests", "start": "Start My Server", "stopped": "Your workspace has stopped.",
            "not_running": "Your workspace is not running", "zone": "China Standard Time", "not_found": "Page not found",
            "services": "Export requests and reviews", "summary": "What happens next",
-           "outside": "is not in your project's workspace"},
+           "outside": "is not in your project's workspace", "settings": "Settings"},
 }
 
 
@@ -268,11 +268,42 @@ def start_from_form(page: Page, enclave: Enclave, lang: str, username: str, lab_
     expect(page.locator(".lm-MenuBar-itemLabel").first).to_have_text(WORDS[lab_lang or lang]["menu"], timeout=60_000)
 
 
+LANGUAGE_MENU = "#jp-mainmenu-settings-language"
+INSTALL_LANGUAGES = "[data-command='jupyterlab-translation:install-languages']"
+
+
+def lab_offers_nothing_to_install(page: Page, lang: str) -> None:
+    """Settings > Language lists the installed languages but not "Install more languages…", and the command
+    palette offers neither that nor the extension manager: nothing can be installed in an offline enclave.
+
+    JupyterLab does add the item (a greyed one, its extension manager being disabled); the enclave hides it, so
+    it is looked for in the page, and must be there and not shown.
+    """
+    page.locator(".lm-MenuBar-item").filter(has_text=WORDS[lang]["settings"]).click()
+    page.locator(f".lm-Menu-item[data-submenu-id='{LANGUAGE_MENU[1:]}']").click()
+    menu = page.locator(LANGUAGE_MENU)
+    expect(menu.locator(".lm-Menu-item[data-command='jupyterlab-translation:zh_CN']")).to_be_visible()
+    expect(menu.locator(".lm-Menu-item[data-command='jupyterlab-translation:en']")).to_be_visible()
+    expect(menu.locator(INSTALL_LANGUAGES)).to_have_count(1)
+    expect(menu.locator(INSTALL_LANGUAGES)).to_be_hidden()
+    assert panel_accessibility_problems(page, LANGUAGE_MENU) == []
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")  # the command palette, every command listed while nothing is typed
+    palette = page.locator(".lm-CommandPalette")
+    expect(palette.locator(".lm-CommandPalette-item[data-command='jupyterlab-translation:zh_CN']")).to_have_count(1)
+    expect(palette.locator(f".lm-CommandPalette-item{INSTALL_LANGUAGES}")).to_be_hidden()
+    expect(palette.locator(".lm-CommandPalette-item[data-command^='extensionmanager:']")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-id='extensionmanager.main-view']")).to_have_count(0)  # no side panel either
+
+
 @pytest.mark.parametrize(("lang", "username"), [("zh-CN", "frank"), ("en", "alice")])
 def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, browser: Browser, lang: str,
                                                            username: str, tmp_path):
-    """Spawn page with the project's facts, progress of the start, JupyterLab and its refusals, stop, restart,
-    token and 404 pages: all in the browser's language, with no words of the other and no serious axe issue."""
+    """Spawn page with the project's facts, progress of the start, JupyterLab (with nothing offered to install)
+    and its refusals, stop, restart, token and 404 pages: all in the browser's language, with no words of the
+    other and no serious axe issue."""
     w = WORDS[lang]
     context = browser.new_context(locale=lang if lang == "zh-CN" else "en-US", timezone_id="Asia/Shanghai",
                                   viewport={"width": 1400, "height": 900})
@@ -295,7 +326,7 @@ def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, brow
         start_from_form(page, enclave, lang, username)
         # the memory and CPU indicator against the project's limit (2G), and no extension manager
         expect(page.locator(".jp-StatusBar-Widget").filter(has_text=MEMORY)).to_have_count(1, timeout=30_000)
-        assert page.locator("[data-id='extensionmanager.main-view']").count() == 0
+        lab_offers_nothing_to_install(page, lang)  # JupyterLab opened in the browser's language (start_from_form)
         # pip and curl say why there is no network, in the user's language
         # a fresh layout shows the launcher, whatever an earlier test left open in this user's lab
         page.goto(f"{enclave.url}/user/{username}/lab?reset")
