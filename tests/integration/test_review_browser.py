@@ -365,6 +365,9 @@ def test_withdrawing_asks_first_and_then_says_it_is_withdrawn(enclave: Enclave, 
         expect(page.locator(f"#mine tr[data-request='{rid}'] .state")).to_have_text("已撤回" if zh else "withdrawn")
     finally:
         context.close()
+    queue = enclave.login("bob").http.get(f"{enclave.url}{SERVICE}", timeout=30).text  # gone from the reviewers
+    assert 'id="queue"' in queue or "No requests." in queue
+    assert f'data-request="{rid}"' not in queue.split("<h3>")[0]  # the queue comes before "Requests I reviewed"
 
 
 ZONES = {"Asia/Shanghai": {"zh-CN": "中国标准时间", "en": "China Standard Time"},
@@ -377,6 +380,7 @@ def test_the_request_page_shows_times_in_the_browsers_time_zone_and_names_it(
     rid = queued["times"]
     with session_scope() as s:
         created = s.get(ExportRequest, rid).created_at  # type: ignore[union-attr]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)  # stored in UTC (SQLite drops the zone)
     shown = {}
     for zone, label in ZONES.items():
         context, page = person(browser, enclave, "dave", locale, timezone_id=zone)
