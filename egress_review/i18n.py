@@ -116,9 +116,8 @@ ZH_CN: dict[str, str] = {
     "The request is withdrawn.": "申请已撤回。",
     "You claimed this request.": "您已认领此申请。",
     "You released your claim.": "您已放弃认领。",
-    "Now": "当前状态",
-    "file(s) released": "个文件已发布",
-    "file(s) withheld": "个文件未发布",
+    "Now: {state}.": "当前状态：{state}。",
+    "{released} file(s) released, {withheld} file(s) withheld.": "{released} 个文件已发布，{withheld} 个文件未发布。",
     # queue
     "Waiting": "已等待",
     "Claimed by": "认领人",
@@ -363,10 +362,14 @@ def _one(text: str) -> str | None:
     return None
 
 
+# English is the key itself, except where the key is an identifier rather than words (a state's value).
+EN: dict[str, str] = {"in_review": "in review"}
+
+
 def translator(lang: str) -> Callable[[str], str]:
     if lang == "zh-CN":
         return lambda text: ZH_CN.get(text, text)
-    return lambda text: text
+    return lambda text: EN.get(text, text)
 
 
 # --- findings for people (egress_review.findings.person_text) --------------------------------------

@@ -109,7 +109,7 @@ def test_researcher_analyses_exports_from_jupyterlab_and_downloads_after_two_rev
         blocked_id = int(out.split()[1])
 
         # two reviewers, each in their own browser, approve in the UI (one in English, one in Chinese)
-        assert review_in_ui(browser, enclave, "bob", rid, "approve", "Aggregate counts, all above 10.") == "in_review"
+        assert review_in_ui(browser, enclave, "bob", rid, "approve", "Aggregate counts, all above 10.") == "in review"
         assert review_in_ui(browser, enclave, "carol", rid, "approve", "同意导出。") == "已发布"
 
         # the blocked request cannot be approved in the UI: its approve choice is disabled
@@ -234,14 +234,14 @@ WORDS = {
               "menu": "文件", "no_network": "本工作区按设计没有网络连接", "blocked": "下载需通过导出申请",
               "start": "启动我的工作区", "stopped": "您的工作区已停止。", "not_running": "您的工作区未运行",
               "zone": "中国标准时间", "not_found": "页面不存在", "services": "导出申请与审核",
-              "summary": "接下来", "outside": "不在项目工作区中"},
+              "summary": "接下来", "outside": "不在项目工作区中", "settings": "设置", "language": "语言"},
     "en": {"title": "Choose a project", "card": "Diabetes outcomes (demo)", "tier": "tier", "limits": "2G memory",
            "pending": "Your workspace is starting", "log": "Event log", "stage_network": "internal, no internet",
            "menu": "File", "no_network": "this workspace has no network, by design", "blocked":
            "Downloads go through export requests", "start": "Start My Server", "stopped": "Your workspace has stopped.",
            "not_running": "Your workspace is not running", "zone": "China Standard Time", "not_found": "Page not found",
            "services": "Export requests and reviews", "summary": "What happens next",
-           "outside": "is not in your project's workspace"},
+           "outside": "is not in your project's workspace", "settings": "Settings", "language": "Language"},
 }
 
 
@@ -268,11 +268,46 @@ def start_from_form(page: Page, enclave: Enclave, lang: str, username: str, lab_
     expect(page.locator(".lm-MenuBar-itemLabel").first).to_have_text(WORDS[lab_lang or lang]["menu"], timeout=60_000)
 
 
+INSTALL_LANGUAGES = "[data-command='jupyterlab-translation:install-languages']"
+LANGUAGE_ITEM = ".lm-Menu-item[data-command='jupyterlab-translation:{}']"
+
+
+def lab_offers_nothing_to_install(page: Page, lang: str) -> None:
+    """Settings > Language lists the installed languages but not "Install more languages…", and the command
+    palette offers neither that nor the extension manager: nothing can be installed in an offline enclave.
+
+    JupyterLab does add the item (a greyed one, its extension manager being disabled); the enclave hides it, so
+    it is looked for in the page, and must be there and not shown.
+    """
+    page.locator(".lm-MenuBar-item").filter(has_text=WORDS[lang]["settings"]).click()
+    page.locator(".lm-Menu-item[data-type='submenu']").filter(has_text=WORDS[lang]["language"]).click()
+    menu = page.locator("#jp-mainmenu-settings-language")
+    expect(menu.locator(LANGUAGE_ITEM.format("zh_CN"))).to_be_visible()
+    expect(menu.locator(LANGUAGE_ITEM.format("en"))).to_be_visible()
+    expect(menu.locator(INSTALL_LANGUAGES)).to_have_count(1)
+    expect(menu.locator(INSTALL_LANGUAGES)).to_be_hidden()
+    # axe-core finds JupyterLab's own menu markup wanting in every menu (focusable separators, submenu items
+    # with no role); the hidden item must add nothing to what the Settings menu itself has
+    lumino = {p.split(":")[0] for p in panel_accessibility_problems(page, "#jp-mainmenu-settings")}
+    assert {p.split(":")[0] for p in panel_accessibility_problems(page, "#jp-mainmenu-settings-language")} <= lumino
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")  # the command palette, every command listed while nothing is typed
+    palette = page.locator(".lm-CommandPalette")
+    expect(palette.locator(".lm-CommandPalette-item[data-command='jupyterlab-translation:zh_CN']")).to_have_count(1)
+    expect(palette.locator(f".lm-CommandPalette-item{INSTALL_LANGUAGES}")).to_have_count(1)
+    expect(palette.locator(f".lm-CommandPalette-item{INSTALL_LANGUAGES}")).to_be_hidden()
+    expect(palette.locator(".lm-CommandPalette-item[data-command^='extensionmanager:']")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-id='extensionmanager.main-view']")).to_have_count(0)  # no side panel either
+
+
 @pytest.mark.parametrize(("lang", "username"), [("zh-CN", "frank"), ("en", "alice")])
 def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, browser: Browser, lang: str,
                                                            username: str, tmp_path):
-    """Spawn page with the project's facts, progress of the start, JupyterLab and its refusals, stop, restart,
-    token and 404 pages: all in the browser's language, with no words of the other and no serious axe issue."""
+    """Spawn page with the project's facts, progress of the start, JupyterLab (with nothing offered to install)
+    and its refusals, stop, restart, token and 404 pages: all in the browser's language, with no words of the
+    other and no serious axe issue."""
     w = WORDS[lang]
     context = browser.new_context(locale=lang if lang == "zh-CN" else "en-US", timezone_id="Asia/Shanghai",
                                   viewport={"width": 1400, "height": 900})
@@ -295,7 +330,7 @@ def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, brow
         start_from_form(page, enclave, lang, username)
         # the memory and CPU indicator against the project's limit (2G), and no extension manager
         expect(page.locator(".jp-StatusBar-Widget").filter(has_text=MEMORY)).to_have_count(1, timeout=30_000)
-        assert page.locator("[data-id='extensionmanager.main-view']").count() == 0
+        lab_offers_nothing_to_install(page, lang)  # JupyterLab opened in the browser's language (start_from_form)
         # pip and curl say why there is no network, in the user's language
         # a fresh layout shows the launcher, whatever an earlier test left open in this user's lab
         page.goto(f"{enclave.url}/user/{username}/lab?reset")

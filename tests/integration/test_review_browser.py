@@ -12,16 +12,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from egress_review import workflow
+from enclave.db import session_scope
+from enclave.models import Decision, ExportRequest
 from enclave.settings import JOBS_PREFIX
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
+from policies import load_policies
 from tests.integration import test_browser as browser_tests
-from tests.integration.conftest import Enclave, check_page
+from tests.integration.conftest import OTHER_PROJECT, Enclave, check_page
 from tests.integration.test_browser import login
 
 browser = browser_tests.browser  # the suite's Chromium (a module fixture)
@@ -52,9 +58,10 @@ def made(enclave: Enclave) -> Iterator[dict]:
         alice.stop()
 
 
-def person(browser: Browser, enclave: Enclave, user: str, locale: str) -> tuple[BrowserContext, Page]:
+def person(browser: Browser, enclave: Enclave, user: str, locale: str,
+           timezone_id: str | None = None) -> tuple[BrowserContext, Page]:
     # bypass_csp: the pages allow no script, and axe-core (check_page) is one, injected by the test only
-    context = browser.new_context(locale=locale, accept_downloads=True, bypass_csp=True)
+    context = browser.new_context(locale=locale, accept_downloads=True, bypass_csp=True, timezone_id=timezone_id)
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, enclave, user)
@@ -221,3 +228,174 @@ def test_a_returned_request_is_revised_from_the_request_page_in_the_browser(encl
         expect(page.locator("pre.text-diff .diff-del")).to_contain_text("-Source: the clinic.")
     finally:
         context.close()
+
+
+# --- Withdrawing, the queue's filters and sorting, times in the reader's zone (issue 14) ----------------------
+# These requests are made by the export workflow in this process (the service's own code and checks), not from
+# a workspace: what is proven here is what the pages do with them, and no workspace has to start for it.
+
+TABLE = b"sex,n\nF,9800\nM,10200\n"
+RESIDENT_ID = "身份证号 11010519491231002X\n".encode()
+LANGS = [("en-US", "en"), ("zh-CN", "zh-CN")]
+
+
+def state_in_db(rid: int) -> str:
+    with session_scope() as s:
+        return s.get(ExportRequest, rid).state.value  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def queued(enclave: Enclave) -> dict[str, int]:
+    """dave (other-study): a table waiting three days, a file with a resident ID, a fresh table, one request to
+    withdraw per language and one to read times on; alice (demo): a table carol has reviewed (in review)."""
+    egress = load_policies(enclave.settings.policy_dir).egress
+
+    def submit(who: str, project: str, files: list[tuple[str, bytes]], why: str) -> int:
+        with session_scope() as s:
+            return workflow.submit(s, who, project, files, why, enclave.settings.egress_store,
+                                   egress.for_project(project)).id
+
+    made = {"old": submit("dave", OTHER_PROJECT, [("q/old.csv", TABLE)], "counts by sex, last week"),
+            "blocked": submit("dave", OTHER_PROJECT, [("q/ids.txt", RESIDENT_ID)], "a list"),
+            "fresh": submit("dave", OTHER_PROJECT, [("q/fresh.csv", TABLE)], "counts by sex"),
+            "reviewed": submit("alice", DEMO_PROJECT, [("q/reviewed.csv", TABLE)], "counts by sex"),
+            "withdraw-en": submit("dave", OTHER_PROJECT, [("q/w-en.csv", TABLE)], "sent by mistake"),
+            "withdraw-zh-CN": submit("dave", OTHER_PROJECT, [("q/w-zh.csv", TABLE)], "误发的申请"),
+            "times": submit("dave", OTHER_PROJECT, [("q/times.csv", TABLE)], "counts by sex")}
+    with session_scope() as s:
+        old = s.get(ExportRequest, made["old"])
+        old.created_at = old.updated_at = datetime.now(UTC) - timedelta(days=3, minutes=5)  # type: ignore[union-attr]
+        fid = str(s.get(ExportRequest, made["reviewed"]).files[0].id)  # type: ignore[union-attr]
+    with session_scope() as s:
+        workflow.review(s, "carol", made["reviewed"], Decision.APPROVE, {fid: {"decision": "approve", "comment": ""}},
+                        "aggregate counts")
+    return made
+
+
+def queue_rows(page: Page) -> list[dict[str, str]]:
+    """The queue as the page shows it, top to bottom."""
+    return page.eval_on_selector_all("#queue tr[data-request]", """rows => rows.map(r => ({
+        id: r.dataset.request, project: r.cells[1].innerText.trim(), state: r.querySelector('.state').innerText,
+        verdict: r.querySelector('.verdict').className, waited: r.querySelector('td.waited').innerText}))""")
+
+
+def apply_filter(page: Page, **chosen: str) -> list[dict[str, str]]:
+    """Chooses in the filter form as a reviewer would (all others back to "All") and applies it."""
+    for name in ("project", "state", "verdict"):
+        page.select_option(f"#queue-filter select[name='{name}']", chosen.get(name, ""))
+    page.select_option("#queue-filter select[name='sort']", chosen.get("sort", "waited"))
+    page.fill("#queue-filter input[name='age']", chosen.get("age", ""))
+    with page.expect_navigation():
+        page.click("#apply-filter")
+    return queue_rows(page)
+
+
+def ids(rows: list[dict[str, str]]) -> list[int]:
+    return [int(r["id"]) for r in rows]
+
+
+@pytest.mark.parametrize(("reviewer", "locale", "lang"), [("bob", "en-US", "en"), ("rhea", "zh-CN", "zh-CN")])
+def test_the_review_queue_filters_by_project_state_age_and_verdict_and_sorts(
+        enclave: Enclave, browser: Browser, queued, reviewer: str, locale: str, lang: str):
+    zh = lang == "zh-CN"
+    mine = {queued[k] for k in ("old", "blocked", "fresh", "reviewed")}
+    context, page = person(browser, enclave, reviewer, locale)
+    try:
+        page.goto(f"{enclave.url}{SERVICE}")
+        everything = queue_rows(page)
+        assert mine <= set(ids(everything)), everything
+        # waiting time is shown; longest waiting first: the three-day-old request, then the others oldest first
+        waited = {int(r["id"]): r["waited"] for r in everything}
+        assert re.fullmatch(r"3 天 0 小时" if zh else r"3 d 0 h", waited[queued["old"]]), waited
+        assert re.fullmatch(r"\d+ (分钟|小时)" if zh else r"\d+ (min|h)", waited[queued["fresh"]]), waited
+        assert ids(everything)[0] == queued["old"] and ids(everything)[1:] == sorted(ids(everything)[1:])
+        check_page(page, lang, "review queue")
+
+        rows = apply_filter(page, project=OTHER_PROJECT)
+        assert {r["project"] for r in rows} == {OTHER_PROJECT}
+        assert {queued["old"], queued["blocked"], queued["fresh"]} <= set(ids(rows))
+        assert queued["reviewed"] not in ids(rows)
+        rows = apply_filter(page, state="in_review")
+        assert queued["reviewed"] in ids(rows) and queued["fresh"] not in ids(rows)
+        assert {r["state"] for r in rows} == {"审核中" if zh else "in review"}, rows
+        rows = apply_filter(page, verdict="block")
+        assert queued["blocked"] in ids(rows) and not {queued["old"], queued["fresh"]} & set(ids(rows))
+        assert {r["verdict"] for r in rows} == {"verdict verdict-block"}
+        rows = apply_filter(page, age="2")
+        assert ids(rows) == [queued["old"]]  # every other request was made during this run, minutes ago
+        # the form keeps what was chosen, and one more filter narrows further
+        expect(page.locator("#queue-filter input[name='age']")).to_have_value("2")
+        assert apply_filter(page, age="2", verdict="block") == []
+        expect(page.locator("#queue-filter + p.note")).to_have_text("没有申请。" if zh else "No requests.")
+        check_page(page, lang, "review queue, filtered to nothing")
+
+        rows = apply_filter(page, sort="newest")
+        assert ids(rows) == sorted(ids(rows), reverse=True) and ids(rows)[0] != queued["old"]
+        rows = apply_filter(page, sort="project")
+        assert [(r["project"], int(r["id"])) for r in rows] == sorted((r["project"], int(r["id"])) for r in rows)
+        assert ids(rows) != ids(everything) and sorted(ids(rows)) == sorted(ids(everything))
+        check_page(page, lang, "review queue, sorted by project")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("locale", "lang"), LANGS)
+def test_withdrawing_asks_first_and_then_says_it_is_withdrawn(enclave: Enclave, browser: Browser, queued,
+                                                               locale: str, lang: str):
+    zh, rid = lang == "zh-CN", queued[f"withdraw-{lang}"]
+    context, page = person(browser, enclave, "dave", locale)
+    try:
+        page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
+        expect(page.locator("#state")).to_have_text("已提交" if zh else "submitted")
+        page.click("#withdraw")
+        expect(page.locator("h2")).to_contain_text("确定撤回此申请？" if zh else "Withdraw this request?")
+        expect(page.locator("#confirm-what")).to_contain_text("撤回后无法恢复" if zh else "cannot be undone")
+        check_page(page, lang, "withdrawal confirmation")
+        assert state_in_db(rid) == "submitted"  # asking recorded nothing
+        page.click("#cancel")  # changing one's mind leaves the request as it was
+        expect(page.locator("#state")).to_have_text("已提交" if zh else "submitted")
+        assert state_in_db(rid) == "submitted"
+
+        page.click("#withdraw")
+        page.click("#confirm")
+        page.wait_for_url(re.compile(rf"/requests/{rid}\?done=withdrawn"))
+        expect(page.locator("#done")).to_contain_text("申请已撤回。" if zh else "The request is withdrawn.")
+        expect(page.locator("#done")).to_contain_text("当前状态：已撤回。" if zh else "Now: withdrawn.")
+        expect(page.locator("#state")).to_have_text("已撤回" if zh else "withdrawn")
+        expect(page.locator("#withdraw")).to_have_count(0)  # nothing left to withdraw
+        assert state_in_db(rid) == "withdrawn"
+        check_page(page, lang, "withdrawn request")
+        page.goto(f"{enclave.url}{SERVICE}")
+        expect(page.locator(f"#mine tr[data-request='{rid}'] .state")).to_have_text("已撤回" if zh else "withdrawn")
+    finally:
+        context.close()
+    queue = enclave.login("bob").http.get(f"{enclave.url}{SERVICE}", timeout=30).text  # gone from the reviewers
+    assert 'id="queue"' in queue or "No requests." in queue
+    assert f'data-request="{rid}"' not in queue.split("<h3>")[0]  # the queue comes before "Requests I reviewed"
+
+
+ZONES = {"Asia/Shanghai": {"zh-CN": "中国标准时间", "en": "China Standard Time"},
+         "Europe/London": {"zh-CN": "Europe/London", "en": "Europe/London"}}  # no words for it: its IANA name
+
+
+@pytest.mark.parametrize(("locale", "lang"), LANGS)
+def test_the_request_page_shows_times_in_the_browsers_time_zone_and_names_it(
+        enclave: Enclave, browser: Browser, queued, locale: str, lang: str):
+    rid = queued["times"]
+    with session_scope() as s:
+        created = s.get(ExportRequest, rid).created_at  # type: ignore[union-attr]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)  # stored in UTC (SQLite drops the zone)
+    shown = {}
+    for zone, label in ZONES.items():
+        context, page = person(browser, enclave, "dave", locale, timezone_id=zone)
+        try:
+            expected = f"{created.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {label[lang]}"
+            page.goto(f"{enclave.url}{SERVICE}requests/{rid}")
+            expect(page.locator("#submitted")).to_have_text(expected)
+            check_page(page, lang, f"request page in {zone}")
+            page.goto(f"{enclave.url}{SERVICE}")
+            expect(page.locator(f"#mine tr[data-request='{rid}'] time")).to_have_text(expected)
+            shown[zone] = expected
+        finally:
+            context.close()
+    assert shown["Asia/Shanghai"][:16] != shown["Europe/London"][:16]  # 8 hours apart in December, or 7 in summer

@@ -80,7 +80,7 @@ def test_a_review_is_confirmed_then_recorded_and_the_page_says_what_happened(sto
     done = bob.post(f"requests/{rid}/review", data={**form, "confirm": "yes"})
     assert done.status_code == 302 and done.headers["location"].endswith(f"requests/{rid}?done=reviewed")
     after = text(bob.get(f"requests/{rid}?done=reviewed").text)
-    assert "Your review is recorded." in after and "Now: in_review" in after
+    assert "Your review is recorded." in after and "Now: in review." in after
     assert "Your vote: Approve" in after and "Your vote: Return — remove the ID column" in after
 
 
