@@ -230,10 +230,14 @@ ZH_CN: dict[str, str] = {
 }
 
 
+# English is the key itself, except where the key is an identifier rather than words (an export's state).
+EN: dict[str, str] = {"in_review": "in review"}
+
+
 def translator(lang: str) -> Callable[[str], str]:
     if lang == "zh-CN":
         return lambda text: ZH_CN.get(text, text)
-    return lambda text: text
+    return lambda text: EN.get(text, text)
 
 
 # Refusals of governance.rules and governance.workflow in zh-CN, keyed by their English template.

@@ -12,10 +12,13 @@ import pytest
 
 from egress_review.i18n import REFUSALS_ZH as EGRESS_ZH  # noqa
 from egress_review.i18n import message as egress_message
+from egress_review.i18n import translator as egress_translator
 from enclave.errors import NotAllowed, Text
 from enclave.i18n import CORE_ZH, from_english, localize, placeholders
+from enclave.models import ExportState
 from enclave.settings import REPO_ROOT
 from governance.i18n import REFUSALS_ZH as GOVERNANCE_ZH
+from governance.i18n import translator as governance_translator
 from jobs.i18n import REFUSALS_ZH as JOBS_ZH
 from jobs.i18n import reason_zh
 from tests.unit import test_egress_service_auth as service_tests
@@ -169,3 +172,12 @@ def test_governance_and_hub_pages_show_core_and_their_own_refusals_in_chinese():
     start = NotAllowed("cannot start a workspace: {reason}",
                        reason=T("project '{slug}' is {state}, not active", slug="p1", state="suspended"))
     assert reason_in("zh-CN", start.text) == "无法启动工作区：项目“p1”处于已暂停状态，未激活"
+
+
+@pytest.mark.parametrize("translator", [egress_translator, governance_translator])
+def test_every_state_reads_as_words_in_both_languages(translator):
+    """A state is shown by its value: in English it must be words (in review, not in_review), in Chinese Chinese."""
+    for state in ExportState:
+        en, zh = translator("en")(state.value), translator("zh-CN")(state.value)
+        assert "_" not in en and en.replace(" ", "").isalpha(), en
+        assert any("\u4e00" <= c <= "\u9fff" for c in zh), state
