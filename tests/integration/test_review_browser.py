@@ -73,8 +73,9 @@ def fieldset(page: Page, name: str):  # type: ignore[no-untyped-def]
     return page.locator("fieldset.file").filter(has=page.locator("legend a", has_text=name))
 
 
-def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
-    """Claim, read, make a mistake, correct it, confirm: the table approved, the blocked file returned."""
+def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool, others: tuple[int, ...] = ()) -> None:
+    """Claim, read, make a mistake, correct it, confirm: the table approved, the blocked file returned.
+    `others`: the requester's other requests in the project, which the decision page lists for context."""
     lang = "zh-CN" if zh else "en"
     page.goto(f"{enclave.url}{SERVICE}")
     row = page.locator(f"#queue tr[data-request='{rid}']")
@@ -85,6 +86,9 @@ def review_per_file(page: Page, enclave: Enclave, rid: int, zh: bool) -> None:
     expect(jobs).to_have_text("敏感数据作业的待审输出" if zh else "Held outputs of jobs on sensitive data")
     row.locator("a").first.click()
     check_page(page, lang, "decision page")
+    earlier = page.locator("#earlier")
+    for other in others:
+        expect(earlier.locator(f"a[href$='requests/{other}']")).to_have_text(f"#{other}")
     page.click("#claim")
     expect(page.locator("#done")).to_contain_text("您已认领此申请" if zh else "You claimed this request")
     table, ids = fieldset(page, "review/table.csv"), fieldset(page, "review/ids.txt")
@@ -118,7 +122,8 @@ def test_reviewers_release_the_approved_file_and_the_requester_reads_every_comme
     for user, locale in (("bob", "en-US"), ("carol", "zh-CN")):
         context, page = person(browser, enclave, user, locale)
         try:
-            review_per_file(page, enclave, rid, zh=locale == "zh-CN")
+            review_per_file(page, enclave, rid, zh=locale == "zh-CN",
+                            others=(made["small"]["id"], made["method"]["id"]))
         finally:
             context.close()
     context, page = person(browser, enclave, "alice", "zh-CN")
