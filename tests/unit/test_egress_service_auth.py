@@ -164,3 +164,14 @@ def test_a_reviewer_reading_the_image_bytes_is_recorded_as_an_inspection(egress:
     with session_scope() as s:
         seen = audit.query(s, action=AuditAction.EXPORT_INSPECT, user="bob")
     assert [(e["target"], e["details"]["file"]) for e in seen] == [(f"request:{rid}", "plot.png")]
+
+
+def test_a_junk_xsrf_cookie_on_a_post_is_refused_and_answered(egress: Service):
+    """A forged or stale `_xsrf` cookie with a matching form field: refused at once (it once could make the
+    caller's identification wait on itself), and the request stays as it was."""
+    rid = submit(egress_store())
+    with egress.client("alice") as c:
+        c.cookies.set("_xsrf", "x")
+        r = c.post(f"requests/{rid}/withdraw", data={"_xsrf": "x", "confirm": "yes"}, timeout=10)
+    assert r.status_code == 403
+    assert state(rid) == ExportState.SUBMITTED
