@@ -130,10 +130,6 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         a request the token itself authenticated may skip the XSRF check.
         """
         self._authenticating = True
-        # Anonymous meanwhile: the hub's cookie check may ask for the XSRF token, which asks who the user is; with
-        # no answer yet that would identify the caller again inside itself and wait for ever (a junk `_xsrf`
-        # cookie on a post did). Tornado sets the real answer when this returns.
-        self._current_user = None
         try:
             user: dict[str, Any] | None = super().get_current_user()
         finally:

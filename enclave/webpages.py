@@ -1,4 +1,4 @@
-"""What every enclave web page sends, whichever hub service serves it (egress review, governance).
+"""What every enclave web page sends, whichever hub service serves it (egress review, governance, jobs).
 
 The pages run no script and are never framed or cached: one policy, written once, so a service cannot drift
 into a weaker one. The reader's language comes from the browser, the same way for every service.
@@ -21,6 +21,14 @@ class PageBasics:
 
     request: Any
     set_header: Any  # tornado's RequestHandler provides both; this class comes first in the bases
+
+    def get_current_user(self) -> Any:
+        """Who is asking, as the hub's auth mixin (next in the bases) says, guarded against waiting on itself:
+        its cookie check may ask for the XSRF token, which asks who the user is; with no answer yet that would
+        identify the caller again inside itself and never answer (a junk `_xsrf` cookie on a post did, in every
+        service). Anonymous meanwhile; tornado keeps the real answer when this returns."""
+        self._current_user = None
+        return super().get_current_user()  # type: ignore[misc]
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CSP)

@@ -82,10 +82,6 @@ class PageHandler(PageBasics, HubOAuthenticated, web.RequestHandler):
         """Records whether the `Authorization` header's token is what authenticated the request (as the export
         pages do): the hub tries the header first and falls back to the cookie when the token is not valid."""
         self._authenticating = True
-        # Anonymous meanwhile: the hub's cookie check may ask for the XSRF token, which asks who the user is; with
-        # no answer yet that would identify the caller again inside itself and wait for ever (a junk `_xsrf`
-        # cookie on a post did). Tornado sets the real answer when this returns.
-        self._current_user = None
         try:
             user: dict[str, Any] | None = super().get_current_user()
         finally:

@@ -285,3 +285,12 @@ def test_the_standing_on_the_home_page_names_the_level_in_the_readers_language(s
     zh, en = site("alice", "zh-CN").get("").text, site("alice", "en").get("").text
     assert "您的资质（级别 2，标准）有效期至" in zh and "standard" not in zh
     assert "your accreditation (level 2, standard) is current until" in en
+
+
+def test_a_junk_xsrf_cookie_on_a_post_is_refused_and_answered(site, gov):  # type: ignore[no-untyped-def] # noqa: F811
+    alice = site("alice")
+    alice.http.cookies.set("_xsrf", "x")
+    r = alice.http.post("applications/new", data={**FORM, "datasets": "cohort@v1", "action": "submit", "_xsrf": "x"},
+                        timeout=10)
+    assert r.status_code == 403
+    assert "applications/" not in r.headers.get("Location", "")
