@@ -1,0 +1,186 @@
+"""The disclosure rules of egress_review/sdc.py called directly, with answers worked out by hand: the paths the
+scan reaches only for unusual inputs (tables longer than the cell-by-cell limit, counts in prose and chart
+labels, p% without a top2 column) and what each finding says and points at. Found untested by the mutation
+benchmark (benchmarks/mutation.py).
+
+The shipped policy's limits: threshold 10; in OpenSAFELY mode counts <= 7 are redacted and the rest rounded
+to 5; dominance n = 2, k = 0.9; p% = 0.1; residual df >= 10 (test_sdc_boundaries checks these are the limits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+
+from egress_review import sdc
+from egress_review.extract import Segment
+from egress_review.findings import Finding
+from enclave.settings import REPO_ROOT
+from policies import load_policies
+from policies.schema import DisclosureControl
+
+SDC = load_policies(REPO_ROOT / "policies").egress.sdc
+OPENSAFELY = SDC.model_copy(update={"mode": "opensafely"})
+ZEROS_ALLOWED = SDC.model_copy(update={"zeros_disclosive": False})
+
+
+def told(found: list[Finding]) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(check, verdict, rule, location) of each finding, in order."""
+    return [(f.check, f.verdict.value, f.rule, f.location) for f in found]
+
+
+# --- tables longer than MAX_CELLWISE_ROWS: the vectorised count check -------------------------------------
+
+def long_table(tail: list[int | None]) -> pl.DataFrame:
+    """A count column of 100s with `tail` as its last cells: more than 200 sound cells come first, so a check
+    that flagged sound cells too would fill its 200 findings with them and lose the small ones at the end."""
+    body = [100] * (sdc.MAX_CELLWISE_ROWS + 1 - len(tail))
+    return pl.DataFrame({"n": pl.Series(body + tail, dtype=pl.Int64)})
+
+
+def rows_of_long_table(tail: list[int | None], policy: DisclosureControl) -> list[tuple[str, int]]:
+    """(rule, row) of the findings; the row counted from 1 over the whole table."""
+    found = sdc.disclosure_control(long_table(tail), policy)
+    assert all(f.check == sdc.CHECK and f.verdict.value == "block" and f.location["column"] == "n" for f in found)
+    return [(str(f.rule), f.location["row"]) for f in found]
+
+
+FIRST_TAIL_ROW = sdc.MAX_CELLWISE_ROWS + 1 - 6 + 1  # the row of the first of six tail cells
+
+
+def test_a_long_table_blocks_counts_below_the_threshold_and_zeros_wherever_they_are():
+    # 9, 10, 11, 0, 1, empty: 9 and 1 are below 10, 0 is a zero, the empty cell is no count
+    found = rows_of_long_table([9, 10, 11, 0, 1, None], SDC)
+    assert found == [("threshold>=10", FIRST_TAIL_ROW), ("zeros", FIRST_TAIL_ROW + 3),
+                     ("threshold>=10", FIRST_TAIL_ROW + 4)]
+
+
+def test_a_long_table_lets_zeros_pass_when_the_policy_allows_them():
+    found = rows_of_long_table([9, 10, 11, 0, 1, None], ZEROS_ALLOWED)
+    assert found == [("threshold>=10", FIRST_TAIL_ROW), ("threshold>=10", FIRST_TAIL_ROW + 4)]
+
+
+def test_a_long_table_in_opensafely_mode_redacts_up_to_seven_and_rounds_the_rest_to_five():
+    # 5 and 7 must be redacted (5 although a multiple of 5), 8 and 12 are not multiples of 5, 10 and 15 pass
+    found = rows_of_long_table([5, 7, 8, 10, 12, 15], OPENSAFELY)
+    assert found == [("redact<=7", FIRST_TAIL_ROW), ("redact<=7", FIRST_TAIL_ROW + 1),
+                     ("round-to-5", FIRST_TAIL_ROW + 2), ("round-to-5", FIRST_TAIL_ROW + 4)]
+
+
+def test_a_long_table_in_opensafely_mode_lets_zeros_pass_when_the_policy_allows_them():
+    found = rows_of_long_table([0, 3, 20], OPENSAFELY.model_copy(update={"zeros_disclosive": False}))
+    assert found == [("redact<=7", sdc.MAX_CELLWISE_ROWS + 1 - 3 + 2)]
+
+
+def test_a_long_table_lists_at_most_200_small_cells_per_column():
+    found = rows_of_long_table([3] * 250, SDC)
+    first = sdc.MAX_CELLWISE_ROWS + 1 - 250 + 1
+    assert found == [("threshold>=10", row) for row in range(first, first + 200)]
+
+
+# --- small counts in prose -------------------------------------------------------------------------------
+
+def prose(*texts: str, policy: DisclosureControl = SDC) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    return told(sdc.counts_in_prose([Segment(t, {"line": i}) for i, t in enumerate(texts, 1)], policy))
+
+
+@pytest.mark.parametrize(("n", "small"), [(0, False), (1, True), (9, True), (10, False), (11, False)])
+def test_a_count_in_prose_is_small_below_the_threshold(n: int, small: bool):
+    expected = [("disclosure-control", "review", "count-in-text", {"line": 1, "offset": 0})] if small else []
+    assert prose(f"n = {n}") == expected
+
+
+@pytest.mark.parametrize(("n", "small"), [(1, True), (7, True), (8, False), (9, False)])
+def test_a_count_in_prose_is_small_up_to_the_redaction_limit_in_opensafely_mode(n: int, small: bool):
+    expected = [("disclosure-control", "review", "count-in-text", {"line": 1, "offset": 0})] if small else []
+    assert prose(f"n = {n}", policy=OPENSAFELY) == expected
+
+
+def test_each_prose_finding_names_its_rule_says_what_it_saw_and_points_at_it():
+    texts = ["Overall, the oldest was 97.", "In all, 3 patients died.", "Then three patients left.", "33.3% died."]
+    found = sdc.counts_in_prose([Segment(t, {"line": i}) for i, t in enumerate(texts, 1)], SDC)
+    assert told(found) == [
+        ("disclosure-control", "review", "min-max", {"line": 1, "offset": 13}),  # at "oldest"
+        ("disclosure-control", "review", "count-in-text", {"line": 2, "offset": 8}),
+        ("disclosure-control", "review", "count-in-text", {"line": 3, "offset": 5}),
+        ("disclosure-control", "review", "percent-without-denominator", {"line": 4, "offset": 0})]
+    # the extreme's match ends at its first digit
+    assert "'oldest was 9'" in found[0].detail and "one person's value" in found[0].detail
+    assert "3 patients" in found[1].detail
+    assert "three patients" in found[2].detail
+    assert "'33.3%'" in found[3].detail and "can hide a small count" in found[3].detail
+
+
+def test_counts_in_a_notebooks_source_are_skipped_and_its_outputs_after_it_still_read():
+    segments = [Segment("n = 3", {"cell": 1, "part": "source"}), Segment("n = 3", {"cell": 1, "part": "output"})]
+    assert told(sdc.counts_in_prose(segments, SDC)) == [
+        ("disclosure-control", "review", "count-in-text", {"cell": 1, "part": "output", "offset": 0})]
+
+
+# --- counts in chart labels ------------------------------------------------------------------------------
+
+def chart(*texts: str) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    return told(sdc.counts_in_chart(list(texts), SDC))
+
+
+def value_labels(*values: int) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    return [("disclosure-control", "review", "count-in-chart", {"label": str(v)}) for v in values]
+
+
+def test_a_survival_chart_is_always_reviewed_and_says_what_to_check():
+    found = sdc.counts_in_chart(["Survival probability", "Time (days)"], SDC)
+    assert told(found) == [("disclosure-control", "review", "survival-review", {})]
+    assert "hide fewer than the threshold" in found[0].detail
+
+
+def test_a_count_a_chart_states_is_small_below_the_threshold_and_points_at_its_label():
+    label = "count=3 " + "x" * 80
+    found = sdc.counts_in_chart([label, "count=10"], SDC)
+    assert told(found) == [("disclosure-control", "review", "count-in-chart", {"label": label[:80]})]
+    assert "chart states a count of 3" in found[0].detail and "a small count" in found[0].detail
+
+
+def test_small_value_labels_of_a_count_chart_are_small_counts():
+    found = sdc.counts_in_chart(["Admissions (n)", "120", "4"], SDC)
+    assert told(found) == value_labels(4)
+    assert "chart labels a value of 4" in found[0].detail
+
+
+@pytest.mark.parametrize(("labels", "flagged"), [
+    (["3", "6", "9"], []),          # three evenly spaced labels: an axis
+    (["0", "5", "10"], []),         # an axis from 0 (the 0 counts in the spacing)
+    (["2", "4", "5"], [2, 4, 5]),   # uneven: values, all small
+    (["4", "120"], [4]),            # two labels are too few to be an axis
+    (["05"], []),                   # a zero-padded month is a tick, not a value
+    (["5"], [5]),
+])
+def test_chart_labels_are_values_unless_they_look_like_an_axis(labels: list[str], flagged: list[int]):
+    assert chart("count", *labels) == value_labels(*flagged)
+
+
+# --- dominance: p% without a top2 column -------------------------------------------------------------------
+
+P_ONLY = SDC.model_copy(update={"dominance_k": 1.0})  # with k = 1 only a total made by the top two fails (n, k)
+
+
+@pytest.mark.parametrize(("total", "top1", "verdict"), [
+    (5, 5, "block"),      # one contributor holds it all: the remainder 0 / 5 < 10 %
+    (104, 50, "review"),  # the second holds 50 at most: the remainder is between 4 / 50 = 8 % and 54 / 50
+    (105, 50, None),      # at least 5 / 50 = 10 %: not below p
+    (106, 50, None),      # at least 6 / 50 = 12 %
+])
+def test_p_percent_without_top2_blocks_what_any_second_contributor_fails_and_reviews_what_one_might(
+        total: int, top1: int, verdict: str | None):
+    found = sdc.dominance(pl.DataFrame({"cell": ["A"], "total": [total], "top1": [top1]}), P_ONLY)
+    expected = [(verdict, "p%=0.1")] if verdict else []
+    assert [(f.verdict.value, f.rule) for f in found if f.rule == "p%=0.1"] == expected
+
+
+# --- residual degrees of freedom -----------------------------------------------------------------------------
+
+def test_a_regression_with_too_few_residual_df_is_blocked_where_it_is_printed():
+    found = sdc.residual_df([Segment("OLS", {"line": 6}), Segment("Df Residuals: 3", {"line": 7})], SDC)
+    assert told(found) == [("disclosure-control", "block", "residual_df>=10", {"line": 7})]
+    assert found[0].detail == "regression has 3 residual degrees of freedom"
