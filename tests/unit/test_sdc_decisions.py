@@ -63,10 +63,18 @@ def test_a_long_table_lets_zeros_pass_when_the_policy_allows_them():
 
 
 def test_a_long_table_in_opensafely_mode_redacts_up_to_seven_and_rounds_the_rest_to_five():
-    # 5 and 7 must be redacted (5 although a multiple of 5), 8 and 12 are not multiples of 5, 10 and 15 pass
-    found = rows_of_long_table([5, 7, 8, 10, 12, 15], OPENSAFELY)
+    # 1, 5 and 7 must be redacted (5 although a multiple of 5), 8 and 12 are not multiples of 5, 10 passes
+    found = rows_of_long_table([1, 5, 7, 8, 10, 12], OPENSAFELY)
     assert found == [("redact<=7", FIRST_TAIL_ROW), ("redact<=7", FIRST_TAIL_ROW + 1),
-                     ("round-to-5", FIRST_TAIL_ROW + 2), ("round-to-5", FIRST_TAIL_ROW + 4)]
+                     ("redact<=7", FIRST_TAIL_ROW + 2), ("round-to-5", FIRST_TAIL_ROW + 3),
+                     ("round-to-5", FIRST_TAIL_ROW + 5)]
+
+
+@pytest.mark.parametrize("policy", [ZEROS_ALLOWED, OPENSAFELY.model_copy(update={"zeros_disclosive": False})])
+def test_allowed_zeros_in_a_long_table_never_crowd_out_a_small_count_after_them(policy: DisclosureControl):
+    # 250 zeros, then a 3: the zeros are no findings and take none of the 200 places of the column's findings
+    found = rows_of_long_table([0] * 250 + [3], policy)
+    assert [row for _, row in found] == [sdc.MAX_CELLWISE_ROWS + 1]
 
 
 def test_a_long_table_in_opensafely_mode_lets_zeros_pass_when_the_policy_allows_them():
@@ -78,6 +86,19 @@ def test_a_long_table_lists_at_most_200_small_cells_per_column():
     found = rows_of_long_table([3] * 250, SDC)
     first = sdc.MAX_CELLWISE_ROWS + 1 - 250 + 1
     assert found == [("threshold>=10", row) for row in range(first, first + 200)]
+
+
+# --- one count --------------------------------------------------------------------------------------------
+
+def test_a_count_names_the_rule_that_recognised_it_only_when_its_column_name_did_not():
+    by_name = sdc.count_cell(3, SDC, {"row": 1, "column": "n"})
+    assert told(by_name) == [("disclosure-control", "block", "threshold>=10", {"row": 1, "column": "n"})]
+    assert by_name[0].detail == "count 3 below threshold 10"
+    in_crosstab = sdc.count_cell(3, SDC, {"row": 2, "column": "F"}, "cell of a cross-tabulation",
+                                 sdc.SdcRule.CROSSTAB_CELL)
+    assert told(in_crosstab) == [("disclosure-control", "block", "threshold>=10",
+                                  {"row": 2, "column": "F", "recognised_by": "crosstab-cell"})]
+    assert in_crosstab[0].detail == "count 3 below threshold 10 (cell of a cross-tabulation)"
 
 
 # --- small counts in prose -------------------------------------------------------------------------------
