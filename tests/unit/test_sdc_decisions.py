@@ -101,6 +101,18 @@ def test_a_count_names_the_rule_that_recognised_it_only_when_its_column_name_did
     assert in_crosstab[0].detail == "count 3 below threshold 10 (cell of a cross-tabulation)"
 
 
+@pytest.mark.parametrize(("count", "policy", "rule", "detail"), [
+    (0, SDC, "zeros", "zero count: class disclosure"),
+    (7, OPENSAFELY, "redact<=7", "count 7 must be redacted (<= 7)"),
+    (8, OPENSAFELY, "round-to-5", "count 8 is not rounded to 5"),
+])
+def test_a_count_says_which_rule_it_breaks(count: int, policy: DisclosureControl, rule: str, detail: str):
+    found = sdc.count_cell(count, policy, {"row": 1, "column": "n"})
+    assert [(f.rule, f.detail) for f in found] == [(rule, detail)]
+    found = sdc.count_cell(count, policy, {"row": 1, "column": "n"}, "stated in a label")
+    assert [(f.rule, f.detail) for f in found] == [(rule, f"{detail} (stated in a label)")]
+
+
 # --- small counts in prose -------------------------------------------------------------------------------
 
 def prose(*texts: str, policy: DisclosureControl = SDC) -> list[tuple[str, str, str | None, dict[str, Any]]]:
