@@ -193,6 +193,60 @@ def test_chart_labels_are_values_unless_they_look_like_an_axis(labels: list[str]
     assert chart("count", *labels) == value_labels(*flagged)
 
 
+# --- dominance: what each finding says ----------------------------------------------------------------------
+
+NK = "dominance n=2 k=0.9"
+
+
+def magnitude(rows: list[tuple[float | None, ...]], columns: tuple[str, ...] = ("total", "top1", "top2"),
+              policy: DisclosureControl = SDC) -> list[tuple[str, str | None, int, str]]:
+    """(verdict, rule, row, detail) of the dominance findings of a magnitude table."""
+    df = pl.DataFrame([dict(zip(("cell", *columns), ("A", *r), strict=True)) for r in rows])
+    found = sdc.dominance(df, policy)
+    assert all(f.check == sdc.CHECK and f.location["column"] == "total" for f in found)
+    return [(f.verdict.value, f.rule, f.location["row"], f.detail) for f in found]
+
+
+def test_dominance_findings_say_what_the_top_contributors_make_and_where():
+    # row 2: 60 + 30 = 90 % of 100 and (100 - 90) / 60 = 17 % >= p; row 3: 50 + 50 is all of it, nothing left
+    assert magnitude([(100, 10, 10), (100, 60, 30), (100, 50, 50)]) == [
+        ("block", NK, 2, "top 2 contributors make 90% of the total"),
+        ("block", NK, 3, "top 2 contributors make 100% of the total"),
+        ("block", "p%=0.1", 3, "the second-largest contributor could estimate the largest within 10%")]
+
+
+def test_dominance_that_the_shown_columns_cannot_settle_is_reviewed_and_says_why():
+    # top1 = 89 of 100, no top2: the top two make 89 % to 89 + 11 = 100 %; the remainder 11 - (at most 11) is 0 % to
+    # 11 / 89 = 12 %, which the unseen second contributor decides
+    assert magnitude([(100, 89)], ("total", "top1")) == [
+        ("review", NK, 1, "top 2 contributors make between 89% and 100% of the total: only the largest 1 are shown"),
+        ("review", "p%=0.1", 1, "without the second-largest contribution (top2) the p% rule cannot be checked: the "
+                               "second-largest contributor may estimate the largest within 10%")]
+
+
+@pytest.mark.parametrize(("contributors", "blocked"), [(0, False), (1, True), (2, True), (3, False)])
+def test_a_cell_of_at_most_n_contributors_fails_dominance_and_says_so(contributors: int, blocked: bool):
+    # 50 + 10 of 100 is 60 %, and (100 - 60) / 50 = 80 %: only the number of contributors can fail this cell
+    found = magnitude([(100, 50, 10, contributors)], ("total", "top1", "top2", "n_contributors"))
+    expected = [("block", NK, 1, f"{contributors} contributors: the top 2 make the whole total")] if blocked else []
+    assert found == expected
+
+
+def test_dominance_reads_the_ranks_shown_only_up_to_the_first_gap():
+    # top2 missing: top3 = 30 says nothing of the top two, which make 60 % to 100 % (60 + at most 40), and the
+    # remainder is 0 % to 40 / 60 (read with top3 as top2 it would be 90 %, blocked, and p% settled at 17 %)
+    found = magnitude([(100, 60, None, 30)], ("total", "top1", "top2", "top3"))
+    assert [(v, rule) for v, rule, _, _ in found] == [("review", NK), ("review", "p%=0.1")]
+
+
+def test_a_cell_whose_largest_contribution_is_zero_or_missing_fails_nothing():
+    assert magnitude([(100, 0, 0), (100, None, 50)]) == []
+
+
+def test_a_negative_contribution_sends_the_cell_to_review_and_says_why():
+    assert magnitude([(100, 50, -1)]) == [("review", "dominance", 1, "negative values: dominance unreliable")]
+
+
 # --- dominance: p% without a top2 column -------------------------------------------------------------------
 
 P_ONLY = SDC.model_copy(update={"dominance_k": 1.0})  # with k = 1 only a total made by the top two fails (n, k)
