@@ -113,6 +113,39 @@ def test_a_count_says_which_rule_it_breaks(count: int, policy: DisclosureControl
     assert [(f.rule, f.detail) for f in found] == [(rule, f"{detail} (stated in a label)")]
 
 
+# --- counted columns, stated group sizes ---------------------------------------------------------------------
+
+def test_a_zero_in_a_missingness_column_is_no_disclosure_but_a_small_count_in_it_is():
+    # 5000 rows is the longest table still read cell by cell, where a column of missing values may hold zeros
+    df = pl.DataFrame({"n_missing": [100] * (sdc.MAX_CELLWISE_ROWS - 3) + [0, 3, 12]})
+    found = sdc.small_counts(df, sdc.columns(df), {"n_missing": "name"}, SDC)
+    assert told(found) == [("disclosure-control", "block", "threshold>=10",
+                            {"row": sdc.MAX_CELLWISE_ROWS - 1, "column": "n_missing"})]
+
+
+@pytest.mark.parametrize(("how", "rule", "said"), [
+    ("content", "count-by-content", "count column recognised by content"),
+    ("crosstab", "crosstab-cell", "cell of a cross-tabulation")])
+def test_a_column_counted_by_its_content_or_as_a_crosstab_says_so_in_each_finding(how: str, rule: str, said: str):
+    df = pl.DataFrame({"group": ["A", "B"], "x": [40, 4]})
+    found = sdc.small_counts(df, sdc.columns(df), {"x": how}, SDC)
+    assert told(found) == [("disclosure-control", "block", "threshold>=10",
+                            {"row": 2, "column": "x", "recognised_by": rule})]
+    assert found[0].detail == f"count 4 below threshold 10 ({said})"
+
+
+@pytest.mark.parametrize(("label", "small"), [
+    ("Treated (n=9)", 9), ("Treated (n=10)", None), ("Treated (n=11)", None), ("Treated (n=1)", 1), ("n=9", 9),
+    ("对照组（3例）", 3), ("Treated (n=1,204)", None), ("Treated", None)])
+def test_a_group_size_stated_in_a_label_is_a_count(label: str, small: int | None):
+    df = pl.DataFrame({"arm": ["Control (n=120)", label], "mean_age": [51.2, 49.8]})
+    found = sdc.group_sizes_in_labels(sdc.columns(df), SDC)
+    expected = [("disclosure-control", "block", "threshold>=10", {"row": 2, "column": "arm"})] if small else []
+    assert told(found) == expected
+    if small:
+        assert found[0].detail == f"count {small} below threshold 10 (group size stated in the label '{label}')"
+
+
 # --- small counts in prose -------------------------------------------------------------------------------
 
 def prose(*texts: str, policy: DisclosureControl = SDC) -> list[tuple[str, str, str | None, dict[str, Any]]]:
