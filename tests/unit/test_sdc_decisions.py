@@ -33,16 +33,16 @@ def told(found: list[Finding]) -> list[tuple[str, str, str | None, dict[str, Any
 
 # --- tables longer than MAX_CELLWISE_ROWS: the vectorised count check -------------------------------------
 
-def long_table(tail: list[int | None]) -> pl.DataFrame:
+def long_table(tail: list[int | None], body: int = 100) -> pl.DataFrame:
     """A count column of 100s with `tail` as its last cells: more than 200 sound cells come first, so a check
     that flagged sound cells too would fill its 200 findings with them and lose the small ones at the end."""
-    body = [100] * (sdc.MAX_CELLWISE_ROWS + 1 - len(tail))
-    return pl.DataFrame({"n": pl.Series(body + tail, dtype=pl.Int64)})
+    cells = [body] * (sdc.MAX_CELLWISE_ROWS + 1 - len(tail))
+    return pl.DataFrame({"n": pl.Series(cells + tail, dtype=pl.Int64)})
 
 
-def rows_of_long_table(tail: list[int | None], policy: DisclosureControl) -> list[tuple[str, int]]:
+def rows_of_long_table(tail: list[int | None], policy: DisclosureControl, body: int = 100) -> list[tuple[str, int]]:
     """(rule, row) of the findings; the row counted from 1 over the whole table."""
-    found = sdc.disclosure_control(long_table(tail), policy)
+    found = sdc.disclosure_control(long_table(tail, body), policy)
     assert all(f.check == sdc.CHECK and f.verdict.value == "block" and f.location["column"] == "n" for f in found)
     return [(str(f.rule), f.location["row"]) for f in found]
 
@@ -80,6 +80,18 @@ def test_allowed_zeros_in_a_long_table_never_crowd_out_a_small_count_after_them(
 def test_a_long_table_in_opensafely_mode_lets_zeros_pass_when_the_policy_allows_them():
     found = rows_of_long_table([0, 3, 20], OPENSAFELY.model_copy(update={"zeros_disclosive": False}))
     assert found == [("redact<=7", sdc.MAX_CELLWISE_ROWS + 1 - 3 + 2)]
+
+
+def test_sound_counts_never_crowd_a_small_count_out_of_a_long_tables_findings():
+    last = sdc.MAX_CELLWISE_ROWS + 1
+    # threshold mode: counts of 101 (no multiple of 5, which only OpenSAFELY mode asks for), 250 counts of exactly 10
+    assert rows_of_long_table([9], SDC, body=101) == [("threshold>=10", last)]
+    assert rows_of_long_table([10] * 250 + [9], SDC) == [("threshold>=10", last)]
+
+
+def test_a_long_table_in_opensafely_mode_redacts_a_multiple_of_five_at_the_redaction_limit():
+    found = rows_of_long_table([10, 15], OPENSAFELY.model_copy(update={"redact_at_or_below": 10}))
+    assert found == [("redact<=10", sdc.MAX_CELLWISE_ROWS)]
 
 
 def test_a_long_table_lists_at_most_200_small_cells_per_column():
@@ -172,11 +184,10 @@ def test_each_prose_finding_names_its_rule_says_what_it_saw_and_points_at_it():
         ("disclosure-control", "review", "count-in-text", {"line": 2, "offset": 8}),
         ("disclosure-control", "review", "count-in-text", {"line": 3, "offset": 5}),
         ("disclosure-control", "review", "percent-without-denominator", {"line": 4, "offset": 0})]
-    # the extreme's match ends at its first digit
-    assert "'oldest was 9'" in found[0].detail and "one person's value" in found[0].detail
-    assert "3 patients" in found[1].detail
-    assert "three patients" in found[2].detail
-    assert "'33.3%'" in found[3].detail and "can hide a small count" in found[3].detail
+    assert [f.detail for f in found] == [
+        "an extreme value in text ('oldest was 9'): one person's value",  # the match ends at the first digit
+        "small count in text: '3 patients'", "small count written as words in text: 'three patients'",
+        "'33.3%' in text: a percentage without its denominator can hide a small count"]
 
 
 def test_counts_in_a_notebooks_source_are_skipped_and_its_outputs_after_it_still_read():
@@ -198,20 +209,21 @@ def value_labels(*values: int) -> list[tuple[str, str, str | None, dict[str, Any
 def test_a_survival_chart_is_always_reviewed_and_says_what_to_check():
     found = sdc.counts_in_chart(["Survival probability", "Time (days)"], SDC)
     assert told(found) == [("disclosure-control", "review", "survival-review", {})]
-    assert "hide fewer than the threshold" in found[0].detail
+    assert found[0].detail == ("survival curve: always reviewed; numbers at risk and steps must hide fewer than the "
+                               "threshold")
 
 
 def test_a_count_a_chart_states_is_small_below_the_threshold_and_points_at_its_label():
     label = "count=3 " + "x" * 80
     found = sdc.counts_in_chart([label, "count=10"], SDC)
     assert told(found) == [("disclosure-control", "review", "count-in-chart", {"label": label[:80]})]
-    assert "chart states a count of 3" in found[0].detail and "a small count" in found[0].detail
+    assert found[0].detail == "chart states a count of 3 ('count=3'): a small count"
 
 
 def test_small_value_labels_of_a_count_chart_are_small_counts():
     found = sdc.counts_in_chart(["Admissions (n)", "120", "4"], SDC)
     assert told(found) == value_labels(4)
-    assert "chart labels a value of 4" in found[0].detail
+    assert found[0].detail == "chart labels a value of 4: a small count"
 
 
 @pytest.mark.parametrize(("labels", "flagged"), [
