@@ -146,6 +146,21 @@ def test_a_column_counted_by_its_content_or_as_a_crosstab_says_so_in_each_findin
     assert found[0].detail == f"count 4 below threshold 10 ({said})"
 
 
+def test_a_long_format_row_labelled_as_a_count_holds_counts_and_says_so():
+    df = pl.DataFrame({"group": ["A", "A", "B", "B"], "measure": ["n", "mean", "cases", "pct"],
+                       "value": [4.0, 4.0, 12.0, 3.0], "p_value": [0.2, 0.2, 0.04, 0.04]})
+    found = sdc.counts_by_row_label(sdc.columns(df), {}, SDC)
+    assert told(found) == [("disclosure-control", "block", "threshold>=10",
+                            {"row": 1, "column": "value", "recognised_by": "count-by-row-label"})]
+    assert found[0].detail == "count 4 below threshold 10 (the row's 'measure' is 'n': a count)"
+
+
+def test_a_suppression_mark_in_a_numeric_column_is_no_row_label():
+    # 'n/a*' reads like a count's name, but it is a suppressed cell of x, whose other cells are numbers
+    df = pl.DataFrame({"group": ["A", "B"], "x": ["12", "n/a*"], "y": [40, 3]})
+    assert sdc.counts_by_row_label(sdc.columns(df), {}, SDC) == []
+
+
 @pytest.mark.parametrize(("label", "small"), [
     ("Treated (n=9)", 9), ("Treated (n=10)", None), ("Treated (n=11)", None), ("Treated (n=1)", 1), ("n=9", 9),
     ("对照组（3例）", 3), ("Treated (n=1,204)", None), ("Treated", None)])
