@@ -155,6 +155,37 @@ def test_a_long_format_row_labelled_as_a_count_holds_counts_and_says_so():
     assert found[0].detail == "count 4 below threshold 10 (the row's 'measure' is 'n': a count)"
 
 
+def label_rows(measures: list[str], values: list[float | None], counted: dict[str, str] | None = None,
+               ) -> list[tuple[str | None, int]]:
+    """(rule, row) of what counts_by_row_label finds in a (measure, value) table."""
+    df = pl.DataFrame({"measure": measures, "value": pl.Series(values, dtype=pl.Float64)})
+    return [(f.rule, f.location["row"]) for f in sdc.counts_by_row_label(sdc.columns(df), counted or {}, SDC)]
+
+
+def test_every_row_labelled_as_a_count_is_read_not_only_those_before_another_label():
+    assert label_rows(["mean", "n", "sd", "cases"], [4.0, 4.0, 1.0, 3.0]) == [("threshold>=10", 2),
+                                                                            ("threshold>=10", 4)]
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    (0.0, [("zeros", 1)]),  # a zero count: class disclosure
+    (4.5, []),              # not a whole number: not a count
+    (1e-9, []),             # nor is a hair above zero
+    (None, []),             # an empty cell
+])
+def test_only_whole_non_negative_numbers_of_a_count_row_are_counts(value: float | None, found: list):
+    assert label_rows(["n", "cases"], [value, 40.0]) == found
+
+
+def test_a_row_of_counts_with_their_percentages_is_not_read_as_counts():
+    # a row that names a percentage is left to the percentage rules (n_percent_cells reads '12 (3.4%)' cells)
+    assert label_rows(["n (%)", "n"], [4.0, 40.0]) == []
+
+
+def test_a_column_already_checked_as_counts_is_not_checked_again_by_its_row_labels():
+    assert label_rows(["n", "cases"], [4.0, 40.0], counted={"value": "name"}) == []
+
+
 def test_a_suppression_mark_in_a_numeric_column_is_no_row_label():
     # 'n/a*' reads like a count's name, but it is a suppressed cell of x, whose other cells are numbers
     df = pl.DataFrame({"group": ["A", "B"], "x": ["12", "n/a*"], "y": [40, 3]})
