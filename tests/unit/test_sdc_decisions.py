@@ -204,6 +204,12 @@ def test_a_group_size_stated_in_a_label_is_a_count(label: str, small: int | None
         assert found[0].detail == f"count {small} below threshold 10 (group size stated in the label '{label}')"
 
 
+def test_group_sizes_are_read_in_every_label_column_wherever_the_numeric_columns_are():
+    df = pl.DataFrame({"mean_age": [51.2, 49.8], "arm": ["Control (n=120)", "Treated (n=4)"]})
+    assert told(sdc.group_sizes_in_labels(sdc.columns(df), SDC)) == [
+        ("disclosure-control", "block", "threshold>=10", {"row": 2, "column": "arm"})]
+
+
 # --- small counts in prose -------------------------------------------------------------------------------
 
 def prose(*texts: str, policy: DisclosureControl = SDC) -> list[tuple[str, str, str | None, dict[str, Any]]]:
