@@ -340,6 +340,29 @@ def test_a_cell_whose_largest_contribution_is_zero_or_missing_fails_nothing():
     assert magnitude([(100, 0, 0), (100, None, 50)]) == []
 
 
+def test_a_table_without_both_a_total_and_a_top1_column_is_no_magnitude_table():
+    assert sdc.dominance(pl.DataFrame({"cell": ["A"], "total": [100]}), SDC) == []
+    assert sdc.dominance(pl.DataFrame({"cell": ["A"], "top1": [95]}), SDC) == []
+
+
+def test_cells_without_a_positive_total_are_skipped_and_the_rows_after_them_still_judged():
+    # a total of 1 held by one contributor is positive: 100 % for the top two, and nothing left for p%
+    found = magnitude([(0, 0, 0), (-5, 1, 1), (1, 1, 0), (100, 95, 1)])
+    assert [(v, rule, row) for v, rule, row, _ in found] == [
+        ("block", NK, 3), ("block", "p%=0.1", 3), ("block", NK, 4), ("block", "p%=0.1", 4)]
+
+
+def test_without_a_contributors_column_no_other_column_is_read_as_the_number_of_contributors():
+    # 50 + 2 of 100 is 52 %, and (100 - 52) / 50 = 96 %: a top2 of 2 is no count of two contributors
+    assert magnitude([(100, 50, 2)]) == []
+
+
+def test_the_contributors_column_is_never_read_as_a_contribution():
+    # n = 3 with top1, top2 shown: 50 + 10 + at most 10 = 70 % (read as a top3, the 40 contributors would make 100 %)
+    policy = SDC.model_copy(update={"dominance_n": 3})
+    assert magnitude([(100, 50, 10, 40)], ("total", "top1", "top2", "n_contributors"), policy) == []
+
+
 def test_a_negative_contribution_sends_the_cell_to_review_and_says_why():
     assert magnitude([(100, 50, -1)]) == [("review", "dominance", 1, "negative values: dominance unreliable")]
 
