@@ -363,6 +363,19 @@ def test_the_contributors_column_is_never_read_as_a_contribution():
     assert magnitude([(100, 50, 10, 40)], ("total", "top1", "top2", "n_contributors"), policy) == []
 
 
+def test_dominance_that_may_reach_exactly_k_is_reviewed():
+    # n = 3, top3 not shown: at least 50 + 20 = 70 %, at most 70 + 20 (no larger than top2) = 90 % = k
+    policy = SDC.model_copy(update={"dominance_n": 3})
+    found = magnitude([(100, 50, 20)], policy=policy)
+    assert [(v, rule) for v, rule, _, _ in found] == [("review", "dominance n=3 k=0.9")]
+
+
+def test_rows_after_a_negative_or_a_zero_largest_contribution_are_still_judged():
+    found = magnitude([(100, 50, -1), (100, 0, 0), (100, 95, 1)])
+    assert [(v, rule, row) for v, rule, row, _ in found] == [
+        ("review", "dominance", 1), ("block", NK, 3), ("block", "p%=0.1", 3)]
+
+
 def test_a_negative_contribution_sends_the_cell_to_review_and_says_why():
     assert magnitude([(100, 50, -1)]) == [("review", "dominance", 1, "negative values: dominance unreliable")]
 
