@@ -61,8 +61,11 @@ MODULES: dict[str, list[str]] = {
     # test sdc.py, decides nothing of them and made each mutant of the PII functions run 90 more tests
     "egress_review/checks.py": ["tests/unit/test_egress_checks*.py", "tests/unit/test_egress_scan.py",
                                 "tests/unit/test_egress_text_scan.py", "tests/unit/test_egress_membership.py"],
+    # test_egress_sdc.py holds most of the table rules' own tests (n (%) cells, totals, series, differencing),
+    # test_egress_hidden_shapes.py those of counts in long-format and transposed tables
     "egress_review/sdc.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py",
-                             "tests/unit/test_sdc*.py"],
+                             "tests/unit/test_sdc*.py", "tests/unit/test_egress_sdc.py",
+                             "tests/unit/test_egress_hidden_shapes.py"],
     "egress_review/records.py": ["tests/unit/test_sdc_boundaries.py", "tests/unit/test_egress_scan.py"],
     "enclave/pii/validators.py": ["tests/unit/test_pii.py", "tests/unit/test_pii_scheme*.py",
                                   "tests/unit/test_pii_columns.py"],
