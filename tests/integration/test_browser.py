@@ -330,10 +330,12 @@ def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, brow
         start_from_form(page, enclave, lang, username)
         # the memory and CPU indicator against the project's limit (2G), and no extension manager
         expect(page.locator(".jp-StatusBar-Widget").filter(has_text=MEMORY)).to_have_count(1, timeout=30_000)
+        # a fresh layout shows the launcher, whatever an earlier test left open in this user's lab (a notebook
+        # asking for its kernel would cover the menus)
+        page.goto(f"{enclave.url}/user/{username}/lab?reset")
+        expect(page.locator(".jp-LauncherCard").first).to_be_visible()
         lab_offers_nothing_to_install(page, lang)  # JupyterLab opened in the browser's language (start_from_form)
         # pip and curl say why there is no network, in the user's language
-        # a fresh layout shows the launcher, whatever an earlier test left open in this user's lab
-        page.goto(f"{enclave.url}/user/{username}/lab?reset")
         page.locator(".jp-LauncherCard").first.click()  # the first card is a notebook (its label is translated)
         expect(page.locator(".jp-Notebook .jp-Cell .cm-content").first).to_be_visible()
         expect(page.locator(".jp-StatusBar-Widget").filter(has_text=re.compile("Idle|空闲")).first).to_be_visible(

@@ -4,6 +4,7 @@ reviews; the export store fills up. Each time nothing is lost or half-done, and 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -67,29 +68,52 @@ def _freeze_the_service_mid_call(enclave: Enclave, username: str, client: thread
     answered yet. A fixed sleep is not enough: the scan is fast, and the client thread's liveness lags the
     service's answer by a `docker exec`. Frozen, the service cannot write; if after two seconds the workspace's
     connection is still established, no answer was sent (the one-shot client closes as soon as it reads one)."""
-    proc = runner._STARTED["egress-review"]
+    pid = live_pid(enclave, "egress-review")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and client.is_alive():
         if _held_connections(enclave, username):
-            proc.send_signal(signal.SIGSTOP)
+            os.kill(pid, signal.SIGSTOP)
             time.sleep(2)
             if _held_connections(enclave, username):
                 return True
-            proc.send_signal(signal.SIGCONT)  # it answered first: this attempt proves nothing
+            os.kill(pid, signal.SIGCONT)  # it answered first: this attempt proves nothing
             return False
         time.sleep(0.01)
     raise AssertionError("the workspace's export call never reached the service")
 
 
-def kill_service(name: str) -> None:
-    proc = runner._STARTED[name]  # the suite's enclave processes are children of this process
-    proc.kill()
-    proc.wait()
+def live_pid(enclave: Enclave, name: str) -> int:
+    """The pid of the enclave process that is running now, by its pid file: the suite's earlier tests may have
+    restarted it from elsewhere, so the Popen this process once started need not be the one serving."""
+    pid = runner.running_pid(enclave.settings, name)
+    assert pid, f"{name} is not running"
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie serves nothing
+    except FileNotFoundError:
+        return True
+
+
+def kill_service(enclave: Enclave, name: str) -> None:
+    pid = live_pid(enclave, name)
+    os.kill(pid, signal.SIGKILL)
+    child = runner._STARTED.get(name)
+    if child is not None and child.pid == pid:
+        child.wait()  # ours: reaped
+    deadline = time.monotonic() + 30
+    while not _gone(pid):
+        assert time.monotonic() < deadline, f"{name} (pid {pid}) survived SIGKILL"
+        time.sleep(0.05)
+    runner._pidfile(enclave.settings, name).unlink(missing_ok=True)
 
 
 def test_hub_restart_keeps_running_workspaces(enclave: Enclave, alice: HubSession):
     before = enclave.container("alice").id
-    kill_service("hub")
+    kill_service(enclave, "hub")
     assert enclave.container("alice").status == "running"
     runner.start_hub(enclave.settings)
     assert enclave.container("alice").id == before
@@ -109,10 +133,10 @@ def test_killing_the_service_mid_scan_loses_nothing_and_leaves_nothing_half_done
         client.start()
         if _freeze_the_service_mid_call(enclave, "alice", client):
             break
-        client.join(60)  # answered before it could be frozen; try again
+        client.join(300)  # answered before it could be frozen; try again
     else:
         raise AssertionError("the export service answered each time before it could be stopped mid-call")
-    kill_service("egress-review")  # frozen before answering: the kill lands mid-request
+    kill_service(enclave, "egress-review")  # frozen before answering: the kill lands mid-request
     client.join(60)
     assert answer["rc"] == 2 and "stopped before answering" in answer["err"], answer
     runner.start_egress_service(enclave.settings)
@@ -140,7 +164,7 @@ def test_killing_the_service_between_reviews_releases_exactly_once(enclave: Encl
     rid, fid = req["id"], req["files"][0]["id"]
     bob, carol = enclave.login("bob"), enclave.login("carol")
     assert _review(bob, enclave, rid, fid) == 200
-    kill_service("egress-review")
+    kill_service(enclave, "egress-review")
     runner.start_egress_service(enclave.settings)
     assert _review(bob, enclave, rid, fid) == 403  # his review survived the restart
     assert _review(carol, enclave, rid, fid) == 200
