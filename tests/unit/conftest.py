@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -82,3 +86,24 @@ def own_hub_auth() -> Iterator[None]:
     HubOAuth.clear_instance()
     yield
     HubOAuth.clear_instance()
+
+
+@contextmanager
+def loopback_service(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A fake HTTP service on 127.0.0.1 answering with `handler` (GET and POST alike, no access log), in a
+    thread, for the in-workspace clients' tests: yields its port, and shuts it down afterwards."""
+
+    class Quiet(handler):  # type: ignore[misc,valid-type]
+        do_GET = do_POST = handler._reply  # type: ignore[attr-defined]
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()

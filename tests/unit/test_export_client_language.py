@@ -16,7 +16,7 @@ import string
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,6 +25,7 @@ import pytest
 
 from egress_review import client
 from enclave.settings import REPO_ROOT
+from tests.unit.conftest import loopback_service
 
 WORKSPACE = REPO_ROOT / "images" / "workspace"
 SAID = {  # a phrase of each of the client's own sentences, per language
@@ -69,20 +70,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _reply
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("ENCLAVE_EXPORT_URL", f"http://127.0.0.1:{server.server_port}/services/egress-review/")
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
+    with loopback_service(Handler) as port:
+        monkeypatch.setenv("ENCLAVE_EXPORT_URL", f"http://127.0.0.1:{port}/services/egress-review/")
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
+        yield state
+        state.release.set()
 
 
 def _speak(monkeypatch: pytest.MonkeyPatch, lang: str | None, locale: str = "C.UTF-8") -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from enclave.settings import REPO_ROOT
+from tests.unit.conftest import loopback_service
 
 CLIENT = REPO_ROOT / "images" / "workspace" / "enclave_job.py"
 
@@ -60,20 +60,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _reply
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("ENCLAVE_JOBS_URL", f"http://127.0.0.1:{server.server_port}/services/enclave-jobs/")
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
-    monkeypatch.setenv("ENCLAVE_LANG", "en")
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_service(Handler) as port:
+        monkeypatch.setenv("ENCLAVE_JOBS_URL", f"http://127.0.0.1:{port}/services/enclave-jobs/")
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
+        monkeypatch.setenv("ENCLAVE_LANG", "en")
+        yield state
 
 
 @pytest.fixture
