@@ -9,6 +9,7 @@ from __future__ import annotations
 from enclave.errors import InvalidTransition, NotAllowed
 from enclave.models import Project, User
 from enclave.projects import closed_reason, is_member
+from enclave.workspaces import RunningWorkspace
 from packages.models import PackageRequest, RequestState
 from policies.schema import PackagePolicy, normalize_package_name
 
@@ -124,3 +125,22 @@ def can_decide(policy: PackagePolicy, decider: str, request: PackageRequest) -> 
     except (NotAllowed, InvalidTransition):
         return False
     return True
+
+
+def check_from_own_workspace(workspace: RunningWorkspace | None, address: str) -> str:
+    """A workspace's token counts only from its own running workspace; returns that workspace's project.
+
+    The project is the container's label (set by the spawner), never a field of the call, so a token, even a
+    copied one, asks only for its own project and only from its own container.
+    """
+    if workspace is None:
+        raise NotAllowed("packages are requested from your running workspace; start it first")
+    if not workspace.is_at(address):
+        raise NotAllowed("package requests are accepted only from your own workspace")
+    return workspace.project
+
+
+def check_can_follow(user: User, project: Project) -> None:
+    """A project's package requests (names, reasons, decisions) are for its current members."""
+    if not is_member(project, user):
+        raise NotAllowed(f"you are not a member of project '{project.slug}'")
