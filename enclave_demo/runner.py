@@ -27,6 +27,7 @@ from enclave.settings import (
     INSTANCE_LABEL,
     JOB_LABEL,
     JOBS_PREFIX,
+    PACKAGES_PREFIX,
     PROJECT_LABEL,
     REPO_ROOT,
     Settings,
@@ -55,6 +56,7 @@ def _env(settings: Settings) -> dict[str, str]:
                 "ENCLAVE_PROXY_API_PORT": str(settings.proxy_api_port),
                 "ENCLAVE_EGRESS_PORT": str(settings.egress_port), "ENCLAVE_IMAGE": settings.image,
                 "ENCLAVE_GOVERNANCE_PORT": str(settings.governance_port), "ENCLAVE_JOBS_PORT": str(settings.jobs_port),
+                "ENCLAVE_PACKAGES_PORT": str(settings.packages_port),
                 "ENCLAVE_TLS_CERT": settings.tls_cert, "ENCLAVE_TLS_KEY": settings.tls_key,
                 "ENCLAVE_INSTANCE": settings.instance,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
@@ -104,7 +106,7 @@ def demo_idp_address(settings: Settings) -> str:
 
 
 # Every process `make up` runs, in the order they start (stopped in the reverse order).
-SERVICES = ("idp", "proxy", "egress-review", "governance", "jobs", "hub")
+SERVICES = ("idp", "proxy", "egress-review", "governance", "jobs", "packages", "hub")
 JOB_RUNNER = "job-runner"
 
 
@@ -127,6 +129,7 @@ def start_all(settings: Settings, idp_config: Path, *, job_runner: bool = True) 
     start_egress_service(settings)
     start_governance_service(settings)
     start_jobs_service(settings)
+    start_packages_service(settings)
     start_hub(settings)
     names = list(SERVICES)
     if job_runner:
@@ -166,6 +169,13 @@ def start_jobs_service(settings: Settings) -> None:
     start_process(settings, "jobs", [sys.executable, "-m", "jobs.service"])
     wait_http(f"http://127.0.0.1:{settings.jobs_port}{JOBS_PREFIX}health", 30, "jobs service",
               settings.log_dir / "jobs.log")
+
+
+def start_packages_service(settings: Settings) -> None:
+    """The package index (the wheelhouse for pip in workspaces) and its requests API (packages.service)."""
+    start_process(settings, "packages", [sys.executable, "-m", "packages.service"])
+    wait_http(f"http://127.0.0.1:{settings.packages_port}{PACKAGES_PREFIX}health", 30, "package index",
+              settings.log_dir / "packages.log")
 
 
 def start_job_runner(settings: Settings) -> None:

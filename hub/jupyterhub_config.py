@@ -3,7 +3,7 @@
 import sys
 
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, get_settings
+from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, PACKAGES_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
@@ -12,6 +12,8 @@ from hub.network import ensure_external_firewall
 from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
 from jobs.scopes import CUSTOM_SCOPES as JOB_SCOPES
 from jobs.scopes import SCOPE_SUBMIT
+from packages.scopes import CUSTOM_SCOPES as PACKAGE_SCOPES
+from packages.scopes import SCOPE_REQUEST as SCOPE_PACKAGES
 from policies import load_policies
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -79,9 +81,10 @@ c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
 c.EnclaveSpawner.default_url = "/lab/tree/workspace"
 c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
 c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
-# A workspace's own token may post activity, ask for exports and submit jobs, nothing else (no downloads, no admin).
+# A workspace's own token may post activity, ask for exports, submit jobs and ask for packages, nothing else (no
+# downloads, no admin).
 c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user",
-                                        f"{SCOPE_SUBMIT}!user"]
+                                        f"{SCOPE_SUBMIT}!user", f"{SCOPE_PACKAGES}!user"]
 c.EnclaveSpawner.debug = False
 
 # Idle culler, with only the scopes it needs.
@@ -95,7 +98,7 @@ c.JupyterHub.load_roles = [
     {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
 # Export requests, reviews and releases: a hub service (run by enclave_demo.runner or systemd) behind the proxy.
-c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES}
+c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES, **PACKAGE_SCOPES}
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
                                   f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user",
                                   f"access:services!service={JOBS_SERVICE}"}
@@ -113,6 +116,9 @@ c.JupyterHub.services = [
     # JSON API answers workspace tokens only from their own container (a call through the proxy is from 127.0.0.1).
     {"name": JOBS_SERVICE, "url": f"http://{settings.internal_address}:{settings.jobs_port}",
      "api_token": settings.secret("jobs-service-token"), "oauth_no_confirm": True, "display": True},
+    # The package index and its requests API (packages.service, on settings.packages_port): workspaces only, at
+    # their gateway; no route through the proxy (the stewards' pages are the governance service's).
+    {"name": PACKAGES_SERVICE, "api_token": settings.secret("packages-service-token")},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",

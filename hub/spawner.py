@@ -25,9 +25,11 @@ from enclave.settings import (
     EGRESS_PREFIX,
     INSTANCE_LABEL,
     JOBS_PREFIX,
+    PACKAGES_PREFIX,
     PROJECT_LABEL,
     USER_LABEL,
     WORKSPACE_MOUNT,
+    Settings,
     get_settings,
 )
 from hub.i18n import handler_language
@@ -40,6 +42,15 @@ from policies.schema import size_to_bytes
 def _t(en: str, zh: str) -> str:
     """Both languages in the page; the hub's page shows the one matching the browser."""
     return f'<span class="i18n" lang="en">{en}</span><span class="i18n" lang="zh-CN">{zh}</span>'
+
+
+def package_index_env(settings: Settings, gateway: str) -> dict[str, str]:
+    """pip in the workspace reads the enclave's own index (packages.service, at the gateway: plain HTTP on the
+    project network, hence trusted-host) and nothing else; enclave-packages asks the same service for more."""
+    base = f"http://{gateway}:{settings.packages_port}"
+    return {"PIP_INDEX_URL": f"{base}/simple/", "PIP_TRUSTED_HOST": gateway, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1", "PIP_RETRIES": "1", "PIP_TIMEOUT": "30",
+            "ENCLAVE_PACKAGES_URL": f"{base}{PACKAGES_PREFIX}"}
 
 
 def _check_user_options(spawner: EnclaveSpawner, user_options: dict[str, Any]) -> None:
@@ -182,7 +193,8 @@ class EnclaveSpawner(DockerSpawner):
         self.environment = {"ENCLAVE_PROJECT": slug, "ENCLAVE_LANG": lang,
                             "LANG": "zh_CN.UTF-8" if lang == "zh-CN" else "C.UTF-8", "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}",
-                            "ENCLAVE_JOBS_URL": f"http://{net.gateway}:{settings.jobs_port}{JOBS_PREFIX}"}
+                            "ENCLAVE_JOBS_URL": f"http://{net.gateway}:{settings.jobs_port}{JOBS_PREFIX}",
+                            **package_index_env(settings, net.gateway)}
         with session_scope() as s:
             audit.record(s, self.user.name, AuditAction.WORKSPACE_START, project=slug, target=self.object_name,
                          network=net.name, datasets=datasets, work_mode=mode.value,

@@ -65,3 +65,15 @@ try:
     c.LabApp.custom_css = True
 except OSError:
     pass
+
+# "Python (project packages)": the kernel of the project's own environment (/workspace/.enclave/python, where pip
+# installs approved packages from the enclave's index), made at start if missing; its spec goes to the user's data
+# folder (home, a tmpfs: written again, in the user's language, at every start), never to a folder on /workspace.
+try:
+    from enclave_pip import ensure_kernel, project_python
+    from jupyter_core.paths import jupyter_data_dir
+
+    if os.access("/workspace", os.W_OK):
+        ensure_kernel(Path(jupyter_data_dir()) / "kernels", project_python())
+except OSError:
+    pass
