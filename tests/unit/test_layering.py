@@ -23,6 +23,7 @@ OFFERED = {
     "egress_review.owndata": "jobs looks for the project's own rows in a job's outputs",
     "egress_review.scopes": "the hub's configuration grants the export service's scopes",
     "jobs.scopes": "the hub's configuration grants the jobs service's scope to workspace tokens",
+    "packages.scopes": "the hub's configuration grants the package service's scope to workspace tokens",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
 }
 
