@@ -116,7 +116,8 @@ def test_no_service_or_a_bare_status_is_one_sentence_never_a_traceback(
     monkeypatch.delenv("ENCLAVE_PACKAGES_URL")
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
     assert mod.main(["list"]) == 2
-    assert capsys.readouterr().err == "enclave-packages: 这里没有软件包服务：enclave-packages 只能在 Enclave 工作区内使用\n"
+    no_service = "这里没有软件包服务：enclave-packages 只能在 Enclave 工作区内使用"
+    assert capsys.readouterr().err == f"enclave-packages: {no_service}\n"
 
 
 def test_help_is_in_the_users_language(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,4 +182,5 @@ def test_the_project_kernel_runs_the_project_environment_and_is_named_in_the_use
     pip = _load("enclave_pip")
     python = tmp_path / "env" / "bin" / "python"
     spec = json.loads(pip.ensure_kernel(tmp_path / "kernels", python).read_text())
-    assert spec["display_name"] == "Python（项目软件包）" and spec["argv"][:3] == [str(python), "-m", "ipykernel_launcher"]
+    assert spec["display_name"] == "Python（项目软件包）"
+    assert spec["argv"][:3] == [str(python), "-m", "ipykernel_launcher"]
