@@ -1,8 +1,8 @@
 """What the workspace tells a researcher who tries something the enclave forbids, in their language.
 
 The hub passes the language of the browser that started the workspace as ENCLAVE_LANG (zh-CN or en).
-`pip`, `pip3`, `python -m pip`, `curl` and `wget` are this module in the image: the workspace has no
-network, so instead of a resolver error they say why and what to do instead.
+`curl` and `wget` are this module in the image: the workspace has no network, so instead of a resolver
+error they say why and what to do instead (pip is real: enclave_pip, the enclave's own index).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ NO_NETWORK = {
     "en": (
         "{tool}: this workspace has no network, by design: health data must not leave it, so nothing can be\n"
         "downloaded or uploaded from here.\n"
-        "  - A Python or R package you need: ask your project's data manager for it (a package request);\n"
-        "    reviewed packages are added to the workspace image for everyone.\n"
+        "  - A Python package you need: `pip install` it if it is approved; otherwise ask for it with\n"
+        "      enclave-packages request NAME --reason \"what it is for\"\n"
         "  - A file you need (code, a reference table): ask the data manager to bring it in as a dataset\n"
         "    approved for your project; it then appears read-only under /data.\n"
         "  - Results that should leave: make an export request, e.g.\n"
@@ -24,8 +24,8 @@ NO_NETWORK = {
     ),
     "zh-CN": (
         "{tool}：本工作区按设计没有网络连接。健康数据不得离开这里，因此无法在此下载或上传任何内容。\n"
-        "  - 需要的 Python 或 R 软件包：请向项目的数据管理员提出软件包申请，\n"
-        "    审核通过的软件包会加入工作区镜像，供所有人使用。\n"
+        "  - 需要的 Python 软件包：已批准的可直接 `pip install`；否则请用以下命令申请\n"
+        "      enclave-packages request NAME --reason \"用途说明\"\n"
         "  - 需要的文件（代码、参考表）：请数据管理员将其作为项目批准的数据集导入，\n"
         "    之后它会以只读方式出现在 /data 下。\n"
         "  - 需要带出的结果：请提交导出申请，例如\n"
