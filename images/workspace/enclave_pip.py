@@ -26,6 +26,9 @@ PROJECT_ENV = Path(os.environ.get("ENCLAVE_PROJECT_ENV", "/workspace/.enclave/py
 KERNEL_NAME = "project-python"
 INNER = "ENCLAVE_PIP_INNER"  # set for the pip this wrapper runs, so that one is pip itself
 NOT_FOUND = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)")
+# pip's words when the index did not answer at all: then "not found" says nothing about the allow-list
+UNREACHABLE = re.compile(r"connection broken by|Failed to establish a new connection|Could not fetch URL|timed out",
+                         re.I)
 
 WORDS = {
     "en": {
@@ -35,6 +38,8 @@ WORDS = {
                         "  enclave-packages request {name} --reason \"what it is for in this project\"\n"
                         "Your project's requests and their decisions: enclave-packages list",
         "no_env": "pip: the project's package environment {path} cannot be made ({why}); is /workspace full?",
+        "unreachable": "\npip: the enclave's package index ({index}) does not answer, so nothing could be looked up;\n"
+                       "try again in a minute, and tell the enclave administrators if it stays so.",
         "kernel": "Python (project packages)",
     },
     "zh-CN": {
@@ -44,6 +49,8 @@ WORDS = {
                         "  enclave-packages request {name} --reason \"该软件包在本项目中的用途\"\n"
                         "查看本项目的申请及审批结果：enclave-packages list",
         "no_env": "pip：无法创建项目软件包环境 {path}（{why}）；/workspace 是否已满？",
+        "unreachable": "\npip：Enclave 的软件包索引（{index}）没有响应，无法查找任何软件包；\n"
+                       "请一分钟后重试，如果一直如此请告知 Enclave 管理员。",
         "kernel": "Python（项目软件包）",
     },
 }
@@ -87,7 +94,7 @@ def run_pip(python: Path, args: list[str]) -> int:
     with how to ask for it."""
     proc = subprocess.Popen([str(python), "-m", "pip", *args], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, INNER: "1"})
-    missing = []
+    missing, unreachable = [], False
     assert proc.stderr is not None
     for line in proc.stderr:
         sys.stderr.write(line)
@@ -95,7 +102,11 @@ def run_pip(python: Path, args: list[str]) -> int:
         m = NOT_FOUND.search(line)
         if m:
             missing.append(m.group(1))
+        unreachable = unreachable or bool(UNREACHABLE.search(line))
     code = proc.wait()
+    if missing and unreachable:
+        print(_w()["unreachable"].format(index=os.environ.get("PIP_INDEX_URL", "")), file=sys.stderr)
+        return code
     for name in dict.fromkeys(missing):
         print(_w()["not_approved"].format(name=name), file=sys.stderr)
     return code

@@ -184,3 +184,18 @@ def test_the_project_kernel_runs_the_project_environment_and_is_named_in_the_use
     spec = json.loads(pip.ensure_kernel(tmp_path / "kernels", python).read_text())
     assert spec["display_name"] == "Python（项目软件包）"
     assert spec["argv"][:3] == [str(python), "-m", "ipykernel_launcher"]
+
+
+def test_pip_with_the_index_down_says_the_index_does_not_answer_not_that_the_package_is_unapproved(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple/")
+    monkeypatch.setenv("PIP_RETRIES", "1")
+    pip = _load("enclave_pip")
+    assert pip.run_pip(pip.project_python(tmp_path / "env"), ["install", "tinystat"]) != 0
+    err = capsys.readouterr().err
+    assert "package index" in err and "does not answer" in err and "enclave-packages request" not in err
