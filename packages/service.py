@@ -39,7 +39,7 @@ from enclave.workspaces import workspace_of
 from packages import rules
 from packages.i18n import reason_zh
 from packages.scopes import SCOPE_REQUEST
-from packages.workflow import list_requests, request_dict, request_package
+from packages.workflow import list_requests, refused_call, request_dict, request_package
 from policies import load_policies
 from policies.schema import PackagePolicy
 
@@ -166,7 +166,12 @@ class RequestsApi(PageBasics, HubAuthenticated, web.RequestHandler):
             ws = workspace_of(self.ctx.settings, name)
         except DockerException as exc:
             raise Unavailable("the container engine does not answer; try again in a few minutes") from exc
-        return fn(name, rules.check_from_own_workspace(ws, address))
+        try:
+            slug = rules.check_from_own_workspace(ws, address)
+        except EnclaveError as exc:
+            refused_call(name, ws.project if ws else None, address, exc)
+            raise
+        return fn(name, slug)
 
     async def get(self) -> None:
         """The project's package requests, oldest first, each with its state and the steward's reason."""

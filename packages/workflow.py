@@ -54,6 +54,12 @@ def _refused(actor: str, action: AuditAction, project: str | None, target: str, 
         audit.record(s, actor, action, project=project, target=target, reason=str(exc))
 
 
+def refused_call(actor: str, project: str | None, address: str, exc: EnclaveError) -> None:
+    """A workspace call the service refused before any rule of the request ran (a token from another
+    container, no running workspace): recorded like a refused request, with the address it came from."""
+    _refused(actor, AuditAction.PACKAGE_REQUEST_REFUSED, project, f"address:{address}", exc)
+
+
 def request_dict(r: PackageRequest) -> dict[str, Any]:
     return {"id": r.id, "requester": r.requester, "project": r.project, "name": r.name, "version": r.version,
             "reason": r.reason, "state": r.state.value, "decided_by": r.decided_by,

@@ -26,6 +26,8 @@ from jupyterhub.services.auth import HubAuth
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from enclave import audit
+from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import create_project, today, transition, upsert_user
@@ -143,6 +145,10 @@ def test_a_token_counts_only_from_its_owners_running_workspace(api: Api) -> None
     none = api.call("GET", "api/requests", token="eve-workspace", lang="zh-CN")
     assert none.status_code == 403 and none.json()["error"] == "软件包须从您正在运行的工作区申请；请先启动工作区"
     assert stored() == []
+    with session_scope() as s:
+        trail = [(e["actor"], e["project"], e["target"]) for e in
+                 audit.query(s, action=AuditAction.PACKAGE_REQUEST_REFUSED)]
+    assert trail == [("bob", "clinic", f"address:{HERE}"), ("eve", None, f"address:{HERE}")]
 
 
 def test_a_call_without_the_request_scope_or_without_a_token_is_refused(api: Api) -> None:
