@@ -34,7 +34,7 @@ SETTING_NAMES = (
     "ENCLAVE_BACKUP_KEY", "ENCLAVE_OIDC_ISSUER", "ENCLAVE_OIDC_CLIENT_ID", "ENCLAVE_OIDC_CLIENT_SECRET_FILE",
     "ENCLAVE_OIDC_USERNAME_CLAIM", "ENCLAVE_OIDC_GROUPS_CLAIM", "ENCLAVE_OIDC_NAME_CLAIM",
     "ENCLAVE_OIDC_INSTITUTION_CLAIM", "ENCLAVE_BACKUP_REPOSITORY", "ENCLAVE_BACKUP_PASSWORD_FILE",
-    "ENCLAVE_GOVERNANCE_PORT", "ENCLAVE_JOBS_PORT",
+    "ENCLAVE_GOVERNANCE_PORT", "ENCLAVE_JOBS_PORT", "ENCLAVE_ACTIVITY_PORT",
     "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
 )
 
@@ -161,6 +161,11 @@ GOVERNANCE_PREFIX = f"/services/{GOVERNANCE_SERVICE}/"
 # Blind-mode jobs submitted from workspaces (jobs.service): a hub service whose JSON API workspaces call.
 JOBS_SERVICE = "enclave-jobs"
 JOBS_PREFIX = f"/services/{JOBS_SERVICE}/"
+# The code recorder (activity.service): workspaces post every executed cell and terminal command to it.
+ACTIVITY_SERVICE = "enclave-activity"
+ACTIVITY_PREFIX = f"/services/{ACTIVITY_SERVICE}/"
+# Inside a workspace: where the recorder client spools records while the service does not answer.
+WORKSPACE_RECORD_SPOOL = "/tmp/enclave-record"
 # The labels every container the enclave starts carries, so each part finds its own (and only its own
 # instance's: two enclaves share one engine in the tests) without spelling them again.
 INSTANCE_LABEL = "org.enclave.instance"
@@ -191,6 +196,7 @@ class Settings:
     egress_port: int = 8082
     governance_port: int = 8083
     jobs_port: int = 8084
+    activity_port: int = 8086
     image: str = "enclave-workspace:latest"
     tls_cert: str = ""
     tls_key: str = ""
@@ -307,15 +313,15 @@ class Settings:
     @property
     def gateway_ports(self) -> list[int]:
         """The host ports workspaces reach at their gateway (redirected to 127.0.0.1, hub.network): the hub API,
-        the export service and the jobs service, nothing else."""
-        return [self.hub_api_port, self.egress_port, self.jobs_port]
+        the export service, the jobs service and the code recorder, nothing else."""
+        return [self.hub_api_port, self.egress_port, self.jobs_port, self.activity_port]
 
     @property
     def internal_ports(self) -> list[int]:
         """The plain-HTTP ports that answer on 127.0.0.1 only: refused from every interface but loopback and the
         enclave bridges, so from outside only the public proxy port answers."""
         return [self.hub_api_port, self.egress_port, self.idp_port, self.proxy_api_port, self.governance_port,
-                self.jobs_port]
+                self.jobs_port, self.activity_port]
 
     @property
     def internal_address(self) -> str:
@@ -413,6 +419,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         egress_port=src.integer("ENCLAVE_EGRESS_PORT", 8082),
         governance_port=src.integer("ENCLAVE_GOVERNANCE_PORT", 8083),
         jobs_port=src.integer("ENCLAVE_JOBS_PORT", 8084),
+        activity_port=src.integer("ENCLAVE_ACTIVITY_PORT", 8086),
         image=src.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
         tls_cert=tls_cert,
         tls_key=tls_key,

@@ -22,7 +22,7 @@ from enclave_demo.harness import Enclave, instance
 SITE, IDP = "http://127.0.0.2:28000", "http://127.0.0.3:29000"
 ENV = {"ENCLAVE_PUBLIC_PORT": "28000", "ENCLAVE_HUB_API_PORT": "28081", "ENCLAVE_IDP_PORT": "29000",
        "ENCLAVE_PROXY_API_PORT": "28001", "ENCLAVE_EGRESS_PORT": "28082", "ENCLAVE_GOVERNANCE_PORT": "28083",
-       "ENCLAVE_JOBS_PORT": "28084",
+       "ENCLAVE_JOBS_PORT": "28084", "ENCLAVE_ACTIVITY_PORT": "28086",
        "ENCLAVE_PUBLIC_URL": SITE, "ENCLAVE_OIDC_ISSUER": IDP,
        "ENCLAVE_TRUSTED_PROXIES": "127.0.0.0/8"}  # as if a reverse proxy on this host terminated TLS
 

@@ -1,0 +1,53 @@
+"""The code recorder's sentences in zh-CN as well as en: its refusals, and what auditors read of the record."""
+
+from __future__ import annotations
+
+import re
+
+from enclave.errors import Text
+
+MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), zh) for p, zh in (
+    (r"^code is recorded from your running workspace; none runs$", "代码只能从您正在运行的工作区记录；当前没有运行的工作区"),
+    (r"^code records are accepted only from your own workspace$", "只接受来自您自己工作区的代码记录"),
+    (r"^a workspace token is needed: the recorder in your workspace sends it$",
+     "需要工作区令牌：由工作区内的记录程序发送"),
+    (r"^only people's workspaces are recorded$", "只记录用户的工作区"),
+    (r"^the container engine does not answer; try again in a few minutes$", "容器引擎没有响应；请几分钟后重试"),
+    (r"^each record must be a JSON object$", "每条记录必须是 JSON 对象"),
+    (r"^unknown field\(s\): (.*)$", r"未知字段：\1"),
+    (r"^'kind' must be 'cell' or 'terminal'$", "'kind' 必须是 'cell' 或 'terminal'"),
+    (r"^'(\w+)' must be text$", r"'\1' 必须是文本"),
+    (r"^'(\w+)' must be a time \(ISO 8601\)$", r"'\1' 必须是时间（ISO 8601）"),
+    (r"^'execution_count' must be a whole number$", "'execution_count' 必须是整数"),
+    (r"^'(\w+)' must be a whole number, 0 or more$", r"'\1' 必须是大于或等于 0 的整数"),
+    (r"^'records' must be a non-empty list$", "'records' 必须是非空列表"),
+    (r"^at most (\d+) records in one call$", r"每次调用最多 \1 条记录"),
+    (r"^'gap' must be a JSON object$", "'gap' 必须是 JSON 对象"),
+    (r"^the body is not JSON.*$", "请求内容不是 JSON"),
+    (r"^the body must be a JSON object$", "请求内容必须是 JSON 对象"),
+    (r"^the code recorder failed on this call; tell the enclave administrators$",
+     "代码记录服务处理本次调用时出错；请告知 Enclave 管理员"),
+)]
+
+
+def message(text: str | Text, lang: str) -> str:
+    """`text` in `lang`: zh-CN from the table above, English as written (an unknown sentence stays English)."""
+    english = str(text)
+    if lang == "zh-CN":
+        for pattern, zh in MESSAGES:
+            if pattern.match(english):
+                return pattern.sub(zh, english)
+    return english
+
+
+# What `enclave audit code` prints for a person (the --json keys stay English).
+CLI = {
+    "en": {"none": "no code records match", "gap": "GAP: {user} in {project} ({workspace}): {dropped} record(s) "
+           "lost and {delayed} delayed between {since} and {until} ({reason})",
+           "changed": "(CHANGED since it was stored)", "problems": "The code record does not match the audit trail:",
+           "whole": "every code record matches its hash and the audit trail ({n} records)"},
+    "zh-CN": {"none": "没有符合条件的代码记录", "gap": "缺口：{user} 在 {project}（{workspace}）：{since} 至 {until} 之间 "
+              "{dropped} 条记录丢失，{delayed} 条延迟送达（{reason}）",
+              "changed": "（存储后已被改动）", "problems": "代码记录与审计链不一致：",
+              "whole": "所有代码记录都与其哈希和审计链一致（{n} 条）"},
+}
