@@ -7,7 +7,8 @@ import re
 from enclave.errors import Text
 
 MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), zh) for p, zh in (
-    (r"^code is recorded from your running workspace; none runs$", "代码只能从您正在运行的工作区记录；当前没有运行的工作区"),
+    (r"^code is recorded from your running workspace; none runs$",
+     "代码只能从您正在运行的工作区记录；当前没有运行的工作区"),
     (r"^code records are accepted only from your own workspace$", "只接受来自您自己工作区的代码记录"),
     (r"^a workspace token is needed: the recorder in your workspace sends it$",
      "需要工作区令牌：由工作区内的记录程序发送"),
@@ -46,8 +47,9 @@ CLI = {
            "lost and {delayed} delayed between {since} and {until} ({reason})",
            "changed": "(CHANGED since it was stored)", "problems": "The code record does not match the audit trail:",
            "whole": "every code record matches its hash and the audit trail ({n} records)"},
-    "zh-CN": {"none": "没有符合条件的代码记录", "gap": "缺口：{user} 在 {project}（{workspace}）：{since} 至 {until} 之间 "
-              "{dropped} 条记录丢失，{delayed} 条延迟送达（{reason}）",
+    "zh-CN": {"none": "没有符合条件的代码记录",
+              "gap": "缺口：{user} 在 {project}（{workspace}）：{since} 至 {until} 之间 "
+                     "{dropped} 条记录丢失，{delayed} 条延迟送达（{reason}）",
               "changed": "（存储后已被改动）", "problems": "代码记录与审计链不一致：",
               "whole": "所有代码记录都与其哈希和审计链一致（{n} 条）"},
 }
