@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from enclave.errors import Text
 
@@ -24,10 +25,18 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), zh) for p, 
     (r"^'records' must be a non-empty list$", "'records' 必须是非空列表"),
     (r"^at most (\d+) records in one call$", r"每次调用最多 \1 条记录"),
     (r"^'gap' must be a JSON object$", "'gap' 必须是 JSON 对象"),
+    (r"^the body holds neither 'records' nor 'gap'$", "请求内容既没有 'records' 也没有 'gap'"),
     (r"^the body is not JSON.*$", "请求内容不是 JSON"),
     (r"^the body must be a JSON object$", "请求内容必须是 JSON 对象"),
     (r"^the code recorder failed on this call; tell the enclave administrators$",
      "代码记录服务处理本次调用时出错；请告知 Enclave 管理员"),
+    # what `activity.records.verify` finds
+    (r"^code record (\d+): changed since it was stored \(its hash no longer matches\)$",
+     r"代码记录 \1：存储后已被改动（哈希不再一致）"),
+    (r"^audit record (\d+): its batch of (\d+) code records does not match the (\d+) stored "
+     r"\(records added, changed or deleted\)$",
+     r"审计记录 \1：其记录的 \2 条代码记录与现存的 \3 条不一致（记录被添加、改动或删除）"),
+    (r"^code records ([\d, ]+): no audit record (\d+) vouches for them$", r"代码记录 \1：没有审计记录 \2 为其担保"),
 )]
 
 
@@ -45,11 +54,29 @@ def message(text: str | Text, lang: str) -> str:
 CLI = {
     "en": {"none": "no code records match", "gap": "GAP: {user} in {project} ({workspace}): {dropped} record(s) "
            "lost and {delayed} delayed between {since} and {until} ({reason})",
-           "changed": "(CHANGED since it was stored)", "problems": "The code record does not match the audit trail:",
-           "whole": "every code record matches its hash and the audit trail ({n} records)"},
+           "changed": "(CHANGED since it was stored)", "problems": "The code record does not match the audit trail:"},
     "zh-CN": {"none": "没有符合条件的代码记录",
               "gap": "缺口：{user} 在 {project}（{workspace}）：{since} 至 {until} 之间 "
                      "{dropped} 条记录丢失，{delayed} 条延迟送达（{reason}）",
-              "changed": "（存储后已被改动）", "problems": "代码记录与审计链不一致：",
-              "whole": "所有代码记录都与其哈希和审计链一致（{n} 条）"},
+              "changed": "（存储后已被改动）", "problems": "代码记录与审计链不一致："},
 }
+
+
+def describe(report: dict[str, Any], lang: str) -> str:
+    """`enclave audit code` for a person: each record (when, who, where, which kernel or terminal, the code),
+    the reported gaps, and what no longer matches the trail, in the operator's language."""
+    w = CLI["zh-CN" if lang == "zh-CN" else "en"]
+    out = []
+    for r in report["records"]:
+        count = f" [{r['execution_count']}]" if r["execution_count"] is not None else ""
+        mark = "" if r["intact"] else " " + w["changed"]
+        out.append(f"#{r['id']} {r['executed_at'][:19]} {r['user']} {r['project']} {r['workspace']} {r['kind']} "
+                   f"{r['kernel']}{count}{mark}")
+        out += ["    " + line for line in r["code"].splitlines() or [""]]
+    if not report["records"]:
+        out.append(w["none"])
+    out += [w["gap"].format(**{k: g.get(k, "") for k in ("user", "project", "workspace", "dropped", "delayed",
+                                                         "since", "until", "reason")}) for g in report["gaps"]]
+    if report["problems"]:
+        out += [w["problems"], *("  " + message(p, lang) for p in report["problems"])]
+    return "\n".join(out)

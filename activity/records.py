@@ -203,3 +203,14 @@ def verify(session: Session) -> list[str]:
     for seq, rows in sorted(by_batch.items()):
         problems.append(f"code records {', '.join(str(r.id) for r in rows)}: no audit record {seq} vouches for them")
     return problems
+
+
+def report(session: Session, *, project: str | None = None, user: str | None = None,
+           since: datetime | None = None) -> dict[str, Any]:
+    """What an auditor asks for (`enclave audit code`): the matching records, the gaps the recorders reported,
+    and every place where the stored record no longer matches its hashes and the audit trail."""
+    return {"records": query(session, project=project, user=user, since=since),
+            "gaps": [{"seq": g["seq"], "ts": g["ts"], "user": g["actor"], "project": g["project"],
+                      "workspace": g["target"], **g["details"]}
+                     for g in gaps(session, project=project, user=user, since=since)],
+            "problems": verify(session)}

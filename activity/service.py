@@ -127,11 +127,13 @@ class RecordsApi(PageBasics, HubAuthenticated, web.RequestHandler):
                 audit.record(s, name, AuditAction.CODE_RECORD_REFUSED, project=ws.project if ws else None,
                              target=f"address:{address}", reason=str(exc))
             raise
+        if not BODY_FIELDS & set(data):
+            raise records.BadRecord("the body holds neither 'records' nor 'gap'")
         answer: dict[str, Any] = {}
         with session_scope() as s:  # the batch and its gap notice: both kept, or neither
-            if data.get("records"):
+            if "records" in data:
                 answer.update(records.accept(s, who, data["records"]))
-            if data.get("gap") is not None:
+            if "gap" in data:
                 answer["gap"] = records.note_gap(s, who, data["gap"])
         return answer
 
