@@ -47,6 +47,7 @@ MAX_QUEUE = 10_000  # records waiting in memory; beyond, they go to the spool
 MAX_SPOOL_BYTES = 50 * 1024 * 1024  # beyond, records are counted as lost (and the gap notice says how many)
 FLUSH_SECONDS = 0.5  # how long a record may wait for others to share its call
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+SWEEP_SECONDS = 10.0  # how often a long-lived recorder (the server's) looks for spools that ended processes left
 NOTICE = {
     "en": "This session is recorded: every cell you run and every command you type in a terminal is kept by the "
           "enclave, with your name, the project and the time, for the project's audit.",
@@ -100,6 +101,7 @@ class Recorder:
         self.sent = 0
         self._failures = 0
         self._next_try = 0.0  # monotonic time of the next try while the service is down
+        self._next_sweep = 0.0  # monotonic time of the next look for other processes' spools
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -125,15 +127,28 @@ class Recorder:
 
     # -- the sender thread
     def _run(self) -> None:
-        if any(p != self.spool for p in self._backlog_files()):  # left by a process that ended while it was down
-            self.down_since, self.reason = now(), "records spooled by an earlier process of this workspace"
         while not self._stop:
             with self.cond:
                 if not self.queue:
                     self.cond.wait(self.flush_seconds if self.down_since is None else self._backoff())
                 batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
             with contextlib.suppress(Exception):
+                self.adopt_orphans()
                 self.step(batch)
+
+    def adopt_orphans(self) -> None:
+        """Spools left by processes that ended while the service was down (a kernel shut down meanwhile): this
+        recorder sends them, with a gap notice from the earliest record they hold. (Public for tests.)"""
+        if self.down_since is not None or time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+        earliest = []
+        for path in self._backlog_files():
+            if path != self.spool:
+                with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
+                    earliest.append(json.loads(path.read_text(encoding="utf-8").splitlines()[0])["at"])
+        if earliest:
+            self.down_since, self.reason = min(earliest), "records spooled by a process of this workspace that ended"
 
     def _backoff(self) -> float:
         return self.retry[min(self._failures, len(self.retry) - 1)]
@@ -206,6 +221,8 @@ class Recorder:
                     with contextlib.suppress(OSError):
                         path.write_text("".join(json.dumps(e) + "\n" for e in rest), encoding="utf-8")
                     return False
+                if path != self.spool:  # another process's delayed records: this notice counts them
+                    self.delayed += len(entries[i:i + BATCH])
             with contextlib.suppress(OSError):
                 path.unlink()
         return self.post is not None
@@ -344,5 +361,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     except ImportError:
         serverapp.log.warning("enclave_record: no terminals here, nothing to record")
         return
-    TermSocket.on_message = terminal_hook(from_environment("terminal"))(TermSocket.on_message)
+    rec = from_environment("terminal")
+    TermSocket.on_message = terminal_hook(rec)(TermSocket.on_message)
+    rec._start()  # at once, not at the first keystroke: it also sends what kernels that ended left spooled
     serverapp.log.info("enclave_record: terminal input is recorded")

@@ -108,7 +108,8 @@ def test_records_that_do_not_fit_the_spool_are_counted_as_lost(tmp_path: Path) -
 def test_a_spool_left_by_an_ended_process_is_sent_by_the_next_one(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    (spool / "kernel-999999999.jsonl").write_text(json.dumps(entry("from a dead kernel")) + "\n")
+    dead = entry("from a dead kernel")
+    (spool / "kernel-999999999.jsonl").write_text(json.dumps(dead) + "\n")
     svc = Service()
     rec = recorder(svc, tmp_path, flush_seconds=0.05)
     rec.add(entry("now"))
@@ -116,7 +117,10 @@ def test_a_spool_left_by_an_ended_process_is_sent_by_the_next_one(tmp_path: Path
     while len(svc.gaps()) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     rec.close()
-    assert set(svc.records()) == {"from a dead kernel", "now"} and len(svc.gaps()) == 1
+    assert set(svc.records()) == {"from a dead kernel", "now"}
+    [gap] = svc.gaps()
+    assert gap["since"] == dead["at"] and gap["delayed"] == 2 and "ended" in gap["reason"]
+    assert not list(spool.glob("*.jsonl"))
 
 
 def test_a_cell_runs_at_once_when_the_service_hangs(tmp_path: Path) -> None:
