@@ -131,6 +131,11 @@ class Recorder:
             with self.cond:
                 if not self.queue:
                     self.cond.wait(self.flush_seconds if self.down_since is None else self._backoff())
+                # a record waits up to flush_seconds for others to share its call: one call per cell would
+                # cost the kernel more (the sender's work competes with the cell's for the interpreter)
+                end = time.monotonic() + self.flush_seconds
+                while self.queue and len(self.queue) < BATCH and not self._stop and time.monotonic() < end:
+                    self.cond.wait(end - time.monotonic())
                 batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
             with contextlib.suppress(Exception):
                 self.adopt_orphans()
