@@ -284,15 +284,31 @@ def _kernel_id() -> str:
     return ""
 
 
+def _count_offset() -> int:
+    """IPython 9 counts the cell before `pre_run_cell` (earlier versions after it): what to take off to get
+    the number the notebook shows beside the cell."""
+    with contextlib.suppress(Exception):
+        import IPython
+
+        return 1 if IPython.version_info[0] >= 9 else 0
+    return 0
+
+
 def cell_hook(rec: Recorder, shell: Any) -> Callable[[Any], None]:
     """`pre_run_cell`: the cell as the kernel is about to run it, handed to the sender (never raises)."""
     kernel = os.environ.get("JPY_SESSION_NAME", "") or "ipython"
     session = _kernel_id()
+    offset = _count_offset()
 
     def pre_run_cell(info: Any) -> None:
         try:
+            count = getattr(shell, "execution_count", None)
+            if count is not None and getattr(info, "store_history", True):
+                count -= offset
+            else:
+                count = None  # a silent execution (a frontend's own request) has no number in the notebook
             rec.add({"kind": "cell", "code": getattr(info, "raw_cell", "") or "", "kernel": kernel,
-                     "session": session, "execution_count": getattr(shell, "execution_count", None), "at": now()})
+                     "session": session, "execution_count": count, "at": now()})
         except Exception:  # noqa: BLE001
             rec.dropped += 1
 
