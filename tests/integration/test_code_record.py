@@ -13,12 +13,15 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
+from playwright.sync_api import expect, sync_playwright
 
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.runner import start_activity_service, stop_process
 from enclave_ops.cli import main
-from tests.integration.conftest import Enclave, run_in, running_workspaces
+from tests.integration.conftest import Enclave, check_page, run_in, running_workspaces
+from tests.integration.test_browser import ARGS, CHROMIUM, login
 
 # Runs a notebook of the given cells through a real kernel in the workspace (the kernel loads the recorder as
 # every workspace kernel does); prints the outputs and how long the run took.
@@ -161,8 +164,17 @@ def test_with_the_recorder_stopped_a_cell_still_runs_and_its_record_and_the_gap_
         print(f"a cell run while the recorder was down took {ran['seconds']:.2f} s (nbclient, kernel start included)")
 
 
-def test_the_spawn_page_says_the_session_is_recorded(enclave: Enclave) -> None:
-    for lang, words in (("en", "This session is recorded"), ("zh-CN", "本会话会被记录")):
-        session = enclave.login("frank", lang=lang)
-        page = session.http.get(f"{enclave.url}/hub/spawn", timeout=60)
-        assert page.status_code == 200 and 'id="session-recorded"' in page.text and words in page.text, lang
+@pytest.mark.parametrize(("lang", "words"), [("en", "This session is recorded"), ("zh-CN", "本会话会被记录")])
+def test_the_spawn_page_says_the_session_is_recorded(enclave: Enclave, lang: str, words: str) -> None:
+    """In a real browser, in the reader's language, with no words of the other and no serious axe issue."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_context(locale="zh-CN" if lang == "zh-CN" else "en-US").new_page()
+            page.set_default_timeout(60_000)
+            login(page, enclave, "frank")
+            page.wait_for_url("**/hub/spawn*")
+            expect(page.locator("#session-recorded")).to_contain_text(words)
+            check_page(page, lang, "spawn page with the recording notice")
+        finally:
+            browser.close()
