@@ -80,3 +80,24 @@ def describe(report: dict[str, Any], lang: str) -> str:
     if report["problems"]:
         out += [w["problems"], *("  " + message(p, lang) for p in report["problems"])]
     return "\n".join(out)
+
+
+# The auditors' page in the governance service (governance/templates/code.html).
+PAGE = {
+    "en": {"title": "Executed code", "intro": "Every cell the workspaces' kernels ran and every line typed in their "
+           "terminals, as the enclave recorded it (append-only, each batch in the audit trail).",
+           "project": "Project", "user": "User", "since": "Since", "search": "Search", "time": "Time",
+           "workspace": "Workspace", "kind": "Kind", "where": "Kernel or terminal", "code": "Code",
+           "cell": "cell", "terminal": "terminal", "none": "No code records match.", "gaps": "Gaps in the record",
+           "gap_row": "{dropped} lost, {delayed} delayed, from {since} to {until}", "whole": "Every record matches "
+           "its hash and the audit trail.", "problems": "The record does NOT match the audit trail:",
+           "changed": "changed since it was stored"},
+    "zh-CN": {"title": "已执行的代码", "intro": "工作区内核运行的每个单元格和终端中输入的每一行，均按安全区的记录显示"
+              "（只追加，每批记录都在审计链中）。",
+              "project": "项目", "user": "用户", "since": "起始日期", "search": "搜索", "time": "时间",
+              "workspace": "工作区", "kind": "类型", "where": "内核或终端", "code": "代码",
+              "cell": "单元格", "terminal": "终端", "none": "没有符合条件的代码记录。", "gaps": "记录中的缺口",
+              "gap_row": "{since} 至 {until}：丢失 {dropped} 条，延迟 {delayed} 条",
+              "whole": "所有记录都与其哈希和审计链一致。",
+              "problems": "记录与审计链不一致：", "changed": "存储后已被改动"},
+}

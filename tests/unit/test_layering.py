@@ -24,6 +24,8 @@ OFFERED = {
     "egress_review.scopes": "the hub's configuration grants the export service's scopes",
     "jobs.scopes": "the hub's configuration grants the jobs service's scope to workspace tokens",
     "activity.scopes": "the hub's configuration grants the code recorder's scope to workspace tokens",
+    "activity.records": "governance shows auditors the executed-code record (the query `enclave audit code` runs)",
+    "activity.i18n": "governance's executed-code page says it in the reader's language",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
 }
 
