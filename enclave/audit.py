@@ -130,6 +130,11 @@ class AuditAction(enum.StrEnum):
     PACKAGE_DECIDE_REFUSED = "package.decide.refused"  # someone not allowed to decide tried
     PACKAGE_FETCH = "package.fetch"  # files fetched into the wheelhouse, with their sha256
     PACKAGE_FETCH_FAILED = "package.fetch.failed"
+    # executed code on the record (activity/): one record per accepted batch of cells and terminal commands,
+    # holding the batch's sha256 and count; a gap the workspace's recorder reports; a call refused at the door
+    CODE_RECORD = "code.record"
+    CODE_RECORD_GAP = "code.record_gap"
+    CODE_RECORD_REFUSED = "code.record.refused"
 
 
 def _key() -> bytes:

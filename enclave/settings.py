@@ -35,6 +35,7 @@ SETTING_NAMES = (
     "ENCLAVE_OIDC_USERNAME_CLAIM", "ENCLAVE_OIDC_GROUPS_CLAIM", "ENCLAVE_OIDC_NAME_CLAIM",
     "ENCLAVE_OIDC_INSTITUTION_CLAIM", "ENCLAVE_BACKUP_REPOSITORY", "ENCLAVE_BACKUP_PASSWORD_FILE",
     "ENCLAVE_GOVERNANCE_PORT", "ENCLAVE_JOBS_PORT", "ENCLAVE_PACKAGES_PORT",
+    "ENCLAVE_ACTIVITY_PORT",
     "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
 )
 
@@ -164,6 +165,11 @@ JOBS_PREFIX = f"/services/{JOBS_SERVICE}/"
 # Approved Python packages (packages.service): the index pip reads (/simple/) and the requests API, one port.
 PACKAGES_SERVICE = "enclave-packages"
 PACKAGES_PREFIX = f"/services/{PACKAGES_SERVICE}/"
+# The code recorder (activity.service): workspaces post every executed cell and terminal command to it.
+ACTIVITY_SERVICE = "enclave-activity"
+ACTIVITY_PREFIX = f"/services/{ACTIVITY_SERVICE}/"
+# Inside a workspace: where the recorder client spools records while the service does not answer.
+WORKSPACE_RECORD_SPOOL = "/tmp/enclave-record"
 # The labels every container the enclave starts carries, so each part finds its own (and only its own
 # instance's: two enclaves share one engine in the tests) without spelling them again.
 INSTANCE_LABEL = "org.enclave.instance"
@@ -195,6 +201,7 @@ class Settings:
     governance_port: int = 8083
     jobs_port: int = 8084
     packages_port: int = 8085
+    activity_port: int = 8086
     image: str = "enclave-workspace:latest"
     tls_cert: str = ""
     tls_key: str = ""
@@ -311,15 +318,16 @@ class Settings:
     @property
     def gateway_ports(self) -> list[int]:
         """The host ports workspaces reach at their gateway (redirected to 127.0.0.1, hub.network): the hub API,
-        the export service, the jobs service and the package index, nothing else."""
-        return [self.hub_api_port, self.egress_port, self.jobs_port, self.packages_port]
+        the export service, the jobs service, the package index and the code
+        recorder, nothing else."""
+        return [self.hub_api_port, self.egress_port, self.jobs_port, self.packages_port, self.activity_port]
 
     @property
     def internal_ports(self) -> list[int]:
         """The plain-HTTP ports that answer on 127.0.0.1 only: refused from every interface but loopback and the
         enclave bridges, so from outside only the public proxy port answers."""
         return [self.hub_api_port, self.egress_port, self.idp_port, self.proxy_api_port, self.governance_port,
-                self.jobs_port, self.packages_port]
+                self.jobs_port, self.packages_port, self.activity_port]
 
     @property
     def internal_address(self) -> str:
@@ -418,6 +426,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         governance_port=src.integer("ENCLAVE_GOVERNANCE_PORT", 8083),
         jobs_port=src.integer("ENCLAVE_JOBS_PORT", 8084),
         packages_port=src.integer("ENCLAVE_PACKAGES_PORT", 8085),
+        activity_port=src.integer("ENCLAVE_ACTIVITY_PORT", 8086),
         image=src.get("ENCLAVE_IMAGE", "enclave-workspace:latest"),
         tls_cert=tls_cert,
         tls_key=tls_key,

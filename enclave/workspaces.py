@@ -74,6 +74,7 @@ class RunningWorkspace:
 
     project: str
     addresses: frozenset[str]
+    name: str = ""  # the container's name (the code record names the workspace by it)
 
     def is_at(self, address: str) -> bool:
         """Whether a connection from `address` comes from this container (the source is kept: hub.network)."""
@@ -93,7 +94,7 @@ def workspace_of(settings: Settings, username: str) -> RunningWorkspace | None:
                 continue
             nets = c.attrs["NetworkSettings"]["Networks"].values()
             return RunningWorkspace(c.labels[PROJECT_LABEL],
-                                    frozenset(n["IPAddress"] for n in nets if n.get("IPAddress")))
+                                    frozenset(n["IPAddress"] for n in nets if n.get("IPAddress")), c.name)
     finally:
         client.close()
     return None

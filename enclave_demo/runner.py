@@ -22,6 +22,7 @@ import docker
 
 from enclave import workspace_fs
 from enclave.settings import (
+    ACTIVITY_PREFIX,
     EGRESS_PREFIX,
     GOVERNANCE_PREFIX,
     INSTANCE_LABEL,
@@ -57,6 +58,7 @@ def _env(settings: Settings) -> dict[str, str]:
                 "ENCLAVE_EGRESS_PORT": str(settings.egress_port), "ENCLAVE_IMAGE": settings.image,
                 "ENCLAVE_GOVERNANCE_PORT": str(settings.governance_port), "ENCLAVE_JOBS_PORT": str(settings.jobs_port),
                 "ENCLAVE_PACKAGES_PORT": str(settings.packages_port),
+                "ENCLAVE_ACTIVITY_PORT": str(settings.activity_port),
                 "ENCLAVE_TLS_CERT": settings.tls_cert, "ENCLAVE_TLS_KEY": settings.tls_key,
                 "ENCLAVE_INSTANCE": settings.instance,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
@@ -106,7 +108,7 @@ def demo_idp_address(settings: Settings) -> str:
 
 
 # Every process `make up` runs, in the order they start (stopped in the reverse order).
-SERVICES = ("idp", "proxy", "egress-review", "governance", "jobs", "packages", "hub")
+SERVICES = ("idp", "proxy", "egress-review", "governance", "jobs", "packages", "activity", "hub")
 JOB_RUNNER = "job-runner"
 
 
@@ -130,6 +132,7 @@ def start_all(settings: Settings, idp_config: Path, *, job_runner: bool = True) 
     start_governance_service(settings)
     start_jobs_service(settings)
     start_packages_service(settings)
+    start_activity_service(settings)
     start_hub(settings)
     names = list(SERVICES)
     if job_runner:
@@ -162,6 +165,13 @@ def start_governance_service(settings: Settings) -> None:
     start_process(settings, "governance", [sys.executable, "-m", "governance.service"])
     wait_http(f"http://127.0.0.1:{settings.governance_port}{GOVERNANCE_PREFIX}health", 30, "governance service",
               settings.log_dir / "governance.log")
+
+
+def start_activity_service(settings: Settings) -> None:
+    """The code recorder (workspaces post every executed cell and terminal command), an external hub service."""
+    start_process(settings, "activity", [sys.executable, "-m", "activity.service"])
+    wait_http(f"http://127.0.0.1:{settings.activity_port}{ACTIVITY_PREFIX}health", 30, "code recorder",
+              settings.log_dir / "activity.log")
 
 
 def start_jobs_service(settings: Settings) -> None:

@@ -914,6 +914,33 @@ def audit_query(user: str | None, project: str | None, since: str | None, action
         for r in d) or "no matching records")
 
 
+@audit_group.command("code")
+@click.option("--project", default=None)
+@click.option("--user", default=None, help="Whose workspace ran it.")
+@click.option("--since", default=None, help="ISO date or date-time, e.g. 2026-11-01.")
+@json_option
+def audit_code(project: str | None, user: str | None, since: str | None, as_json: bool) -> None:
+    """Executed code on the record: every notebook cell and terminal command, with the gaps the workspaces'
+    recorders reported; exit 1 when a stored record no longer matches its hash or the audit trail."""
+    from activity import records
+    from activity.i18n import describe
+
+    with session_scope() as s:
+        result = records.report(s, project=project, user=user, since=_since(since))
+    emit(result, as_json, lambda d: describe(d, operator_language()))
+    sys.exit(1 if result["problems"] else 0)
+
+
+def _since(since: str | None) -> datetime | None:
+    if not since:
+        return None
+    try:
+        since_dt = datetime.fromisoformat(since)
+    except ValueError as exc:
+        raise EnclaveError(f"--since '{since}' is not a date like 2026-11-01 or 2026-11-01T08:00") from exc
+    return since_dt if since_dt.tzinfo else since_dt.replace(tzinfo=UTC)
+
+
 @main.group("accreditation")
 def accreditation_group() -> None:
     """People's accreditation (training and level): which dataset tiers they may use (governance.yaml)."""

@@ -483,6 +483,8 @@ class Health(web.RequestHandler):
 
 
 def make_app(ctx: Context) -> web.Application:
+    from governance.code_page import CodeRecordPage  # its own module (it builds on Handler, defined here)
+
     p, d = GOVERNANCE_PREFIX, {"ctx": ctx}
     label = r"([a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+)"
     return web.Application([
@@ -500,6 +502,7 @@ def make_app(ctx: Context) -> web.Application:
         (p + r"applications/(\d+)/document/([0-9a-f]{64})", DocumentDownload, d),
         (p + "accreditation", AccreditationPage, d),
         (p + "audit", AuditPage, d),
+        (p + "audit/code", CodeRecordPage, d),
         (p + r"audit/export\.(csv|json)", AuditExport, d),
         (p + "audit/exports", ExportsPage, d),
         (p + "dashboard", DashboardPage, d),

@@ -49,6 +49,9 @@ ZH_CN: dict[str, str] = {
     # spawn form
     "Choose a project": "选择项目",
     "Start": "启动",
+    "This session is recorded: every cell you run and every command you type in a terminal is kept by the enclave, "
+    "with your name, the project and the time, for the project's audit.":
+        "本会话会被记录：您运行的每个单元格和在终端中输入的每条命令，连同您的用户名、项目和时间，都由安全区保存，供项目审计使用。",
     "Starting…": "正在启动…",
     # spawn pending
     "Your workspace is starting": "您的工作区正在启动",

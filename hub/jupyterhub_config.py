@@ -2,8 +2,10 @@
 
 import sys
 
+from activity.scopes import CUSTOM_SCOPES as RECORD_SCOPES
+from activity.scopes import SCOPE_RECORD
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from enclave.settings import EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, PACKAGES_SERVICE, get_settings
+from enclave.settings import ACTIVITY_SERVICE, EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, PACKAGES_SERVICE, get_settings
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
@@ -81,10 +83,12 @@ c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
 c.EnclaveSpawner.default_url = "/lab/tree/workspace"
 c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
 c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
-# A workspace's own token may post activity, ask for exports, submit jobs and ask for packages, nothing else (no
+# A workspace's own token may post activity, ask for exports, submit jobs, ask for packages and post its executed code to the record
+# (activity.service), nothing else (no
 # downloads, no admin).
 c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user",
-                                        f"{SCOPE_SUBMIT}!user", f"{SCOPE_PACKAGES}!user"]
+                                        f"{SCOPE_SUBMIT}!user", f"{SCOPE_PACKAGES}!user",
+                                        f"{SCOPE_RECORD}!user"]
 c.EnclaveSpawner.debug = False
 
 # Idle culler, with only the scopes it needs.
@@ -98,7 +102,7 @@ c.JupyterHub.load_roles = [
     {"name": HUB_SERVICE, "services": [HUB_SERVICE], "scopes": HUB_SCOPES},
 ]
 # Export requests, reviews and releases: a hub service (run by enclave_demo.runner or systemd) behind the proxy.
-c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES, **PACKAGE_SCOPES}
+c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES, **PACKAGE_SCOPES, **RECORD_SCOPES}
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
                                   f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user",
                                   f"access:services!service={JOBS_SERVICE}", f"{SCOPE_PACKAGES}!user"}
@@ -119,6 +123,8 @@ c.JupyterHub.services = [
     # The package index and its requests API (packages.service, on settings.packages_port): workspaces only, at
     # their gateway; no route through the proxy (the stewards' pages are the governance service's).
     {"name": PACKAGES_SERVICE, "api_token": settings.secret("packages-service-token")},
+    # The code recorder (activity.service, on settings.activity_port): a JSON API for workspace tokens only, no pages.
+    {"name": ACTIVITY_SERVICE, "api_token": settings.secret("activity-token")},
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={policies.workspace.idle_timeout_seconds}",

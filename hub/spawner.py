@@ -22,6 +22,7 @@ from enclave.errors import EnclaveError, text_of
 from enclave.modes import workspace_mode
 from enclave.projects import SLUG, active_datasets
 from enclave.settings import (
+    ACTIVITY_PREFIX,
     EGRESS_PREFIX,
     INSTANCE_LABEL,
     JOBS_PREFIX,
@@ -194,6 +195,8 @@ class EnclaveSpawner(DockerSpawner):
                             "LANG": "zh_CN.UTF-8" if lang == "zh-CN" else "C.UTF-8", "ENCLAVE_WORK_MODE": mode.value,
                             "ENCLAVE_EXPORT_URL": f"http://{net.gateway}:{settings.egress_port}{EGRESS_PREFIX}",
                             "ENCLAVE_JOBS_URL": f"http://{net.gateway}:{settings.jobs_port}{JOBS_PREFIX}",
+                            # every executed cell and terminal command goes on the record (activity.service)
+                            "ENCLAVE_RECORD_URL": f"http://{net.gateway}:{settings.activity_port}{ACTIVITY_PREFIX}",
                             **package_index_env(settings, net.gateway)}
         with session_scope() as s:
             audit.record(s, self.user.name, AuditAction.WORKSPACE_START, project=slug, target=self.object_name,

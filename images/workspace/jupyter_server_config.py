@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
-c.ServerApp.jpserver_extensions = {"enclave_lockdown": True, "enclave_lab": True, "jupyter_resource_usage": True}
+# enclave_record: what is typed in a terminal goes on the enclave's record (the kernels record their cells)
+c.ServerApp.jpserver_extensions = {"enclave_lockdown": True, "enclave_lab": True, "jupyter_resource_usage": True,
+                                   "enclave_record": True}
 c.ContentsManager.files_handler_class = "enclave_lockdown.BlockedHandler"
 c.ContentsManager.allow_hidden = False
 c.ServerApp.root_dir = "/srv/enclave"

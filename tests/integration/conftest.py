@@ -21,7 +21,8 @@ __all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJE
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "18000", "ENCLAVE_HUB_API_PORT": "18081", "ENCLAVE_IDP_PORT": "19000",
          "ENCLAVE_PROXY_API_PORT": "18001", "ENCLAVE_EGRESS_PORT": "18082", "ENCLAVE_GOVERNANCE_PORT": "18083",
-         "ENCLAVE_JOBS_PORT": "18084", "ENCLAVE_PACKAGES_PORT": "18085"}
+         "ENCLAVE_JOBS_PORT": "18084", "ENCLAVE_PACKAGES_PORT": "18085",
+         "ENCLAVE_ACTIVITY_PORT": "18086"}
 EXTRA_USERS = [
     {"username": "dave", "name": "Dave Zhou 周大伟", "groups": ["researcher"], "password": "dave-it-pw"},
     {"username": "eve", "name": "Eve Sun 孙伊", "groups": ["researcher"], "password": "eve-it-pw"},

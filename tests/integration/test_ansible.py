@@ -30,11 +30,12 @@ BIN = REPO_ROOT / ".venv" / "bin"
 HOME = Path("/tmp/enclave-ansible-it")
 VARS = {"enclave_home": str(HOME / "home"), "enclave_instance": "enclaveansible",
         "enclave_ports": {"public": 38000, "hub_api": 38081, "idp": 39000, "proxy_api": 38001, "egress": 38082,
-                          "jobs": 38084, "packages": 38085},
+                          "jobs": 38084, "packages": 38085, "activity": 38086},
         "enclave_backup_dir": str(HOME / "backups")}
 ENV = {"ENCLAVE_HOME": VARS["enclave_home"], "ENCLAVE_INSTANCE": "enclaveansible", "ENCLAVE_PUBLIC_PORT": "38000",
        "ENCLAVE_HUB_API_PORT": "38081", "ENCLAVE_IDP_PORT": "39000", "ENCLAVE_PROXY_API_PORT": "38001",
        "ENCLAVE_EGRESS_PORT": "38082", "ENCLAVE_JOBS_PORT": "38084", "ENCLAVE_PACKAGES_PORT": "38085",
+       "ENCLAVE_ACTIVITY_PORT": "38086",
        "ENCLAVE_POLICY_DIR": str(HOME / "home" / "policies")}
 
 

@@ -350,7 +350,8 @@ def test_the_hostile_workspace_probes_fail_inside_a_job_container_too(blind: dic
 HUB_DATASET = "cohort3"  # the demo seed has its own "cohort"
 HUB_PORTS = {"ENCLAVE_PUBLIC_PORT": "58000", "ENCLAVE_HUB_API_PORT": "58081", "ENCLAVE_IDP_PORT": "59000",
              "ENCLAVE_PROXY_API_PORT": "58001", "ENCLAVE_EGRESS_PORT": "58082", "ENCLAVE_GOVERNANCE_PORT": "58083",
-             "ENCLAVE_JOBS_PORT": "58084", "ENCLAVE_PACKAGES_PORT": "58085"}
+             "ENCLAVE_JOBS_PORT": "58084", "ENCLAVE_PACKAGES_PORT": "58085",
+             "ENCLAVE_ACTIVITY_PORT": "58086"}
 ROSE = {"username": "rose", "name": "Rose Li 李玫", "groups": ["researcher"], "password": "rose-it-pw"}
 NOTEBOOK = """
 import json, enclave_job

@@ -82,19 +82,20 @@ def test_route_localnet_is_only_ever_set_on_an_enclave_bridge():
             network._route_localnet(name)
 
 
-def test_the_jobs_service_is_reached_at_the_gateway_and_refused_from_outside(iptables: FakeIptables):
-    """The spawner's and the hub's port lists come from settings: the jobs port and the package index's are
-    redirected for workspaces, accepted on enclave bridges and refused on every other interface, like the
-    export service's."""
+def test_the_jobs_service_package_index_and_code_recorder_are_reached_at_the_gateway_and_refused_from_outside(
+        iptables: FakeIptables):
+    """The spawner's and the hub's port lists come from settings: the jobs, package index and code recorder ports are redirected
+    for workspaces, accepted on enclave bridges and refused on every other interface, like the export service's."""
     from enclave.settings import load_settings
 
     s = load_settings({"ENCLAVE_HOME": "/nonexistent", "ENCLAVE_JOBS_PORT": "18184", "ENCLAVE_EGRESS_PORT": "18182",
-                       "ENCLAVE_PACKAGES_PORT": "18185"})
+                       "ENCLAVE_PACKAGES_PORT": "18185",
+                       "ENCLAVE_ACTIVITY_PORT": "18186"})
     network.ensure_firewall(s.gateway_ports, "enc0123456789a")
     network.ensure_external_firewall(s.internal_ports)
     redirected = {r[r.index("--dport") + 1] for r in iptables.tables["nat"][network.NAT_CHAIN]}
     accepted = {r[r.index("--dport") + 1] for r in iptables.tables["filter"][network.CHAIN] if "--dport" in r}
     refused = {r[3] for r in iptables.tables["filter"][network.EXTERNAL_CHAIN][1:]}
-    assert redirected == accepted == {str(s.hub_api_port), "18182", "18184", "18185"}
-    assert {"18182", "18184", "18185", str(s.governance_port), str(s.idp_port), str(s.proxy_api_port)} <= refused
+    assert redirected == accepted == {str(s.hub_api_port), "18182", "18184", "18185", "18186"}
+    assert {"18182", "18184", "18185", "18186", str(s.governance_port), str(s.idp_port), str(s.proxy_api_port)} <= refused
     assert str(s.public_port) not in refused | redirected
