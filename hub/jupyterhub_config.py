@@ -5,7 +5,14 @@ import sys
 from activity.scopes import CUSTOM_SCOPES as RECORD_SCOPES
 from activity.scopes import SCOPE_RECORD
 from egress_review.scopes import CUSTOM_SCOPES, SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from enclave.settings import ACTIVITY_SERVICE, EGRESS_SERVICE, GOVERNANCE_SERVICE, JOBS_SERVICE, PACKAGES_SERVICE, get_settings
+from enclave.settings import (
+    ACTIVITY_SERVICE,
+    EGRESS_SERVICE,
+    GOVERNANCE_SERVICE,
+    JOBS_SERVICE,
+    PACKAGES_SERVICE,
+    get_settings,
+)
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
@@ -83,9 +90,8 @@ c.EnclaveSpawner.cmd = ["jupyterhub-singleuser"]
 c.EnclaveSpawner.default_url = "/lab/tree/workspace"
 c.EnclaveSpawner.start_timeout = policies.workspace.start_timeout_seconds
 c.EnclaveSpawner.http_timeout = policies.workspace.start_timeout_seconds
-# A workspace's own token may post activity, ask for exports, submit jobs, ask for packages and post its executed code to the record
-# (activity.service), nothing else (no
-# downloads, no admin).
+# A workspace's own token may post activity, ask for exports, submit jobs, ask for packages and post its executed
+# code to the record (activity.service), nothing else (no downloads, no admin).
 c.EnclaveSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"{SCOPE_REQUEST}!user",
                                         f"{SCOPE_SUBMIT}!user", f"{SCOPE_PACKAGES}!user",
                                         f"{SCOPE_RECORD}!user"]
