@@ -11,8 +11,8 @@ from typing import Any
 
 from tornado import web
 
-from activity import records
 from activity.i18n import PAGE, message
+from activity.records import report as code_report
 from enclave.db import session_scope
 from governance import rules
 from governance.service import Handler
@@ -37,8 +37,8 @@ class CodeRecordPage(Handler):
         with session_scope() as s:
             me = self.me(s)
             self.run(lambda: rules.check_can_see_audit(me))
-            report: dict[str, Any] = records.report(s, project=f["project"] or None, user=f["user"] or None,
-                                                    since=_since(f["since"]))
+            report: dict[str, Any] = code_report(s, project=f["project"] or None, user=f["user"] or None,
+                                                 since=_since(f["since"]))
         w = PAGE["zh-CN" if self.lang == "zh-CN" else "en"]
         self.page("code.html", me, report=report, filters=f, w=w,
                   problems=[message(p, self.lang) for p in report["problems"]])

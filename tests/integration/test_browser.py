@@ -335,7 +335,8 @@ def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, brow
         page.goto(f"{enclave.url}/user/{username}/lab?reset")
         expect(page.locator(".jp-LauncherCard").first).to_be_visible()
         lab_offers_nothing_to_install(page, lang)  # JupyterLab opened in the browser's language (start_from_form)
-        # pip and curl say why there is no network, in the user's language
+        # curl says why there is no network and pip how to ask for a package the enclave's index lacks, in the
+        # user's language
         page.locator(".jp-LauncherCard").first.click()  # the first card is a notebook (its label is translated)
         expect(page.locator(".jp-Notebook .jp-Cell .cm-content").first).to_be_visible()
         expect(page.locator(".jp-StatusBar-Widget").filter(has_text=re.compile("Idle|空闲")).first).to_be_visible(
@@ -344,6 +345,8 @@ def test_hub_pages_and_workspace_speak_the_users_language(enclave: Enclave, brow
                  0)
         expect(page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")).to_contain_text(
             "curl" + ("：" if lang == "zh-CN" else ":"))
+        expect(page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")).to_contain_text(
+            "enclave-packages request polars-extra --reason")
         # request_export in a notebook: a summary in words with a link, and one sentence for a path outside
         run_cell(page, f"from enclave_export import request_export\n"
                        f"open('/workspace/note-{username}.txt', 'w').write('Aggregate tables only.')\n"
