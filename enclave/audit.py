@@ -130,6 +130,15 @@ class AuditAction(enum.StrEnum):
     PACKAGE_DECIDE_REFUSED = "package.decide.refused"  # someone not allowed to decide tried
     PACKAGE_FETCH = "package.fetch"  # files fetched into the wheelhouse, with their sha256
     PACKAGE_FETCH_FAILED = "package.fetch.failed"
+    # the import airlock (imports/): files brought in from outside, their checks, stewards' reviews, delivery
+    IMPORT_SUBMIT = "import.submit"  # uploaded: name, size, sha256, purpose and the checks' outcome
+    IMPORT_REFUSED = "import.refused"  # refused at the door (not a member, no purpose, no file)
+    IMPORT_BLOCKED = "import.blocked"  # the checks blocked it (malware, type, size, unreadable, no scan)
+    IMPORT_HELD = "import.held"  # waits for a steward (personal data, or policy reviews every import)
+    IMPORT_APPROVE = "import.approve"
+    IMPORT_REFUSE = "import.refuse"
+    IMPORT_DECIDE_REFUSED = "import.decide.refused"  # someone not allowed to review tried
+    IMPORT_DELIVER = "import.deliver"  # the file entered the project's workspace: name, size, sha256
 
 
 def _key() -> bytes:

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE = {"enclave", "policies"}
-COMPONENTS = {"egress_review", "datasets_mount", "governance", "jobs", "packages", "hub"}
+COMPONENTS = {"egress_review", "datasets_mount", "governance", "jobs", "packages", "hub", "imports"}
 ENTRY_POINTS = {"enclave_ops", "enclave_demo"}
 # What a component offers the others (anything else in it is its own business). Each entry says who uses it.
 OFFERED = {
@@ -24,6 +24,7 @@ OFFERED = {
     "egress_review.scopes": "the hub's configuration grants the export service's scopes",
     "jobs.scopes": "the hub's configuration grants the jobs service's scope to workspace tokens",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
+    "imports.pages": "the governance service mounts the import airlock's pages",
 }
 
 
