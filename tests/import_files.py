@@ -15,13 +15,13 @@ EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!
 SIGNATURE = "Enclave.Test.EICAR"
 
 ICD_MAPPING = (
-    "icd10,description,ccs_category\n"
-    "A00.0,Cholera due to Vibrio cholerae 01 biovar cholerae,1\n"
-    "E11.9,Type 2 diabetes mellitus without complications,49\n"
-    "I21.9,Acute myocardial infarction unspecified,100\n"
-    "J18.9,Pneumonia unspecified organism,122\n"
-    "N18.3,Chronic kidney disease stage 3,158\n"
-).encode()
+    b"icd10,description,ccs_category\n"
+    b"A00.0,Cholera due to Vibrio cholerae 01 biovar cholerae,1\n"
+    b"E11.9,Type 2 diabetes mellitus without complications,49\n"
+    b"I21.9,Acute myocardial infarction unspecified,100\n"
+    b"J18.9,Pneumonia unspecified organism,122\n"
+    b"N18.3,Chronic kidney disease stage 3,158\n"
+)
 
 
 def resident_id_csv(n: int = 20) -> bytes:

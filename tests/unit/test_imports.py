@@ -4,29 +4,37 @@ trail; then the pages on the governance service over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
 import stat
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from jupyterhub.services.auth import HubAuth, HubOAuth
 from sqlalchemy import select
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from enclave.db import session_scope
 from enclave.errors import InvalidTransition, NotAllowed
 from enclave.models import AuditEvent, ProjectState
 from enclave.projects import add_member, create_project, today, transition, upsert_user
-from enclave.settings import REPO_ROOT, get_settings
+from enclave.settings import GOVERNANCE_PREFIX, REPO_ROOT, get_settings
+from governance import service
 from imports import checks, workflow
 from imports.i18n import finding_in, reason_in
 from imports.models import ImportState
 from policies import load_policies
 from policies.schema import ImportPolicy
 from tests.import_files import EICAR, ICD_MAPPING, SIGNATURE, resident_id_csv, write_eicar_database
+from tests.unit.test_governance_service import Client
 
 pytestmark = pytest.mark.skipif(shutil.which("clamscan") is None, reason="clamscan (Debian clamav) is not installed")
 
@@ -249,3 +257,84 @@ def test_every_check_reason_has_a_zh_cn_sentence(airlock: Path):
         zh = finding_in(f, "zh-CN")
         assert zh != f["reason"] and any("\u4e00" <= c <= "\u9fff" for c in zh), f
     assert "不是项目" in reason_in(NotAllowed("you are not a member of project '{slug}'", slug="x").text, "zh-CN")
+
+
+# --- the pages on the governance service ---------------------------------------------------------------------
+
+PEOPLE = ("alice", "erin", "dave", "bob")
+
+
+@pytest.fixture
+def pages(airlock: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The governance service in this process, the hub's token check replaced by a table of PEOPLE."""
+    settings = get_settings()
+    for key, value in service.hub_env(settings).items():
+        monkeypatch.setenv(key, value)
+    tokens = {f"{n}-token": {"name": n, "kind": "user", "scopes": [service.SERVICE_ACCESS]} for n in PEOPLE}
+
+    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
+                       use_cache: bool = True) -> dict[str, Any] | None:
+        return tokens.get(api_token)
+
+    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
+    loop = asyncio.new_event_loop()
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
+    secret = bytes.fromhex(settings.secret("governance-cookie"))
+    yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def upload(client: Any, name: str, data: bytes, project: str = "study", purpose: str = "ICD-10 to CCS") -> Any:
+    return client.post("imports", {"project": project, "purpose": purpose}, files={"file": (name, data)})
+
+
+def test_a_researcher_uploads_on_the_page_and_reads_the_outcome_in_both_languages(pages: Any):
+    alice = pages("alice")
+    form = alice.get("imports")
+    assert form.status_code == 200 and 'id="import-form"' in form.text and "<script" not in form.text
+    r = upload(alice, "icd10_ccs.csv", ICD_MAPPING)
+    assert r.status_code == 302, r.text
+    page = alice.get(r.headers["Location"].removeprefix(GOVERNANCE_PREFIX))
+    assert 'data-state="released"' in page.text and "/workspace/imports/" in page.text
+    r = upload(alice, "notes.txt", EICAR)
+    zh = pages("alice", "zh-CN").get(r.headers["Location"].removeprefix(GOVERNANCE_PREFIX)).text
+    assert 'data-state="blocked"' in zh and "病毒扫描检出" in zh and 'lang="zh-CN"' in zh
+
+
+def test_the_upload_form_refuses_without_a_file_or_for_a_project_one_is_not_in(pages: Any):
+    r = pages("alice").post("imports", {"project": "study", "purpose": "x"})
+    assert r.status_code == 400 and "choose a file" in r.text
+    dave = pages("dave")
+    assert 'id="no-project"' in dave.get("imports").text
+    r = upload(dave, "icd10_ccs.csv", ICD_MAPPING)
+    assert r.status_code == 403 and "not a member" in r.text
+    assert "您不是项目" in pages("dave", "zh-CN").post(
+        "imports", {"project": "study", "purpose": "x"}, files={"file": ("a.csv", ICD_MAPPING)}).text
+
+
+def test_a_steward_reviews_a_held_upload_on_the_page_but_never_their_own(pages: Any):
+    r = upload(pages("alice"), "cohort_ids.csv", resident_id_csv())
+    path = r.headers["Location"].removeprefix(GOVERNANCE_PREFIX)
+    import_id = int(path.rsplit("/", 1)[1])
+    assert 'id="approve"' not in pages("alice").get(path).text  # not a steward
+    assert f'id="held-{import_id}"' in pages("bob").get("imports").text
+    assert pages("dave").get(path).status_code == 404  # neither member nor steward
+    r = pages("bob").post(f"{path}/review", {"decision": "approve", "reason": "pseudonymisation key, agreed"})
+    assert r.status_code == 302
+    assert 'data-state="released"' in pages("alice").get(path).text
+    own = upload(pages("erin"), "more_ids.csv", resident_id_csv(5))
+    own_path = own.headers["Location"].removeprefix(GOVERNANCE_PREFIX)
+    assert 'id="approve"' not in pages("erin").get(own_path).text
+    r = pages("erin").post(f"{own_path}/review", {"decision": "approve", "reason": "mine"})
+    assert r.status_code == 403 and "nobody reviews their own import" in r.text
