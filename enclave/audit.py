@@ -139,6 +139,7 @@ class AuditAction(enum.StrEnum):
     IMPORT_REFUSE = "import.refuse"
     IMPORT_DECIDE_REFUSED = "import.decide.refused"  # someone not allowed to review tried
     IMPORT_DELIVER = "import.deliver"  # the file entered the project's workspace: name, size, sha256
+    IMPORT_LAB_UPLOAD_REFUSED = "import.lab-upload.refused"  # JupyterLab's upload refused (the airlock is the way in)
 
 
 def _key() -> bytes:
