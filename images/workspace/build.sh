@@ -73,7 +73,7 @@ if [ "$(cat "$ctx/labextension/.enclave-build" 2>/dev/null)" != "$labsum" ]; the
   echo "$labsum" > "$ctx/labextension/.enclave-build"
 fi
 
-sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx/labextension/.enclave-build"
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx/labextension/.enclave-build"
         ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
   $check || echo "[image] $image is up to date"
