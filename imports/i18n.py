@@ -37,6 +37,7 @@ REASONS_ZH: dict[str, str] = {
     "give a reason: the researcher reads why the import was refused": "请说明理由：申请人会看到拒绝的原因",
     "import {id}: the stored file no longer matches its sha256": "导入 {id}：存储的文件与其 sha256 不再一致",
     "choose a file to import": "请选择要导入的文件",
+    "only people use the governance pages": "数据治理页面仅供人员使用",
 }
 
 WORDS_ZH: dict[str, str] = {

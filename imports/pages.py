@@ -36,6 +36,14 @@ log = logging.getLogger("imports")
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
 
 
+def _http_error(exc: EnclaveError, status: int) -> web.HTTPError:
+    """Keeps the message's template for `write_error`, which shows it in the reader's language."""
+    text = exc.text  # the domain error's own Text: its template is translated in write_error
+    err = web.HTTPError(status, text)
+    err.text = text  # type: ignore[attr-defined]
+    return err
+
+
 def _status(exc: EnclaveError) -> int:
     for cls, code in ((Unavailable, 503), (NotFound, 404), (NotAllowed, 403), (InvalidTransition, 409)):
         if isinstance(exc, cls):
@@ -88,9 +96,7 @@ class ImportHandler(PageBasics, HubOAuthenticated, web.RequestHandler):
         try:
             return fn()
         except EnclaveError as exc:
-            err = web.HTTPError(_status(exc), str(exc))
-            err.text = exc.text  # type: ignore[attr-defined]
-            raise err from exc
+            raise _http_error(exc, _status(exc)) from exc
 
 
 class ImportsPage(ImportHandler):
@@ -129,9 +135,7 @@ class ImportsPage(ImportHandler):
         with session_scope() as s:
             audit.record(s, self.username, AuditAction.IMPORT_REFUSED, project=project or None, target="",
                          reason=str(exc))
-        err = web.HTTPError(400, str(exc))
-        err.text = exc.text  # type: ignore[attr-defined]
-        raise err
+        raise _http_error(exc, 400)
 
 
 class ImportPage(ImportHandler):
