@@ -338,3 +338,17 @@ def test_a_steward_reviews_a_held_upload_on_the_page_but_never_their_own(pages: 
     assert 'id="approve"' not in pages("erin").get(own_path).text
     r = pages("erin").post(f"{own_path}/review", {"decision": "approve", "reason": "mine"})
     assert r.status_code == 403 and "nobody reviews their own import" in r.text
+
+
+def test_the_hub_bounds_what_a_workspace_reports_about_a_refused_upload():
+    """The report comes from inside a workspace: a long name is cut, a size that is not a count is 0, and
+    anything but an object is refused."""
+    from tornado.web import HTTPError
+
+    from hub.lab_uploads import refused_upload
+
+    assert refused_upload({"path": "w/" + "x" * 1000, "size": 12}) == ("w/" + "x" * 298, 12)
+    assert refused_upload({"path": "a.csv", "size": "9999999"}) == ("a.csv", 0)
+    assert refused_upload({"path": "a.csv", "size": -5}) == ("a.csv", 0)
+    with pytest.raises(HTTPError):
+        refused_upload(["a.csv"])
