@@ -157,6 +157,13 @@ def test_files_enter_a_running_workspace_only_through_the_checked_airlock(browse
                                "/user/alice")
         assert answers[0]["status"] == 403 and "import request" in answers[0]["text"], answers[0]
         assert answers[1]["status"] in (200, 201), answers[1]  # writing one's own text files still works
+        run_in(container, "open('/workspace/own.bin', 'wb').write(bytes(range(256))); print('{}')")
+        copied = alice.evaluate("""async (u) => {
+            const x = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+            const r = await fetch(u + '/api/contents/workspace', {method: 'POST', headers: {'Content-Type':
+              'application/json', 'X-XSRFToken': x ? x.slice(6) : ''}, body: JSON.stringify({copy_from:
+              'workspace/own.bin'})}); return r.status; }""", "/user/alice")
+        assert copied == 201  # copying a binary file already in the workspace is no upload
         assert not in_workspace(container, "/workspace/smuggled.csv")["exists"]
         refused = [e for e in events("import.lab-upload.refused") if e["actor"] == "alice"]
         assert refused and refused[-1]["target"] == "workspace/smuggled.csv" and refused[-1]["project"] == DEMO_PROJECT
