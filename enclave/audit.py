@@ -135,6 +135,16 @@ class AuditAction(enum.StrEnum):
     CODE_RECORD = "code.record"
     CODE_RECORD_GAP = "code.record_gap"
     CODE_RECORD_REFUSED = "code.record.refused"
+    # the import airlock (imports/): files brought in from outside, their checks, stewards' reviews, delivery
+    IMPORT_SUBMIT = "import.submit"  # uploaded: name, size, sha256, purpose and the checks' outcome
+    IMPORT_REFUSED = "import.refused"  # refused at the door (not a member, no purpose, no file)
+    IMPORT_BLOCKED = "import.blocked"  # the checks blocked it (malware, type, size, unreadable, no scan)
+    IMPORT_HELD = "import.held"  # waits for a steward (personal data, or policy reviews every import)
+    IMPORT_APPROVE = "import.approve"
+    IMPORT_REFUSE = "import.refuse"
+    IMPORT_DECIDE_REFUSED = "import.decide.refused"  # someone not allowed to review tried
+    IMPORT_DELIVER = "import.deliver"  # the file entered the project's workspace: name, size, sha256
+    IMPORT_LAB_UPLOAD_REFUSED = "import.lab-upload.refused"  # JupyterLab's upload refused (the airlock is the way in)
 
 
 def _key() -> bytes:

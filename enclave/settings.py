@@ -37,6 +37,7 @@ SETTING_NAMES = (
     "ENCLAVE_GOVERNANCE_PORT", "ENCLAVE_JOBS_PORT", "ENCLAVE_PACKAGES_PORT",
     "ENCLAVE_ACTIVITY_PORT",
     "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
+    "ENCLAVE_CLAMAV_DB_DIR",
 )
 
 
@@ -184,6 +185,8 @@ DATA_MOUNT = "/data"
 JOB_LABEL = "org.enclave.job"
 JOB_PROJECT_LABEL = "org.enclave.job-project"
 WORKSPACE_JOBS = "jobs"
+# Files brought in through the import airlock (imports/): the project's released imports, mounted read-only here.
+IMPORTS_MOUNT = "/workspace/imports"
 # Mounted into blind workspaces beside the dummy data: the synthetic-data notice (en and zh-CN).
 SYNTHETIC_NOTICE = "README-SYNTHETIC-DATA.md"
 
@@ -224,6 +227,7 @@ class Settings:
     # Site overrides for JupyterHub (*.py, loaded in name order after ours); /etc/enclave/jupyterhub_config.d
     # on a production host. Empty: none.
     hub_config_dir: str = ""
+    clamav_db_setting: str = ""  # ENCLAVE_CLAMAV_DB_DIR: the operator's ClamAV signatures (their own mirror)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -295,6 +299,21 @@ class Settings:
     def wheelhouse_dir(self) -> Path:
         """Approved packages' wheels, fetched and checked on the host: what the enclave's index serves."""
         return self.home / "packages" / "wheelhouse"
+
+    def imports_dir(self, slug: str) -> Path:
+        """A project's released imports on the host (`<id>/<name>`): mounted read-only at IMPORTS_MOUNT."""
+        return self.home / "imports" / "projects" / slug
+
+    @property
+    def imports_staging(self) -> Path:
+        """Uploaded files waiting for their checks or a steward, root-only, never mounted."""
+        return self.home / "imports" / "staging"
+
+    @property
+    def clamav_db_dir(self) -> Path:
+        """The ClamAV signature database the operator provides and refreshes from their own mirror; the
+        enclave never downloads signatures. Without one every import is blocked as unscanned."""
+        return Path(self.clamav_db_setting) if self.clamav_db_setting else self.home / "clamav"
 
     @property
     def backup_signing_key(self) -> Path:
@@ -445,6 +464,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backup_password_file=src.get("ENCLAVE_BACKUP_PASSWORD_FILE"),
         hub_db_url_setting=_db_url(src, "ENCLAVE_HUB_DB_URL"),
         hub_config_dir=src.get("ENCLAVE_HUB_CONFIG_DIR"),
+        clamav_db_setting=src.get("ENCLAVE_CLAMAV_DB_DIR"),
     )
 
 

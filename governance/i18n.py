@@ -16,6 +16,7 @@ ZH_CN: dict[str, str] = {
     "Applications": "项目申请",
     "Application": "申请",
     "Accreditation": "资质",
+    "Imports": "文件导入",
     "Dashboard": "监管看板",
     "Audit trail": "审计日志",
     "Exports and workspaces": "导出与工作区",

@@ -35,6 +35,8 @@ from governance import catalogue, documents, notify, operations, rules, supervis
 from governance.i18n import message as refusal_in
 from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
+from imports.pages import max_body_bytes as import_body_bytes
+from imports.pages import routes as import_routes
 from policies import load_policies
 from policies.loader import Policies
 
@@ -507,6 +509,7 @@ def make_app(ctx: Context) -> web.Application:
         (p + "audit/exports", ExportsPage, d),
         (p + "dashboard", DashboardPage, d),
         (p + "ops", OperationsPage, d),
+        *import_routes(p, ctx.settings),  # the import airlock's pages (imports/)
         (p.rstrip("/") + r"/?", HomePage, d),
     ], cookie_secret=bytes.fromhex(ctx.settings.secret("governance-cookie")), xsrf_cookies=True,
         xsrf_cookie_kwargs={"path": GOVERNANCE_PREFIX})  # never the hub's own _xsrf cookie (path /hub/)
@@ -536,7 +539,7 @@ def main() -> None:
     ctx = Context(settings)
     app = make_app(ctx)
     app.listen(settings.governance_port, address=settings.internal_address, xheaders=False,
-               max_body_size=documents.MAX_BYTES + 1024**2)
+               max_body_size=max(documents.MAX_BYTES + 1024**2, import_body_bytes(settings)))
     every = float(os.environ.get("ENCLAVE_GOVERNANCE_TICK_SECONDS", "15"))
     ioloop.PeriodicCallback(lambda: ioloop.IOLoop.current().run_in_executor(None, periodic, ctx),
                             every * 1000).start()

@@ -16,6 +16,7 @@ from enclave.settings import (
 from enclave.workspaces import HUB_SCOPES, HUB_SERVICE
 from hub.forwarded import install as install_forwarded_headers_check
 from hub.i18n import install as install_i18n
+from hub.lab_uploads import extra_handlers as lab_upload_handlers
 from hub.landing import default_url as landing_url
 from hub.network import ensure_external_firewall
 from hub.roles import check_roles_hold_no_data_scopes, enclave_roles, log_request
@@ -81,6 +82,8 @@ c.EnclaveAuthenticator.allowed_groups = {"researcher", "reviewer", "admin", "aud
 
 # Workspaces.
 c.JupyterHub.spawner_class = "hub.spawner.EnclaveSpawner"
+# workspaces report the uploads their JupyterLab refused (images/workspace/enclave_lockdown.py): audited
+c.JupyterHub.extra_handlers = lab_upload_handlers()
 c.EnclaveSpawner.image = settings.image
 c.EnclaveSpawner.pull_policy = "never"
 c.EnclaveSpawner.remove = True

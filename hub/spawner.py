@@ -24,6 +24,7 @@ from enclave.projects import SLUG, active_datasets
 from enclave.settings import (
     ACTIVITY_PREFIX,
     EGRESS_PREFIX,
+    IMPORTS_MOUNT,
     INSTANCE_LABEL,
     JOBS_PREFIX,
     PACKAGES_PREFIX,
@@ -62,6 +63,13 @@ def _check_user_options(spawner: EnclaveSpawner, user_options: dict[str, Any]) -
     project = user_options.get("project", "")
     if project and not (isinstance(project, str) and SLUG.match(project)):
         raise web.HTTPError(400, f"'{project}' is not a project name")
+
+
+def _imports_folder(path: Path) -> Path:
+    """The project's imports folder, made if it is not there yet (a bind mount needs its source)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    return path
 
 
 class EnclaveSpawner(DockerSpawner):
@@ -172,6 +180,8 @@ class EnclaveSpawner(DockerSpawner):
             raise refusal(503, lang, f"The project's workspace cannot be mounted: {exc}") from exc
         progress.stage("mounts", mounts=mounts_text(lang, datasets))
         mounts.append(Mount(workspace, WORKSPACE_MOUNT, False))
+        # the project's released imports (imports/), read-only; a bind of the folder shows new ones at once
+        mounts.append(Mount(await asyncio.to_thread(_imports_folder, settings.imports_dir(slug)), IMPORTS_MOUNT, True))
         mounts.append(Mount(Path(self.empty_resolv_conf), "/etc/resolv.conf", True))
 
         self.project = slug

@@ -14,6 +14,7 @@ from policies.schema import (
     DatasetPolicy,
     EgressPolicy,
     GovernancePolicy,
+    ImportPolicy,
     Limits,
     PackagePolicy,
     WorkspacePolicy,
@@ -33,6 +34,7 @@ class Policies:
     backup: BackupPolicy
     governance: GovernancePolicy
     packages: PackagePolicy
+    imports: ImportPolicy
     source: Path
 
     def limits_for(self, cpu: float | None, mem: str | None, pids: int | None) -> Limits:

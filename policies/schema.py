@@ -335,6 +335,26 @@ class PackagePolicy(Strict):
         return self
 
 
+class ImportPolicy(Strict):
+    """Files researchers bring in through the import airlock: which types, how big, who reviews what.
+
+    Malware, a type not allowed, a file too big and a file the checks could not read are always blocked;
+    personal data is never passed silently: a steward reviews it (`review`) or it is blocked (`block`).
+    """
+
+    allowed_types: list[Literal["csv", "tsv", "text", "json", "parquet"]] = Field(
+        default_factory=lambda: ["csv", "tsv", "text", "json"],
+        description="types by content: csv, tsv, text (code, notes), json, parquet; anything else is blocked")
+    max_file_bytes: int = Field(default=20 * 1024**2, ge=1, le=1024**3, description="largest file accepted")
+    personal_data: Literal["review", "block"] = Field(
+        default="review", description="a file holding personal identifiers: held for a steward, or blocked")
+    review_every_import: bool = Field(default=False, description="a steward reviews even files the checks passed")
+    stewards: list[str] = Field(default_factory=list, description="usernames who review held imports")
+    scan_timeout_seconds: int = Field(default=120, ge=5, le=3600, description="longest ClamAV scan before the "
+                                      "file is blocked as unscanned")
+
+
 SECTIONS: dict[str, type[Strict]] = {"workspace": WorkspacePolicy, "datasets": DatasetPolicy,
                                      "egress": EgressPolicy, "backup": BackupPolicy,
-                                     "governance": GovernancePolicy, "packages": PackagePolicy}
+                                     "governance": GovernancePolicy, "packages": PackagePolicy,
+                                     "imports": ImportPolicy}

@@ -8,7 +8,7 @@ check=false
 stamp=.venv/.enclave-installed
 want=$( (cat pyproject.toml; ls -d */__init__.py) | sha256sum | cut -c1-16)
 if $check; then
-  for cmd in docker debootstrap iptables chromium npm crontab restic; do command -v "$cmd" >/dev/null || { echo system; break; }; done
+  for cmd in docker debootstrap iptables chromium npm crontab restic clamscan; do command -v "$cmd" >/dev/null || { echo system; break; }; done
   [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || echo python
   # The name lexicons the egress checks read, derived once from the packaged word lists (enclave.pii.lexicons)
 .venv/bin/python -m enclave.pii.names

@@ -33,7 +33,7 @@ fi
 
 ctx="$cache/context"
 mkdir -p "$ctx/wheelhouse"
-cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$ctx/"   # enclave_job.py among them: `enclave-job`
+cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$here"/overrides.json "$ctx/"   # enclave_job.py among them: `enclave-job`
 cp "$root/egress_review/client.py" "$ctx/enclave_export.py"   # the in-workspace `enclave-export`
 # ...whose request_export, in the workspace, is the notebook one (a readable summary, refusals in one sentence)
 printf '\nfrom enclave_export_notebook import request_export  # noqa: E402,F811  (images/workspace/build.sh)\n' \
@@ -73,7 +73,7 @@ if [ "$(cat "$ctx/labextension/.enclave-build" 2>/dev/null)" != "$labsum" ]; the
   echo "$labsum" > "$ctx/labextension/.enclave-build"
 fi
 
-sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx/labextension/.enclave-build"
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx/labextension/.enclave-build"
         ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
   $check || echo "[image] $image is up to date"

@@ -8,6 +8,8 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821
 c.ServerApp.jpserver_extensions = {"enclave_lockdown": True, "enclave_lab": True, "jupyter_resource_usage": True,
                                    "enclave_record": True}
 c.ContentsManager.files_handler_class = "enclave_lockdown.BlockedHandler"
+# Uploads through JupyterLab are refused: files come in through the import airlock (enclave_lockdown).
+c.ServerApp.contents_manager_class = "enclave_lockdown.EnclaveContentsManager"
 c.ContentsManager.allow_hidden = False
 c.ServerApp.root_dir = "/srv/enclave"
 c.FileContentsManager.preferred_dir = "workspace"

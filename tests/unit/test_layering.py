@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE = {"enclave", "policies"}
-COMPONENTS = {"egress_review", "datasets_mount", "governance", "jobs", "packages", "activity", "hub"}
+COMPONENTS = {"egress_review", "datasets_mount", "governance", "jobs", "packages", "activity", "hub", "imports"}
 ENTRY_POINTS = {"enclave_ops", "enclave_demo"}
 # What a component offers the others (anything else in it is its own business). Each entry says who uses it.
 OFFERED = {
@@ -28,6 +28,7 @@ OFFERED = {
     "activity.records": "governance shows auditors the executed-code record (the query `enclave audit code` runs)",
     "activity.i18n": "governance's executed-code page says it in the reader's language",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
+    "imports.pages": "the governance service mounts the import airlock's pages",
 }
 
 

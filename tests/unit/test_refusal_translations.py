@@ -19,6 +19,7 @@ from enclave.models import ExportState
 from enclave.settings import REPO_ROOT
 from governance.i18n import REFUSALS_ZH as GOVERNANCE_ZH
 from governance.i18n import translator as governance_translator
+from imports.i18n import REASONS_ZH as IMPORTS_ZH
 from jobs.i18n import REFUSALS_ZH as JOBS_ZH
 from jobs.i18n import reason_zh
 from tests.unit import test_egress_service_auth as service_tests
@@ -32,7 +33,8 @@ MODULES: dict[str, dict[str, str]] = {
     "egress_review/collect.py": EGRESS_ZH, "jobs/rules.py": JOBS_ZH, "governance/rules.py": GOVERNANCE_ZH,
     "governance/workflow.py": GOVERNANCE_ZH, "enclave/projects.py": CORE_ZH, "enclave/access.py": CORE_ZH,
     "egress_review/service.py": EGRESS_ZH, "enclave/modes.py": CORE_ZH, "jobs/workflow.py": JOBS_ZH,
-    "enclave/db.py": CORE_ZH,
+    "enclave/db.py": CORE_ZH, "imports/rules.py": {**CORE_ZH, **IMPORTS_ZH},
+    "imports/workflow.py": {**CORE_ZH, **IMPORTS_ZH}, "imports/checks.py": IMPORTS_ZH, "imports/pages.py": IMPORTS_ZH,
 }
 # The workspace reader's sentences come from a process that imports nothing of the enclave (it runs as the
 # workspace user with -I -S): they are translated by pattern (egress_review.i18n.MESSAGES, tested below).

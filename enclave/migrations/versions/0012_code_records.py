@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_code_records"
-down_revision = "0010"
+down_revision = "0011_imports"
 branch_labels = None
 depends_on = None
 
