@@ -49,9 +49,11 @@ R_CELLS = [
     '  labs(title = "Length of stay by sex", x = "Sex", y = "Days")\n'
     'ggsave(file.path(OUT, "latin.png"), latin, width = 6, height = 4, dpi = 100)',
 ]
-# fontconfig seeing only DejaVu, as an image without a CJK font would: Chinese becomes missing-glyph boxes
+# The image's fontconfig with its CJK font rejected, as an image without one would be: Chinese becomes
+# missing-glyph boxes, and everything else is drawn exactly as before
 NO_CJK_FONTS = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
-<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>/tmp/fc-no-cjk</cachedir></fontconfig>"""
+<fontconfig><include>/etc/fonts/fonts.conf</include>
+<selectfont><rejectfont><glob>/usr/share/fonts/truetype/wqy/*</glob></rejectfont></selectfont></fontconfig>"""
 COMPARE = r"""
 import json
 import numpy as np
