@@ -105,6 +105,37 @@ print(json.dumps({{"nrow": t.num_rows, "regions": sorted(set(t.column("region").
     assert changed["zh"] > 0.001, changed
 
 
+TYPES = r"""
+import datetime, pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({
+    "day": [datetime.date(2024, 2, 29), None],
+    "at": pa.array([datetime.datetime(2024, 1, 1, 8, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=8))),
+                    None], pa.timestamp("ms", tz="Asia/Shanghai")), "grade": pa.array(["甲", None]).dictionary_encode(),
+    "count": pa.array([2**40, None], pa.int64()), "small": pa.array([7, None], pa.int16()), "ok": [True, None],
+    "note": [None, "备注"]}), "/tmp/types.parquet")
+"""
+READ_TYPES = """d <- enclave_read_parquet("/tmp/types.parquet")
+cat(jsonlite::toJSON(list(classes = lapply(d, function(x) class(x)[1]), na = lapply(d, function(x) which(is.na(x))),
+  day = format(d$day[1]), at = format(d$at[1], tz = "Asia/Shanghai"), grade = I(levels(d$grade)), count = d$count[1],
+  small = d$small[1], note = d$note[2]), auto_unbox = TRUE, digits = NA))"""
+
+
+def test_enclave_read_parquet_keeps_types_and_missing_values(enclave: Enclave, running):
+    ws = enclave.container("alice")
+    sh(ws, f"python - <<'EOF'\n{TYPES}\nEOF")
+    got = json.loads(sh(ws, f"Rscript -e '{READ_TYPES}'"))
+    assert got["classes"] == {"day": "Date", "at": "POSIXct", "grade": "factor", "count": "numeric",
+                              "small": "integer", "ok": "logical", "note": "character"}
+    assert got["na"] == {"day": 2, "at": 2, "grade": 2, "count": 2, "small": 2, "ok": 2, "note": 1}
+    assert (got["day"], got["at"], got["grade"], got["count"], got["small"], got["note"]) == (
+        "2024-02-29", "2024-01-01 08:30:00", ["甲"], 2**40, 7, "备注")
+    # a wrong path: one sentence in the workspace's language, no R traceback
+    res = ws.exec_run(["Rscript", "-e", 'enclave_read_parquet("/data/nope.parquet")'],
+                      environment={"ENCLAVE_LANG": "zh-CN"}, demux=True)
+    err = (res.output[1] or b"").decode()
+    assert res.exit_code != 0 and "不是 Parquet 文件" in err and "/data/nope.parquet" in err, err
+
+
 MATPLOTLIB = r"""
 import json, warnings
 import matplotlib
