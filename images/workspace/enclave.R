@@ -52,3 +52,10 @@ enclave_read_parquet <- function(path, columns = NULL) {
   x[na] <- NA
   x
 }
+
+# install.packages() cannot reach CRAN from a workspace (no network, by design): say why and how an R package
+# gets in (a package request; the image's r: list), in the workspace's language, the same text pip gives.
+install.packages <- function(...) {
+  say <- "from enclave_messages import NO_NETWORK, language; print(NO_NETWORK[language()].format(tool='install.packages'))"
+  stop(paste(system2("/opt/venv/bin/python", c("-c", shQuote(say)), stdout = TRUE), collapse = "\n"), call. = FALSE)
+}

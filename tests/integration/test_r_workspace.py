@@ -136,6 +136,14 @@ def test_enclave_read_parquet_keeps_types_and_missing_values(enclave: Enclave, r
     assert res.exit_code != 0 and "不是 Parquet 文件" in err and "/data/nope.parquet" in err, err
 
 
+def test_install_packages_in_r_says_there_is_no_network_and_what_to_do(enclave: Enclave, running):
+    res = enclave.container("alice").exec_run(["Rscript", "-e", 'install.packages("arrow")'],
+                                              environment={"ENCLAVE_LANG": "zh-CN"}, demux=True)
+    err = (res.output[1] or b"").decode()
+    assert res.exit_code != 0 and err.startswith("Error: install.packages：本工作区按设计没有网络连接"), err
+    assert "软件包申请" in err and "Traceback" not in err, err
+
+
 MATPLOTLIB = r"""
 import json, warnings
 import matplotlib
