@@ -308,6 +308,19 @@ class PinnedPackage(Strict):
         return self
 
 
+_DEBIAN_R_PACKAGE = re.compile(r"^r-(cran|bioc|other)-[a-z0-9][a-z0-9.+-]*$")
+
+
+def _check_debian_r_package(name: str) -> str:
+    if not _DEBIAN_R_PACKAGE.match(name):
+        raise ValueError(f"{name!r} is not a Debian R package name (r-cran-…, r-bioc-… or r-other-…, lower case): "
+                         "this list installs R packages into the workspace image, nothing else")
+    return name
+
+
+DebianRPackage = Annotated[str, AfterValidator(_check_debian_r_package)]
+
+
 class PackagePolicy(Strict):
     """Python packages researchers may install from the enclave's own index, and names always refused."""
 
@@ -326,12 +339,17 @@ class PackagePolicy(Strict):
                                 "wheels are fetched for it, not for the host's")
     platforms: list[str] = Field(default_factory=lambda: ["manylinux_2_17_x86_64", "manylinux2014_x86_64"],
                                  description="wheel platform tags the workspace accepts (pure-Python wheels always)")
+    r: list[DebianRPackage] = Field(default_factory=list, description="R packages in the workspace image: Debian "
+                                    "12's packages of CRAN/Bioconductor, installed by images/workspace/build.sh")
 
     @model_validator(mode="after")
     def _refused_not_allowed(self) -> PackagePolicy:
         both = sorted(set(self.python) & set(self.refused_names))
         if both:
             raise ValueError(f"refused_names: {', '.join(both)} also on the allow-list (python)")
+        twice = sorted({n for n in self.r if self.r.count(n) > 1})
+        if twice:
+            raise ValueError(f"r: {', '.join(twice)} listed more than once")
         return self
 
 

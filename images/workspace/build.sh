@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the workspace image with no network inside the build:
-#   1. a Debian 12 base made with debootstrap on the host and loaded with `docker import`;
+#   1. a Debian 12 base made with debootstrap on the host and loaded with `docker import`; on it, R, its
+#      Jupyter kernel, a CJK font and the R packages of policies/packages.yaml (`r:`), installed from Debian with
+#      apt-get in a chroot on the host and imported as a second base (enclave-base:bookworm-r);
 #   2. a wheelhouse downloaded on the host for the image's Python (cp311, manylinux, binary only);
 #   3. the JupyterLab extension (images/workspace/labextension) built on the host: `npm ci` from its lockfile,
 #      then @jupyterlab/builder against the core (jupyterlab/staging) of the wheelhouse's jupyterlab;
@@ -10,10 +12,19 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 image="${ENCLAVE_IMAGE:-enclave-workspace:latest}"
-base="enclave-base:bookworm"
+base="enclave-base:bookworm"      # plain debootstrap; the production-path test's host is built from it too
+rbase="enclave-base:bookworm-r"   # base + R (its label enclave.r: the hash of the packages installed)
 cache="${ENCLAVE_BUILD_CACHE:-$root/var/build}"
 pip="${ENCLAVE_PIP:-$root/.venv/bin/pip}"
+py="$(dirname "$pip")/python"
 mkdir -p "$cache"
+# R itself, the kernel, reticulate (enclave_read_parquet: Debian 12 packages no r-cran-arrow) and the
+# libpython it embeds, the CJK font (zh-CN labels in R and matplotlib); then the allow-list's `r:` packages.
+rfixed="r-base-core r-cran-irkernel r-cran-reticulate libpython3.11 fonts-wqy-microhei"
+rlist=$(cd "$root" && PYTHONPATH="$root" "$py" -c 'from pathlib import Path
+from policies.loader import load_section
+print(" ".join(load_section(Path("policies/packages.yaml"), "packages").r))') || exit 1
+rsum=$(echo "$rfixed $rlist" | sha256sum | cut -c1-16)
 check=false
 [ "${1:-}" = "--check" ] && check=true   # print "image" when a build is needed, build nothing
 if $check && ! docker image inspect "$base" >/dev/null 2>&1; then echo image; exit 0; fi
@@ -31,9 +42,26 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 
+if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.r" }}' "$rbase" 2>/dev/null)" != "$rsum" ]; then
+  if $check; then echo image; exit 0; fi
+  echo "[image] R from Debian into the base: $rfixed $rlist (a few minutes)"
+  rootfs="$cache/rootfs-r"
+  rm -rf "$rootfs" && mkdir -p "$rootfs"
+  cid=$(docker create "$base")
+  docker export "$cid" | tar -C "$rootfs" -x && docker rm "$cid" >/dev/null && rm -f "$rootfs/.dockerenv"
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  # shellcheck disable=SC2086  # the lists are words
+  chroot "$rootfs" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      $rfixed $rlist && apt-get clean" >"$cache/apt-r.log" 2>&1 || { tail -n 30 "$cache/apt-r.log" >&2; exit 1; }
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* && : > "$rootfs/etc/resolv.conf"
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' -c "LABEL enclave.r=$rsum" - "$rbase" >/dev/null
+  rm -rf "$rootfs"
+fi
+
 ctx="$cache/context"
 mkdir -p "$ctx/wheelhouse"
 cp "$here"/Dockerfile "$here"/*.py "$here"/page_config.json "$here"/overrides.json "$ctx/"   # enclave_job.py among them: `enclave-job`
+cp "$here"/enclave.R "$here"/matplotlibrc "$ctx/"   # R's enclave_read_parquet; matplotlib's CJK font
 cp "$root/egress_review/client.py" "$ctx/enclave_export.py"   # the in-workspace `enclave-export`
 # ...whose request_export, in the workspace, is the notebook one (a readable summary, refusals in one sentence)
 printf '\nfrom enclave_export_notebook import request_export  # noqa: E402,F811  (images/workspace/build.sh)\n' \
@@ -73,14 +101,14 @@ if [ "$(cat "$ctx/labextension/.enclave-build" 2>/dev/null)" != "$labsum" ]; the
   echo "$labsum" > "$ctx/labextension/.enclave-build"
 fi
 
-sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx/labextension/.enclave-build"
-        ls "$ctx/wheelhouse") | sha256sum | cut -c1-16)
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx"/enclave.R "$ctx"/matplotlibrc "$ctx/labextension/.enclave-build"
+        ls "$ctx/wheelhouse"; echo "$rsum") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
   $check || echo "[image] $image is up to date"
   exit 0
 fi
 if $check; then echo image; exit 0; fi
 echo "[image] docker build --network=none $image"
-docker build --network=none --label "enclave.build=$sum" -t "$image" "$ctx" >"$cache/docker-build.log" 2>&1 \
+docker build --network=none --build-arg "BASE=$rbase" --label "enclave.build=$sum" -t "$image" "$ctx" >"$cache/docker-build.log" 2>&1 \
   || { tail -n 40 "$cache/docker-build.log" >&2; exit 1; }
 echo "[image] built $image"

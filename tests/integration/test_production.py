@@ -210,12 +210,12 @@ def _start_container(gateway: str) -> None:
 
 
 def _load_images() -> None:
-    """The workspace image (and its base, which setup.sh --check looks for) into the host's engine, once;
+    """The workspace image (and its bases, which setup.sh --check looks for) into the host's engine, once;
     the wheelhouse it was built from (linked, not copied) so the check finds the image current."""
     wheels = RUN / "build" / "context" / "wheelhouse"
     wheels.parent.mkdir(parents=True)
     sh("cp", "-al", str(REPO_ROOT / "var" / "build" / "context" / "wheelhouse"), str(wheels))
-    for image in ("enclave-base:bookworm", "enclave-workspace:latest"):
+    for image in ("enclave-base:bookworm", "enclave-base:bookworm-r", "enclave-workspace:latest"):
         want = sh("docker", "image", "inspect", "-f", "{{.Id}}", image).stdout.decode().strip()
         have = sh("docker", "exec", CONTAINER, "docker", "image", "inspect", "-f", "{{.Id}}", image,
                   ok=False).stdout.decode().strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -105,3 +106,28 @@ def test_a_level_without_a_chinese_name_shows_its_name_as_it_is(policy_dir: Path
     levels = load_policies(policy_dir).governance.levels
     assert (levels[2].name_in("zh-CN"), levels[2].name_in("en")) == ("standard", "standard")
     assert (levels[3].name_in("zh-CN"), levels[3].name_in("en")) == ("高级", "advanced")
+
+
+def test_the_r_list_takes_only_debian_r_package_names_once(policy_dir: Path):
+    """packages.yaml's `r:` is what build.sh hands apt-get: any other Debian package (a tool, a daemon) is
+    refused by name, and so is a package listed twice."""
+    f = policy_dir / "packages.yaml"
+    shipped = f.read_text()
+    assert load_policies(policy_dir).packages.r  # the image's starter set is on the list
+    for bad, named in (("[r-cran-survival, netcat-openbsd]", "netcat-openbsd"), ("[R-CRAN-Survival]", "R-CRAN"),
+                       ("[r-cran-survival, r-cran-survival]", "listed more than once")):
+        f.write_text(re.sub(r"(?m)^r: \[.*\]$", f"r: {bad}", shipped))
+        with pytest.raises(PolicyError) as err:
+            load_policies(policy_dir)
+        assert "packages.yaml" in str(err.value) and named in str(err.value), str(err.value)
+
+
+def test_approving_a_python_package_keeps_the_r_list(policy_dir: Path):
+    """The allow-list writer of `enclave packages approve` rewrites only the python: block."""
+    from packages.wheelhouse import update_allow_list
+    from policies.schema import PinnedPackage
+
+    f = policy_dir / "packages.yaml"
+    before = load_policies(policy_dir).packages.r
+    updated = update_allow_list(f, {"tqdm": PinnedPackage(version="4.67.1")})
+    assert "tqdm" in updated.python and updated.r == before == load_policies(policy_dir).packages.r

@@ -1,7 +1,7 @@
 """code_records: every executed notebook cell and terminal command, append-only (activity/)
 
 Revision ID: 0012_code_records
-Revises: 0010
+Revises: 0011_imports
 """
 
 import sqlalchemy as sa
