@@ -24,6 +24,10 @@ OFFERED = {
     "egress_review.scopes": "the hub's configuration grants the export service's scopes",
     "jobs.scopes": "the hub's configuration grants the jobs service's scope to workspace tokens",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
+    "packages.rules": "the governance pages ask who may request, see and decide package requests",
+    "packages.workflow": "the governance pages request, approve and refuse packages as the CLI does",
+    "packages.models": "the governance pages and notifier read package requests and their states",
+    "packages.i18n": "the governance pages show package refusals in zh-CN",
 }
 
 
