@@ -230,15 +230,15 @@ ZH_CN: dict[str, str] = {
     "Package request": "软件包申请",
     "Package requests": "软件包申请",
     "Package requests waiting for a steward": "等待管理员审批的软件包申请",
-    "Packages: what pip install offers in the workspace, and asking for more":
-        "软件包：工作区中 pip install 可安装的软件包，以及申请新的软件包",
-    "Workspaces have no internet: pip install takes packages from the enclave's own index, which holds the "
-    "approved packages below. Ask here for one it lacks; a package steward decides.":
-        "工作区无法访问互联网：pip install 从 Enclave 自己的软件包索引安装，其中包含下列已批准的软件包。"
+    "Packages: what the workspace can install, and asking for more": "软件包：工作区可安装的软件包，以及申请新的软件包",
+    "Workspaces have no internet: packages come from the enclave's own index, which holds the approved packages "
+    "below. Ask here for one it lacks; a package steward decides.":
+        "工作区无法访问互联网：软件包来自 Enclave 自己的软件包索引，其中包含下列已批准的软件包。"
         "如需其他软件包，请在此申请，由软件包管理员审批。",
+    "In a workspace:": "在工作区中：",
     "Ask for a package": "申请软件包",
     "Please correct what is marked below; nothing was asked.": "请修改下方标出的问题；申请尚未提交。",
-    "Package name (as on PyPI)": "软件包名称（与 PyPI 上一致）",
+    "Package name (as on PyPI)": "软件包名称（与 Python 官方软件包索引上一致）",
     "Version (optional: the steward pins one)": "版本（可不填：由管理员指定固定版本）",
     "Reason: what the package is for in this project": "理由：该软件包在本项目中的用途",
     "Ask for it": "提交申请",
@@ -251,7 +251,7 @@ ZH_CN: dict[str, str] = {
     "Decision": "审批结果",
     "Decided": "已审批",
     "Approved packages": "已批准的软件包",
-    "In the enclave's index: pip install it in the workspace.": "已在 Enclave 软件包索引中：请在工作区中 pip install。",
+    "In the enclave's index: install it in the workspace.": "已在 Enclave 软件包索引中：可在工作区中安装。",
     "Not yet in the enclave's index: {reason}": "尚未进入 Enclave 软件包索引：{reason}",
     "Approving adds the package, pinned, to the allow-list; the host then fetches its files, checks them (wheels "
     "only, sizes, hashes) and adds them to the enclave's index.":
