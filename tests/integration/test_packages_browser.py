@@ -54,7 +54,7 @@ class Hooks:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for hook in list(self.got):
-                if what in hook.get("message", ""):
+                if what in f"{hook.get('title', '')} {hook.get('message', '')}":
                     return str(hook["message"])
             time.sleep(1)
         raise AssertionError(f"no webhook notification with {what!r}; got {self.got}")
