@@ -266,3 +266,14 @@ def test_the_fetch_arguments_are_shell_words_and_bad_quoting_is_a_clear_error():
     assert load_settings({}).packages_fetch_args == ()
     with pytest.raises(ConfigError, match="ENCLAVE_PACKAGES_FETCH_ARGS=.* is not a list of shell words"):
         load_settings({"ENCLAVE_PACKAGES_FETCH_ARGS": "--cert '/a"})
+
+
+def test_every_word_of_the_packages_pages_has_a_chinese_entry():
+    from governance.i18n import ZH_CN
+    from governance.service import TEMPLATES
+
+    words = set()
+    for name in ("packages.html", "package_queue.html", "_packages.html"):
+        words |= set(re.findall(r't\("([^"]+)"\)', (TEMPLATES / name).read_text(encoding="utf-8")))
+    assert len(words) > 20
+    assert sorted(w for w in words if w not in ZH_CN) == []
