@@ -239,6 +239,16 @@ def test_nobody_decides_their_own_request_and_the_refusal_is_recorded(pkgs, site
     assert [e.actor for e in actions("package.decide.refused")] == ["alice", "dave"]
 
 
+def test_a_decision_without_the_xsrf_token_changes_nothing(pkgs, site):  # type: ignore[no-untyped-def] # noqa: F811
+    rid = asked_id(ask(site("alice"), "tinyother"))
+    bob = site("bob")
+    bob.get("packages/queue")
+    r = bob.http.post(f"packages/{rid}/refuse", data={"reason": "no"})
+    assert r.status_code == 403 and "_xsrf" in r.text
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).state == RequestState.REQUESTED
+
+
 # --- telling the researcher --------------------------------------------------------------------------------
 
 def test_the_requester_is_told_each_decision_in_both_languages_without_the_reason(pkgs, site):  # type: ignore[no-untyped-def] # noqa: F811
