@@ -30,7 +30,7 @@ from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import Accreditation, Project, Role, StepDecision, User
-from enclave.projects import get_user, today
+from enclave.projects import get_project, get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings, hub_service_env
 from enclave.webpages import PageBasics
 from governance import catalogue, documents, notify, operations, rules, supervision, workflow
@@ -566,8 +566,8 @@ class PackagesPage(PackagesHandler):
         with session_scope() as s:
             me = self.me(s)
             try:
-                rid = package_workflow.request_package(s, self.package_policy, me.username, form["project"], spec,
-                                               form["reason"]).id
+                rid = package_workflow.request_package(s, self.package_policy, me.username, form["project"],
+                                                       spec, form["reason"]).id
             except EnclaveError as exc:  # refused and recorded by the workflow; nothing was asked
                 s.rollback()
                 problems = self.problems(s, me, form) or [("name", exc.text)]
@@ -588,11 +588,12 @@ class PackagesPage(PackagesHandler):
                 package_workflow.check_version(form["version"])
             except NotAllowed as exc:
                 out.append(("version", exc.text))
-        project = session.execute(select(Project).where(Project.slug == form["project"])).scalar_one_or_none()
-        if project is None:
-            return [("project", f"no project '{form['project']}'"), *out]
-        found = package_rules.request_problems(self.package_policy, me, project, name or form["name"], form["reason"],
-                                               package_workflow.open_requests(session))
+        try:
+            project = get_project(session, form["project"])
+        except NotFound as exc:
+            return [("project", exc.text), *out]
+        found = package_rules.request_problems(self.package_policy, me, project, name or form["name"],
+                                               form["reason"], package_workflow.open_requests(session))
         return out + [p for p in found if name or p[0] != "name"]
 
 
@@ -622,8 +623,8 @@ class PackageDecide(PackagesHandler):
             policy = self.package_policy
             with session_scope() as s:
                 if approving:
-                    package_workflow.approve(s, settings, policy, username, int(rid), form["reason"], form["version"],
-                                     settings.packages_fetch_args)
+                    package_workflow.approve(s, settings, policy, username, int(rid), form["reason"],
+                                             form["version"], settings.packages_fetch_args)
                 else:
                     package_workflow.refuse(s, policy, username, int(rid), form["reason"])
 
@@ -633,8 +634,8 @@ class PackageDecide(PackagesHandler):
             with session_scope() as s:
                 me = self.me(s)
                 req = s.get(PackageRequest, int(rid))
-                if req is None:
-                    raise _http_error(exc, _status(exc)) from exc
+                if req is None:  # no such request: the error page, in the reader's language
+                    raise web.HTTPError(_status(exc), self.say_package(exc.text)) from exc
                 policy = self.package_policy
                 allowed = package_rules.can_approve if approving else package_rules.can_decide
                 field = "decision" if not allowed(policy, username, req) else ("version" if approving else "reason")

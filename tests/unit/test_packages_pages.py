@@ -130,9 +130,11 @@ def test_someone_in_no_project_is_offered_no_form_and_a_forged_request_is_refuse
     assert r.status_code == 403 and field_problems(r.text, "project") == ["您不是项目“study”的成员"]
     assert field_problems(ask(site("zoe"), "tinyother", project="nowhere").text, "project") == [
         "no project &#39;nowhere&#39;"]
+    assert field_problems(ask(site("zoe", "zh-CN"), "tinyother", project="nowhere").text, "project") == [
+        "没有项目“nowhere”"]
     with session_scope() as s:
         assert workflow.list_requests(s) == []
-    assert [e.actor for e in actions("package.request.refused")] == ["zoe", "zoe"]
+    assert [e.actor for e in actions("package.request.refused")] == ["zoe", "zoe", "zoe"]
 
 
 # --- who sees what -----------------------------------------------------------------------------------------
@@ -236,7 +238,9 @@ def test_nobody_decides_their_own_request_and_the_refusal_is_recorded(pkgs, site
     assert r.status_code == 403 and "只有软件包管理员（packages.yaml 中的 stewards）可以批准或拒绝软件包申请" in r.text
     with session_scope() as s:
         assert workflow.get_request(s, rid).state == RequestState.REQUESTED
-    assert [e.actor for e in actions("package.decide.refused")] == ["alice", "dave"]
+    missing = site("bob", "zh-CN").post("packages/999/approve", {"version": "1.0"})
+    assert missing.status_code == 404 and "没有编号为 999 的软件包申请" in missing.text
+    assert [e.actor for e in actions("package.decide.refused")] == ["alice", "dave", "bob"]
 
 
 def test_a_decision_without_the_xsrf_token_changes_nothing(pkgs, site):  # type: ignore[no-untyped-def] # noqa: F811
