@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ SETTING_NAMES = (
     "ENCLAVE_ACTIVITY_PORT",
     "ENCLAVE_HUB_DB_URL", "ENCLAVE_HUB_CONFIG_DIR",
     "ENCLAVE_CLAMAV_DB_DIR",
+    "ENCLAVE_PACKAGES_FETCH_ARGS",
 )
 
 
@@ -145,6 +147,15 @@ def _db_url(src: _Source, name: str) -> str:
     return raw
 
 
+def _words(src: _Source, name: str) -> tuple[str, ...]:
+    """Shell words (quotes group a word with spaces); unbalanced quotes are a ConfigError, never a traceback."""
+    raw = src.get(name)
+    try:
+        return tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{src.where(name)}={raw!r} is not a list of shell words ({exc})") from exc
+
+
 EGRESS_SERVICE = "egress-review"
 # The one uid and gid researchers' processes run as in every workspace container (the image's
 # `researcher`, images/workspace/Dockerfile); the host reads export files as this user, never as root.
@@ -228,6 +239,10 @@ class Settings:
     # on a production host. Empty: none.
     hub_config_dir: str = ""
     clamav_db_setting: str = ""  # ENCLAVE_CLAMAV_DB_DIR: the operator's ClamAV signatures (their own mirror)
+    # Extra arguments for the host's `pip download` when a steward approves a package or the wheelhouse is built
+    # (ENCLAVE_PACKAGES_FETCH_ARGS, shell words): a site's own mirror (`--index-url https://mirror/simple`,
+    # `--cert ...`); the tests give a local folder (`--no-index --find-links DIR`). Empty: pip's own index.
+    packages_fetch_args: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -465,6 +480,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hub_db_url_setting=_db_url(src, "ENCLAVE_HUB_DB_URL"),
         hub_config_dir=src.get("ENCLAVE_HUB_CONFIG_DIR"),
         clamav_db_setting=src.get("ENCLAVE_CLAMAV_DB_DIR"),
+        packages_fetch_args=_words(src, "ENCLAVE_PACKAGES_FETCH_ARGS"),
     )
 
 

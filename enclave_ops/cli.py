@@ -1056,7 +1056,8 @@ def packages_approve(request_id: int, version: str, reason: str, as_json: bool) 
 
     def run() -> dict[str, Any]:
         with session_scope() as s:
-            return request_dict(approve(s, settings, policy, actor(), request_id, reason, version))
+            return request_dict(approve(s, settings, policy, actor(), request_id, reason, version,
+                                        settings.packages_fetch_args))
     data = _in_user_language(run)
     emit(data, as_json, lambda d: f"package request {d['id']} approved: {d['name']}=={d['version']} "
          + ("fetched into the wheelhouse" if d["fetch"] == "ok" else f"NOT fetched: {d['fetch']}"))
@@ -1088,7 +1089,7 @@ def packages_build(as_json: bool) -> None:
     settings = get_settings()
     policy = load_policies(settings.policy_dir).packages
     with session_scope() as s:
-        data = build_wheelhouse(s, settings, policy, actor())
+        data = build_wheelhouse(s, settings, policy, actor(), settings.packages_fetch_args)
     emit(data, as_json, lambda d: "\n".join(
         [f"fetched {f['file']} sha256 {f['sha256']}" for f in d["fetched"]]
         + [f"FAILED {n}: {r['en']}" for n, r in d["failed"].items()]

@@ -225,6 +225,44 @@ ZH_CN: dict[str, str] = {
     "No restore drill is recorded in the audit trail.": "审计日志中没有恢复演练记录。",
     "When": "时间",
     "Snapshot": "快照",
+    # approved packages
+    "Packages": "软件包",
+    "Package": "软件包",
+    "Package request": "软件包申请",
+    "Package requests": "软件包申请",
+    "Package requests waiting for a steward": "等待管理员审批的软件包申请",
+    "Packages: what the workspace can install, and asking for more": "软件包：工作区可安装的软件包，以及申请新的软件包",
+    "Workspaces have no internet: packages come from the enclave's own index, which holds the approved packages "
+    "below. Ask here for one it lacks; a package steward decides.":
+        "工作区无法访问互联网：软件包来自 Enclave 自己的软件包索引，其中包含下列已批准的软件包。"
+        "如需其他软件包，请在此申请，由软件包管理员审批。",
+    "In a workspace:": "在工作区中：",
+    "Ask for a package": "申请软件包",
+    "Please correct what is marked below; nothing was asked.": "请修改下方标出的问题；申请尚未提交。",
+    "Package name (as on PyPI)": "软件包名称（与 Python 官方软件包索引上一致）",
+    "Version (optional: the steward pins one)": "版本（可不填：由管理员指定固定版本）",
+    "Reason: what the package is for in this project": "理由：该软件包在本项目中的用途",
+    "Ask for it": "提交申请",
+    "You are a member of no open project: packages are asked for a project.":
+        "您不是任何进行中项目的成员：软件包须为某个项目申请。",
+    "Your request is recorded; a package steward decides, and you are told.":
+        "您的申请已记录；软件包管理员审批后会通知您。",
+    "Your projects' package requests": "您所在项目的软件包申请",
+    "Reason": "理由",
+    "Decision": "审批结果",
+    "Decided": "已审批",
+    "Approved packages": "已批准的软件包",
+    "In the enclave's index: install it in the workspace.": "已在 Enclave 软件包索引中：可在工作区中安装。",
+    "Not yet in the enclave's index: {reason}": "尚未进入 Enclave 软件包索引：{reason}",
+    "Approving adds the package, pinned, to the allow-list; the host then fetches its files, checks them (wheels "
+    "only, sizes, hashes) and adds them to the enclave's index.":
+        "批准后，该软件包以固定版本加入允许清单；主机随即下载其文件并检查（仅限 wheel、大小、哈希），"
+        "再加入 Enclave 软件包索引。",
+    "Version to pin": "固定版本",
+    "Reason (optional)": "理由（可不填）",
+    "Reason for refusing (the researcher reads it)": "拒绝理由（申请人会看到）",
+    "Refuse": "拒绝",
+    "refused": "已拒绝",
     # messages from the service
     "level must be a number and dates YYYY-MM-DD": "等级须为数字，日期格式为 YYYY-MM-DD",
     "unknown level, or the expiry is not after the training": "等级不存在，或到期日不晚于培训日期",

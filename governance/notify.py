@@ -30,6 +30,7 @@ from enclave.audit import AuditAction
 from enclave.models import Accreditation, AuditEvent, ExportRequest, Membership, Party, Role, User
 from enclave.projects import today
 from enclave.settings import EGRESS_PREFIX, GOVERNANCE_PREFIX, Settings
+from packages.models import PackageRequest
 from policies import Policies
 
 log = logging.getLogger("governance.notify")
@@ -37,6 +38,7 @@ EXPORT_DECIDED = frozenset({AuditAction.EXPORT_APPROVED, AuditAction.EXPORT_RETU
                             AuditAction.EXPORT_RELEASED, AuditAction.EXPORT_CONFLICTED})
 APPLICATION_NOTICES = frozenset({AuditAction.APPLICATION_SUBMIT, AuditAction.APPLICATION_DECIDE,
                                  AuditAction.APPLICATION_APPROVED, AuditAction.APPLICATION_ESCALATE})
+PACKAGE_DECIDED = frozenset({AuditAction.PACKAGE_APPROVE, AuditAction.PACKAGE_REFUSE})
 
 
 @dataclass
@@ -47,13 +49,17 @@ class Notice:
     link: str
     to: list[str] = field(default_factory=list)  # usernames e-mailed
     ids: dict[str, Any] = field(default_factory=dict)
+    # what the person is told in both languages (the enclave does not know which one they read), when the
+    # kind has such a sentence; the ids and the link follow it either way
+    told: dict[str, str] = field(default_factory=dict)
 
     def title(self) -> str:
         return f"Enclave: {self.subject} {self.state}"
 
     def body(self) -> str:
         ids = ", ".join(f"{k}={v}" for k, v in sorted(self.ids.items()))
-        return f"{self.kind}: {self.subject} is {self.state} ({ids}). {self.link}"
+        told = "".join(f"{self.told[lang]}\n" for lang in ("zh-CN", "en") if lang in self.told)
+        return f"{told}{self.kind}: {self.subject} is {self.state} ({ids}). {self.link}"
 
 
 def targets_path(settings: Settings) -> Path:
@@ -108,6 +114,8 @@ def notices_for(session: Session, ev: AuditEvent, base: str) -> list[Notice]:
                            [*d.get("waiting_for", []), *_users_with(session, Role.ADMIN)],
                            {**ids, "step": d.get("step"), "party": d.get("party")})]
         return []
+    if action in PACKAGE_DECIDED:
+        return _package_decided(session, ev, d, gov)
     if action == AuditAction.EXPORT_SUBMIT or action in EXPORT_DECIDED:
         rid = ev.target.removeprefix("request:")
         req = session.get(ExportRequest, int(rid)) if rid.isdigit() else None
@@ -119,6 +127,34 @@ def notices_for(session: Session, ev: AuditEvent, base: str) -> list[Notice]:
         return [Notice(f"export.{state}", ev.target, state, f"{egress}requests/{rid}",
                        [req.requester] if req else [], ids)]
     return []
+
+
+def _package_decided(session: Session, ev: AuditEvent, d: dict[str, Any], gov: str) -> list[Notice]:
+    """The researcher who asked is told the decision, and where to read the steward's reason (the reason
+    itself stays on the page: webhooks reach group chats)."""
+    rid = ev.target.removeprefix("package-request:")
+    req = session.get(PackageRequest, int(rid)) if rid.isdigit() else None
+    if req is None:
+        return []
+    approved = ev.action == AuditAction.PACKAGE_APPROVE.value
+    pkg = f"{req.name}=={d['version']}" if d.get("version") else req.name
+    if not approved:
+        told = {"en": f"Your package request {rid} ({pkg}, project {req.project}) was refused; the steward's reason "
+                      "is on the Packages page.",
+                "zh-CN": f"您的软件包申请 {rid}（{pkg}，项目 {req.project}）未获批准；管理员的理由见“软件包”页面。"}
+    elif req.fetch in ("", "ok"):
+        told = {"en": f"Your package request {rid} ({pkg}, project {req.project}) was approved: `pip install "
+                      f"{req.name}` in the workspace.",
+                "zh-CN": f"您的软件包申请 {rid}（{pkg}，项目 {req.project}）已获批准：请在工作区中 "
+                         f"`pip install {req.name}`。"}
+    else:
+        told = {"en": f"Your package request {rid} ({pkg}, project {req.project}) was approved, but its files could "
+                      "not be fetched yet; the steward is told why on the package requests page.",
+                "zh-CN": f"您的软件包申请 {rid}（{pkg}，项目 {req.project}）已获批准，但其文件暂未能下载；"
+                         "管理员可在软件包申请页面看到原因。"}
+    state = "approved" if approved else "refused"
+    return [Notice(f"package.{state}", ev.target, state, f"{gov}packages#request-{rid}", [req.requester],
+                   {"request": rid, "project": req.project, "package": pkg}, told)]
 
 
 def lapse_warnings(session: Session, policies: Policies, base: str) -> list[Notice]:

@@ -22,13 +22,15 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy import select
 from tornado import ioloop, web
 
+import packages.rules as package_rules
+import packages.workflow as package_workflow
 from enclave import audit
 from enclave.access import accreditation_of, projects_for, record_accreditation, standing
 from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.models import Accreditation, Project, Role, StepDecision, User
-from enclave.projects import get_user, today
+from enclave.projects import get_project, get_user, today
 from enclave.settings import GOVERNANCE_PREFIX, GOVERNANCE_SERVICE, Settings, get_settings, hub_service_env
 from enclave.webpages import PageBasics
 from governance import catalogue, documents, notify, operations, rules, supervision, workflow
@@ -37,8 +39,11 @@ from governance.i18n import translator
 from governance.workflow import FIELDS, ApplicationInvalid
 from imports.pages import max_body_bytes as import_body_bytes
 from imports.pages import routes as import_routes
+from packages.i18n import reason_zh
+from packages.models import PackageRequest, RequestState
 from policies import load_policies
 from policies.loader import Policies
+from policies.schema import PackagePolicy
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SERVICE_ACCESS = f"access:services!service={GOVERNANCE_SERVICE}"
@@ -52,6 +57,16 @@ class Context:
         # compiled once per process, not checked against the file on every page (they change with a deployment)
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                      auto_reload=False)
+        self._packages: tuple[tuple[int, int], PackagePolicy] | None = None
+
+    def package_policy(self) -> PackagePolicy:
+        """packages.yaml as it is now: approvals (from these pages or the CLI) rewrite it while the service runs,
+        so it is read again whenever the file changed."""
+        st = package_workflow.policy_path(self.settings).stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._packages is None or self._packages[0] != stamp:
+            self._packages = (stamp, package_workflow.current_policy(self.settings))
+        return self._packages[1]
 
 
 def _http_error(exc: EnclaveError, status: int) -> web.HTTPError:
@@ -102,7 +117,10 @@ class Handler(PageBasics, HubOAuthenticated, web.RequestHandler):
         gov = self.policies.governance
         return {"apply": rules.can_apply(me), "approver": rules.is_approver(me, gov),
                 "audit": rules.can_see_audit(me), "dashboard": rules.can_see_dashboard(me, gov),
-                "ops": rules.can_see_operations(me), "accreditation": rules.can_set_accreditation(me)}
+                "ops": rules.can_see_operations(me), "accreditation": rules.can_set_accreditation(me),
+                "packages": rules.has_role(me, Role.RESEARCHER) or bool(me.memberships)
+                or package_rules.is_steward(me.username, self.ctx.package_policy()),
+                "package_queue": package_rules.can_see_queue(self.ctx.package_policy(), me.username)}
 
     def page(self, template: str, me: User, status: int = 200, **kw: Any) -> None:
         self.set_status(status)
@@ -165,8 +183,9 @@ class HomePage(Handler):
             st = standing(accreditation_of(s, me.username), self.policies.governance)
             projects = projects_for(s, me.username) if rules.has_role(me, Role.RESEARCHER) else []
             amendable = {m.project.slug for m in me.memberships if rules.can_amend(me, m.project)}
+            waiting = len(package_workflow.open_requests(s))
             self.page("home.html", me, mine=mine, queue=queue, standing=st, projects=projects,
-                      amendable=amendable, overdue=workflow.is_overdue)
+                      amendable=amendable, overdue=workflow.is_overdue, packages_waiting=waiting)
 
 
 # --- catalogue -------------------------------------------------------------------------------------
@@ -470,6 +489,165 @@ class OperationsPage(Handler):
                       last_drill=last_drill, failed_drills=failed_drills)
 
 
+# --- approved packages: researchers ask, package stewards decide (packages.rules, packages.workflow) ----------
+
+PACKAGE_FIELDS = ("project", "name", "version", "reason")
+
+
+def _decide_refusal(policy: PackagePolicy, username: str, request: PackageRequest) -> str:
+    """Why this steward may not decide this request ("" when they may), in `packages.rules`' words."""
+    try:
+        package_rules.check_can_decide(policy, username, request)
+    except EnclaveError as exc:
+        return exc.text
+    return ""
+
+
+class PackagesHandler(Handler):
+    @property
+    def package_policy(self) -> PackagePolicy:
+        return self.ctx.package_policy()
+
+    def say_package(self, text: str) -> str:
+        """A package step's reason in the reader's language: packages.i18n's, else the core's (a closed project)."""
+        if self.lang != "zh-CN":
+            return str(text)
+        zh = reason_zh(str(text))
+        return zh if zh != str(text) else self.say(text)
+
+    def show_queue(self, session: Any, me: User, status: int = 200, rid: int = 0,
+                   form: dict[str, str] | None = None, problems: list[tuple[str, str]] | None = None) -> None:
+        policy = self.package_policy
+        every = package_workflow.list_requests(session)
+        waiting = [r for r in every if r.state == RequestState.REQUESTED]
+        decided = sorted((r for r in every if r.state != RequestState.REQUESTED), key=lambda r: -r.id)
+        self.page("package_queue.html", me, status=status, waiting=waiting, decided=decided,
+                  why_not={r.id: self.say_package(_decide_refusal(policy, me.username, r)) for r in waiting},
+                  rid=rid, form=form or {}, problems=self.fields(problems or []), say_package=self.say_package,
+                  when=self.when)
+
+    def allowed(self, check: Callable[[], None]) -> None:
+        """A refusal by packages.rules: recorded, and shown on the error page in the reader's language."""
+        try:
+            check()
+        except NotAllowed as exc:
+            self.refused(str(exc))
+            raise web.HTTPError(403, self.say_package(exc.text)) from exc
+
+    def fields(self, problems: list[tuple[str, str]]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, text in problems:
+            out.setdefault(name, []).append(self.say_package(text))
+        return out
+
+
+class PackagesPage(PackagesHandler):
+    """A project member asks for a package and reads their projects' requests, states and decisions."""
+
+    def show(self, session: Any, me: User, status: int = 200, form: dict[str, str] | None = None,
+             problems: list[tuple[str, str]] | None = None, asked: int = 0) -> None:
+        policy = self.package_policy
+        mine = {m.project.slug: m.project for m in me.memberships}
+        requests = [r for r in package_workflow.requests_in(session, sorted(mine))
+                    if package_rules.can_see_request(policy, me, r, mine[r.project])]
+        self.page("packages.html", me, status=status, policy=policy, requests=requests, asked=asked,
+                  askable=[p for p in mine.values() if package_rules.can_ask_in(me, p)],
+                  form=form or {}, problems=self.fields(problems or []), say_package=self.say_package,
+                  when=self.when)
+
+    @web.authenticated
+    def get(self) -> None:
+        asked = self.get_query_argument("asked", "")
+        with session_scope() as s:
+            self.show(s, self.me(s), asked=int(asked) if asked.isdigit() else 0)
+
+    @web.authenticated
+    def post(self) -> None:
+        form = {k: self.get_body_argument(k, "").strip() for k in PACKAGE_FIELDS}
+        spec = f"{form['name']}=={form['version']}" if form["version"] else form["name"]
+        with session_scope() as s:
+            me = self.me(s)
+            try:
+                rid = package_workflow.request_package(s, self.package_policy, me.username, form["project"],
+                                                       spec, form["reason"]).id
+            except EnclaveError as exc:  # refused and recorded by the workflow; nothing was asked
+                s.rollback()
+                problems = self.problems(s, me, form) or [("name", exc.text)]
+                self.show(s, me, status=_status(exc), form=form, problems=problems)
+                return
+        self.redirect(f"{GOVERNANCE_PREFIX}packages?asked={rid}#request-{rid}")
+
+    def problems(self, session: Any, me: User, form: dict[str, str]) -> list[tuple[str, str]]:
+        """Each reason the request was refused, by the field it concerns (`packages.rules.request_problems`)."""
+        out: list[tuple[str, str]] = []
+        name = ""
+        try:
+            name, _ = package_workflow.parse_spec(form["name"])
+        except NotAllowed as exc:
+            out.append(("name", exc.text))
+        if form["version"]:
+            try:
+                package_workflow.check_version(form["version"])
+            except NotAllowed as exc:
+                out.append(("version", exc.text))
+        try:
+            project = get_project(session, form["project"])
+        except NotFound as exc:
+            return [("project", exc.text), *out]
+        found = package_rules.request_problems(self.package_policy, me, project, name or form["name"],
+                                               form["reason"], package_workflow.open_requests(session))
+        return out + [p for p in found if name or p[0] != "name"]
+
+
+class PackageQueue(PackagesHandler):
+    """The package stewards' queue: what waits for a decision, and what was decided (newest first)."""
+
+    @web.authenticated
+    def get(self) -> None:
+        with session_scope() as s:
+            me = self.me(s)
+            self.allowed(lambda: package_rules.check_can_see_queue(self.package_policy, me.username))
+            self.show_queue(s, me)
+
+
+class PackageDecide(PackagesHandler):
+    """Approve (the same as `enclave packages approve`: allow-list, fetch on the host, checks, wheelhouse) or
+    refuse. Fetching runs pip for a while, so it runs beside the service's loop, not on it."""
+
+    @web.authenticated
+    async def post(self, rid: str, decision: str) -> None:
+        username, settings = self.username, self.ctx.settings
+        form = {"version": self.get_body_argument("version", "").strip(),
+                "reason": self.get_body_argument("reason", "").strip()}
+        approving = decision == "approve"
+
+        def decide() -> None:
+            policy = self.package_policy
+            with session_scope() as s:
+                if approving:
+                    package_workflow.approve(s, settings, policy, username, int(rid), form["reason"],
+                                             form["version"], settings.packages_fetch_args)
+                else:
+                    package_workflow.refuse(s, policy, username, int(rid), form["reason"])
+
+        try:
+            await ioloop.IOLoop.current().run_in_executor(None, decide)
+        except EnclaveError as exc:
+            with session_scope() as s:
+                me = self.me(s)
+                req = s.get(PackageRequest, int(rid))
+                if req is None:  # no such request: the error page, in the reader's language
+                    raise web.HTTPError(_status(exc), self.say_package(exc.text)) from exc
+                policy = self.package_policy
+                allowed = package_rules.can_approve if approving else package_rules.can_decide
+                field = "decision" if not allowed(policy, username, req) else ("version" if approving else "reason")
+                if not package_rules.can_see_queue(self.package_policy, username):  # not a steward: no queue
+                    raise web.HTTPError(_status(exc), self.say_package(exc.text)) from exc
+                self.show_queue(s, me, _status(exc), int(rid), form, [(field, exc.text)])
+            return
+        self.redirect(f"{GOVERNANCE_PREFIX}packages/queue#request-{rid}")
+
+
 class StaticPage(Handler):
     """A page with no database work, the benchmark's baseline (same service, same login)."""
 
@@ -510,6 +688,9 @@ def make_app(ctx: Context) -> web.Application:
         (p + "dashboard", DashboardPage, d),
         (p + "ops", OperationsPage, d),
         *import_routes(p, ctx.settings),  # the import airlock's pages (imports/)
+        (p + "packages", PackagesPage, d),
+        (p + "packages/queue", PackageQueue, d),
+        (p + r"packages/(\d+)/(approve|refuse)", PackageDecide, d),
         (p.rstrip("/") + r"/?", HomePage, d),
     ], cookie_secret=bytes.fromhex(ctx.settings.secret("governance-cookie")), xsrf_cookies=True,
         xsrf_cookie_kwargs={"path": GOVERNANCE_PREFIX})  # never the hub's own _xsrf cookie (path /hub/)

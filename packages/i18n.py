@@ -43,6 +43,7 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "请说明理由：申请人会看到拒绝的原因"),
     (re.compile(r"^(.+): pip download failed: (.*)$"), r"\1：pip 下载失败：\2"),
     (re.compile(r"^(.+): pip download fetched nothing$"), r"\1：pip 未下载到任何文件"),
+    (re.compile(r"^'' is not a Python package name.*$"), "请填写软件包名称（NAME 或 NAME==VERSION）"),
     (re.compile(r"^'(.+)' is not a Python package name(.*)$"),
      r"“\1”不是有效的 Python 软件包名称（字母、数字、“.”、“_”和“-”）"),
     (re.compile(r"^'(.+)' is not a version such as 2\.2\.3$"), r"“\1”不是 2.2.3 这样的版本号"),

@@ -66,26 +66,53 @@ def refused_name_reason(name: str, policy: PackagePolicy) -> str:
     return ""
 
 
-def check_can_request(policy: PackagePolicy, requester: User, project: Project, name: str, reason: str,
-                      open_requests: list[PackageRequest]) -> None:
-    """A member of an open project asks, with a reason, for a name that is neither refused, a typosquat,
-    already allowed, nor already asked for in that project."""
+def check_can_ask_in(requester: User, project: Project) -> None:
+    """Only a member of an open project asks for packages for it (the page offers only those projects)."""
     if not is_member(project, requester):
         raise NotAllowed(f"you are not a member of project '{project.slug}'")
     closed = closed_reason(project)
     if closed:
         raise NotAllowed(closed)
+
+
+def can_ask_in(requester: User, project: Project) -> bool:
+    try:
+        check_can_ask_in(requester, project)
+    except NotAllowed:
+        return False
+    return True
+
+
+def request_problems(policy: PackagePolicy, requester: User, project: Project, name: str, reason: str,
+                     open_requests: list[PackageRequest]) -> list[tuple[str, str]]:
+    """Every reason a request is refused, each with the form field it concerns (project, reason, name), in the
+    order `check_can_request` tells them: the web form shows each beside its field."""
+    out: list[tuple[str, str]] = []
+    try:
+        check_can_ask_in(requester, project)
+    except NotAllowed as exc:
+        out.append(("project", exc.text))
     if not reason.strip():
-        raise NotAllowed("give a reason: what the package is for in this project")
+        out.append(("reason", "give a reason: what the package is for in this project"))
     refused = refused_name_reason(name, policy)
-    if refused:
-        raise NotAllowed(refused)
     norm = normalize_package_name(name)
-    if norm in policy.python:
-        raise NotAllowed(f"'{norm}' is already approved ({norm}=={policy.python[norm].version}): "
-                         "`pip install` it in the workspace")
-    if any(r.name == norm and r.project == project.slug for r in open_requests):
-        raise NotAllowed(f"'{norm}' is already requested in project '{project.slug}' and waits for a steward")
+    if refused:
+        out.append(("name", refused))
+    elif norm in policy.python:
+        out.append(("name", f"'{norm}' is already approved ({norm}=={policy.python[norm].version}): "
+                            "`pip install` it in the workspace"))
+    elif any(r.name == norm and r.project == project.slug for r in open_requests):
+        out.append(("name", f"'{norm}' is already requested in project '{project.slug}' and waits for a steward"))
+    return out
+
+
+def check_can_request(policy: PackagePolicy, requester: User, project: Project, name: str, reason: str,
+                      open_requests: list[PackageRequest]) -> None:
+    """A member of an open project asks, with a reason, for a name that is neither refused, a typosquat,
+    already allowed, nor already asked for in that project."""
+    problems = request_problems(policy, requester, project, name, reason, open_requests)
+    if problems:
+        raise NotAllowed(problems[0][1])
 
 
 def can_request(policy: PackagePolicy, requester: User, project: Project, name: str, reason: str,
@@ -144,3 +171,30 @@ def check_can_follow(user: User, project: Project) -> None:
     """A project's package requests (names, reasons, decisions) are for its current members."""
     if not is_member(project, user):
         raise NotAllowed(f"you are not a member of project '{project.slug}'")
+
+
+def can_approve(policy: PackagePolicy, decider: str, request: PackageRequest) -> bool:
+    try:
+        check_can_approve(policy, decider, request)
+    except (NotAllowed, InvalidTransition):
+        return False
+    return True
+
+
+def check_can_see_queue(policy: PackagePolicy, username: str) -> None:
+    """The stewards' queue (every project's requests, with their reasons) is for package stewards."""
+    if not is_steward(username, policy):
+        raise NotAllowed("only package stewards (stewards in packages.yaml) approve or refuse package requests")
+
+
+def can_see_queue(policy: PackagePolicy, username: str) -> bool:
+    try:
+        check_can_see_queue(policy, username)
+    except NotAllowed:
+        return False
+    return True
+
+
+def can_see_request(policy: PackagePolicy, viewer: User, request: PackageRequest, project: Project) -> bool:
+    """A request, its reason and its decision are read by the project's members and by the stewards."""
+    return is_steward(viewer.username, policy) or (project.slug == request.project and is_member(project, viewer))

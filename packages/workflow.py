@@ -200,3 +200,23 @@ def build_wheelhouse(session: Session, settings: Settings, policy: PackagePolicy
 
 def policy_path(settings: Settings) -> Path:
     return settings.policy_dir / "packages.yaml"
+
+
+def current_policy(settings: Settings) -> PackagePolicy:
+    """The allow-list as the file has it now: a long-running service (the governance pages) reads it on every
+    request, since approvals rewrite it while the service runs."""
+    return read_allow_list(policy_path(settings))
+
+
+def requests_in(session: Session, projects: Sequence[str]) -> list[PackageRequest]:
+    """The requests of these projects, newest first (what a researcher's page lists)."""
+    if not projects:
+        return []
+    return list(session.execute(select(PackageRequest).where(PackageRequest.project.in_(list(projects)))
+                                .order_by(PackageRequest.id.desc())).scalars())
+
+
+def check_version(version: str) -> None:
+    """A pinned version as `parse_spec` and `approve` accept it (a form checks its version field with this)."""
+    if not _VERSION.match(version):
+        raise NotAllowed(f"'{version}' is not a version such as 2.2.3")

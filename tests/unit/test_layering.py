@@ -29,6 +29,10 @@ OFFERED = {
     "activity.i18n": "governance's executed-code page says it in the reader's language",
     "datasets_mount.mounts": "the spawner's plan mounts the project's approved datasets",
     "imports.pages": "the governance service mounts the import airlock's pages",
+    "packages.rules": "the governance pages ask who may request, see and decide package requests",
+    "packages.workflow": "the governance pages request, approve and refuse packages as the CLI does",
+    "packages.models": "the governance pages and notifier read package requests and their states",
+    "packages.i18n": "the governance pages show package refusals in zh-CN",
 }
 
 
