@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 # keep in step with ansible/roles/enclave_host/tasks/main.yml
-for pkg in docker.io debootstrap iptables chromium fonts-noto-cjk postgresql sqlite3 curl ca-certificates python3-venv cron restic clamav; do
+for pkg in docker.io debootstrap iptables chromium fonts-noto-cjk postgresql sqlite3 curl ca-certificates python3-venv cron clamav restic; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
