@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import tempfile
@@ -80,8 +81,35 @@ def write_idp_config(settings: Settings, extra_users: list[dict[str, Any]] | Non
     return path
 
 
+# The EICAR anti-virus test file, assembled from two halves so that this source file is not itself the signature.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+EICAR_SIGNATURE = "Enclave.Test.EICAR"
+
+
+def write_eicar_database(folder: Path) -> Path:
+    """A ClamAV database that knows exactly one signature, the EICAR test file's hash (a one-line .hdb,
+    md5:size:name): written from code, never downloaded."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "enclave-test.hdb"
+    db.write_text(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:{EICAR_SIGNATURE}\n")  # noqa: S324 - ClamAV's format
+    return db
+
+
+def _demo_virus_signatures(settings: Settings) -> None:
+    """The demo's stand-in for the operator's ClamAV database, so the import airlock scans in `make up`.
+
+    Written only where no database is configured or present: a production host names its own
+    (ENCLAVE_CLAMAV_DB_DIR, refreshed from the site's mirror) and the demo never replaces it.
+    """
+    folder = settings.clamav_db_dir
+    if settings.clamav_db_setting or (folder.is_dir() and any(folder.iterdir())):
+        return
+    write_eicar_database(folder)
+
+
 def seed(settings: Settings, policies: Policies, actor: str = "demo-seed") -> dict[str, Any]:
     """Create the demo users, dataset and project; running it again changes nothing."""
+    _demo_virus_signatures(settings)
     with session_scope() as s:
         for u in DEMO_USERS:
             upsert_user(s, actor, u["username"], display_name=u["name"], email=f"{u['username']}@example.org",

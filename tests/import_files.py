@@ -1,18 +1,17 @@
 """Files the import airlock's tests bring in, and the ClamAV signature database the tests write themselves.
 
-The EICAR test file is assembled here from two halves, so this source file is not itself the signature; the
-database is a one-line .hdb (md5:size:name) of that file: no signature is ever downloaded.
+The EICAR test file and its one-line .hdb database are the demo seed's (enclave_demo.data): no signature is ever
+downloaded.
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
+from enclave_demo.data import EICAR, EICAR_SIGNATURE, write_eicar_database
 from tests.identifiers import faker_resident_ids
 
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-SIGNATURE = "Enclave.Test.EICAR"
+__all__ = ["EICAR", "ICD_MAPPING", "SIGNATURE", "resident_id_csv", "write_eicar_database"]
+
+SIGNATURE = EICAR_SIGNATURE
 
 ICD_MAPPING = (
     b"icd10,description,ccs_category\n"
@@ -28,11 +27,3 @@ def resident_id_csv(n: int = 20) -> bytes:
     """A table of valid (checksummed) resident ID numbers: what must never pass unseen."""
     return ("resident_id,visits\n" + "".join(f"{rid},{i % 7}\n" for i, rid in enumerate(faker_resident_ids(n))))\
         .encode()
-
-
-def write_eicar_database(folder: Path) -> Path:
-    """A ClamAV database that knows exactly one signature, the EICAR test file's hash."""
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / "enclave-test.hdb"
-    db.write_text(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:{SIGNATURE}\n")  # noqa: S324 - ClamAV's format
-    return db
