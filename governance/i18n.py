@@ -20,6 +20,7 @@ ZH_CN: dict[str, str] = {
     "Dashboard": "监管看板",
     "Audit trail": "审计日志",
     "Exports and workspaces": "导出与工作区",
+    "Executed code": "执行过的代码",
     "Operations": "运维视图",
     "Workspaces": "工作区",
     "Signed in as": "当前用户",
