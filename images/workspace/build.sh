@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 image="${ENCLAVE_IMAGE:-enclave-workspace:latest}"
 base="enclave-base:bookworm"      # plain debootstrap; the production-path test's host is built from it too
-rbase="enclave-base:bookworm-r"   # base + R (its label enclave.r: the hash of the packages installed)
+rbase="enclave-base:bookworm-r"   # base + R (its label enclave.r: the hash of the packages and the base)
 cache="${ENCLAVE_BUILD_CACHE:-$root/var/build}"
 pip="${ENCLAVE_PIP:-$root/.venv/bin/pip}"
 py="$(dirname "$pip")/python"
@@ -24,7 +24,6 @@ rfixed="r-base-core r-cran-irkernel r-cran-reticulate libpython3.11 fonts-wqy-mi
 rlist=$(cd "$root" && PYTHONPATH="$root" "$py" -c 'from pathlib import Path
 from policies.loader import load_section
 print(" ".join(load_section(Path("policies/packages.yaml"), "packages").r))') || exit 1
-rsum=$(echo "$rfixed $rlist" | sha256sum | cut -c1-16)
 check=false
 [ "${1:-}" = "--check" ] && check=true   # print "image" when a build is needed, build nothing
 if $check && ! docker image inspect "$base" >/dev/null 2>&1; then echo image; exit 0; fi
@@ -42,6 +41,8 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 
+# rebuilt when the packages or the plain base change
+rsum=$(echo "$rfixed $rlist $(docker image inspect -f '{{.Id}}' "$base")" | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.r" }}' "$rbase" 2>/dev/null)" != "$rsum" ]; then
   if $check; then echo image; exit 0; fi
   echo "[image] R from Debian into the base: $rfixed $rlist (a few minutes)"
@@ -101,7 +102,8 @@ if [ "$(cat "$ctx/labextension/.enclave-build" 2>/dev/null)" != "$labsum" ]; the
   echo "$labsum" > "$ctx/labextension/.enclave-build"
 fi
 
-sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx"/enclave.R "$ctx"/matplotlibrc "$ctx/labextension/.enclave-build"
+sum=$( (cat "$ctx"/Dockerfile "$ctx"/*.py "$ctx"/page_config.json "$ctx"/overrides.json "$ctx"/enclave.R "$ctx"/matplotlibrc \
+            "$ctx/labextension/.enclave-build"
         ls "$ctx/wheelhouse"; echo "$rsum") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$image" 2>/dev/null)" = "$sum" ]; then
   $check || echo "[image] $image is up to date"
@@ -109,6 +111,7 @@ if [ "$(docker image inspect -f '{{ index .Config.Labels "enclave.build" }}' "$i
 fi
 if $check; then echo image; exit 0; fi
 echo "[image] docker build --network=none $image"
-docker build --network=none --build-arg "BASE=$rbase" --label "enclave.build=$sum" -t "$image" "$ctx" >"$cache/docker-build.log" 2>&1 \
+docker build --network=none --build-arg "BASE=$rbase" --label "enclave.build=$sum" -t "$image" "$ctx" \
+  >"$cache/docker-build.log" 2>&1 \
   || { tail -n 40 "$cache/docker-build.log" >&2; exit 1; }
 echo "[image] built $image"
