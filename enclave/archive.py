@@ -117,12 +117,45 @@ def _workspace_root(settings: Settings, slug: str) -> Path | None:
     return src if src.is_dir() and not src.is_symlink() else None
 
 
+# Where a project's released imports (Settings.imports_dir, mounted read-only at /workspace/imports) go in its
+# archive: beside the workspace's own files, under a name of their own.
+ARCHIVED_IMPORTS = "released-imports"
+
+
+def _archive_imports(settings: Settings, slug: str, dst: Path, counts: Copied) -> None:
+    """The files the import airlock brought into the project are part of its record: archived with it."""
+    imports = settings.imports_dir(slug)
+    if not imports.is_dir() or imports.is_symlink():
+        return
+    name = ARCHIVED_IMPORTS
+    while (dst / name).exists():  # the workspace had a folder of that name
+        name += "_"
+    (dst / name).mkdir(mode=0o700)
+    root = os.open(imports, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _copy_tree(root, dst / name, counts)
+    finally:
+        os.close(root)
+    os.chmod(dst / name, 0o500)
+
+
+def _drop_imports(settings: Settings, slug: str) -> None:
+    """After the archive holds them, the project's imports leave the live host paths with its workspace."""
+    imports = settings.imports_dir(slug)
+    if imports.is_symlink():
+        imports.unlink()
+    elif imports.is_dir():
+        shutil.rmtree(imports)
+
+
 def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, Any]:
-    """Copy the workspace's folders and regular files into a root-owned, read-only archive (SATRE 3.1.14),
-    then remove the workspace (its filesystem is unmounted and deleted)."""
+    """Copy the workspace's folders and regular files, and the project's released imports, into a root-owned,
+    read-only archive (SATRE 3.1.14), then remove the workspace (its filesystem is unmounted and deleted) and the
+    imports."""
     dst = archive_dir(settings, slug)
     if (dst / MARKER).exists():
         workspace_fs.release_workspace(settings, slug)  # finishes an archive cut off after the copy
+        _drop_imports(settings, slug)
         return dict(json.loads((dst / MARKER).read_text()))
     if dst.exists():
         shutil.rmtree(dst)  # a copy cut off half-way: start again
@@ -135,6 +168,7 @@ def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, An
             _copy_tree(root, dst, counts)
         finally:
             os.close(root)
+    _archive_imports(settings, slug, dst, counts)
     info = {"project": slug, "archived_at": datetime.now(UTC).isoformat(timespec="seconds"), "files": counts.files,
             "bytes": counts.bytes, "left_out": counts.left_out}
     marker = os.open(dst / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
@@ -142,6 +176,7 @@ def archive_workspace(settings: Settings, slug: str, actor: str) -> dict[str, An
         fh.write(json.dumps(info))
     os.chmod(dst, 0o500)
     workspace_fs.release_workspace(settings, slug)
+    _drop_imports(settings, slug)
     with session_scope() as s:
         audit.record(s, actor, audit.AuditAction.WORKSPACE_ARCHIVE, project=slug, target=str(dst),
                      files=counts.files, bytes=counts.bytes, left_out=counts.left_out)

@@ -220,7 +220,7 @@ def backup(settings: Settings, dest: Path, with_datasets: bool = False,
     if with_datasets:
         progress("datasets")
         _copytree(settings.datasets_dir, dest / "datasets")
-    for extra in ("index", "dummy"):
+    for extra in ("index", "dummy", "imports"):  # imports: the files the airlock brought in, and their holds
         _copytree(home / extra, dest / extra)
     progress("checksums")
     files = {str(p.relative_to(dest)): {"sha256": _sha256(p), "bytes": p.stat().st_size}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from enclave import audit
-from enclave.archive import archive_dir, archive_workspace, purge_archives
+from enclave.archive import ARCHIVED_IMPORTS, archive_dir, archive_workspace, purge_archives
 from enclave.db import session_scope
 from enclave.settings import WORKSPACE_GID, WORKSPACE_UID, Settings, get_settings
 
@@ -73,6 +73,21 @@ def test_an_archive_holds_plain_files_read_only_and_no_links(enclave_home: Path,
     assert not arch.exists() and stat.S_IMODE(host_file.stat().st_mode) == 0o640
     with session_scope() as s:
         assert [e["action"] for e in audit.query(s, action="workspace.*")] == ["workspace.archive", "workspace.purge"]
+
+
+def test_the_projects_released_imports_are_archived_with_it_and_leave_the_host(enclave_home: Path, host_file: Path):
+    settings = get_settings()
+    plain_workspace(settings, "study", files=1)
+    released = settings.imports_dir("study") / "7"
+    released.mkdir(parents=True)
+    (released / "icd10.csv").write_text("code,name\nE11,diabetes\n")
+    (released / "link").symlink_to(host_file)
+    info = archive_workspace(settings, "study", "steward")
+    arch = archive_dir(settings, "study")
+    assert (arch / ARCHIVED_IMPORTS / "7" / "icd10.csv").read_text() == "code,name\nE11,diabetes\n"
+    assert (info["files"], info["left_out"]) == (3, 1)  # the workspace's two files, the import; not the link
+    assert not settings.imports_dir("study").exists()
+    assert stat.S_IMODE((arch / ARCHIVED_IMPORTS).stat().st_mode) == 0o500
 
 
 def test_links_planted_while_archiving_never_change_a_host_file(enclave_home: Path, host_file: Path):
