@@ -60,6 +60,11 @@ def _w() -> dict[str, str]:
     return WORDS[language()]
 
 
+def project_site(root: Path = PROJECT_ENV) -> Path:
+    """Where the project environment's packages are (whether or not it has been made yet)."""
+    return Path(sysconfig.get_paths(vars={"base": str(root), "platbase": str(root)})["purelib"])
+
+
 def project_python(root: Path = PROJECT_ENV) -> Path:
     """The project environment's python, made on first use: a venv without its own pip whose site-packages
     also reads the image's (a .pth), so the image's packages and pip stay visible and installs land here.
@@ -73,7 +78,7 @@ def project_python(root: Path = PROJECT_ENV) -> Path:
         if not python.exists():
             venv.EnvBuilder(with_pip=False, symlinks=True).create(root)
             base = sysconfig.get_paths()["purelib"]  # /opt/venv's site-packages (this module runs from there)
-            site = Path(sysconfig.get_paths(vars={"base": str(root), "platbase": str(root)})["purelib"])
+            site = project_site(root)
             (site / "_enclave_image.pth").write_text(f"import site; site.addsitedir({base!r})\n")
     return python
 

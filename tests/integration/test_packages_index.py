@@ -105,6 +105,9 @@ def test_an_approved_package_installs_from_the_enclave_index_into_the_project_en
     assert code == 0, err
     spec = json.loads(out)["kernelspecs"]["project-python"]["spec"]
     assert spec["argv"][0] == PROJECT_PYTHON and spec["display_name"] == "Python (project packages)"
+    # ...and the image's own "Python 3" kernel (IPython with the image's configuration) imports it too
+    code, out, err = sh(site, "alice", ["ipython", "-c", "import tinystat; print(tinystat.VALUE)"])
+    assert (code, out.strip().splitlines()[-1:]) == (0, ["1.0"]), out + err
 
 
 def test_a_package_not_on_the_allow_list_ends_with_the_command_that_asks_for_it(site: Enclave, alice):
