@@ -110,6 +110,19 @@ def test_an_approved_package_installs_from_the_enclave_index_into_the_project_en
     assert (code, out.strip().splitlines()[-1:]) == (0, ["1.0"]), out + err
 
 
+def test_the_default_health_data_set_is_there_out_of_the_box(site: Enclave, alice):
+    """pandas, scipy, statsmodels, lifelines, seaborn and tableone import in a fresh workspace, with nothing
+    installed: they are in the image, at the allow-list's versions."""
+    script = ("import pandas, scipy, statsmodels, lifelines, seaborn, tableone\n"
+              "from lifelines import KaplanMeierFitter\n"
+              "df = pandas.DataFrame({'t': [5, 6, 6, 2, 4, 4], 'e': [1, 0, 0, 1, 1, 1]})\n"
+              "km = KaplanMeierFitter().fit(df.t, df.e)\n"
+              "print(pandas.__version__, round(float(km.median_survival_time_), 1))")
+    code, out, err = sh(site, "alice", ["python", "-c", script])
+    assert code == 0, err
+    assert out.split() == ["2.2.3", "4.0"]
+
+
 def test_a_package_not_on_the_allow_list_ends_with_the_command_that_asks_for_it(site: Enclave, alice):
     code, out, err = sh(site, "alice", ["pip", "install", "tinyplot"])
     assert code != 0 and "Traceback" not in out + err

@@ -131,3 +131,14 @@ def test_approving_a_python_package_keeps_the_r_list(policy_dir: Path):
     before = load_policies(policy_dir).packages.r
     updated = update_allow_list(f, {"tqdm": PinnedPackage(version="4.67.1")})
     assert "tqdm" in updated.python and updated.r == before == load_policies(policy_dir).packages.r
+
+
+def test_the_images_default_set_carries_the_allow_lists_pins():
+    """The health-data default set is in the workspace image (out of the box) at the very versions the package
+    allow-list approves, so pip in a project never sees two versions of one of them."""
+    allowed = load_policies(REPO_ROOT / "policies").packages.python
+    pinned = dict(line.split("==", 1) for line in
+                  (REPO_ROOT / "images" / "workspace" / "requirements.txt").read_text().splitlines()
+                  if "==" in line and not line.startswith("#"))
+    for name in ("pandas", "scipy", "statsmodels", "lifelines", "seaborn", "tableone"):
+        assert pinned[name] == allowed[name].version, name
