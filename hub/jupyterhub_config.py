@@ -114,7 +114,8 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.custom_scopes = {**CUSTOM_SCOPES, **JOB_SCOPES, **PACKAGE_SCOPES, **RECORD_SCOPES}
 c.JupyterHub.extra_user_scopes = {SERVICE_ACCESS, f"{SCOPE_REQUEST}!user", f"{SCOPE_DOWNLOAD}!user",
                                   f"access:services!service={GOVERNANCE_SERVICE}", f"{SCOPE_SUBMIT}!user",
-                                  f"access:services!service={JOBS_SERVICE}", f"{SCOPE_PACKAGES}!user"}
+                                  f"access:services!service={JOBS_SERVICE}", f"{SCOPE_PACKAGES}!user",
+                                  f"{SCOPE_RECORD}!user"}
 # Each role lands where its work is (hub.landing.landing_for): researchers the spawn page, admins the operations
 # view, stewards with steps waiting their applications, reviewers the export review queue, auditors the audit view.
 c.JupyterHub.default_url = landing_url
