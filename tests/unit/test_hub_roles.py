@@ -141,3 +141,14 @@ def test_a_site_override_that_keeps_the_rules_is_loaded_after_the_enclaves_confi
                               'assert c.JupyterHub.load_roles, "loaded after the enclave roles"')
     assert config.JupyterHub.template_vars == {"announcement": "site"}
     assert {r["name"] for r in config.JupyterHub.load_roles} >= {OPERATOR_ROLE, AUDITOR_ROLE}
+
+
+def test_every_custom_scope_a_workspace_token_carries_is_one_its_owner_holds(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    """JupyterHub gives a token only what its owner may do: a service scope (exports, jobs, packages, the code
+    recorder) in the workspace token's list but not among the users' scopes is silently dropped, and every call
+    of that workspace to the service is refused."""
+    config = _load_hub_config(tmp_path, monkeypatch, "")
+    custom = {s for s in config.EnclaveSpawner.server_token_scopes if s.startswith("custom:")}
+    assert custom, "the workspace token asks for the enclave services' scopes"
+    assert custom <= set(config.JupyterHub.extra_user_scopes)
