@@ -141,7 +141,7 @@ def test_install_packages_in_r_says_there_is_no_network_and_what_to_do(enclave: 
                                               environment={"ENCLAVE_LANG": "zh-CN"}, demux=True)
     err = (res.output[1] or b"").decode()
     assert res.exit_code != 0 and err.startswith("Error: install.packages：本工作区按设计没有网络连接"), err
-    assert "软件包申请" in err and "Traceback" not in err, err
+    assert "enclave-packages request" in err and "/workspace/imports/" in err and "Traceback" not in err, err
 
 
 MATPLOTLIB = r"""
