@@ -39,6 +39,7 @@ class CodeRecordPage(Handler):
             self.run(lambda: rules.check_can_see_audit(me))
             report: dict[str, Any] = code_report(s, project=f["project"] or None, user=f["user"] or None,
                                                  since=_since(f["since"]))
-        w = PAGE["zh-CN" if self.lang == "zh-CN" else "en"]
-        self.page("code.html", me, report=report, filters=f, w=w,
-                  problems=[message(p, self.lang) for p in report["problems"]])
+            w = PAGE["zh-CN" if self.lang == "zh-CN" else "en"]
+            # rendered in the session: the nav reads the user's memberships
+            self.page("code.html", me, report=report, filters=f, w=w,
+                      problems=[message(p, self.lang) for p in report["problems"]])
