@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from docker.errors import DockerException
-from jupyterhub.services.auth import HubAuth, HubAuthenticated
+from jupyterhub.services.auth import HubAuth
 from tornado import ioloop, web
 
 from activity import records
@@ -30,7 +30,7 @@ from enclave.audit import AuditAction
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, NotAllowed, Unavailable
 from enclave.settings import ACTIVITY_PREFIX, ACTIVITY_SERVICE, Settings, get_settings, hub_service_env
-from enclave.webpages import PageBasics
+from enclave.webpages import WorkspaceTokenApi
 from enclave.workspaces import workspace_of
 
 log = logging.getLogger("enclave-activity-service")
@@ -51,26 +51,10 @@ def status_of(exc: EnclaveError) -> int:
     return 400
 
 
-class RecordsApi(PageBasics, HubAuthenticated, web.RequestHandler):
+class RecordsApi(WorkspaceTokenApi, web.RequestHandler):
     """`POST api/records` {"records": [...], "gap": {...}}: appends; JSON answers only, token calls only."""
 
-    def initialize(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.hub_auth = ctx.hub_auth
-
-    @property
-    def hub_scopes(self) -> set[str]:  # type: ignore[override]
-        return {SCOPE_RECORD}
-
-    def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
-        """The scope itself, or filtered to the caller (`…!user=<name>`, as workspace tokens carry it)."""
-        name, have = model["name"], set(model.get("scopes", []))
-        if SCOPE_RECORD in have or f"{SCOPE_RECORD}!user={name}" in have:
-            return model
-        return super().check_hub_user(model)  # type: ignore[no-any-return]
-
-    def check_xsrf_cookie(self) -> None:
-        """No XSRF: the `Authorization` header alone authenticates (HubAuth reads no cookie); there are no pages."""
+    token_scope = SCOPE_RECORD
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

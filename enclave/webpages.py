@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from jupyterhub.services.auth import HubAuthenticated
+
 from enclave.i18n import local_time, pick_language, zone_of
 from enclave.settings import TIME_ZONE_COOKIE
 
@@ -50,3 +52,33 @@ class PageBasics:
     def when(self, ts: Any) -> str:
         """A stored time in the reader's zone and words, the zone named (templates: `when(r.created_at)`)."""
         return local_time(ts, self.zone, self.lang)
+
+
+
+class WorkspaceTokenApi(PageBasics, HubAuthenticated):
+    """Mixed into the JSON APIs workspaces call with their own token (jobs, package requests, the code recorder):
+    one way to accept the service's scope, whole or filtered to the caller (`...!user=<name>`, as workspace tokens
+    carry it), and no XSRF check, since the `Authorization` header alone authenticates (HubAuth reads no cookie
+    here) and there are no pages a browser could be tricked into posting.
+
+    A subclass names its scope in `token_scope`; `initialize` takes the service's context with its `hub_auth`.
+    """
+
+    token_scope: str = ""
+
+    def initialize(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.hub_auth = ctx.hub_auth
+
+    @property
+    def hub_scopes(self) -> set[str]:  # type: ignore[override]
+        return {self.token_scope}
+
+    def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
+        name, have = model["name"], set(model.get("scopes", []))
+        if self.token_scope in have or f"{self.token_scope}!user={name}" in have:
+            return model
+        return super().check_hub_user(model)  # type: ignore[no-any-return]
+
+    def check_xsrf_cookie(self) -> None:
+        """None: see the class."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from docker.errors import DockerException
-from jupyterhub.services.auth import HubAuth, HubAuthenticated, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubAuth, HubOAuthCallbackHandler
 from tornado import ioloop, web
 
 from enclave.db import session_scope
@@ -42,7 +42,7 @@ from enclave.settings import (
     get_settings,
     hub_service_env,
 )
-from enclave.webpages import PageBasics
+from enclave.webpages import WorkspaceTokenApi
 from enclave.workspaces import workspace_of
 from jobs import pages, rules, workflow
 from jobs.i18n import message
@@ -120,27 +120,10 @@ def job_view(job: Job, lang: str) -> dict[str, Any]:
             "started_at": job.started_at, "ended_at": job.ended_at, "rerun_of": job.rerun_of}
 
 
-class ApiHandler(PageBasics, HubAuthenticated, web.RequestHandler):
+class ApiHandler(WorkspaceTokenApi, web.RequestHandler):
     """Token calls from workspaces only (no pages, no cookies, hence no XSRF): every answer is JSON."""
 
-    def initialize(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.hub_auth = ctx.hub_auth
-
-    @property
-    def hub_scopes(self) -> set[str]:  # type: ignore[override]
-        return {SCOPE_SUBMIT}
-
-    def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
-        """The scope itself, or filtered to the caller (`…!user=<name>`, as workspace tokens carry it)."""
-        name, have = model["name"], set(model.get("scopes", []))
-        if SCOPE_SUBMIT in have or f"{SCOPE_SUBMIT}!user={name}" in have:
-            return model
-        return super().check_hub_user(model)  # type: ignore[no-any-return]
-
-    def check_xsrf_cookie(self) -> None:
-        """No XSRF token: this API is authenticated by the `Authorization` header alone (`HubAuth`, which reads
-        no cookie), so a browser cannot be tricked into calling it as someone; the pages check XSRF."""
+    token_scope = SCOPE_SUBMIT
 
     def caller(self) -> str:
         user = self.current_user

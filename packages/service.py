@@ -27,14 +27,14 @@ from typing import Any
 
 import pypiserver
 from docker.errors import DockerException
-from jupyterhub.services.auth import HubAuth, HubAuthenticated
+from jupyterhub.services.auth import HubAuth
 from tornado import ioloop, web, wsgi
 
 from enclave.db import session_scope
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Unavailable
 from enclave.projects import get_project, get_user
 from enclave.settings import PACKAGES_PREFIX, PACKAGES_SERVICE, Settings, get_settings, hub_service_env
-from enclave.webpages import PageBasics
+from enclave.webpages import WorkspaceTokenApi
 from enclave.workspaces import workspace_of
 from packages import rules
 from packages.i18n import reason_zh
@@ -93,26 +93,10 @@ class Index(web.RequestHandler):
     head = get
 
 
-class RequestsApi(PageBasics, HubAuthenticated, web.RequestHandler):
+class RequestsApi(WorkspaceTokenApi, web.RequestHandler):
     """Token calls from workspaces only (no pages, no cookies, hence no XSRF): every answer is JSON."""
 
-    def initialize(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.hub_auth = ctx.hub_auth
-
-    @property
-    def hub_scopes(self) -> set[str]:  # type: ignore[override]
-        return {SCOPE_REQUEST}
-
-    def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
-        """The scope itself, or filtered to the caller (`…!user=<name>`, as workspace tokens carry it)."""
-        name, have = model["name"], set(model.get("scopes", []))
-        if SCOPE_REQUEST in have or f"{SCOPE_REQUEST}!user={name}" in have:
-            return model
-        return super().check_hub_user(model)  # type: ignore[no-any-return]
-
-    def check_xsrf_cookie(self) -> None:
-        """No XSRF token: the `Authorization` header alone authenticates (HubAuth reads no cookie here)."""
+    token_scope = SCOPE_REQUEST
 
     def caller(self) -> str:
         user = self.current_user
