@@ -55,6 +55,8 @@ class RecordsApi(WorkspaceTokenApi, web.RequestHandler):
     """`POST api/records` {"records": [...], "gap": {...}}: appends; JSON answers only, token calls only."""
 
     token_scope = SCOPE_RECORD
+    token_needed = "a workspace token is needed: the recorder in your workspace sends it"
+    people_only = "only people's workspaces are recorded"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -66,14 +68,6 @@ class RecordsApi(WorkspaceTokenApi, web.RequestHandler):
                     else self._reason)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"status": status_code, "error": message(text, self.lang)}, ensure_ascii=False))
-
-    def caller(self) -> str:
-        user = self.current_user
-        if not user:
-            raise web.HTTPError(403, "a workspace token is needed: the recorder in your workspace sends it")
-        if user.get("kind", "user") != "user":
-            raise web.HTTPError(403, "only people's workspaces are recorded")
-        return str(user["name"])
 
     def body(self) -> dict[str, Any]:
         try:

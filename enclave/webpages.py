@@ -6,10 +6,12 @@ into a weaker one. The reader's language comes from the browser, the same way fo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import unquote
 
 from jupyterhub.services.auth import HubAuthenticated
+from tornado import web
 
 from enclave.i18n import local_time, pick_language, zone_of
 from enclave.settings import TIME_ZONE_COOKIE
@@ -61,10 +63,13 @@ class WorkspaceTokenApi(PageBasics, HubAuthenticated):
     carry it), and no XSRF check, since the `Authorization` header alone authenticates (HubAuth reads no cookie
     here) and there are no pages a browser could be tricked into posting.
 
-    A subclass names its scope in `token_scope`; `initialize` takes the service's context with its `hub_auth`.
+    A subclass names its scope in `token_scope` and the two refusals `caller` gives in its own words (each with
+    its zh-CN form in the service's catalogue); `initialize` takes the service's context with its `hub_auth`.
     """
 
     token_scope: str = ""
+    token_needed: str = "a workspace token is needed: call this from your workspace"
+    people_only: str = "only people call this"
 
     def initialize(self, ctx: Any) -> None:
         self.ctx = ctx
@@ -82,3 +87,17 @@ class WorkspaceTokenApi(PageBasics, HubAuthenticated):
 
     def check_xsrf_cookie(self) -> None:
         """None: see the class."""
+
+    def caller(self) -> str:
+        """The person whose workspace token made the call (a service's or a bare user's token is refused)."""
+        user = self.current_user  # type: ignore[attr-defined]
+        if not user:
+            raise web.HTTPError(403, self.token_needed)
+        if user.get("kind", "user") != "user":
+            raise web.HTTPError(403, self.people_only)
+        return str(user["name"])
+
+    def send_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json; charset=utf-8")  # type: ignore[attr-defined]
+        self.finish(json.dumps(data, ensure_ascii=False, default=str))  # type: ignore[attr-defined]

@@ -124,20 +124,9 @@ class ApiHandler(WorkspaceTokenApi, web.RequestHandler):
     """Token calls from workspaces only (no pages, no cookies, hence no XSRF): every answer is JSON."""
 
     token_scope = SCOPE_SUBMIT
-
-    def caller(self) -> str:
-        user = self.current_user
-        if not user:
-            raise web.HTTPError(403, "a workspace token is needed: call this from your workspace "
-                                     "(enclave-job, or enclave_job in a notebook)")
-        if user.get("kind", "user") != "user":
-            raise web.HTTPError(403, "only people can submit and follow jobs")
-        return str(user["name"])
-
-    def send_json(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(data, ensure_ascii=False, default=str))
+    token_needed = ("a workspace token is needed: call this from your workspace "
+                    "(enclave-job, or enclave_job in a notebook)")
+    people_only = "only people can submit and follow jobs"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """One sentence in the caller's language, never a traceback (an unexpected failure says whom to tell)."""

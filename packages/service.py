@@ -97,19 +97,8 @@ class RequestsApi(WorkspaceTokenApi, web.RequestHandler):
     """Token calls from workspaces only (no pages, no cookies, hence no XSRF): every answer is JSON."""
 
     token_scope = SCOPE_REQUEST
-
-    def caller(self) -> str:
-        user = self.current_user
-        if not user:
-            raise web.HTTPError(403, "a workspace token is needed: call this from your workspace (enclave-packages)")
-        if user.get("kind", "user") != "user":
-            raise web.HTTPError(403, "only people can ask for packages")
-        return str(user["name"])
-
-    def send_json(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(data, ensure_ascii=False, default=str))
+    token_needed = "a workspace token is needed: call this from your workspace (enclave-packages)"
+    people_only = "only people can ask for packages"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """One sentence in the caller's language, never a traceback."""
