@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from jupyterhub.services.auth import HubOAuth
+from jupyterhub.services.auth import HubAuth, HubOAuth
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from datasets_mount.synthetic import cohort
 from enclave.db import session_scope
@@ -107,3 +111,38 @@ def loopback_service(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def workspace_api(service: ModuleType, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, dict[str, Any]],
+                  lookup: Any) -> Iterator[int]:
+    """A hub service that workspaces call with their token (jobs, packages, the code recorder) served on
+    127.0.0.1 in a thread: the hub's token check answered from `tokens`, `service.workspace_of` by `lookup`
+    (settings, username -> RunningWorkspace | None). Yields the port; stops the service afterwards."""
+    from enclave.settings import get_settings
+
+    settings = get_settings()
+    for key, value in service.hub_env(settings).items():
+        monkeypatch.setenv(key, value)
+
+    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
+                       use_cache: bool = True) -> dict[str, Any] | None:
+        return tokens.get(api_token)
+
+    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
+    monkeypatch.setattr(service, "workspace_of", lookup)
+    loop = asyncio.new_event_loop()
+    sockets = bind_sockets(0, "127.0.0.1")
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sockets[0].getsockname()[1]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -9,9 +9,7 @@ code.record_gap audit record, and that an edited, added or deleted record is fou
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from jupyterhub.services.auth import HubAuth
 from sqlalchemy import delete, select, update
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from activity import records, service
 from activity.models import CodeRecord
@@ -31,9 +26,10 @@ from activity.scopes import SCOPE_RECORD
 from enclave import audit
 from enclave.audit import AuditAction
 from enclave.db import session_scope
-from enclave.settings import ACTIVITY_PREFIX, get_settings
+from enclave.settings import ACTIVITY_PREFIX
 from enclave.workspaces import RunningWorkspace
 from enclave_ops.cli import main
+from tests.unit.conftest import workspace_api
 
 HERE = "127.0.0.1"
 ELSEWHERE = "10.11.12.13"
@@ -63,32 +59,14 @@ class Api:
 
 @pytest.fixture
 def api(enclave_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    settings = get_settings()
-    for key, value in service.hub_env(settings).items():
-        monkeypatch.setenv(key, value)
-
-    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
-                       use_cache: bool = True) -> dict[str, Any] | None:
-        return TOKENS.get(api_token)
-
-    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
     workspaces = {"alice": RunningWorkspace("study", frozenset({HERE}), "enclave-ws-alice-study"),
                   "bob": RunningWorkspace("clinic", frozenset({ELSEWHERE}), "enclave-ws-bob-clinic")}
-    monkeypatch.setattr(service, "workspace_of", lambda _s, name: workspaces.get(name))
-    loop = asyncio.new_event_loop()
-    sockets = bind_sockets(0, HERE)
-    port = sockets[0].getsockname()[1]
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
-        loop.run_forever()
+    def lookup(_settings: Any, name: str) -> RunningWorkspace | None:
+        return workspaces.get(name)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield Api(f"http://{HERE}:{port}{ACTIVITY_PREFIX}")
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with workspace_api(service, monkeypatch, TOKENS, lookup) as port:
+        yield Api(f"http://{HERE}:{port}{ACTIVITY_PREFIX}")
 
 
 def stored() -> list[CodeRecord]:

@@ -10,10 +10,8 @@ fallback to pypi.org.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +20,6 @@ from typing import Any
 import httpx
 import pytest
 from docker.errors import DockerException
-from jupyterhub.services.auth import HubAuth
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from enclave import audit
 from enclave.audit import AuditAction
@@ -38,6 +33,7 @@ from packages.models import PackageRequest
 from packages.scopes import SCOPE_REQUEST
 from policies import load_policies
 from tests.tiny_wheel import write_wheel
+from tests.unit.conftest import workspace_api
 
 HERE = "127.0.0.1"
 ELSEWHERE = "10.11.12.13"
@@ -85,38 +81,15 @@ class Api:
 
 @pytest.fixture
 def api(world: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    settings = get_settings()
-    for key, value in service.hub_env(settings).items():
-        monkeypatch.setenv(key, value)
-
-    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
-                       use_cache: bool = True) -> dict[str, Any] | None:
-        return TOKENS.get(api_token)
-
-    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
     workspaces = {"alice": RunningWorkspace("study", frozenset({HERE})),
                   "bob": RunningWorkspace("clinic", frozenset({ELSEWHERE}))}
-
     def lookup(_settings: Any, name: str) -> RunningWorkspace | None:
         if name == "docker-down":
             raise DockerException("engine gone")
         return workspaces.get(name)
 
-    monkeypatch.setattr(service, "workspace_of", lookup)
-    loop = asyncio.new_event_loop()
-    sockets = bind_sockets(0, HERE)
-    port = sockets[0].getsockname()[1]
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield Api(f"http://{HERE}:{port}", workspaces)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with workspace_api(service, monkeypatch, TOKENS, lookup) as port:
+        yield Api(f"http://{HERE}:{port}", workspaces)
 
 
 def stored() -> list[tuple[str, str, str, str]]:
