@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import html
-import http.client
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
-from enclave_messages import language  # the workspace's one rule: ENCLAVE_LANG, then the locale
+from enclave_messages import call_service, language  # the workspace's one rule: ENCLAVE_LANG, then the locale
 
 WORKSPACE_ROOTS = ("/workspace", "/srv/enclave/workspace")
 
@@ -96,35 +93,7 @@ class JobRefused(JobError):
 
 def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One call to the jobs service with the workspace's own token; its refusal becomes a JobRefused."""
-    base = os.environ.get("ENCLAVE_JOBS_URL", "")
-    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
-    if not base or not token:
-        raise JobRefused(_w()["no_service"])
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base.rstrip("/") + "/" + path, data=data, method=method, headers={
-        "Authorization": f"token {token}", "Content-Type": "application/json", "Accept": "application/json",
-        "Accept-Language": language()})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise JobRefused(_refusal(exc)) from None
-    except urllib.error.URLError as exc:
-        raise JobRefused(_w()["unreachable"].format(why=exc.reason)) from None
-    except (http.client.HTTPException, ConnectionError, TimeoutError):
-        raise JobRefused(_w()["cut_off"]) from None
-    except ValueError:  # an answer, but not the service's JSON (a proxy's page, a truncated body)
-        raise JobRefused(_w()["not_json"]) from None
-
-
-def _refusal(exc: urllib.error.HTTPError) -> str:
-    """The service's own sentence (it answers in the Accept-Language asked), else ours naming the bare status."""
-    try:
-        body = json.loads(exc.read())
-        reason = body.get("error") if isinstance(body, dict) else None
-    except ValueError:
-        reason = None
-    return str(reason or _w()["http"].format(code=exc.code, reason=exc.reason))
+    return call_service("ENCLAVE_JOBS_URL", method, path, body, timeout=300, words=_w(), error=JobRefused)
 
 
 def _inside(full: str) -> str | None:

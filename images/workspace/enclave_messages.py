@@ -7,8 +7,14 @@ error they say why and what to do instead (pip is real: enclave_pip, the enclave
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
 
 NO_NETWORK = {
     "en": (
@@ -66,3 +72,40 @@ def no_network(tool: str) -> int:
 def main() -> int:
     name = os.path.basename(sys.argv[0])
     return no_network("pip" if name in ("", "__main__.py", "-m") else name)
+
+
+def call_service(url_env: str, method: str, path: str, body: dict[str, Any] | None, *, timeout: float,
+                 words: Mapping[str, str], error: type[Exception]) -> Any:
+    """One JSON call to an enclave service (its URL in `url_env`, set by the spawner) with the workspace's own
+    token, asking for answers in the workspace's language. Every way it can fail becomes `error(sentence)`:
+    the service's own refusal as it said it, else one of `words` (no_service, unreachable, cut_off, not_json,
+    http) - never a traceback. Shared by enclave-job and enclave-packages."""
+    base = os.environ.get(url_env, "")
+    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    if not base or not token:
+        raise error(words["no_service"])
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base.rstrip("/") + "/" + path, data=data, method=method, headers={
+        "Authorization": f"token {token}", "Content-Type": "application/json", "Accept": "application/json",
+        "Accept-Language": language()})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise error(_refusal(exc, words)) from None
+    except urllib.error.URLError as exc:
+        raise error(words["unreachable"].format(why=exc.reason)) from None
+    except (http.client.HTTPException, ConnectionError, TimeoutError):
+        raise error(words["cut_off"]) from None
+    except ValueError:  # an answer, but not the service's JSON (a proxy's page, a truncated body)
+        raise error(words["not_json"]) from None
+
+
+def _refusal(exc: urllib.error.HTTPError, words: Mapping[str, str]) -> str:
+    """The service's own sentence (it answers in the Accept-Language asked), else ours naming the bare status."""
+    try:
+        body = json.loads(exc.read())
+        reason = body.get("error") if isinstance(body, dict) else None
+    except ValueError:
+        reason = None
+    return str(reason or words["http"].format(code=exc.code, reason=exc.reason))

@@ -12,15 +12,11 @@ Terminal:  enclave-packages request NAME[==VERSION] --reason "what it is for"
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
-from enclave_messages import language
+from enclave_messages import call_service, language
 
 WORDS = {
     "en": {"no_service": "there is no package service here: enclave-packages works inside an enclave workspace",
@@ -75,35 +71,7 @@ class PackageRequestError(Exception):
 
 def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One call to the package service with the workspace's own token; a refusal is a PackageRequestError."""
-    base = os.environ.get("ENCLAVE_PACKAGES_URL", "")
-    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
-    if not base or not token:
-        raise PackageRequestError(_w()["no_service"])
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base.rstrip("/") + "/" + path, data=data, method=method, headers={
-        "Authorization": f"token {token}", "Content-Type": "application/json", "Accept": "application/json",
-        "Accept-Language": language()})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise PackageRequestError(_refusal(exc)) from None
-    except urllib.error.URLError as exc:
-        raise PackageRequestError(_w()["unreachable"].format(why=exc.reason)) from None
-    except (http.client.HTTPException, ConnectionError, TimeoutError):
-        raise PackageRequestError(_w()["cut_off"]) from None
-    except ValueError:
-        raise PackageRequestError(_w()["not_json"]) from None
-
-
-def _refusal(exc: urllib.error.HTTPError) -> str:
-    """The service's own sentence (in the Accept-Language asked), else ours naming the bare status."""
-    try:
-        body = json.loads(exc.read())
-        reason = body.get("error") if isinstance(body, dict) else None
-    except ValueError:
-        reason = None
-    return str(reason or _w()["http"].format(code=exc.code, reason=exc.reason))
+    return call_service("ENCLAVE_PACKAGES_URL", method, path, body, timeout=120, words=_w(), error=PackageRequestError)
 
 
 def request(spec: str, reason: str) -> dict[str, Any]:
