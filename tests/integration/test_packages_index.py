@@ -34,7 +34,8 @@ from tests.tiny_wheel import write_wheel
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "48000", "ENCLAVE_HUB_API_PORT": "48081", "ENCLAVE_IDP_PORT": "49000",
          "ENCLAVE_PROXY_API_PORT": "48001", "ENCLAVE_EGRESS_PORT": "48082", "ENCLAVE_GOVERNANCE_PORT": "48083",
-         "ENCLAVE_JOBS_PORT": "48084", "ENCLAVE_PACKAGES_PORT": "48085"}
+         "ENCLAVE_JOBS_PORT": "48084", "ENCLAVE_PACKAGES_PORT": "48085",
+         "ENCLAVE_ACTIVITY_PORT": "48086"}
 FRANK = {"username": "frank", "name": "Frank Wu 吴凡", "groups": ["researcher"], "password": "frank-it-pw"}
 STEWARD = "carol"  # a package steward in this enclave's packages.yaml
 PROJECT_PYTHON = "/workspace/.enclave/python/bin/python"
