@@ -89,16 +89,20 @@ os.makedirs("/workspace/out", exist_ok=True)
 open("/workspace/out/table.csv", "w").write("g,n\\na,50\\n")
 os.symlink({str(host_file)!r}, "/workspace/out/host-link")
 os.mkfifo("/workspace/out/pipe")
-print(json.dumps(sorted(os.listdir("/workspace/out"))))
+# links the workspace holds of itself (the project's Python environment is a venv: its bin/python links)
+own = sum(os.path.islink(os.path.join(r, n)) for r, ds, fs in os.walk("/workspace")
+          if not r.startswith("/workspace/out") for n in ds + fs)
+print(json.dumps([sorted(os.listdir("/workspace/out")), own]))
 """)
-    assert made == ["host-link", "pipe", "table.csv"]
+    assert made[0] == ["host-link", "pipe", "table.csv"]
+    own_links = made[1]
     out = cli("project", "transition", CLOSING, "closed", "--reason", "study finished")
     archive = enclave.settings.projects_dir / CLOSING / "archive"
     # the count is what the archive holds: out/table.csv and whatever the lab itself keeps in the workspace
-    # (its per-user settings); the link and the pipe are the two left out
+    # (its per-user settings); the link and the pipe are left out, with the links the workspace holds of itself
     kept_files = sum(1 for p in archive.rglob("*") if p.is_file() and p.name != "ARCHIVED.json")  # its record
     assert out["stopped_workspaces"] == ["alice"]
-    assert (out["archive"]["files"], out["archive"]["left_out"]) == (kept_files, 2) and kept_files >= 1
+    assert (out["archive"]["files"], out["archive"]["left_out"]) == (kept_files, 2 + own_links) and kept_files >= 1
     assert (archive / "out" / "table.csv").read_text() == "g,n\na,50\n"
     assert sorted(p.name for p in (archive / "out").iterdir()) == ["table.csv"]
     kept = (archive / "out" / "table.csv").stat()
