@@ -73,8 +73,8 @@ def _shared_mounts() -> list[str]:
 
 
 # every long-running unit the playbook installs (the wipe must stop them all: a running one writes into the state)
-UNITS = ["enclave-proxy", "enclave-egress-review", "enclave-governance", "enclave-jobs", "enclave-activity",
-         "enclave-hub", "enclave-job-runner"]
+UNITS = ["enclave-proxy", "enclave-egress-review", "enclave-governance", "enclave-jobs", "enclave-packages",
+         "enclave-activity", "enclave-hub", "enclave-job-runner"]
 
 
 def sh(*cmd: str, ok: bool = True, timeout: float = 600, stdin: bytes | None = None) -> subprocess.CompletedProcess:
