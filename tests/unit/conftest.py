@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from datasets_mount.synthetic import cohort
 from enclave.db import session_scope
 from enclave.models import ProjectState
 from enclave.projects import add_member, approve_dataset, create_project, today, transition, upsert_user
+from enclave.settings import REPO_ROOT
 from enclave_ops.cli import main
 
 
@@ -111,6 +115,57 @@ def loopback_service(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+WORKSPACE_IMAGE = REPO_ROOT / "images" / "workspace"
+
+
+def image_module(name: str) -> ModuleType:
+    """A module of the workspace image, loaded from its file beside the image's other modules (enclave_messages)
+    as it runs there, with nothing of the enclave beside it; a fresh copy on every call."""
+    if str(WORKSPACE_IMAGE) not in sys.path:
+        sys.path.insert(0, str(WORKSPACE_IMAGE))
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", WORKSPACE_IMAGE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeService:
+    """What a fake service was asked, and what it answers next: (status, JSON body, or bytes sent as they are)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.answer: tuple[int, Any] = (200, [])
+
+
+@contextmanager
+def fake_workspace_service(monkeypatch: pytest.MonkeyPatch, url_variable: str, path: str) -> Iterator[FakeService]:
+    """A fake hub service on 127.0.0.1 for an in-workspace client: it records each call and answers with
+    `FakeService.answer`; the client finds it at `url_variable` (= http://127.0.0.1:PORT/PATH) with the
+    workspace's token, speaking English unless a test says otherwise."""
+    state = FakeService()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            state.calls.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                "body": json.loads(body) if body else None})
+            status, payload = state.answer
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: as they are
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    with loopback_service(Handler) as port:
+        monkeypatch.setenv(url_variable, f"http://127.0.0.1:{port}/{path}")
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
+        monkeypatch.setenv("ENCLAVE_LANG", "en")
+        yield state
 
 
 @contextmanager

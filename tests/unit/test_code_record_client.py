@@ -8,35 +8,19 @@ recorder makes of keystrokes. The module runs inside the workspace image, so it 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from enclave.settings import REPO_ROOT
-from tests.unit.conftest import loopback_service
+from tests.unit.conftest import image_module, loopback_service
 
-CLIENT = REPO_ROOT / "images" / "workspace" / "enclave_record.py"
-
-
-def _load() -> ModuleType:
-    if str(CLIENT.parent) not in sys.path:
-        sys.path.insert(0, str(CLIENT.parent))
-    spec = importlib.util.spec_from_file_location("enclave_record_under_test", CLIENT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-rec_mod = _load()
+rec_mod = image_module("enclave_record")
 
 
 class Service:

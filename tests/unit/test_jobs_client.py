@@ -6,64 +6,20 @@ The module runs inside the workspace image with nothing of the enclave beside it
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from enclave.settings import REPO_ROOT
-from tests.unit.conftest import loopback_service
-
-CLIENT = REPO_ROOT / "images" / "workspace" / "enclave_job.py"
-
-
-def _load() -> ModuleType:
-    """The client as the image holds it: beside the workspace's other modules (enclave_messages)."""
-    if str(CLIENT.parent) not in sys.path:
-        sys.path.insert(0, str(CLIENT.parent))
-    spec = importlib.util.spec_from_file_location("enclave_job_under_test", CLIENT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Fake:
-    """What the fake service was asked, and what it answers next: (status, JSON body, or bytes sent as they are)."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.answer: tuple[int, Any] = (200, [])
+from tests.unit.conftest import FakeService, fake_workspace_service, image_module
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
-    state = Fake()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            state.calls.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                "body": json.loads(body) if body else None})
-            status, payload = state.answer
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: as they are
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    with loopback_service(Handler) as port:
-        monkeypatch.setenv("ENCLAVE_JOBS_URL", f"http://127.0.0.1:{port}/services/enclave-jobs/")
-        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
-        monkeypatch.setenv("ENCLAVE_LANG", "en")
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeService]:
+    with fake_workspace_service(monkeypatch, "ENCLAVE_JOBS_URL", "services/enclave-jobs/") as state:
         yield state
 
 
@@ -78,7 +34,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def client(workspace: Path) -> ModuleType:
     """The client as the image has it, with `workspace` standing for /workspace."""
-    module = _load()
+    module = image_module("enclave_job")
     module.WORKSPACE_ROOTS = (str(workspace),)
     return module
 
@@ -95,7 +51,7 @@ def job(**kw: Any) -> dict[str, Any]:
 
 
 def test_submit_sends_the_command_and_workspace_relative_folders_with_the_token(
-        fake: Fake, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(workspace / "analysis")
     fake.answer = (201, job(state="queued", exit_code=None, files=[], folder=None))
     summary = client.submit(run="python main.py", outputs="../results/", code=".")
@@ -109,7 +65,7 @@ def test_submit_sends_the_command_and_workspace_relative_folders_with_the_token(
 
 
 def test_from_outside_the_workspace_relative_folders_are_the_workspaces(
-        fake: Fake, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A notebook server or a shell started elsewhere (the home folder) means the workspace's results/."""
     monkeypatch.chdir(workspace.parent)
     fake.answer = (201, job(state="queued"))
@@ -118,7 +74,7 @@ def test_from_outside_the_workspace_relative_folders_are_the_workspaces(
 
 
 def test_a_summary_reads_as_words_in_the_users_language_and_escapes_html(
-        fake: Fake, client: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, client: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.answer = (200, job(command="python x.py <b>&"))
     shown = client.show(12)
     text, page = repr(shown), shown._repr_html_()
@@ -132,7 +88,7 @@ def test_a_summary_reads_as_words_in_the_users_language_and_escapes_html(
     assert fake.calls[-1]["headers"]["Accept-Language"] == "zh-CN"
 
 
-def test_a_refusal_is_the_services_sentence_and_one_line_in_a_notebook(fake: Fake, client: ModuleType) -> None:
+def test_a_refusal_is_the_services_sentence_and_one_line_in_a_notebook(fake: FakeService, client: ModuleType) -> None:
     fake.answer = (403, {"status": 403, "error": "cannot submit a job: project 'study' is suspended, not active"})
     with pytest.raises(client.JobRefused) as refused:
         client.submit(run="python analysis/main.py")
@@ -141,7 +97,7 @@ def test_a_refusal_is_the_services_sentence_and_one_line_in_a_notebook(fake: Fak
 
 
 def test_the_command_prints_the_refusal_without_a_traceback_and_exits_2(
-        fake: Fake, client: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        fake: FakeService, client: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     fake.answer = (404, {"status": 404, "error": "no job 99"})
     assert client.main(["show", "99"]) == 2
     out = capsys.readouterr()
@@ -149,7 +105,7 @@ def test_the_command_prints_the_refusal_without_a_traceback_and_exits_2(
 
 
 def test_list_prints_one_line_per_job_and_json_on_request(
-        fake: Fake, client: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+        fake: FakeService, client: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     fake.answer = (200, [job(), job(id=11, state="running", exit_code=None, release="pending")])
     assert client.main(["list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -160,7 +116,7 @@ def test_list_prints_one_line_per_job_and_json_on_request(
 
 
 def test_folders_outside_the_workspace_are_refused_before_any_call(
-        fake: Fake, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, client: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(client.JobRefused, match="not in your project's workspace"):
         client.submit(run="true", outputs="/tmp/out")
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
@@ -189,7 +145,7 @@ def test_no_service_or_one_that_does_not_answer_is_a_sentence(
 @pytest.mark.parametrize(("lang", "not_json", "bare"), [("en", "not JSON", "without saying why"),
                                                         ("zh-CN", "不是 JSON", "但没有说明原因")])
 def test_an_answer_that_is_not_the_services_json_is_a_sentence_in_the_users_language(
-        fake: Fake, client: ModuleType, monkeypatch: pytest.MonkeyPatch, lang: str, not_json: str,
+        fake: FakeService, client: ModuleType, monkeypatch: pytest.MonkeyPatch, lang: str, not_json: str,
         bare: str) -> None:
     monkeypatch.setenv("ENCLAVE_LANG", lang)
     fake.answer = (200, b"<html>a proxy's page</html>")
@@ -202,7 +158,8 @@ def test_an_answer_that_is_not_the_services_json_is_a_sentence_in_the_users_lang
 
 
 def test_list_says_the_exit_code_in_the_users_language(
-        fake: Fake, client: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        fake: FakeService, client: ModuleType, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     fake.answer = (200, [job(exit_code=3)])
     assert client.main(["list"]) == 0
     assert "exit 3" in capsys.readouterr().out

@@ -9,67 +9,24 @@ workspace image with nothing of the enclave beside them, so they are loaded from
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pypiserver
 import pytest
 
-from enclave.settings import REPO_ROOT
 from tests.tiny_wheel import write_wheel
-from tests.unit.conftest import loopback_service
-
-IMAGE = REPO_ROOT / "images" / "workspace"
-
-
-def _load(name: str) -> ModuleType:
-    """A module as the image holds it: beside the workspace's other modules (enclave_messages)."""
-    if str(IMAGE) not in sys.path:
-        sys.path.insert(0, str(IMAGE))
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", IMAGE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Fake:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.answer: tuple[int, Any] = (200, [])
+from tests.unit.conftest import FakeService, fake_workspace_service, image_module
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
-    state = Fake()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            state.calls.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                "body": json.loads(body) if body else None})
-            status, payload = state.answer
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    with loopback_service(Handler) as port:
-        monkeypatch.setenv("ENCLAVE_PACKAGES_URL", f"http://127.0.0.1:{port}/services/enclave-packages/")
-        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-workspace-token")
-        monkeypatch.setenv("ENCLAVE_LANG", "en")
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeService]:
+    with fake_workspace_service(monkeypatch, "ENCLAVE_PACKAGES_URL", "services/enclave-packages/") as state:
         yield state
 
 
@@ -77,10 +34,10 @@ REQUEST = {"id": 7, "requester": "alice", "project": "study", "name": "tiny-plot
            "state": "requested", "decided_by": "", "decision_reason": "", "fetch": "", "fetch_text": ""}
 
 
-def test_request_sends_the_spec_and_reason_with_the_workspace_token(fake: Fake, capsys: pytest.CaptureFixture[str],
-                                                                    ) -> None:
+def test_request_sends_the_spec_and_reason_with_the_workspace_token(
+        fake: FakeService, capsys: pytest.CaptureFixture[str]) -> None:
     fake.answer = (201, REQUEST)
-    assert _load("enclave_packages").main(["request", "Tiny_Plot", "--reason", "figures"]) == 0
+    assert image_module("enclave_packages").main(["request", "Tiny_Plot", "--reason", "figures"]) == 0
     call = fake.calls[0]
     assert (call["method"], call["path"]) == ("POST", "/services/enclave-packages/api/requests")
     assert call["body"] == {"spec": "Tiny_Plot", "reason": "figures"}
@@ -89,28 +46,29 @@ def test_request_sends_the_spec_and_reason_with_the_workspace_token(fake: Fake, 
 
 
 def test_list_shows_state_decision_and_how_to_install_in_the_users_language(
-        fake: Fake, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     approved = {**REQUEST, "id": 8, "name": "tinystat", "version": "1.0", "state": "approved", "fetch": "ok",
                 "decided_by": "bob", "decision_reason": "fine"}
     fake.answer = (200, [REQUEST, approved])
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
-    assert _load("enclave_packages").main(["list"]) == 0
+    assert image_module("enclave_packages").main(["list"]) == 0
     out = capsys.readouterr().out
     assert "待审批" in out and "已批准" in out and "已批准：pip install tinystat==1.0" in out and "bob: fine" in out
     assert fake.calls[0]["headers"]["Accept-Language"] == "zh-CN"
 
 
-def test_a_refusal_is_the_services_sentence_and_exit_status_2(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refusal_is_the_services_sentence_and_exit_status_2(
+        fake: FakeService, capsys: pytest.CaptureFixture[str]) -> None:
     fake.answer = (403, {"status": 403, "error": "'evilpkg' is on the refused list (refused names)"})
-    assert _load("enclave_packages").main(["request", "evilpkg", "--reason", "x"]) == 2
+    assert image_module("enclave_packages").main(["request", "evilpkg", "--reason", "x"]) == 2
     err = capsys.readouterr().err
     assert err == "enclave-packages: 'evilpkg' is on the refused list (refused names)\n"
 
 
 def test_no_service_or_a_bare_status_is_one_sentence_never_a_traceback(
-        fake: Fake, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeService, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake.answer = (502, b"<html>bad gateway</html>")
-    mod = _load("enclave_packages")
+    mod = image_module("enclave_packages")
     assert mod.main(["list"]) == 2
     assert "answered HTTP 502" in capsys.readouterr().err
     monkeypatch.delenv("ENCLAVE_PACKAGES_URL")
@@ -123,7 +81,7 @@ def test_no_service_or_a_bare_status_is_one_sentence_never_a_traceback(
 def test_help_is_in_the_users_language(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
     with pytest.raises(SystemExit) as stop:
-        _load("enclave_packages").main(["--help"])
+        image_module("enclave_packages").main(["--help"])
     assert stop.value.code == 0 and "为项目申请 Python 软件包" in capsys.readouterr().out
 
 
@@ -154,7 +112,7 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_pip_installs_an_indexed_package_into_the_project_environment_over_the_base_one(
         index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_wheel(index, "tinystat", "1.0")
-    pip = _load("enclave_pip")
+    pip = image_module("enclave_pip")
     env = tmp_path / "project" / ".enclave" / "python"
     python = pip.project_python(env)
     assert pip.run_pip(python, ["install", "--quiet", "tinystat"]) == 0
@@ -167,7 +125,7 @@ def test_pip_installs_an_indexed_package_into_the_project_environment_over_the_b
 def test_pip_for_a_package_the_index_lacks_ends_with_the_request_command_in_the_users_language(
         index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
-    pip = _load("enclave_pip")
+    pip = image_module("enclave_pip")
     python = pip.project_python(tmp_path / "env")
     assert pip.run_pip(python, ["install", "not-approved-pkg"]) != 0
     err = capsys.readouterr().err
@@ -179,7 +137,7 @@ def test_pip_for_a_package_the_index_lacks_ends_with_the_request_command_in_the_
 def test_the_project_kernel_runs_the_project_environment_and_is_named_in_the_users_language(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCLAVE_LANG", "zh-CN")
-    pip = _load("enclave_pip")
+    pip = image_module("enclave_pip")
     python = tmp_path / "env" / "bin" / "python"
     spec = json.loads(pip.ensure_kernel(tmp_path / "kernels", python).read_text())
     assert spec["display_name"] == "Python（项目软件包）"
@@ -195,7 +153,7 @@ def test_pip_with_the_index_down_says_the_index_does_not_answer_not_that_the_pac
         port = s.getsockname()[1]
     monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple/")
     monkeypatch.setenv("PIP_RETRIES", "1")
-    pip = _load("enclave_pip")
+    pip = image_module("enclave_pip")
     assert pip.run_pip(pip.project_python(tmp_path / "env"), ["install", "tinystat"]) != 0
     err = capsys.readouterr().err
     assert "package index" in err and "does not answer" in err and "enclave-packages request" not in err
