@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from enclave.settings import REPO_ROOT
 from enclave_demo.harness import Enclave, HubSession, instance, run_in
 
 __all__ = ["Enclave", "HubSession", "run_in", "running_workspaces", "OTHER_PROJECT", "AXE", "check_page",
-           "other_language_left", "accessibility_problems"]
+           "other_language_left", "accessibility_problems", "CHROMIUM", "CHROMIUM_ARGS", "browser", "login",
+           "signed_in"]
 
 PORTS = {"ENCLAVE_PUBLIC_PORT": "18000", "ENCLAVE_HUB_API_PORT": "18081", "ENCLAVE_IDP_PORT": "19000",
          "ENCLAVE_PROXY_API_PORT": "18001", "ENCLAVE_EGRESS_PORT": "18082", "ENCLAVE_GOVERNANCE_PORT": "18083",
@@ -34,6 +35,42 @@ EXTRA_USERS = [
     {"username": "ivan", "name": "Ivan Ma 马一凡", "groups": ["researcher"], "password": "ivan-it-pw"},
 ]
 OTHER_PROJECT = "other-study"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, one per test module (a module's pages share it, not its contexts)."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def login(page: Page, enclave: Enclave, username: str) -> None:
+    """Sign in as a person does: the hub's login button, the identity provider's form."""
+    page.goto(f"{enclave.url}/hub/login")
+    page.click("#idp-login")
+    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
+    page.fill("#username", username)
+    page.fill("#password", enclave.passwords[username])
+    page.click("#login")
+
+
+def signed_in(browser: Browser, enclave: Enclave, user: str, lang: str, bypass_csp: bool = True) -> Page:
+    """A new page of a browser speaking `lang`, signed in as `user`. bypass_csp: the service pages allow no
+    script, and axe-core (check_page) is one, injected by the test only."""
+    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang}, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    login(page, enclave, user)
+    page.wait_for_load_state("networkidle")
+    return page
 
 
 def pytest_configure(config: pytest.Config) -> None:

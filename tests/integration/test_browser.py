@@ -5,40 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
-from tests.integration.conftest import AXE, Enclave, check_page
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
+from tests.integration.conftest import AXE, Enclave, check_page, login
 
 # where a sign-in ends: the hub (researchers), a service page (each other role lands where its work is:
 # reviewers the review queue, approvers with steps waiting their applications, hub.landing), or a workspace
 SIGNED_IN = re.compile(r"/(hub|user|services)/")
-
-
-def login(page: Page, enclave: Enclave, username: str) -> None:
-    page.goto(f"{enclave.url}/hub/login")
-    page.click("#idp-login")
-    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
-    page.fill("#username", username)
-    page.fill("#password", enclave.passwords[username])
-    page.click("#login")
 
 
 def run_cell(page: Page, code: str, expect_text: str, index: int) -> None:

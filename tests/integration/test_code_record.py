@@ -20,8 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.runner import start_activity_service, stop_process
 from enclave_ops.cli import main
-from tests.integration.conftest import Enclave, check_page, run_in, running_workspaces
-from tests.integration.test_browser import ARGS, CHROMIUM, login
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS, Enclave, check_page, login, run_in, running_workspaces
 
 # Runs a notebook of the given cells through a real kernel in the workspace (the kernel loads the recorder as
 # every workspace kernel does); prints the outputs and how long the run took.
@@ -168,7 +167,7 @@ def test_with_the_recorder_stopped_a_cell_still_runs_and_its_record_and_the_gap_
 def test_the_spawn_page_says_the_session_is_recorded(enclave: Enclave, lang: str, words: str) -> None:
     """In a real browser, in the reader's language, with no words of the other and no serious axe issue."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_context(locale="zh-CN" if lang == "zh-CN" else "en-US").new_page()
             page.set_default_timeout(60_000)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from enclave.db import session_scope
 from enclave.models import ProjectState
@@ -26,21 +26,12 @@ from enclave.projects import active_datasets, get_project, today
 from governance import workflow
 from governance.notify import targets_path
 from policies import load_policies
-from tests.integration.conftest import Enclave, check_page
+from tests.integration.conftest import Enclave, check_page, signed_in
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 GOV = "/services/governance/"
 PURPOSE = "Readmission after diabetes admissions, private purpose text"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Receivers:
@@ -95,18 +86,6 @@ def receivers(enclave: Enclave) -> Iterator[Receivers]:
         http.shutdown()
 
 
-def signed_in(browser: Browser, enclave: Enclave, user: str, lang: str) -> Page:
-    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{enclave.url}/hub/login")
-    page.click("#idp-login")
-    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
-    page.fill("#username", user)
-    page.fill("#password", enclave.passwords[user])
-    page.click("#login")
-    page.wait_for_load_state("networkidle")
-    return page
 
 
 def decide(page: Page, enclave: Enclave, app_id: int, decision: str, comment: str = "") -> None:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from enclave.db import session_scope
@@ -19,37 +17,15 @@ from enclave.models import AuditEvent
 from enclave_demo.data import DEMO_PROJECT
 from imports.checks import sha256_of
 from tests.import_files import EICAR, ICD_MAPPING, resident_id_csv, write_eicar_database
-from tests.integration.conftest import Enclave, check_page, run_in, running_workspaces
+from tests.integration.conftest import Enclave, check_page, run_in, running_workspaces, signed_in
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 GOV = "/services/governance/"
 STATE = {"en": {"released": "released", "blocked": "blocked", "held": "held"},
          "zh-CN": {"released": "已放行", "blocked": "已拦截", "held": "待审核"}}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
-def signed_in(browser: Browser, enclave: Enclave, user: str, lang: str) -> Page:
-    # bypass_csp: the pages allow no script, and axe-core (check_page) is one, injected by the test only
-    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang}, bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{enclave.url}/hub/login")
-    page.click("#idp-login")
-    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
-    page.fill("#username", user)
-    page.fill("#password", enclave.passwords[user])
-    page.click("#login")
-    page.wait_for_load_state("networkidle")
-    return page
 
 
 def upload(page: Page, enclave: Enclave, name: str, data: bytes, purpose: str) -> int:

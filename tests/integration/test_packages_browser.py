@@ -21,28 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from enclave.settings import GOVERNANCE_PREFIX
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.runner import start_governance_service, start_process, stop_process, wait_http
 from governance.notify import targets_path
 from packages.wheelhouse import read_allow_list, sha256_of
-from tests.integration.conftest import Enclave, check_page
+from tests.integration.conftest import Enclave, check_page, signed_in
 from tests.unit.test_packages import make_wheel
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 GOV = GOVERNANCE_PREFIX
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Hooks:
@@ -97,18 +88,6 @@ def governed(enclave: Enclave, tmp_path_factory: pytest.TempPathFactory) -> Iter
         start_governance_service(settings)
 
 
-def signed_in(browser: Browser, enclave: Enclave, user: str, lang: str) -> Page:
-    context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang}, bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{enclave.url}/hub/login")
-    page.click("#idp-login")
-    page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
-    page.fill("#username", user)
-    page.fill("#password", enclave.passwords[user])
-    page.click("#login")
-    page.wait_for_load_state("networkidle")
-    return page
 
 
 def ask(page: Page, enclave: Enclave, name: str, reason: str) -> None:

@@ -26,11 +26,7 @@ from enclave.settings import JOBS_PREFIX
 from enclave_demo.data import DEMO_PROJECT
 from enclave_demo.harness import run_in
 from policies import load_policies
-from tests.integration import test_browser as browser_tests
-from tests.integration.conftest import OTHER_PROJECT, Enclave, check_page
-from tests.integration.test_browser import login
-
-browser = browser_tests.browser  # the suite's Chromium (a module fixture)
+from tests.integration.conftest import OTHER_PROJECT, Enclave, check_page, login
 
 SERVICE = "/services/egress-review/"
 MAKE = r"""
