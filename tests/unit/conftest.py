@@ -169,11 +169,11 @@ def fake_workspace_service(monkeypatch: pytest.MonkeyPatch, url_variable: str, p
 
 
 @contextmanager
-def workspace_api(service: ModuleType, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, dict[str, Any]],
-                  lookup: Any) -> Iterator[int]:
-    """A hub service that workspaces call with their token (jobs, packages, the code recorder) served on
-    127.0.0.1 in a thread: the hub's token check answered from `tokens`, `service.workspace_of` by `lookup`
-    (settings, username -> RunningWorkspace | None). Yields the port; stops the service afterwards."""
+def hub_service(service: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                tokens: dict[str, dict[str, Any]]) -> Iterator[int]:
+    """A hub service (`service.make_app`) served in this process on 127.0.0.1, in a thread, with the
+    environment the hub gives it and the hub's token check answered from `tokens` (token -> the hub's model).
+    Yields the port; stops the service afterwards."""
     from enclave.settings import get_settings
 
     settings = get_settings()
@@ -185,7 +185,6 @@ def workspace_api(service: ModuleType, monkeypatch: pytest.MonkeyPatch, tokens: 
         return tokens.get(api_token)
 
     monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
-    monkeypatch.setattr(service, "workspace_of", lookup)
     loop = asyncio.new_event_loop()
     sockets = bind_sockets(0, "127.0.0.1")
 
@@ -201,3 +200,13 @@ def workspace_api(service: ModuleType, monkeypatch: pytest.MonkeyPatch, tokens: 
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+@contextmanager
+def workspace_api(service: ModuleType, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, dict[str, Any]],
+                  lookup: Any) -> Iterator[int]:
+    """A hub service that workspaces call with their token (jobs, packages, the code recorder): `hub_service`
+    with `service.workspace_of` answered by `lookup` (settings, username -> RunningWorkspace | None)."""
+    monkeypatch.setattr(service, "workspace_of", lookup)
+    with hub_service(service, monkeypatch, tokens) as port:
+        yield port

@@ -6,18 +6,13 @@ the pages decide from the database on every request (a role taken away counts at
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from jupyterhub.services.auth import HubAuth, HubOAuth
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
+from jupyterhub.services.auth import HubOAuth
 from tornado.web import create_signed_value
 
 from egress_review import service, workflow
@@ -29,6 +24,7 @@ from enclave.models import ExportState
 from enclave.projects import upsert_user
 from enclave.settings import EGRESS_PREFIX, get_settings
 from tests.egress_helpers import submit
+from tests.unit.conftest import hub_service
 
 # token -> the user model the hub would return for it; anything else is an unknown token
 TOKENS = {f"{name}-token": {"name": name, "kind": "user", "scopes": [SERVICE_ACCESS]}
@@ -55,29 +51,9 @@ class Service:
 @pytest.fixture
 def egress(world: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
     settings = get_settings()
-    for key, value in service.hub_env(settings).items():
-        monkeypatch.setenv(key, value)
-
-    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
-                       use_cache: bool = True) -> dict[str, Any] | None:
-        return TOKENS.get(api_token)
-
-    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
-    loop = asyncio.new_event_loop()
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield Service(f"http://127.0.0.1:{port}{EGRESS_PREFIX}", HubOAuth().cookie_name,
-                  bytes.fromhex(settings.secret("egress-cookie")))
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with hub_service(service, monkeypatch, TOKENS) as port:
+        yield Service(f"http://127.0.0.1:{port}{EGRESS_PREFIX}", HubOAuth().cookie_name,
+                      bytes.fromhex(settings.secret("egress-cookie")))
 
 
 def state(rid: int) -> ExportState:

@@ -3,18 +3,14 @@ is allowed or refused as `governance.rules` says, and refusals are recorded."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from jupyterhub.services.auth import HubAuth, HubOAuth
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
+from jupyterhub.services.auth import HubOAuth
 from tornado.web import create_signed_value
 
 from enclave.audit import query
@@ -22,6 +18,7 @@ from enclave.db import session_scope
 from enclave.models import ApplicationState, Party
 from enclave.settings import GOVERNANCE_PREFIX, get_settings
 from governance import service, workflow
+from tests.unit.conftest import hub_service
 from tests.unit.test_governance import FORM, _step, _submitted, gov  # noqa: F401 - the fixture
 
 USERS = ("alice", "dave", "bob", "carol", "rhea", "audrey", "admin", "zoe")
@@ -48,30 +45,10 @@ class Client:
 @pytest.fixture
 def site(gov, own_hub_auth, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # type: ignore[no-untyped-def] # noqa: F811
     settings = get_settings()
-    for key, value in service.hub_env(settings).items():
-        monkeypatch.setenv(key, value)
-
-    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
-                       use_cache: bool = True) -> dict[str, Any] | None:
-        return TOKENS.get(api_token)
-
-    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
-    loop = asyncio.new_event_loop()
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
-    secret = bytes.fromhex(settings.secret("governance-cookie"))
-    yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with hub_service(service, monkeypatch, TOKENS) as port:
+        base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
+        secret = bytes.fromhex(settings.secret("governance-cookie"))
+        yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
 
 
 PAGES = ["", "catalogue", "catalogue/cohort@v1", "applications", "accreditation", "audit", "audit/exports",

@@ -4,12 +4,10 @@ trail; then the pages on the governance service over real HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import shutil
 import stat
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +15,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from jupyterhub.services.auth import HubAuth, HubOAuth
+from jupyterhub.services.auth import HubOAuth
 from sqlalchemy import select
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from enclave.db import session_scope
 from enclave.errors import InvalidTransition, NotAllowed
@@ -34,6 +30,7 @@ from imports.models import ImportState
 from policies import load_policies
 from policies.schema import ImportPolicy
 from tests.import_files import EICAR, ICD_MAPPING, SIGNATURE, resident_id_csv, write_eicar_database
+from tests.unit.conftest import hub_service
 from tests.unit.test_governance_service import Client
 
 pytestmark = pytest.mark.skipif(shutil.which("clamscan") is None, reason="clamscan (Debian clamav) is not installed")
@@ -268,31 +265,11 @@ PEOPLE = ("alice", "erin", "dave", "bob")
 def pages(airlock: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The governance service in this process, the hub's token check replaced by a table of PEOPLE."""
     settings = get_settings()
-    for key, value in service.hub_env(settings).items():
-        monkeypatch.setenv(key, value)
     tokens = {f"{n}-token": {"name": n, "kind": "user", "scopes": [service.SERVICE_ACCESS]} for n in PEOPLE}
-
-    async def hub_says(_self: HubAuth, url: str, api_token: str, cache_key: Any = None,
-                       use_cache: bool = True) -> dict[str, Any] | None:
-        return tokens.get(api_token)
-
-    monkeypatch.setattr(HubAuth, "_check_hub_authorization", hub_says)
-    loop = asyncio.new_event_loop()
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        HTTPServer(service.make_app(service.Context(settings))).add_sockets(sockets)
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
-    secret = bytes.fromhex(settings.secret("governance-cookie"))
-    yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with hub_service(service, monkeypatch, tokens) as port:
+        base, cookie = f"http://127.0.0.1:{port}{GOVERNANCE_PREFIX}", HubOAuth().cookie_name
+        secret = bytes.fromhex(settings.secret("governance-cookie"))
+        yield lambda user, lang="en": Client(base, cookie, secret, user, lang)
 
 
 def upload(client: Any, name: str, data: bytes, project: str = "study", purpose: str = "ICD-10 to CCS") -> Any:
