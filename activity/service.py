@@ -58,32 +58,14 @@ class RecordsApi(WorkspaceTokenApi, web.RequestHandler):
     token_needed = "a workspace token is needed: the recorder in your workspace sends it"
     people_only = "only people's workspaces are recorded"
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        text = getattr(exc, "log_message", None) or ""
-        if isinstance(exc, web.HTTPError) and exc.args:
-            text = text % exc.args
-        if not text:
-            text = ("the code recorder failed on this call; tell the enclave administrators" if status_code >= 500
-                    else self._reason)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"status": status_code, "error": message(text, self.lang)}, ensure_ascii=False))
+    failed = "the code recorder failed on this call; tell the enclave administrators"
 
-    def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            raise web.HTTPError(400, "%s", f"the body is not JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        unknown = sorted(set(data) - BODY_FIELDS)
-        if unknown:  # "user", "project", "workspace" among them: who and where are never the body's to say
-            raise web.HTTPError(400, "%s", f"unknown field(s): {', '.join(unknown)}")
-        return data
+    def translated(self, text: str) -> str:
+        return message(text, self.lang)
 
     async def post(self) -> None:
         name = self.caller()  # a call without a workspace token is refused before its body is read
-        data = self.body()
+        data = self.json_object(BODY_FIELDS)
         address = self.request.remote_ip or ""
         try:
             answer = await asyncio.to_thread(self._store, name, address, data)

@@ -7,6 +7,7 @@ into a weaker one. The reader's language comes from the browser, the same way fo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
@@ -57,6 +58,18 @@ class PageBasics:
 
 
 
+def error_sentence(kwargs: dict[str, Any], status_code: int, reason: str, failed: str) -> str:
+    """The English sentence of a tornado error (`write_error`'s kwargs), for pages and JSON APIs alike: the
+    HTTPError's message, else the status reason, else (a failure of ours) `failed`, which says whom to tell."""
+    exc = kwargs.get("exc_info", (None, None, None))[1]
+    text = getattr(exc, "log_message", None) or ""
+    if isinstance(exc, web.HTTPError) and exc.args and text:
+        text = text % exc.args
+    if text:
+        return str(text)
+    return failed if status_code >= 500 else reason
+
+
 class WorkspaceTokenApi(PageBasics, HubAuthenticated):
     """Mixed into the JSON APIs workspaces call with their own token (jobs, package requests, the code recorder):
     one way to accept the service's scope, whole or filtered to the caller (`...!user=<name>`, as workspace tokens
@@ -96,6 +109,33 @@ class WorkspaceTokenApi(PageBasics, HubAuthenticated):
         if user.get("kind", "user") != "user":
             raise web.HTTPError(403, self.people_only)
         return str(user["name"])
+
+    failed: str = "the service failed on this call; tell the enclave administrators"
+
+    def translated(self, text: str) -> str:
+        """`text` in the caller's language: a service answers with its own catalogue (English without one)."""
+        return text
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """One sentence in the caller's language, never a traceback: an unexpected failure says whom to tell."""
+        text = error_sentence(kwargs, status_code, self._reason, self.failed)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"status": status_code, "error": self.translated(text)},  # type: ignore[attr-defined]
+                               ensure_ascii=False))
+
+    def json_object(self, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        """The body as a JSON object; with `fields`, one naming anything else is refused (who and where are
+        never the body's to say: the caller and its workspace come from the token)."""
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise web.HTTPError(400, "%s", f"the body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        unknown = sorted(set(data) - set(fields)) if fields is not None else []
+        if unknown:
+            raise web.HTTPError(400, "%s", f"unknown field(s): {', '.join(unknown)}")
+        return data
 
     def send_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)  # type: ignore[attr-defined]

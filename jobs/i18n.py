@@ -47,7 +47,7 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), zh) for p, 
     (r"^the container engine does not answer; try again in a few minutes$", "容器引擎没有响应；请几分钟后重试"),
     (r"^a workspace token is needed: call this from your workspace \(enclave-job, or enclave_job in a notebook\)$",
      "需要工作区令牌：请在您的工作区中调用（enclave-job，或在笔记本中使用 enclave_job）"),
-    # jobs.pages.error_sentence: an unexpected failure of an API call (the page's own is in PAGES_ZH)
+    # enclave.webpages.error_sentence: an unexpected failure of an API call (the page's own is in PAGES_ZH)
     (r"^the jobs service failed on this call; tell the enclave administrators$",
      "作业服务处理此调用时出错；请告知安全区管理员"),
 )]

@@ -27,7 +27,7 @@ from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound
 from enclave.models import Job, JobRelease
 from enclave.projects import get_project, get_user
 from enclave.settings import JOBS_PREFIX, Settings
-from enclave.webpages import PageBasics
+from enclave.webpages import PageBasics, error_sentence
 from jobs import results, rules, workflow
 from jobs.files import read_blob
 from jobs.i18n import message, translator, where
@@ -48,18 +48,6 @@ def _status(exc: EnclaveError) -> int:
             return code
     return 400
 
-
-
-def error_sentence(kwargs: dict[str, Any], status_code: int, reason: str, what: str) -> str:
-    """The English sentence of a tornado error (`write_error`'s kwargs), for the pages and the JSON API alike:
-    the HTTPError's message, else the status reason, else (a failure) whom to tell."""
-    exc = kwargs.get("exc_info", (None, None, None))[1]
-    text = getattr(exc, "log_message", None) or ""
-    if isinstance(exc, web.HTTPError) and exc.args:
-        text = text % exc.args
-    if text:
-        return text
-    return FAILED[what] if status_code >= 500 else reason
 
 
 FAILED = {"page": "the jobs service failed on this page; tell the enclave administrators",
@@ -125,7 +113,7 @@ class PageHandler(PageBasics, HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A page in the reader's language, one sentence, never a traceback."""
-        text = error_sentence(kwargs, status_code, self._reason, "page")
+        text = error_sentence(kwargs, status_code, self._reason, FAILED["page"])
         self.set_header("Content-Type", "text/html; charset=utf-8")
         shown = self.t(text) if self.t(text) != text else message(text, self.lang)
         self.finish(self.ctx.templates.get_template("error.html").render(

@@ -19,7 +19,6 @@ or show a workspace any value a check found; only an independent output checker'
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -128,20 +127,10 @@ class ApiHandler(WorkspaceTokenApi, web.RequestHandler):
                     "(enclave-job, or enclave_job in a notebook)")
     people_only = "only people can submit and follow jobs"
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """One sentence in the caller's language, never a traceback (an unexpected failure says whom to tell)."""
-        text = pages.error_sentence(kwargs, status_code, self._reason, "call")
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"status": status_code, "error": message(text, self.lang)}, ensure_ascii=False))
+    failed = pages.FAILED["call"]
 
-    def body_json(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            raise web.HTTPError(400, "%s", f"the body is not JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return data
+    def translated(self, text: str) -> str:
+        return message(text, self.lang)
 
     async def call(self, step: str, fn: Callable[[str, str], Any]) -> Any:
         """`fn(user, project)` off the event loop, once the call is known to come from the caller's own
@@ -178,7 +167,7 @@ class JobsApi(ApiHandler):
     async def post(self) -> None:
         """Snapshot the code folder and queue the job; 201 with the job as `GET api/jobs/<id>` shows it."""
         self.caller()  # a call without a workspace token is refused before its body is read
-        body = self.body_json()
+        body = self.json_object()
         unknown = sorted(set(body) - FIELDS)
         if unknown:
             raise web.HTTPError(400, "%s", f"unknown field(s): {', '.join(unknown)}")

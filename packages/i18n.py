@@ -35,6 +35,7 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "需要工作区令牌：请在您的工作区中调用（enclave-packages）"),
     (re.compile(r"^only people can ask for packages$"), "只有人员可以申请软件包"),
     (re.compile(r"^the body is not JSON(.*)$"), "请求正文不是 JSON"),
+    (re.compile(r"^the body must be a JSON object$"), "请求正文必须是 JSON 对象"),
     (re.compile(r"^'(\w+)' must be text$"), r"“\1”必须是文本"),
     (re.compile(r"^unknown field\(s\): (.+)$"), r"未知字段：\1"),
     (re.compile(r"^the package service failed on this call; tell the enclave administrators$"),

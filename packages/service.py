@@ -18,7 +18,6 @@ gateway, redirected by hub.network, and nothing else does):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -100,26 +99,13 @@ class RequestsApi(WorkspaceTokenApi, web.RequestHandler):
     token_needed = "a workspace token is needed: call this from your workspace (enclave-packages)"
     people_only = "only people can ask for packages"
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """One sentence in the caller's language, never a traceback."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        text = getattr(exc, "log_message", None) or ""
-        if isinstance(exc, web.HTTPError) and exc.args and text:
-            text = text % exc.args
-        text = text or (FAILED if status_code >= 500 else self._reason)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"status": status_code, "error": message(text, self.lang)}, ensure_ascii=False))
+    failed = FAILED
+
+    def translated(self, text: str) -> str:
+        return message(text, self.lang)
 
     def body_json(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            raise web.HTTPError(400, "%s", f"the body is not JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "%s", "the body is not JSON: it must be an object")
-        unknown = sorted(set(data) - FIELDS)
-        if unknown:
-            raise web.HTTPError(400, "%s", f"unknown field(s): {', '.join(unknown)}")
+        data = self.json_object(FIELDS)
         for key in FIELDS:
             if not isinstance(data.get(key, ""), str):
                 raise web.HTTPError(400, "%s", f"'{key}' must be text")
