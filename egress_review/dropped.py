@@ -2,19 +2,23 @@
 
 The rebuild leaves out spreadsheet comments, defined names, document properties, headers and footers,
 number formats, data-validation lists and prompts and hyperlinks; Parquet key-value metadata; archive
-and member comments. Dropping them keeps the data in, but the requester is told only "dropped", and a
-reviewer should know that the original carried personal data there (evidence of an attempt). So the
-dropped text is read by the same personal-data check as any segment, and what it finds is one REVIEW
-finding per kind and place; the drop stays.
+and member comments; notebook and cell metadata, cell attachments, output metadata and transient data,
+error traceback frames and outputs of kinds the rebuilt notebook does not keep. Dropping them keeps the
+data in, but the requester is told only "dropped", and a reviewer should know that the original carried
+personal data there (evidence of an attempt). So the dropped text is read by the same personal-data check
+as any segment, and what it finds is one REVIEW finding per kind and place; the drop stays.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html import unescape
+from typing import Any
 
 from egress_review.checks import pii_in_segments
 from egress_review.extract import Segment
@@ -80,6 +84,61 @@ def archive_texts(data: bytes) -> list[Segment]:
                 if raw:
                     out.append(Segment(raw.decode("utf-8", errors="replace"), {"part": what}))
     return out
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every key and string value of a JSON value, depth first (JSON is a tree: no cycles)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)  # numbers: an identifier stored as one
+
+
+def _attachment_texts(attachments: Any) -> Iterator[str]:
+    """Attachment names, and the content of text attachments (images are pixels, not text)."""
+    for name, bundle in attachments.items() if isinstance(attachments, dict) else ():
+        yield str(name)
+        for mime, value in bundle.items() if isinstance(bundle, dict) else ():
+            if str(mime).startswith("text/") and isinstance(value, str):
+                try:
+                    yield base64.b64decode(value, validate=False).decode("utf-8", errors="replace")
+                except (binascii.Error, ValueError):
+                    yield value
+
+
+def _output_texts(out: dict[str, Any], kept_mimes: set[str]) -> Iterator[tuple[str, str]]:
+    yield from (("output metadata", t) for t in _strings(out.get("metadata")))
+    yield from (("output transient data", t) for t in _strings(out.get("transient")))
+    yield from (("error traceback", ANSI.sub("", t)) for t in _strings(out.get("traceback")))
+    data = out.get("data")
+    for mime, value in data.items() if isinstance(data, dict) else ():
+        if mime not in kept_mimes and not str(mime).startswith("image/"):
+            yield from ((f"{mime} output", t) for t in _strings(value))
+
+
+def notebook_texts(nb: dict[str, Any], kept_mimes: set[str]) -> list[Segment]:
+    """What the rebuilt notebook leaves out, as text, with where it was ('cell 3 metadata'). `kept_mimes`:
+    the output kinds the rebuild keeps (and checks); images are re-encoded, never read as text."""
+    out = [Segment(t, {"part": "notebook metadata"}) for t in _strings(nb.get("metadata"))]
+    for i, cell in enumerate(nb.get("cells") or []):
+        if not isinstance(cell, dict):
+            continue
+        out += [Segment(t, {"part": f"cell {i} metadata"}) for t in _strings(cell.get("metadata"))]
+        out += [Segment(t, {"part": f"cell {i} attachments"}) for t in _attachment_texts(cell.get("attachments"))]
+        for o in cell.get("outputs") or [] if isinstance(cell.get("outputs"), list) else []:
+            if isinstance(o, dict):
+                out += [Segment(t, {"part": f"cell {i} {what}"}) for what, t in _output_texts(o, kept_mimes)]
+    return [s for s in out if s.text.strip()]
 
 
 def findings(segments: Iterable[Segment]) -> list[Finding]:

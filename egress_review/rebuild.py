@@ -520,7 +520,8 @@ def _notebook(data: bytes, policy: EgressPolicy) -> Rebuilt:
     cells = [_cell(c, i, policy, notes) for i, c in enumerate(nb["cells"])]
     clean = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
     text, more = embedded(json.dumps(clean, ensure_ascii=False, indent=1), policy)
-    return Rebuilt(text.encode(), notes.lines() + more)
+    left_out = dropped.notebook_texts(nb, NOTEBOOK_MIME | set(IMAGE_MIME))
+    return Rebuilt(text.encode(), notes.lines() + more, findings=dropped.findings(left_out))
 
 
 # --- Parquet --------------------------------------------------------------------------------------

@@ -568,6 +568,64 @@ INTERVAL_NAME = re.compile(r"(?:^|[_\s.%(0-9-])ci(?:$|[_\s.)-]|下限|上限)|co
                            r"|p[_\s.-]?val", re.IGNORECASE)
 
 
+# A percentage of change over time or a difference is not a share of the people counted beside it.
+CHANGE_NAME = re.compile(r"growth|change|increase|decrease|diff|delta|trend|变化|增长|下降|增幅|降幅|差", re.IGNORECASE)
+
+
+def _percent_scale(c: Column) -> float:
+    """What a percentage column's values are out of: its stated rate base, 1 for proportions written as
+    fractions (every value at most 1 and no '%' or 'pct' in the name), else 100."""
+    known = [v for v in c.nums if v is not None]
+    if scale := _rate_scale(c.name):
+        return scale
+    says_percent = re.search(r"%|pct|percent|百分", c.name, re.IGNORECASE)
+    return 1.0 if known and max(known) <= 1 and not says_percent else 100.0
+
+
+def _composition_of(pct: Column, count: Column, scale: float) -> bool:
+    """Each percentage is its row's share of the count column's total (with or without a total row): the
+    table's own counts, already checked, and no new number."""
+    pairs = [(p / scale, n) for p, n in zip(pct.nums, count.nums, strict=True) if p is not None and n is not None]
+    if len(pairs) < 2:
+        return False
+    totals = {sum(n for _, n in pairs), sum(n for _, n in pairs) - max(n for _, n in pairs)}
+    return any(t > 0 and all(abs(share - n / t) <= 0.006 for share, n in pairs) for t in totals)
+
+
+def _percent_of_the_count_beside_it(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
+                                    ) -> list[Finding]:
+    """'patients 200, readmitted 2.0 %': with no column named as the denominator, the one count column of the
+    table is what the percentages of its rows are of, and 2 % of 200 is 4 people. Percentages that are the
+    count column's own composition, changes over time and interval bounds give back nothing new."""
+    count_cols = [c for c in cols if c.name in counted and not PCT_NAME.search(c.name)]
+    if len(count_cols) != 1:
+        return []
+    denom, out = count_cols[0], []
+    for c in cols:
+        if (c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name) or _rate_scale(c.name)
+                or INTERVAL_NAME.search(c.name) or CHANGE_NAME.search(c.name)):
+            continue  # a rate per 1000 is of a population the table does not give: its count is the numerator
+        scale = _percent_scale(c)
+        if _composition_of(c, denom, scale):
+            continue
+        for row, (p, d, raw) in enumerate(zip(c.nums, denom.nums, c.raw, strict=True), start=1):
+            if p is None or d is None or not d or not 0 <= p <= scale:
+                continue
+            k = round(p * d / scale)
+            if _is_share(p, k, d, scale, raw):
+                out += count_cell(k, sdc, {"row": row, "column": c.name},
+                                  f"{p:g} of the {d:g} in '{denom.name}' on its row is {k}")
+    return out
+
+
+def _is_share(p: float, k: int, d: float, scale: float, raw: object) -> bool:
+    """Is `p` what k of d is, written to as many decimals as the cell shows? 2.0 of 200 is 4 (4/200 = 2.0 %);
+    12.3 of 22 is nobody's share (3/22 = 13.6 %): a survival or adjusted estimate, not a count's share."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    decimals = min(len(text.strip().rstrip("%").partition(".")[2]), 6)
+    return abs(scale * k / d - p) <= 0.5 * 10 ** -decimals + 1e-9
+
+
 def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sdc: DisclosureControl,
                                  ) -> list[Finding]:
     """A percentage (or rate per N) next to its denominator is the count it was computed from; one with
@@ -580,12 +638,12 @@ def percentages_with_denominator(cols: list[Column], counted: dict[str, str], sd
                             "hide a small count", rule=SdcRule.PERCENT_WITHOUT_DENOMINATOR, location={"column": c.name})
                     for c in cols if c.numeric and PCT_NAME.search(c.name) and not _rate_scale(c.name)
                     and not INTERVAL_NAME.search(c.name)]
-        return out
+            return out
+        return out + _percent_of_the_count_beside_it(cols, counted, sdc)
     for c in cols:
         if c is denom or c.name in counted or not c.numeric or not PCT_NAME.search(c.name):
             continue
-        known = [v for v in c.nums if v is not None]
-        scale = _rate_scale(c.name) or (1.0 if known and max(known) <= 1 and "prop" in c.name.lower() else 100.0)
+        scale = _percent_scale(c)
         for row, (p, d) in enumerate(zip(c.nums, denom.nums, strict=True), start=1):
             if p is None or d is None:
                 continue

@@ -376,6 +376,43 @@ def masked_keys(rng: random.Random) -> Iterator[EvalFile]:
     yield EvalFile("masked_listing.csv", _csv(listing), MUST, "record-level", "en")
 
 
+def shares_of_counts(rng: random.Random) -> Iterator[EvalFile]:
+    """Percentages beside the table's one count column: shares of that count (2 % of 200 is 4 people), or
+    the count column's own composition, which gives back nothing new."""
+    big = [rng.randrange(150, 400) for _ in range(3)]
+    small = rng.choice(SMALL)
+    share = round(100 * small / big[0], 1)
+    rows = "".join(f"{r},{n},{p}\n" for r, n, p in zip(REGIONS_EN, big, (share, 31.5, 44.0), strict=False))
+    yield EvalFile("share_of_n.csv", f"region,patients,pct_readmitted\n{rows}".encode(), MUST, "percent", "en")
+    rows = "".join(f"{r},{n},{p}\n" for r, n, p in zip(PROVINCES, big, (share, 31.5, 44.0), strict=False))
+    yield EvalFile("share_of_n_zh.csv", f"省份,患者数,死亡率(%)\n{rows}".encode(), MUST, "percent", "zh")
+    counts = [rng.randrange(12, 60), rng.randrange(300, 900), rng.randrange(300, 900)]
+    total = sum(counts)
+    rows = "".join(f"{b},{n},{100 * n / total:.1f}\n" for b, n in zip(AGE_BANDS, counts, strict=False))
+    yield EvalFile("composition.csv", f"age_band,n,percent\n{rows}Total,{total},100.0\n".encode(), SAFE,
+                   "aggregate", "en")
+
+
+def dropped_notebook_parts(rng: random.Random) -> Iterator[EvalFile]:
+    """Personal data where a notebook's rebuild drops it (cell metadata, an error's traceback), and the
+    metadata Jupyter and papermill really write, which is not personal data."""
+    ident = rng.choice(IDS)
+    cell = {"cell_type": "code", "execution_count": 1, "source": "df.loc[key]", "metadata": {"tags": [ident]},
+            "outputs": []}
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    yield EvalFile("cell_tag_id.ipynb", json.dumps(nb).encode(), MUST, "personal-data", "zh")
+    error = {"output_type": "error", "ename": "KeyError", "evalue": "'key'",
+             "traceback": [f"\x1b[0;31mKeyError\x1b[0m: {rng.choice(MOBILES)} not in index"]}
+    nb = {"cells": [{**cell, "metadata": {}, "outputs": [error]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    yield EvalFile("traceback_phone.ipynb", json.dumps(nb).encode(), MUST, "personal-data", "zh")
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)"},
+            "language_info": {"name": "python", "version": "3.11.7"},
+            "papermill": {"duration": 12.3, "start_time": "2024-03-07T10:11:00", "parameters": {"seed": 20240307}}}
+    ok = {**cell, "metadata": {"tags": ["parameters"], "execution": {"iopub.execute_input": "2024-03-07T10:11:12Z"}}}
+    nb = {"cells": [ok], "metadata": meta, "nbformat": 4, "nbformat_minor": 5}
+    yield EvalFile("papermill_meta.ipynb", json.dumps(nb).encode(), SAFE, "notebook-aggregate", "en")
+
+
 GENERATORS = (masked_keys, risk_tables, long_format, json_counts, crosstabs, survival_tables, dominance_tables,
               hidden_digits_counts, encoded_identifiers, one_digit_per_place, eponymous_places, wide_year_tables,
-              long_runs)
+              long_runs, shares_of_counts, dropped_notebook_parts)

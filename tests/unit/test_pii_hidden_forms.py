@@ -173,3 +173,59 @@ def test_a_text_file_with_separated_identifiers_is_blocked(text: str):
 ])
 def test_digits_split_by_inline_markup_are_read_as_one_text(name: str, markup: str):
     assert scan_bytes(name, markup.encode(), POLICY).verdict == Verdict.BLOCK
+
+
+def _notebook_with(where: str, text: str) -> bytes:
+    """A one-cell notebook whose only personal data is `text`, at `where` (a part the rebuild drops)."""
+    out: dict[str, Any] = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                           "data": {"text/plain": "42"}}
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "x", "outputs": [out]}
+    nb: dict[str, Any] = {"cells": [cell], "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4,
+                          "nbformat_minor": 5}
+    if where == "notebook metadata":
+        nb["metadata"]["authors"] = [{"name": text}]
+    elif where == "cell metadata":
+        cell["metadata"] = {"tags": [text]}
+    elif where == "attachment":
+        import base64
+        cell["cell_type"], cell["attachments"] = "markdown", {"n.txt": {"text/plain": base64.b64encode(
+            text.encode()).decode()}}
+        del cell["outputs"], cell["execution_count"]
+    elif where == "output metadata":
+        out["metadata"] = {"note": text}
+    elif where == "traceback":
+        cell["outputs"] = [{"output_type": "error", "ename": "KeyError", "evalue": "'x'",
+                            "traceback": [f"\x1b[0;31mKeyError\x1b[0m: {text}"]}]
+    elif where == "unkept output":
+        out["data"]["application/x-custom"] = {"who": text}
+    return json.dumps(nb).encode()
+
+
+@pytest.mark.parametrize("where", ["notebook metadata", "cell metadata", "attachment", "output metadata",
+                                   "traceback", "unkept output"])
+def test_personal_data_in_what_a_rebuilt_notebook_drops_goes_to_review_and_stays_dropped(where: str):
+    r = scan_bytes("n.ipynb", _notebook_with(where, f"patient {RESIDENT_ID} tel {PHONE}"), POLICY)
+    found = _dropped(r)
+    assert {f.entity for f in found} >= {"CN_RESIDENT_ID", "CN_PHONE"} and r.verdict == Verdict.REVIEW, where
+    part = {"notebook metadata": "notebook metadata", "cell metadata": "cell 0 metadata",
+            "attachment": "cell 0 attachments", "output metadata": "cell 0 output metadata",
+            "traceback": "cell 0 error traceback", "unkept output": "cell 0 application/x-custom output"}[where]
+    assert {f.location["part"] for f in found} == {part}
+    assert r.rebuilt is not None and RESIDENT_ID.encode() not in r.rebuilt and PHONE.encode() not in r.rebuilt
+
+
+def test_a_notebooks_ordinary_metadata_is_no_finding():
+    """What Jupyter, papermill, widgets and VS Code write: kernels, versions, timings, model ids, sizes."""
+    nb = json.loads(_notebook_with("none", ""))
+    nb["metadata"].update({
+        "language_info": {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"},
+        "papermill": {"duration": 12.345, "start_time": "2024-03-07T10:11:00.000000",
+                      "input_path": "analysis/readmission.ipynb", "parameters": {"seed": 20240307}},
+        "widgets": {"application/vnd.jupyter.widget-state+json": {"state": {
+            "4f2d0c5e8b7a4e0b9c3d2e1f0a9b8c7d": {"model_name": "FloatProgressModel", "state": {"max": 100}}}}}})
+    cell = nb["cells"][0]
+    cell["metadata"] = {"tags": ["parameters"], "scrolled": True, "vscode": {"languageId": "python"},
+                        "execution": {"iopub.execute_input": "2024-03-07T10:11:12.123456Z"}}
+    cell["outputs"][0]["metadata"] = {"image/png": {"width": 640, "height": 480}}
+    r = scan_bytes("n.ipynb", json.dumps(nb).encode(), POLICY)
+    assert (r.verdict, r.findings) == (Verdict.PASS, [])
