@@ -86,6 +86,14 @@ def test_a_split_identifier_whose_second_part_starts_with_zeros_is_joined_as_wri
     assert found == [("CN_RESIDENT_ID", "a", "b")]
 
 
+def test_leading_zeros_far_down_an_integer_column_are_kept_as_written():
+    # past the rows polars guesses the types from: the column is read as integers, the file keeps "0086"
+    rows = "".join(f"{i},{i}\n" for i in range(1, 12_000))
+    df = read_table(f"a,b\n{rows}12000,0086\n".encode(), "csv")
+    assert df is not None and df["b"].dtype == pl.Utf8 and df["b"][-1] == "0086"
+    assert df["a"].dtype == pl.Int64 and df["a"][-1] == 12_000
+
+
 def test_personal_data_in_column_headers():
     df = pl.DataFrame({"group": ["a"], PHONE: [1], "张伟的随访": [3]})
     found = {(f.entity, f.location.get("header")) for f in pii_in_table(df)}
