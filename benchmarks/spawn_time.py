@@ -1,8 +1,9 @@
 """Workspace start time: from "start" to a usable JupyterLab page, against a bare-container baseline.
 
 Measured in one run on this machine:
-- baseline: `docker run` of the same image with a plain `jupyter lab` until its page answers (no hub,
-  no network creation, no mounts, no hardening) - what a plain spawner cannot beat;
+- baseline: `docker run` of the same image (ENCLAVE_IMAGE, the one the hub spawns) with a plain `jupyter lab`
+  until its page answers (no hub, no network creation, no mounts, no hardening) - what a plain spawner
+  cannot beat;
 - enclave, sequential: 10 starts of one researcher's workspace through the real hub (API call, spawn,
   proxy route, then the Lab page through the server's own OAuth handshake), stopped between runs;
 - enclave, concurrent: 10 researchers of the same project starting at once.
@@ -11,6 +12,7 @@ Results go to benchmarks/results/spawn_time.json; nothing here is asserted.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -76,7 +78,7 @@ def add_bench_users(settings, policies) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    image = "enclave-workspace:latest"
+    image = os.environ.get("ENCLAVE_IMAGE", "enclave-workspace:latest")  # the image the hub spawns (settings)
     base = baseline(image)
     with tempfile.TemporaryDirectory() as tmp, instance(Path(tmp), name="enclavebench", ports=PORTS,
                                                         setup=add_bench_users, extra_users=USERS) as e:
@@ -84,6 +86,7 @@ def main() -> None:
         for s in sessions:
             s.stop()
     result = {
+        "image": image,
         "baseline_bare_container": summary(base),
         "enclave_sequential": summary(succeeded(seq)),
         "enclave_concurrent": {**summary(succeeded(conc)), "wall_s": round(wall, 3),
