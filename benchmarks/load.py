@@ -1,7 +1,8 @@
 """Load on one 2-core machine: 20 concurrent workspace starts, 200 concurrent export submissions,
 50 concurrent reviewers in the web UI. Nothing is asserted; figures go to benchmarks/results/load.json.
 
-Baselines from the same run:
+The hub's start timeout is raised to START_TIMEOUT_S for the run (recorded in the result): the starts are
+measured, not the give-up time of the policy. Baselines from the same run:
 - starts: one researcher's start, alone (p50 of 3), against the 20 concurrent ones;
 - submissions: 200 files of distinct content (each submission its own file: a content-addressed
   store would otherwise store a handful of files and flatter the figure) checked in-process one
@@ -18,6 +19,7 @@ Usage: python benchmarks/load.py
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -39,6 +41,7 @@ from enclave_demo.harness import instance, run_in  # noqa: E402
 from policies import load_policies  # noqa: E402
 
 STARTS, SUBMISSIONS, REVIEWERS = 20, 200, 50
+START_TIMEOUT_S = 600
 PORTS = {"ENCLAVE_PUBLIC_PORT": "48000", "ENCLAVE_HUB_API_PORT": "48081", "ENCLAVE_IDP_PORT": "49000",
          "ENCLAVE_PROXY_API_PORT": "48001", "ENCLAVE_EGRESS_PORT": "48082",
          "ENCLAVE_JOBS_PORT": "48084"}
@@ -60,6 +63,11 @@ def load_policies_dir(tmp: Path) -> Path:
     egress = yaml.safe_load((copy / "egress.yaml").read_text())
     egress.update(max_requests_per_day=2 * SUBMISSIONS, max_files_per_day=2 * SUBMISSIONS)
     (copy / "egress.yaml").write_text(yaml.safe_dump(egress, allow_unicode=True))
+    # and the hub's give-up time for a start raised: on a machine shared with other work, 20 starts at once
+    # outlast the deployed 120 s and the hub stops every one of them; the time the starts take is measured
+    workspace = yaml.safe_load((copy / "workspace.yaml").read_text())
+    workspace.update(start_timeout_seconds=START_TIMEOUT_S)
+    (copy / "workspace.yaml").write_text(yaml.safe_dump(workspace, allow_unicode=True))
     return copy
 
 
@@ -126,7 +134,8 @@ def main() -> None:
         # 1. starts
         single, starts, wall, sessions = alone_then_together(e, [u["username"] for u in RESEARCHERS], 3)
         ok, alone = succeeded(starts), succeeded(single)
-        result["starts"] = {"baseline_single": {**summary(alone), "succeeded": len(alone), "of": len(single)},
+        result["starts"] = {"start_timeout_seconds": START_TIMEOUT_S,
+                            "baseline_single": {**summary(alone), "succeeded": len(alone), "of": len(single)},
                             "concurrent": {**summary(ok), "wall_s": round(wall, 2), "succeeded": len(ok),
                                            "of": STARTS, "failed": FAILED[:5]},
                             # no ratio when either side has no successful start: a failed run, not a figure
@@ -135,7 +144,8 @@ def main() -> None:
         print(json.dumps(result["starts"]), flush=True)
 
         # 2. submissions: 10 at a time from each of the 20 workspaces
-        up = [k for k in range(STARTS) if _running(e, RESEARCHERS[k]["username"])]  # a start can fail under load
+        # a start can fail under load: submit from the workspaces that started and are still running
+        up = [k for k in range(STARTS) if not math.isnan(starts[k]) and _running(e, RESEARCHERS[k]["username"])]
         if not up:
             result["not_measured"] = "no workspace started, so no submissions and no reviewer pages"
             write("load", result)
