@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 ENCLAVE := $(VENV)/bin/enclave
 
-.PHONY: up down test setup image lint bench status mutation
+.PHONY: up down test setup image lint bench bench-stale status mutation
 
 ## Install everything (idempotent) and start the enclave with embedded defaults and demo data.
 up: setup
@@ -29,6 +29,10 @@ lint:
 ## Benchmarks (not part of `make test`): results are written to benchmarks/results/.
 bench: setup
 	$(VENV)/bin/python benchmarks/spawn_time.py
+
+## Which results in benchmarks/results/ measured code that has changed since (exit 1 when any): rerun those.
+bench-stale:
+	$(VENV)/bin/python benchmarks/stale.py
 
 ## Mutation testing of the rule modules (not part of `make test`; minutes per module, 2 workers under nice):
 ## egress_review/rules.py, workflow.py, checks.py, sdc.py, records.py, enclave/pii/validators.py,

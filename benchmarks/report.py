@@ -66,11 +66,18 @@ def tail(stats: dict[str, Any]) -> float:
     return float(stats.get("p95_s", stats.get("max_s", float("nan"))))
 
 
+# taken when a benchmark imports this module, i.e. as its run starts: a commit made while a long run is under
+# way (another step of the work going on beside it) must not be recorded as the code it measured
+AT_START = provenance()
+
+
 def write(name: str, result: dict[str, Any]) -> Path:
-    """Writes `benchmarks/results/<name>.json` with the provenance first, and prints it."""
+    """Writes `benchmarks/results/<name>.json` with the provenance of the run's start first, and prints it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
-    text = json.dumps({**provenance(), **result}, indent=1, ensure_ascii=False)
+    head = {**AT_START, "machine": {**AT_START["machine"],  # how busy the machine was by the end as well
+                                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}}
+    text = json.dumps({**head, **result}, indent=1, ensure_ascii=False)
     out.write_text(text + "\n")
     print(text)
     return out
