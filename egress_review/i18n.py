@@ -410,6 +410,8 @@ RULE_TEXT: dict[str, dict[str, str]] = {
         "small-step": "相邻行之间的变化很小，可推算出个人", "survival-review": "生存分析表总是需要人工审核",
         "count-in-text": "文字中出现了小计数", "count-in-chart": "图表中标注了小计数",
         "percent-without-denominator": "百分比没有分母，可能隐藏小计数",
+        "unreadable-count-cell": "计数列中有无法读成数字的格子（如 “0 7”“7x”），可能藏着小计数："
+                                 "请写成数字或说明它是什么",
         "residual_df": "回归的残差自由度太少（至少 {p}）",
         "identifying-column": "这一列可识别出个人记录", "date-of-birth": "这一列是出生日期：个人记录",
         "record-shape": "看起来是个人记录，而不是汇总表",
@@ -441,6 +443,8 @@ RULE_TEXT: dict[str, dict[str, str]] = {
         "survival-review": "survival tables are always reviewed", "count-in-text": "a small count in the text",
         "count-in-chart": "a chart labels a small count",
         "percent-without-denominator": "a percentage without its denominator can hide a small count",
+        "unreadable-count-cell": "a cell in a column of counts is no number the checks can read ('0 7', '7x'); it may "
+                           "hide a small count: write it as a number or say what it is",
         "residual_df": "the regression has too few residual degrees of freedom (at least {p})",
         "identifying-column": "this column identifies records", "date-of-birth": "this column holds dates of birth",
         "record-shape": "looks like individual records, not an aggregate table",

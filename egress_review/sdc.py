@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -42,6 +42,7 @@ class SdcRule(enum.StrEnum):
     COUNT_IN_TEXT = "count-in-text"
     COUNT_IN_CHART = "count-in-chart"
     PERCENT_WITHOUT_DENOMINATOR = "percent-without-denominator"
+    UNREADABLE_CELL = "unreadable-count-cell"
     # how a count was recognised, recorded as the finding's `recognised_by` beside the threshold rule
     COUNT_BY_CONTENT = "count-by-content"
     CROSSTAB_CELL = "crosstab-cell"
@@ -140,6 +141,7 @@ def _name_says_not_count(name: str) -> bool:
             or bool(CN_NOT_PEOPLE.search(name)))
 
 
+SPACED_THOUSANDS = re.compile(r"[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3})+")
 ASCII_NUMBER = re.compile(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?",
                           re.ASCII)
 # a count written with what it counts, as Chinese tables often do ('7人', '12例') and English ones sometimes
@@ -224,6 +226,8 @@ def parse_number(value: object) -> float | None:
     text = str(value)
     if (unit := COUNT_UNIT.search(text)) is not None:
         text = text[:unit.start()]
+    if SPACED_THOUSANDS.fullmatch(text.strip()):
+        text = re.sub(r"\s", "", text)  # '1 234' (SI style, also with a no-break or thin space) is 1234
     if CN_NUMERAL.fullmatch(text.strip()):
         return cn_numeral(text.strip())  # None for characters that make no number: not a number either
     if not text.isascii() or not text[-1:].isalnum() or not text[:1].isalnum():
@@ -248,6 +252,9 @@ class Column:
     nums: list[float | None]
     suppressed: list[bool]
     raw: list[object]
+    # rows (from 0) of cells in a column of numbers that are no number a check can read ('0 7', '7x', 'see
+    # note'): counted as unknown, like suppressed cells, so that one odd cell cannot hide the column's counts
+    odd: list[int] = field(default_factory=list)
 
     @property
     def numeric(self) -> bool:
@@ -276,8 +283,34 @@ def columns(df: pl.DataFrame) -> list[Column]:
         else:
             nums = [parse_number(v) for v in raw]
             sup = [n is None and is_suppressed(v) for n, v in zip(nums, raw, strict=True)]
-        out.append(Column(name, i, nums, sup, raw))
+        odd = _odd_cells(name, i, nums, sup, raw)
+        out.append(Column(name, i, nums, [b or r in odd for r, b in enumerate(sup)], raw, odd))
     return out
+
+
+# Cells that are statistics in their own right ('61.2 (9.8)', '5/120', '3.4 ± 1.2'), or totals: not odd cells
+# of a column of counts, but what other rules read.
+_STATISTIC_CELL = re.compile(r"[(（/±%％:：=<>≤≥]|\d\s*[-–~]\s*\d")
+
+
+def _odd_cells(name: str, position: int, nums: list[float | None], sup: list[bool], raw: list[object]) -> list[int]:
+    """Rows of a column of numbers whose cell is no number: at most a third of the cells, beside at least two
+    numbers, in a column that is not the table's first (its labels) unless its name says it counts."""
+    odd = [r for r, (n, b, v) in enumerate(zip(nums, sup, raw, strict=True))
+           if n is None and not b and isinstance(v, str)]
+    known = sum(n is not None for n in nums)
+    if (not odd or known < 2 or 3 * len(odd) > len(nums) or (position == 0 and not name_says_count(name))
+            or any(_STATISTIC_CELL.search(str(raw[r])) or TOTAL_LABEL.match(str(raw[r]).strip()) for r in odd)):
+        return []
+    return odd
+
+
+def unreadable_cells(cols: list[Column], counted: dict[str, str]) -> list[Finding]:
+    """An odd cell in a column of counts is shown to a reviewer: '0 7' or '7x' may be a count written so
+    that no check reads it (in a column of codes or notes it is just a code or a note)."""
+    return [Finding(CHECK, Verdict.REVIEW, f"'{str(c.raw[r])[:40]}' in a column of counts is no number the "
+                    "checks can read: say what it is, or write it as a number", rule=SdcRule.UNREADABLE_CELL,
+                    location={"row": r + 1, "column": c.name}) for c in cols if c.name in counted for r in c.odd]
 
 
 def _is_index_run(col: Column) -> bool:
@@ -931,6 +964,7 @@ def disclosure_control(df: pl.DataFrame, sdc: DisclosureControl) -> list[Finding
         c: "name" for c in df.columns if df[c].dtype.is_integer() and name_says_count(c)}
     out = small_counts(df, cols, counted, sdc)
     if cols:
+        out += unreadable_cells(cols, counted)
         out += group_sizes_in_labels(cols, sdc)
         out += counts_by_row_label(cols, counted, sdc)
         out += n_percent_cells(df, cols, sdc)

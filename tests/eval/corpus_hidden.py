@@ -413,6 +413,19 @@ def dropped_notebook_parts(rng: random.Random) -> Iterator[EvalFile]:
     yield EvalFile("papermill_meta.ipynb", json.dumps(nb).encode(), SAFE, "notebook-aggregate", "en")
 
 
+def odd_count_cells(rng: random.Random) -> Iterator[EvalFile]:
+    """One cell of a count column that is no number ('see note', '0 7'): it must not switch the column's
+    checks off; counts in SI style ('1 234') are numbers."""
+    small, big = rng.choice(SMALL), [rng.randrange(120, 900) for _ in range(3)]
+    rows = f"A,see note\nB,{small}\nC,{big[0]}\nD,{big[1]}\n"
+    yield EvalFile("odd_cell_note.csv", f"ward,deaths\n{rows}".encode(), MUST, "small-count", "en")
+    rows = f"内科,0 {small}\n外科,{big[0]}\n儿科,{big[1]}\n"
+    yield EvalFile("odd_cell_spaced.csv", f"科室,死亡人数\n{rows}".encode(), MUST, "small-count", "zh")
+    rows = "".join(f"{r},{n // 1000} {n % 1000:03d}\n" for r, n in zip(REGIONS_EN, (12345, 4567, 23456), strict=False))
+    yield EvalFile("si_thousands.csv", f"region,admissions\n{rows}".encode(), SAFE, "aggregate", "en")
+
+
 GENERATORS = (masked_keys, risk_tables, long_format, json_counts, crosstabs, survival_tables, dominance_tables,
               hidden_digits_counts, encoded_identifiers, one_digit_per_place, eponymous_places, wide_year_tables,
-              long_runs, shares_of_counts, dropped_notebook_parts)
+              long_runs, shares_of_counts, dropped_notebook_parts,
+              odd_count_cells)
