@@ -81,6 +81,53 @@ def test_a_submission_records_each_file_by_name_digests_and_verdict_and_keeps_no
         "revises": None})]
 
 
+def test_a_submission_checks_two_tables_together_for_a_count_only_their_difference_discloses(world: Path):
+    whole, without = ("all.csv", b"region,n\nA,240\nB,180\nC,95\n"), ("no_hiv.csv", b"region,n\nA,240\nB,176\nC,95\n")
+    with session_scope() as s:
+        req = workflow.submit(s, "alice", "study", [whole, without], "with and without one diagnosis", world, POLICY)
+        found = {f.name: [(x["rule"], x["verdict"], "all.csv" in x["detail"]) for x in f.scan["findings"]
+                          if x["check"] == "disclosure-control"] for f in req.files}
+    assert found == {"all.csv": [], "no_hiv.csv": [("differencing", "review", True)]}
+
+
+def test_a_submission_compares_the_files_with_the_projects_own_data(two_projects: Path):
+    from egress_review.service import Context
+    from enclave.settings import get_settings
+
+    own_id, own_phone = f"S{3:08d}", f"139{3:08d}"  # a record of the study's cohort@v1
+    with session_scope() as s:
+        own = Context(get_settings()).own_index(s, "study")
+        req = workflow.submit(s, "alice", "study", [("rows.csv", f"ref,tel\n{own_id},{own_phone}\n".encode())],
+                              "rows", two_projects, POLICY, own=own)
+        found = {(x["rule"], x["verdict"]) for x in req.files[0].scan["findings"] if x["check"] == "own-data"}
+    assert found == {("dataset-value", "block"), ("same-record", "block")}
+
+
+def test_only_a_pickled_model_submitted_with_its_data_gets_the_membership_inference_test(
+        world: Path, monkeypatch: pytest.MonkeyPatch):
+    import pickle
+
+    from egress_review import membership
+    from egress_review.findings import Finding, Verdict
+
+    asked: list[tuple[bytes, dict[str, Any], float, list[str]]] = []
+
+    def attack(data: bytes, named: dict[str, Any], max_auc: float, static: list[Finding]) -> list[Finding]:
+        asked.append((data, named, max_auc, [f.rule or "" for f in static]))
+        return [Finding("model", Verdict.REVIEW, "the attack's answer", rule="membership-inference")]
+
+    monkeypatch.setattr(membership, "findings", attack)
+    model, named = pickle.dumps({"coef": [0.5, 0.25]}), {"training_data": "out/train.csv", "target": "y"}
+    with session_scope() as s:
+        plain = workflow.submit(s, "alice", "study", [("model.pkl", model)], "no data named", world, POLICY)
+        assert asked == [] and "membership-inference" not in str(plain.files[0].scan["findings"])
+        req = workflow.submit(s, "alice", "study", [CLEAN, ("model.pkl", model)], "a model", world, POLICY,
+                              model=named)
+        mia = [x["detail"] for x in req.files[1].scan["findings"] if x["rule"] == "membership-inference"]
+    assert [(a[0], a[1], a[2]) for a in asked] == [(model, named, POLICY.model_attack_auc)]
+    assert asked[0][3] and mia == ["the attack's answer"]  # it is given the static check's findings
+
+
 def test_a_request_without_files_is_refused_and_leaves_no_request_and_no_record(world: Path):
     with session_scope() as s, pytest.raises(EnclaveError) as refused:
         workflow.submit(s, "alice", "study", [], "nothing yet", world, POLICY)
