@@ -434,3 +434,42 @@ def test_a_reviewer_sees_the_requesters_other_requests_in_the_project_newest_fir
         assert [r.id for r in workflow.earlier_requests(s, req)] == [third, first]
         assert [r.id for r in workflow.earlier_requests(s, req, limit=1)] == [third]
         assert [r.id for r in workflow.earlier_requests(s, workflow.get_request(s, theirs))] == []
+
+
+def test_a_step_under_the_lock_reads_what_another_wrote_since_and_the_lock_itself_changes_nothing(world: Path):
+    """The lock's query reads the row and the reviews again: a session that read the request before another
+    reviewer decided must not act on its old copy (a third review, a stuck state)."""
+    rid = submit(world)
+    with session_scope() as s:
+        old = workflow.get_request(s, rid)
+        seen = (old.state, list(old.reviews), old.updated_at)
+        review("bob", rid, Decision.APPROVE, {"table.csv": "approve"})  # another session, committed
+        with session_scope() as other:
+            stamped = workflow.get_request(other, rid).updated_at
+        locked = workflow.get_request(s, rid, lock=True)
+        now = (locked.state, [r.reviewer for r in locked.reviews], locked.updated_at)
+    assert seen[:2] == (ExportState.SUBMITTED, [])
+    assert now == (ExportState.IN_REVIEW, ["bob"], stamped)
+
+
+def test_a_refusal_of_a_request_that_does_not_exist_is_recorded_without_a_project(world: Path):
+    with session_scope() as s, pytest.raises(NotFound) as refused:
+        workflow.withdraw(s, "alice", 999)
+    assert str(refused.value) == "no export request 999"
+    assert events() == [("alice", "export.withdraw.refused", None, "request:999", {"reason": "no export request 999"})]
+
+
+def test_a_refusal_that_cannot_be_recorded_still_stands_and_the_operators_are_told(
+        world: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    rid = submit(world)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the audit table is gone")
+
+    monkeypatch.setattr(workflow.audit, "record", broken)
+    with session_scope() as s, pytest.raises(NotAllowed, match="only the requester can withdraw"):
+        workflow.withdraw(s, "bob", rid)
+    logged = [(r.name, r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records
+              if r.name == workflow.log.name]
+    assert logged == [("egress_review.workflow", "ERROR", "could not audit a refused export.withdraw.refused", True)]
+    assert state(rid) == ExportState.SUBMITTED
