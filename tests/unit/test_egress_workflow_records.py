@@ -473,3 +473,16 @@ def test_a_refusal_that_cannot_be_recorded_still_stands_and_the_operators_are_to
               if r.name == workflow.log.name]
     assert logged == [("egress_review.workflow", "ERROR", "could not audit a refused export.withdraw.refused", True)]
     assert state(rid) == ExportState.SUBMITTED
+
+
+def test_a_state_the_transitions_do_not_allow_is_refused_and_nothing_is_recorded(world: Path):
+    """The last guard under every step: a rejected request never becomes approved, whatever calls for it."""
+    rid = submit(world)
+    for who in ("bob", "carol"):
+        review(who, rid, Decision.REJECT, {"table.csv": "reject"}, comment="row-level data")
+    recorded = events()
+    with session_scope() as s, pytest.raises(InvalidTransition) as refused:
+        req = workflow.get_request(s, rid)
+        workflow._move(s, req, ExportState.APPROVED, "system")
+    assert str(refused.value) == f"request {rid} cannot go from rejected to approved"
+    assert state(rid) == ExportState.REJECTED and events() == recorded
