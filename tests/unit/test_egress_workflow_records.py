@@ -345,7 +345,9 @@ def test_claims_are_kept_with_their_time_and_recorded_with_the_open_claims(world
     with session_scope() as s:
         claims = workflow.get_request(s, rid).claims
     assert list(claims) == ["bob", "carol"]
-    assert all(before <= datetime.fromisoformat(at) <= datetime.now().astimezone() for at in claims.values())
+    taken = [datetime.fromisoformat(at) for at in claims.values()]
+    assert [at.utcoffset() for at in taken] == [timedelta(0), timedelta(0)]  # in UTC, as every stamp is
+    assert all(before <= at <= datetime.now().astimezone() for at in taken)
     with session_scope() as s:
         workflow.unclaim(s, "bob", rid)
     with session_scope() as s, pytest.raises(NotAllowed) as refused:
