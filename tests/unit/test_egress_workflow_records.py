@@ -488,3 +488,11 @@ def test_a_state_the_transitions_do_not_allow_is_refused_and_nothing_is_recorded
         workflow._move(s, req, ExportState.APPROVED, "system")
     assert str(refused.value) == f"request {rid} cannot go from rejected to approved"
     assert state(rid) == ExportState.REJECTED and events() == recorded
+
+
+def test_the_versions_of_a_request_whose_first_version_is_gone_start_at_the_oldest_left(world: Path):
+    rid = submit(world)
+    with session_scope() as s:
+        orphan = ExportRequest(project="study", requester="alice", justification="j", version=3, revision_of=999)
+        req = workflow.get_request(s, rid)
+        assert workflow.versions(s, orphan) == [orphan] and workflow.versions(s, req) == [req]
