@@ -59,6 +59,15 @@ def state(rid: int) -> ExportState:
         return workflow.get_request(s, rid).state
 
 
+def second_project() -> None:
+    """Project `second`, active, led by alice too: she submits there as well."""
+    with session_scope() as s:
+        create_project(s, "admin", slug="second", title="T", approval_ref="E", purpose="p", pi="alice",
+                       start=today(), expiry=today() + timedelta(days=9))
+        transition(s, "admin", "second", ProjectState.APPROVED, "ok")
+        transition(s, "admin", "second", ProjectState.ACTIVE, "ok")
+
+
 # --- submitting -----------------------------------------------------------------------------------
 
 
@@ -165,11 +174,7 @@ def test_a_revision_is_recorded_on_both_versions_and_names_each_other(world: Pat
 
 
 def test_a_returned_request_is_revised_only_from_its_own_projects_workspace(world: Path):
-    with session_scope() as s:  # alice leads a second project, where she may submit too
-        create_project(s, "admin", slug="second", title="T", approval_ref="E", purpose="p", pi="alice",
-                       start=today(), expiry=today() + timedelta(days=9))
-        transition(s, "admin", "second", ProjectState.APPROVED, "ok")
-        transition(s, "admin", "second", ProjectState.ACTIVE, "ok")
+    second_project()
     rid = submit(world)
     for who in ("bob", "carol"):
         review(who, rid, Decision.RETURN, {"table.csv": "changes"}, comment="round to tens")
@@ -429,13 +434,23 @@ def test_a_requester_lists_her_own_requests_newest_first_and_no_one_elses(world:
         assert [r.id for r in workflow.own_requests(s, "dave")] == [theirs]
 
 
-def test_a_reviewer_sees_the_requesters_other_requests_in_the_project_newest_first(world: Path):
-    first, theirs, second, third = submit(world), submit(world, who="dave"), submit(world), submit(world)
+def test_a_reviewer_sees_the_requesters_other_requests_in_the_project_only_newest_first(world: Path):
+    second_project()
+    first, theirs, elsewhere = submit(world), submit(world, who="dave"), submit(world, project="second")
+    mine, last = submit(world), submit(world)
     with session_scope() as s:
-        req = workflow.get_request(s, second)
-        assert [r.id for r in workflow.earlier_requests(s, req)] == [third, first]
-        assert [r.id for r in workflow.earlier_requests(s, req, limit=1)] == [third]
+        req = workflow.get_request(s, mine)
+        assert [r.id for r in workflow.earlier_requests(s, req)] == [last, first]  # not `elsewhere`: another project
+        assert [r.id for r in workflow.earlier_requests(s, req, limit=1)] == [last]
         assert [r.id for r in workflow.earlier_requests(s, workflow.get_request(s, theirs))] == []
+        assert [r.id for r in workflow.earlier_requests(s, workflow.get_request(s, elsewhere))] == []
+
+
+def test_a_reviewer_sees_at_most_twenty_of_the_requesters_other_requests(world: Path):
+    rids = [submit(world) for _ in range(22)]
+    with session_scope() as s:
+        shown = [r.id for r in workflow.earlier_requests(s, workflow.get_request(s, rids[0]))]
+    assert shown == rids[:1:-1]  # the newest twenty of the twenty-one others
 
 
 def test_a_step_under_the_lock_reads_what_another_wrote_since_and_the_lock_itself_changes_nothing(world: Path):
