@@ -380,11 +380,12 @@ def test_a_conflict_has_one_place_to_claim_and_neither_reviewer_takes_it(world: 
     with session_scope() as s, pytest.raises(NotAllowed) as refused:
         workflow.claim(s, "zoe", rid)
     assert str(refused.value) == f"request {rid} is already claimed by rita"
-    assert [(e[0], e[1], e[4].get("reason")) for e in events("export.*claim*")] == [
-        ("bob", "export.claim.refused", f"you reviewed request {rid}: its conflict must be resolved by a third "
-                                        "reviewer who reviewed neither side"),
-        ("rita", "export.claim", None),
-        ("zoe", "export.claim.refused", str(refused.value)),
+    target = f"request:{rid}"
+    assert [(e[0], e[1], e[2], e[3], e[4].get("reason")) for e in events("export.*claim*")] == [
+        ("bob", "export.claim.refused", "study", target, f"you reviewed request {rid}: its conflict must be "
+                                                         "resolved by a third reviewer who reviewed neither side"),
+        ("rita", "export.claim", "study", target, None),
+        ("zoe", "export.claim.refused", "study", target, str(refused.value)),
     ]
 
 
