@@ -512,3 +512,13 @@ def test_the_versions_of_a_request_whose_first_version_is_gone_start_at_the_olde
         orphan = ExportRequest(project="study", requester="alice", justification="j", version=3, revision_of=999)
         req = workflow.get_request(s, rid)
         assert workflow.versions(s, orphan) == [orphan] and workflow.versions(s, req) == [req]
+
+
+def test_a_resolution_that_approves_without_approving_a_file_is_refused_and_the_conflict_stays(world: Path):
+    rid = conflict(world)
+    fid = ids(rid)["table.csv"]
+    with session_scope() as s, pytest.raises(NotAllowed) as refused:
+        workflow.resolve(s, "rita", rid, Decision.APPROVE, {fid: {"decision": "changes", "comment": "round"}}, "ok")
+    assert str(refused.value) == ("approving releases the approved files: approve at least one file, or return or "
+                                  "reject the request")
+    assert state(rid) == ExportState.CONFLICTED
