@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import os
 import pickle
+from typing import Any
 
 import pytest
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.svm import SVC
-from sklearn.tree import DecisionTreeClassifier
 
 from egress_review import checks
 from egress_review.findings import Finding
 
 X, Y = [[0], [1], [2], [3]], [0, 1, 0, 1]
+
+
+def sklearn_class(name: str) -> Any:
+    """Imported when a test runs, not while tests are collected: sklearn starts a thread when imported, and the
+    mutation benchmark forks its workers from the process that collected the tests (a thread there can hang them)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+    return {"forest": RandomForestClassifier, "svm": SVC, "tree": DecisionTreeClassifier}[name]
 UNREAD = "<a global that cannot be read without running the pickle>"
 
 
@@ -80,7 +87,7 @@ def test_a_malformed_pickle_blocks_as_an_unreadable_binary():
 
 
 def test_a_fitted_svm_blocks_as_storing_training_rows():
-    found = checks.pickle_model(pickle.dumps(SVC().fit(X, Y), protocol=4))
+    found = checks.pickle_model(pickle.dumps(sklearn_class("svm")().fit(X, Y), protocol=4))
     assert told(found)[1:] == [("model", "block", "stores-rows", "SVM / k-NN models store training rows")]
 
 
@@ -92,7 +99,7 @@ def small_leaves(leaf: int) -> tuple[str, str, str, str]:
 @pytest.mark.parametrize("protocol", [2, 4])
 @pytest.mark.parametrize(("leaf", "blocked"), [(1, True), (4, True), (5, False), (6, False)])
 def test_a_fitted_tree_blocks_below_five_rows_per_leaf(leaf: int, blocked: bool, protocol: int):
-    found = checks.pickle_model(pickle.dumps(DecisionTreeClassifier(min_samples_leaf=leaf).fit(X, Y),
+    found = checks.pickle_model(pickle.dumps(sklearn_class("tree")(min_samples_leaf=leaf).fit(X, Y),
                                              protocol=protocol))
     assert told(found)[1:] == ([small_leaves(leaf)] if blocked else [])
 
@@ -102,12 +109,12 @@ def test_a_fitted_tree_blocks_below_five_rows_per_leaf(leaf: int, blocked: bool,
 def test_a_fitted_forest_is_judged_by_its_trees_setting_not_by_its_unfitted_templates_default(
         trees: int, leaf: int, blocked: bool):
     # the forest pickles its own setting, each tree's (the same) and its template tree's default of 1 once
-    forest = RandomForestClassifier(n_estimators=trees, min_samples_leaf=leaf, random_state=0).fit(X, Y)
+    forest = sklearn_class("forest")(n_estimators=trees, min_samples_leaf=leaf, random_state=0).fit(X, Y)
     assert told(checks.pickle_model(pickle.dumps(forest, protocol=4)))[1:] == ([small_leaves(leaf)] if blocked else [])
 
 
 def test_a_tree_model_whose_leaf_setting_cannot_be_read_goes_to_review():
-    found = checks.pickle_model(pickle.dumps(DecisionTreeClassifier, protocol=4))
+    found = checks.pickle_model(pickle.dumps(sklearn_class("tree"), protocol=4))
     assert told(found) == [builds("sklearn.tree._classes.DecisionTreeClassifier"),
                            ("model", "review", "min_samples_leaf>=5",
                             "tree-based model: min_samples_leaf could not be read")]
