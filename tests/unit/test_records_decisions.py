@@ -94,6 +94,7 @@ def test_a_text_column_is_a_date_column_when_nine_in_ten_of_its_values_are_full_
     ([datetime(2020, 1, 1, 8, 30)], pl.Datetime, True),
     ([20200101, 20200102], pl.Int64, False),
     ([None, None], pl.Utf8, False),
+    (["2020-01-01"], pl.Utf8, True),  # one value is enough
 ])
 def test_typed_dates_are_dates_numbers_and_empty_text_are_not(values: list, dtype: pl.DataType, is_date: bool):
     assert records._is_date(pl.Series(values, dtype=dtype)) is is_date
@@ -177,6 +178,11 @@ def test_record_shape_beside_counts_needs_a_date_column():
     assert [(f.verdict.value, f.rule) for f in found] == [("block", "record-shape")]
 
 
+def test_a_column_named_as_a_statistic_is_a_measure_not_a_key_whatever_its_type():
+    df = keyed(20, mean_stay=list(range(20)))
+    assert told(records.sparse_combinations(df)) == [shape("review", "town, street, house", 20, "100%", "0.2%")]
+
+
 def test_a_record_shape_names_at_most_six_keys():
     df = keyed(20, **{f"k{i}": [f"v{j}" for j in range(20)] for i in range(4)})
     assert told(records.sparse_combinations(df)) == [
@@ -241,7 +247,8 @@ def test_a_frame_printed_without_a_plain_integer_index_of_two_rows_or_more_is_no
     assert records.printed_head(frame("patient_id"), index) == []
 
 
-@pytest.mark.parametrize("column", ["patient_id", "dob", "email", "phone", "姓名", "联系电话"])
+@pytest.mark.parametrize("column", ["patient_id", "dob", "email", "phone", "name", "tel", "mobile", "home_address",
+                                    "姓名", "联系人姓名", "联系电话", "手机号", "出生地"])
 def test_a_printed_frame_with_an_identifier_a_birth_date_or_contact_details_blocks(column: str):
     assert told(records.printed_head(frame(column), ["0", "1"])) == [printed(column)]
 
