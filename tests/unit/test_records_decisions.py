@@ -265,6 +265,11 @@ def test_two_personal_attributes_without_a_statistic_block_one_or_with_a_statist
     assert records.printed_head(frame("sex", "age", "patients"), ["0", "1"]) == []
 
 
+@pytest.mark.parametrize("column", ["address", "住址"])
+def test_a_printed_frame_names_a_column_that_is_both_contact_detail_and_personal_attribute_once(column: str):
+    assert told(records.printed_head(frame(column), ["0", "1"])) == [printed(column)]
+
+
 def test_a_printed_frame_names_at_most_four_columns_strong_ones_first():
     df = frame("sex", "age", "patient_id", "dob", "email")
     assert told(records.printed_head(df, ["0", "1", "2"], )) == [printed("patient_id, dob, email, sex", "0", "2")]
