@@ -126,3 +126,12 @@ def test_the_leaf_settings_of_an_ensemble_drop_a_value_seen_once_beside_one_seen
     assert checks._fitted_leaf_settings([5, 1], forest) == [5, 1]  # no value seen twice: both count
     assert checks._fitted_leaf_settings([2, 2, 2], forest) == [2, 2, 2]
     assert checks._fitted_leaf_settings([5, 1, 5], ["sklearn.tree._classes.DecisionTreeClassifier"]) == [5, 1, 5]
+
+
+def test_a_frame_boundary_between_the_leaf_settings_name_and_its_value_does_not_hide_it():
+    # protocol 4 cuts a pickle into frames of 64 KiB; a new FRAME opcode may fall between a dict's key and its value
+    def frame(size: int) -> bytes:
+        return b"\x95" + size.to_bytes(8, "little")
+    data = (b"\x80\x04" + frame(18) + b"\x8c\x10min_samples_leaf" + frame(2) + b"K\x02"
+            + b"csklearn.tree._classes\nDecisionTreeClassifier\n.")
+    assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
