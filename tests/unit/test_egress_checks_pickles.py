@@ -135,3 +135,15 @@ def test_a_frame_boundary_between_the_leaf_settings_name_and_its_value_does_not_
     data = (b"\x80\x04" + frame(18) + b"\x8c\x10min_samples_leaf" + frame(2) + b"K\x02"
             + b"csklearn.tree._classes\nDecisionTreeClassifier\n.")
     assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
+
+
+TREE_GLOBAL = b"csklearn.tree._classes\nDecisionTreeClassifier\n"
+
+
+def test_memo_slots_are_read_by_the_index_the_pickle_gives_them_not_by_their_order():
+    # a hand-written pickle may store its strings in any memo slot (BINPUT 9), not only the next free one
+    key = b"\x8c\x10min_samples_leaf"
+    data = b"\x80\x04" + key + b"q\x09K\x05" + b"h\x09K\x02" + TREE_GLOBAL + b"."
+    assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
+    functions = b"\x80\x04\x8c\x05posixq\x07\x8c\x06systemq\x03h\x07h\x03\x93."
+    assert told(checks.pickle_model(functions)) == [builds("posix.system"), calls("posix.system")]
