@@ -170,7 +170,7 @@ def printed_head(df: pl.DataFrame, index: list[str] | None) -> list[Finding]:
     statistics = [c for c in df.columns if name_says_count(c) or STAT_NAME.search(c)]
     if not strong and (len(attributes) < 2 or statistics):
         return []
-    shown = (strong + attributes)[:4]
+    shown = list(dict.fromkeys(strong + attributes))[:4]  # a column may be both ('address', '住址'): named once
     return [Finding(CHECK, Verdict.BLOCK, f"printed frame with index {index[0]}..{index[-1]} and columns "
                     f"{', '.join(shown)}: individual records (head() or sample() of a frame)",
                     rule=RecordRule.PRINTED_RECORDS)]

@@ -146,6 +146,14 @@ def test_a_column_counted_by_its_content_or_as_a_crosstab_says_so_in_each_findin
     assert found[0].detail == f"count 4 below threshold 10 ({said})"
 
 
+def test_a_column_counted_by_its_name_blocks_below_the_threshold_and_its_finding_says_only_that():
+    # 9, 10, 11 around the threshold of 10: only 9 is small; a count recognised by its name needs no word on how
+    df = pl.DataFrame({"group": ["A", "B", "C"], "n": [9, 10, 11]})
+    found = sdc.small_counts(df, sdc.columns(df), {"n": "name"}, SDC)
+    assert [(*told([f])[0], f.detail) for f in found] == [
+        ("disclosure-control", "block", "threshold>=10", {"row": 1, "column": "n"}, "count 9 below threshold 10")]
+
+
 def test_a_long_format_row_labelled_as_a_count_holds_counts_and_says_so():
     df = pl.DataFrame({"group": ["A", "A", "B", "B"], "measure": ["n", "mean", "cases", "pct"],
                        "value": [4.0, 4.0, 12.0, 3.0], "p_value": [0.2, 0.2, 0.04, 0.04]})

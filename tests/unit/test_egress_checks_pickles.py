@@ -1,0 +1,149 @@
+"""The pickle rules of egress_review/checks.py (`pickle_model`) called on pickles built here, with whole results:
+what a pickle would build is read from its opcodes without running it, globals outside the safe list block,
+models that store rows block, and tree models block below MIN_LEAF = 5 rows per leaf. Found untested by the
+mutation benchmark (benchmarks/mutation.py): the scan tests look for one finding among several."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any
+
+import pytest
+
+from egress_review import checks
+from egress_review.findings import Finding
+
+X, Y = [[0], [1], [2], [3]], [0, 1, 0, 1]
+
+
+def sklearn_class(name: str) -> Any:
+    """Imported when a test runs, not while tests are collected: sklearn starts a thread when imported, and the
+    mutation benchmark forks its workers from the process that collected the tests (a thread there can hang them)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+    return {"forest": RandomForestClassifier, "svm": SVC, "tree": DecisionTreeClassifier}[name]
+UNREAD = "<a global that cannot be read without running the pickle>"
+
+
+def told(found: list[Finding]) -> list[tuple[str, str, str | None, str]]:
+    return [(f.check, f.verdict.value, f.rule, f.detail) for f in found]
+
+
+def builds(classes: str) -> tuple[str, str, str, str]:
+    return ("model", "review", "binary-output",
+            f"pickled object: not human-readable, never passes automatically (builds {classes})")
+
+
+def calls(globals_: str) -> tuple[str, str, str, str]:
+    return ("model", "block", "pickle-globals", f"loading it would call {globals_}: not a model")
+
+
+def test_min_leaf_is_the_limit_the_tests_below_were_worked_out_for():
+    assert checks.MIN_LEAF == 5
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_a_pickle_of_plain_data_goes_to_review_and_builds_nothing(protocol: int):
+    assert told(checks.pickle_model(pickle.dumps({"a": 1, "b": [2.5, "x"]}, protocol=protocol))) == [
+        builds("no classes")]
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_a_pickle_that_would_call_functions_outside_the_safe_list_blocks_and_names_them(protocol: int):
+    # at protocol 4 the second global's module name comes from the memo (`posix` was stored for the first)
+    found = checks.pickle_model(pickle.dumps([os.system, os.popen, os.system], protocol=protocol))
+    assert told(found) == [builds("os.popen, posix.system"), calls("os.popen, posix.system")]
+
+
+def test_a_pickle_of_safe_globals_only_goes_to_review():
+    from collections import OrderedDict
+    found = checks.pickle_model(pickle.dumps(OrderedDict(a=1), protocol=4))
+    assert told(found) == [builds("collections.OrderedDict")]
+
+
+def test_a_pickle_names_at_most_eight_classes_built_and_five_unsafe_calls():
+    functions = [os.getcwd, os.getpid, os.listdir, os.popen, os.remove, os.rename, os.rmdir, os.system, os.unlink]
+    found = checks.pickle_model(pickle.dumps(functions, protocol=4))
+    names = sorted(f"{f.__module__}.{f.__name__}" for f in functions)
+    assert len(names) == 9
+    assert told(found) == [builds(", ".join(names[:8])), calls(", ".join(names[:5]))]
+
+
+@pytest.mark.parametrize("data", [
+    b"\x80\x02\x82\x01.",  # EXT1: a global from the copyreg extension registry
+    b"\x80\x04K\x01K\x02\x93.",  # STACK_GLOBAL after two integers
+    b"\x80\x04\x93.",  # STACK_GLOBAL with nothing pushed before it
+])
+def test_a_global_the_opcodes_do_not_name_blocks_as_unreadable(data: bytes):
+    assert told(checks.pickle_model(data)) == [builds(UNREAD), calls(UNREAD)]
+
+
+def test_a_malformed_pickle_blocks_as_an_unreadable_binary():
+    found = checks.pickle_model(b"\x80\x04garbage")
+    assert [(f.check, f.verdict.value, f.rule) for f in found] == [("model", "block", "binary-output")]
+    assert found[0].detail.startswith("pickle cannot be parsed: ")
+
+
+def test_a_fitted_svm_blocks_as_storing_training_rows():
+    found = checks.pickle_model(pickle.dumps(sklearn_class("svm")().fit(X, Y), protocol=4))
+    assert told(found)[1:] == [("model", "block", "stores-rows", "SVM / k-NN models store training rows")]
+
+
+def small_leaves(leaf: int) -> tuple[str, str, str, str]:
+    return ("model", "block", "min_samples_leaf>=5",
+            f"tree-based model with min_samples_leaf={leaf}: leaves this small memorise rows")
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+@pytest.mark.parametrize(("leaf", "blocked"), [(1, True), (4, True), (5, False), (6, False)])
+def test_a_fitted_tree_blocks_below_five_rows_per_leaf(leaf: int, blocked: bool, protocol: int):
+    found = checks.pickle_model(pickle.dumps(sklearn_class("tree")(min_samples_leaf=leaf).fit(X, Y),
+                                             protocol=protocol))
+    assert told(found)[1:] == ([small_leaves(leaf)] if blocked else [])
+
+
+@pytest.mark.parametrize("trees", [1, 3])
+@pytest.mark.parametrize(("leaf", "blocked"), [(1, True), (2, True), (4, True), (5, False)])
+def test_a_fitted_forest_is_judged_by_its_trees_setting_not_by_its_unfitted_templates_default(
+        trees: int, leaf: int, blocked: bool):
+    # the forest pickles its own setting, each tree's (the same) and its template tree's default of 1 once
+    forest = sklearn_class("forest")(n_estimators=trees, min_samples_leaf=leaf, random_state=0).fit(X, Y)
+    assert told(checks.pickle_model(pickle.dumps(forest, protocol=4)))[1:] == ([small_leaves(leaf)] if blocked else [])
+
+
+def test_a_tree_model_whose_leaf_setting_cannot_be_read_goes_to_review():
+    found = checks.pickle_model(pickle.dumps(sklearn_class("tree"), protocol=4))
+    assert told(found) == [builds("sklearn.tree._classes.DecisionTreeClassifier"),
+                           ("model", "review", "min_samples_leaf>=5",
+                            "tree-based model: min_samples_leaf could not be read")]
+
+
+def test_the_leaf_settings_of_an_ensemble_drop_a_value_seen_once_beside_one_seen_twice_or_more():
+    forest = ["sklearn.ensemble._forest.RandomForestClassifier"]
+    assert checks._fitted_leaf_settings([5, 1, 5], forest) == [5, 5]
+    assert checks._fitted_leaf_settings([5, 1], forest) == [5, 1]  # no value seen twice: both count
+    assert checks._fitted_leaf_settings([2, 2, 2], forest) == [2, 2, 2]
+    assert checks._fitted_leaf_settings([5, 1, 5], ["sklearn.tree._classes.DecisionTreeClassifier"]) == [5, 1, 5]
+
+
+def test_a_frame_boundary_between_the_leaf_settings_name_and_its_value_does_not_hide_it():
+    # protocol 4 cuts a pickle into frames of 64 KiB; a new FRAME opcode may fall between a dict's key and its value
+    def frame(size: int) -> bytes:
+        return b"\x95" + size.to_bytes(8, "little")
+    data = (b"\x80\x04" + frame(18) + b"\x8c\x10min_samples_leaf" + frame(2) + b"K\x02"
+            + b"csklearn.tree._classes\nDecisionTreeClassifier\n.")
+    assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
+
+
+TREE_GLOBAL = b"csklearn.tree._classes\nDecisionTreeClassifier\n"
+
+
+def test_memo_slots_are_read_by_the_index_the_pickle_gives_them_not_by_their_order():
+    # a hand-written pickle may store its strings in any memo slot (BINPUT 9), not only the next free one
+    key = b"\x8c\x10min_samples_leaf"
+    data = b"\x80\x04" + key + b"q\x09K\x05" + b"h\x09K\x02" + TREE_GLOBAL + b"."
+    assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
+    functions = b"\x80\x04\x8c\x05posixq\x07\x8c\x06systemq\x03h\x07h\x03\x93."
+    assert told(checks.pickle_model(functions)) == [builds("posix.system"), calls("posix.system")]
