@@ -229,6 +229,17 @@ def _fitted_leaf_settings(leaves: list[int], classes: list[str]) -> list[int]:
     return leaves
 
 
+def _python3_name(qualified: str) -> str:
+    """A global as Python 3 loads it: protocols 0-2 write Python 2's module names ('__builtin__.object',
+    'copy_reg._reconstructor'), which unpickling maps with the standard library's own table (fix_imports)."""
+    import _compat_pickle
+
+    module, _, name = qualified.rpartition(".")
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return ".".join(_compat_pickle.NAME_MAPPING[(module, name)])
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}" if module else qualified
+
+
 def pickle_model(data: bytes) -> list[Finding]:
     """Read a pickle's opcodes without running it: which classes it would build and their settings."""
     classes: list[str] = []
@@ -259,7 +270,7 @@ def pickle_model(data: bytes) -> list[Finding]:
             pushed = [*pushed[-1:], value if isinstance(value, str) else None]
     except Exception as exc:  # a malformed pickle is as unreadable as any binary
         return [Finding("model", Verdict.BLOCK, f"pickle cannot be parsed: {exc}", rule="binary-output")]
-    built = sorted(set(classes))
+    built = sorted({_python3_name(c) for c in classes})
     out = [Finding("model", Verdict.REVIEW, "pickled object: not human-readable, never passes automatically "
                    f"(builds {', '.join(built[:8]) or 'no classes'})", rule="binary-output")]
     unsafe = [c for c in built if not c.startswith(SAFE_GLOBALS)]

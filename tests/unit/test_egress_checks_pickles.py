@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from egress_review import checks
-from egress_review.findings import Finding
+from egress_review.findings import Finding, Verdict
 
 X, Y = [[0], [1], [2], [3]], [0, 1, 0, 1]
 
@@ -147,3 +147,16 @@ def test_memo_slots_are_read_by_the_index_the_pickle_gives_them_not_by_their_ord
     assert told(checks.pickle_model(data)) == [builds("sklearn.tree._classes.DecisionTreeClassifier"), small_leaves(2)]
     functions = b"\x80\x04\x8c\x05posixq\x07\x8c\x06systemq\x03h\x07h\x03\x93."
     assert told(checks.pickle_model(functions)) == [builds("posix.system"), calls("posix.system")]
+
+
+def test_python_2_names_of_protocol_0_are_read_as_python_3_loads_them():
+    """A model pickled at protocol 0 names '__builtin__.object' and 'copy_reg._reconstructor'; unpickling maps
+    them to builtins and copyreg, so they are the same globals, and '__builtin__.eval' is still eval."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(np.arange(40.0).reshape(20, 2), np.arange(20) % 2)
+    assert [f.verdict for f in checks.pickle_model(pickle.dumps(model, protocol=0))] == [Verdict.REVIEW]
+    found = checks.pickle_model(b"c__builtin__\neval\n(S'1'\ntR.")
+    assert [(f.verdict, f.detail) for f in found if f.rule == "pickle-globals"] == [
+        (Verdict.BLOCK, "loading it would call builtins.eval: not a model")]
