@@ -165,7 +165,7 @@ def hidden_encodings(rng: random.Random) -> Iterator[EvalFile]:
                    MUST, "probe-split", "zh")
     yield EvalFile("pr_name_headers.csv", "指标,王建国,李秀英,张伟\nHbA1c,7.1,6.8,8.2\n".encode(), MUST,
                    "probe-header", "zh")
-    yield EvalFile("pr_zero_width.txt", f"ref 3101\u200b0419\u200c7706\u200d251377\n".encode(), MUST,
+    yield EvalFile("pr_zero_width.txt", "ref 3101\u200b0419\u200c7706\u200d251377\n".encode(), MUST,
                    "probe-obfuscated", "en")
     yield EvalFile("pr_fullwidth.txt", "联系电话：１３８１２３４５６７８\n".encode(), MUST, "probe-obfuscated", "zh")
     yield EvalFile("pr_cyrillic_x.txt", "证件 11010519491231002\u0425\n".encode(), MUST, "probe-obfuscated", "zh")
@@ -232,8 +232,8 @@ def disclosure(rng: random.Random) -> Iterator[EvalFile]:
     life = ("interval  at_risk  died  censored  survival\n0-1         412    20        3     0.951\n"
             "1-2         389    31        5     0.876\n2-3           6     2        1     0.584\n")
     yield EvalFile("pr_life_table.txt", life.encode(), MUST, "probe-sdc", "en")
-    t1 = "| Characteristic | Cases (n=240) | Controls (n=480) |\n|---|---|---|\n| Female | 118 (49.2) | 230 (47.9) |\n" \
-         "| HIV positive | 3 (1.3) | 22 (4.6) |\n"
+    t1 = ("| Characteristic | Cases (n=240) | Controls (n=480) |\n|---|---|---|\n"
+          "| Female | 118 (49.2) | 230 (47.9) |\n| HIV positive | 3 (1.3) | 22 (4.6) |\n")
     yield EvalFile("pr_table1.md", t1.encode(), MUST, "probe-sdc", "en")
     sec = "region,deaths\nNorth,40\nSouth,<5\nEast,38\nTotal,81\n"
     yield EvalFile("pr_secondary.csv", sec.encode(), MUST, "probe-sdc", "en")
