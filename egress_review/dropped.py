@@ -1,12 +1,14 @@
 """Personal data in what a rebuild drops: it does not leave, but someone put it where files hide text.
 
 The rebuild leaves out spreadsheet comments, defined names, document properties, headers and footers,
-number formats, data-validation lists and prompts and hyperlinks; Parquet key-value metadata; archive
-and member comments; notebook and cell metadata, cell attachments, output metadata and transient data,
-error traceback frames and outputs of kinds the rebuilt notebook does not keep. Dropping them keeps the
-data in, but the requester is told only "dropped", and a reviewer should know that the original carried
-personal data there (evidence of an attempt). So the dropped text is read by the same personal-data check
-as any segment, and what it finds is one REVIEW finding per kind and place; the drop stays.
+number formats, formulas (kept as their cached values), data-validation lists and prompts and
+hyperlinks; Parquet key-value metadata; archive and member comments; an image's text chunks, comment
+and APP segments and the bytes after its end; notebook and cell metadata, cell attachments, output
+metadata and transient data, error traceback frames and outputs of kinds the rebuilt notebook does not
+keep. Dropping them keeps the data in, but the requester is told only "dropped", and a reviewer should
+know that the original carried personal data there (evidence of an attempt). So the dropped text is read
+by the same personal-data check as any segment, and what it finds is one REVIEW finding per kind and
+place; the drop stays.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from html import unescape
 from typing import Any
 
 from egress_review.checks import pii_in_segments
-from egress_review.extract import Segment
+from egress_review.extract import Segment, image_trailer, jpeg_text, png_text
 from egress_review.findings import Finding, Verdict
 
 CHECK = "personal-data"
@@ -36,7 +38,10 @@ PIECES = ((re.compile(r"^xl/workbook\.xml$"), "definedName"),
           (re.compile(r"^xl/styles\.xml$"), "numFmt"),
           (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "headerFooter"),
           (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "dataValidations"),
-          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "hyperlinks"))
+          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "hyperlinks"),
+          (re.compile(r"^xl/worksheets/[^/]*\.xml$"), "f"))
+# A formula's string literals ("1381234"&"5678"): joined, they are the text the formula would show.
+STRING_LITERAL = re.compile(r'"((?:[^"]|"")*)"')
 TAG = re.compile(r"<[^>]*>")
 ATTRIBUTE = re.compile(r"""\s[\w:.-]+\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
@@ -66,6 +71,19 @@ def xlsx_texts(data: bytes) -> list[Segment]:
             xml = z.read(name).decode("utf-8", errors="replace")
             parts = [xml] if WHOLE_PARTS.match(name) else [_piece(xml, e) for e in pieces]
             out += [Segment(t, {"part": name}) for p in parts for t in _xml_texts(p)]
+            if "f" in pieces:
+                out += _formula_literals(xml, name)
+    return out
+
+
+def _formula_literals(xml: str, part: str) -> list[Segment]:
+    """Each formula's string literals joined: the cached value kept in the rebuild may be a placeholder,
+    while the formula builds an identifier out of pieces no single one of which shows it."""
+    out = []
+    for formula in _xml_texts(_piece(xml, "f")):
+        literals = [m.replace('""', '"') for m in STRING_LITERAL.findall(formula)]
+        if len(literals) > 1:
+            out.append(Segment("".join(literals), {"part": f"{part} (formula text joined)"}))
     return out
 
 
@@ -139,6 +157,14 @@ def notebook_texts(nb: dict[str, Any], kept_mimes: set[str]) -> list[Segment]:
             if isinstance(o, dict):
                 out += [Segment(t, {"part": f"cell {i} {what}"}) for what, t in _output_texts(o, kept_mimes)]
     return [s for s in out if s.text.strip()]
+
+
+def image_texts(data: bytes, ftype: str) -> list[Segment]:
+    """What re-encoding an image from its pixels leaves out, as text: PNG text and EXIF chunks, JPEG comment
+    and APP segments, and the bytes after the end marker."""
+    meta = png_text(data) if ftype == "png" else jpeg_text(data)
+    out = [Segment(s.text, {"part": f"image {s.location.get('chunk') or s.location.get('segment')}"}) for s in meta]
+    return out + list(image_trailer(data, ftype))
 
 
 def findings(segments: Iterable[Segment]) -> list[Finding]:

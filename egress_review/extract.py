@@ -200,19 +200,50 @@ def png_text(data: bytes) -> Iterator[Segment]:
                 yield Segment(val.decode("latin-1"), {"chunk": kind, "key": key.decode("latin-1")})
             elif kind == "zTXt":
                 key, _, rest = body.partition(b"\x00")
-                yield Segment(zlib.decompress(rest[1:]).decode("latin-1"), {"chunk": kind, "key": key.decode()})
+                yield Segment(_inflate(rest[1:]).decode("latin-1"), {"chunk": kind, "key": key.decode()})
             elif kind == "iTXt":
                 key, _, rest = body.partition(b"\x00")
                 flag, rest = rest[0], rest[2:]
                 _lang, _, rest = rest.partition(b"\x00")
                 _tkey, _, val = rest.partition(b"\x00")
-                text = zlib.decompress(val) if flag else val
+                text = _inflate(val) if flag else val
                 yield Segment(text.decode("utf-8", "replace"), {"chunk": kind, "key": key.decode()})
             elif kind == "eXIf":
                 yield from _printable(body, {"chunk": kind})
         except (zlib.error, IndexError, UnicodeDecodeError):
             yield Segment("", {"chunk": kind, "unreadable": True})
         pos += 12 + length
+
+
+MAX_INFLATED = 1 << 20  # a compressed text chunk is read up to this many bytes: no decompression bomb
+
+
+def _inflate(raw: bytes) -> bytes:
+    return zlib.decompressobj().decompress(raw, MAX_INFLATED)
+
+
+MAX_TRAILER = 4 << 20  # bytes after an image's end marker read as text
+
+
+def _image_end(data: bytes, ftype: str) -> int:
+    """Where the image ends (after PNG's IEND chunk or JPEG's last EOI marker); len(data) if it has no end."""
+    if ftype == "jpg":
+        end = data.rfind(b"\xff\xd9")
+        return len(data) if end < 0 else end + 2
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        pos += 12 + length
+        if ctype == b"IEND":
+            return min(pos, len(data))
+    return len(data)
+
+
+def image_trailer(data: bytes, ftype: str) -> Iterator[Segment]:
+    """The bytes after an image's end marker, read as text: viewers ignore them, so they hide text well."""
+    tail = data[_image_end(data, ftype):][:MAX_TRAILER]
+    if tail:
+        yield from _printable(tail, {"part": "bytes after the end of the image"})
 
 
 def _printable(data: bytes, loc: dict[str, Any]) -> Iterator[Segment]:

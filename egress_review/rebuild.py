@@ -267,7 +267,8 @@ def _image_findings(im: Image.Image, policy: EgressPolicy) -> list[Finding]:
 
 def _picture(data: bytes, fmt: str, policy: EgressPolicy) -> Rebuilt:
     out, notes, im = _image(data, fmt, policy)
-    return Rebuilt(out, notes, findings=_image_findings(im, policy), segments=pixel_text(im))
+    left_out = dropped.findings(dropped.image_texts(data, "png" if fmt == "PNG" else "jpg"))
+    return Rebuilt(out, notes, findings=_image_findings(im, policy) + left_out, segments=pixel_text(im))
 
 
 def _png(data: bytes, policy: EgressPolicy) -> Rebuilt:

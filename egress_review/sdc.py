@@ -508,6 +508,15 @@ def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
     return out
 
 
+def _is_share_of(n: str, p: str, group_n: float | None) -> bool:
+    """'3 (1.3)' under 'Cases (n=240)': the bracket is 100·3/240 to its printed precision, so the cell is a
+    count and its percentage, though neither the header nor the cell prints a '%'."""
+    if not group_n or not n[:1].isdigit():
+        return False
+    decimals = len(p.partition(".")[2])
+    return abs(100 * float(n.replace(",", "")) / group_n - float(p)) <= 0.5 * 10 ** -decimals + 1e-9
+
+
 def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
     """'12 (3.4%)', '12（3.4%）', '12/340 (3.5%)': the count is checked; a suppressed count beside its
     percentage is given back by the percentage."""
@@ -518,6 +527,8 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
         if c.numeric or c is label:
             continue
         col_cue = header_cue or bool(N_PCT_CUE.search(c.name))
+        stated = GROUP_N.search(c.name)
+        group_n = parse_number(next(g for g in stated.groups() if g)) if stated else None
         for row, v in enumerate(c.raw, start=1):
             row_label = str(label.raw[row - 1]) if label is not None and label.raw[row - 1] is not None else ""
             m = N_PCT.match(v) if isinstance(v, str) else None
@@ -526,7 +537,8 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
                     out += count_cell(parse_number(v), sdc, {"row": row, "column": c.name},  # type: ignore[arg-type]
                                       f"group size in row '{row_label.strip()}'")
                 continue
-            cued = m.group("pc") or N_PCT_CUE.search(row_label) or (col_cue and not STAT_ROW_CUE.search(row_label))
+            cued = (m.group("pc") or N_PCT_CUE.search(row_label) or (col_cue and not STAT_ROW_CUE.search(row_label))
+                    or (not STAT_ROW_CUE.search(row_label) and _is_share_of(m.group("n"), m.group("p"), group_n)))
             if not cued:
                 continue
             loc = {"row": row, "column": c.name}

@@ -176,26 +176,40 @@ def float_column_identifiers(series: pl.Series) -> list[tuple[int, Match]]:
 SPLIT_WHOLE = r"^(?:\d{17}[\dXx]|\d{15,19}|(?:\+?86)?1[3-9]\d{9})$"
 
 
+MAX_SPLIT_PARTS = 3  # an identifier cut into up to this many adjacent columns (region | birth date | sequence)
+
+
 def split_identifiers(df: pl.DataFrame) -> list[tuple[tuple[str, str], int, Match]]:
-    """Identifiers cut into adjacent columns (id_part1 | id_part2): each pair of neighbouring digit columns
-    is joined row by row, and joins that make an identifier neither part is on its own are reported."""
+    """Identifiers cut into adjacent columns (id_part1 | id_part2 | id_part3): each run of two to
+    MAX_SPLIT_PARTS neighbouring digit columns is joined row by row, and joins that make an identifier
+    no shorter join or part of it is on its own are reported (first and last column of the run)."""
     out: list[tuple[tuple[str, str], int, Match]] = []
-    digit_cols = [c for c in df.columns if df[c].dtype == pl.Utf8 or df[c].dtype.is_integer()]
-    for left, right in zip(df.columns, df.columns[1:], strict=False):
-        if left not in digit_cols or right not in digit_cols:
+    digit_cols = {c for c in df.columns if df[c].dtype == pl.Utf8 or df[c].dtype.is_integer()}
+    for width in range(2, MAX_SPLIT_PARTS + 1):
+        for start in range(len(df.columns) - width + 1):
+            run = df.columns[start:start + width]
+            if all(c in digit_cols for c in run):
+                out += _joined_run(df, run)
+    return out
+
+
+def _joined_run(df: pl.DataFrame, run: list[str]) -> list[tuple[tuple[str, str], int, Match]]:
+    # the shapes tested on the cells as they are (`\s` is the whitespace `strip_chars` strips), and only the
+    # few cells of that shape stripped: a column of free text is not copied
+    parts = [f"p{i}" for i in range(len(run))]
+    frame = df.select([pl.col(c).cast(pl.Utf8).alias(p) for c, p in zip(run, parts, strict=True)]).with_row_index("row")
+    shape = [pl.col(p).str.contains(r"^\s*\d{2,}\s*$") for p in parts[:-1]]
+    frame = frame.filter(pl.all_horizontal([*shape, pl.col(parts[-1]).str.contains(r"^\s*\d{1,}[Xx]?\s*$")]))
+    if frame.is_empty():
+        return []
+    frame = frame.with_columns([pl.col(p).str.strip_chars() for p in parts])
+    joined = frame.with_columns(pl.concat_str(parts).alias("v")).filter(pl.col("v").str.contains(SPLIT_WHOLE))
+    out: list[tuple[tuple[str, str], int, Match]] = []
+    for *values, value, rows in joined.group_by(*parts, "v").agg(pl.col("row")).iter_rows():
+        # a shorter join (or a part) already shows the identifier: it is reported there, not again
+        if any(find_all("".join(values[i:j])) for i in range(len(values)) for j in range(i + 1, len(values) + 1)
+               if j - i < len(values)):
             continue
-        # the shapes tested on the cells as they are (`\s` is the whitespace `strip_chars` strips), and only the
-        # few cells of that shape stripped: a column of free text is not copied
-        pair = df.select(a=pl.col(left).cast(pl.Utf8), b=pl.col(right).cast(pl.Utf8)).with_row_index("row")
-        pair = pair.filter(pl.col("a").str.contains(r"^\s*\d{2,}\s*$")
-                           & pl.col("b").str.contains(r"^\s*\d{1,}[Xx]?\s*$"))
-        pair = pair.with_columns(pl.col("a").str.strip_chars(), pl.col("b").str.strip_chars())
-        if pair.is_empty():
-            continue
-        joined = pair.with_columns(pl.concat_str("a", "b").alias("v")).filter(pl.col("v").str.contains(SPLIT_WHOLE))
-        for a, b, value, rows in joined.group_by("a", "b", "v").agg(pl.col("row")).iter_rows():
-            if find_all(a) or find_all(b):
-                continue
-            for m in find_all(value):
-                out += [((left, right), row, m) for row in rows]
+        for m in find_all(value):
+            out += [((run[0], run[-1]), row, m) for row in rows]
     return out

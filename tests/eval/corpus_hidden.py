@@ -425,7 +425,16 @@ def odd_count_cells(rng: random.Random) -> Iterator[EvalFile]:
     yield EvalFile("si_thousands.csv", f"region,admissions\n{rows}".encode(), SAFE, "aggregate", "en")
 
 
+def probes(rng: random.Random) -> Iterator[EvalFile]:
+    """The issue-11 probes (tests/eval/corpus_probes.py): hidden personal data, HK/Macau/Taiwan and foreign
+    residents' identifiers, names without a cue word, disclosure in notebook prints; with safe look-alikes."""
+    from tests.eval.corpus_probes import PROBE_GENERATORS
+
+    for gen in PROBE_GENERATORS:
+        yield from gen(rng)
+
+
 GENERATORS = (masked_keys, risk_tables, long_format, json_counts, crosstabs, survival_tables, dominance_tables,
               hidden_digits_counts, encoded_identifiers, one_digit_per_place, eponymous_places, wide_year_tables,
               long_runs, shares_of_counts, dropped_notebook_parts,
-              odd_count_cells)
+              odd_count_cells, probes)

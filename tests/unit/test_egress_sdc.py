@@ -434,3 +434,21 @@ def test_the_share_of_unique_rows_is_counted_from_the_widest_key_as_over_whole_r
         df = pl.DataFrame({c: [rng.choice([None, "a", "b", str(rng.randint(0, 9))]) for _ in range(n)] for c in "xyz"})
         for widest in "xyz":
             assert _unique_share(df, ["x", "y", "z"], widest) == df.select("x", "y", "z").is_unique().mean()
+
+
+def _table_one(cell: str, row: str = "HIV positive") -> bytes:
+    return (f"| Characteristic | Cases (n=240) | Controls (n=480) |\n|---|---|---|\n"
+            f"| Female | 118 (49.2) | 230 (47.9) |\n| {row} | {cell} | 22 (4.6) |\n").encode()
+
+
+@pytest.mark.parametrize("cell", ["3 (1.3)", "3 (1.25)", "9 (4)", "1 (0.4)"])
+def test_a_small_count_whose_bracket_is_its_share_of_the_stated_group_size_is_blocked(cell: str):
+    r = scan_bytes("t1.md", _table_one(cell), POLICY)
+    assert r.verdict == "block", [f.detail for f in r.findings]
+
+
+@pytest.mark.parametrize("cell,row", [("12 (5.0)", "HIV positive"), ("3 (4.6)", "HIV positive"),
+                                      ("3 (1.3)", "Age, mean (SD)")])
+def test_a_bracket_that_is_not_the_share_of_the_group_size_or_is_a_statistic_is_not_a_count(cell: str, row: str):
+    r = scan_bytes("t1.md", _table_one(cell, row), POLICY)
+    assert r.verdict == "pass", [f.detail for f in r.findings]

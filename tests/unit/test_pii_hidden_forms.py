@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,10 @@ import pytest
 from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from PIL import Image
 
+from egress_review import dropped
+from egress_review.extract import MAX_INFLATED
 from egress_review.findings import Verdict
 from egress_review.scan import scan_bytes
 from enclave.pii.recognizers import find_all
@@ -107,6 +112,71 @@ def test_personal_data_in_parquet_metadata_and_archive_comments_goes_to_review()
         r = scan_bytes(name, data, POLICY)
         assert _dropped(r), name
         assert r.rebuilt is not None and RESIDENT_ID.encode() not in r.rebuilt
+
+
+def _png(extra: bytes = b"", trailer: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 200).save(buf, "PNG")
+    data = buf.getvalue()
+    return data[:33] + extra + data[33:] + trailer
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _jpeg(comment: bytes = b"", trailer: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 200).save(buf, "JPEG")
+    data = buf.getvalue()
+    segment = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment if comment else b""
+    return data[:2] + segment + data[2:] + trailer
+
+
+@pytest.mark.parametrize("name,data", [
+    ("c.png", _png(_chunk(b"tEXt", b"Comment\x00" + RESIDENT_ID.encode()))),
+    ("c.png", _png(_chunk(b"iTXt", b"Comment\x00\x00\x00\x00\x00" + f"随访 {PHONE}".encode()))),
+    ("c.png", _png(_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(RESIDENT_ID.encode())))),
+    ("c.png", _png(trailer=f"id={RESIDENT_ID}".encode())),
+    ("c.jpg", _jpeg(comment=f"patient {RESIDENT_ID}".encode())),
+    ("c.jpg", _jpeg(trailer=f"tel {PHONE}".encode())),
+], ids=["png-text", "png-itxt", "png-ztxt", "png-trailer", "jpeg-comment", "jpeg-trailer"])
+def test_personal_data_in_what_an_image_rebuild_drops_goes_to_review_and_stays_dropped(name: str, data: bytes):
+    r = scan_bytes(name, data, POLICY)
+    assert _dropped(r) and r.verdict != Verdict.PASS, [f.detail for f in r.findings]
+    assert r.rebuilt is not None and RESIDENT_ID.encode() not in r.rebuilt and PHONE.encode() not in r.rebuilt
+
+
+@pytest.mark.parametrize("name,data", [
+    ("c.png", _png(_chunk(b"tEXt", b"Software\x00matplotlib version 3.8.2, https://matplotlib.org/"))),
+    ("c.png", _png(trailer=b"\x00\x00 padding 2024-03-01")),
+    ("c.jpg", _jpeg(comment=b"Created with GIMP 2.10 on 2024-03-01")),
+], ids=["png-software", "png-padding", "jpeg-software-comment"])
+def test_plain_text_in_what_an_image_rebuild_drops_is_not_a_finding(name: str, data: bytes):
+    assert not _dropped(scan_bytes(name, data, POLICY))
+
+
+def test_a_compressed_image_text_chunk_is_read_only_up_to_its_cap():
+    bomb = _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * (64 << 20)))
+    read = dropped.image_texts(_png(bomb), "png")
+    assert 0 < sum(len(s.text) for s in read) <= MAX_INFLATED
+
+
+def _formula(ws: Any, formula: str) -> None:
+    ws["B2"] = formula
+
+
+@pytest.mark.parametrize("formula", ['="1381234"&"5678"', '=CONCATENATE("3101041977","06251377")',
+                                     f'=IF(A2="x","{RESIDENT_ID}","")'])
+def test_an_identifier_built_by_a_formula_goes_to_review(formula: str):
+    r = scan_bytes("t.xlsx", _workbook(lambda wb, ws: _formula(ws, formula)), POLICY)
+    assert _dropped(r) and r.verdict != Verdict.PASS, [f.detail for f in r.findings]
+
+
+@pytest.mark.parametrize("formula", ["=SUM(B1:B9)", '=IF(A2="North","N","S")&"-"&"2024"',
+                                     '=TEXT(B2,"0.0")&" (95% CI)"'])
+def test_a_formula_of_plain_literals_is_not_a_dropped_finding(formula: str):
+    assert not _dropped(scan_bytes("t.xlsx", _workbook(lambda wb, ws: _formula(ws, formula)), POLICY))
 
 
 def test_plain_dropped_metadata_is_not_a_finding():

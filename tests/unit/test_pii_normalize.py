@@ -77,6 +77,26 @@ def test_identifiers_split_across_adjacent_columns():
     assert found == [("CN_RESIDENT_ID", "id_part1", "id_part2")]
 
 
+def test_an_identifier_cut_into_three_adjacent_columns_is_found_once_per_row():
+    line = f"{RID[:6]},{RID[6:14]},{RID[14:]}"
+    df = read_table(f"site,a,b,c\nX,{line}\nY,{line}\n".encode(), "csv")
+    assert df is not None
+    found = [(f.entity, f.location["column"], f.location.get("joined_with"), f.location["row"])
+             for f in pii_in_table(df)]
+    assert found == [("CN_RESIDENT_ID", "a", "c", 1), ("CN_RESIDENT_ID", "a", "c", 2)]
+
+
+def test_three_adjacent_count_columns_that_join_to_no_identifier_are_not_a_finding():
+    df = pl.DataFrame({"year": [2021, 2022], "month": [3, 11], "cases": [1240, 980], "deaths": [31, 12]})
+    assert pii_in_table(df) == []
+
+
+def test_a_pair_that_already_makes_the_identifier_is_not_reported_again_as_a_triple():
+    df = pl.DataFrame({"a": [RID[:9]], "b": [RID[9:]], "c": ["7"]})
+    found = [(f.location["column"], f.location.get("joined_with")) for f in pii_in_table(df)]
+    assert found == [("a", "b")]
+
+
 def test_a_split_identifier_whose_second_part_starts_with_zeros_is_joined_as_written_in_a_csv():
     # 110101199003074514 cut after the birth year: polars reads '003074514' as the number 3074514
     df = read_table(b"group,a,b\nA,110101199,003074514\nB,123,456\n", "csv")
