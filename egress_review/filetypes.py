@@ -68,6 +68,8 @@ def _decoded(data: bytes) -> tuple[str | None, str | None]:
             except UnicodeDecodeError:
                 return None, None
             return (text.lstrip("\ufeff"), enc) if "\x00" not in text else (None, None)
+    if b"\x00" in data:
+        return _utf16_without_bom(data)
     readings: list[tuple[float, str, str]] = []
     for enc, common in (("utf-8", ""), ("gb18030", "gb2312"), ("big5", "big5")):
         try:
@@ -83,6 +85,25 @@ def _decoded(data: bytes) -> tuple[str | None, str | None]:
         return None, None
     best = max(readings, key=lambda r: r[0])  # max keeps the first (GB18030) on a tie
     return best[1], best[2]
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str | None, str | None]:
+    """UTF-16 text saved without its byte-order mark (Windows tools do): every zero byte on one side of the
+    byte pairs (the high byte of ASCII letters, digits, commas and line ends), and the text it decodes to
+    printable. Anything else with zero bytes in it is binary, as before."""
+    if len(data) % 2 or len(data) < 4:
+        return None, None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if min(even, odd) or max(even, odd) < len(data) // 20:
+        return None, None
+    enc = "utf-16-le" if odd else "utf-16-be"
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError:
+        return None, None
+    if "\x00" in text or sum(c.isprintable() or c in "\t\r\n" for c in text) < 0.98 * len(text):
+        return None, None
+    return text, enc
 
 
 def _delimited(text: str, sep: str) -> bool:

@@ -340,7 +340,7 @@ def test_svg_chart_is_a_normal_output_and_script_in_markup_is_refused():
         assert result.verdict == "block" and result.findings[0].rule == "no-script", active
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig", "gb18030", "big5"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig", "gb18030", "big5"])
 def test_text_in_other_encodings_is_decoded_and_stored_as_utf8(encoding: str):
     text = "地區,例數\n臺北,120\n高雄,85\n"
     assert decode_text(text.encode(encoding)) == text
@@ -460,3 +460,10 @@ def test_a_rebuild_is_the_same_bytes_every_time_and_rebuilding_it_changes_nothin
     clock.sleep(2.1)  # zip and workbook times have a resolution of two seconds and one second
     assert rebuilt() == first and all(first.values())
     assert all(scan_bytes(name, kept, POLICY).rebuilt == kept for name, kept in first.items() if kept)
+
+
+@pytest.mark.parametrize("data", [b"a\x00b\x00\x00\x00c\x00", b"\x00\x01\x02\x03" * 50, b"ab\x00\x00cd" * 10,
+                                  "表".encode("utf-16-le") * 40])
+def test_zero_bytes_that_are_not_utf16_text_stay_binary(data: bytes):
+    """Zeros on both sides of the byte pairs, a NUL character, or no zero byte worth the name: not text."""
+    assert decode_text(data) is None
