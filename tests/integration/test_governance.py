@@ -26,7 +26,7 @@ from enclave.projects import active_datasets, get_project, today
 from governance import workflow
 from governance.notify import targets_path
 from policies import load_policies
-from tests.integration.conftest import Enclave, check_page, signed_in
+from tests.integration.conftest import Enclave, check_page, login, signed_in
 
 GOV = "/services/governance/"
 PURPOSE = "Readmission after diabetes admissions, private purpose text"
@@ -249,12 +249,7 @@ def test_every_governance_page_speaks_one_language_and_passes_axe(browser: Brows
     try:
         for user, paths in PAGES.items():
             context.clear_cookies()  # the next person signs in afresh in the same context
-            page.goto(f"{enclave.url}/hub/login")
-            page.click("#idp-login")
-            page.wait_for_url(f"{enclave.settings.idp_url}/authorize*")
-            page.fill("#username", user)
-            page.fill("#password", enclave.passwords[user])
-            page.click("#login")
+            login(page, enclave, user)
             page.wait_for_load_state("networkidle")
             for path in paths:
                 page.goto(f"{enclave.url}{GOV}{path.format(app=scanned_application)}")
