@@ -511,10 +511,7 @@ def small_counts(df: pl.DataFrame, cols: list[Column], counted: dict[str, str],
 def _is_share_of(n: str, p: str, group_n: float | None) -> bool:
     """'3 (1.3)' under 'Cases (n=240)': the bracket is 100·3/240 to its printed precision, so the cell is a
     count and its percentage, though neither the header nor the cell prints a '%'."""
-    if not group_n or not n[:1].isdigit():
-        return False
-    decimals = len(p.partition(".")[2])
-    return abs(100 * float(n.replace(",", "")) / group_n - float(p)) <= 0.5 * 10 ** -decimals + 1e-9
+    return bool(group_n) and n[:1].isdigit() and _is_share(float(p), float(n.replace(",", "")), group_n, 100.0, p)
 
 
 def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
@@ -663,9 +660,9 @@ def _percent_of_the_count_beside_it(cols: list[Column], counted: dict[str, str],
     return out
 
 
-def _is_share(p: float, k: int, d: float, scale: float, raw: object) -> bool:
-    """Is `p` what k of d is, written to as many decimals as the cell shows? 2.0 of 200 is 4 (4/200 = 2.0 %);
-    12.3 of 22 is nobody's share (3/22 = 13.6 %): a survival or adjusted estimate, not a count's share."""
+def _is_share(p: float, k: float, d: float, scale: float, raw: object) -> bool:
+    """Is `p` (as the cell `raw` shows it) what k of d is, to as many decimals as the cell shows? 2.0 of 200
+    is 4 (4/200 = 2.0 %); 12.3 of 22 is nobody's share (3/22 = 13.6 %): an estimate, not a count's share."""
     text = raw if isinstance(raw, str) else repr(raw)
     decimals = min(len(text.strip().rstrip("%").partition(".")[2]), 6)
     return abs(scale * k / d - p) <= 0.5 * 10 ** -decimals + 1e-9
