@@ -294,12 +294,14 @@ _STATISTIC_CELL = re.compile(r"[(（/±%％:：=<>≤≥]|\d\s*[-–~]\s*\d")
 
 
 def _odd_cells(name: str, position: int, nums: list[float | None], sup: list[bool], raw: list[object]) -> list[int]:
-    """Rows of a column of numbers whose cell is no number: at most a third of the cells, beside at least two
-    numbers, in a column that is not the table's first (its labels) unless its name says it counts."""
+    """Rows of a column of numbers whose cell is no number: beside at least two numbers, at most a third of the
+    cells in a column that is not the table's first (its labels), and any number of them in a column whose
+    name says it counts (so that filling a 'deaths' column with notes cannot hide its counts either)."""
     odd = [r for r, (n, b, v) in enumerate(zip(nums, sup, raw, strict=True))
            if n is None and not b and isinstance(v, str)]
     known = sum(n is not None for n in nums)
-    if (not odd or known < 2 or 3 * len(odd) > len(nums) or (position == 0 and not name_says_count(name))
+    named = name_says_count(name)
+    if (not odd or known < 2 or (3 * len(odd) > len(nums) and not named) or (position == 0 and not named)
             or any(_STATISTIC_CELL.search(str(raw[r])) or TOTAL_LABEL.match(str(raw[r]).strip()) for r in odd)):
         return []
     return odd

@@ -26,6 +26,11 @@ def test_an_odd_cell_does_not_hide_the_small_counts_beside_it(odd: str):
     assert (Verdict.REVIEW, "unreadable-count-cell", {"row": 1, "column": "deaths"}) in found
 
 
+def test_a_column_named_as_counts_filled_with_notes_still_has_its_counts_checked():
+    found = rules("ward,deaths\nA,see note\nB,see note\nC,see note\nD,3\nE,120\n")
+    assert (Verdict.BLOCK, "threshold>=10", {"row": 4, "column": "deaths"}) in found
+
+
 def test_an_odd_cell_among_large_counts_goes_to_a_reviewer_not_through():
     result = scan_bytes("t.csv", b"ward,deaths\nA,0 7\nB,30\nC,120\n", POLICY)
     assert result.verdict == Verdict.REVIEW
