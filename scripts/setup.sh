@@ -10,10 +10,7 @@ want=$( (cat pyproject.toml; ls -d */__init__.py) | sha256sum | cut -c1-16)
 if $check; then
   for cmd in docker debootstrap iptables chromium npm crontab restic clamscan; do command -v "$cmd" >/dev/null || { echo system; break; }; done
   [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || echo python
-  # The name lexicons the egress checks read, derived once from the packaged word lists (enclave.pii.lexicons)
-.venv/bin/python -m enclave.pii.names
-
-if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo proxy
   fi
   if [ -x .venv/bin/python ]; then bash images/workspace/build.sh --check; else echo image; fi
@@ -32,6 +29,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install --quiet -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The name lexicons the egress checks read, derived once from the packaged word lists (enclave.pii.lexicons)
+.venv/bin/python -m enclave.pii.names
 
 if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[enclave] installing configurable-http-proxy (npm)"
