@@ -410,6 +410,8 @@ RULE_TEXT: dict[str, dict[str, str]] = {
         "small-step": "相邻行之间的变化很小，可推算出个人", "survival-review": "生存分析表总是需要人工审核",
         "count-in-text": "文字中出现了小计数", "count-in-chart": "图表中标注了小计数",
         "percent-without-denominator": "百分比没有分母，可能隐藏小计数",
+        "unexplained-bracket": "“3 (4.6)” 这样的格子所在列标明了组人数，但括号里的数不是该组的百分比："
+                               "可能是另一分母下的小计数，也可能是均值（标准差）；行标签应写明",
         "unreadable-count-cell": "计数列中有无法读成数字的格子（如 “0 7”“7x”），可能藏着小计数："
                                  "请写成数字或说明它是什么",
         "residual_df": "回归的残差自由度太少（至少 {p}）",
@@ -443,6 +445,9 @@ RULE_TEXT: dict[str, dict[str, str]] = {
         "survival-review": "survival tables are always reviewed", "count-in-text": "a small count in the text",
         "count-in-chart": "a chart labels a small count",
         "percent-without-denominator": "a percentage without its denominator can hide a small count",
+        "unexplained-bracket": "a small number with a bracket under a header that states the group's size, the "
+                               "bracket no share of it: a count with another total's share, or a mean (SD)? The row "
+                               "should say",
         "unreadable-count-cell": "a cell in a column of counts is no number the checks can read ('0 7', '7x'); it may "
                            "hide a small count: write it as a number or say what it is",
         "residual_df": "the regression has too few residual degrees of freedom (at least {p})",

@@ -43,6 +43,7 @@ class SdcRule(enum.StrEnum):
     COUNT_IN_CHART = "count-in-chart"
     PERCENT_WITHOUT_DENOMINATOR = "percent-without-denominator"
     UNREADABLE_CELL = "unreadable-count-cell"
+    UNEXPLAINED_BRACKET = "unexplained-bracket"
     # how a count was recognised, recorded as the finding's `recognised_by` beside the threshold rule
     COUNT_BY_CONTENT = "count-by-content"
     CROSSTAB_CELL = "crosstab-cell"
@@ -516,6 +517,20 @@ def _is_share_of(n: str, p: str, group_n: float | None) -> bool:
     return bool(group_n) and n[:1].isdigit() and _is_share(float(p), float(n.replace(",", "")), group_n, 100.0, p)
 
 
+def _unexplained_bracket(m: re.Match[str], row_label: str, group_n: float | None, sdc: DisclosureControl,
+                         loc: dict) -> list[Finding]:
+    """'3 (4.6)' under 'Cases (n=240)', its row saying no 'mean (SD)': the bracket is no share of the 240, so
+    the cell may be a mean and its SD, or a count with a share of some other total (a row percentage). A
+    small whole number there is what an output checker asks about before it goes out, so it goes to review."""
+    n = m.group("n")
+    if not group_n or not n.isdigit() or STAT_ROW_CUE.search(row_label) or not _small(float(n), sdc):
+        return []
+    return [Finding(CHECK, Verdict.REVIEW, f"'{m.group(0).strip()}' under a header that states n={group_n:g}: "
+                    f"the bracket is no share of {group_n:g}, so {n} may be a small count (a share of another "
+                    "total) or a mean: the row should say what it shows", rule=SdcRule.UNEXPLAINED_BRACKET,
+                    location=loc)]
+
+
 def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl) -> list[Finding]:
     """'12 (3.4%)', '12（3.4%）', '12/340 (3.5%)': the count is checked; a suppressed count beside its
     percentage is given back by the percentage."""
@@ -539,6 +554,7 @@ def n_percent_cells(df: pl.DataFrame, cols: list[Column], sdc: DisclosureControl
             cued = (m.group("pc") or N_PCT_CUE.search(row_label) or (col_cue and not STAT_ROW_CUE.search(row_label))
                     or (not STAT_ROW_CUE.search(row_label) and _is_share_of(m.group("n"), m.group("p"), group_n)))
             if not cued:
+                out += _unexplained_bracket(m, row_label, group_n, sdc, {"row": row, "column": c.name})
                 continue
             loc = {"row": row, "column": c.name}
             n = m.group("n")

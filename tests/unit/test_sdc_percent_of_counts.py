@@ -57,3 +57,28 @@ def test_shares_that_give_back_no_new_count_are_no_finding(csv: str):
 def test_with_two_count_columns_the_denominator_is_not_guessed():
     """'cases' or 'tested'? Guessing would invent counts; the named-denominator rule still applies."""
     assert small("site,tested,cases,positivity_pct\nA,400,80,20.0\nB,300,27,9.0\n") == []
+
+
+def _bracket_findings(csv: str) -> list[tuple[str, str]]:
+    result = scan_bytes("t1.csv", csv.encode(), POLICY)
+    return [(f.verdict, f.rule) for f in result.findings if f.rule in ("unexplained-bracket", "threshold>=10")]
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("3 (4.6)", [(Verdict.REVIEW, "unexplained-bracket")]),   # 3 of 240 is 1.3 %: the bracket is another share
+    ("9 (4.6)", [(Verdict.REVIEW, "unexplained-bracket")]),   # below the threshold of 10
+    ("10 (4.6)", []),                                         # at the threshold: a count of 10 may go out
+    ("3 (1.3)", [(Verdict.BLOCK, "threshold>=10")]),          # 3 of 240 is 1.3 %: a count, and small
+])
+def test_a_small_number_whose_bracket_is_no_share_of_the_stated_group_goes_to_review(cell: str, expected: list):
+    found = _bracket_findings(f"Characteristic,Cases (n=240),Controls (n=260)\nSmokers,{cell},120 (46.2)\n")
+    assert found == expected, found
+
+
+@pytest.mark.parametrize("row", ["\"Visits, mean (SD)\"", "Visits median (IQR)", "就诊次数 均值±标准差"])
+def test_a_row_that_says_it_holds_a_statistic_is_not_asked_about(row: str):
+    assert _bracket_findings(f"Characteristic,Cases (n=240),Controls (n=260)\n{row},3 (4.6),120 (46.2)\n") == []
+
+
+def test_without_a_stated_group_size_a_bracket_is_not_asked_about():
+    assert _bracket_findings("Characteristic,Cases,Controls\nSmokers,3 (4.6),120 (46.2)\n") == []
