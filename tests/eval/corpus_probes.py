@@ -235,6 +235,16 @@ def disclosure(rng: random.Random) -> Iterator[EvalFile]:
     t1 = ("| Characteristic | Cases (n=240) | Controls (n=480) |\n|---|---|---|\n"
           "| Female | 118 (49.2) | 230 (47.9) |\n| HIV positive | 3 (1.3) | 22 (4.6) |\n")
     yield EvalFile("pr_table1.md", t1.encode(), MUST, "probe-sdc", "en")
+    # row percentages: 3 of the row's 65 is 4.6 %, no share of the column's 240, and still 3 people
+    t1_row = ("Characteristic,Cases (n=240),Controls (n=480)\nFemale,118 (49.2),230 (47.9)\n"
+              "HIV positive,3 (4.6),62 (95.4)\n")
+    yield EvalFile("pr_table1_row_pct.csv", t1_row.encode(), MUST, "probe-sdc", "en")
+    t1_zh = ("| 特征 | 病例组(n=312) | 对照组(n=320) |\n|---|---|---|\n| 女性 | 156（50.0） | 160（50.0） |\n"
+             "| 既往卒中 | 4（8.2） | 45（91.8） |\n")
+    yield EvalFile("pr_table1_row_pct_zh.md", t1_zh.encode(), MUST, "probe-sdc", "zh")
+    t1_mean = ("Characteristic,Cases (n=240),Controls (n=480)\nFemale,118 (49.2),230 (47.9)\n"
+               "\"Visits per year, mean (SD)\",3 (4.6),2 (3.9)\n")
+    yield EvalFile("pr_table1_mean_sd.csv", t1_mean.encode(), SAFE, "probe-sdc-safe", "en")
     sec = "region,deaths\nNorth,40\nSouth,<5\nEast,38\nTotal,81\n"
     yield EvalFile("pr_secondary.csv", sec.encode(), MUST, "probe-sdc", "en")
     cum = "month,cumulative_cases\n2024-01,120\n2024-02,123\n2024-03,131\n2024-04,150\n"
