@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -80,6 +81,17 @@ def world(enclave_home: Path) -> Path:
         transition(s, "admin", "study", ProjectState.APPROVED, "ok")
         transition(s, "admin", "study", ProjectState.ACTIVE, "ok")
     return enclave_home / "store"
+
+
+@pytest.fixture
+def off_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone eight hours east of UTC (a POSIX rule, no tz database needed), so a time
+    taken from the local clock instead of UTC shows; the zone is put back afterwards."""
+    monkeypatch.setenv("TZ", "ENC-8")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

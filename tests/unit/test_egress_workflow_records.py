@@ -12,7 +12,7 @@ in no project; eve, a researcher in no project.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,28 @@ def test_two_reviews_that_agree_to_withhold_decide_the_request_as_they_agree(wor
     assert state(rid) == outcome
     assert events()[-1] == ("system", f"export.{outcome.value}", "study", f"request:{rid}", {
         "before": "in_review", "reviewers": ["bob", "carol"], "files": {fid: file_outcome}})
+
+
+def test_a_review_given_no_private_comment_keeps_an_empty_one(world: Path):
+    rid = submit(world)
+    with session_scope() as s:
+        votes = {str(f.id): {"decision": "approve", "comment": ""} for f in workflow.get_request(s, rid).files}
+        workflow.review(s, "bob", rid, Decision.APPROVE, votes)
+    with session_scope() as s:
+        kept = [(r.comment_to_requester, r.private_comment) for r in workflow.get_request(s, rid).reviews]
+    assert kept == [("", "")]
+
+
+def test_a_step_stamps_the_request_with_the_time_in_utc_whatever_the_machines_time_zone(world: Path, off_utc: None):
+    rid = submit(world)
+    with session_scope() as s:
+        votes = {str(f.id): {"decision": "approve", "comment": ""} for f in workflow.get_request(s, rid).files}
+        before = datetime.now(UTC)
+        moved = workflow.review(s, "bob", rid, Decision.APPROVE, votes)  # submitted -> in review
+        stamped = (moved.state, moved.updated_at)
+    assert stamped[0] == ExportState.IN_REVIEW
+    assert stamped[1].utcoffset() == timedelta(0)  # a local (naive) time would read eight hours off
+    assert before <= stamped[1] <= datetime.now(UTC)
 
 
 def test_a_conflict_and_its_resolution_are_recorded_with_the_resolvers_reason_decision_and_votes(world: Path):
