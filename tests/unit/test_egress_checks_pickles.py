@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 from typing import Any
 
 import pytest
@@ -80,6 +81,33 @@ def test_a_global_the_opcodes_do_not_name_blocks_as_unreadable(data: bytes):
     assert told(checks.pickle_model(data)) == [builds(UNREAD), calls(UNREAD)]
 
 
+def test_a_global_whose_name_the_reader_cannot_follow_blocks_as_unreadable_even_beside_a_safe_module_name():
+    # 'mean' reaches the stack from a memo slot stored after a POP, which the reader does not follow: it reads the
+    # module 'numpy' but not the name, and half a global is no safe-listed one (loading gives numpy.mean here, but
+    # the same stream can carry any name)
+    import numpy as np
+
+    data = b"\x80\x04\x8c\x04meanK\x010q\x000" + b"\x8c\x05numpyh\x00\x93."
+    assert pickle.loads(data) is np.mean
+    assert told(checks.pickle_model(data)) == [builds(UNREAD), calls(UNREAD)]
+
+
+def test_a_protocol_0_inst_opcode_calls_the_global_it_names_and_blocks_naming_it():
+    # INST ('i'), Python 2's way to build an instance, calls module.name with the arguments after the mark
+    assert pickle.loads(b"(S'7'\ni__builtin__\nint\n.") == 7
+    found = checks.pickle_model(b"(S'echo hi'\nios\nsystem\n.")  # the classic shell command on loading
+    assert told(found) == [builds("os.system"), calls("os.system")]
+
+
+def test_a_memo_store_before_anything_is_pushed_does_not_stop_the_reader_naming_the_globals_after_it():
+    # such a stream cannot be loaded (stack underflow), like STACK_GLOBAL with nothing pushed: the reader reads on,
+    # as it does there, and says what the rest would call instead of giving up on the file
+    data = b"\x80\x04\x94" + b"cos\nsystem\n."
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(data)
+    assert told(checks.pickle_model(data)) == [builds("os.system"), calls("os.system")]
+
+
 def test_a_malformed_pickle_blocks_as_an_unreadable_binary():
     found = checks.pickle_model(b"\x80\x04garbage")
     assert [(f.check, f.verdict.value, f.rule) for f in found] == [("model", "block", "binary-output")]
@@ -101,6 +129,18 @@ def small_leaves(leaf: int) -> tuple[str, str, str, str]:
 def test_a_fitted_tree_blocks_below_five_rows_per_leaf(leaf: int, blocked: bool, protocol: int):
     found = checks.pickle_model(pickle.dumps(sklearn_class("tree")(min_samples_leaf=leaf).fit(X, Y),
                                              protocol=protocol))
+    assert told(found)[1:] == ([small_leaves(leaf)] if blocked else [])
+
+
+@pytest.mark.parametrize(("leaf", "blocked"), [(2, True), (5, False)])
+def test_a_fitted_tree_pickled_at_protocol_5_with_its_arrays_as_bytearrays_is_read_like_any_other(
+        leaf: int, blocked: bool):
+    # protocol 5 (pickle.HIGHEST_PROTOCOL) writes numpy's buffers with BYTEARRAY8, whose argument cannot be a key
+    data = pickle.dumps(sklearn_class("tree")(min_samples_leaf=leaf).fit(X, Y), protocol=5)
+    assert "BYTEARRAY8" in {op.name for op, _, _ in pickletools.genops(data)}
+    found = checks.pickle_model(data)
+    assert [(f.verdict.value, f.rule) for f in found] == [("review", "binary-output")] + (
+        [("block", "min_samples_leaf>=5")] if blocked else [])
     assert told(found)[1:] == ([small_leaves(leaf)] if blocked else [])
 
 
