@@ -200,3 +200,16 @@ def test_python_2_names_of_protocol_0_are_read_as_python_3_loads_them():
     found = checks.pickle_model(b"c__builtin__\neval\n(S'1'\ntR.")
     assert [(f.verdict, f.detail) for f in found if f.rule == "pickle-globals"] == [
         (Verdict.BLOCK, "loading it would call builtins.eval: not a model")]
+
+
+@pytest.mark.parametrize("data", [
+    b"\x80\x04\x8c\x16sklearn.datasets._base\x8c\tos.getcwd\x93)R.",  # STACK_GLOBAL module, dotted name; call
+    b"\x80\x04csklearn.datasets._base\nos.getcwd\n)R.",  # GLOBAL after PROTO 4 follows the dots as well
+])
+def test_a_dotted_global_name_that_walks_from_a_safe_module_to_another_one_blocks_naming_the_walk(data: bytes):
+    # from protocol 4 on, loading follows a dotted name attribute by attribute from the module named: a safe
+    # module prefix ('sklearn.') then reaches whatever that module imported (here os.getcwd, as well os.system)
+    assert pickle.loads(data) == os.getcwd()
+    walk = "sklearn.datasets._base.os.getcwd"
+    assert told(checks.pickle_model(data)) == [builds(walk), calls(walk)]
+
