@@ -12,6 +12,7 @@ import polars as pl
 
 from egress_review.extract import Segment
 from egress_review.findings import Finding, Verdict
+from egress_review.pickle_globals import is_safe
 from egress_review.records import row_level  # noqa: F401
 from egress_review.sdc import disclosure_control, residual_df  # noqa: F401
 from egress_review.tables import formulas  # noqa: F401  (disclosure control, record shape, formulas: own modules)
@@ -202,9 +203,6 @@ def _person_column(column: str, rows: int) -> Finding:
                    rule="name-column", location={"column": column})
 
 
-SAFE_GLOBALS = ("sklearn.", "numpy.", "scipy.", "_codecs.encode", "copyreg._reconstructor", "collections.OrderedDict",
-                "builtins.object", "builtins.slice", "builtins.set", "builtins.frozenset", "builtins.complex",
-                "builtins.bytearray")
 MIN_LEAF = 5
 PICKLE_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING",
                   "SHORT_BINSTRING"}
@@ -278,7 +276,7 @@ def pickle_model(data: bytes) -> list[Finding]:
                    f"(builds {', '.join(built[:8]) or 'no classes'})", rule="binary-output")]
     # a dotted name walks attributes from the module named ('sklearn.datasets._base' + 'os.system' is
     # os.system): what it reaches is not what the safe module prefix says, so it never counts as safe
-    unsafe = sorted({*(c for c in built if not c.startswith(SAFE_GLOBALS)), *(_python3_name(c) for c in walked)})
+    unsafe = sorted({*(c for c in built if not is_safe(c)), *(_python3_name(c) for c in walked)})
     if unsafe:
         out.append(Finding("model", Verdict.BLOCK, f"loading it would call {', '.join(unsafe[:5])}: not a model",
                            rule="pickle-globals"))

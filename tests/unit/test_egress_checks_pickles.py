@@ -213,3 +213,45 @@ def test_a_dotted_global_name_that_walks_from_a_safe_module_to_another_one_block
     walk = "sklearn.datasets._base.os.getcwd"
     assert told(checks.pickle_model(data)) == [builds(walk), calls(walk)]
 
+
+
+def test_every_object_the_installed_libraries_import_under_their_own_names_is_refused():
+    # a model pickled by its library names each object where it is defined; the same object under the name of a
+    # library module that imported it (sklearn.datasets._base.makedirs is os.makedirs) is a way past the prefix
+    from egress_review import pickle_globals
+
+    found = pickle_globals.foreign_reexports()
+    assert {"sklearn.datasets._base.makedirs", "sklearn.utils.discovery.import_module"} <= found
+    let_through = sorted(name for name in found if pickle_globals.is_safe(name))
+    assert let_through == [], f"run `python -m egress_review.pickle_globals`: {let_through[:10]}"
+
+
+@pytest.mark.parametrize("data", [
+    # import_module('os') handed to attrgetter('getcwd'), the function it returns called: any function, by name
+    b"csklearn.feature_selection._base\nattrgetter\n(S'getcwd'\ntR(csklearn.utils.discovery\nimport_module\n"
+    b"(S'os'\ntRtR(tR.",
+    b"csklearn.datasets._base\nlistdir\n(S'.'\ntR.",  # os.listdir, imported by a dataset downloader
+])
+def test_a_pickle_that_reaches_the_system_through_what_a_safe_library_imported_blocks(data: bytes):
+    assert pickle.loads(data) in (os.getcwd(), os.listdir("."))  # what loading it really does
+    found = checks.pickle_model(data)
+    assert [f.verdict for f in found] == [Verdict.REVIEW, Verdict.BLOCK]
+    assert found[1].rule == "pickle-globals"
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_everyday_fitted_models_name_only_what_their_libraries_define_and_go_to_review(protocol: int):
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    x, y = np.arange(40, dtype=float).reshape(20, 2), np.array([0, 1] * 10)
+    models = [make_pipeline(FunctionTransformer(np.log1p), StandardScaler(), LogisticRegression()).fit(x, y),
+              HistGradientBoostingClassifier(max_iter=3, min_samples_leaf=5).fit(x, y),
+              KMeans(n_clusters=2, n_init=1, random_state=0).fit(x)]
+    for model in models:
+        found = checks.pickle_model(pickle.dumps(model, protocol=protocol))
+        assert Verdict.BLOCK not in [f.verdict for f in found], (type(model).__name__, told(found))
