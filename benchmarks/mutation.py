@@ -107,11 +107,9 @@ def prepare(workdir: Path, module: str, tests: list[str], worktree: bool, commit
         "source_paths": [p for p in PACKAGES if (workdir / p).exists()],
         "only_mutate": [module],
         "also_copy": also,
-        # test ids as written (pytest escapes non-ASCII ones, '[\\u8054...]', and mutmut hands the escaped ids back
-        # to pytest, which finds no such test: every mutant of a function tested with a Chinese case failed
-        # as "timeout" in 0.4 s)
-        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-k", "not postgresql", "-p", "no:randomly",
-                                "-o", "disable_test_id_escaping_and_forfeit_all_rights_to_community_support=true"],
+        # (test ids are ASCII, tests/conftest.py: mutmut hands pytest's escaped non-ASCII ids back to it, which
+        # finds no such test, and every mutant of a function tested with a Chinese case was a "timeout")
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-k", "not postgresql", "-p", "no:randomly"],
         "pytest_add_cli_args_test_selection": tests,
         "use_git_change_detection": False,
         # mutmut stops a mutant after (its tests' time in the stats run + 1 s) x this of wall-clock time (twice

@@ -17,6 +17,20 @@ from enclave import db
 from enclave.settings import REPO_ROOT, get_settings
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Parameter ids without backslashes: pytest writes a non-ASCII or unprintable value escaped
+    ('[\\u8054...]', '[\\x80...]'), and an id with a backslash cannot be selected again by its node id, which
+    is how the mutation benchmark's mutmut runs each mutant's tests (every mutant of a function with a Chinese
+    test case came back a "timeout"). The escape is kept, its backslashes dropped ('[u8054...]')."""
+    if isinstance(val, bytes):
+        text = val.decode("latin-1").encode("unicode_escape").decode("ascii")
+    elif isinstance(val, str):
+        text = val.encode("unicode_escape").decode("ascii")
+    else:
+        return None
+    return text.replace("\\", "") if "\\" in text else None
+
+
 def _reset_caches() -> None:
     get_settings.cache_clear()
     for engine in list(db._ENGINES.values()):

@@ -91,7 +91,8 @@ BIRTHPLACE_HEAD_ZH = """\
 
 CONTACT_HEADS = [NAME_HEAD, TEL_HEAD, MOBILE_HEAD, HOME_ADDRESS_HEAD, ADDRESS_HEAD, CONTACT_NAME_HEAD_ZH,
                  BIRTHPLACE_HEAD_ZH]
-CONTACT_IDS = ["name", "tel", "mobile", "home_address", "address", "联系人姓名", "出生地"]
+# ids in ASCII: an id pytest has to escape cannot be selected by node id (tests/conftest.py)
+CONTACT_IDS = ["name", "tel", "mobile", "home_address", "address", "contact_name_zh", "birthplace_zh"]
 
 
 # the finding names the contact column first, then the personal attributes beside it (the phone heads' 'sex')
