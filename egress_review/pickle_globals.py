@@ -13,7 +13,8 @@ The re-exports are found by importing the libraries and comparing each module at
 the module that holds it (`foreign_reexports`); the list ships as `pickle_reexports.json`, generated with
 `python -m egress_review.pickle_globals` from the versions installed, and a unit test fails when the installed
 versions hold one the list lacks. Modules no model is pickled from (data downloaders, test helpers, build
-tools) are refused whole, for versions the list was not made from.
+tools, file formats) are refused whole, for versions the list was not made from, and so are the libraries'
+own loaders and writers of files (`numpy.save` named in a pickle writes a file where it is loaded).
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ SAFE_GLOBALS = ("sklearn.", "numpy.", "scipy.", "_codecs.encode", "copyreg._reco
                 "builtins.bytearray", "builtins.bytes")
 # module name parts no fitted model lives under: dataset downloaders, test helpers, build and binding tools
 NO_MODEL_MODULES = frozenset({"datasets", "testing", "_testing", "estimator_checks", "_test_common", "distutils",
-                              "f2py", "_precompute", "_datasource", "ctypeslib", "discovery", "_configtool"})
+                              "f2py", "_precompute", "_datasource", "ctypeslib", "discovery", "_configtool", "io"})
+# the libraries' own file and code loaders and writers: loading a pickle that names one reads or writes files
+# on the machine that loads it (numpy.save writes, numpy.load of a pickle runs it); no model is pickled with them
+NO_MODEL_NAMES = frozenset({"save", "savez", "savez_compressed", "savetxt", "load", "loadtxt", "genfromtxt",
+                            "fromfile", "fromregex", "memmap", "open_memmap", "DataSource", "recfromtxt",
+                            "recfromcsv", "load_library", "compile", "savemat", "loadmat", "mmwrite", "mmread",
+                            "dump", "dumps", "loads", "dump_svmlight_file", "load_svmlight_file"})
 REEXPORTS = Path(__file__).with_name("pickle_reexports.json")
 _SKIPPED_PARTS = ("tests", "_tests", "conftest")  # test packages, not installed everywhere and never pickled from
 
@@ -50,7 +57,7 @@ def is_safe(qualified: str) -> bool:
     if not qualified.startswith(SAFE_GLOBALS):
         return False
     module, _, name = qualified.rpartition(".")
-    if not name.isidentifier() or NO_MODEL_MODULES.intersection(module.split(".")):
+    if not name.isidentifier() or name in NO_MODEL_NAMES or NO_MODEL_MODULES.intersection(module.split(".")):
         return False
     return qualified not in shipped_reexports()
 

@@ -255,3 +255,14 @@ def test_everyday_fitted_models_name_only_what_their_libraries_define_and_go_to_
     for model in models:
         found = checks.pickle_model(pickle.dumps(model, protocol=protocol))
         assert Verdict.BLOCK not in [f.verdict for f in found], (type(model).__name__, told(found))
+
+
+def test_a_pickle_that_would_write_a_file_with_the_librarys_own_writer_blocks(tmp_path):
+    import numpy as np
+
+    target = tmp_path / "written_on_loading.npy"
+    data = b"cnumpy\nsave\n(V" + str(target).encode() + b"\nI7\ntR."  # numpy.save(path, 7) when loaded
+    pickle.loads(data)
+    assert np.load(target) == 7  # loading it wrote the file
+    found = checks.pickle_model(data)
+    assert told(found) == [builds("numpy.save"), calls("numpy.save")]
