@@ -4,7 +4,8 @@ the row cap. Found untested by the mutation benchmark (benchmarks/mutation.py): 
 only through whole files and look for a rule's name, not for where it stops.
 
 Limits: MIN_ROWS = 20 rows before a table's shape is judged, at least 3 key columns, 80 % of rows unique and under
-5 % of the possible combinations; at most 10 digits left in a masked identifier; 90 % of a text column full dates.
+5 % of the possible combinations; at most 10 digits left in a masked identifier; 90 % of a text column full dates;
+90 % of a text column identifier-shaped values, first in its first 2000 rows, then in the whole column.
 """
 
 from __future__ import annotations
@@ -71,11 +72,72 @@ def test_masked_identifiers_beside_counts_say_nothing_and_without_counts_go_to_r
         MASKED_REVIEW]
 
 
+@pytest.mark.parametrize("beside", [{"age": [30, 40, 50]}, {"patients": ["12", "15", "20"]}],
+                         ids=["a-number-that-is-no-count", "a-count-held-as-text"])
+def test_only_a_numeric_column_named_as_a_count_makes_masked_identifiers_say_nothing(beside: dict[str, list]):
+    found = records.identifying_columns(pl.DataFrame({"patient_id": masked_ids(4), **beside}))
+    assert told(found) == [MASKED_REVIEW]
+
+
+def test_the_columns_after_masked_identifiers_are_still_judged_beside_counts_and_without():
+    ids = masked_ids(4)
+    beside_counts = pl.DataFrame({"patient_id": ids, "mrn": ["A1", "A2", "A3"], "patients": [12, 15, 20]})
+    assert told(records.identifying_columns(beside_counts)) == [
+        ("row-level", "block", "identifying-column", {"column": "mrn"},
+         "column 'mrn' identifies records (its name; 3 distinct values in 3 rows)")]
+    without_counts = pl.DataFrame({"patient_id": ids, "dob": ["1990-01-01", "1991-02-02", "1992-03-03"]})
+    assert told(records.identifying_columns(without_counts)) == [
+        MASKED_REVIEW, ("row-level", "block", "date-of-birth", {"column": "dob"},
+                        "column 'dob' holds dates of birth: individual records")]
+
+
 def test_a_date_of_birth_column_blocks_unless_it_is_empty():
     found = records.identifying_columns(pl.DataFrame({"dob": ["1990-01-01", None]}))
     assert told(found) == [("row-level", "block", "date-of-birth", {"column": "dob"},
                             "column 'dob' holds dates of birth: individual records")]
     assert records.identifying_columns(pl.DataFrame({"dob": pl.Series([None, None], dtype=pl.Utf8)})) == []
+
+
+# --- identifiers by their values ------------------------------------------------------------------------------
+
+def codes(n: int, start: int = 0) -> list[str]:
+    """`n` distinct identifier-shaped codes (three letters and six digits)."""
+    return [f"MRN{100000 + i}" for i in range(start, start + n)]
+
+
+def notes(n: int, start: int = 0) -> list[str]:
+    """`n` distinct values of no identifier's shape."""
+    return [f"note {i}" for i in range(start, start + n)]
+
+
+def by_values(distinct: int, rows: int) -> tuple[str, str, str, dict[str, Any], str]:
+    return ("row-level", "block", "identifying-column", {"column": "ref"}, "column 'ref' identifies records (its "
+            f"values look like record identifiers; {distinct} distinct values in {rows} rows)")
+
+
+@pytest.mark.parametrize(("shaped", "found"), [(17, []), (18, [by_values(20, 20)]), (19, [by_values(20, 20)])])
+def test_a_text_column_identifies_records_by_its_values_when_nine_in_ten_are_identifier_shaped(shaped: int,
+                                                                                              found: list):
+    df = pl.DataFrame({"ref": codes(shaped) + notes(20 - shaped)})
+    assert told(records.identifying_columns(df)) == found
+
+
+def test_the_first_test_of_identifier_shaped_values_reads_the_first_2000_rows_and_no_more():
+    # rows 1..2000: 1800 codes, 90 %; row 2001 a note (1800 of the first 2001 rows: under 90 %); then 9 codes, so
+    # the whole column is 1809 of 2010 rows, 90 %, and identifies records
+    df = pl.DataFrame({"ref": codes(1800) + notes(201) + codes(9, start=1800)})
+    assert told(records.identifying_columns(df)) == [by_values(2010, 2010)]
+
+
+def test_one_identifier_among_the_first_2000_rows_is_enough_to_go_on_to_the_whole_column():
+    # 1 code and 1999 empty rows, then 38000 codes: 38002 distinct values (one of them empty) in 40000 rows, 95 %
+    df = pl.DataFrame({"ref": codes(1) + [None] * 1999 + codes(38000, start=1)})
+    assert told(records.identifying_columns(df)) == [by_values(38002, 40000)]
+
+
+def test_a_text_column_holding_no_values_identifies_nothing_by_its_values():
+    df = pl.DataFrame({"ref": pl.Series([None] * 20, dtype=pl.Utf8)})
+    assert records.identifying_columns(df) == []
 
 
 # --- date columns ------------------------------------------------------------------------------------------------
@@ -204,6 +266,14 @@ def test_rows_of_event_dates_without_counts_or_statistics_look_like_visits():
     assert [f.verdict.value for f in records.sparse_combinations(visits(sex=["M", "F"] * 10))] == ["block"]
 
 
+def test_rows_of_event_dates_name_their_first_three_date_columns():
+    same = ["2020-02-01"] * 20  # one value each: 20 rows of 20 x 2 x 2 combinations, dense, no record shape
+    df = visits(admission_date=same, discharge_date=same, follow_up_date=same)
+    assert told(records.sparse_combinations(df)) == [
+        ("row-level", "review", "record-dates", {"column": "visit_date"}, "rows with event dates (visit_date, "
+         "admission_date, discharge_date) and no counts or statistics: looks like individual visits")]
+
+
 def test_rows_of_event_dates_beside_counts_statistics_or_a_single_key_are_no_visits():
     assert records.sparse_combinations(visits(patients=list(range(20)))) == []
     assert records.sparse_combinations(visits(mean_los=[1.5] * 20)) == []
@@ -224,6 +294,14 @@ def measurements(rows: int, distinct: int) -> pl.DataFrame:
                "52 rows of person-level measurements (weight) with no counts or statistics")])])
 def test_fifty_rows_of_varied_measurements_without_counts_go_to_review(rows: int, distinct: int, found: list):
     assert told(records.sparse_combinations(measurements(rows, distinct))) == found
+
+
+def test_person_level_measurements_name_their_first_three_varied_columns():
+    df = measurements(50, 50).with_columns(**{name: pl.Series([float(i * k) for i in range(50)])
+                                              for k, name in enumerate(["height_cm", "waist", "hip"], start=2)})
+    assert told(records.sparse_combinations(df)) == [
+        ("row-level", "review", "record-measurements", {},
+         "50 rows of person-level measurements (weight, height_cm, waist) with no counts or statistics")]
 
 
 def test_measurements_beside_counts_or_in_two_columns_are_no_records():
