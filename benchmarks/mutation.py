@@ -359,7 +359,7 @@ def write_report(out: Path, report: dict[str, Any], mutmut_version: str) -> None
                   note="per module: its fast unit tests on SQLite; survivors list location, diff and, for "
                        "equivalent mutants, the explanation from benchmarks/mutation_explanations.yaml")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> int:
@@ -393,9 +393,10 @@ def main() -> int:
     version = re.search(r"^Version: (.+)$", mutmut_version, re.MULTILINE)
     for module in modules:
         print(f"[mutation] {module} ...", flush=True)
+        # the commit the copy is made from, read before the run: HEAD may move while it runs
+        measured = git("rev-parse", "HEAD" if args.worktree else args.commit)
         result = run_module(module, args.worktree, args.commit, args.jobs, explanations, args.function,
                             args.survivors, args.collect)
-        measured = git("rev-parse", "HEAD" if args.worktree else args.commit)
         # with --survivors the mutants (and the module) are those of the last full run; the tests are new
         made_from = WORK / module.replace("/", "_").removesuffix(".py") / COMMIT_FILE
         kept = (args.survivors or args.collect) and made_from.exists()
