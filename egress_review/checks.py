@@ -245,11 +245,17 @@ def pickle_model(data: bytes) -> list[Finding]:
     memo: dict[int, object] = {}
     pushed: list[object] = []  # what the last opcodes pushed: a string, or None for anything else
     walked: list[str] = []  # globals whose name is a dotted path: from protocol 4 on, loading follows it
+    strings: dict[str, None] = {}  # the text the pickle carries (feature names, vocabularies, labels), once each
+    end = len(data)
     try:
-        for op, arg, _pos in pickletools.genops(data):
+        for op, arg, pos in pickletools.genops(data):
             name = op.name
+            if name == "STOP":
+                end = pos + 1
             if name in ("FRAME", "PROTO", "STOP"):
                 continue
+            if name in PICKLE_STRINGS and isinstance(arg, str):
+                strings[arg] = None
             if name in PICKLE_MEMO_STORE:  # the memo bookkeeping between a key and its value
                 memo[len(memo) if name == "MEMOIZE" else int(arg)] = pushed[-1] if pushed else None
                 continue
@@ -280,6 +286,13 @@ def pickle_model(data: bytes) -> list[Finding]:
     if unsafe:
         out.append(Finding("model", Verdict.BLOCK, f"loading it would call {', '.join(unsafe[:5])}: not a model",
                            rule="pickle-globals"))
+    if end < len(data):  # `pickle.load` again on the same file reads what follows
+        out.append(Finding("model", Verdict.BLOCK, f"{len(data) - end} bytes after the pickle's end: a second pickle "
+                           "or hidden data, which the checks do not read", rule="pickle-trailing-data"))
+    out.extend(pii_in_segments([Segment(text, {"part": "pickle strings"}) for text in strings]))
+    if "_codecs.encode" in built and any(t.lower().replace("-", "_") in ("rot13", "rot_13") for t in strings):
+        out.append(Finding("model", Verdict.BLOCK, "text rot13-encoded in the pickle, decoded on loading: the "
+                           "checks read only what it looks like before", rule="pickle-encoded-text"))
     if any(c.startswith(STORING_MODELS) for c in classes):
         out.append(Finding("model", Verdict.BLOCK, "SVM / k-NN models store training rows", rule="stores-rows"))
     if any(c.startswith(TREE_MODELS) for c in classes):

@@ -1,12 +1,10 @@
-"""Pickles that the export gate's static reader (`checks.pickle_model`) lets through without a BLOCK finding, but
-that do what no model may do when the recipient loads them with `pickle.loads`: run a shell command, import any
-module, write, truncate or read files, change the recipient's libraries, carry personal data or training rows the
-reader never surfaces, or forge the membership-inference test's score (that test unpickles every pickle the reader
-passes). Each test proves both halves: what loading does, and that the gate gives no BLOCK.
-
-These tests document open holes (found by a hostile-researcher review of the gate). They pass today; when the
-gate is fixed each one fails, and it is to be flipped into a test that the gate blocks the pickle. Every effect is
-harmless: files only under /tmp/pickleatk, a shell `echo`, `os.getcwd`, importing a standard-library module.
+"""Pickles that do what no model may do when the recipient loads them with `pickle.loads`: run a shell command,
+import any module, write, truncate or read files, change the recipient's libraries, carry personal data or training
+rows the reader would not surface, or forge the membership-inference test's score (that test unpickles every pickle
+the reader does not block). A hostile-researcher review of the gate found each one passing the library-prefix safe
+list as review only; each test proves both halves: what loading does, and that the gate (`checks.pickle_model`,
+globals restricted to `pickle_globals.pickle_allowed.json`) now blocks it. One hole is still open and marked so.
+Every effect is harmless: files only under /tmp/pickleatk, a shell `echo`, `os.getcwd`, importing a stdlib module.
 """
 
 from __future__ import annotations
@@ -49,9 +47,9 @@ def verdicts(data: bytes) -> list[Verdict]:
     return [f.verdict for f in checks.pickle_model(data)]
 
 
-def assert_gate_passes_to_review(data: bytes) -> None:
+def assert_gate_blocks(data: bytes) -> None:
     found = checks.pickle_model(data)
-    assert [f.verdict for f in found] == [Verdict.REVIEW], [(f.verdict.value, f.rule, f.detail) for f in found]
+    assert Verdict.BLOCK in [f.verdict for f in found], [(f.verdict.value, f.rule, f.detail) for f in found]
 
 
 @pytest.fixture
@@ -63,7 +61,7 @@ def sandbox() -> Iterator[Path]:
     shutil.rmtree(made, ignore_errors=True)
 
 
-def test_scipys_uarray_unpickle_function_imports_any_module_by_name_and_a_pickle_runs_a_shell_command_unblocked(
+def test_scipys_uarray_unpickle_function_that_imports_any_module_by_name_to_run_a_shell_command_blocks(
         sandbox: Path):
     # scipy._lib._uarray._backend.unpickle_function(mod, qualname, self) is importlib.import_module + getattr walk,
     # defined in scipy itself: the one global the reader sees is safe-listed; 'os' and 'system' are plain strings
@@ -71,25 +69,25 @@ def test_scipys_uarray_unpickle_function_imports_any_module_by_name_and_a_pickle
 
     target = sandbox / "shell"
     data = pickle.dumps(Call(Call(unpickle_function, "os", "system", None), f"echo bypassed > {target}"), protocol=4)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     assert pickle.loads(data) == 0  # os.system's exit status
     assert target.read_text() == "bypassed\n"
 
 
-def test_the_same_shell_command_hand_written_at_protocol_0_is_not_blocked(sandbox: Path):
+def test_the_same_shell_command_hand_written_at_protocol_0_blocks(sandbox: Path):
     target = sandbox / "shell0"
     data = (b"cscipy._lib._uarray._backend\nunpickle_function\n(S'os'\nS'system'\nNtR(S'echo p0 > "
             + str(target).encode() + b"'\ntR.")
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     assert pickle.loads(data) == 0
     assert target.read_text() == "p0\n"
 
 
-def test_numpys_compatibility_shim_ufunc_reconstruct_returns_any_function_by_module_and_name_unblocked():
+def test_numpys_compatibility_shim_ufunc_reconstruct_that_returns_any_function_by_name_blocks():
     # numpy.core._ufunc_reconstruct(module, name) is __import__(module) + getattr, kept for pre-1.20 pickles;
     # numpy.core (the deprecated alias of numpy._core) is under the safe 'numpy.' prefix
     data = b"cnumpy.core\n_ufunc_reconstruct\n(S'os'\nS'getcwd'\ntR(tR."
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     assert pickle.loads(data) == os.getcwd()
 
 
@@ -102,22 +100,22 @@ def test_numpys_compatibility_shim_ufunc_reconstruct_returns_any_function_by_mod
     # numpy.lib._utils_impl._makenamedict(name) is __import__(name) and a walk of its namespace
     (b"cnumpy.lib._utils_impl\n_makenamedict\n(S'ftplib'\ntR.", lambda loaded: sys.modules[loaded[1][0]]),
 ], ids=["sklearn-check_library_installed", "scipy-clone_module", "numpy-_makenamedict"])
-def test_library_functions_that_import_a_module_named_by_a_string_let_a_pickle_import_any_module_unblocked(
+def test_library_functions_that_import_a_module_named_by_a_string_block(
         data: bytes, module_of_result: Any):
     # importing runs the module's top-level code: any installed module's, chosen by the pickle (here ftplib)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     loaded = pickle.loads(data)
     assert module_of_result(loaded) is sys.modules["ftplib"]
     assert sys.modules["ftplib"].FTP.__module__ == "ftplib"
 
 
-def test_builtins_setattr_passes_because_the_safe_list_prefix_builtins_set_also_matches_setattr():
+def test_builtins_setattr_blocks_though_builtins_set_is_allowed():
     # SAFE_GLOBALS holds 'builtins.set' and is matched with str.startswith, so 'builtins.setattr' is safe-listed:
     # a pickle sets any attribute on any object it can name, here a new attribute on the sklearn.utils module
     import sklearn.utils
 
     data = b"c__builtin__\nsetattr\n(csklearn\nutils\nS'pickleatk_setattr'\nI42\ntR."
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     try:
         pickle.loads(data)
         assert sklearn.utils.pickleatk_setattr == 42  # type: ignore[attr-defined]
@@ -125,13 +123,13 @@ def test_builtins_setattr_passes_because_the_safe_list_prefix_builtins_set_also_
         vars(sklearn.utils).pop("pickleatk_setattr", None)
 
 
-def test_a_build_opcode_on_a_safe_listed_module_rewrites_that_modules_globals_in_the_recipients_process():
+def test_a_build_opcode_on_a_library_module_that_would_rewrite_its_globals_blocks():
     # a library module is a safe global ('sklearn' + 'utils'); BUILD with a dict state updates its __dict__, so a
     # pickle replaces any library function for everything the recipient runs afterwards (here: a new name only)
     import sklearn.utils
 
     data = b"\x80\x02csklearn\nutils\n}S'pickleatk_build'\nI7\nsb."
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     try:
         assert pickle.loads(data) is sklearn.utils
         assert sklearn.utils.pickleatk_build == 7  # type: ignore[attr-defined]
@@ -139,48 +137,48 @@ def test_a_build_opcode_on_a_safe_listed_module_rewrites_that_modules_globals_in
         vars(sklearn.utils).pop("pickleatk_build", None)
 
 
-def test_scipy_sparse_save_npz_named_in_a_pickle_writes_a_file_where_it_is_loaded_unblocked(sandbox: Path):
-    # NO_MODEL_NAMES lists numpy.save and savez but not scipy.sparse's save_npz (nor load_npz)
+def test_scipy_sparse_save_npz_that_writes_a_file_where_the_pickle_is_loaded_blocks(sandbox: Path):
+    # named by no model pickle, so not on the allowed list (a list of refused writers missed it)
     import numpy as np
     from scipy.sparse import csr_matrix, save_npz
 
     target = sandbox / "written.npz"
     data = pickle.dumps(Call(save_npz, str(target), csr_matrix(np.eye(2))), protocol=4)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     pickle.loads(data)
     assert target.exists()
     assert target.read_bytes()[:2] == b"PK"  # a zip (npz) written by loading the pickle
 
 
-def test_scipy_sparse_load_npz_named_in_a_pickle_reads_a_file_where_it_is_loaded_unblocked(sandbox: Path):
+def test_scipy_sparse_load_npz_that_reads_a_file_where_the_pickle_is_loaded_blocks(sandbox: Path):
     import numpy as np
     from scipy.sparse import csr_matrix, load_npz, save_npz
 
     source = sandbox / "recipients.npz"
     save_npz(str(source), csr_matrix(np.array([[3.0, 0.0], [0.0, 4.0]])))
     data = pickle.dumps(Call(load_npz, str(source)), protocol=4)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     assert pickle.loads(data).toarray().tolist() == [[3.0, 0.0], [0.0, 4.0]]
 
 
-def test_numpys_zipfile_factory_named_in_a_pickle_truncates_an_existing_file_unblocked(sandbox: Path):
+def test_numpys_zipfile_factory_that_truncates_a_file_where_the_pickle_is_loaded_blocks(sandbox: Path):
     # numpy.lib._npyio_impl.zipfile_factory(path, 'w') is zipfile.ZipFile(path, 'w'): it empties the file at once
     victim = sandbox / "victim.txt"
     victim.write_text("precious results")
     data = b"cnumpy.lib._npyio_impl\nzipfile_factory\n(V" + str(victim).encode() + b"\nS'w'\ntR."
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     handle = pickle.loads(data)
     assert victim.read_bytes() == b""  # the contents are gone while the loaded object is still open
     handle.close()
     assert victim.read_text(errors="replace") != "precious results"
 
 
-def test_a_second_pickle_after_the_stop_opcode_is_never_read_but_a_recipient_reading_the_file_on_loads_it():
+def test_a_second_pickle_after_the_stop_opcode_that_a_recipient_reading_on_would_load_blocks():
     # pickletools.genops stops at the first STOP; pickle.load on a file (or joblib, or a loop of loads) reads on
     first, hidden = pickle.dumps({"coef": [1.0, 2.0]}, protocol=4), pickle.dumps(Call(os.getcwd), protocol=4)
     assert verdicts(hidden) == [Verdict.REVIEW, Verdict.BLOCK]  # on its own the hidden pickle blocks
     data = first + hidden
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     stream = io.BytesIO(data)
     assert pickle.load(stream) == {"coef": [1.0, 2.0]}
     assert pickle.load(stream) == os.getcwd()
@@ -189,24 +187,27 @@ def test_a_second_pickle_after_the_stop_opcode_is_never_read_but_a_recipient_rea
 PERSONAL = "patient John Smith, NHS number 943 476 5919"
 
 
-def test_personal_data_in_a_pickles_strings_is_never_read_by_the_gate_that_blocks_it_in_text():
+def test_personal_data_in_a_pickles_strings_blocks_as_it_does_in_text():
     assert Verdict.BLOCK in [f.verdict for f in checks.pii_in_segments([Segment(PERSONAL, {})])]
     data = pickle.dumps({"notes": PERSONAL, "coef": [0.5]}, protocol=4)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     assert pickle.loads(data)["notes"] == PERSONAL
 
 
-def test_personal_data_rot13_encoded_in_a_pickle_is_decoded_on_loading_by_the_safe_listed_codecs_encode():
+def test_text_rot13_encoded_in_a_pickle_and_decoded_on_loading_blocks():
     # '_codecs.encode' is safe-listed; with the 'rot13' codec it turns a scrambled string back into the name, so
     # even a gate that read the pickle's strings would see only 'cngvrag Wbua Fzvgu, ...'
     hidden = codecs.encode(PERSONAL, "rot13")
     assert "John" not in hidden
     data = b"c_codecs\nencode\n(V" + hidden.encode() + b"\nVrot13\ntR."
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
+    assert "pickle-encoded-text" in [f.rule for f in checks.pickle_model(data)]
     assert pickle.loads(data) == PERSONAL
 
 
-def test_a_tree_fitted_with_one_row_leaves_passes_when_its_min_samples_leaf_attribute_is_rewritten_before_pickling():
+@pytest.mark.xfail(strict=True, reason="open: the leaf size is read from the min_samples_leaf setting, not from the "
+                   "fitted tree's node sample counts (reviewers are told pickles never pass automatically)")
+def test_a_tree_fitted_with_one_row_leaves_blocks_when_its_min_samples_leaf_attribute_is_rewritten_before_pickling():
     # the gate reads the hyper-parameter, which is metadata: the fitted tree_ it never reads keeps one-row leaves
     import numpy as np
     from sklearn.tree import DecisionTreeClassifier
@@ -216,13 +217,13 @@ def test_a_tree_fitted_with_one_row_leaves_passes_when_its_min_samples_leaf_attr
     assert checks.pickle_model(pickle.dumps(tree, protocol=4))[1].rule == "min_samples_leaf>=5"  # honest: blocks
     tree.min_samples_leaf = 5
     data = pickle.dumps(tree, protocol=4)
-    assert_gate_passes_to_review(data)
     loaded = pickle.loads(data).tree_
     leaves = loaded.children_left == -1
     assert loaded.n_node_samples[leaves].min() == 1  # leaves that each hold one training row
+    assert_gate_blocks(data)
 
 
-def test_an_svm_built_from_a_class_named_only_by_strings_hides_its_stored_training_rows_from_the_stores_rows_check():
+def test_an_svm_built_from_a_class_named_only_by_strings_blocks():
     # the class comes from numpy.core._ufunc_reconstruct('sklearn.svm._classes', 'SVC') and copyreg._reconstructor
     # builds the instance: the reader sees neither 'sklearn.svm' nor any other storing model
     import copyreg
@@ -241,14 +242,14 @@ def test_an_svm_built_from_a_class_named_only_by_strings_hides_its_stored_traini
             return copyreg._reconstructor, (cls, object, None), svm.__getstate__()
 
     data = pickle.dumps(HiddenSVC(), protocol=4)
-    assert_gate_passes_to_review(data)
+    assert_gate_blocks(data)
     loaded = pickle.loads(data)
     assert isinstance(loaded, SVC)
     assert np.array_equal(loaded.support_vectors_, svm.support_vectors_)  # training rows, verbatim
     assert {tuple(r) for r in loaded.support_vectors_} <= {tuple(r) for r in x}
 
 
-def test_a_pickle_that_passes_runs_its_code_inside_the_membership_inference_test_and_forges_a_clean_score(
+def test_a_pickle_that_would_forge_the_membership_score_blocks_and_so_never_reaches_the_attack(
         sandbox: Path):
     # the membership test (egress_review/membership.py) unpickles every pickle the static check does not block;
     # builtins.exec reached through scipy's unpickle_function runs in the test script's own globals, prints the
@@ -265,8 +266,8 @@ def test_a_pickle_that_passes_runs_its_code_inside_the_membership_inference_test
     forge = "import os; print(json.dumps({'auc': 0.5, 'rows': req['rows']}), flush=True); os._exit(0)"
     model = pickle.dumps(Call(Call(unpickle_function, "builtins", "exec", None), forge), protocol=4)
     static = checks.pickle_model(model)
-    assert membership.can_test_model(static)
-    assert [f.verdict for f in static] == [Verdict.REVIEW]
+    assert Verdict.BLOCK in [f.verdict for f in static]
+    assert not membership.can_test_model(static)  # the service never runs the attack on it; had it, see below:
     csv = ("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(12))).encode()
     rows = membership.attack_rows(csv, csv, "y")
     payload = json.dumps({"model": base64.b64encode(model).decode(), "train": base64.b64encode(csv).decode(),
