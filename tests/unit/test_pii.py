@@ -147,6 +147,17 @@ def test_luhn_known_answers():
     assert not is_luhn("000000000050")  # 5*2=10 reduced to 1: sum 1 (unreduced, 10 would pass)
 
 
+@pytest.mark.parametrize("digits", ["０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩", "०१२३४५६७८९"],
+                         ids=["fullwidth", "arabic_indic", "devanagari"])
+def test_luhn_reads_digits_of_other_scripts_as_their_values(digits: str):
+    # the same known answers written in other scripts' digits (Python's isdigit takes them): the doubling
+    # table holds ASCII digits only, so they are read as their values first
+    other = str.maketrans("0123456789", digits)
+    for number, valid in (("4111111111111111", True), ("4111111111111112", False), ("000079927398713", True),
+                          ("000000000050", False)):
+        assert is_luhn(number.translate(other)) is valid, (digits[0], number)
+
+
 def test_bank_card_length_and_network_prefixes():
     assert is_bank_card("378282246310005")  # 15 digits (Amex)
     assert is_luhn("41111111111114") and not is_bank_card("41111111111114")  # 14 digits

@@ -111,6 +111,22 @@ def test_every_finding_names_its_recogniser_and_blocking_is_declared_once():
     assert Entity.HK_ID.blocks and not Entity.DATE_OF_BIRTH.blocks
 
 
+@pytest.mark.parametrize("value", ["010-1234567", "02012345678", "1381234567x", "+8613812345", "１３８１２３４５６７８",
+                                   "12812345678", "(010)123456"])
+def test_an_eleven_character_value_that_is_no_bare_mobile_is_parsed_by_libphonenumber(value: str):
+    """Only a bare 1[3-9] mobile number takes the fast path: other 11-character values (a landline with its
+    dash, a leading 0, a letter, a '+', other scripts' digits) are what `phonenumbers.parse` makes of them."""
+    try:
+        expected = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        with pytest.raises(phonenumbers.NumberParseException):
+            validators._parsed(value)
+        return
+    got = validators._parsed(value)
+    assert (got.country_code, got.national_number, got.italian_leading_zero) == (
+        expected.country_code, expected.national_number, expected.italian_leading_zero)
+
+
 def test_a_bare_mobile_number_reads_as_libphonenumber_parses_it_on_every_prefix():
     """The fast path of `validators._parsed` (an 11-digit 1[3-9] number built without `parse`) gives the
     same validity and 'possible but unlisted' answers as parsing, for every five-digit prefix (CN's mobile
