@@ -121,3 +121,20 @@ def test_a_refusal_counts_only_the_texts_with_personal_data_read_before_it(monke
     found = checks.pii_in_segments(lines)
     assert [(f.verdict.value, f.rule) for f in found] == [("block", f"max_check_seconds={checks.CHECK_SECONDS:g}")]
     assert "(100 lines or values, 0 with personal data before the check stopped)" in found[0].detail
+
+
+def test_marking_text_digit_dense_changes_how_the_identifier_filters_run_never_what_they_pick() -> None:
+    # `_cell_findings` marks values of at most FREE_TEXT characters digit-dense, `pii_in_segments` every text:
+    # the mark only chooses one pass per filter over the filters' alternation first (`identifier_bits`)
+    from enclave.pii.prefilter import candidates
+
+    texts = pl.Series("value", [LETTER, AT_THE_LIMIT, SHORT_NAMED, SHORT_SPACED, CHINESE, REPORT, STANDARD_EXAMPLE,
+                                f"ID {STANDARD_EXAMPLE} 张伟", "called 13910000001 back", "value 20261101000001 seen",
+                                "card 4111 1111 1111 1111", "NHS 943 476 5919", "SSN 078-05-1120", "wechat: anna_k_88",
+                                "mail jane.doe@example.org", "2026-11-01 00:00:01 INFO step 1 loss=0.4524",
+                                "&#49;&#51;&#56;&#49;&#50;&#51;&#52;&#53;&#54;&#55;&#56;", "n = 4", ""])
+    free = texts.str.len_chars() > checks.FREE_TEXT
+    picks = [candidates(texts, presidio=free, digit_dense=dense).sort("row")
+             for dense in (True, False, texts.str.len_chars() <= checks.FREE_TEXT)]
+    assert picks[0].height > len(texts) // 2
+    assert picks[0].equals(picks[1]) and picks[0].equals(picks[2])
