@@ -202,6 +202,14 @@ def test_python_2_names_of_protocol_0_are_read_as_python_3_loads_them():
         (Verdict.BLOCK, "loading it would call builtins.eval: not a model")]
 
 
+def test_a_python_2_global_renamed_in_python_3_is_named_by_the_module_and_name_python_3_loads():
+    # GLOBAL '__builtin__ xrange', BININT1 5, TUPLE1, REDUCE: Python 3 loads xrange as builtins.range (module and
+    # name both renamed, by the standard library's NAME_MAPPING), so the finding names the global actually called
+    data = b"\x80\x02c__builtin__\nxrange\nK\x05\x85R."
+    assert pickle.loads(data) == range(5)
+    assert told(checks.pickle_model(data)) == [builds("builtins.range"), calls("builtins.range")]
+
+
 @pytest.mark.parametrize("data", [
     b"\x80\x04\x8c\x16sklearn.datasets._base\x8c\tos.getcwd\x93)R.",  # STACK_GLOBAL module, dotted name; call
     b"\x80\x04csklearn.datasets._base\nos.getcwd\n)R.",  # GLOBAL after PROTO 4 follows the dots as well
