@@ -10,12 +10,16 @@ happen. When a hole is closed, its test fails: turn it round into the test of th
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from PIL import Image
 
-from egress_review import rules, workflow
+from egress_review import rules, service, workflow
+from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import release_record_view, request_view
 from enclave import audit
 from enclave.access import check_can_start
@@ -24,8 +28,10 @@ from enclave.db import session_scope
 from enclave.errors import NotAllowed, NotFound
 from enclave.models import Accreditation, Decision, ExportState, FileVote
 from enclave.projects import add_member, get_project, get_user, today, upsert_user
+from enclave.settings import EGRESS_PREFIX, get_settings
 from hub.auth import check_can_sign_in_as
 from tests.egress_helpers import CLEAN, decide, submit
+from tests.unit.conftest import hub_service
 
 
 def approve_and_settle(reviewer: str, rid: int) -> ExportState:
@@ -201,3 +207,35 @@ def test_a_refused_look_at_a_request_page_leaves_no_audit_record_though_a_refuse
     with session_scope() as s:
         refused = [(e["actor"], e["action"]) for e in audit.query(s) if e["actor"] in ("eve", "dave")]
     assert refused == [("eve", "export.inspect.refused"), ("dave", "export.inspect.refused")]
+
+
+# --- a personal token gets the reviewer's form through the pages -------------------------------
+
+
+def test_a_reviewers_personal_token_gets_the_reviewer_form_and_file_bytes_from_the_pages_not_the_api(
+        world: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch):
+    """bob's personal token from the hub's token page inherits his scopes, `access:services!service=egress-review`
+    among them (`extra_user_scopes`), and works from any machine or from inside a workspace he has pasted it into.
+
+    SHOULD: what `rules.check_can_see_via_api` says of tokens ("the reviewer form of another project's request,
+    with its findings, is never served through it") holds for every route, so a token gets the requester form
+    of one's own requests only. TODAY: the rule is asked by `RequestApi` alone; the request page, the file page
+    and the image bytes accept the same token (`Handler.get_current_user` tries the header first) and serve
+    bob the reviewer form with findings and the raw stored image, while the API refuses him. Fix: a
+    `check_can_see_as(request, user, project, by_token)` in rules.py that is `check_can_see_via_api` when the
+    token authenticated the call, asked by `visible_request`/`visible_file` with `handler.authenticated_by_token`.
+    """
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, "PNG")
+    rid = submit(get_settings().egress_store, [("plot.png", buf.getvalue())])  # the store the service reads
+    fid = first_file(rid)
+    inherited = [SERVICE_ACCESS, f"{SCOPE_REQUEST}!user=bob", f"{SCOPE_DOWNLOAD}!user=bob"]  # bob's own scopes
+    tokens = {"bob-personal": {"name": "bob", "kind": "user", "scopes": inherited}}
+    with hub_service(service, monkeypatch, tokens) as port, \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}{EGRESS_PREFIX}", timeout=30,
+                         headers={"Authorization": "token bob-personal"}) as c:
+        api, page = c.get(f"api/requests/{rid}"), c.get(f"requests/{rid}")
+        image = c.get(f"requests/{rid}/files/{fid}/image")
+    assert api.status_code == 404
+    assert page.status_code == 200 and 'id="review-form"' in page.text
+    assert image.status_code == 200 and image.content == buf.getvalue()
