@@ -227,7 +227,8 @@ def _summary(r: dict[str, Any], lang: str | None = None) -> str:
         outcome = ""
         if f.get("outcome"):
             outcome = "  " + _code(f["outcome"], lang) + say("released" if f.get("released") else "withheld", lang)
-        lines.append(f"  {f['name']}  {_code(f['verdict'], lang)}  sha256 {f['sha256'][:12]}{outcome}")
+        digest = f"  sha256 {f['sha256'][:12]}" if f.get("sha256") else ""  # released files only
+        lines.append(f"  {f['name']}  {_code(f['verdict'], lang)}{digest}{outcome}")
         advised: list[str] = []
         for finding in f.get("findings", [])[:10]:
             where = ", ".join(f"{k} {v}" for k, v in (finding.get("location") or {}).items())

@@ -37,6 +37,7 @@ ZH_CN: dict[str, str] = {
     "Private note for reviewers": "仅审核员可见的备注",
     "Submit review": "提交审核",
     "Reviews": "审核记录",
+    "Reviews that no longer count": "不再计入的审核",
     "Reviewer": "审核员",
     "Decision": "决定",
     "Other reviews are hidden until both reviewers have decided.": "在两位审核员都做出决定之前，其他审核意见不可见。",
@@ -189,7 +190,6 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in 
     (r"^a pickled object: never opened here; see the findings$", r"pickle 对象：此处从不打开，请查看检查结果"),
     (r"^an archive: each member's findings are listed below$", r"压缩包：各成员文件的检查结果列在下面"),
     (r"^table could not be read$", r"无法读取表格"),
-    (r"^file '(.+)' is (\w+): it is withheld$", r"文件“\1”的结果为 \2：不发布"),
     # the workspace reader's sentences (egress_review.reader runs apart and imports no catalogue)
     (r"^(.+): no such file in the workspace$", r"\1：工作区中没有此文件"),
     (r"^(.+): '(.+)' is a symbolic link; symbolic links are refused$", r"\1：“\2”是符号链接；符号链接会被拒绝"),
@@ -234,6 +234,13 @@ REFUSALS_ZH: dict[str, str] = {
     "{reason}: its export requests cannot be {act} now": "{reason}：目前不能{act}其导出申请",
     "request {id} is {state}, not open for review": "申请 {id} 的状态为“{state}”，不在审核中",
     "you have already reviewed request {id}": "您已审核过申请 {id}",
+    "the files of an export request are shown in a browser session only, never to a token":
+        "导出申请的文件只在浏览器会话中显示，不提供给令牌",
+    "the review by {name} no longer counts: the account is gone": "{name} 的审核不再计入：该账户已不存在",
+    "the review by {name} no longer counts: the reviewer role was taken away":
+        "{name} 的审核不再计入：其审核员角色已被取消",
+    "the review by {name} no longer counts: the reviewer is or was a member of project '{slug}'":
+        "{name} 的审核不再计入：该审核员是或曾是项目“{slug}”的成员",
     "request {id} already has {needed} reviews": "申请 {id} 已有 {needed} 份审核",
     "request {id} is {state}, not conflicted": "申请 {id} 的状态为“{state}”，没有意见冲突",
     "you reviewed request {id}: its conflict must be resolved by a third reviewer who reviewed neither side":

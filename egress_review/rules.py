@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from egress_review.findings import Verdict
+from enclave.access import workability
 from enclave.errors import EnclaveError, InvalidTransition, NotAllowed, NotFound, Text
 from enclave.models import (
     EXPORT_TRANSITIONS,
@@ -27,7 +28,7 @@ from enclave.models import (
     Role,
     User,
 )
-from enclave.projects import closed_reason, is_member, startability, was_ever_member
+from enclave.projects import closed_reason, is_member, was_ever_member
 
 REVIEWERS_NEEDED = 2
 OPEN_FOR_REVIEW = frozenset({ExportState.SUBMITTED, ExportState.IN_REVIEW})
@@ -84,8 +85,9 @@ def has_reviewer_role(user: User) -> bool:
 
 
 def check_can_submit(user: User, project: Project, on: date | None = None) -> None:
-    """A researcher who is a member of an open project, now: the same answer as starting a workspace."""
-    s = startability(project, user, on)
+    """A researcher who is a member of an open project, now: the same answer as starting a workspace,
+    accreditation included (a lapsed one stops requests as it stops the workspace)."""
+    s = workability(project, user, on)
     if not s.can_start:
         raise NotAllowed("no export requests: {reason}", reason=s.reason)
 
@@ -132,13 +134,14 @@ def can_revise(request: ExportRequest, user: User, project: Project, on: date | 
 
 
 def check_can_download(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
-    """Released files go to their requester only, and only while they may still work in the project."""
+    """Released files go to their requester only, and only while they may still work in the project
+    (member, researcher, project open, accreditation current for its data)."""
     _same_project(request, project)
     if request.requester != user.username:
         raise NotAllowed("released files can be downloaded by the requester only")
     if request.state != ExportState.RELEASED:
         raise NotAllowed("request {id} is {state}: nothing is released", id=request.id, state=request.state.value)
-    s = startability(project, user, on)
+    s = workability(project, user, on)
     if not s.can_start:
         raise NotAllowed("no downloads: {reason}", reason=s.reason)
 
@@ -166,6 +169,32 @@ def _check_independent(request: ExportRequest, user: User, project: Project, act
                          slug=project.slug, act=act)
 
 
+def check_can_count(request: ExportRequest, name: str, user: User | None, project: Project) -> None:
+    """A review (or resolution) already given counts only while its author is still independent, now.
+
+    The rule is two independent reviewers at the moment of the decision: a reviewer who joins the
+    project, or loses the reviewer role, between her review and the second one does not make one of the
+    two, and the request waits for another independent review. `user` is None when the account is gone.
+    """
+    _same_project(request, project)
+    if user is None:
+        raise NotAllowed("the review by {name} no longer counts: the account is gone", name=name)
+    if not has_reviewer_role(user):
+        raise NotAllowed("the review by {name} no longer counts: the reviewer role was taken away", name=name)
+    if user.username == request.requester or was_ever_member(project, user):
+        raise NotAllowed("the review by {name} no longer counts: the reviewer is or was a member of project '{slug}'",
+                         name=name, slug=project.slug)
+
+
+def can_count(request: ExportRequest, name: str, user: User | None, project: Project) -> bool:
+    return _allowed(lambda: check_can_count(request, name, user, project))
+
+
+def reviewed_by(request: ExportRequest, username: str) -> bool:
+    """Whether `username` reviewed the request, her review counting or voided: one review per person, ever."""
+    return any(r.reviewer == username for r in [*request.reviews, *request.voided_reviews])
+
+
 def _check_project_open(project: Project, on: date | None, act: str) -> None:
     """Reviewers are never members: they learn that the project is closed, never the reason it was given."""
     reason = closed_reason(project, on, why=False)
@@ -178,7 +207,7 @@ def check_can_review(request: ExportRequest, reviewer: User, project: Project, o
     _check_project_open(project, on, "reviewed")
     if request.state not in OPEN_FOR_REVIEW:
         raise NotAllowed("request {id} is {state}, not open for review", id=request.id, state=request.state.value)
-    if any(r.reviewer == reviewer.username for r in request.reviews):
+    if reviewed_by(request, reviewer.username):
         raise NotAllowed("you have already reviewed request {id}", id=request.id)
     if len(request.reviews) >= REVIEWERS_NEEDED:
         raise NotAllowed("request {id} already has {needed} reviews",
@@ -198,7 +227,7 @@ def check_can_resolve(request: ExportRequest, resolver: User, project: Project, 
     _check_project_open(project, on, "resolved")
     if request.state != ExportState.CONFLICTED:
         raise InvalidTransition("request {id} is {state}, not conflicted", id=request.id, state=request.state.value)
-    if any(r.reviewer == resolver.username for r in request.reviews):
+    if reviewed_by(request, resolver.username):
         raise NotAllowed("you reviewed request {id}: its conflict must be resolved by a third "
                          "reviewer who reviewed neither side", id=request.id)
 
@@ -343,7 +372,8 @@ def can_release_file(request: ExportRequest, f: ExportFile) -> bool:
 
 def open_claims(request: ExportRequest) -> list[str]:
     """Reviewers who claimed the request and have not decided yet (a decision ends a claim)."""
-    decided = {r.reviewer for r in request.reviews} | ({request.resolved_by} if request.resolved_by else set())
+    decided = ({r.reviewer for r in [*request.reviews, *request.voided_reviews]}
+               | ({request.resolved_by} if request.resolved_by else set()))
     return [name for name in (request.claims or {}) if name not in decided]
 
 
@@ -378,12 +408,18 @@ def can_unclaim(request: ExportRequest, reviewer: User) -> bool:
 # --- seeing a request ---------------------------------------------------------------------------
 
 
-def check_can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+def check_can_see(request: ExportRequest, user: User, project: Project, on: date | None = None, *,
+                  by_token: bool = False) -> None:
     """The requester while a member of the project; a reviewer who may act on it or has acted on it.
 
-    Anyone else gets "no such request", so that request numbers reveal nothing.
+    Anyone else gets "no such request", so that request numbers reveal nothing. A call a token
+    authenticated (`by_token`: a workspace or personal token, usable outside a browser session) is
+    served the requester's own requests only, on every route: the reviewer form, with its findings,
+    and a reviewer's decisions are for the reviewer's browser session.
     """
     _same_project(request, project)
+    if by_token and request.requester != user.username:
+        raise NotFound("no export request {id}", id=request.id)
     if request.requester == user.username:
         if not is_member(project, user):
             raise NotAllowed("you are no longer a member of project '{slug}'", slug=project.slug)
@@ -396,8 +432,9 @@ def check_can_see(request: ExportRequest, user: User, project: Project, on: date
     raise NotFound("no export request {id}", id=request.id)
 
 
-def can_see(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
-    return _allowed(lambda: check_can_see(request, user, project, on))
+def can_see(request: ExportRequest, user: User, project: Project, on: date | None = None, *,
+            by_token: bool = False) -> bool:
+    return _allowed(lambda: check_can_see(request, user, project, on, by_token=by_token))
 
 
 def check_can_see_via_api(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
@@ -406,29 +443,32 @@ def check_can_see_via_api(request: ExportRequest, user: User, project: Project, 
     A token can be used outside a reviewer's browser session (a workspace holds one), so the reviewer
     form of another project's request, with its findings, is never served through it.
     """
-    check_can_see(request, user, project, on)
-    if request.requester != user.username:
-        raise NotFound("no export request {id}", id=request.id)
+    check_can_see(request, user, project, on, by_token=True)
 
 
 def can_see_via_api(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
     return _allowed(lambda: check_can_see_via_api(request, user, project, on))
 
 
-def check_can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None) -> None:
+def check_can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None, *,
+                         by_token: bool = False) -> None:
     """The stored copies are read (pages, images) only by someone who may see the request, while its project is open.
 
     A suspended or expired project's files, blocked ones included, stay in the store for the record
-    and are read by no one until the project is open again.
+    and are read by no one until the project is open again. They are shown in a browser session only:
+    a token works from any machine, and a file not yet released must not be fetched through one.
     """
-    check_can_see(request, user, project, on)
+    check_can_see(request, user, project, on, by_token=by_token)
+    if by_token:
+        raise NotAllowed("the files of an export request are shown in a browser session only, never to a token")
     reason = closed_reason(project, on, why=request.requester == user.username)
     if reason:
         raise NotAllowed("{reason}: the files of its export requests cannot be read now", reason=reason)
 
 
-def can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None) -> bool:
-    return _allowed(lambda: check_can_read_files(request, user, project, on))
+def can_read_files(request: ExportRequest, user: User, project: Project, on: date | None = None, *,
+                   by_token: bool = False) -> bool:
+    return _allowed(lambda: check_can_read_files(request, user, project, on, by_token=by_token))
 
 
 def visible_reviews(request: ExportRequest, viewer: str) -> list[str]:

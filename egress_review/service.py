@@ -33,7 +33,7 @@ from egress_review.i18n import GUIDANCE_PAGE, message, translator
 from egress_review.i18n import message as translated
 from egress_review.owndata import IndexCache, OwnDataIndex
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
-from egress_review.views import file_view, release_record_view, request_view
+from egress_review.views import file_view, release_files, release_record_view, request_view
 from enclave import audit
 from enclave.audit import AuditAction
 from enclave.checksums import content_path
@@ -276,8 +276,7 @@ class RequestApi(ApiHandler):
     def get(self, rid: str) -> None:
         name = self.username
         with session_scope() as s:
-            req = self.run(lambda: workflow.visible_request(s, name, int(rid)))
-            self.run(lambda: rules.check_can_see_via_api(req, *workflow.parties(s, name, req)))
+            req = self.run(lambda: workflow.viewable(s, name, int(rid), by_token=True))  # the requester's only
             self.send_json(explained(request_view(req, name), self.lang))
 
 
@@ -409,13 +408,14 @@ class RequestPage(Handler):
     def show(self, rid: int, form: dict[str, str] | None = None, problems: list[tuple[str, str]] | None = None,
              status: int = 200, done: str = "") -> None:
         name = self.username
+        token = self.authenticated_by_token
         with session_scope() as s:  # the files are read, and a reviewer's reading recorded, before the page goes
-            req = self.run(lambda: workflow.visible_request(s, name, rid))
+            req = self.run(lambda: workflow.viewable(s, name, rid, by_token=token))
             me, project = workflow.parties(s, name, req)
-            inline = self._inline(s, req, name, req.requester != name) if rules.can_read_files(req, me, project) \
-                else {}
+            readable = rules.can_read_files(req, me, project, by_token=token)
+            inline = self._inline(s, req, name, req.requester != name) if readable else {}
         with session_scope() as s:
-            req = self.run(lambda: workflow.visible_request(s, name, rid))
+            req = self.run(lambda: workflow.visible_request(s, name, rid, by_token=token))
             me, project = workflow.parties(s, name, req)
             reviewer = req.requester != name
             r = request_view(req, name, reviewer=reviewer)
@@ -430,7 +430,7 @@ class RequestPage(Handler):
                       is_requester=not reviewer, approve_refusals=self._refusals(req),
                       mine=next((v for v in r.get("reviews", []) if v["reviewer"] == name), None),
                       history=self._history(s, req, reviewer),
-                      diff=self._diff(s, req, rules.can_read_files(req, me, project)),
+                      diff=self._diff(s, req, readable, reviewer),
                       earlier=self._earlier(s, req, me) if reviewer else [],
                       explain=lambda f: person_text(f, self.lang, values=reviewer),
                       advice=lambda f: advice(f, self.lang), topic=guidance_topic)
@@ -477,11 +477,12 @@ class RequestPage(Handler):
             out.append(seen)
         return out
 
-    def _diff(self, s: Any, req: ExportRequest, readable: bool) -> dict[str, Any] | None:
+    def _diff(self, s: Any, req: ExportRequest, readable: bool, reviewer: bool) -> dict[str, Any] | None:
         """Files added, removed, changed (by sha256 of the stored form) or unchanged since the previous version.
 
         A changed file small enough and text in both versions also gets its line diff, when the viewer may
-        read the stored copies now (`rules.check_can_read_files`).
+        read the stored copies now (`rules.check_can_read_files`). The digests are shown to reviewers only:
+        the requester's page carries no digest of a file not released (`views.file_view`).
         """
         if req.revision_of is None:
             return None
@@ -496,6 +497,8 @@ class RequestPage(Handler):
         for row in rows:
             row["lines"] = self._text_diff(row["before"], row["after"]) if readable and row["how"] == "changed" \
                 else None
+            if not reviewer:
+                row["before"] = row["after"] = None
         return {"version": prev.version, "id": prev.id, "rows": rows}
 
     def _text_diff(self, before: str, after: str) -> list[tuple[str, str]] | None:
@@ -516,7 +519,8 @@ class RequestPage(Handler):
 class StoredFileHandler(Handler):
     def visible_file(self, session: Any, name: str, rid: str, fid: str) -> tuple[ExportRequest, Any, bytes]:
         """The request, file and stored bytes, for its requester or a reviewer who may see it; else 404."""
-        req, f = self.run(lambda: workflow.visible_file(session, name, int(rid), fid))
+        req, f = self.run(lambda: workflow.visible_file(session, name, int(rid), fid,
+                                                        by_token=self.authenticated_by_token))
         return req, f, content_path(self.ctx.settings.egress_store, f.sha256).read_bytes()
 
 
@@ -526,7 +530,8 @@ class FilePage(StoredFileHandler):
         name = self.username
         with session_scope() as s:
             req, f, data = self.visible_file(s, name, rid, fid)
-            seen = file_view(f, reviewer=req.requester != name)  # marks in the file only what the viewer may see
+            seen = file_view(f, reviewer=req.requester != name,  # marks in the file only what the viewer may see
+                             released=f in release_files(req))
             shown = render.render(data, {"type": seen["type"], "findings": seen["findings"]},
                                   f"{EGRESS_PREFIX}requests/{rid}/files/{fid}/image")
             if req.requester != name:
@@ -612,7 +617,8 @@ class DecisionAction(RequestPage):
             return self.show(rid, form=form)
         try:
             with session_scope() as s:
-                req = workflow.decidable(s, name, rid, resolving=self.resolving)  # refusals audited
+                req = workflow.decidable(s, name, rid, resolving=self.resolving,  # refusals audited
+                                         by_token=self.authenticated_by_token)
                 votes = self.file_votes(req)
                 if form.get("confirm") != "yes" or decision is None:  # without a decision, check says so
                     self.check(s, name, req, decision, votes)

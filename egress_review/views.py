@@ -76,16 +76,25 @@ def requester_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _member_view(member: dict[str, Any], reviewer: bool) -> dict[str, Any]:
+    """An archive member as the viewer may see it: for the requester no findings' values and no digests."""
     if reviewer:
         return member
-    return {**member, "findings": requester_findings(member.get("findings", [])),
+    return {**{k: v for k, v in member.items() if k not in ("sha256", "original_sha256")},
+            "findings": requester_findings(member.get("findings", [])),
             "members": [_member_view(m, reviewer) for m in member.get("members", [])]}
 
 
-def file_view(f: ExportFile, reviewer: bool = False) -> dict[str, Any]:
-    """Requesters get the requester form of every finding, also in archive members; reviewers the full one."""
+def file_view(f: ExportFile, reviewer: bool = False, released: bool = False) -> dict[str, Any]:
+    """Requesters get the requester form of every finding, also in archive members; reviewers the full one.
+
+    The digest and size of the stored form go to the requester only once the file is released: what she
+    sees can be read outside the enclave (a personal token, results.json), and the digest of a small
+    file is its content to anyone who tries the candidates.
+    """
     findings = f.scan.get("findings", [])
-    return {"id": f.id, "name": f.name, "sha256": f.sha256, "bytes": f.size, "type": f.scan.get("type"),
+    shown = reviewer or released
+    return {"id": f.id, "name": f.name, "sha256": f.sha256 if shown else None, "bytes": f.size if shown else None,
+            "type": f.scan.get("type"),
             "verdict": f.verdict, "findings": findings if reviewer else requester_findings(findings),
             "members": [_member_view(m, reviewer) for m in f.scan.get("members", [])],
             "rules": f.scan.get("rules", {})}
@@ -115,7 +124,8 @@ def release_record_view(record: dict[str, Any]) -> dict[str, Any]:
                          "files": _requester_votes(r.get("files"), True)}
                         for r in record.get("reviews", [])],
             "resolution_files": _requester_votes(record.get("resolution_files"), True) or None,
-            "withheld": record.get("withheld", [])}
+            "withheld": [{k: v for k, v in f.items() if k not in ("sha256", "bytes")}
+                         for f in record.get("withheld", [])]}
 
 
 def release_files(req: ExportRequest) -> list[ExportFile]:
@@ -155,10 +165,10 @@ def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer:
     if not detail:
         return out
     out["justification"] = req.justification
-    out["files"] = [file_view(f, reviewer) for f in req.files]
+    released = {f.id for f in release_files(req)}
+    out["files"] = [file_view(f, reviewer, f.id in released) for f in req.files]
     if req.state in DECIDED:
         outcomes = rules.file_outcomes(req)
-        released = {f.id for f in release_files(req)}
         for fv in out["files"]:
             fv["outcome"] = outcomes[fv["id"]].value
             fv["released"] = fv["id"] in released
@@ -168,6 +178,7 @@ def request_view(req: ExportRequest, viewer: str, detail: bool = True, reviewer:
                            "comment_to_requester": r.comment_to_requester, "private_comment": r.private_comment,
                            "at": r.created_at.isoformat()} for r in req.reviews if r.reviewer in visible]
         out["resolution"] = req.resolution or None
+        out["voided_reviews"] = [{"reviewer": r.reviewer, "reason": r.void_reason} for r in req.voided_reviews]
     elif req.state in DECIDED:
         out["comments"] = [r.comment_to_requester for r in req.reviews if rules.has_text(r.comment_to_requester)]
         out["file_comments"] = requester_file_comments(req)

@@ -116,15 +116,83 @@ def parties(session: Session, username: str, req: ExportRequest) -> tuple[User, 
     return get_user(session, username), get_project(session, req.project)
 
 
-def visible_request(session: Session, username: str, request_id: int, *, lock: bool = False) -> ExportRequest:
+def _account(session: Session, username: str) -> User | None:
+    try:
+        return get_user(session, username)
+    except NotFound:
+        return None
+
+
+def recount(session: Session, req: ExportRequest) -> None:
+    """Reviews, and a resolution, whose authors are no longer independent stop counting (`rules.check_can_count`).
+
+    Asked under the request's lock by every step that counts reviews (review, resolve, claim, release),
+    so a decision is always made by two people independent at that moment. A voided review stays on the
+    record with its reason; a request decided on it goes back to waiting for review (or, when only the
+    resolution is voided, to its conflict). A released request is left as it is: its release was decided.
+    """
+    if req.state not in rules.OPEN_FOR_REVIEW | {ExportState.CONFLICTED, ExportState.APPROVED}:
+        return
+    project = get_project(session, req.project)
+    voided = [(r, reason) for r in req.reviews if (reason := rules.why_not(
+        lambda r=r: rules.check_can_count(req, r.reviewer, _account(session, r.reviewer), project)))]
+    resolution = req.resolved_by and rules.why_not(
+        lambda: rules.check_can_count(req, req.resolved_by, _account(session, req.resolved_by), project))
+    for r, reason in voided:
+        r.void_reason = str(reason)
+        audit.record(session, "system", AuditAction.EXPORT_REVIEW_VOIDED, project=req.project,
+                     target=f"request:{req.id}", reviewer=r.reviewer, decision=r.decision.value, reason=str(reason))
+    if voided or resolution:
+        _void_resolution(session, req, str(resolution or ""))
+        session.flush()
+        session.expire(req, ["reviews", "voided_reviews"])
+        back = ExportState.IN_REVIEW if voided else ExportState.CONFLICTED
+        if req.state in (ExportState.CONFLICTED, ExportState.APPROVED) and req.state != back:
+            _move(session, req, back, "system", voided=[r.reviewer for r, _ in voided] + [x for x in [resolution] if x])
+
+
+def recounted(request_id: int) -> None:
+    """`recount` in a transaction of its own, before a step: a refusal of the step (rolled back) keeps it.
+
+    A conflict whose approving reviewer joined the project goes back to review whatever the resolver
+    then does; without its own transaction the resolver's refusal ("not conflicted") would undo that.
+    """
+    try:
+        with session_scope() as s, contextlib.suppress(NotFound):
+            recount(s, get_request(s, request_id, lock=True))
+    except Exception:  # the step recounts again under its own lock; the record of the void may wait for it
+        log.exception("could not recount the reviews of request %s", request_id)
+
+
+def _void_resolution(session: Session, req: ExportRequest, reason: str) -> None:
+    """A resolution stops counting with the review it settled, or when its resolver is no longer independent."""
+    if not req.resolved_by:
+        return
+    audit.record(session, "system", AuditAction.EXPORT_RESOLUTION_VOIDED, project=req.project,
+                 target=f"request:{req.id}", resolver=req.resolved_by, resolution=req.resolution,
+                 files=req.resolution_votes, reason=reason or "a review it settled no longer counts")
+    req.resolution, req.resolved_by, req.resolution_votes = "", "", {}
+
+
+def visible_request(session: Session, username: str, request_id: int, *, lock: bool = False,
+                    by_token: bool = False) -> ExportRequest:
     """The request if `username` may see it (`rules.check_can_see`); otherwise "no such request"."""
     req = get_request(session, request_id, lock=lock)
     try:
         user, project = parties(session, username, req)
     except NotFound:
         raise NotFound("no export request {request_id}", request_id=request_id) from None
-    rules.check_can_see(req, user, project)
+    rules.check_can_see(req, user, project, by_token=by_token)
     return req
+
+
+def viewable(session: Session, username: str, request_id: int, *, by_token: bool = False) -> ExportRequest:
+    """`visible_request` for a page or API view; a refused look is audited (`export.view.refused`).
+
+    Probing request numbers, or a removed member coming back for her requests, is what an auditor looks for.
+    """
+    with refusals_audited(session, username, AuditAction.EXPORT_VIEW_REFUSED, request_id):
+        return visible_request(session, username, request_id, by_token=by_token)
 
 
 @contextlib.contextmanager
@@ -153,18 +221,20 @@ def _audit_refusal(actor: str, action: AuditAction, request_id: int, reason: str
         log.exception("could not audit a refused %s", action.value)
 
 
-def visible_file(session: Session, username: str, request_id: int, file_id: str) -> tuple[ExportRequest, ExportFile]:
+def visible_file(session: Session, username: str, request_id: int, file_id: str, *,
+                 by_token: bool = False) -> tuple[ExportRequest, ExportFile]:
     """A file whose stored copy `username` may read now (`rules.check_can_read_files`); refusals are audited."""
     with refusals_audited(session, username, AuditAction.EXPORT_INSPECT_REFUSED, request_id, file=file_id):
-        req = visible_request(session, username, request_id)
-        rules.check_can_read_files(req, *parties(session, username, req))
+        req = visible_request(session, username, request_id, by_token=by_token)
+        rules.check_can_read_files(req, *parties(session, username, req), by_token=by_token)
         f = next((f for f in req.files if str(f.id) == file_id), None)
         if f is None:
             raise NotFound("request {request_id} has no file {file_id}", request_id=request_id, file_id=file_id)
         return req, f
 
 
-def decidable(session: Session, username: str, request_id: int, *, resolving: bool = False) -> ExportRequest:
+def decidable(session: Session, username: str, request_id: int, *, resolving: bool = False,
+              by_token: bool = False) -> ExportRequest:
     """The request `username` may review (or resolve) now; a refusal is audited as a recorded decision's is.
 
     The service asks this before its confirmation page, so a refused attempt (one's own request, a party
@@ -172,7 +242,7 @@ def decidable(session: Session, username: str, request_id: int, *, resolving: bo
     """
     action = AuditAction.EXPORT_RESOLVE_REFUSED if resolving else AuditAction.EXPORT_REVIEW_REFUSED
     with refusals_audited(session, username, action, request_id, step="preview"):
-        req = visible_request(session, username, request_id)
+        req = visible_request(session, username, request_id, by_token=by_token)
         check = rules.check_can_resolve if resolving else rules.check_can_review
         check(req, *parties(session, username, req))
         return req
@@ -270,9 +340,11 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
 def review(session: Session, reviewer: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
            comment_to_requester: str = "", private_comment: str = "") -> ExportRequest:
     """A reviewer's decision; a request the reviewer may not see is "no such request" (its state is not told)."""
+    recounted(request_id)
     with refusals_audited(session, reviewer, AuditAction.EXPORT_REVIEW_REFUSED, request_id,
                           decision=decision.value):
         req = visible_request(session, reviewer, request_id, lock=True)
+        recount(session, req)
         rules.check_can_review(req, *parties(session, reviewer, req))
         rules.check_decision(req, decision, file_votes, comment_to_requester)
     if req.state == ExportState.SUBMITTED:
@@ -292,8 +364,10 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
 def resolve(session: Session, actor: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
             reason: str) -> ExportRequest:
     """A conflicted request is resolved by a third reviewer, voting on every file as a reviewer does."""
+    recounted(request_id)
     with refusals_audited(session, actor, AuditAction.EXPORT_RESOLVE_REFUSED, request_id, decision=decision.value):
         req = visible_request(session, actor, request_id, lock=True)
+        recount(session, req)
         rules.check_can_resolve(req, *parties(session, actor, req))
         rules.check_decision(req, decision, file_votes, reason, resolving=True)
     req.resolution, req.resolved_by, req.resolution_votes = reason, actor, file_votes
@@ -312,8 +386,10 @@ def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest
 
 def claim(session: Session, reviewer: str, request_id: int) -> ExportRequest:
     """A reviewer takes one of the request's open places (`rules.check_can_claim`); recorded either way."""
+    recounted(request_id)
     with refusals_audited(session, reviewer, AuditAction.EXPORT_CLAIM_REFUSED, request_id):
         req = visible_request(session, reviewer, request_id, lock=True)
+        recount(session, req)
         rules.check_can_claim(req, *parties(session, reviewer, req))
     req.claims = {**(req.claims or {}), reviewer: datetime.now(UTC).isoformat()}
     session.flush()
@@ -352,7 +428,8 @@ def earlier_requests(session: Session, req: ExportRequest, limit: int = 20) -> l
 
 def settle(session: Session, request_id: int) -> Release | None:
     """An approved request is released at once: the decision of two reviewers is the release decision."""
-    req = get_request(session, request_id)
+    req = get_request(session, request_id, lock=True)
+    recount(session, req)  # an approval whose reviewer stopped being independent goes back to review
     return release(session, "system", request_id) if req.state == ExportState.APPROVED else None
 
 
@@ -362,7 +439,8 @@ def release(session: Session, actor: str, request_id: int) -> Release:
     Only files `rules.check_can_release_file` allows go out (approved by two people, never blocked);
     the others are listed as withheld with their outcome, and nothing of them is released.
     """
-    req = get_request(session, request_id)
+    req = get_request(session, request_id, lock=True)
+    recount(session, req)
     if req.state != ExportState.APPROVED:
         raise InvalidTransition("request {id} is {state}, not approved", id=req.id, state=req.state.value)
     if req.release is not None:
@@ -383,6 +461,8 @@ def release(session: Session, actor: str, request_id: int) -> Release:
         "rules": req.files[0].scan.get("rules", {}) if req.files else {},
         "reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "files": r.file_votes,
                      "at": r.created_at.isoformat()} for r in req.reviews],
+        "voided_reviews": [{"reviewer": r.reviewer, "decision": r.decision.value, "reason": r.void_reason,
+                            "at": r.created_at.isoformat()} for r in req.voided_reviews],
         "resolution": req.resolution or None,
         "resolved_by": req.resolved_by or None,
         "resolution_files": req.resolution_votes or None,

@@ -121,6 +121,16 @@ def graded_startability(session: Session, project: Project, user: User, policy: 
     return Startability(project.slug, project.title, not reason, reason)
 
 
+def workability(project: Project, user: User, on: date | None = None) -> Startability:
+    """`graded_startability` from the objects alone (the user's accreditation as loaded with her), for rules
+    that take no session: may she still work with the project's data now (submit, revise, download)."""
+    base = startability(project, user, on)
+    if not base.can_start:
+        return base
+    reason = tier_reason(standing(user.accreditation, governance_policy(), on), project_tier(project))
+    return Startability(project.slug, project.title, not reason, reason)
+
+
 def projects_for(session: Session, username: str) -> list[Startability]:
     """Every project the user belongs to, with whether they may start a workspace in it (and why not)."""
     user = get_user(session, username)

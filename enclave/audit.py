@@ -75,12 +75,15 @@ class AuditAction(enum.StrEnum):
     EXPORT_REFUSED = "export.refused"
     EXPORT_INSPECT = "export.inspect"  # a reviewer read a stored file (page or image bytes)
     EXPORT_INSPECT_REFUSED = "export.inspect.refused"
+    EXPORT_VIEW_REFUSED = "export.view.refused"  # a request page or API view refused: probing request numbers
     EXPORT_REVIEW_REFUSED = "export.review.refused"
     EXPORT_RESOLVE_REFUSED = "export.resolve.refused"
     EXPORT_DOWNLOAD_REFUSED = "export.download.refused"
     EXPORT_CLAIM = "export.claim"  # a reviewer took a request to work on (the queue shows it to the others)
     EXPORT_UNCLAIM = "export.unclaim"
     EXPORT_CLAIM_REFUSED = "export.claim.refused"
+    EXPORT_REVIEW_VOIDED = "export.review.voided"  # its reviewer stopped being independent before the decision
+    EXPORT_RESOLUTION_VOIDED = "export.resolution.voided"  # likewise its resolver, before the release
     EXPORT_REVISE = "export.revise"  # a returned request replaced by its requester's next version
     EXPORT_WITHDRAW_REFUSED = "export.withdraw.refused"
     EGRESS_SHOW = "egress.show"  # the operator's CLI read a request (`enclave egress show`)

@@ -88,6 +88,9 @@ class User(Base):
     # ... and the ones in effect now: what every access decision reads.
     memberships: Mapped[list[Membership]] = relationship(
         primaryjoin="and_(User.id == Membership.user_id, Membership.removed_at.is_(None))", viewonly=True)
+    # The training and standing on record (one per person), read by every rule that asks "may she still work here".
+    accreditation: Mapped[Accreditation | None] = relationship(
+        primaryjoin="User.username == foreign(Accreditation.username)", viewonly=True, uselist=False)
 
 
 class Project(Base):
@@ -195,8 +198,10 @@ EXPORT_TRANSITIONS: dict[ExportState, frozenset[ExportState]] = {
     ExportState.SUBMITTED: frozenset({ExportState.IN_REVIEW, ExportState.WITHDRAWN}),
     ExportState.IN_REVIEW: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED,
                                       ExportState.CONFLICTED, ExportState.WITHDRAWN}),
-    ExportState.CONFLICTED: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED}),
-    ExportState.APPROVED: frozenset({ExportState.RELEASED}),
+    # Back to review when a review (or the resolution) that decided it stops counting before the release.
+    ExportState.CONFLICTED: frozenset({ExportState.APPROVED, ExportState.RETURNED, ExportState.REJECTED,
+                                       ExportState.IN_REVIEW}),
+    ExportState.APPROVED: frozenset({ExportState.RELEASED, ExportState.IN_REVIEW, ExportState.CONFLICTED}),
     ExportState.RETURNED: frozenset({ExportState.SUBMITTED, ExportState.WITHDRAWN, ExportState.REVISED}),
     ExportState.REJECTED: frozenset(),
     ExportState.RELEASED: frozenset(),
@@ -255,8 +260,14 @@ class ExportRequest(Base):
 
     files: Mapped[list[ExportFile]] = relationship(back_populates="request", cascade="all, delete-orphan",
                                                    order_by="ExportFile.id")
-    reviews: Mapped[list[Review]] = relationship(back_populates="request", cascade="all, delete-orphan",
-                                                 order_by="Review.id")
+    # The reviews that count: a voided one (its reviewer stopped being independent before the request was
+    # decided) stays on the record in `voided_reviews` and counts for nothing.
+    reviews: Mapped[list[Review]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="Review.id",
+        primaryjoin="and_(ExportRequest.id == Review.request_id, Review.void_reason == '')")
+    voided_reviews: Mapped[list[Review]] = relationship(
+        viewonly=True, order_by="Review.id",
+        primaryjoin="and_(ExportRequest.id == Review.request_id, Review.void_reason != '')")
     release: Mapped[Release | None] = relationship(back_populates="request", cascade="all, delete-orphan")
 
 
@@ -293,6 +304,9 @@ class Review(Base):
     comment_to_requester: Mapped[str] = mapped_column(Text, default="")
     private_comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Why the review stopped counting before the request was decided ("" while it counts): its reviewer
+    # joined the project or lost the reviewer role, so the request waits for another independent review.
+    void_reason: Mapped[str] = mapped_column(Text, default="")
 
     request: Mapped[ExportRequest] = relationship(back_populates="reviews")
 

@@ -33,10 +33,18 @@ class LoginRefused(EnclaveError):
     """The provider vouched for someone the enclave will not let in; the message is the audited reason."""
 
 
-def check_can_sign_in_as(user: User | None, subject: str) -> None:
-    """An account belongs to the identity (issuer + sub) that first signed in with it, and to no other."""
+def check_can_sign_in_as(user: User | None, subject: str, holder: User | None = None) -> None:
+    """An account belongs to the identity (issuer + sub) that first signed in with it, and to no other;
+    an identity binds one account (`holder`: the account already bound to `subject`, if any).
+
+    One person under two usernames (the username claim changed, or the provider renamed her) would be two
+    people to every rule that counts people: she could review her own export request as the second one.
+    """
     if user is not None and user.idp_subject and user.idp_subject != subject:
         raise NotAllowed(f"account '{user.username}' is bound to another identity at the provider")
+    if holder is not None and (user is None or holder.username != user.username):
+        raise NotAllowed(f"this identity at the provider is already bound to account '{holder.username}': "
+                         "an administrator must rename that account rather than open a second one")
 
 
 def check_username(username: str, claim: str) -> None:
@@ -163,7 +171,7 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         model["admin"] = False
         with session_scope() as s:
             check_can_sign_in_as(s.execute(select(User).where(User.username == model["name"])).scalar_one_or_none(),
-                                 subject)
+                                 subject, s.execute(select(User).where(User.idp_subject == subject)).scalars().first())
             user = upsert_user(s, "idp", model["name"], display_name=str(info.get(self.name_claim) or ""),
                                email=str(info.get("email") or "") if info.get("email_verified") else "",
                                roles=roles, login=True)

@@ -88,7 +88,9 @@ def test_requests_from_the_workspace_are_copied_checked_and_tricks_refused(encla
     mine = {r["clean"]["out"]["id"], r["blocked"]["out"]["id"]}
     assert [x["state"] for x in r["listed"]["out"] if x["id"] in mine] == ["submitted", "submitted"]
     # the stored copy is what was checked: editing the workspace file later changes nothing
-    sha = r["clean"]["out"]["files"][0]["sha256"]
+    assert r["clean"]["out"]["files"][0]["sha256"] is None  # no digest of a file not released reaches her
+    with session_scope() as s:
+        sha = get_request(s, r["clean"]["out"]["id"]).files[0].sha256
     stored = enclave.settings.egress_store / sha[:2] / sha
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
     in_ws(enclave, "alice", 'open("/workspace/out/table.csv", "w").write("sex,n\\nF,1\\n"); print("{}")')
@@ -179,11 +181,14 @@ def test_review_rules_through_the_ui(enclave: Enclave, running, requests_made):
     info = alice.http.get(_service(enclave) + f"api/requests/{clean['id']}", timeout=30).json()
     assert info["state"] == "released"
     data = alice.http.get(_service(enclave) + info["downloads"][0]["path"], timeout=30)
-    assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == clean["files"][0]["sha256"]
+    released = info["files"][0]["sha256"]  # shown once released
+    with session_scope() as s:
+        assert released == get_request(s, clean["id"]).files[0].sha256
+    assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == released
     rec = alice.http.get(_service(enclave) + info["results"], timeout=30).json()
     assert [x["decision"] for x in rec["reviews"]] == ["approve", "approve"]
     assert not {"reviewer", "resolved_by"} & {k for x in rec["reviews"] for k in x} and "resolved_by" not in rec
-    assert rec["files"][0]["sha256"] == clean["files"][0]["sha256"] and rec["rules"]["sdc"]["threshold"] == 10
+    assert rec["files"][0]["sha256"] == released and rec["rules"]["sdc"]["threshold"] == 10
     assert rec["tool_versions"]["presidio-analyzer"]
     # only the requester can download: reviewers cannot
     # bob reviewed it, so he may see the request (not 404), but downloads are the requester's alone (403)

@@ -43,6 +43,18 @@ def test_another_identity_with_the_same_username_is_refused(enclave_home: Path):
         assert s.execute(select(User).where(User.username == "alice")).scalar_one().idp_subject == f"{ISSUER} alice"
 
 
+def test_the_same_identity_under_a_second_username_is_refused(enclave_home: Path):
+    """The username claim changed, or the provider renamed her: one person never gets two accounts."""
+    auth = EnclaveAuthenticator()
+    auth._admit(_model("alice", "alice", groups=["researcher"]), "192.0.2.1")
+    with pytest.raises(NotAllowed, match="already bound to account 'alice'"):
+        auth._admit(_model("alice2", "alice", groups=["reviewer"]), "192.0.2.1")
+    with session_scope() as s:
+        bound = s.execute(select(User.username).where(User.idp_subject == f"{ISSUER} alice")).scalars().all()
+        assert bound == ["alice"]
+        assert s.execute(select(User).where(User.username == "alice2")).scalar_one_or_none() is None
+
+
 def test_an_unverified_email_is_not_stored(enclave_home: Path):
     EnclaveAuthenticator()._admit(_model("bob", "bob", email="boss@example.org", email_verified=False), "")
     with session_scope() as s:

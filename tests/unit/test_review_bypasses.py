@@ -9,7 +9,6 @@ happen. When a hole is closed, its test fails: turn it round into the test of th
 
 from __future__ import annotations
 
-import hashlib
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -19,18 +18,19 @@ import pytest
 from PIL import Image
 
 from egress_review import rules, service, workflow
+from egress_review.i18n import message
 from egress_review.scopes import SCOPE_DOWNLOAD, SCOPE_REQUEST, SERVICE_ACCESS
 from egress_review.views import release_record_view, request_view
 from enclave import audit
 from enclave.access import check_can_start
-from enclave.checksums import content_path
+from enclave.audit import AuditAction
 from enclave.db import session_scope
-from enclave.errors import NotAllowed, NotFound
-from enclave.models import Accreditation, Decision, ExportState, FileVote
+from enclave.errors import InvalidTransition, NotAllowed, NotFound
+from enclave.models import Accreditation, Decision, ExportState, FileOutcome, FileVote
 from enclave.projects import add_member, get_project, get_user, today, upsert_user
 from enclave.settings import EGRESS_PREFIX, get_settings
 from hub.auth import check_can_sign_in_as
-from tests.egress_helpers import CLEAN, decide, submit
+from tests.egress_helpers import CLEAN, conflict, decide, resolve, submit, votes
 from tests.unit.conftest import hub_service
 
 
@@ -57,91 +57,161 @@ def first_file(rid: int) -> str:
 # --- a vote keeps counting after its reviewer stops being independent ------------------------------
 
 
+def _lose_independence(who: str, change: str) -> None:
+    with session_scope() as s:
+        if change == "joins the project":
+            add_member(s, "admin", "study", who)
+        else:
+            upsert_user(s, "admin", who, roles=[])
+
+
 @pytest.mark.parametrize("change", ["joins the project", "loses the reviewer role"])
-def test_a_first_approval_still_counts_towards_the_release_after_its_reviewer_stops_being_independent(
+def test_a_first_approval_stops_counting_when_its_reviewer_stops_being_independent_before_the_second(
         world: Path, change: str):
     """bob approves; then bob joins `study` (or his reviewer role is taken away, say for misconduct).
 
-    SHOULD: bob's vote no longer counts, since the rule says an approver is an independent reviewer and
-    "taking a role away, removing a member ... stops the next request at once": carol's approval leaves the
-    request waiting for another independent review. TODAY: `review` counts every stored review when the
-    second arrives and `check_can_release_file` never asks again who the approvers are, so carol's approval
-    releases the file on one independent approval. Fix: a `check_can_count_review(review, request, project)`
-    that applies `_check_independent` to each deciding reviewer (and the resolver) as of now, used by
-    `review` before it decides the outcome and by `check_can_release_file` (so downloads stop too).
+    Two reviewers independent at the moment of the decision: carol's approval leaves the request waiting for
+    another independent review, bob's review stays on the record as voided with its reason, and rita's
+    approval then releases the file on carol's and rita's reviews.
     """
     rid = submit(world)
     approve_and_settle("bob", rid)
-    with session_scope() as s:
-        if change == "joins the project":
-            add_member(s, "admin", "study", "bob")
-        else:
-            upsert_user(s, "admin", "bob", roles=[])
-    with session_scope() as s:
-        req, bob, study = workflow.get_request(s, rid), get_user(s, "bob"), get_project(s, "study")
-        with pytest.raises(NotAllowed):  # bob could not cast that vote now
-            rules.check_can_review(req, bob, study)
-    assert approve_and_settle("carol", rid) == ExportState.RELEASED
+    _lose_independence("bob", change)
+    assert approve_and_settle("carol", rid) == ExportState.IN_REVIEW
     with session_scope() as s:
         req = workflow.get_request(s, rid)
-        assert [r["reviewer"] for r in req.release.record["reviews"]] == ["bob", "carol"]
-        assert rules.can_release_file(req, req.files[0])
-        assert workflow.downloadable_file(s, "alice", rid, first_file(rid))[1].name == CLEAN[0]
+        assert [r.reviewer for r in req.reviews] == ["carol"]
+        assert [r.reviewer for r in req.voided_reviews] == ["bob"]
+        assert "the review by bob no longer counts" in req.voided_reviews[0].void_reason
+        assert message(req.voided_reviews[0].void_reason, "zh-CN").startswith("bob 的审核不再计入：")
+        assert request_view(req, "carol", reviewer=True)["voided_reviews"][0]["reviewer"] == "bob"
+        assert rules.file_outcomes(req) == {req.files[0].id: FileOutcome.PENDING}
+        voided = [e for e in audit.query(s) if e["action"] == AuditAction.EXPORT_REVIEW_VOIDED.value]
+        assert [e["details"]["reviewer"] for e in voided] == ["bob"]
+        with pytest.raises(NotAllowed):
+            rules.check_can_review(req, get_user(s, "bob"), get_project(s, "study"))
+    assert approve_and_settle("rita", rid) == ExportState.RELEASED
+    with session_scope() as s:
+        record = workflow.get_request(s, rid).release.record
+        assert [r["reviewer"] for r in record["reviews"]] == ["carol", "rita"]
+        assert [r["reviewer"] for r in record["voided_reviews"]] == ["bob"]
+
+
+def test_two_approvals_stored_before_either_reviewer_stopped_being_independent_are_not_released(world: Path):
+    """bob and carol approve; bob joins the project before the release runs: the request goes back to review."""
+    rid = submit(world)
+    approve_and_settle("bob", rid)
+    decide("carol", rid, Decision.APPROVE)
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).state == ExportState.APPROVED
+    _lose_independence("bob", "joins the project")
+    with session_scope() as s:
+        assert workflow.settle(s, rid) is None
+        req = workflow.get_request(s, rid)
+        assert req.state == ExportState.IN_REVIEW and req.release is None
+        assert not rules.can_release_file(req, req.files[0])
+
+
+def test_a_review_that_still_counts_is_not_voided_by_a_later_step(world: Path):
+    """bob stays independent (an unrelated project change): his approval and carol's release the file."""
+    rid = submit(world)
+    approve_and_settle("bob", rid)
+    with session_scope() as s:
+        add_member(s, "admin", "study", "eve")
+    assert approve_and_settle("carol", rid) == ExportState.RELEASED
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).voided_reviews == []
+
+
+def test_a_conflict_whose_approving_reviewer_stops_being_independent_goes_back_to_review(world: Path):
+    """bob approves, carol rejects; bob joins the project: rita cannot release on carol's rejection and her own
+    approval. The conflict is gone with bob's review, the request waits for a second review, and rita is told."""
+    rid = conflict(world)
+    _lose_independence("bob", "joins the project")
+    with pytest.raises(InvalidTransition, match="not conflicted"):
+        resolve("rita", rid, Decision.APPROVE, FileVote.APPROVE)
+    with session_scope() as s:
+        req = workflow.get_request(s, rid)
+        assert req.state == ExportState.IN_REVIEW and [r.reviewer for r in req.reviews] == ["carol"]
+    assert decide("rita", rid, Decision.REJECT, comment="agree with carol") == ExportState.REJECTED
+
+
+def test_a_resolution_whose_resolver_stops_being_independent_before_the_release_goes_back_to_the_conflict(
+        world: Path):
+    """rita resolves bob's and carol's conflict by approving; she loses the reviewer role before the release runs:
+    nothing is released, the request is conflicted again, and another resolver decides."""
+    rid = conflict(world)
+    with session_scope() as s:
+        workflow.resolve(s, "rita", rid, Decision.APPROVE, votes(rid, FileVote.APPROVE, "checked"), "safe table")
+    _lose_independence("rita", "loses the reviewer role")
+    with session_scope() as s:
+        assert workflow.settle(s, rid) is None
+        req = workflow.get_request(s, rid)
+        assert req.state == ExportState.CONFLICTED and not req.resolved_by and req.release is None
+        assert [e["details"]["resolver"] for e in audit.query(s)
+                if e["action"] == AuditAction.EXPORT_RESOLUTION_VOIDED.value] == ["rita"]
+    with session_scope() as s:
+        upsert_user(s, "admin", "zoe", roles=["reviewer"])
+    assert resolve("zoe", rid, Decision.APPROVE, FileVote.APPROVE) == ExportState.APPROVED
+    with session_scope() as s:
+        assert workflow.get_request(s, rid).state == ExportState.RELEASED
 
 
 # --- one identity, two usernames -----------------------------------------------------------------
 
 
-def test_one_identity_at_the_provider_under_two_usernames_counts_as_two_people(world: Path):
-    """alice's account is bound to her identity at the provider ("<issuer> <sub>"); the same identity gets a
-    second account when the username claim changes (sub to preferred_username) or the provider renames her.
-
-    SHOULD: the second account is refused at sign-in (an identity binds one account), and in any case
-    `_check_independent` refuses a reviewer whose `idp_subject` is the requester's or a member's. TODAY:
-    `check_can_sign_in_as` asks only whether the named account is bound to another identity, never whether
-    the identity is bound to another account, and the rules compare usernames only, so alice reviews her own
-    request as `alice-idp` and her approval and bob's release it. Fix: `check_can_sign_in_as` refuses a
-    subject already bound to another username; `_check_independent` compares `idp_subject` (when set) with
-    the requester's and every past member's, as it compares usernames.
-    """
+def test_one_identity_at_the_provider_cannot_sign_in_under_a_second_username(world: Path):
+    """alice's account is bound to her identity at the provider ("<issuer> <sub>"); the same identity comes back
+    under a second username when the username claim changes (sub to preferred_username) or the provider renames
+    her. The second account is refused at sign-in, so she can never review her own request as `alice-idp`;
+    her own account, and another identity under a new username, still sign in."""
     subject = "https://idp.example.org 2f1c0a57-alice"
     with session_scope() as s:
-        get_user(s, "alice").idp_subject = subject
-        check_can_sign_in_as(None, subject)  # the new username has no account yet: nothing refuses it
-        upsert_user(s, "idp", "alice-idp", roles=["reviewer"]).idp_subject = subject
-    rid = submit(world)
-    with session_scope() as s:
-        req, study = workflow.get_request(s, rid), get_project(s, "study")
-        assert get_user(s, "alice-idp").idp_subject == get_user(s, "alice").idp_subject
-        rules.check_can_review(req, get_user(s, "alice-idp"), study)  # allowed: one person, her own request
-    approve_and_settle("alice-idp", rid)
-    assert approve_and_settle("bob", rid) == ExportState.RELEASED
+        alice = get_user(s, "alice")
+        alice.idp_subject = subject
+        with pytest.raises(NotAllowed, match="already bound to account 'alice'"):
+            check_can_sign_in_as(None, subject, alice)
+        with pytest.raises(NotAllowed, match="already bound to account 'alice'"):
+            check_can_sign_in_as(get_user(s, "bob"), subject, alice)
+        check_can_sign_in_as(alice, subject, alice)
+        check_can_sign_in_as(None, "https://idp.example.org someone-new", None)
 
 
 # --- accreditation: the workspace stops, the export path does not --------------------------------
 
 
-def test_a_lapsed_accreditation_stops_the_workspace_but_not_downloads_or_new_requests(two_projects: Path):
+def test_a_lapsed_accreditation_stops_downloads_and_new_requests_as_it_stops_the_workspace(two_projects: Path):
     """alice's accreditation lapses after her request was released: she may no longer work with the project's
-    tier 2 data.
-
-    SHOULD: `check_can_download` ("only while they may still work in the project") and `check_can_submit`
-    ("the same answer as starting a workspace") refuse her, as `enclave.access.check_can_start` does. TODAY:
-    both ask `startability` (state, membership, role) and never the accreditation, so she downloads the
-    released files with a personal token and may still revise a returned request from the browser (the
-    revision reads her workspace folder without a running workspace). Fix: the rules take the graded answer
-    (`graded_startability`, passed in by `workflow.parties` so rules.py stays free of sessions) in
-    `check_can_submit` and `check_can_download`.
-    """
+    tier 2 data, so `check_can_download` and `check_can_submit` refuse her as `check_can_start` does, and the
+    refused download is on the record."""
     rid = released_by_bob_and_carol(two_projects)
     with session_scope() as s:
+        assert workflow.downloadable_file(s, "alice", rid, first_file(rid))[1].name == CLEAN[0]
         s.add(Accreditation(username="alice", level=2, training_completed=today() - timedelta(days=400),
                             expires=today() - timedelta(days=1), recorded_by="admin"))
     with session_scope() as s:
         with pytest.raises(NotAllowed, match="lapsed"):
             check_can_start(s, "alice", "study")
         alice, study = get_user(s, "alice"), get_project(s, "study")
-        assert rules.can_submit(alice, study)
+        with pytest.raises(NotAllowed, match="no export requests: your accreditation .* lapsed"):
+            rules.check_can_submit(alice, study)
+        with pytest.raises(NotAllowed, match="no downloads: your accreditation .* lapsed"):
+            rules.check_can_download(workflow.get_request(s, rid), alice, study)
+    with session_scope() as s, pytest.raises(NotAllowed, match="lapsed"):
+        workflow.downloadable_file(s, "alice", rid, first_file(rid))
+    with session_scope() as s:
+        assert [e["action"] for e in audit.query(s, user="alice")][-1] == AuditAction.EXPORT_DOWNLOAD_REFUSED.value
+
+
+def test_a_current_accreditation_for_the_projects_tier_keeps_downloads_and_requests_open(two_projects: Path):
+    """The same release with alice's accreditation current until tomorrow: nothing is refused."""
+    rid = released_by_bob_and_carol(two_projects)
+    with session_scope() as s:
+        s.add(Accreditation(username="alice", level=2, training_completed=today() - timedelta(days=30),
+                            expires=today() + timedelta(days=1), recorded_by="admin"))
+    with session_scope() as s:
+        alice, study = get_user(s, "alice"), get_project(s, "study")
+        rules.check_can_submit(alice, study)
         assert workflow.downloadable_file(s, "alice", rid, first_file(rid))[1].name == CLEAN[0]
 
 
@@ -151,22 +221,20 @@ def test_a_lapsed_accreditation_stops_the_workspace_but_not_downloads_or_new_req
 SECRET = 3  # a small count the reviewers withhold
 
 
-def test_the_digest_of_a_withheld_file_leaves_in_the_requesters_view_and_gives_its_content_away(world: Path):
+def test_no_digest_or_size_of_a_file_not_released_reaches_the_requester(world: Path):
     """alice adds a file holding one small number; both reviewers withhold it and release the table.
 
-    SHOULD: nothing computed from a withheld file's content leaves the enclave: what a requester sees "can be
-    read outside the enclave (a personal token, results.json), so it must carry nothing the checks read from
-    data" (views.py). TODAY: `file_view` gives the requester every file's sha256 and size from the moment she
-    submits (before any review, through the API with a personal token), and results.json lists each withheld
-    file's sha256: a digest of a low-entropy file is its content, found outside by trying the candidates.
-    Fix: the requester's forms (`file_view(reviewer=False)`, `release_record_view`) carry a digest only for
-    released files (withheld ones by name and outcome), and sizes only of released files.
+    What a requester sees can be read outside the enclave (a personal token, results.json), and the digest of
+    a low-entropy file is its content to anyone who tries the candidates: her view carries a file's digest and
+    size only once it is released, before review none, and results.json lists the withheld file by name and
+    outcome. The full record in the database keeps every digest for reviewers and the audit.
     """
     secret_file = ("count.txt", f"north {SECRET}\n".encode())
     rid = submit(world, [CLEAN, secret_file])
     with session_scope() as s:
         before_review = request_view(workflow.get_request(s, rid), "alice")
-        leaked_early = next(f["sha256"] for f in before_review["files"] if f["name"] == "count.txt")
+        assert [(f["sha256"], f["bytes"]) for f in before_review["files"]] == [(None, None), (None, None)]
+        assert all(f["sha256"] for f in request_view(workflow.get_request(s, rid), "bob", reviewer=True)["files"])
     for reviewer in ("bob", "carol"):
         with session_scope() as s:
             req = workflow.get_request(s, rid)
@@ -177,65 +245,80 @@ def test_the_digest_of_a_withheld_file_leaves_in_the_requesters_view_and_gives_i
     with session_scope() as s:
         req = workflow.get_request(s, rid)
         assert req.state == ExportState.RELEASED
+        after = {f["name"]: f for f in request_view(req, "alice")["files"]}
+        stored = {f.name: f.sha256 for f in req.files}
         results = release_record_view(req.release.record)  # what alice downloads as results.json
-    withheld = {f["name"]: f["sha256"] for f in results["withheld"]}
-    assert set(withheld) == {"count.txt"} and withheld["count.txt"] == leaked_early
-    found = [n for n in range(10_000) if hashlib.sha256(f"north {n}\n".encode()).hexdigest() == leaked_early]
-    assert found == [SECRET]
-    assert content_path(world, leaked_early).read_bytes() == secret_file[1]  # the stored form is the file itself
+        assert req.release.record["withheld"][0]["sha256"] == stored["count.txt"]  # kept for the record
+    assert after["count.txt"]["sha256"] is None and after["count.txt"]["bytes"] is None
+    assert after[CLEAN[0]]["sha256"] == stored[CLEAN[0]] and after[CLEAN[0]]["bytes"]
+    assert [(f["name"], f["outcome"], sorted(f)) for f in results["withheld"]] == \
+        [("count.txt", "rejected", ["id", "name", "outcome", "verdict"])]
+    assert stored["count.txt"] not in str(results)
 
 
 # --- refusals that leave no record ---------------------------------------------------------------
 
 
-def test_a_refused_look_at_a_request_page_leaves_no_audit_record_though_a_refused_file_view_does(world: Path):
-    """eve (no member, no reviewer) and dave (a member, so no independent reviewer) probe request numbers.
-
-    SHOULD: every refused look is on the record, as a refused file view, review or download is: probing
-    which request numbers exist, or a removed member coming back for her requests, is what an auditor looks
-    for. TODAY: the request page and the JSON API call `workflow.visible_request`, whose refusal is not
-    audited; only `visible_file` (and the decision steps) wrap it in `refusals_audited`. Fix: a
-    `workflow.viewable(session, username, request_id)` that runs `rules.check_can_see` inside
-    `refusals_audited(..., AuditAction.EXPORT_VIEW_REFUSED, ...)`, used by the page and the API.
-    """
+def test_a_refused_look_at_a_request_is_on_the_record_as_a_refused_file_view_is(world: Path):
+    """eve (no member, no reviewer) and dave (a member, so no independent reviewer) probe request numbers:
+    every refused look is recorded (`export.view.refused`), as a refused file view is, and a look allowed is not."""
     rid = submit(world)
     for who in ("eve", "dave"):
         with session_scope() as s, pytest.raises(NotFound):
-            workflow.visible_request(s, who, rid)
+            workflow.viewable(s, who, rid)
         with session_scope() as s, pytest.raises(NotFound):
             workflow.visible_file(s, who, rid, first_file(rid))
+    with session_scope() as s, pytest.raises(NotFound):
+        workflow.viewable(s, "eve", rid + 100)
     with session_scope() as s:
-        refused = [(e["actor"], e["action"]) for e in audit.query(s) if e["actor"] in ("eve", "dave")]
-    assert refused == [("eve", "export.inspect.refused"), ("dave", "export.inspect.refused")]
+        workflow.viewable(s, "bob", rid)
+        refused = [(e["actor"], e["action"], e["target"]) for e in audit.query(s)
+                   if e["actor"] in ("eve", "dave", "bob")]
+    assert refused == [("eve", "export.view.refused", f"request:{rid}"),
+                       ("eve", "export.inspect.refused", f"request:{rid}"),
+                       ("dave", "export.view.refused", f"request:{rid}"),
+                       ("dave", "export.inspect.refused", f"request:{rid}"),
+                       ("eve", "export.view.refused", f"request:{rid + 100}")]
 
 
 # --- a personal token gets the reviewer's form through the pages -------------------------------
 
 
-def test_a_reviewers_personal_token_gets_the_reviewer_form_and_file_bytes_from_the_pages_not_the_api(
+def test_a_reviewers_personal_token_gets_no_request_page_file_or_image_only_the_requesters_own(
         world: Path, own_hub_auth: None, monkeypatch: pytest.MonkeyPatch):
     """bob's personal token from the hub's token page inherits his scopes, `access:services!service=egress-review`
     among them (`extra_user_scopes`), and works from any machine or from inside a workspace he has pasted it into.
 
-    SHOULD: what `rules.check_can_see_via_api` says of tokens ("the reviewer form of another project's request,
-    with its findings, is never served through it") holds for every route, so a token gets the requester form
-    of one's own requests only. TODAY: the rule is asked by `RequestApi` alone; the request page, the file page
-    and the image bytes accept the same token (`Handler.get_current_user` tries the header first) and serve
-    bob the reviewer form with findings and the raw stored image, while the API refuses him. Fix: a
-    `check_can_see_as(request, user, project, by_token)` in rules.py that is `check_can_see_via_api` when the
-    token authenticated the call, asked by `visible_request`/`visible_file` with `handler.authenticated_by_token`.
+    A token gets the requester form of one's own requests only, on every route: bob's token is told "no export
+    request" by the request page, the file page, the image bytes and the review form, as by the API, and is
+    refused on the record; his browser session is not. alice's token gets her own request page without the
+    stored content, and no file page or image bytes of a file not released.
     """
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, "PNG")
     rid = submit(get_settings().egress_store, [("plot.png", buf.getvalue())])  # the store the service reads
     fid = first_file(rid)
-    inherited = [SERVICE_ACCESS, f"{SCOPE_REQUEST}!user=bob", f"{SCOPE_DOWNLOAD}!user=bob"]  # bob's own scopes
-    tokens = {"bob-personal": {"name": "bob", "kind": "user", "scopes": inherited}}
+    tokens = {"bob-personal": {"name": "bob", "kind": "user",
+                               "scopes": [SERVICE_ACCESS, f"{SCOPE_REQUEST}!user=bob", f"{SCOPE_DOWNLOAD}!user=bob"]},
+              "alice-personal": {"name": "alice", "kind": "user",
+                                 "scopes": [SERVICE_ACCESS, f"{SCOPE_REQUEST}!user=alice",
+                                            f"{SCOPE_DOWNLOAD}!user=alice"]}}
+    paths = [f"api/requests/{rid}", f"requests/{rid}", f"requests/{rid}/files/{fid}",
+             f"requests/{rid}/files/{fid}/image"]
     with hub_service(service, monkeypatch, tokens) as port, \
-            httpx.Client(base_url=f"http://127.0.0.1:{port}{EGRESS_PREFIX}", timeout=30,
-                         headers={"Authorization": "token bob-personal"}) as c:
-        api, page = c.get(f"api/requests/{rid}"), c.get(f"requests/{rid}")
-        image = c.get(f"requests/{rid}/files/{fid}/image")
-    assert api.status_code == 404
-    assert page.status_code == 200 and 'id="review-form"' in page.text
-    assert image.status_code == 200 and image.content == buf.getvalue()
+            httpx.Client(base_url=f"http://127.0.0.1:{port}{EGRESS_PREFIX}", timeout=30) as c:
+        bob = {p: c.get(p, headers={"Authorization": "token bob-personal"}) for p in paths}
+        review = c.post(f"requests/{rid}/review", headers={"Authorization": "token bob-personal"},
+                        data={"decision": "approve", f"file-{fid}": "approve", f"comment-{fid}": "ok"})
+        alice = {p: c.get(p, headers={"Authorization": "token alice-personal"}) for p in paths}
+    assert {p: r.status_code for p, r in bob.items()} == dict.fromkeys(paths, 404)
+    assert review.status_code == 404
+    assert alice[f"api/requests/{rid}"].status_code == 200 and alice[f"requests/{rid}"].status_code == 200
+    assert "inline-content" not in alice[f"requests/{rid}"].text
+    assert alice[f"requests/{rid}/files/{fid}"].status_code == 403
+    assert alice[f"requests/{rid}/files/{fid}/image"].status_code == 403
+    assert buf.getvalue() not in b"".join(r.content for r in [*bob.values(), *alice.values()])
+    with session_scope() as s:
+        actions = [e["action"] for e in audit.query(s, user="bob")]
+        assert AuditAction.EXPORT_VIEW_REFUSED.value in actions and AuditAction.EXPORT_INSPECT_REFUSED.value in actions
+        assert AuditAction.EXPORT_INSPECT.value not in actions
