@@ -152,10 +152,11 @@ def recount(session: Session, req: ExportRequest) -> None:
 
 
 def recounted(request_id: int) -> None:
-    """`recount` in a transaction of its own, before a step: a refusal of the step (rolled back) keeps it.
+    """`recount` in a transaction of its own, after a refused step was rolled back: the refusal keeps it.
 
     A conflict whose approving reviewer joined the project goes back to review whatever the resolver
-    then does; without its own transaction the resolver's refusal ("not conflicted") would undo that.
+    then does; the resolver's refusal ("not conflicted") rolls back the step's own recount, so it is made
+    again here, once the step's transaction (and any lock it held) is gone.
     """
     try:
         with session_scope() as s, contextlib.suppress(NotFound):
@@ -200,6 +201,8 @@ def refusals_audited(session: Session, actor: str, action: AuditAction, request_
                      **details: Any) -> Iterator[None]:
     """A refused review, resolution, download or file view is recorded, in a transaction of its own.
 
+    The reviews are recounted there too (`recounted`): a void the refused step found is kept.
+
     The refused step's own transaction is rolled back (on SQLite it may hold the write lock, and
     nothing of a refused step is kept); the refusal is then recorded and raised again.
     """
@@ -207,6 +210,7 @@ def refusals_audited(session: Session, actor: str, action: AuditAction, request_
         yield
     except EnclaveError as exc:
         session.rollback()
+        recounted(request_id)
         _audit_refusal(actor, action, request_id, str(exc), details)
         raise
 
@@ -340,7 +344,6 @@ def submit(session: Session, requester: str, project_slug: str, files: Sequence[
 def review(session: Session, reviewer: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
            comment_to_requester: str = "", private_comment: str = "") -> ExportRequest:
     """A reviewer's decision; a request the reviewer may not see is "no such request" (its state is not told)."""
-    recounted(request_id)
     with refusals_audited(session, reviewer, AuditAction.EXPORT_REVIEW_REFUSED, request_id,
                           decision=decision.value):
         req = visible_request(session, reviewer, request_id, lock=True)
@@ -364,7 +367,6 @@ def review(session: Session, reviewer: str, request_id: int, decision: Decision,
 def resolve(session: Session, actor: str, request_id: int, decision: Decision, file_votes: dict[str, dict[str, str]],
             reason: str) -> ExportRequest:
     """A conflicted request is resolved by a third reviewer, voting on every file as a reviewer does."""
-    recounted(request_id)
     with refusals_audited(session, actor, AuditAction.EXPORT_RESOLVE_REFUSED, request_id, decision=decision.value):
         req = visible_request(session, actor, request_id, lock=True)
         recount(session, req)
@@ -386,7 +388,6 @@ def withdraw(session: Session, requester: str, request_id: int) -> ExportRequest
 
 def claim(session: Session, reviewer: str, request_id: int) -> ExportRequest:
     """A reviewer takes one of the request's open places (`rules.check_can_claim`); recorded either way."""
-    recounted(request_id)
     with refusals_audited(session, reviewer, AuditAction.EXPORT_CLAIM_REFUSED, request_id):
         req = visible_request(session, reviewer, request_id, lock=True)
         recount(session, req)
