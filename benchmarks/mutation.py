@@ -53,10 +53,11 @@ PACKAGES = ["enclave", "egress_review", "datasets_mount", "policies", "hub"]
 # module -> the unit tests that cover it (globs, so tests added later are picked up)
 MODULES: dict[str, list[str]] = {
     "egress_review/rules.py": ["tests/unit/test_egress_workflow.py", "tests/unit/test_egress_rules*.py",
-                               "tests/unit/test_egress_per_file.py"],
+                               "tests/unit/test_egress_per_file.py", "tests/unit/test_review_bypasses.py"],
     # the workflow's own tests: the rule tests (test_egress_rules*.py) use it only to set a request up, and
     # made each mutant of submit or review run 150 tests with a database each
-    "egress_review/workflow.py": ["tests/unit/test_egress_workflow*.py", "tests/unit/test_egress_per_file.py"],
+    "egress_review/workflow.py": ["tests/unit/test_egress_workflow*.py", "tests/unit/test_egress_per_file.py",
+                                  "tests/unit/test_review_bypasses.py"],
     # the scan tests read the checks' findings; test_sdc_boundaries reaches them only through scan_bytes to
     # test sdc.py, decides nothing of them and made each mutant of the PII functions run 90 more tests
     "egress_review/checks.py": ["tests/unit/test_egress_checks*.py", "tests/unit/test_egress_scan.py",
